@@ -1,0 +1,158 @@
+import {
+  AsyncSeriesBailHook,
+  AsyncSeriesHook,
+  AsyncSeriesWaterfallHook,
+  SyncBailHook,
+  SyncHook,
+  SyncWaterfallHook,
+} from "tapable";
+import { BackupError } from "./errors.js";
+import { wrapTapErrors } from "./hooks.js";
+import { createLogRoot, type Logger, type LogRootOptions } from "./logger.js";
+import type { BackupPlugin } from "./Plugin.js";
+import { defaultParameters, type Parameters } from "./config/Parameters.js";
+import type { StorageBackend } from "./storage/StorageBackend.js";
+import type {
+  BackupAction,
+  ChangeEvent,
+  CommitInfo,
+  FailureInfo,
+  IntakeRequest,
+  IntakeVerdict,
+  ScanInfo,
+  Snapshot,
+  SnapshotRequest,
+  StabilityRequest,
+  StorageRequest,
+  UploadInfo,
+  WriterSet,
+} from "./types.js";
+
+/** Options of {@link Engine}. */
+export interface EngineOptions {
+  /** Typed parameters (from the XML or JS config). Missing fields take their defaults. */
+  parameters?: Partial<Parameters>;
+  /** Logging: verbosity, sink, error log. */
+  log?: LogRootOptions;
+  /** Plugins applied in order by the constructor. */
+  plugins?: readonly BackupPlugin[];
+}
+
+/**
+ * The core of realtime-backup. It owns the hooks (the extension points, declared once here in pipeline order);
+ * plugins tap them, and only the engine and its pipeline call them.
+ */
+export class Engine {
+  /** Extension points in pipeline order. Plugins tap; only the engine calls. */
+  readonly hooks = Object.freeze({
+    /** Start-up, called once by `start()` in tap order. Plugins open resources here; sources start watching. */
+    initialize: new AsyncSeriesHook<[]>([], "initialize"),
+    /**
+     * Supplies the storage backend. Called once by `start()`; the first tap to return a backend wins. Core taps
+     * it last (stage 100) with the local-directory store when `parameters.storage` is `local`.
+     */
+    storage: new SyncBailHook<[StorageRequest], StorageBackend | undefined>(["request"], "storage"),
+    /** Wraps the chosen backend (mirror, encryption, fault injection): each tap returns the backend to use. */
+    wrapStorage: new SyncWaterfallHook<[StorageBackend]>(["backend"], "wrapStorage"),
+    /** The directories scans walk. Waterfall: each tap gets the list so far and returns the new list. */
+    roots: new AsyncSeriesWaterfallHook<[string[]]>(["roots"], "roots"),
+    /** Before each scan (initial backup, startup catch-up, periodic or requested rescan); e.g. dump a database. */
+    beforeScan: new AsyncSeriesHook<[ScanInfo]>(["scan"], "beforeScan"),
+    /** Stage 1 observer: every event a source submits, before intake. */
+    event: new SyncHook<[ChangeEvent]>(["event"], "event"),
+    /**
+     * Stage 2, intake: asked once per path of an event. Bail: the first tap returning `"include"` or `"exclude"`
+     * decides; `undefined` asks the next tap; if nobody decides the path is included. Core's path filters tap it.
+     */
+    intake: new AsyncSeriesBailHook<[IntakeRequest], IntakeVerdict | undefined>(["request"], "intake"),
+    /**
+     * Stage 3: names the filesystem (snapshot unit) a path lives on. Bail: first non-undefined answer wins; core
+     * falls back to the deepest mount point from the mount table.
+     */
+    filesystem: new SyncBailHook<[string], string | undefined>(["path"], "filesystem"),
+    /**
+     * Stage 3, snapshot: one call per filesystem per batch. Bail: the first tap returning a {@link Snapshot} wins;
+     * core falls back to the live (no snapshot) strategy. A tap that throws fails the batch, which is retried.
+     */
+    snapshot: new AsyncSeriesBailHook<[SnapshotRequest], Snapshot | undefined>(["request"], "snapshot"),
+    /**
+     * Stage 4, stability: which of these live paths does some process hold open for writing? Bail: the first tap
+     * returning a set wins; if none does, no file is considered to have a writer.
+     */
+    stability: new AsyncSeriesBailHook<[StabilityRequest], WriterSet | undefined>(["request"], "stability"),
+    /** Stage 5 observer: an action entered the action queue. */
+    action: new SyncHook<[BackupAction]>(["action"], "action"),
+    /** Stage 6 observer: an upload is starting. */
+    uploadStarted: new SyncHook<[UploadInfo]>(["upload"], "uploadStarted"),
+    /** Stage 6 observer: a file's content is stored (not yet committed). */
+    uploaded: new SyncHook<[UploadInfo]>(["upload"], "uploaded"),
+    /** Stage 7: an index batch is durably stored and the state cache updated. Awaited in tap order. */
+    commit: new AsyncSeriesHook<[CommitInfo]>(["commit"], "commit"),
+    /** Observer: a path failed at some stage (it will be retried unless stated otherwise). */
+    failure: new SyncHook<[FailureInfo]>(["failure"], "failure"),
+    /** Observer: a scan started (`done` false) or finished (`done` true). */
+    scan: new SyncHook<[ScanInfo & { readonly done: boolean; readonly changed?: number }]>(["scan"], "scan"),
+    /** Shut-down, called once by `stop()` after the pipeline drained. Plugins close what they opened. */
+    shutdown: new AsyncSeriesHook<[]>([], "shutdown"),
+  });
+
+  /** The effective parameters (defaults filled in). */
+  readonly parameters: Parameters;
+  readonly #loggerFor: (name: string) => Logger;
+  readonly #plugins: BackupPlugin[] = [];
+  #submitHandler: ((event: ChangeEvent) => void) | undefined;
+
+  constructor(options: EngineOptions = {}) {
+    this.parameters = { ...defaultParameters(), ...options.parameters };
+    this.#loggerFor = createLogRoot({
+      verbosity: this.parameters.verbosity,
+      ...options.log,
+    });
+    for (const [name, hook] of Object.entries(this.hooks)) wrapTapErrors(hook, name);
+    for (const plugin of options.plugins ?? []) this.use(plugin);
+  }
+
+  /** Applies a plugin (it taps hooks synchronously). */
+  use(plugin: BackupPlugin): this {
+    plugin.apply(this);
+    this.#plugins.push(plugin);
+    return this;
+  }
+
+  /** The plugins applied, in order. */
+  get plugins(): readonly BackupPlugin[] {
+    return this.#plugins;
+  }
+
+  /** A named logger sharing the engine's verbosity and sinks. */
+  getLogger(name: string): Logger {
+    return this.#loggerFor(name);
+  }
+
+  /**
+   * Sources call this with every change they see. Before the pipeline runs, events are refused with an error so
+   * that a source started too early is noticed.
+   */
+  submit(event: ChangeEvent): void {
+    this.hooks.event.call(event);
+    if (!this.#submitHandler) throw new BackupError("SOURCE_FAILED", "engine.submit() called before the pipeline started");
+    this.#submitHandler(event);
+  }
+
+  /** Installs the function that receives submitted events (the pipeline does, when it starts). */
+  setSubmitHandler(handler: ((event: ChangeEvent) => void) | undefined): void {
+    this.#submitHandler = handler;
+  }
+
+  /** Asks the storage hook for the backend, then lets wrappers wrap it. */
+  resolveStorage(): StorageBackend {
+    const backend = this.hooks.storage.call({ parameters: this.parameters });
+    if (!backend) {
+      throw new BackupError(
+        "PLUGIN_MISSING",
+        `no plugin supplied storage "${this.parameters.storage}" (add its plugin, or set storage to local)`,
+      );
+    }
+    return this.hooks.wrapStorage.call(backend);
+  }
+}

@@ -1,0 +1,173 @@
+import type { Verbosity } from "../logger.js";
+
+/** One `<PathFilter Type=... Value=... Action=...>` rule. First match wins; no match means included. */
+export interface PathFilterRule {
+  readonly type: "Prefix" | "Component" | "RegularExpression";
+  readonly value: string;
+  readonly action: "Include" | "Exclude";
+}
+
+/** Which storage backend the preset builds. */
+export type StorageKind = "local" | "b2" | "s3";
+
+/**
+ * The typed form of DQD.RealTimeBackup's `OperatingParameters` plus our own settings. Durations are milliseconds.
+ * Every field has a default ({@link defaultParameters}); the XML loader and the JS/JSON/YAML loader both produce
+ * this shape. Field names follow the XML element names, in camelCase.
+ */
+export interface Parameters {
+  // --- DQD.RealTimeBackup's elements, same defaults ---
+  verbosity: Verbosity;
+  errorLogFilePath: string;
+  ipcPath: string;
+  ipcUseUNIXSocket: boolean;
+  ipcUseTCPSocket: boolean;
+  ipcBindTCPAddress: string;
+  /** 0 = dynamic. */
+  ipcBindTCPPortNumber: number;
+  enableFileAccessNotify: boolean;
+  pathFilters: PathFilterRule[];
+  preferredMountPoints: string[];
+  monitorFileSystemTypes: string[];
+  maximumFileSizeForStagingCopy: number;
+  lsofBinaryPath: string;
+  queueHighWaterMark: number;
+  queueLowWaterMark: number;
+  openFileHandlePollingInterval: number;
+  maximumTimeToWaitForNoOpenFileHandles: number;
+  longPollingInterval: number;
+  maximumLongPollingTime: number;
+  zfsBinaryPath: string;
+  snapshotSharingWindow: number;
+  remoteFileStateCachePath: string;
+  batchUploadConsolidationDelay: number;
+  uploadThreadCount: number;
+  periodicRescanInterval: number;
+  remoteStorageKeyID: string;
+  remoteStorageApplicationKey: string;
+  remoteStorageBucketID: string;
+  b2LargeFileThreshold: number;
+  b2LargeFileChunkSize: number;
+
+  // --- our own elements ---
+  /** Directories to back up when they are not found from the mount table (no ZFS, or a plain tree). */
+  backupRoots: string[];
+  /** Which storage backend to use. Default `b2` when RemoteStorageKeyID is set, else `local`. */
+  storage: StorageKind;
+  /** Directory of the local-directory store (`storage = local`). */
+  localStoragePath: string;
+  /** Key prefix inside the bucket/store, so several hosts can share one. */
+  repositoryPrefix: string;
+  /** Where staging copies go (cleaned at start). */
+  stagingDirectory: string;
+  /** Size of content chunks for new repositories (files larger than this are split). */
+  chunkSize: number;
+  /** `true` when `lsof` was asked for (LSOFBinaryPath set explicitly or StabilityCheck=lsof). */
+  stabilityCheck: "procfs" | "lsof";
+  /** fanotify queue: `default` (16,384 events, then overflow → rescan) or `unlimited`. */
+  fanotifyQueue: "default" | "unlimited";
+
+  // --- S3 (storage = s3) ---
+  s3Endpoint: string;
+  s3Region: string;
+  s3Bucket: string;
+  s3AccessKeyId: string;
+  s3SecretAccessKey: string;
+  s3ForcePathStyle: boolean | undefined;
+  s3StorageClass: string;
+  s3PartSize: number;
+  s3Concurrency: number;
+}
+
+/** Names of the fields that hold secrets: masked whenever parameters are printed. */
+export const secretParameters: readonly (keyof Parameters)[] = [
+  "remoteStorageKeyID",
+  "remoteStorageApplicationKey",
+  "s3AccessKeyId",
+  "s3SecretAccessKey",
+];
+
+/** DQD's placeholder for unset credentials. */
+export const MUST_BE_SET = "MUST BE SET IN CONFIGURATION FILE";
+
+const S = 1000;
+const MIN = 60 * S;
+
+/** DQD.RealTimeBackup's 22 default path filters, in order. */
+export function defaultPathFilters(): PathFilterRule[] {
+  const prefixes = [
+    "/var", "/run", "/tmp", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/usr/bin", "/usr/lib", "/usr/include",
+    "/usr/src", "/usr/share", "/opt", "/var/lib/dpkg", "/var/lib/swcatalog",
+  ];
+  const components = [".cache", ".mozilla", "GUICache", "DawnCache", ".git"];
+  return [
+    ...prefixes.map((value) => ({ type: "Prefix" as const, value, action: "Exclude" as const })),
+    ...components.map((value) => ({ type: "Component" as const, value, action: "Exclude" as const })),
+    { type: "RegularExpression", value: "~/.config/Code/", action: "Exclude" },
+  ];
+}
+
+/** All defaults: DQD's for its elements, ours for the rest. */
+export function defaultParameters(): Parameters {
+  return {
+    verbosity: "Normal",
+    errorLogFilePath: "/var/log/DQD.RealTimeBackup.error.log",
+    ipcPath: "/run/DQD.RealTimeBackup",
+    ipcUseUNIXSocket: true,
+    ipcUseTCPSocket: false,
+    ipcBindTCPAddress: "127.0.0.1",
+    ipcBindTCPPortNumber: 0,
+    enableFileAccessNotify: true,
+    pathFilters: defaultPathFilters(),
+    preferredMountPoints: [],
+    monitorFileSystemTypes: ["zfs"],
+    maximumFileSizeForStagingCopy: 524_288_000,
+    lsofBinaryPath: "/usr/bin/lsof",
+    queueHighWaterMark: 10_000,
+    queueLowWaterMark: 5_000,
+    openFileHandlePollingInterval: 4 * S,
+    maximumTimeToWaitForNoOpenFileHandles: 30 * S,
+    longPollingInterval: 30 * S,
+    maximumLongPollingTime: 10 * MIN,
+    zfsBinaryPath: "/usr/sbin/zfs",
+    snapshotSharingWindow: 5 * S,
+    remoteFileStateCachePath: "/var/DQD.RealTimeBackup/FileStateCache",
+    batchUploadConsolidationDelay: 30 * S,
+    uploadThreadCount: 4,
+    periodicRescanInterval: 6 * 60 * MIN,
+    remoteStorageKeyID: MUST_BE_SET,
+    remoteStorageApplicationKey: MUST_BE_SET,
+    remoteStorageBucketID: MUST_BE_SET,
+    b2LargeFileThreshold: 10_485_760,
+    b2LargeFileChunkSize: 5_242_880,
+
+    backupRoots: [],
+    storage: "local",
+    localStoragePath: "/var/lib/rtb/store",
+    repositoryPrefix: "",
+    stagingDirectory: "/var/tmp/rtb-staging",
+    chunkSize: 8 * 1024 * 1024,
+    stabilityCheck: "procfs",
+    fanotifyQueue: "default",
+
+    s3Endpoint: "",
+    s3Region: "us-east-1",
+    s3Bucket: "",
+    s3AccessKeyId: "",
+    s3SecretAccessKey: "",
+    s3ForcePathStyle: undefined,
+    s3StorageClass: "",
+    s3PartSize: 16 * 1024 * 1024,
+    s3Concurrency: 4,
+  };
+}
+
+/** A copy of `parameters` with every secret replaced by `***` (unset placeholders are kept visible). */
+export function maskSecrets(parameters: Parameters): Parameters {
+  const copy = { ...parameters };
+  for (const key of secretParameters) {
+    const value = copy[key];
+    if (typeof value === "string" && value !== "" && value !== MUST_BE_SET) (copy as Record<string, unknown>)[key] = "***";
+  }
+  return copy;
+}

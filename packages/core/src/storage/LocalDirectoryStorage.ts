@@ -1,0 +1,151 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+import { StorageError, isErrno } from "../errors.js";
+import { bodyToStream, keyProblem, type Body, type ByteRange, type ObjectInfo, type StorageBackend } from "./StorageBackend.js";
+
+/** Options of {@link LocalDirectoryStorage}. */
+export interface LocalDirectoryStorageOptions {
+  /** The directory holding the objects (created if missing). */
+  path: string;
+  /** fsync files and directories after each write (default true; turning it off is for benchmarks only). */
+  fsync?: boolean;
+}
+
+const TEMP_DIR = ".rtb-tmp";
+
+/**
+ * The embedded default backend: one file per object under a directory. Writes go to a temporary file that is
+ * fsynced and renamed into place (then the directory is fsynced), so an object is either absent or complete.
+ */
+export class LocalDirectoryStorage implements StorageBackend {
+  readonly description: string;
+  readonly #root: string;
+  readonly #fsync: boolean;
+
+  constructor(options: LocalDirectoryStorageOptions) {
+    this.#root = options.path;
+    this.#fsync = options.fsync ?? true;
+    this.description = `local:${options.path}`;
+  }
+
+  #file(key: string): string {
+    const problem = keyProblem(key);
+    if (problem) throw new StorageError("STORAGE_FAILED", `invalid key "${key}": ${problem}`, { key, transient: false });
+    if (key === TEMP_DIR || key.startsWith(`${TEMP_DIR}/`)) {
+      throw new StorageError("STORAGE_FAILED", `invalid key "${key}": reserved`, { key, transient: false });
+    }
+    return join(this.#root, key);
+  }
+
+  async put(key: string, body: Body, size: number): Promise<void> {
+    const target = this.#file(key);
+    const tempDir = join(this.#root, TEMP_DIR);
+    await mkdir(tempDir, { recursive: true });
+    await mkdir(dirname(target), { recursive: true });
+    const temp = join(tempDir, `${randomBytes(8).toString("hex")}.tmp`);
+    try {
+      const out = createWriteStream(temp, { flags: "wx" });
+      await pipeline(await bodyToStream(body), out);
+      const handle = await open(temp, "r");
+      try {
+        const { size: written } = await handle.stat();
+        if (written !== size) {
+          throw new StorageError("STORAGE_FAILED", `put ${key}: body was ${written} bytes, expected ${size}`, {
+            key,
+            transient: false,
+          });
+        }
+        if (this.#fsync) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, target);
+      if (this.#fsync) await syncDirectory(dirname(target));
+    } catch (err) {
+      await rm(temp, { force: true });
+      if (err instanceof StorageError) throw err;
+      throw new StorageError("STORAGE_FAILED", `put ${key} failed: ${(err as Error).message}`, {
+        key,
+        cause: err,
+        transient: !isErrno(err, "ENOSPC", "EACCES", "EROFS", "EPERM"),
+      });
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    const file = this.#file(key);
+    const info = await this.head(key);
+    if (!info) throw new StorageError("STORAGE_NOT_FOUND", `object not found: ${key}`, { key, transient: false });
+    if (range && (range.start < 0 || range.end < range.start || range.start >= Math.max(info.size, 1))) {
+      throw new StorageError("STORAGE_FAILED", `get ${key}: invalid range ${range.start}-${range.end}`, {
+        key,
+        transient: false,
+      });
+    }
+    return createReadStream(file, range ? { start: range.start, end: Math.min(range.end, info.size - 1) } : {});
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const info = await stat(this.#file(key));
+      return info.isFile() ? { key, size: info.size } : undefined;
+    } catch (err) {
+      if (isErrno(err, "ENOENT", "ENOTDIR")) return undefined;
+      throw new StorageError("STORAGE_FAILED", `head ${key} failed: ${(err as Error).message}`, { key, cause: err });
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    // Walk only the directories that can hold keys with this prefix, in byte order.
+    const slash = prefix.lastIndexOf("/");
+    const baseKey = slash >= 0 ? prefix.slice(0, slash + 1) : "";
+    yield* this.#walk(baseKey, prefix);
+  }
+
+  async *#walk(dirKey: string, prefix: string): AsyncGenerator<ObjectInfo> {
+    let dirents: import("node:fs").Dirent[];
+    try {
+      dirents = await readdir(join(this.#root, dirKey), { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, "ENOENT", "ENOTDIR")) return;
+      throw new StorageError("STORAGE_FAILED", `list ${prefix} failed: ${(err as Error).message}`, { cause: err });
+    }
+    // Byte order of keys: a directory sorts as if its name ended in "/".
+    const withKind = dirents
+      .filter((d) => !(dirKey === "" && d.name === TEMP_DIR) && (d.isDirectory() || d.isFile()))
+      .map((d) => ({ n: d.name, dir: d.isDirectory(), sortKey: Buffer.from(d.isDirectory() ? `${d.name}/` : d.name) }));
+    withKind.sort((a, b) => Buffer.compare(a.sortKey, b.sortKey));
+    for (const { n, dir } of withKind) {
+      const key = dirKey + n;
+      if (dir) {
+        const sub = `${key}/`;
+        if (sub.startsWith(prefix) || prefix.startsWith(sub)) yield* this.#walk(sub, prefix);
+      } else if (key.startsWith(prefix)) {
+        const st = await stat(join(this.#root, key)).catch(() => undefined);
+        if (st) yield { key, size: st.size };
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.#file(key));
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return;
+      throw new StorageError("STORAGE_FAILED", `delete ${key} failed: ${(err as Error).message}`, { key, cause: err });
+    }
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

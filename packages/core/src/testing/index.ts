@@ -1,0 +1,1 @@
+export { storageContractSuite, readAll, type StorageContractOptions, type StorageContractTarget } from "./storageContract.js";

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// Runs every test file (packages/*/test/**/*.test.ts, examples/*/test/**/*.test.ts) in its own process through
+// uvu + tsx, then prints one plain summary line: "N passed, N failed". Exits non-zero if anything failed.
+// Usage: node scripts/run-tests.mjs [package-dir-or-file ...] [--filter REGEX]
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+let filter;
+const targets = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === "--filter") filter = new RegExp(args[++i]);
+  else targets.push(resolve(args[i]));
+}
+
+function findTests(dir) {
+  const out = [];
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir).sort()) {
+    if (name === "node_modules" || name === "dist" || name === "dist-test" || name === "fixtures") continue;
+    const p = join(dir, name);
+    const st = statSync(p);
+    if (st.isDirectory()) out.push(...findTests(p));
+    else if (name.endsWith(".test.ts")) out.push(p);
+  }
+  return out;
+}
+
+let files = [];
+if (targets.length === 0) {
+  for (const group of ["packages", "examples"]) {
+    const base = join(root, group);
+    if (!existsSync(base)) continue;
+    for (const pkg of readdirSync(base).sort()) files.push(...findTests(join(base, pkg, "test")));
+  }
+} else {
+  for (const t of targets) files.push(...(t.endsWith(".test.ts") ? [t] : findTests(join(t, "test"))));
+}
+if (filter) files = files.filter((f) => filter.test(relative(root, f)));
+
+const uvuBin = join(root, "node_modules", "uvu", "bin.js");
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function runOne(file) {
+  return new Promise((resolveRun) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ["--import", "tsx", uvuBin, dirname(file), `^${escape(file.split("/").pop())}$`], {
+      cwd: dirname(file),
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, FORCE_COLOR: "0" },
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("close", (code, signal) => {
+      const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      let bad = total - ok - skipped;
+      if ((code !== 0 || signal) && bad === 0) bad = 1; // crashed outside a test
+      passed += ok;
+      failed += bad;
+      const secs = ((Date.now() - started) / 1000).toFixed(1);
+      const name = relative(root, file);
+      process.stdout.write(`${bad ? "FAIL" : "ok  "} ${name} (${ok} passed${bad ? `, ${bad} failed` : ""}, ${secs}s)\n`);
+      if (bad) {
+        failures.push(name);
+        process.stdout.write(out.split("\n").map((l) => `    ${l}`).join("\n") + "\n");
+      }
+      resolveRun();
+    });
+  });
+}
+
+function escape(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+for (const file of files) await runOne(file);
+if (failures.length) process.stdout.write(`failed files:\n${failures.map((f) => `  ${f}`).join("\n")}\n`);
+process.stdout.write(`${passed} passed, ${failed} failed\n`);
+process.exitCode = failed > 0 || files.length === 0 ? 1 : 0;
