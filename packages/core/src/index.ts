@@ -6,3 +6,4 @@ export * from "./Engine.js";
 export * from "./config/Parameters.js";
 export * from "./storage/StorageBackend.js";
 export * from "./storage/LocalDirectoryStorage.js";
+export * from "./mounts/index.js";
