@@ -12,6 +12,8 @@ import { createLogRoot, type Logger, type LogRootOptions } from "./logger.js";
 import type { BackupPlugin } from "./Plugin.js";
 import { defaultParameters, type Parameters } from "./config/Parameters.js";
 import type { StorageBackend } from "./storage/StorageBackend.js";
+import { LocalDirectoryStorage } from "./storage/LocalDirectoryStorage.js";
+import { Runtime, type RuntimeOptions, type ScanResult } from "./pipeline/Runtime.js";
 import type {
   BackupAction,
   ChangeEvent,
@@ -109,7 +111,56 @@ export class Engine {
       ...options.log,
     });
     for (const [name, hook] of Object.entries(this.hooks)) wrapTapErrors(hook, name);
+    // The embedded default storage, asked last so any plugin can supply another.
+    this.hooks.storage.tap({ name: "LocalDirectoryStorage", stage: 100 }, ({ parameters }) =>
+      parameters.storage === "local" ? new LocalDirectoryStorage({ path: parameters.localStoragePath }) : undefined,
+    );
     for (const plugin of options.plugins ?? []) this.use(plugin);
+  }
+
+  #runtime: Runtime | undefined;
+
+  /** The running pipeline (after `start()`). */
+  get runtime(): Runtime {
+    if (!this.#runtime) throw new BackupError("ABORTED", "the engine is not started");
+    return this.#runtime;
+  }
+
+  /**
+   * Starts: calls `initialize`, opens storage and the repository (creating it when absent), syncs the state cache
+   * with the remote index, and readies the action queue, workers and committer. Nothing is half-started on failure:
+   * whatever was opened is closed again and the error is rethrown.
+   */
+  async start(options: RuntimeOptions = {}): Promise<Runtime> {
+    if (this.#runtime) return this.#runtime;
+    await this.hooks.initialize.promise();
+    try {
+      this.#runtime = await Runtime.open(this, options);
+    } catch (err) {
+      await this.hooks.shutdown.promise().catch(() => undefined);
+      throw err;
+    }
+    return this.#runtime;
+  }
+
+  /** Walks the roots and backs up everything new or changed, then waits until it is all committed. */
+  async initialBackup(): Promise<ScanResult> {
+    const runtime = this.runtime;
+    const result = await runtime.scan("initial");
+    await runtime.drain();
+    return result;
+  }
+
+  /** Drains in-flight work (unless `drain: false`), commits, closes everything and calls `shutdown`. */
+  async stop(options: { drain?: boolean } = {}): Promise<void> {
+    const runtime = this.#runtime;
+    this.#runtime = undefined;
+    this.#submitHandler = undefined;
+    try {
+      await runtime?.close(options);
+    } finally {
+      await this.hooks.shutdown.promise();
+    }
   }
 
   /** Applies a plugin (it taps hooks synchronously). */

@@ -1,0 +1,91 @@
+import { lstat, open, readlink } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { BackupError } from "../errors.js";
+import { sha256Hex } from "../repository/format.js";
+import type { EntryType, FileEntry } from "../types.js";
+import type { LocalIdentity } from "../state/StateCache.js";
+
+/** A file whose content changed while it was being read (live reads only); the caller retries later. */
+export class FileChangedError extends BackupError {
+  constructor(path: string) {
+    super("ABORTED", `${path} changed while it was being read`);
+  }
+}
+
+/** Everything about a path except its content ids. */
+export interface StatInfo {
+  type: EntryType | "other";
+  stats: Stats;
+}
+
+/** lstat with the entry type decided. */
+export async function statPath(path: string): Promise<StatInfo> {
+  const stats = await lstat(path);
+  const type: StatInfo["type"] = stats.isFile() ? "file" : stats.isDirectory() ? "dir" : stats.isSymbolicLink() ? "symlink" : "other";
+  return { type, stats };
+}
+
+/** Local identity (not in the index) from stats. */
+export function identityOf(stats: Stats): LocalIdentity {
+  return { ctimeMs: stats.ctimeMs, ino: stats.ino };
+}
+
+/** The entry for `livePath` with metadata from `stats` and the given chunks. */
+export function entryOf(livePath: string, type: EntryType, stats: Stats, chunks: string[], target?: string): FileEntry {
+  return {
+    path: livePath,
+    type,
+    size: type === "file" ? stats.size : type === "symlink" ? Buffer.byteLength(target ?? "") : 0,
+    mtimeMs: stats.mtimeMs,
+    mode: stats.mode & 0o7777,
+    uid: stats.uid,
+    gid: stats.gid,
+    chunks,
+    ...(target !== undefined ? { target } : {}),
+  };
+}
+
+/** What {@link readChunks} reports per chunk. */
+export type ChunkSink = (id: string, data: Buffer) => Promise<void>;
+
+/**
+ * Reads a regular file in fixed-size chunks, hashes each and hands it to `sink` (which uploads it unless it is
+ * already stored). Each chunk is hashed and uploaded from the same buffer, so what is stored is what was hashed.
+ * If the file's size or mtime differ after the read from before it, throws {@link FileChangedError}.
+ */
+export async function readChunks(readPath: string, livePath: string, chunkSize: number, sink: ChunkSink): Promise<{ chunks: string[]; stats: Stats }> {
+  const handle = await open(readPath, "r");
+  try {
+    const before = await handle.stat();
+    const chunks: string[] = [];
+    let offset = 0;
+    const buffer = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(before.size, 1)));
+    for (;;) {
+      let filled = 0;
+      while (filled < buffer.length) {
+        const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      if (filled === 0) break;
+      const data = Buffer.from(buffer.subarray(0, filled));
+      const id = sha256Hex(data);
+      await sink(id, data);
+      chunks.push(id);
+      offset += filled;
+      if (filled < buffer.length) break;
+    }
+    const after = await handle.stat();
+    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || offset !== after.size) {
+      throw new FileChangedError(livePath);
+    }
+    return { chunks, stats: after };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads a symlink's target. */
+export function readLinkTarget(path: string): Promise<string> {
+  return readlink(path);
+}

@@ -1,0 +1,203 @@
+import type { Engine } from "../Engine.js";
+import type { Logger } from "../logger.js";
+import { Repository } from "../repository/Repository.js";
+import { syncStateCache, type SyncResult } from "../repository/syncState.js";
+import { acquireLock, type Lock } from "../state/lock.js";
+import { StateCache } from "../state/StateCache.js";
+import type { StorageBackend } from "../storage/StorageBackend.js";
+import type { BackupAction, ScanInfo } from "../types.js";
+import { ActionQueue } from "./ActionQueue.js";
+import { Committer } from "./Committer.js";
+import { Uploader, unchangedOnDisk } from "./Uploader.js";
+import { walk } from "../scan/walk.js";
+import { isPathUnder } from "../repository/format.js";
+
+/** Result of one scan. */
+export interface ScanResult {
+  reason: ScanInfo["reason"];
+  roots: string[];
+  /** Paths walked (after filters). */
+  seen: number;
+  /** Paths queued for upload because they are new or changed. */
+  changed: number;
+  /** Paths in the state cache that are gone. */
+  deleted: number;
+  durationMs: number;
+}
+
+/** A file that kept failing in a bounded run (initial backup then exit). */
+export interface GaveUp {
+  path: string;
+  error: string;
+  attempts: number;
+}
+
+/** Options of {@link Runtime.open}. */
+export interface RuntimeOptions {
+  /** Give up on an action after this many attempts (for runs that must end). Default: never. */
+  maxAttempts?: number;
+  /** Checkpoint every N committed records. */
+  checkpointEvery?: number;
+}
+
+/**
+ * The running pipeline of one engine: storage, repository, state cache, action queue, upload workers and the
+ * committer, plus scans. Created by `engine.start()`.
+ */
+export class Runtime {
+  readonly engine: Engine;
+  readonly storage: StorageBackend;
+  readonly repository: Repository;
+  readonly cache: StateCache;
+  readonly committer: Committer;
+  readonly uploader: Uploader;
+  readonly queue: ActionQueue;
+  readonly sync: SyncResult;
+  readonly gaveUp: GaveUp[] = [];
+  readonly #lock: Lock;
+  readonly #log: Logger;
+  scanStatus: { running: boolean; reason?: ScanInfo["reason"]; walked: number; queued: number; startedAt?: number; last?: ScanResult } = {
+    running: false,
+    walked: 0,
+    queued: 0,
+  };
+
+  private constructor(engine: Engine, storage: StorageBackend, repository: Repository, cache: StateCache, lock: Lock, sync: SyncResult, options: RuntimeOptions) {
+    this.engine = engine;
+    this.storage = storage;
+    this.repository = repository;
+    this.cache = cache;
+    this.#lock = lock;
+    this.sync = sync;
+    this.#log = engine.getLogger("runtime");
+    const p = engine.parameters;
+    this.committer = new Committer({
+      repository,
+      cache,
+      engine,
+      delayMs: p.batchUploadConsolidationDelay,
+      lastBatchTime: sync.lastBatchTime,
+      ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}),
+    });
+    this.uploader = new Uploader({ engine, repository, cache, committer: this.committer });
+    this.queue = new ActionQueue({
+      concurrency: p.uploadThreadCount,
+      highWaterMark: p.queueHighWaterMark,
+      lowWaterMark: p.queueLowWaterMark,
+      handler: this.uploader.handle,
+      onFailure: (action, error, attempts, retryAt) => {
+        const path = action.type === "move" ? action.to : action.path;
+        this.#log.error(`${action.type} ${path} failed (attempt ${attempts})${retryAt ? "; will retry" : ""}`, error);
+        engine.hooks.failure.call({ path, stage: "upload", error, attempts, ...(retryAt ? { retryAt } : {}) });
+        if (options.maxAttempts && attempts >= options.maxAttempts) {
+          this.gaveUp.push({ path, error: error instanceof Error ? error.message : String(error), attempts });
+          return false;
+        }
+        return true;
+      },
+    });
+  }
+
+  /** Opens storage, the repository (created if absent), the state cache (synced with the index) and the stages. */
+  static async open(engine: Engine, options: RuntimeOptions = {}): Promise<Runtime> {
+    const p = engine.parameters;
+    const storage = engine.resolveStorage();
+    const repository = await Repository.open(storage, { prefix: p.repositoryPrefix, create: { chunkSize: p.chunkSize } });
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(p.remoteFileStateCachePath, { recursive: true });
+    const lock = await acquireLock(p.remoteFileStateCachePath);
+    let cache: StateCache | undefined;
+    try {
+      cache = await StateCache.open(p.remoteFileStateCachePath);
+      const sync = await syncStateCache(repository, cache, engine.getLogger("state"));
+      return new Runtime(engine, storage, repository, cache, lock, sync, options);
+    } catch (err) {
+      await cache?.close();
+      await lock.release();
+      throw err;
+    }
+  }
+
+  /** Applies the intake hook to one path: true when it is to be backed up. */
+  async included(path: string, action: BackupAction["type"] = "upload"): Promise<boolean> {
+    const hook = this.engine.hooks.intake;
+    if (!hook.isUsed()) return true;
+    const event = action === "delete" ? { type: "delete" as const, path } : { type: "update" as const, path };
+    return (await hook.promise({ path, event })) !== "exclude";
+  }
+
+  /** The roots scans walk: `backupRoots` through the `roots` hook. */
+  async roots(): Promise<string[]> {
+    return this.engine.hooks.roots.promise([...this.engine.parameters.backupRoots]);
+  }
+
+  /**
+   * Walks the roots, queues every new or changed path (size, mtime, ctime, inode against the state cache) and a
+   * delete for every tracked path under the roots that is gone. Back-pressure from the queue slows the walk.
+   */
+  async scan(reason: ScanInfo["reason"], roots?: string[]): Promise<ScanResult> {
+    const started = Date.now();
+    const list = roots ?? (await this.roots());
+    const info: ScanInfo = { reason, roots: list };
+    await this.engine.hooks.beforeScan.promise(info);
+    this.scanStatus = { running: true, reason, walked: 0, queued: 0, startedAt: started };
+    this.engine.hooks.scan.call({ ...info, done: false });
+    const seen = new Set<string>();
+    let changed = 0;
+    for (const root of list) {
+      for await (const { path, stats } of walk(root, {
+        onError: (p, err) => this.#log.warn(`cannot read ${p}: ${(err as Error).message}`),
+      })) {
+        if (!(await this.included(path))) continue;
+        seen.add(path);
+        this.scanStatus.walked++;
+        if (unchangedOnDisk(this.cache.get(path), stats)) continue;
+        if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) continue;
+        changed++;
+        this.scanStatus.queued++;
+        const action: BackupAction = { type: "upload", path, source: path };
+        this.engine.hooks.action.call(action);
+        await this.queue.push(action);
+      }
+    }
+    let deleted = 0;
+    for (const root of list) {
+      const gone: string[] = [];
+      for (const entry of this.cache.entriesUnder(root)) if (!seen.has(entry.path)) gone.push(entry.path);
+      // A deleted directory's record covers its subtree: skip paths under a directory already deleted.
+      gone.sort();
+      let lastDir: string | undefined;
+      for (const path of gone) {
+        if (lastDir !== undefined && isPathUnder(path, lastDir)) continue;
+        if (this.cache.get(path)?.type === "dir") lastDir = path;
+        deleted++;
+        const action: BackupAction = { type: "delete", path };
+        this.engine.hooks.action.call(action);
+        await this.queue.push(action);
+      }
+    }
+    const result: ScanResult = { reason, roots: list, seen: seen.size, changed, deleted, durationMs: Date.now() - started };
+    this.scanStatus = { running: false, walked: this.scanStatus.walked, queued: this.scanStatus.queued, last: result };
+    this.engine.hooks.scan.call({ ...info, done: true, changed: changed + deleted });
+    return result;
+  }
+
+  /** Waits until every queued action is done and every record committed. */
+  async drain(): Promise<void> {
+    for (;;) {
+      await this.queue.idle();
+      await this.committer.flush();
+      if (this.queue.size === 0 && this.queue.running === 0 && this.committer.pendingCount === 0) return;
+    }
+  }
+
+  /** Drains, closes the state cache and storage, and releases the lock. */
+  async close(options: { drain?: boolean } = {}): Promise<void> {
+    if (options.drain !== false) await this.drain();
+    else await this.committer.flush();
+    this.queue.close();
+    await this.cache.close();
+    await this.storage.close?.();
+    await this.#lock.release();
+  }
+}

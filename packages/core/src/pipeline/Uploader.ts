@@ -1,0 +1,153 @@
+import type { Engine } from "../Engine.js";
+import { isErrno } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { Repository } from "../repository/Repository.js";
+import type { CachedEntry, LocalIdentity, StateCache } from "../state/StateCache.js";
+import type { BackupAction, FileEntry } from "../types.js";
+import type { Committer } from "./Committer.js";
+import { entryOf, identityOf, readChunks, readLinkTarget, statPath } from "./FileReader.js";
+
+/** An upload in progress, for stats. */
+export interface UploadProgress {
+  path: string;
+  size: number;
+  bytesDone: number;
+  startedAt: number;
+}
+
+/** Same content and metadata (what the index records). */
+export function sameEntry(a: FileEntry, b: FileEntry): boolean {
+  return (
+    a.type === b.type &&
+    a.size === b.size &&
+    a.mtimeMs === b.mtimeMs &&
+    a.mode === b.mode &&
+    a.uid === b.uid &&
+    a.gid === b.gid &&
+    a.target === b.target &&
+    a.chunks.length === b.chunks.length &&
+    a.chunks.every((c, i) => c === b.chunks[i])
+  );
+}
+
+/** Whether a live file still matches its cached entry by size, mtime, ctime and inode (no read needed). */
+export function unchangedOnDisk(cached: CachedEntry | undefined, stats: { size: number; mtimeMs: number; ctimeMs: number; ino: number; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean }): boolean {
+  if (!cached) return false;
+  const type = stats.isFile() ? "file" : stats.isDirectory() ? "dir" : stats.isSymbolicLink() ? "symlink" : "other";
+  if (type !== cached.type) return false;
+  if (type === "file" && stats.size !== cached.size) return false;
+  return stats.mtimeMs === cached.mtimeMs && stats.ctimeMs === cached.ctimeMs && stats.ino === cached.ino;
+}
+
+/** Options of {@link Uploader}. */
+export interface UploaderOptions {
+  engine: Engine;
+  repository: Repository;
+  cache: StateCache;
+  committer: Committer;
+}
+
+/**
+ * Stage 6: performs actions. An upload reads the file (from its snapshot path when it has one) in chunks, stores
+ * the chunks not yet stored, and hands a put record to the committer; unchanged content is never sent again. A
+ * file that vanished becomes a delete record when it was backed up. Moves and deletes are index records only.
+ */
+export class Uploader {
+  readonly #o: UploaderOptions;
+  readonly #log: Logger;
+  readonly inProgress = new Map<string, UploadProgress>();
+  readonly stats = { files: 0, bytes: 0, bytesUploaded: 0, chunksUploaded: 0, unchanged: 0, moves: 0, deletes: 0, skipped: 0 };
+
+  constructor(options: UploaderOptions) {
+    this.#o = options;
+    this.#log = options.engine.getLogger("upload");
+  }
+
+  /** The action handler for the {@link ActionQueue}. */
+  readonly handle = async (action: BackupAction): Promise<void> => {
+    switch (action.type) {
+      case "upload":
+        return this.#upload(action.path, action.source);
+      case "delete":
+        this.stats.deletes++;
+        void this.#o.committer.add({ op: "delete", path: action.path });
+        return;
+      case "move":
+        this.stats.moves++;
+        void this.#o.committer.add({ op: "move", from: action.from, to: action.to });
+        return;
+    }
+  };
+
+  #record(entry: FileEntry, identity: LocalIdentity, cached: CachedEntry | undefined): void {
+    if (cached && sameEntry(cached, entry)) {
+      this.stats.unchanged++;
+      // Nothing for the index; remember the new local identity so the next rescan does not read it again.
+      if (cached.ctimeMs !== identity.ctimeMs || cached.ino !== identity.ino) {
+        void this.#o.committer.add({ op: "put", ...entry }, identity);
+      }
+      return;
+    }
+    void this.#o.committer.add({ op: "put", ...entry }, identity);
+  }
+
+  async #upload(path: string, source: string): Promise<void> {
+    const { engine, repository, cache } = this.#o;
+    const cached = cache.get(path);
+    let info;
+    try {
+      info = await statPath(source);
+    } catch (err) {
+      if (isErrno(err, "ENOENT", "ENOTDIR")) {
+        if (cached) {
+          this.stats.deletes++;
+          void this.#o.committer.add({ op: "delete", path });
+        }
+        return;
+      }
+      throw err;
+    }
+    const { type, stats } = info;
+    if (type === "other") {
+      this.stats.skipped++;
+      this.#log.debug(`skipping ${path}: not a regular file, directory or symlink`);
+      return;
+    }
+    if (type === "dir") {
+      this.#record(entryOf(path, "dir", stats, []), identityOf(stats), cached);
+      return;
+    }
+    if (type === "symlink") {
+      const target = await readLinkTarget(source);
+      this.#record(entryOf(path, "symlink", stats, [], target), identityOf(stats), cached);
+      return;
+    }
+    const progress: UploadProgress = { path, size: stats.size, bytesDone: 0, startedAt: Date.now() };
+    this.inProgress.set(path, progress);
+    const started = engine.hooks.uploadStarted.isUsed();
+    if (started) engine.hooks.uploadStarted.call({ path, size: stats.size });
+    let bytesUploaded = 0;
+    let chunksUploaded = 0;
+    try {
+      const { chunks, stats: after } = await readChunks(source, path, repository.config.chunkSize, async (id, data) => {
+        if (!cache.hasChunk(id)) {
+          await repository.putChunk(id, data);
+          await cache.addChunks([id]);
+          bytesUploaded += data.length;
+          chunksUploaded++;
+        }
+        progress.bytesDone += data.length;
+      });
+      this.stats.files++;
+      this.stats.bytes += after.size;
+      this.stats.bytesUploaded += bytesUploaded;
+      this.stats.chunksUploaded += chunksUploaded;
+      this.#record(entryOf(path, "file", after, chunks), identityOf(after), cached);
+      if (engine.hooks.uploaded.isUsed()) {
+        engine.hooks.uploaded.call({ path, size: after.size, bytesUploaded, chunksUploaded, chunksTotal: chunks.length });
+      }
+    } finally {
+      this.inProgress.delete(path);
+    }
+  }
+}

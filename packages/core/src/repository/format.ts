@@ -1,0 +1,207 @@
+import { createHash } from "node:crypto";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { BackupError, StorageError } from "../errors.js";
+import type { FileEntry, IndexRecord } from "../types.js";
+
+/** Repository format version written by this code. Readers refuse versions they do not know. */
+export const FORMAT_VERSION = 1;
+/** The `format` field of the config object. */
+export const FORMAT_NAME = "rtb-repository";
+/** Batch sequence numbers per index group directory (see docs/format.md). */
+export const BATCH_GROUP_SIZE = 10_000;
+
+/** The repository's `config` object. */
+export interface RepositoryConfig {
+  format: typeof FORMAT_NAME;
+  version: number;
+  /** Random id, so a state cache can tell which repository it belongs to. */
+  id: string;
+  created: string;
+  /** Content hash: `sha256` (plaintext) in v1. */
+  hash: "sha256";
+  /** Files larger than this are split into fixed-size chunks of this size. */
+  chunkSize: number;
+}
+
+/** Header line of a batch or checkpoint object. */
+export interface IndexHeader {
+  v: number;
+  kind: "batch" | "checkpoint";
+  seq: number;
+  time: number;
+  count: number;
+}
+
+/** Hex SHA-256 of bytes. */
+export function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Key of a content object (chunk), relative to the repository prefix. */
+export function dataKey(id: string): string {
+  return `data/${id.slice(0, 2)}/${id}`;
+}
+
+const pad = (n: number, width: number) => String(n).padStart(width, "0");
+
+/** Group directory of a batch sequence number. */
+export function batchGroup(seq: number): string {
+  return `index/batch/${pad(Math.floor(seq / BATCH_GROUP_SIZE), 8)}/`;
+}
+
+/** Key of a batch object: the group, then `<seq>-<time>-<sha256 of the stored bytes>`. */
+export function batchKey(seq: number, time: number, digest: string): string {
+  return `${batchGroup(seq)}${pad(seq, 12)}-${pad(time, 13)}-${digest}`;
+}
+
+/** Key of a checkpoint covering every batch up to and including `seq`. */
+export function checkpointKey(seq: number, time: number, digest: string): string {
+  return `index/checkpoint/${pad(seq, 12)}-${pad(time, 13)}-${digest}`;
+}
+
+/** Parsed name of a batch or checkpoint key. */
+export interface IndexObjectName {
+  key: string;
+  seq: number;
+  time: number;
+  digest: string;
+}
+
+const NAME_RE = /(\d{12})-(\d{13})-([0-9a-f]{64})$/;
+
+/** Parses the last path segment of an index object key; `undefined` for foreign objects. */
+export function parseIndexKey(key: string): IndexObjectName | undefined {
+  const m = NAME_RE.exec(key);
+  if (!m) return undefined;
+  return { key, seq: Number(m[1]), time: Number(m[2]), digest: m[3]! };
+}
+
+/** Encodes an index object: gzip of JSON lines, the header first. Returns the bytes and their digest. */
+export function encodeIndexObject(header: IndexHeader, lines: Iterable<unknown>): { body: Buffer; digest: string } {
+  const parts = [JSON.stringify(header)];
+  for (const line of lines) parts.push(JSON.stringify(line));
+  const body = gzipSync(Buffer.from(`${parts.join("\n")}\n`), { level: 6 });
+  return { body, digest: sha256Hex(body) };
+}
+
+/**
+ * Decodes and verifies an index object. The digest in its name must match the stored bytes, the gzip stream must be
+ * complete and the line count must match the header, otherwise the object is named in an INTEGRITY error.
+ */
+export function decodeIndexObject(name: IndexObjectName, bytes: Buffer): { header: IndexHeader; lines: unknown[] } {
+  const fail = (why: string): never => {
+    throw new StorageError("INTEGRITY", `index object ${name.key} is corrupt: ${why}`, { key: name.key, transient: false });
+  };
+  if (sha256Hex(bytes) !== name.digest) fail(`SHA-256 of its ${bytes.length} bytes does not match its name`);
+  let text: string;
+  try {
+    text = gunzipSync(bytes).toString("utf8");
+  } catch (err) {
+    return fail(`gzip: ${(err as Error).message}`);
+  }
+  const rows = text.split("\n");
+  if (rows.pop() !== "") fail("truncated (no final newline)");
+  let header: IndexHeader;
+  try {
+    header = JSON.parse(rows[0] ?? "") as IndexHeader;
+  } catch {
+    return fail("bad header line");
+  }
+  if (header.v !== FORMAT_VERSION) {
+    throw new BackupError("REPOSITORY_VERSION", `index object ${name.key} has version ${header.v}; this reader knows ${FORMAT_VERSION}`);
+  }
+  if (header.seq !== name.seq) fail(`header seq ${header.seq} does not match its name`);
+  if (header.count !== rows.length - 1) fail(`header says ${header.count} records, found ${rows.length - 1}`);
+  const lines: unknown[] = [];
+  for (let i = 1; i < rows.length; i++) {
+    try {
+      lines.push(JSON.parse(rows[i]!));
+    } catch {
+      fail(`record ${i} is not JSON`);
+    }
+  }
+  return { header, lines };
+}
+
+/** Checks that a decoded record has the shape of an {@link IndexRecord}; returns it or throws naming the object. */
+export function asRecord(value: unknown, where: string): IndexRecord {
+  const r = value as Record<string, unknown>;
+  const bad = (why: string): never => {
+    throw new StorageError("INTEGRITY", `${where}: ${why}`, { transient: false });
+  };
+  if (typeof r !== "object" || r === null) bad("record is not an object");
+  if (r.op === "put") {
+    if (typeof r.path !== "string") bad("put without a path");
+    if (r.type !== "file" && r.type !== "dir" && r.type !== "symlink") bad(`put ${String(r.path)}: bad type`);
+    if (!Array.isArray(r.chunks) || !r.chunks.every((c) => typeof c === "string" && /^[0-9a-f]{64}$/.test(c))) {
+      bad(`put ${String(r.path)}: bad chunk list`);
+    }
+    for (const f of ["size", "mtimeMs", "mode", "uid", "gid"]) if (typeof r[f] !== "number") bad(`put ${String(r.path)}: bad ${f}`);
+    return r as unknown as IndexRecord;
+  }
+  if (r.op === "move") {
+    if (typeof r.from !== "string" || typeof r.to !== "string") bad("move without from/to");
+    return r as unknown as IndexRecord;
+  }
+  if (r.op === "delete") {
+    if (typeof r.path !== "string") bad("delete without a path");
+    return r as unknown as IndexRecord;
+  }
+  return bad(`unknown op ${JSON.stringify(r.op)}`);
+}
+
+/** A put record for an entry. */
+export function putRecord(entry: FileEntry): IndexRecord {
+  return { op: "put", ...entry };
+}
+
+/** True when `path` is `dir` or lies under it. */
+export function isPathUnder(path: string, dir: string): boolean {
+  if (dir === "/") return path.startsWith("/");
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/**
+ * Applies one record to an in-memory view of the tree. A move or delete of a directory takes its whole subtree.
+ * This is the single definition of the index's semantics; restore, listing and state-cache rebuilds all use it.
+ */
+export function applyRecord(tree: Map<string, FileEntry>, record: IndexRecord): void {
+  switch (record.op) {
+    case "put": {
+      const { op: _op, ...entry } = record;
+      tree.set(entry.path, entry);
+      return;
+    }
+    case "delete": {
+      const existing = tree.get(record.path);
+      tree.delete(record.path);
+      if (existing && existing.type !== "dir") return;
+      const prefix = `${record.path}/`;
+      for (const path of tree.keys()) if (path.startsWith(prefix)) tree.delete(path);
+      return;
+    }
+    case "move": {
+      if (record.from === record.to) return;
+      const single = tree.get(record.from);
+      if (single && single.type !== "dir") {
+        applyRecord(tree, { op: "delete", path: record.to });
+        tree.delete(record.from);
+        tree.set(record.to, { ...single, path: record.to });
+        return;
+      }
+      const moved: FileEntry[] = [];
+      const prefix = `${record.from}/`;
+      for (const [path, entry] of tree) {
+        if (path === record.from || path.startsWith(prefix)) moved.push(entry);
+      }
+      // The destination is replaced, as rename(2) replaces it.
+      applyRecord(tree, { op: "delete", path: record.to });
+      for (const entry of moved) {
+        tree.delete(entry.path);
+        const path = record.to + entry.path.slice(record.from.length);
+        tree.set(path, { ...entry, path });
+      }
+      return;
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { lstat, readdir } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { join } from "node:path";
+import { isErrno } from "../errors.js";
+
+/** One path found by {@link walk}. */
+export interface WalkEntry {
+  path: string;
+  stats: Stats;
+}
+
+/** Options of {@link walk}. */
+export interface WalkOptions {
+  /** Return true to skip a path (and, for a directory, everything under it). */
+  skip?: (path: string, stats: Stats) => boolean | Promise<boolean>;
+  /** Parallel lstat calls per directory. Default 32. */
+  concurrency?: number;
+  /** Called for directories that cannot be read (permission, vanished). */
+  onError?: (path: string, err: unknown) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Walks a tree depth-first, yielding every entry (the root included) with its lstat. Does not follow symlinks, does
+ * not cross into other filesystems (st_dev of the root), skips `.zfs` at a filesystem root, and tolerates entries
+ * that vanish mid-walk.
+ */
+export async function* walk(root: string, options: WalkOptions = {}): AsyncGenerator<WalkEntry> {
+  const concurrency = options.concurrency ?? 32;
+  let rootStats: Stats;
+  try {
+    rootStats = await lstat(root);
+  } catch (err) {
+    options.onError?.(root, err);
+    return;
+  }
+  if (options.skip && (await options.skip(root, rootStats))) return;
+  yield { path: root, stats: rootStats };
+  if (!rootStats.isDirectory()) return;
+  const device = rootStats.dev;
+  const stack: string[] = [root];
+  while (stack.length) {
+    if (options.signal?.aborted) return;
+    const dir = stack.pop()!;
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if (!isErrno(err, "ENOENT", "ENOTDIR")) options.onError?.(dir, err);
+      continue;
+    }
+    names.sort();
+    const subdirs: string[] = [];
+    for (let i = 0; i < names.length; i += concurrency) {
+      const slice = names.slice(i, i + concurrency);
+      const stats = await Promise.all(
+        slice.map((name) => lstat(join(dir, name)).catch((err: unknown) => (isErrno(err, "ENOENT", "ENOTDIR") ? undefined : Promise.reject(err)))),
+      );
+      for (let j = 0; j < slice.length; j++) {
+        const st = stats[j];
+        if (!st) continue;
+        const path = join(dir, slice[j]!);
+        if (st.isDirectory()) {
+          if (st.dev !== device) continue;
+          if (slice[j] === ".zfs" && dir === root) continue;
+        }
+        if (options.skip && (await options.skip(path, st))) continue;
+        yield { path, stats: st };
+        if (st.isDirectory()) subdirs.push(path);
+      }
+    }
+    // Reverse so that the stack pops them in name order.
+    for (let k = subdirs.length - 1; k >= 0; k--) stack.push(subdirs[k]!);
+  }
+}

@@ -1,0 +1,240 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { open, type Database, type RootDatabase } from "lmdb";
+import { BackupError } from "../errors.js";
+import { isPathUnder, sha256Hex } from "../repository/format.js";
+import type { EntryType, FileEntry, IndexRecord } from "../types.js";
+
+/** What the state cache knows about one path: the index entry plus local identity (ctime, inode). */
+export interface CachedEntry extends FileEntry {
+  readonly ctimeMs: number;
+  readonly ino: number;
+}
+
+/** Compact stored form (msgpack via lmdb). */
+interface StoredEntry {
+  t: 0 | 1 | 2;
+  s: number;
+  m: number;
+  c: number;
+  i: number;
+  mo: number;
+  u: number;
+  g: number;
+  k?: string[];
+  tg?: string;
+  /** The path, only for long paths whose key is a hash. */
+  p?: string;
+}
+
+const TYPES: EntryType[] = ["file", "dir", "symlink"];
+const LONG = "~L";
+const MAX_KEY_BYTES = 1900;
+
+function keyOf(path: string): string {
+  return Buffer.byteLength(path) > MAX_KEY_BYTES ? LONG + sha256Hex(Buffer.from(path)) : path;
+}
+
+function encode(e: CachedEntry): StoredEntry {
+  const v: StoredEntry = { t: TYPES.indexOf(e.type) as 0 | 1 | 2, s: e.size, m: e.mtimeMs, c: e.ctimeMs, i: e.ino, mo: e.mode, u: e.uid, g: e.gid };
+  if (e.chunks.length) v.k = [...e.chunks];
+  if (e.target !== undefined) v.tg = e.target;
+  if (keyOf(e.path) !== e.path) v.p = e.path;
+  return v;
+}
+
+function decode(key: string, v: StoredEntry): CachedEntry {
+  const entry: CachedEntry = {
+    path: v.p ?? key,
+    type: TYPES[v.t]!,
+    size: v.s,
+    mtimeMs: v.m,
+    ctimeMs: v.c,
+    ino: v.i,
+    mode: v.mo,
+    uid: v.u,
+    gid: v.g,
+    chunks: v.k ?? [],
+    ...(v.tg !== undefined ? { target: v.tg } : {}),
+  };
+  return entry;
+}
+
+/** Local identity of a file at upload time, recorded beside its index entry. */
+export interface LocalIdentity {
+  ctimeMs: number;
+  ino: number;
+}
+
+/**
+ * The local state cache: path → size, mtime, ctime, inode, content ids, plus the set of stored chunk ids and the
+ * index position it reflects. LMDB (memory-mapped B-tree, `lmdb` package): lookups are synchronous and cheap, the
+ * data lives in the page cache rather than the JS heap, so a million entries cost little resident memory. It is
+ * only ever a cache: {@link StateCache.rebuild} recreates it from the remote index.
+ */
+export class StateCache {
+  readonly #root: RootDatabase;
+  readonly #files: Database<StoredEntry, string>;
+  readonly #chunks: Database<number, string>;
+  readonly #meta: Database<unknown, string>;
+
+  private constructor(root: RootDatabase) {
+    this.#root = root;
+    this.#files = root.openDB<StoredEntry, string>({ name: "files", encoding: "msgpack" });
+    this.#chunks = root.openDB<number, string>({ name: "chunks", encoding: "msgpack" });
+    this.#meta = root.openDB<unknown, string>({ name: "meta", encoding: "msgpack" });
+  }
+
+  /** Opens (creating) the cache in `directory`. */
+  static async open(directory: string): Promise<StateCache> {
+    await mkdir(directory, { recursive: true });
+    try {
+      const root = open({ path: join(directory, "state.mdb"), maxDbs: 8, compression: false, mapSize: 2 ** 34 });
+      return new StateCache(root);
+    } catch (err) {
+      throw new BackupError("STATE_CACHE", `cannot open state cache in ${directory}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Id of the repository this cache reflects, or undefined when new. */
+  get repositoryId(): string | undefined {
+    return this.#meta.get("repositoryId") as string | undefined;
+  }
+
+  /** The last index batch applied (-1 when none). */
+  get lastSequence(): number {
+    return (this.#meta.get("lastSeq") as number | undefined) ?? -1;
+  }
+
+  /** The last batch covered by a checkpoint (-1 when none). */
+  get lastCheckpointSequence(): number {
+    return (this.#meta.get("lastCheckpointSeq") as number | undefined) ?? -1;
+  }
+
+  /** Records applied since the last checkpoint. */
+  get recordsSinceCheckpoint(): number {
+    return (this.#meta.get("sinceCheckpoint") as number | undefined) ?? 0;
+  }
+
+  /** Number of paths tracked. */
+  get size(): number {
+    return this.#files.getCount();
+  }
+
+  /** The cached entry of a path. */
+  get(path: string): CachedEntry | undefined {
+    const key = keyOf(path);
+    const v = this.#files.get(key);
+    return v ? decode(key, v) : undefined;
+  }
+
+  /** Whether a chunk is known to be stored. */
+  hasChunk(id: string): boolean {
+    return this.#chunks.doesExist(id);
+  }
+
+  /** Marks chunks as stored (after their put succeeded). */
+  async addChunks(ids: Iterable<string>): Promise<void> {
+    await this.#root.transaction(() => {
+      for (const id of ids) this.#chunks.put(id, 1);
+    });
+  }
+
+  /** Every tracked entry, in key order. */
+  *entries(): Iterable<CachedEntry> {
+    for (const { key, value } of this.#files.getRange({})) yield decode(key, value);
+  }
+
+  /** Entries at or under `dir`. */
+  *entriesUnder(dir: string): Iterable<CachedEntry> {
+    const self = this.get(dir);
+    if (self) yield self;
+    const start = dir === "/" ? "/" : `${dir}/`;
+    const end = dir === "/" ? "0" : `${dir}0`;
+    for (const { key, value } of this.#files.getRange({ start, end })) if (key !== dir) yield decode(key, value);
+    for (const { key, value } of this.#files.getRange({ start: LONG, end: "~M" })) {
+      const entry = decode(key, value);
+      if (isPathUnder(entry.path, dir)) yield entry;
+    }
+  }
+
+  #apply(record: IndexRecord, identity: ReadonlyMap<string, LocalIdentity> | undefined): void {
+    switch (record.op) {
+      case "put": {
+        const { op: _op, ...entry } = record;
+        const id = identity?.get(entry.path);
+        this.#files.put(keyOf(entry.path), encode({ ...entry, ctimeMs: id?.ctimeMs ?? 0, ino: id?.ino ?? 0 }));
+        return;
+      }
+      case "delete":
+        for (const e of [...this.entriesUnder(record.path)]) this.#files.remove(keyOf(e.path));
+        return;
+      case "move": {
+        if (record.from === record.to) return;
+        const moved = [...this.entriesUnder(record.from)];
+        for (const e of [...this.entriesUnder(record.to)]) this.#files.remove(keyOf(e.path));
+        for (const e of moved) this.#files.remove(keyOf(e.path));
+        for (const e of moved) {
+          const path = record.to + e.path.slice(record.from.length);
+          this.#files.put(keyOf(path), encode({ ...e, path }));
+        }
+        return;
+      }
+    }
+  }
+
+  /**
+   * Applies a committed batch atomically and records its sequence number. `identity` carries ctime/inode of the
+   * files just uploaded (they are not part of the index).
+   */
+  async applyBatch(seq: number, records: readonly IndexRecord[], identity?: ReadonlyMap<string, LocalIdentity>): Promise<void> {
+    await this.#root.transaction(() => {
+      for (const r of records) this.#apply(r, identity);
+      this.#meta.put("lastSeq", seq);
+      this.#meta.put("sinceCheckpoint", this.recordsSinceCheckpoint + records.length);
+    });
+  }
+
+  /** Notes that a checkpoint now covers everything up to `seq`. */
+  async markCheckpoint(seq: number): Promise<void> {
+    await this.#root.transaction(() => {
+      this.#meta.put("lastCheckpointSeq", seq);
+      this.#meta.put("sinceCheckpoint", 0);
+    });
+  }
+
+  /** Empties the cache and binds it to a repository. */
+  async reset(repositoryId: string): Promise<void> {
+    await this.#files.clearAsync();
+    await this.#chunks.clearAsync();
+    await this.#meta.clearAsync();
+    await this.#meta.put("repositoryId", repositoryId);
+  }
+
+  /** Replaces all entries with those given (used by rebuilds from a checkpoint). */
+  async loadEntries(entries: AsyncIterable<FileEntry>, seq: number): Promise<void> {
+    let batch: FileEntry[] = [];
+    const flush = async () => {
+      const b = batch;
+      batch = [];
+      await this.#root.transaction(() => {
+        for (const e of b) this.#files.put(keyOf(e.path), encode({ ...e, ctimeMs: 0, ino: 0 }));
+      });
+    };
+    for await (const e of entries) {
+      batch.push(e);
+      if (batch.length >= 10_000) await flush();
+    }
+    await flush();
+    await this.#root.transaction(() => {
+      this.#meta.put("lastSeq", seq);
+      this.#meta.put("lastCheckpointSeq", seq);
+      this.#meta.put("sinceCheckpoint", 0);
+    });
+  }
+
+  /** Closes the database. */
+  async close(): Promise<void> {
+    await this.#root.close();
+  }
+}
