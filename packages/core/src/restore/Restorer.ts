@@ -72,6 +72,12 @@ export class Restorer {
     const all = [...tree.values()];
     for (const raw of paths) {
       const path = normalize(raw);
+      if (path === "/" && recursive) {
+        // Everything, including entries whose paths are malformed, so that restore reports them.
+        for (const e of all) chosen.set(e.path, e);
+        if (all.length === 0) missing.push(raw);
+        continue;
+      }
       const exact = tree.get(path);
       let found = false;
       if (exact && exact.type !== "dir") {
