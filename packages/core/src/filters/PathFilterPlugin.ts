@@ -1,0 +1,61 @@
+import type { Engine } from "../Engine.js";
+import { ConfigError } from "../errors.js";
+import type { BackupPlugin } from "../Plugin.js";
+import { PathFilter } from "./PathFilter.js";
+
+const PLUGIN_NAME = "PathFilterPlugin";
+
+/** Options of {@link PathFilterPlugin}. */
+export interface PathFilterPluginOptions {
+  /** Text of `/etc/passwd` for `~` expansion (for tests). Default: read `/etc/passwd` at `initialize`. */
+  readonly passwd?: string;
+}
+
+/**
+ * Core's built-in filter: taps `intake` and answers `"exclude"` for every path `engine.parameters.pathFilters`
+ * excludes, and `undefined` (let later taps or the default decide) otherwise. The rules are compiled once, in the
+ * `initialize` hook (or on the first intake call if that comes first).
+ */
+export class PathFilterPlugin implements BackupPlugin {
+  readonly name = PLUGIN_NAME;
+  readonly #options: PathFilterPluginOptions;
+  readonly #filters = new WeakMap<Engine, PathFilter>();
+
+  constructor(options: unknown = {}) {
+    this.#options = parseOptions(options);
+  }
+
+  apply(engine: Engine): void {
+    engine.hooks.initialize.tapPromise(PLUGIN_NAME, async () => {
+      this.#filterFor(engine);
+    });
+    engine.hooks.intake.tapPromise(PLUGIN_NAME, async (request) =>
+      this.#filterFor(engine).isExcluded(request.path) ? "exclude" : undefined,
+    );
+  }
+
+  #filterFor(engine: Engine): PathFilter {
+    let filter = this.#filters.get(engine);
+    if (!filter) {
+      const options = this.#options.passwd === undefined ? {} : { passwd: this.#options.passwd };
+      filter = new PathFilter(engine.parameters.pathFilters, options);
+      this.#filters.set(engine, filter);
+    }
+    return filter;
+  }
+}
+
+function parseOptions(options: unknown): PathFilterPluginOptions {
+  if (options === undefined) return {};
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new ConfigError(`${PLUGIN_NAME} options`, "expected an object");
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== "passwd") throw new ConfigError(`${PLUGIN_NAME} options.${key}`, "unknown option (known: passwd)");
+  }
+  const { passwd } = options as { passwd?: unknown };
+  if (passwd !== undefined && typeof passwd !== "string") {
+    throw new ConfigError(`${PLUGIN_NAME} options.passwd`, "expected the text of an /etc/passwd file");
+  }
+  return passwd === undefined ? {} : { passwd };
+}
