@@ -80,6 +80,7 @@ export class Runtime {
       ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}),
     });
     this.uploader = new Uploader({ engine, repository, cache, committer: this.committer });
+    engine.hooks.commit.tap({ name: "Runtime", stage: -100 }, () => this.uploader.forgetCommittedChunks());
     this.queue = new ActionQueue({
       concurrency: p.uploadThreadCount,
       highWaterMark: p.queueHighWaterMark,

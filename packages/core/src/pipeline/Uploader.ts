@@ -56,11 +56,18 @@ export class Uploader {
   readonly #o: UploaderOptions;
   readonly #log: Logger;
   readonly inProgress = new Map<string, UploadProgress>();
+  /** Chunks stored by this process whose index record is not committed yet (the state cache learns them then). */
+  readonly #freshChunks = new Set<string>();
   readonly stats = { files: 0, bytes: 0, bytesUploaded: 0, chunksUploaded: 0, unchanged: 0, moves: 0, deletes: 0, skipped: 0 };
 
   constructor(options: UploaderOptions) {
     this.#o = options;
     this.#log = options.engine.getLogger("upload");
+  }
+
+  /** Forgets fresh chunks once the state cache knows them (called after each commit). */
+  forgetCommittedChunks(): void {
+    for (const id of this.#freshChunks) if (this.#o.cache.hasChunk(id)) this.#freshChunks.delete(id);
   }
 
   /** The action handler for the {@link ActionQueue}. */
@@ -130,9 +137,9 @@ export class Uploader {
     let chunksUploaded = 0;
     try {
       const { chunks, stats: after } = await readChunks(source, path, repository.config.chunkSize, async (id, data) => {
-        if (!cache.hasChunk(id)) {
+        if (!this.#freshChunks.has(id) && !cache.hasChunk(id)) {
           await repository.putChunk(id, data);
-          await cache.addChunks([id]);
+          this.#freshChunks.add(id);
           bytesUploaded += data.length;
           chunksUploaded++;
         }

@@ -78,6 +78,7 @@ export class Repository {
       };
       const body = Buffer.from(`${JSON.stringify(config, null, 2)}\n`);
       await storage.put(key, body, body.length);
+      await storage.sync?.();
       return new Repository(storage, prefix, config);
     }
     const raw = await collect(await storage.get(key));
@@ -135,7 +136,10 @@ export class Repository {
     const header: IndexHeader = { v: FORMAT_VERSION, kind: "batch", seq, time, count: records.length };
     const { body, digest } = encodeIndexObject(header, records);
     const key = batchKey(seq, time, digest);
+    // Content first: every chunk the batch names must be durable before the batch is.
+    await this.storage.sync?.();
     await this.storage.put(this.prefix + key, body, body.length);
+    await this.storage.sync?.();
     return key;
   }
 
@@ -217,6 +221,7 @@ export class Repository {
       const key = checkpointKey(seq, time, digest);
       const { size } = await stat(file);
       await this.storage.put(this.prefix + key, () => createReadStream(file), size);
+      await this.storage.sync?.();
       return key;
     } finally {
       await rm(dir, { recursive: true, force: true });

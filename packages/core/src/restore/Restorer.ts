@@ -202,7 +202,6 @@ export class Restorer {
       if (written !== entry.size) {
         throw new BackupError("INTEGRITY", `${entry.path}: content is ${written} bytes, the index says ${entry.size}`);
       }
-      await handle.sync();
     } catch (err) {
       await handle.close();
       await rm(temp, { force: true });

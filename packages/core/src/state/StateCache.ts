@@ -162,6 +162,7 @@ export class StateCache {
     switch (record.op) {
       case "put": {
         const { op: _op, ...entry } = record;
+        for (const chunk of entry.chunks) this.#chunks.put(chunk, 1);
         const id = identity?.get(entry.path);
         this.#files.put(keyOf(entry.path), encode({ ...entry, ctimeMs: id?.ctimeMs ?? 0, ino: id?.ino ?? 0 }));
         return;

@@ -25,6 +25,8 @@ export class LocalDirectoryStorage implements StorageBackend {
   readonly description: string;
   readonly #root: string;
   readonly #fsync: boolean;
+  readonly #knownDirs = new Set<string>();
+  readonly #dirtyDirs = new Set<string>();
 
   constructor(options: LocalDirectoryStorageOptions) {
     this.#root = options.path;
@@ -43,36 +45,64 @@ export class LocalDirectoryStorage implements StorageBackend {
 
   async put(key: string, body: Body, size: number): Promise<void> {
     const target = this.#file(key);
-    const tempDir = join(this.#root, TEMP_DIR);
-    await mkdir(tempDir, { recursive: true });
-    await mkdir(dirname(target), { recursive: true });
-    const temp = join(tempDir, `${randomBytes(8).toString("hex")}.tmp`);
+    const dir = dirname(target);
+    if (!this.#knownDirs.has(dir)) {
+      await mkdir(join(this.#root, TEMP_DIR), { recursive: true });
+      await mkdir(dir, { recursive: true });
+      this.#knownDirs.add(dir);
+    }
+    const temp = join(this.#root, TEMP_DIR, `${randomBytes(8).toString("hex")}.tmp`);
     try {
-      const out = createWriteStream(temp, { flags: "wx" });
-      await pipeline(await bodyToStream(body), out);
-      const handle = await open(temp, "r");
-      try {
-        const { size: written } = await handle.stat();
-        if (written !== size) {
-          throw new StorageError("STORAGE_FAILED", `put ${key}: body was ${written} bytes, expected ${size}`, {
-            key,
-            transient: false,
-          });
+      if (body instanceof Uint8Array) {
+        if (body.length !== size) {
+          throw new StorageError("STORAGE_FAILED", `put ${key}: body is ${body.length} bytes, expected ${size}`, { key, transient: false });
         }
-        if (this.#fsync) await handle.sync();
-      } finally {
-        await handle.close();
+        const handle = await open(temp, "wx");
+        try {
+          await handle.writeFile(body);
+          if (this.#fsync) await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } else {
+        await pipeline(await bodyToStream(body), createWriteStream(temp, { flags: "wx" }));
+        const handle = await open(temp, "r");
+        try {
+          const { size: written } = await handle.stat();
+          if (written !== size) {
+            throw new StorageError("STORAGE_FAILED", `put ${key}: body was ${written} bytes, expected ${size}`, { key, transient: false });
+          }
+          if (this.#fsync) await handle.sync();
+        } finally {
+          await handle.close();
+        }
       }
       await rename(temp, target);
-      if (this.#fsync) await syncDirectory(dirname(target));
+      if (this.#fsync) this.#dirtyDirs.add(dir);
     } catch (err) {
       await rm(temp, { force: true });
+      if (isErrno(err, "ENOENT")) this.#knownDirs.clear();
       if (err instanceof StorageError) throw err;
       throw new StorageError("STORAGE_FAILED", `put ${key} failed: ${(err as Error).message}`, {
         key,
         cause: err,
         transient: !isErrno(err, "ENOSPC", "EACCES", "EROFS", "EPERM"),
       });
+    }
+  }
+
+  /**
+   * Makes every completed put durable: file contents are fsynced by `put` itself; the directory entries created by
+   * the renames are fsynced here, once per directory, rather than once per object.
+   */
+  async sync(): Promise<void> {
+    const dirs = [...this.#dirtyDirs];
+    this.#dirtyDirs.clear();
+    try {
+      await Promise.all(dirs.map((d) => syncDirectory(d)));
+    } catch (err) {
+      for (const d of dirs) this.#dirtyDirs.add(d);
+      throw new StorageError("STORAGE_FAILED", `sync failed: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -31,7 +31,8 @@ export interface StorageBackend {
   readonly description: string;
   /**
    * Stores `body` under `key`, replacing any object of that name. `size` is the exact byte length; the backend
-   * chooses single or multipart/large-file upload by it. Resolves only once the object is durably stored.
+   * chooses single or multipart/large-file upload by it. Resolves once the object is stored, complete, and
+   * readable; durable once `sync()` (where the backend has one) resolves.
    */
   put(key: string, body: Body, size: number): Promise<void>;
   /** Reads an object (or an inclusive byte range of it) as a stream. Rejects with STORAGE_NOT_FOUND if absent. */
@@ -42,6 +43,12 @@ export interface StorageBackend {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Removes an object (all its versions where the store keeps versions). Absent objects are not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Makes every put that has already resolved durable. Backends whose `put` is durable when it resolves (every
+   * remote store) omit it; the local-directory store batches its directory fsyncs here. The repository calls it
+   * before writing an index object that names new content, and after writing that index object.
+   */
+  sync?(): Promise<void>;
   /** Releases connections, timers and handles. */
   close?(): Promise<void>;
 }
