@@ -1,0 +1,17 @@
+{
+  "targets": [
+    {
+      "target_name": "fanotify",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/EventParser.cc",
+        "native/FanotifyGroup.cc",
+        "native/handles.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

@@ -1,0 +1,111 @@
+import { ConfigError, MountTable, type BackupPlugin, type Engine, type MountInfo } from "@rtbackup/core";
+import { FanotifySource } from "./FanotifySource.js";
+import { emptyFanotifyStats, type FanotifyStats } from "./FanotifyStats.js";
+import { parseFanotifyOptions, type FanotifySourceOptions, type ResolvedFanotifyOptions } from "./options.js";
+
+const PLUGIN_NAME = "FanotifySourcePlugin";
+
+/**
+ * The fanotify change source. On `initialize` it selects the filesystems to watch from the mount table
+ * (`MonitorFileSystemTypes`, `PreferredMountPoints`, or explicit `mountPoints`), marks them (FID mode where the
+ * filesystem reports file handles, fd mode elsewhere) and starts submitting `update` / `move` / `delete` / `rescan`
+ * events to the engine; on `shutdown` it closes the fanotify groups.
+ */
+export class FanotifySourcePlugin implements BackupPlugin {
+  readonly name = PLUGIN_NAME;
+  readonly #options: ResolvedFanotifyOptions;
+  #source: FanotifySource | undefined;
+
+  constructor(options?: FanotifySourceOptions) {
+    this.#options = parseFanotifyOptions(options);
+  }
+
+  apply(engine: Engine): void {
+    engine.hooks.initialize.tapPromise(PLUGIN_NAME, async () => this.#start(engine));
+    engine.hooks.shutdown.tapPromise(PLUGIN_NAME, async () => this.#stop());
+  }
+
+  /** Counters of the running source (zeros before start). */
+  get stats(): Readonly<FanotifyStats> {
+    return this.#source?.stats ?? emptyFanotifyStats();
+  }
+
+  /** The mounts being watched and how, once started. */
+  get watched(): readonly { readonly mountPoint: string; readonly fsType: string; readonly mode: "fid" | "fd" }[] {
+    return this.#source?.watched ?? [];
+  }
+
+  /** Stops reading events (they queue in the kernel, which overflows into a rescan when full). */
+  pause(): void {
+    this.#source?.pause();
+  }
+
+  /** Resumes reading after {@link pause}. */
+  resume(): void {
+    this.#source?.resume();
+  }
+
+  async #start(engine: Engine): Promise<void> {
+    const logger = engine.getLogger(PLUGIN_NAME);
+    const parameters = engine.parameters;
+    if (!parameters.enableFileAccessNotify) {
+      logger.info("EnableFileAccessNotify is false: not watching");
+      return;
+    }
+    const o = this.#options;
+    const mounts = selectMounts(await MountTable.read(), o, parameters.monitorFileSystemTypes, parameters.preferredMountPoints);
+    const source = new FanotifySource({
+      mounts,
+      mode: o.mode,
+      queue: o.queue ?? parameters.fanotifyQueue,
+      ignorePaths: [...o.ignorePaths, parameters.stagingDirectory],
+      ignoreOwnProcess: o.ignoreOwnProcess,
+      readBufferSize: o.readBufferSize,
+      maxReadsPerWakeup: o.maxReadsPerWakeup,
+      directoryCacheSize: o.directoryCacheSize,
+      renameEvents: o.renameEvents,
+      logger,
+      submit: (event) => engine.submit(event),
+      onError: (error, mountPoints) => {
+        for (const path of mountPoints) engine.hooks.failure.call({ path, stage: "source", error, attempts: 1 });
+      },
+    });
+    source.open();
+    this.#source = source;
+    for (const w of source.watched) logger.info(`watching ${w.mountPoint} (${w.fsType}, ${w.mode} mode)`);
+  }
+
+  async #stop(): Promise<void> {
+    this.#source?.close();
+  }
+}
+
+function selectMounts(
+  table: MountTable,
+  options: ResolvedFanotifyOptions,
+  defaultTypes: readonly string[],
+  defaultPreferred: readonly string[],
+): MountInfo[] {
+  if (options.mountPoints) {
+    return options.mountPoints.map((point, i) => {
+      const mount = table.find(point);
+      if (!mount) {
+        throw new ConfigError(`${PLUGIN_NAME}.options.mountPoints[${i}]`, `${point} is not a mount point`);
+      }
+      return mount;
+    });
+  }
+  const fileSystemTypes = options.fileSystemTypes ?? defaultTypes;
+  const mounts = table.select({
+    fileSystemTypes,
+    preferredMountPoints: options.preferredMountPoints ?? defaultPreferred,
+  });
+  if (mounts.length === 0) {
+    const present = [...new Set(table.visible.map((m) => m.fsType))].sort().join(", ");
+    throw new ConfigError(
+      "MonitorFileSystemTypes",
+      `no mounted filesystem of type ${fileSystemTypes.join(", ")} to watch (mounted types: ${present})`,
+    );
+  }
+  return mounts;
+}

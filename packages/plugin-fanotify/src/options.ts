@@ -1,0 +1,111 @@
+import { ConfigError } from "@rtbackup/core";
+
+/** Options of {@link FanotifySourcePlugin}. Everything is optional; the engine's parameters fill the rest. */
+export interface FanotifySourceOptions {
+  /**
+   * Watch exactly these mount points instead of selecting by type. Each must be a mount point when the engine
+   * starts, or start-up fails with a ConfigError.
+   */
+  readonly mountPoints?: readonly string[];
+  /** Filesystem types to watch; default `parameters.monitorFileSystemTypes` (`zfs`, which also matches `fuse.zfs`). */
+  readonly fileSystemTypes?: readonly string[];
+  /** Mount points preferred among bind mounts of one filesystem; default `parameters.preferredMountPoints`. */
+  readonly preferredMountPoints?: readonly string[];
+  /** `auto` (FID where the filesystem supports it, fd mode elsewhere), `fid` (fail otherwise) or `fd`. Default `auto`. */
+  readonly mode?: "auto" | "fid" | "fd";
+  /** Kernel queue: `default` (16,384 events, then overflow → rescan) or `unlimited`; default `parameters.fanotifyQueue`. */
+  readonly queue?: "default" | "unlimited";
+  /** Path prefixes whose events are dropped (staging, snapshot clones). `parameters.stagingDirectory` is always added. */
+  readonly ignorePaths?: readonly string[];
+  /** Drop events caused by this process (the agent's own writes). Default true. */
+  readonly ignoreOwnProcess?: boolean;
+  /** Read buffer of a FID-mode group, bytes (4 KiB … 64 MiB). Default 262144. */
+  readonly readBufferSize?: number;
+  /** Reads per event-loop wakeup, all delivered in one batch. Default 8. */
+  readonly maxReadsPerWakeup?: number;
+  /** Directory handles whose paths are kept. Default 65536. */
+  readonly directoryCacheSize?: number;
+  /** Use FAN_RENAME (Linux ≥ 5.17) when the kernel has it; false forces MOVED_FROM/MOVED_TO pairing. Default true. */
+  readonly renameEvents?: boolean;
+}
+
+/** {@link FanotifySourceOptions} with defaults applied (parameters-derived fields stay optional). */
+export interface ResolvedFanotifyOptions {
+  readonly mountPoints: readonly string[] | undefined;
+  readonly fileSystemTypes: readonly string[] | undefined;
+  readonly preferredMountPoints: readonly string[] | undefined;
+  readonly mode: "auto" | "fid" | "fd";
+  readonly queue: "default" | "unlimited" | undefined;
+  readonly ignorePaths: readonly string[];
+  readonly ignoreOwnProcess: boolean;
+  readonly readBufferSize: number;
+  readonly maxReadsPerWakeup: number;
+  readonly directoryCacheSize: number;
+  readonly renameEvents: boolean;
+}
+
+const KEYS = new Set([
+  "mountPoints", "fileSystemTypes", "preferredMountPoints", "mode", "queue", "ignorePaths", "ignoreOwnProcess",
+  "readBufferSize", "maxReadsPerWakeup", "directoryCacheSize", "renameEvents",
+]);
+
+/** Validates plugin options; a bad value is a ConfigError naming `<where>.<option>` and what was expected. */
+export function parseFanotifyOptions(input: unknown, where = "FanotifySourcePlugin.options"): ResolvedFanotifyOptions {
+  if (input === undefined || input === null) input = {};
+  if (typeof input !== "object" || Array.isArray(input)) throw new ConfigError(where, "expected an object");
+  const o = input as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!KEYS.has(key)) throw new ConfigError(`${where}.${key}`, `unknown option (known: ${[...KEYS].join(", ")})`);
+  }
+  return {
+    mountPoints: absolutePaths(o.mountPoints, `${where}.mountPoints`),
+    fileSystemTypes: strings(o.fileSystemTypes, `${where}.fileSystemTypes`),
+    preferredMountPoints: absolutePaths(o.preferredMountPoints, `${where}.preferredMountPoints`),
+    mode: oneOf(o.mode, ["auto", "fid", "fd"] as const, `${where}.mode`) ?? "auto",
+    queue: oneOf(o.queue, ["default", "unlimited"] as const, `${where}.queue`),
+    ignorePaths: absolutePaths(o.ignorePaths, `${where}.ignorePaths`) ?? [],
+    ignoreOwnProcess: bool(o.ignoreOwnProcess, `${where}.ignoreOwnProcess`) ?? true,
+    readBufferSize: int(o.readBufferSize, `${where}.readBufferSize`, 4096, 64 << 20) ?? 256 * 1024,
+    maxReadsPerWakeup: int(o.maxReadsPerWakeup, `${where}.maxReadsPerWakeup`, 1, 1024) ?? 8,
+    directoryCacheSize: int(o.directoryCacheSize, `${where}.directoryCacheSize`, 16, 1 << 24) ?? 65536,
+    renameEvents: bool(o.renameEvents, `${where}.renameEvents`) ?? true,
+  };
+}
+
+function strings(v: unknown, where: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.some((s) => typeof s !== "string" || s === "")) {
+    throw new ConfigError(where, "expected an array of non-empty strings");
+  }
+  return [...(v as string[])];
+}
+
+function absolutePaths(v: unknown, where: string): string[] | undefined {
+  const list = strings(v, where);
+  list?.forEach((p, i) => {
+    if (!p.startsWith("/")) throw new ConfigError(`${where}[${i}]`, `expected an absolute path, got "${p}"`);
+  });
+  return list?.map((p) => (p.length > 1 ? p.replace(/\/+$/, "") : p));
+}
+
+function oneOf<T extends string>(v: unknown, allowed: readonly T[], where: string): T | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) {
+    throw new ConfigError(where, `expected one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
+  }
+  return v as T;
+}
+
+function bool(v: unknown, where: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "boolean") throw new ConfigError(where, "expected true or false");
+  return v;
+}
+
+function int(v: unknown, where: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(where, `expected an integer from ${min} to ${max}`);
+  }
+  return v;
+}
