@@ -1,1 +1,15 @@
-export {};
+export * from "./ZfsSnapshotPlugin.js";
+export * from "./ZfsSnapshotOptions.js";
+export * from "./ZfsSnapshot.js";
+export * from "./ZfsError.js";
+export * from "./ZfsCommand.js";
+export * from "./ZfsChangeTracker.js";
+export * from "./ZfsDatasetTable.js";
+export * from "./MountTable.js";
+export * from "./SnapshotNaming.js";
+export * from "./parseZfsList.js";
+export * from "./parseZfsDiff.js";
+export * from "./spawnExec.js";
+export * from "./destroyDataset.js";
+export * from "./cleanupStale.js";
+export * from "./ownerAlive.js";

@@ -1,0 +1,195 @@
+// Test harness for real ZFS: Debian's zfs-fuse (userspace ZFS). Installs it when missing (as root), starts its
+// daemon when it is not running, creates pools on file vdevs under temporary directories, and undoes everything it
+// did: pools it created are destroyed, and the daemon is stopped (by PID) only if this harness started it and no
+// other pool is imported (other test runs on this machine may be using it).
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, truncate, writeFile, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+
+/** Result of {@link sh}. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command without a shell and collects its output. Never rejects for a non-zero exit. */
+export function sh(file: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, [...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C", ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** Runs a command and throws with its stderr when it fails. */
+export async function must(file: string, args: readonly string[]): Promise<string> {
+  const r = await sh(file, args);
+  if (r.code !== 0) throw new Error(`${file} ${args.join(" ")} exited ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes. */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+function findBinary(name: string): string | undefined {
+  for (const dir of ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"]) {
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+const PIDFILE = "/var/run/zfs-fuse.pid";
+const poolsCreated = new Set<string>();
+
+/** A usable zfs-fuse: its binaries, and how to undo what the harness started. */
+export interface ZfsFuse {
+  readonly zfs: string;
+  readonly zpool: string;
+  /** PID of the daemon this harness started, if it started one. */
+  readonly startedPid: number | undefined;
+  /** Stops the daemon if this harness started it and no pool it did not create is imported; waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+async function install(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error("zfs-fuse is not installed and the tests are not running as root");
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const args = ["install", "-y", "-q", "-o", "DPkg::Lock::Timeout=600", "zfs-fuse"];
+  let r = await sh("apt-get", args, env);
+  if (r.code !== 0) {
+    // A machine that never ran apt-get update has no package lists; update once and try again.
+    await must("apt-get", ["update", "-q", "-o", "DPkg::Lock::Timeout=600"]);
+    r = await sh("apt-get", args, env);
+    if (r.code !== 0) throw new Error(`apt-get install zfs-fuse failed: ${r.stderr.trim()}`);
+  }
+}
+
+function isZfsFuseProcess(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "zfs-fuse";
+  } catch {
+    return false;
+  }
+}
+
+/** Installs zfs-fuse if needed and makes sure its daemon answers. */
+export async function ensureZfsFuse(): Promise<ZfsFuse> {
+  if (!findBinary("zfs") || !findBinary("zpool") || !findBinary("zfs-fuse")) await install();
+  const zfs = findBinary("zfs")!;
+  const zpool = findBinary("zpool")!;
+  const answers = async (): Promise<boolean> => (await sh(zfs, ["list", "-H", "-o", "name"])).code === 0;
+
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  if (!(await answers())) {
+    if (process.getuid?.() !== 0) throw new Error("the zfs-fuse daemon is not running and the tests are not root");
+    let pidfilePid = NaN;
+    try {
+      pidfilePid = Number(readFileSync(PIDFILE, "utf8").trim());
+    } catch {
+      // no pidfile
+    }
+    if (Number.isInteger(pidfilePid) && isZfsFuseProcess(pidfilePid)) {
+      await waitFor("the running zfs-fuse daemon to answer", answers, 30_000);
+    } else {
+      // zfs-fuse refuses to start (exit 1, no message) over a stale pidfile.
+      await unlink(PIDFILE).catch(() => undefined);
+      child = spawn(findBinary("zfs-fuse")!, ["-n", "--no-kstat-mount", "--pidfile", PIDFILE], {
+        detached: true,
+        stdio: "ignore",
+      });
+      let gone = false;
+      exited = new Promise((resolve) => child!.once("exit", () => ((gone = true), resolve())));
+      child.unref();
+      // If another test run started a daemon at the same moment, ours exits 1 and theirs answers.
+      await waitFor("zfs-fuse to answer `zfs list`", answers, 30_000);
+      if (gone) child = undefined;
+    }
+  }
+  const startedPid = child?.pid;
+  return {
+    zfs,
+    zpool,
+    startedPid,
+    async stop() {
+      if (startedPid === undefined || !child) return;
+      const pools = (await sh(zpool, ["list", "-H", "-o", "name"])).stdout.split("\n").filter(Boolean);
+      const foreign = pools.filter((p) => !poolsCreated.has(p));
+      if (foreign.length) return; // someone else is using the daemon we started: leave it running.
+      process.kill(startedPid, "SIGTERM");
+      const killTimer = setTimeout(() => isZfsFuseProcess(startedPid) && process.kill(startedPid, "SIGKILL"), 30_000);
+      await exited;
+      clearTimeout(killTimer);
+      try {
+        if (Number(readFileSync(PIDFILE, "utf8").trim()) === startedPid) await unlink(PIDFILE);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/** A pool on a sparse file vdev in a temporary directory. */
+export interface TestPool {
+  readonly name: string;
+  /** The temporary directory holding the vdev, the pool's mount point and anything else the test needs. */
+  readonly dir: string;
+  /** Mount point of the pool's root dataset. */
+  readonly mountpoint: string;
+  /** Destroys the pool (retrying "busy") and removes the directory. */
+  destroy(): Promise<void>;
+}
+
+/** Creates a uniquely named pool (`-o cachefile=none`, so a crashed test's pool is not imported again at boot). */
+export async function createTestPool(z: ZfsFuse, sizeMiB = 128): Promise<TestPool> {
+  const dir = await mkdtemp(join(tmpdir(), "rtb-zfs-"));
+  const name = `rtbt${process.pid}${randomBytes(3).toString("hex")}`;
+  const vdev = join(dir, "vdev");
+  const mountpoint = join(dir, "mnt");
+  await writeFile(vdev, "");
+  await truncate(vdev, sizeMiB * 1024 * 1024);
+  try {
+    await must(z.zpool, ["create", "-o", "cachefile=none", "-m", mountpoint, name, vdev]);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  poolsCreated.add(name);
+  return {
+    name,
+    dir,
+    mountpoint,
+    async destroy() {
+      let last: RunResult | undefined;
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        last = await sh(z.zpool, ["destroy", "-f", name]);
+        if (last.code === 0 || /no such pool/.test(last.stderr)) break;
+        if (Date.now() > deadline) break;
+        await delay(200);
+      }
+      if (last.code !== 0 && !/no such pool/.test(last.stderr)) {
+        // Leave the directory: removing it recursively would walk into the still-mounted pool.
+        throw new Error(`zpool destroy ${name} failed: ${last.stderr.trim()}`);
+      }
+      poolsCreated.delete(name);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
