@@ -260,14 +260,14 @@ export class S3Storage implements StorageBackend {
   }
 
   /**
-   * Aborts incomplete multipart uploads under the prefix (see {@link abortStaleUploads}); returns how many. `put`
+   * Aborts incomplete multipart uploads under `prefix` + `staleUploadPrefix` (see {@link abortStaleUploads}); returns how many. `put`
    * runs it once by itself before the first upload; call it directly for a maintenance sweep.
    */
   abortStaleUploads(): Promise<number> {
     return abortStaleUploads({
       client: this.#client,
       bucket: this.#o.bucket,
-      prefix: this.#o.prefix,
+      prefix: this.#o.prefix + this.#o.staleUploadPrefix,
       retry: this.#retry,
       redactor: this.#redactor,
       logger: this.#o.logger,

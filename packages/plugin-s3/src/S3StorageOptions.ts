@@ -52,8 +52,13 @@ export interface S3StorageOptions {
   connectionTimeout?: number;
   /** Send Content-MD5 on single-request puts (the store then rejects a corrupted body). Default `true`. */
   contentMd5?: boolean;
-  /** Abort incomplete multipart uploads under `prefix` before the first put. Default `true`. */
+  /** Abort incomplete multipart uploads under `prefix` + `staleUploadPrefix` before the first put. Default `true`. */
   abortStaleUploads?: boolean;
+  /**
+   * Narrows the stale-upload sweep to keys under this (relative to `prefix`), e.g. the repository's own prefix
+   * when several hosts share a bucket. Default none (everything under `prefix`).
+   */
+  staleUploadPrefix?: string;
   /** Where this storage logs. Default: nowhere. */
   logger?: Logger;
 }
@@ -78,13 +83,14 @@ export interface ResolvedS3StorageOptions {
   connectionTimeout: number;
   contentMd5: boolean;
   abortStaleUploads: boolean;
+  staleUploadPrefix: string;
   logger: Logger | undefined;
 }
 
 const KNOWN = new Set<string>([
   "bucket", "endpoint", "region", "prefix", "credentials", "forcePathStyle", "storageClass", "partSize",
   "multipartThreshold", "concurrency", "maxAttempts", "retries", "retryBaseDelay", "listPageSize", "requestTimeout",
-  "connectionTimeout", "contentMd5", "abortStaleUploads", "logger",
+  "connectionTimeout", "contentMd5", "abortStaleUploads", "staleUploadPrefix", "logger",
 ]);
 
 /** Names an option in an error message: `S3StoragePlugin options.bucket`, or an XML element. */
@@ -120,11 +126,8 @@ export function parseS3StorageOptions(value: unknown, whereOf: WhereOf = (o) => 
     }
   }
   const region = optionalString(o, "region", whereOf) ?? "us-east-1";
-  let prefix = optionalString(o, "prefix", whereOf, true) ?? "";
-  if (prefix.startsWith("/") || /[\u0000-\u001f\u007f\\]/.test(prefix) || prefix.split("/").some((s) => s === ".." || s === ".")) {
-    throw new ConfigError(whereOf("prefix"), "expected a key prefix without a leading '/', '.' or '..' segments, or control characters");
-  }
-  if (prefix !== "" && !prefix.endsWith("/")) prefix += "/";
+  const prefix = keyPrefix(o, "prefix", whereOf);
+  const staleUploadPrefix = keyPrefix(o, "staleUploadPrefix", whereOf);
   const partSize = integer(o, "partSize", whereOf, 16 * MiB, 5 * MiB, 5 * GiB);
   const storageClass = optionalString(o, "storageClass", whereOf);
   if (storageClass !== undefined && !/^[A-Za-z0-9_]+$/.test(storageClass)) {
@@ -153,6 +156,7 @@ export function parseS3StorageOptions(value: unknown, whereOf: WhereOf = (o) => 
     connectionTimeout: integer(o, "connectionTimeout", whereOf, 10_000, 1, 600_000),
     contentMd5: boolean(o, "contentMd5", whereOf, true),
     abortStaleUploads: boolean(o, "abortStaleUploads", whereOf, true),
+    staleUploadPrefix,
     logger: logger as Logger | undefined,
   };
 }
@@ -163,6 +167,7 @@ const PARAMETER_OF: Record<string, [element: string, key: keyof Parameters]> = {
   endpoint: ["S3Endpoint", "s3Endpoint"],
   region: ["S3Region", "s3Region"],
   credentials: ["S3AccessKeyId/S3SecretAccessKey", "s3AccessKeyId"],
+  staleUploadPrefix: ["RepositoryPrefix", "repositoryPrefix"],
   forcePathStyle: ["S3ForcePathStyle", "s3ForcePathStyle"],
   storageClass: ["S3StorageClass", "s3StorageClass"],
   partSize: ["S3PartSize", "s3PartSize"],
@@ -171,8 +176,9 @@ const PARAMETER_OF: Record<string, [element: string, key: keyof Parameters]> = {
 
 /**
  * Options from the engine's typed parameters (the XML `<S3...>` elements or the `s3*` keys of a JS/JSON/YAML
- * config). Errors name both the element and the key. The repository prefix is not applied here: it belongs to
- * the repository layer above the store.
+ * config). Errors name both the element and the key. The repository prefix is not applied to keys (the repository
+ * layer above the store adds it) but it does bound the stale-upload sweep, so hosts sharing a bucket under
+ * different prefixes never abort each other's uploads.
  */
 export function s3OptionsFromParameters(parameters: Parameters, logger?: Logger): ResolvedS3StorageOptions {
   const whereOf: WhereOf = (option) => {
@@ -198,8 +204,18 @@ export function s3OptionsFromParameters(parameters: Parameters, logger?: Logger)
   if (id !== "") options.credentials = { accessKeyId: id, secretAccessKey: secret };
   if (parameters.s3ForcePathStyle !== undefined) options.forcePathStyle = parameters.s3ForcePathStyle;
   if (parameters.s3StorageClass.trim() !== "") options.storageClass = parameters.s3StorageClass.trim();
+  if (parameters.repositoryPrefix.trim() !== "") options.staleUploadPrefix = parameters.repositoryPrefix.trim();
   if (logger) options.logger = logger;
   return parseS3StorageOptions(options, whereOf);
+}
+
+/** A key prefix: no leading `/`, no `.`/`..` segments or control characters; a `/` is appended when missing. */
+function keyPrefix(o: Record<string, unknown>, key: string, whereOf: WhereOf): string {
+  const prefix = optionalString(o, key, whereOf, true) ?? "";
+  if (prefix.startsWith("/") || /[\u0000-\u001f\u007f\\]/.test(prefix) || prefix.split("/").some((s) => s === ".." || s === ".")) {
+    throw new ConfigError(whereOf(key), "expected a key prefix without a leading '/', '.' or '..' segments, or control characters");
+  }
+  return prefix !== "" && !prefix.endsWith("/") ? `${prefix}/` : prefix;
 }
 
 function requiredString(o: Record<string, unknown>, key: string, whereOf: WhereOf): string {
