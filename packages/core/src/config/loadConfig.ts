@@ -162,8 +162,8 @@ function dataLoaders(cwd: string, documents: Map<string, { doc: Document; lines:
           line = before.split("\n").length;
           column = before.length - before.lastIndexOf("\n");
         } else {
-          const { doc } = keep(filepath, content);
-          const pos = doc.errors[0]?.linePos?.[0];
+          // No position in the message: let the YAML parser, restricted to JSON's scalars, find the place.
+          const pos = parseDocument(content, { schema: "json" }).errors[0]?.linePos?.[0];
           line = pos?.line;
           column = pos?.col;
         }
@@ -186,8 +186,13 @@ function dataLoaders(cwd: string, documents: Map<string, { doc: Document; lines:
   };
 }
 
+// The line of the key (or list item) at `path`; for a key that is missing, the line of the nearest parent present.
 function lineOfPath(doc: Document, lines: LineCounter, path: ConfigPath): number | undefined {
   if (path.length === 0) return undefined;
+  return lineOfNode(doc, lines, path) ?? lineOfPath(doc, lines, path.slice(0, -1));
+}
+
+function lineOfNode(doc: Document, lines: LineCounter, path: ConfigPath): number | undefined {
   const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
   const last = path[path.length - 1];
   const node = parent as { items?: unknown[] } | null | undefined;

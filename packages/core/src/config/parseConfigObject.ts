@@ -71,6 +71,7 @@ export function parseConfigObject(config: unknown, options: ParseConfigObjectOpt
   }
 
   const values: Partial<Record<keyof Parameters, unknown>> = {};
+  const failed = new Set<keyof Parameters>();
   let pathFilters: ParameterSettings["pathFilters"];
   const rawParameters = config["parameters"];
   if (rawParameters !== undefined && !isObject(rawParameters)) {
@@ -88,6 +89,7 @@ export function parseConfigObject(config: unknown, options: ParseConfigObjectOpt
         continue;
       }
       if (value === undefined) continue;
+      const before = problems.length;
       const convert = (item: unknown, itemPath: ConfigPath): unknown => {
         try {
           return field.kind.fromValue(item, { baseDir: options.baseDir });
@@ -106,6 +108,7 @@ export function parseConfigObject(config: unknown, options: ParseConfigObjectOpt
         const items = value.map((item, i) => convert(item, [...path, i]));
         if (items.every((item) => item !== undefined)) values[field.key] = items;
       }
+      if (problems.length > before) failed.add(field.key);
     }
   }
 
@@ -115,7 +118,11 @@ export function parseConfigObject(config: unknown, options: ParseConfigObjectOpt
 
   const parameters = completeParameters(
     { values: values as Partial<Parameters>, pathFilters },
-    { report: (key, message) => problem(["parameters", key], message), name: (key) => `parameters.${key}` },
+    {
+      // A value already reported as bad fell back to its default; a rule about the default would only add noise.
+      report: (key, message) => failed.has(key) || problem(["parameters", key], message),
+      name: (key) => `parameters.${key}`,
+    },
   );
   if (problems.length > 0) {
     problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));

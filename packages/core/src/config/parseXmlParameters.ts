@@ -64,6 +64,7 @@ export function parseXmlParameters(text: string, fileName: string): XmlParameter
 
   const values: Partial<Record<keyof Parameters, unknown>> = {};
   const lines = new Map<string, number | undefined>();
+  const failed = new Set<keyof Parameters>();
   let pathFilters: ParameterSettings["pathFilters"];
   for (const element of root.children) {
     const seen = lines.get(element.name);
@@ -74,8 +75,10 @@ export function parseXmlParameters(text: string, fileName: string): XmlParameter
     lines.set(element.name, element.line);
     const field = fieldsByElement.get(element.name);
     if (field) {
+      const before = problems.length;
       const value = readField(field, element, problem);
       if (value !== undefined) values[field.key] = value;
+      if (problems.length > before) failed.add(field.key);
     } else if (element.name === "PathFilters") {
       pathFilters = readPathFilters(element, problem);
     } else if (isDqdOnlyElement(element.name)) {
@@ -89,7 +92,8 @@ export function parseXmlParameters(text: string, fileName: string): XmlParameter
   const parameters = completeParameters(
     { values: values as Partial<Parameters>, pathFilters },
     {
-      report: (key, message) => problem(lines.get(elementOf(key)), `<${elementOf(key)}>`, message),
+      // A value already reported as bad fell back to its default; a rule about the default would only add noise.
+      report: (key, message) => failed.has(key) || problem(lines.get(elementOf(key)), `<${elementOf(key)}>`, message),
       name: elementOf,
     },
   );
