@@ -91,7 +91,15 @@ export interface ScanInfo {
 
 /** What the action queue holds. */
 export type BackupAction =
-  | { readonly type: "upload"; readonly path: string; readonly source: string; readonly snapshot?: Snapshot }
+  | {
+      readonly type: "upload";
+      readonly path: string;
+      /** Where to read the content: the live path, a snapshot path or a staging copy. */
+      readonly source: string;
+      readonly snapshot?: Snapshot;
+      /** Metadata to record when `source` is a staging copy (taken from the snapshot before copying). */
+      readonly stats?: import("node:fs").Stats;
+    }
   | { readonly type: "move"; readonly from: string; readonly to: string }
   | { readonly type: "delete"; readonly path: string };
 

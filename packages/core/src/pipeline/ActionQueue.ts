@@ -16,6 +16,8 @@ export interface ActionQueueOptions {
    * by default failures are retried for ever with capped backoff.
    */
   onFailure?: (action: BackupAction, error: unknown, attempts: number, retryAt: number | undefined) => boolean | void;
+  /** Called after each action finishes (whatever the outcome), once the queue's counters are updated. */
+  onSettled?: () => void;
   /** Backoff cap (ms). Default 5 minutes. */
   maxBackoffMs?: number;
   /** Backoff base (ms). Default 1 s. */
@@ -38,7 +40,7 @@ function pathsOf(action: BackupAction): string[] {
  * for failed actions — a failed action is never silently dropped.
  */
 export class ActionQueue {
-  readonly #o: Required<Omit<ActionQueueOptions, "onFailure">> & Pick<ActionQueueOptions, "onFailure">;
+  readonly #o: Required<Omit<ActionQueueOptions, "onFailure" | "onSettled">> & Pick<ActionQueueOptions, "onFailure" | "onSettled">;
   #queue: Item[] = [];
   #head = 0;
   readonly #queuedUploads = new Set<string>();
@@ -51,6 +53,7 @@ export class ActionQueue {
   #throttled = false;
   #roomWaiters: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
+  #settledWaiters: (() => void)[] = [];
   #paused = false;
   /** Counters for stats. */
   readonly stats = { completed: 0, failed: 0, retried: 0, gaveUp: 0 };
@@ -93,6 +96,12 @@ export class ActionQueue {
   idle(): Promise<void> {
     if (this.size === 0 && this.#running === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Resolves when no action is running (queued ones may remain, e.g. while paused). */
+  settled(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#settledWaiters.push(resolve));
   }
 
   /** Stops starting new actions (running ones finish). */
@@ -195,9 +204,15 @@ export class ActionQueue {
       }
     }
     this.#pump();
+    this.#o.onSettled?.();
   }
 
   #checkWaiters(): void {
+    if (this.#running === 0 && this.#settledWaiters.length) {
+      const waiters = this.#settledWaiters;
+      this.#settledWaiters = [];
+      for (const w of waiters) w();
+    }
     if (this.#throttled && this.size <= this.#o.lowWaterMark) {
       this.#throttled = false;
       const waiters = this.#roomWaiters;

@@ -11,6 +11,10 @@ import { Committer } from "./Committer.js";
 import { Uploader, unchangedOnDisk } from "./Uploader.js";
 import { walk } from "../scan/walk.js";
 import { isPathUnder } from "../repository/format.js";
+import { systemClock, type Clock } from "../clock.js";
+import { Pipeline } from "./Pipeline.js";
+import { messageOf } from "../errors.js";
+import { rm } from "node:fs/promises";
 
 /** Result of one scan. */
 export interface ScanResult {
@@ -38,6 +42,14 @@ export interface RuntimeOptions {
   maxAttempts?: number;
   /** Checkpoint every N committed records. */
   checkpointEvery?: number;
+  /** Time source (tests inject a manual clock). */
+  clock?: Clock;
+}
+
+/** A scan waiting to run. */
+interface ScanRequest {
+  reason: ScanInfo["reason"];
+  roots: string[] | undefined;
 }
 
 /**
@@ -54,6 +66,13 @@ export class Runtime {
   readonly queue: ActionQueue;
   readonly sync: SyncResult;
   readonly gaveUp: GaveUp[] = [];
+  readonly pipeline: Pipeline;
+  readonly clock: Clock;
+  #scanQueue: ScanRequest[] = [];
+  #scanning: Promise<void> | undefined;
+  #scanAbort: AbortController | undefined;
+  #periodicTimer: unknown;
+  #closed = false;
   readonly #lock: Lock;
   readonly #log: Logger;
   scanStatus: { running: boolean; reason?: ScanInfo["reason"]; walked: number; queued: number; startedAt?: number; last?: ScanResult } = {
@@ -81,11 +100,19 @@ export class Runtime {
     });
     this.uploader = new Uploader({ engine, repository, cache, committer: this.committer });
     engine.hooks.commit.tap({ name: "Runtime", stage: -100 }, () => this.uploader.forgetCommittedChunks());
+    this.clock = options.clock ?? systemClock;
+    this.pipeline = new Pipeline(this, {
+      clock: this.clock,
+      ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+      onGiveUp: (path, error, attempts) => this.gaveUp.push({ path, error: messageOf(error), attempts }),
+    });
+    engine.setSubmitHandler((event) => this.pipeline.submit(event));
     this.queue = new ActionQueue({
       concurrency: p.uploadThreadCount,
-      highWaterMark: p.queueHighWaterMark,
-      lowWaterMark: p.queueLowWaterMark,
-      handler: this.uploader.handle,
+      highWaterMark: Number.MAX_SAFE_INTEGER,
+      lowWaterMark: Number.MAX_SAFE_INTEGER - 1,
+      handler: this.pipeline.handle,
+      onSettled: () => this.pipeline.notify(),
       onFailure: (action, error, attempts, retryAt) => {
         const path = action.type === "move" ? action.to : action.path;
         this.#log.error(`${action.type} ${path} failed (attempt ${attempts})${retryAt ? "; will retry" : ""}`, error);
@@ -107,6 +134,8 @@ export class Runtime {
     const { mkdir } = await import("node:fs/promises");
     await mkdir(p.remoteFileStateCachePath, { recursive: true });
     const lock = await acquireLock(p.remoteFileStateCachePath);
+    // Staging copies left by a crash are stale: their files go through the pipeline again.
+    await rm(p.stagingDirectory, { recursive: true, force: true }).catch(() => undefined);
     let cache: StateCache | undefined;
     try {
       cache = await StateCache.open(p.remoteFileStateCachePath);
@@ -147,6 +176,7 @@ export class Runtime {
     let changed = 0;
     for (const root of list) {
       for await (const { path, stats } of walk(root, {
+        ...(this.#scanAbort ? { signal: this.#scanAbort.signal } : {}),
         onError: (p, err) => this.#log.warn(`cannot read ${p}: ${(err as Error).message}`),
       })) {
         if (!(await this.included(path))) continue;
@@ -156,9 +186,15 @@ export class Runtime {
         if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) continue;
         changed++;
         this.scanStatus.queued++;
-        const action: BackupAction = { type: "upload", path, source: path };
-        this.engine.hooks.action.call(action);
-        await this.queue.push(action);
+        if (stats.isFile()) this.pipeline.submit({ type: "update", path });
+        else {
+          // Directories and symlinks carry metadata only: no snapshot or stability check needed.
+          const action: BackupAction = { type: "upload", path, source: path };
+          this.engine.hooks.action.call(action);
+          this.queue.enqueue(action);
+        }
+        await this.pipeline.waitForRoom();
+        if (this.#scanAbort?.signal.aborted) break;
       }
     }
     let deleted = 0;
@@ -174,7 +210,8 @@ export class Runtime {
         deleted++;
         const action: BackupAction = { type: "delete", path };
         this.engine.hooks.action.call(action);
-        await this.queue.push(action);
+        this.queue.enqueue(action);
+        await this.pipeline.waitForRoom();
       }
     }
     const result: ScanResult = { reason, roots: list, seen: seen.size, changed, deleted, durationMs: Date.now() - started };
@@ -186,17 +223,91 @@ export class Runtime {
   /** Waits until every queued action is done and every record committed. */
   async drain(): Promise<void> {
     for (;;) {
+      this.pipeline.flushBatch();
+      await this.pipeline.idle();
       await this.queue.idle();
       await this.committer.flush();
-      if (this.queue.size === 0 && this.queue.running === 0 && this.committer.pendingCount === 0) return;
+      if (this.pipeline.outstanding === 0 && this.committer.pendingCount === 0) return;
     }
+  }
+
+  /**
+   * Queues a scan (`roots` undefined: all roots). Scans run one at a time; a full scan waiting already covers any
+   * subtree request, so requests coalesce.
+   */
+  requestScan(reason: ScanInfo["reason"], roots?: string[]): void {
+    if (this.#closed) return;
+    const full = this.#scanQueue.find((r) => r.roots === undefined);
+    if (full) return;
+    if (roots === undefined) this.#scanQueue = [{ reason, roots: undefined }];
+    else {
+      const pending = this.#scanQueue.find((r) => r.roots);
+      if (pending?.roots) {
+        for (const root of roots) if (!pending.roots.some((r) => isPathUnder(root, r))) pending.roots.push(root);
+      } else this.#scanQueue.push({ reason, roots: [...roots] });
+    }
+    if (!this.#scanning) this.#scanning = this.#runScans();
+  }
+
+  async #runScans(): Promise<void> {
+    try {
+      while (this.#scanQueue.length && !this.#closed) {
+        const next = this.#scanQueue.shift()!;
+        this.#scanAbort = new AbortController();
+        try {
+          const roots = next.roots ?? (await this.roots());
+          const result = await this.scan(next.reason, roots.filter((r) => r.startsWith("/")));
+          this.#log.info(`${next.reason} scan: ${result.seen} paths, ${result.changed} changed, ${result.deleted} deleted, ${(result.durationMs / 1000).toFixed(1)} s`);
+        } catch (err) {
+          this.#log.error(`${next.reason} scan failed`, err);
+        }
+      }
+    } finally {
+      this.#scanning = undefined;
+      this.#scanAbort = undefined;
+    }
+  }
+
+  /** Cancels the running scan (what it queued so far is still processed). */
+  cancelScan(): boolean {
+    if (!this.#scanAbort) return false;
+    this.#scanAbort.abort();
+    return true;
+  }
+
+  /** Resolves when no scan is running or queued. */
+  async scansIdle(): Promise<void> {
+    while (this.#scanning) await this.#scanning;
+  }
+
+  /** Starts monitoring duties: a catch-up scan now, then one every PeriodicRescanInterval. */
+  startPeriodicScans(options: { initial?: boolean } = {}): void {
+    this.requestScan(options.initial ? "initial" : "startup");
+    const schedule = () => {
+      this.#periodicTimer = this.clock.setTimeout(() => {
+        this.requestScan("periodic");
+        schedule();
+      }, this.engine.parameters.periodicRescanInterval);
+    };
+    schedule();
   }
 
   /** Drains, closes the state cache and storage, and releases the lock. */
   async close(options: { drain?: boolean } = {}): Promise<void> {
+    this.#closed = true;
+    this.clock.clearTimeout(this.#periodicTimer);
+    this.cancelScan();
+    await this.scansIdle();
     if (options.drain !== false) await this.drain();
-    else await this.committer.flush();
+    else {
+      this.pipeline.close();
+      this.queue.pause();
+      await this.queue.settled();
+      await this.committer.flush();
+    }
+    this.pipeline.close();
     this.queue.close();
+    this.engine.setSubmitHandler(undefined);
     await this.cache.close();
     await this.storage.close?.();
     await this.#lock.release();

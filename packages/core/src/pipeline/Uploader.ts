@@ -74,7 +74,7 @@ export class Uploader {
   readonly handle = async (action: BackupAction): Promise<void> => {
     switch (action.type) {
       case "upload":
-        return this.#upload(action.path, action.source);
+        return this.#upload(action.path, action.source, action.stats);
       case "delete":
         this.stats.deletes++;
         void this.#o.committer.add({ op: "delete", path: action.path });
@@ -98,7 +98,7 @@ export class Uploader {
     void this.#o.committer.add({ op: "put", ...entry }, identity);
   }
 
-  async #upload(path: string, source: string): Promise<void> {
+  async #upload(path: string, source: string, metadata?: import("node:fs").Stats): Promise<void> {
     const { engine, repository, cache } = this.#o;
     const cached = cache.get(path);
     let info;
@@ -149,7 +149,8 @@ export class Uploader {
       this.stats.bytes += after.size;
       this.stats.bytesUploaded += bytesUploaded;
       this.stats.chunksUploaded += chunksUploaded;
-      this.#record(entryOf(path, "file", after, chunks), identityOf(after), cached);
+      const meta = metadata ?? after;
+      this.#record(entryOf(path, "file", meta, chunks), identityOf(meta), cached);
       if (engine.hooks.uploaded.isUsed()) {
         engine.hooks.uploaded.call({ path, size: after.size, bytesUploaded, chunksUploaded, chunksTotal: chunks.length });
       }

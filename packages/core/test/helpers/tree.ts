@@ -37,6 +37,8 @@ export function testParameters(ws: Workspace, extra: Partial<Parameters> = {}): 
     remoteFileStateCachePath: ws.state,
     backupRoots: [ws.src],
     batchUploadConsolidationDelay: 20,
+    snapshotSharingWindow: 10,
+    stagingDirectory: join(ws.dir, "staging"),
     pathFilters: [],
     chunkSize: 64 * 1024,
     ...extra,

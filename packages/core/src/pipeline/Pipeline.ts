@@ -1,0 +1,421 @@
+import { copyFile, lstat, mkdir, rm } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { Clock } from "../clock.js";
+import { isErrno, messageOf } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { MountTable } from "../mounts/MountTable.js";
+import { isPathUnder } from "../repository/format.js";
+import type { BackupAction, ChangeEvent } from "../types.js";
+import type { Runtime } from "./Runtime.js";
+import { SharedSnapshot, liveSnapshot } from "./SharedSnapshot.js";
+import { Stability, type PromotionReason } from "./Stability.js";
+import { backoffDelay } from "./retry.js";
+
+/** Options of {@link Pipeline}. */
+export interface PipelineOptions {
+  clock: Clock;
+  /** Give up on a path after this many failed attempts (bounded runs only). Default: never. */
+  maxAttempts?: number;
+  /** Called when a path is given up. */
+  onGiveUp?: (path: string, error: unknown, attempts: number) => void;
+}
+
+const PAUSE_BUFFER_LIMIT = 100_000;
+
+/**
+ * Stages 1–4 in front of the action queue: intake (filters, coalescing, batching by SnapshotSharingWindow),
+ * snapshots (one per filesystem per batch, shared and reference-counted), stability (writers, long polling), then
+ * upload actions with staging copies. Also pause/unpause, back-pressure for producers, and retries of failed
+ * uploads through a fresh snapshot.
+ */
+export class Pipeline {
+  readonly #rt: Runtime;
+  readonly #o: PipelineOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly stability: Stability;
+  #batch = new Set<string>();
+  #batchTimer: unknown;
+  #batchesInFlight = 0;
+  #paused = false;
+  #buffered: ChangeEvent[] = [];
+  #bufferOverflow = false;
+  readonly #attempts = new Map<string, number>();
+  readonly #retryTimers = new Map<string, unknown>();
+  readonly #snapshots = new Set<SharedSnapshot>();
+  #mounts: MountTable | undefined;
+  #roomWaiters: (() => void)[] = [];
+  #throttled = false;
+  #idleWaiters: (() => void)[] = [];
+  #stagedBytes = 0;
+  readonly stats = { events: 0, excluded: 0, coalesced: 0, batches: 0, snapshotFailures: 0, uploadFailures: 0, staged: 0, lastError: "" as string, lastErrorAt: 0 };
+
+  constructor(runtime: Runtime, options: PipelineOptions) {
+    this.#rt = runtime;
+    this.#o = options;
+    this.#clock = options.clock;
+    this.#log = runtime.engine.getLogger("pipeline");
+    const p = runtime.engine.parameters;
+    this.stability = new Stability({
+      engine: runtime.engine,
+      clock: this.#clock,
+      pollInterval: p.openFileHandlePollingInterval,
+      maxWaitForNoWriters: p.maximumTimeToWaitForNoOpenFileHandles,
+      longPollingInterval: p.longPollingInterval,
+      maxLongPollingTime: p.maximumLongPollingTime,
+      promote: (path, shared, reason) => void this.#promote(path, shared, reason),
+      resnapshot: (paths) => this.#snapshotPaths(paths),
+    });
+  }
+
+  /** Paths somewhere between intake and the end of the action queue. */
+  get outstanding(): number {
+    return this.#batch.size + this.stability.waiting + this.stability.longPolling + this.#rt.queue.size + this.#rt.queue.running + this.#retryTimers.size;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Events buffered while paused. */
+  get bufferedCount(): number {
+    return this.#buffered.length;
+  }
+
+  /** Snapshots currently held. */
+  get activeSnapshots(): number {
+    return this.#snapshots.size;
+  }
+
+  /** Resolves when the pipeline is below the low-water mark (producers call it between submissions). */
+  waitForRoom(): Promise<void> {
+    const p = this.#rt.engine.parameters;
+    if (this.outstanding >= p.queueHighWaterMark) this.#throttled = true;
+    if (!this.#throttled) return Promise.resolve();
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  /** Resolves when nothing is in intake, stability, snapshots-in-progress, retries, or the action queue. */
+  idle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #isIdle(): boolean {
+    return this.outstanding === 0 && this.#batchesInFlight === 0;
+  }
+
+  /** Re-evaluates waiters; called whenever work completes. */
+  notify(): void {
+    const p = this.#rt.engine.parameters;
+    if (this.#throttled && this.outstanding <= p.queueLowWaterMark) {
+      this.#throttled = false;
+      const w = this.#roomWaiters;
+      this.#roomWaiters = [];
+      for (const f of w) f();
+    }
+    if (this.#idleWaiters.length && this.#isIdle()) {
+      const w = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  /** Pauses monitoring: events are buffered until `unpause`. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Resumes; buffered events are processed, or dropped when `discard` (then a rescan is the way to catch up). */
+  unpause(options: { discard?: boolean } = {}): { processed: number; discarded: number } {
+    this.#paused = false;
+    const events = this.#buffered;
+    const overflow = this.#bufferOverflow;
+    this.#buffered = [];
+    this.#bufferOverflow = false;
+    if (options.discard) return { processed: 0, discarded: events.length };
+    for (const e of events) this.submit(e);
+    if (overflow) this.#rt.requestScan("overflow");
+    return { processed: events.length, discarded: 0 };
+  }
+
+  /** Entry point of every change event (sources call `engine.submit`, which lands here). */
+  submit(event: ChangeEvent): void {
+    this.stats.events++;
+    if (this.#paused) {
+      if (this.#buffered.length < PAUSE_BUFFER_LIMIT) this.#buffered.push(event);
+      else this.#bufferOverflow = true;
+      return;
+    }
+    void this.#intake(event).catch((err) => this.#error("intake", "path" in event ? event.path : event.to, err));
+  }
+
+  async #included(path: string, event: ChangeEvent): Promise<boolean> {
+    const hook = this.#rt.engine.hooks.intake;
+    if (!hook.isUsed()) return true;
+    const ok = (await hook.promise({ path, event })) !== "exclude";
+    if (!ok) this.stats.excluded++;
+    return ok;
+  }
+
+  #known(path: string): boolean {
+    if (this.#rt.cache.get(path)) return true;
+    for (const _ of this.#rt.cache.entriesUnder(path)) return true;
+    return false;
+  }
+
+  async #intake(event: ChangeEvent): Promise<void> {
+    switch (event.type) {
+      case "update":
+        if (await this.#included(event.path, event)) this.#addToBatch(event.path);
+        return;
+      case "rescan":
+        this.#rt.requestScan(event.reason === "overflow" ? "overflow" : "request", [event.path]);
+        return;
+      case "delete": {
+        if (!(await this.#included(event.path, event))) return;
+        const dropped = this.#dropPending(event.path);
+        if (dropped) this.stats.coalesced += dropped;
+        if (this.#known(event.path)) this.#enqueue({ type: "delete", path: event.path });
+        return;
+      }
+      case "move": {
+        const [fromOk, toOk] = await Promise.all([this.#included(event.from, event), this.#included(event.to, event)]);
+        if (!fromOk && !toOk) return;
+        if (!toOk) return this.#intake({ type: "delete", path: event.from });
+        // Pending updates follow the move: an update then a rename uploads to the new path.
+        for (const p of [...this.#batch]) {
+          if (isPathUnder(p, event.from)) {
+            this.#batch.delete(p);
+            this.#batch.add(event.to + p.slice(event.from.length));
+          }
+        }
+        if (fromOk && this.#known(event.from)) this.#enqueue({ type: "move", from: event.from, to: event.to });
+        else {
+          const st = await lstat(event.to).catch(() => undefined);
+          if (st?.isDirectory()) this.#rt.requestScan("request", [event.to]);
+          else if (st) this.#addToBatch(event.to);
+        }
+        return;
+      }
+    }
+  }
+
+  #dropPending(path: string): number {
+    let n = 0;
+    for (const p of [...this.#batch]) {
+      if (isPathUnder(p, path)) {
+        this.#batch.delete(p);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Adds a path to the current batch; the first path opens the SnapshotSharingWindow. */
+  #addToBatch(path: string): void {
+    if (this.#batch.has(path)) {
+      this.stats.coalesced++;
+      return;
+    }
+    this.#batch.add(path);
+    if (this.#batchTimer === undefined) {
+      this.#batchTimer = this.#clock.setTimeout(() => this.#closeBatch(), this.#rt.engine.parameters.snapshotSharingWindow);
+    }
+  }
+
+  /** Closes the current batch now (tests, shutdown). */
+  flushBatch(): void {
+    this.#closeBatch();
+  }
+
+  #closeBatch(): void {
+    this.#clock.clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    if (this.#batch.size === 0) return;
+    const paths = [...this.#batch];
+    this.#batch = new Set();
+    this.stats.batches++;
+    this.#batchesInFlight++;
+    void this.#processBatch(paths).finally(() => {
+      this.#batchesInFlight--;
+      this.notify();
+    });
+  }
+
+  #filesystemOf(path: string): string {
+    const named = this.#rt.engine.hooks.filesystem.call(path);
+    if (named) return named;
+    try {
+      this.#mounts ??= MountTable.readSync();
+      return this.#mounts.mountOf(path)?.mountPoint ?? "/";
+    } catch {
+      return "/";
+    }
+  }
+
+  /** One snapshot per filesystem for these paths; each returned reference is acquired for its path. */
+  async #snapshotPaths(paths: string[]): Promise<Map<string, SharedSnapshot>> {
+    const groups = new Map<string, string[]>();
+    for (const p of paths) {
+      const fs = this.#filesystemOf(p);
+      const list = groups.get(fs) ?? [];
+      list.push(p);
+      groups.set(fs, list);
+    }
+    const out = new Map<string, SharedSnapshot>();
+    const failures: unknown[] = [];
+    await Promise.all(
+      [...groups].map(async ([filesystem, list]) => {
+        try {
+          const snapshot = (await this.#rt.engine.hooks.snapshot.promise({ filesystem, paths: list })) ?? liveSnapshot(filesystem, this.#clock.now());
+          const shared = new SharedSnapshot(snapshot, this.#log, (s) => this.#snapshots.delete(s));
+          this.#snapshots.add(shared);
+          shared.acquire(); // the batch's own hold, released below once every file has its reference
+          for (const p of list) out.set(p, shared.acquire());
+          shared.release();
+        } catch (err) {
+          failures.push(err);
+          this.stats.snapshotFailures++;
+          // Never "the file was deleted": the paths come back in a later batch.
+          for (const p of list) this.#retryLater(p, err, "snapshot");
+        }
+      }),
+    );
+    return out;
+  }
+
+  async #processBatch(paths: string[]): Promise<void> {
+    const refs = await this.#snapshotPaths(paths);
+    for (const [path, shared] of refs) {
+      let st: Stats | undefined;
+      try {
+        st = await lstat(shared.snapshot.pathOf(path));
+      } catch (err) {
+        if (!isErrno(err, "ENOENT", "ENOTDIR")) {
+          shared.release();
+          this.#retryLater(path, err, "snapshot");
+          continue;
+        }
+      }
+      if (!st) {
+        // Gone at snapshot time: only this file lets go of the snapshot; the rest of the batch is unaffected.
+        shared.release();
+        if (this.#known(path)) this.#enqueue({ type: "delete", path });
+        continue;
+      }
+      if (st.isFile()) this.stability.add(path, shared);
+      else this.#enqueueUpload(path, shared, undefined);
+    }
+    this.notify();
+  }
+
+  async #promote(path: string, shared: SharedSnapshot, reason: PromotionReason): Promise<void> {
+    const p = this.#rt.engine.parameters;
+    this.#log.debug(`${path} is stable (${reason})`);
+    if (!shared.live) {
+      try {
+        const source = shared.snapshot.pathOf(path);
+        const st = await lstat(source);
+        if (st.isFile() && st.size <= p.maximumFileSizeForStagingCopy && this.#stagedBytes + st.size <= 4 * p.maximumFileSizeForStagingCopy) {
+          await mkdir(p.stagingDirectory, { recursive: true, mode: 0o700 });
+          const staged = join(p.stagingDirectory, `${randomBytes(8).toString("hex")}.stage`);
+          await copyFile(source, staged);
+          this.#stagedBytes += st.size;
+          this.stats.staged++;
+          shared.release();
+          this.#enqueueUpload(path, undefined, { staged, stats: st });
+          return;
+        }
+      } catch (err) {
+        this.#log.debug(`staging ${path} failed (${messageOf(err)}); uploading from the snapshot`);
+      }
+    }
+    this.#enqueueUpload(path, shared, undefined);
+  }
+
+  #enqueueUpload(path: string, shared: SharedSnapshot | undefined, staged: { staged: string; stats: Stats } | undefined): void {
+    const action: BackupAction = staged
+      ? { type: "upload", path, source: staged.staged, stats: staged.stats }
+      : { type: "upload", path, source: shared!.snapshot.pathOf(path), snapshot: shared!.snapshot };
+    this.#pendingRelease.set(action, { shared, staged: staged?.staged, size: staged?.stats.size ?? 0 });
+    this.#enqueue(action);
+  }
+
+  readonly #pendingRelease = new WeakMap<BackupAction, { shared: SharedSnapshot | undefined; staged: string | undefined; size: number }>();
+
+  #enqueue(action: BackupAction): void {
+    this.#rt.engine.hooks.action.call(action);
+    this.#rt.queue.enqueue(action);
+    this.notify();
+  }
+
+  /**
+   * The action-queue handler for pipeline actions: performs the action, then releases its snapshot reference or
+   * staging copy. A failed upload is not retried from the same snapshot: the path goes back through intake after a
+   * backoff, so it is read from a fresh snapshot (and a snapshot is never held across long failures).
+   */
+  readonly handle = async (action: BackupAction): Promise<void> => {
+    const hold = this.#pendingRelease.get(action);
+    this.#pendingRelease.delete(action);
+    const path = action.type === "move" ? action.to : action.path;
+    try {
+      await this.#rt.uploader.handle(action);
+      this.#attempts.delete(path);
+    } catch (err) {
+      if (action.type !== "upload") throw err;
+      this.stats.uploadFailures++;
+      this.#retryLater(path, err, "upload");
+    } finally {
+      if (hold) {
+        hold.shared?.release();
+        if (hold.staged) {
+          this.#stagedBytes -= hold.size;
+          await rm(hold.staged, { force: true });
+        }
+      }
+      this.notify();
+    }
+  };
+
+  #error(stage: "intake" | "snapshot" | "upload", path: string, err: unknown): void {
+    this.stats.lastError = `${stage} ${path}: ${messageOf(err)}`;
+    this.stats.lastErrorAt = this.#clock.now();
+    this.#log.error(`${stage} of ${path} failed`, err);
+  }
+
+  #retryLater(path: string, err: unknown, stage: "snapshot" | "upload"): void {
+    const attempts = (this.#attempts.get(path) ?? 0) + 1;
+    this.#attempts.set(path, attempts);
+    this.#error(stage, path, err);
+    if (this.#o.maxAttempts && attempts >= this.#o.maxAttempts) {
+      this.#attempts.delete(path);
+      this.#rt.engine.hooks.failure.call({ path, stage, error: err, attempts });
+      this.#o.onGiveUp?.(path, err, attempts);
+      return;
+    }
+    const wait = backoffDelay(attempts, 1000, 300_000);
+    const retryAt = this.#clock.now() + wait;
+    this.#rt.engine.hooks.failure.call({ path, stage, error: err, attempts, retryAt });
+    if (this.#retryTimers.has(path)) return;
+    this.#retryTimers.set(
+      path,
+      this.#clock.setTimeout(() => {
+        this.#retryTimers.delete(path);
+        this.#addToBatch(path);
+        this.notify();
+      }, wait),
+    );
+  }
+
+  /** Stops timers and releases every snapshot reference held by waiting files. */
+  close(): void {
+    this.#clock.clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    for (const t of this.#retryTimers.values()) this.#clock.clearTimeout(t);
+    this.#retryTimers.clear();
+    this.stability.clear();
+  }
+}
