@@ -221,6 +221,7 @@ const cases: [string, string, RegExp][] = [
   ["a list item that is not <string>", "<MonitorFileSystemTypes><item>zfs</item></MonitorFileSystemTypes>", /<MonitorFileSystemTypes><item>: unknown element \(expected <string>\)/],
   ["an element inside a value", "<Verbosity><Normal /></Verbosity>", /<Verbosity>: expected a value, found the element <Normal>/],
   ["S3 without a bucket", "<Storage>s3</Storage>", /<S3Bucket>: must be set when storage is s3/],
+  ["S3 key ID without its secret", "<Storage>s3</Storage>\n  <S3Bucket>b</S3Bucket>\n  <S3AccessKeyId>AKIA</S3AccessKeyId>", /<S3SecretAccessKey>: must be set together with S3AccessKeyId/],
   ["b2 without credentials", "<Storage>b2</Storage>", /<RemoteStorageKeyID>: must be set when storage is b2/],
 ];
 
@@ -325,6 +326,12 @@ test("entities, CDATA, comments and xsi:nil", () => {
   assert.is(p.remoteStorageBucketID, "b<1>");
   assert.is(p.errorLogFilePath, defaultParameters().errorLogFilePath);
   assert.is(p.uploadThreadCount, 3);
+});
+
+test("a byte-order mark and CRLF line ends (as .NET writes them) are fine, and lines still count", () => {
+  const text = '\uFEFF<?xml version="1.0" encoding="utf-8"?>\r\n<OperatingParameters>\r\n  <UploadThreadCount>5</UploadThreadCount>\r\n</OperatingParameters>\r\n';
+  assert.is(parseXmlParameters(text, "bom.xml").parameters.uploadThreadCount, 5);
+  assert.is(onlyProblem(text.replace(">5<", ">x<")).line, 3);
 });
 
 test("durations: xs:duration to milliseconds and back", () => {

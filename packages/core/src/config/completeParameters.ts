@@ -24,7 +24,7 @@ export function isSet(value: string): boolean {
  * - path filters: the file's rules first, then the 22 defaults (unless `replaceDefaults`); a default identical to
  *   one of the file's rules is dropped (it could never decide anything);
  * - `storage` defaults to `b2` when RemoteStorageKeyID holds a real value, else `local`; `b2` needs all three B2
- *   credentials and `s3` needs a bucket;
+ *   credentials; `s3` needs a bucket, and an access key ID and secret key either both or neither;
  * - `stabilityCheck` defaults to `lsof` when LSOFBinaryPath was set explicitly, else `procfs`;
  * - QueueLowWaterMark must be below QueueHighWaterMark.
  */
@@ -46,7 +46,16 @@ export function completeParameters(settings: ParameterSettings, reporter: Parame
       if (!isSet(parameters[key])) reporter.report(key, `must be set ${reason}`);
     }
   }
-  if (parameters.storage === "s3" && parameters.s3Bucket === "") reporter.report("s3Bucket", "must be set when storage is s3");
+  if (parameters.storage === "s3") {
+    if (parameters.s3Bucket === "") reporter.report("s3Bucket", "must be set when storage is s3");
+    const id = parameters.s3AccessKeyId.trim() !== "";
+    const secret = parameters.s3SecretAccessKey.trim() !== "";
+    if (id !== secret) {
+      const missing = id ? "s3SecretAccessKey" : "s3AccessKeyId";
+      const other = id ? "s3AccessKeyId" : "s3SecretAccessKey";
+      reporter.report(missing, `must be set together with ${reporter.name(other)} (or leave both empty for the AWS SDK's default credentials)`);
+    }
+  }
 
   if (explicit.stabilityCheck === undefined) parameters.stabilityCheck = explicit.lsofBinaryPath === undefined ? "procfs" : "lsof";
 
