@@ -2,7 +2,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { ZfsError } from "./ZfsError.js";
 import type { ZfsCommand } from "./ZfsCommand.js";
 
-const FIRST_DELAY_MS = 20;
+const FIRST_DELAY_MS = 5;
 const MAX_DELAY_MS = 500;
 
 /**
