@@ -1,6 +1,6 @@
 import { access, mkdir, rmdir } from "node:fs/promises";
 import { posix } from "node:path";
-import { messageOf, type BackupPlugin, type Engine, type Logger, type SnapshotRequest } from "@rtbackup/core";
+import { isErrno, messageOf, type BackupPlugin, type Engine, type Logger, type SnapshotRequest } from "@rtbackup/core";
 import { cleanupStale, type CleanupStaleResult } from "./cleanupStale.js";
 import { destroyDataset } from "./destroyDataset.js";
 import { parseMountInfo, readProcMountInfo, type MountEntry } from "./MountTable.js";
@@ -124,7 +124,17 @@ export class ZfsSnapshotPlugin implements BackupPlugin {
 
   async #initialize(): Promise<void> {
     const log = this.#log!;
-    if (this.#options.access !== "snapdir") await mkdir(this.#options.cloneDirectory, { recursive: true, mode: 0o700 });
+    if (this.#options.access !== "snapdir") {
+      const dir = this.#options.cloneDirectory;
+      await mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+        throw new ZfsError(
+          isErrno(err, "EACCES", "EPERM", "EROFS") ? "permission-denied" : "failed",
+          `cannot create the clone directory ${dir} (option cloneDirectory): ${messageOf(err)}`,
+          undefined,
+          { cause: err },
+        );
+      });
+    }
     await this.#refresh(true);
     this.#stale = await cleanupStale({
       zfs: this.#cmd,
@@ -139,7 +149,11 @@ export class ZfsSnapshotPlugin implements BackupPlugin {
     for (const m of this.#table.mounts) {
       log.info(`dataset ${m.dataset} at ${m.mountpoint} (${m.fsType}): read through ${m.snapdir ? ".zfs/snapshot" : "a read-only clone"}`);
     }
-    for (const d of this.#table.unmounted) log.debug(`dataset ${d.name} (mountpoint ${d.mountpoint}) is not mounted`);
+    for (const d of this.#table.unmounted) {
+      if (d.mounted) {
+        log.warn(`ZFS says ${d.name} is mounted at ${d.mountpoint}, but this process does not see that mount; its files are not snapshotted`);
+      } else log.debug(`dataset ${d.name} (mountpoint ${d.mountpoint}) is not mounted`);
+    }
   }
 
   /** Re-reads the mount table; asks `zfs list` again when ZFS mounts changed (or `force`). */

@@ -2,7 +2,7 @@
 // directory: snapshots are read through read-only clones), with an injected fake `zfs`.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PluginError } from "@rtbackup/core";
@@ -265,6 +265,22 @@ test("zfs not running / missing / not permitted: initialize fails with a message
   const e3 = (await denied.engine.hooks.initialize.promise().catch((e) => e)) as PluginError;
   assert.is((e3.cause as ZfsError).reason, "permission-denied");
   assert.match(e3.message, /run the agent as root/);
+});
+
+test("a clone directory that cannot be created fails start-up naming the option", async ({ dir }) => {
+  await writeFile(join(dir, "file"), "");
+  const { engine } = setup(dir, { cloneDirectory: join(dir, "file", "clones") });
+  const err = (await engine.hooks.initialize.promise().catch((e) => e)) as PluginError;
+  assert.instance(err.cause, ZfsError);
+  assert.match(err.message, /clone directory .*file\/clones \(option cloneDirectory\)/);
+});
+
+test("a dataset ZFS calls mounted but this process cannot see is reported", async ({ dir }) => {
+  const { engine, fake, logs } = setup(dir);
+  fake.rows.push({ name: "tank/elsewhere", type: "filesystem", mountpoint: "/srv/elsewhere", mounted: "yes", origin: "-" });
+  await engine.hooks.initialize.promise();
+  assert.ok(logs.some((l) => l.startsWith("warn") && l.includes("tank/elsewhere") && l.includes("does not see")));
+  assert.not.ok(logs.some((l) => l.startsWith("warn") && l.includes("tank/off")), "canmount=off is not a problem");
 });
 
 test.run();
