@@ -263,6 +263,7 @@ test("wrong root element, several roots, DOCTYPE", () => {
   assert.match(onlyProblem("<OperatingParameters/>\n<OperatingParameters/>").text, /expected one <OperatingParameters> root element, found 2/);
   assert.match(onlyProblem('<!DOCTYPE x [<!ENTITY a "b">]>\n<OperatingParameters/>').text, /^rtb\.xml:1: malformed XML: a DOCTYPE is not allowed$/);
   assert.match(onlyProblem("").text, /malformed XML/);
+  assert.match(onlyProblem("<OperatingParameters><__proto__>1</__proto__></OperatingParameters>").text, /^rtb\.xml: malformed XML: .*__proto__/);
 });
 
 test("every problem of a file is reported at once, in line order, each with its line", () => {

@@ -52,7 +52,13 @@ export function readXmlTree(text: string): XmlElement[] {
     trimValues: true,
     htmlEntities: true,
   });
-  const nodes = parser.parse(text) as OrderedNode[];
+  let nodes: OrderedNode[];
+  try {
+    nodes = parser.parse(text) as OrderedNode[];
+  } catch (err) {
+    // The validator accepts a few names the parser then refuses (`__proto__`): still a malformed document to us.
+    throw new XmlSyntaxError(err instanceof Error ? err.message : String(err), undefined, undefined);
+  }
   const tags = scanStartTags(text, lines);
   let cursor = 0;
   const convert = (node: OrderedNode): XmlElement => {
