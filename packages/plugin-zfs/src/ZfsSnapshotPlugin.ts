@@ -168,8 +168,9 @@ export class ZfsSnapshotPlugin implements BackupPlugin {
         this.#signature = signature;
       }
       this.#table = this.#buildTable(mounts);
+      // Only mounts seen: a dataset whose mountpoint property names a path it never occupied leaves that path to
+      // whatever filesystem is really there (an unmounted `rpool` with mountpoint=/ must not claim `/`).
       for (const m of this.#table.mounts) this.#everZfs.add(m.mountpoint);
-      for (const d of this.#datasets) if (d.mountpoint?.startsWith("/")) this.#everZfs.add(d.mountpoint);
     })();
     const settled: Promise<void> = run.finally(() => {
       if (this.#refreshing === settled) this.#refreshing = undefined;

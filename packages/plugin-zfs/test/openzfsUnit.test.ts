@@ -178,4 +178,13 @@ test("marks and zfs diff: exact changes since a mark", async ({ dir }) => {
   await engine.hooks.shutdown.promise();
 });
 
+test("a dataset never mounted while we ran does not claim its mountpoint: not ours, no error", async ({ dir }) => {
+  const { engine, fake } = setup(dir);
+  await engine.hooks.initialize.promise();
+  assert.is(await engine.hooks.snapshot.promise({ filesystem: "/tank/offline", paths: [] }), undefined);
+  fake.unmount("/tank/data/projects");
+  const err = await engine.hooks.snapshot.promise({ filesystem: "/tank/data/projects", paths: [] }).catch((e) => e);
+  assert.match(String(err), /not mounted there now/);
+});
+
 test.run();
