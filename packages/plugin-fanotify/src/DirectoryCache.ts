@@ -1,11 +1,20 @@
+interface Entry {
+  path: string;
+  used: number;
+}
+
 /**
  * What the source knows about directories: handle key → absolute path, bounded, least recently used evicted first.
  * The kernel can resolve a live directory's handle to its current path, but not a deleted one (ESTALE), and a
  * directory rename must move every cached descendant with it, so the source keeps this map itself.
+ *
+ * Recency is a use counter rather than Map re-insertion, because a lookup happens for every event; when the map is
+ * full the oldest eighth is evicted at once, which keeps eviction amortised O(log n).
  */
 export class DirectoryCache {
   readonly #capacity: number;
-  readonly #paths = new Map<string, string>();
+  readonly #entries = new Map<string, Entry>();
+  #clock = 0;
 
   constructor(capacity: number) {
     this.#capacity = Math.max(1, capacity);
@@ -13,27 +22,27 @@ export class DirectoryCache {
 
   /** Number of directories known. */
   get size(): number {
-    return this.#paths.size;
+    return this.#entries.size;
   }
 
   /** The path last known for `key`, refreshing its recency. */
   get(key: string): string | undefined {
-    const path = this.#paths.get(key);
-    if (path !== undefined) {
-      this.#paths.delete(key);
-      this.#paths.set(key, path);
-    }
-    return path;
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    entry.used = ++this.#clock;
+    return entry.path;
   }
 
   /** Records (or corrects) the path of a directory. */
   set(key: string, path: string): void {
-    this.#paths.delete(key);
-    this.#paths.set(key, path);
-    if (this.#paths.size > this.#capacity) {
-      const oldest = this.#paths.keys().next().value as string;
-      this.#paths.delete(oldest);
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) {
+      entry.path = path;
+      entry.used = ++this.#clock;
+      return;
     }
+    if (this.#entries.size >= this.#capacity) this.#evict();
+    this.#entries.set(key, { path, used: ++this.#clock });
   }
 
   /**
@@ -42,14 +51,21 @@ export class DirectoryCache {
    */
   rename(from: string, to: string): void {
     const prefix = from.endsWith("/") ? from : `${from}/`;
-    for (const [key, path] of this.#paths) {
-      if (path === from) this.#paths.set(key, to);
-      else if (path.startsWith(prefix)) this.#paths.set(key, to + path.slice(from.length));
+    for (const entry of this.#entries.values()) {
+      if (entry.path === from) entry.path = to;
+      else if (entry.path.startsWith(prefix)) entry.path = to + entry.path.slice(from.length);
     }
   }
 
   /** Forgets everything (after an overflow, when renames may have been missed). */
   clear(): void {
-    this.#paths.clear();
+    this.#entries.clear();
+  }
+
+  #evict(): void {
+    const count = Math.max(1, this.#capacity >> 3);
+    const stamps = [...this.#entries.values()].map((e) => e.used).sort((a, b) => a - b);
+    const cutoff = stamps[Math.min(count, stamps.length) - 1]!;
+    for (const [key, entry] of this.#entries) if (entry.used <= cutoff) this.#entries.delete(key);
   }
 }

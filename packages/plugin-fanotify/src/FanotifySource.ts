@@ -333,7 +333,7 @@ export class FanotifySource {
   }
 
   #ignored(path: string): boolean {
-    if (SNAPSHOT_DIR.test(path)) return true;
+    if (path.includes("/.zfs/") && SNAPSHOT_DIR.test(path)) return true;
     for (const prefix of this.#config.ignorePaths) if (isUnder(path, prefix)) return true;
     return false;
   }
