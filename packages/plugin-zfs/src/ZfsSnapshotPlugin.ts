@@ -230,10 +230,12 @@ export class ZfsSnapshotPlugin implements BackupPlugin {
           throw new ZfsError("failed", `snapshot ${target} does not appear at ${accessRoot}`);
         }
       } else {
-        const slash = mount.dataset.indexOf("/");
-        const parent = slash < 0 ? mount.dataset : mount.dataset.slice(0, mount.dataset.lastIndexOf("/"));
-        clone = { dataset: `${parent}/${shortName}`, mountpoint: posix.join(this.#options.cloneDirectory, shortName) };
-        await zfs.run(["clone", "-o", "readonly=on", "-o", `mountpoint=${clone.mountpoint}`, target, clone.dataset]);
+        const slash = mount.dataset.lastIndexOf("/");
+        const parent = slash < 0 ? mount.dataset : mount.dataset.slice(0, slash);
+        const made = { dataset: `${parent}/${shortName}`, mountpoint: posix.join(this.#options.cloneDirectory, shortName) };
+        await zfs.run(["clone", "-o", "readonly=on", "-o", `mountpoint=${made.mountpoint}`, target, made.dataset]);
+        // Only a clone this call made is ours to destroy if what follows fails.
+        clone = made;
         await this.#ensureMounted(clone);
         accessRoot = clone.mountpoint;
       }

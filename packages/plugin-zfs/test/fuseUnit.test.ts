@@ -283,4 +283,15 @@ test("a dataset ZFS calls mounted but this process cannot see is reported", asyn
   assert.not.ok(logs.some((l) => l.startsWith("warn") && l.includes("tank/off")), "canmount=off is not a problem");
 });
 
+test("a clone name that already exists is not destroyed by the clean-up of the failed snapshot", async ({ dir }) => {
+  const { engine, fake } = setup(dir);
+  await engine.hooks.initialize.promise();
+  fake.fail("clone", "cannot create 'tank/x': dataset already exists");
+  const err = await engine.hooks.snapshot.promise({ filesystem: "/srv/tank/home", paths: [] }).catch((e) => e);
+  assert.is(((err as PluginError).cause as ZfsError).reason, "exists");
+  const destroys = fake.commandLines.filter((c) => c.startsWith("destroy ") && !c.includes("999999"));
+  assert.equal(destroys.length, 1);
+  assert.match(destroys[0]!, /^destroy tank\/home@rtb-/);
+});
+
 test.run();
