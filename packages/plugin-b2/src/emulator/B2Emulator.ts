@@ -1,4 +1,4 @@
-import { EventEmitter } from "node:events";
+import { EventEmitter, setMaxListeners } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { randomBytes } from "node:crypto";
@@ -130,6 +130,8 @@ export class B2Emulator extends EventEmitter {
       capabilities: options.capabilities ?? ALL_CAPABILITIES,
       bucketRestricted: options.restrictToBucket ?? true,
     });
+    // Every delayed answer listens on the stop signal.
+    setMaxListeners(0, this.#stopping.signal);
     this.#faults = new FaultInjector(options.seed ?? 1);
     this.#faults.configure(options.faults);
     for (const [api, ms] of Object.entries(options.latencyMs ?? {})) this.#latency.set(api as B2ApiName, ms);
@@ -141,6 +143,10 @@ export class B2Emulator extends EventEmitter {
       recommendedPartSize: options.recommendedPartSize ?? 100_000_000,
       violation: (message) => this.violations.push(message),
       newFileId: (bucketId) => `4_z${bucketId}_f${(++this.#fileSeq).toString(16).padStart(12, "0")}`,
+      latency: async (api) => {
+        const ms = this.#latency.get(api);
+        if (ms) await sleep(ms, undefined, { signal: this.#stopping.signal });
+      },
     };
     this.#api = new EmulatorApi(ctx);
     this.#transfers = new EmulatorTransfers(ctx, this.#api, options.maxBodyBytes ?? 1024 ** 3);
@@ -322,9 +328,17 @@ export class B2Emulator extends EventEmitter {
     };
     this.#log.push(entry);
     const notes: TransferNotes = {};
+    const named = route.kind === "download" && route.api === "b2_download_file_by_name" ? route.fileName : req.headers["x-bz-file-name"];
+    if (typeof named === "string") {
+      try {
+        notes.fileName = decodeB2Name(named);
+      } catch {
+        // A malformed name is refused by the handler.
+      }
+    }
     try {
       const latency = this.#latency.get(route.api);
-      if (latency) await sleep(latency, undefined, { signal: this.#stopping.signal });
+      if (latency && route.kind !== "upload") await sleep(latency, undefined, { signal: this.#stopping.signal });
       const fault = this.#faults.pick(route.api);
       let resetDownload = false;
       if (fault) {

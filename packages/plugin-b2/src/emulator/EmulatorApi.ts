@@ -22,6 +22,8 @@ export interface EmulatorContext {
   readonly recommendedPartSize: number;
   readonly violation: (message: string) => void;
   readonly newFileId: (bucketId: string) => string;
+  /** Waits the configured extra latency of a call (uploads wait while they hold their URL). */
+  readonly latency: (api: B2ApiName) => Promise<void>;
 }
 
 type Params = Record<string, unknown>;

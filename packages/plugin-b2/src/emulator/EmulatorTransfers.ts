@@ -40,6 +40,7 @@ export class EmulatorTransfers {
       const bucket = this.#api.bucket(record.key, record.bucketId);
       const { data, sha1 } = await this.#body(req);
       notes.bytes = data.length;
+      await this.#ctx.latency("b2_upload_file");
       const info: Record<string, string> = {};
       for (const [header, value] of Object.entries(req.headers)) {
         if (header.startsWith("x-bz-info-") && typeof value === "string") info[header.slice(10)] = decodeB2Name(value);
@@ -81,6 +82,7 @@ export class EmulatorTransfers {
       try {
         const { data, sha1 } = await this.#body(req);
         notes.bytes = data.length;
+        await this.#ctx.latency("b2_upload_part");
         // The file may have been cancelled while the part was on its way.
         if (version.action !== "start") throw badRequest(`No active upload for: ${fileId}`);
         version.parts!.set(partNumber, { partNumber, sha1, data, uploadTimestamp: Date.now() });

@@ -71,19 +71,26 @@ export async function drainBody(req: IncomingMessage): Promise<void> {
 
 /** Reads part of the request body, then drops the connection (the `reset` fault). */
 export async function resetMidBody(req: IncomingMessage): Promise<void> {
+  const socket = req.socket;
   const declared = Number(req.headers["content-length"] ?? 0);
-  let seen = 0;
-  if (declared > 0) {
-    try {
-      for await (const chunk of req) {
-        seen += (chunk as Buffer).length;
-        if (seen * 2 >= declared) break;
-      }
-    } catch {
-      // Already gone.
-    }
+  if (declared > 0 && !req.complete) {
+    await new Promise<void>((resolve) => {
+      let seen = 0;
+      const done = () => {
+        req.off("data", onData);
+        resolve();
+      };
+      const onData = (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen * 2 >= declared) done();
+      };
+      req.on("data", onData);
+      req.once("end", done);
+      req.once("error", done);
+      req.once("close", done);
+    });
   }
-  req.socket.destroy();
+  socket.destroy();
 }
 
 /** The parsed `Range` header: satisfiable, unsatisfiable, or absent/ignored (whole file). */
