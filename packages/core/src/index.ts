@@ -32,3 +32,7 @@ export * from "./config/formatParameters.js";
 export * from "./filters/PathFilter.js";
 export * from "./filters/PathFilterPlugin.js";
 export * from "./filters/realUserHomes.js";
+export * from "./clock.js";
+export * from "./pipeline/SharedSnapshot.js";
+export * from "./pipeline/Stability.js";
+export * from "./pipeline/Pipeline.js";

@@ -50,6 +50,7 @@ export class Pipeline {
   #throttled = false;
   #idleWaiters: (() => void)[] = [];
   #stagedBytes = 0;
+  #intakesInFlight = 0;
   readonly stats = { events: 0, excluded: 0, coalesced: 0, batches: 0, snapshotFailures: 0, uploadFailures: 0, staged: 0, lastError: "" as string, lastErrorAt: 0 };
 
   constructor(runtime: Runtime, options: PipelineOptions) {
@@ -72,11 +73,16 @@ export class Pipeline {
 
   /** Paths somewhere between intake and the end of the action queue. */
   get outstanding(): number {
-    return this.#batch.size + this.stability.waiting + this.stability.longPolling + this.#rt.queue.size + this.#rt.queue.running + this.#retryTimers.size;
+    return this.#intakesInFlight + this.#batch.size + this.stability.waiting + this.stability.longPolling + this.#rt.queue.size + this.#rt.queue.running + this.#retryTimers.size;
   }
 
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** Events being taken in (filters running). */
+  get intakesInFlight(): number {
+    return this.#intakesInFlight;
   }
 
   /** Events buffered while paused. */
@@ -149,7 +155,13 @@ export class Pipeline {
       else this.#bufferOverflow = true;
       return;
     }
-    void this.#intake(event).catch((err) => this.#error("intake", "path" in event ? event.path : event.to, err));
+    this.#intakesInFlight++;
+    void this.#intake(event)
+      .catch((err) => this.#error("intake", "path" in event ? event.path : event.to, err))
+      .finally(() => {
+        this.#intakesInFlight--;
+        this.notify();
+      });
   }
 
   async #included(path: string, event: ChangeEvent): Promise<boolean> {
@@ -193,7 +205,7 @@ export class Pipeline {
           }
         }
         if (fromOk && this.#known(event.from)) this.#enqueue({ type: "move", from: event.from, to: event.to });
-        else {
+        else if (!this.#batch.has(event.to)) {
           const st = await lstat(event.to).catch(() => undefined);
           if (st?.isDirectory()) this.#rt.requestScan("request", [event.to]);
           else if (st) this.#addToBatch(event.to);

@@ -77,6 +77,11 @@ export class Stability {
     return this.#waiting.size;
   }
 
+  /** Paths currently waiting or long polling. */
+  get paths(): string[] {
+    return [...this.#waiting.keys(), ...this.#long.keys()];
+  }
+
   /** Files in long polling. */
   get longPolling(): number {
     return this.#long.size;
