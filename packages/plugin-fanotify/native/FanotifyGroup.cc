@@ -156,8 +156,11 @@ Napi::Value FanotifyGroup::Stop(const Napi::CallbackInfo& info) {
 
 Napi::Value FanotifyGroup::Close(const Napi::CallbackInfo& info) {
   Release();
-  callback_.Reset();
-  context_.reset();
+  // Closed from inside its own callback: the async context is in use until Drain returns, which releases it.
+  if (!delivering_) {
+    callback_.Reset();
+    context_.reset();
+  }
   return info.Env().Undefined();
 }
 
@@ -220,9 +223,14 @@ void FanotifyGroup::Drain(int status) {
   if (!error.IsNull()) StopPolling();
   // Keep this object alive across the call: the callback may close it, or drop the last reference to it.
   Napi::Object self = Value();
-  Napi::FunctionReference& callback = callback_;
-  Napi::Function fn = callback.Value();
+  Napi::Function fn = callback_.Value();
+  delivering_ = true;
   fn.MakeCallback(self, {error, Napi::Value(env, events)}, *context_);
+  delivering_ = false;
+  if (fd_ < 0) {
+    callback_.Reset();
+    context_.reset();
+  }
   if (env.IsExceptionPending()) {
     Napi::Error thrown = env.GetAndClearPendingException();
     napi_fatal_exception(env, thrown.Value());

@@ -44,6 +44,7 @@ class FanotifyGroup : public Napi::ObjectWrap<FanotifyGroup> {
   bool fidMode_ = false;
   bool polling_ = false;
   bool unref_ = false;
+  bool delivering_ = false;
   size_t bufferSize_ = 0;
   int maxReads_ = 8;
   unsigned char* buffer_ = nullptr;

@@ -79,6 +79,11 @@ export class FanotifySource {
   open(): void {
     try {
       for (const mount of this.#config.mounts) this.#markMount(mount);
+      if (this.#fidGroup && this.#fidMounts.size === 0) {
+        // Every filesystem fell back to fd mode: the FID group has no mark left to serve.
+        this.#fidGroup.close();
+        this.#fidGroup = undefined;
+      }
       const fidMounts = [...this.#fidMounts.values()];
       if (this.#fidGroup) {
         this.#fidTranslator = new FidEventTranslator({
