@@ -1,5 +1,83 @@
+import sade from "sade";
+import { BackupError, ConfigError, messageOf } from "@rtbackup/core";
+import { backupCommand } from "./commands/backup.js";
+import { catCommand, listCommand, restoreCommand } from "./commands/restore.js";
+import { configCheckCommand } from "./commands/configCheck.js";
+import { runCommand } from "./commands/run.js";
+import { translateDqdArguments } from "./dqdArguments.js";
+
+const VERSION = "0.1.0";
+
+function rest(opts: Record<string, unknown>, first?: string): string[] {
+  const extra = (opts._ as string[] | undefined) ?? [];
+  return first === undefined ? extra.map(String) : [first, ...extra.map(String)];
+}
+
 /** Entry point of the `rtb` command. Returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  process.stderr.write(`rtb: no command yet (${argv.slice(2).join(" ")})\n`);
-  return 2;
+  let code = 0;
+  const run = (fn: () => Promise<number>) => {
+    pending = fn().then((c) => {
+      code = c;
+    });
+  };
+  let pending: Promise<void> = Promise.resolve();
+  const prog = sade("rtb").version(VERSION);
+  prog
+    .option("-c, --config", "Configuration file (XML OperatingParameters, or rtb.config.{json,yaml,js})")
+    .option("--store", "Use a local-directory store at this path (overrides the config's storage)")
+    .option("--state", "Local state cache directory (default: RemoteFileStateCachePath, or a per-store cache dir)")
+    .option("--prefix", "Repository prefix inside the store or bucket")
+    .option("--verbose", "Verbose log output")
+    .option("--quiet", "Only warnings and errors");
+
+  prog
+    .command("backup [roots]", "Initial backup of the roots (or BackupRoots), then exit", { alias: "initial-backup" })
+    .option("--json", "Print a JSON summary on stdout")
+    .option("--no-progress", "No progress output")
+    .example("backup ~/Documents --store /mnt/backup/rtb")
+    .action((first: string | undefined, opts: Record<string, unknown>) => run(() => backupCommand(rest(opts, first), opts)));
+
+  prog
+    .command("run", "Run the daemon: catch up, then back up changes as they happen", { alias: ["daemon", "monitor"] })
+    .option("--initial-backup", "Do a full initial backup first (DQD's /INITIALBACKUPTHENMONITOR)")
+    .action((opts: Record<string, unknown>) => run(() => runCommand({ ...opts, initialBackup: Boolean(opts["initial-backup"]) })));
+
+  prog
+    .command("list [dirs]", "List backed-up files (all, or the files in the given directories)", { alias: "ls" })
+    .option("-r, --recursive", "List whole subtrees")
+    .option("--at", "State as of this time (ISO 8601, or ms since the epoch)")
+    .option("--json", "One JSON object per line")
+    .action((first: string | undefined, opts: Record<string, unknown>) => run(() => listCommand(rest(opts, first), opts)));
+
+  prog
+    .command("restore <paths>", "Restore files or directories (/ for everything)")
+    .option("-r, --recursive", "Restore whole subtrees of directories")
+    .option("--to", "Base directory (default: current directory); /a/b lands in <to>/a/b")
+    .option("--at", "State as of this time (ISO 8601, or ms since the epoch)")
+    .option("--json", "One JSON object per restored file, streamed")
+    .example("restore /home/alice/Documents -r --to /tmp/restore")
+    .action((first: string, opts: Record<string, unknown>) => run(() => restoreCommand(rest(opts, first), opts)));
+
+  prog
+    .command("cat <path>", "Write one backed-up file to stdout")
+    .option("--at", "State as of this time (ISO 8601, or ms since the epoch)")
+    .action((path: string, opts: Record<string, unknown>) => run(() => catCommand(path, opts)));
+
+  prog
+    .command("config check [file]", "Validate a configuration file without starting anything")
+    .option("--print", "Print the effective configuration (secrets masked)")
+    .option("--xml", "Print it as OperatingParameters XML")
+    .action((file: string | undefined, opts: Record<string, unknown>) => run(() => configCheckCommand(file, opts)));
+
+  try {
+    prog.parse(translateDqdArguments(argv), { boolean: ["recursive", "json", "verbose", "quiet", "progress", "print", "xml", "initial-backup"] });
+    await pending;
+    return code;
+  } catch (err) {
+    if (err instanceof ConfigError) process.stderr.write(`rtb: configuration error: ${err.message}\n`);
+    else if (err instanceof BackupError) process.stderr.write(`rtb: ${err.message}\n`);
+    else process.stderr.write(`rtb: ${messageOf(err)}\n${process.env.RTB_DEBUG ? `${(err as Error).stack}\n` : ""}`);
+    return err instanceof ConfigError ? 2 : 1;
+  }
 }

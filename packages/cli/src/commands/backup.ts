@@ -1,0 +1,83 @@
+import { resolve } from "node:path";
+
+import { createEngine, loadCliConfig, type CommonOptions } from "../context.js";
+import { Progress, formatBytes } from "../progress.js";
+
+/** Options of `rtb backup`. */
+export interface BackupOptions extends CommonOptions {
+  json?: boolean;
+  progress?: boolean;
+}
+
+/**
+ * `rtb backup [roots...]`: the initial backup, then exit (DQD's /INITIALBACKUPTHENEXIT). Walks the roots (the
+ * arguments, else BackupRoots from the config), uploads what is new or changed, commits, and exits 0 when every
+ * file made it, 3 when some kept failing (they are listed; the next run retries them).
+ */
+export async function backupCommand(roots: string[], options: BackupOptions): Promise<number> {
+  const config = await loadCliConfig(options);
+  if (roots.length) {
+    config.parameters.backupRoots = roots.map((r) => resolve(r));
+    // Directories named on the command line are wanted even under a default-excluded prefix such as /tmp or /var;
+    // rules that apply inside them (.git, .cache, ...) still do.
+    config.parameters.pathFilters = config.parameters.pathFilters.filter(
+      (rule) => !(rule.type === "Prefix" && rule.action === "Exclude" && config.parameters.backupRoots.some((r) => r === rule.value || r.startsWith(`${rule.value.replace(/\/+$/, "")}/`))),
+    );
+  }
+  if (config.parameters.backupRoots.length === 0) {
+    process.stderr.write("rtb backup: nothing to back up: give directories as arguments or set BackupRoots in the config\n");
+    return 2;
+  }
+  for (const w of config.warnings) process.stderr.write(`rtb: warning: ${w}\n`);
+  const engine = createEngine(config);
+  const runtime = await engine.start({ maxAttempts: 5 });
+  const log = engine.getLogger("backup");
+  log.info(`backing up ${config.parameters.backupRoots.join(", ")} to ${runtime.storage.description}${config.parameters.repositoryPrefix ? ` (prefix ${config.parameters.repositoryPrefix})` : ""}`);
+  const progress = new Progress(
+    () => ({
+      phase: runtime.scanStatus.running ? "scanning" : "uploading",
+      files: runtime.uploader.stats.files,
+      bytes: runtime.uploader.stats.bytes,
+      uploadedBytes: runtime.uploader.stats.bytesUploaded,
+      queued: runtime.queue.size + runtime.queue.running,
+    }),
+    { enabled: options.progress !== false && config.parameters.verbosity !== "Quiet" },
+  );
+  let scan;
+  try {
+    scan = await engine.initialBackup();
+  } catch (err) {
+    progress.done();
+    await engine.stop({ drain: false }).catch(() => undefined);
+    throw err;
+  }
+  progress.done();
+  if (scan.seen === 0) log.warn(`nothing was backed up: ${config.parameters.backupRoots.join(", ")} is missing, empty or excluded by PathFilters`);
+  const stats = runtime.uploader.stats;
+  const gaveUp = [...runtime.gaveUp];
+  await engine.stop();
+  const summary = {
+    walked: scan.seen,
+    changed: scan.changed,
+    deleted: scan.deleted,
+    filesRead: stats.files,
+    bytesRead: stats.bytes,
+    bytesUploaded: stats.bytesUploaded,
+    chunksUploaded: stats.chunksUploaded,
+    failed: gaveUp.length,
+    seconds: scan.durationMs / 1000,
+  };
+  if (options.json) process.stdout.write(`${JSON.stringify({ event: "summary", ...summary, failures: gaveUp })}\n`);
+  else {
+    process.stderr.write(
+      `backup done: ${scan.seen} paths, ${scan.changed} new or changed, ${scan.deleted} deleted; ${stats.files} files read (${formatBytes(stats.bytes)}), ${formatBytes(stats.bytesUploaded)} uploaded\n`,
+    );
+    for (const g of gaveUp) process.stderr.write(`FAILED ${g.path}: ${g.error} (after ${g.attempts} attempts)\n`);
+  }
+  if (gaveUp.length) {
+    log.error(`${gaveUp.length} file(s) could not be backed up: ${gaveUp.map((g) => g.path).join(", ").slice(0, 500)}`);
+    return 3;
+  }
+  return 0;
+}
+

@@ -1,0 +1,49 @@
+import { createEngine, loadCliConfig, type CommonOptions } from "../context.js";
+
+/** Options of `rtb run`. */
+export interface RunOptions extends CommonOptions {
+  initialBackup?: boolean;
+}
+
+/**
+ * `rtb run`: the daemon. Starts the engine (a bad config or an unreachable store fails here, before anything runs),
+ * catches up with what changed while it was down (or runs the initial backup with `--initial-backup`, DQD's
+ * /INITIALBACKUPTHENMONITOR), then follows the sources and rescans every PeriodicRescanInterval. SIGTERM or SIGINT
+ * drains in-flight work and commits before exiting; a second signal exits at once.
+ */
+export async function runCommand(options: RunOptions): Promise<number> {
+  const config = await loadCliConfig(options, "daemon");
+  for (const w of config.warnings) process.stderr.write(`rtb: warning: ${w}\n`);
+  const engine = createEngine(config);
+  const log = engine.getLogger("daemon");
+  const runtime = await engine.start();
+  const roots = await runtime.roots();
+  const sources = engine.plugins.map((p) => p.name).join(", ");
+  log.info(
+    `rtb ${process.pid} monitoring ${roots.length ? roots.join(", ") : "(no roots)"}; uploading to ${runtime.storage.description}${config.parameters.repositoryPrefix ? ` prefix ${config.parameters.repositoryPrefix}` : ""}; plugins: ${sources}; config: ${config.source}`,
+  );
+  runtime.startPeriodicScans({ initial: Boolean(options.initialBackup) });
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn(`${signal} again: exiting now without draining`);
+        process.exit(130);
+      }
+      stopping = true;
+      log.info(`${signal}: finishing in-flight work and committing (send again to exit at once)`);
+      engine.stop().then(
+        () => {
+          log.info("stopped");
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error("stopping failed", err);
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}

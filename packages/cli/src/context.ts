@@ -1,0 +1,92 @@
+import { createHash } from "node:crypto";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import {
+  ConfigError,
+  Engine,
+  Repository,
+  loadConfig,
+  resolvePluginSpecs,
+  stderrSink,
+  type BackupPlugin,
+  type Parameters,
+  type Verbosity,
+} from "@rtbackup/core";
+import { presetPlugins, type PresetMode } from "./preset.js";
+
+/** Options every command that touches a repository accepts. */
+export interface CommonOptions {
+  config?: string;
+  store?: string;
+  state?: string;
+  prefix?: string;
+  verbose?: boolean;
+  quiet?: boolean;
+}
+
+/** The configuration a command runs with. */
+export interface LoadedConfig {
+  parameters: Parameters;
+  plugins: BackupPlugin[];
+  source: string;
+  warnings: string[];
+}
+
+/** Default state directory for a store that has none configured: a cache, rebuildable from the store. */
+function defaultStateDirectory(parameters: Parameters): string {
+  const id = createHash("sha256").update(`${parameters.storage}\0${parameters.localStoragePath}\0${parameters.s3Bucket}\0${parameters.remoteStorageBucketID}\0${parameters.repositoryPrefix}`).digest("hex").slice(0, 16);
+  const base = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
+  return join(base, "rtb", id);
+}
+
+/**
+ * Loads the configuration (explicit `--config`, else the cosmiconfig search, else /etc/DQD.RealTimeBackup.xml, else
+ * the embedded defaults) and applies command-line overrides. Nothing is started here, so a bad config never
+ * half-starts anything.
+ */
+export async function loadCliConfig(options: CommonOptions, mode: PresetMode = "backup"): Promise<LoadedConfig> {
+  const loaded = await loadConfig(options.config ? { file: resolve(options.config) } : { cwd: process.cwd() });
+  const parameters: Parameters = { ...loaded.parameters };
+  if (options.store !== undefined) {
+    if (typeof options.store !== "string" || options.store === "") throw new ConfigError("--store", "expected a directory");
+    parameters.storage = "local";
+    parameters.localStoragePath = resolve(options.store);
+  }
+  if (options.prefix !== undefined) parameters.repositoryPrefix = String(options.prefix);
+  if (options.verbose) parameters.verbosity = "Verbose";
+  else if (options.quiet) parameters.verbosity = "Quiet";
+  if (options.state !== undefined) parameters.remoteFileStateCachePath = resolve(String(options.state));
+  else if (loaded.format === "defaults" || options.store !== undefined) parameters.remoteFileStateCachePath = defaultStateDirectory(parameters);
+  const fromDir = loaded.filepath ? dirname(loaded.filepath) : process.cwd();
+  const explicit = await resolvePluginSpecs(loaded.plugins ?? [], fromDir, loaded.filepath ? { source: loaded.filepath } : {});
+  const usePreset = (loaded as { preset?: boolean }).preset !== false;
+  const plugins = [...explicit, ...(usePreset ? await presetPlugins(parameters, mode) : [])];
+  return { parameters, plugins, source: loaded.filepath ?? "built-in defaults", warnings: loaded.warnings ?? [] };
+}
+
+/** An engine for a loaded configuration, logging to stderr. */
+export function createEngine(config: LoadedConfig, verbosity?: Verbosity): Engine {
+  return new Engine({
+    parameters: { ...config.parameters, ...(verbosity ? { verbosity } : {}) },
+    log: { sink: stderrSink, errorLogFilePath: config.parameters.errorLogFilePath },
+    plugins: config.plugins,
+  });
+}
+
+/** Opens the repository for reading only (restore, list, cat): no state cache, no lock, nothing created. */
+export async function openRepositoryReadOnly(config: LoadedConfig): Promise<{ engine: Engine; repository: Repository }> {
+  const engine = createEngine(config);
+  await engine.hooks.initialize.promise();
+  const storage = engine.resolveStorage();
+  const repository = await Repository.open(storage, { prefix: config.parameters.repositoryPrefix });
+  return { engine, repository };
+}
+
+/** Parses `--at`: an ISO date/time, or ms since the epoch. */
+export function parseAt(value: unknown): number | undefined {
+  if (value === undefined || value === true) return undefined;
+  const text = String(value);
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms)) throw new ConfigError("--at", `expected an ISO date/time (2026-01-31T12:00:00Z) or ms since the epoch, got "${text}"`);
+  return ms;
+}
