@@ -1,0 +1,42 @@
+import type { BackupPlugin, Engine, Logger, StabilityRequest, WriterSet } from "@rtbackup/core";
+import { parseProcfsCheckOptions, ProcfsWriterCheck, type ProcfsCheckOptions } from "./ProcfsWriterCheck.js";
+
+const PLUGIN_NAME = "ProcfsStabilityPlugin";
+
+/**
+ * The default stability check: answers the `stability` hook from a /proc scan ({@link ProcfsWriterCheck}): a file
+ * is unstable while some process holds it open write-only or read-write, whatever path it was opened by.
+ */
+export class ProcfsStabilityPlugin implements BackupPlugin {
+  readonly name = PLUGIN_NAME;
+  /** The check this plugin runs; the pipeline, tests and benchmarks may call it directly. */
+  readonly check: ProcfsWriterCheck;
+  #warnedDenied = false;
+
+  /** @throws ConfigError when an option is invalid (see {@link ProcfsCheckOptions}). */
+  constructor(options?: ProcfsCheckOptions) {
+    const where = `${PLUGIN_NAME} options`;
+    this.check = new ProcfsWriterCheck(parseProcfsCheckOptions(options, where), where);
+  }
+
+  apply(engine: Engine): void {
+    engine.hooks.stability.tapPromise(PLUGIN_NAME, (request) => this.#writers(request, engine.getLogger(PLUGIN_NAME)));
+  }
+
+  async #writers(request: StabilityRequest, log: Logger): Promise<WriterSet> {
+    const writers = await this.check.writers(request.paths);
+    const scan = this.check.lastScan;
+    log.debug(
+      `${request.paths.length} candidates, ${writers.size} open for writing; scanned ${scan.processes} processes, ` +
+        `${scan.fds} descriptors in ${scan.durationMs.toFixed(1)} ms (vanished ${scan.vanished}, denied ${scan.denied})`,
+    );
+    if (scan.denied > 0 && !this.#warnedDenied) {
+      this.#warnedDenied = true;
+      log.warn(
+        `could not read the open files of ${scan.denied} process(es) (permission denied); files they hold open for ` +
+          `writing are not seen. Run the agent as root.`,
+      );
+    }
+    return writers;
+  }
+}

@@ -1,0 +1,251 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { isErrno, messageOf, NativeError } from "@rtbackup/core";
+import { CandidateIndex, type CandidateFile } from "./CandidateIndex.js";
+import { optionalAbsolutePath, optionalNumber, optionsRecord } from "./options.js";
+import { TimeSlicer } from "./TimeSlicer.js";
+import type { WriterCheck } from "./WriterCheck.js";
+
+/** Options of {@link ProcfsWriterCheck} (and of `ProcfsStabilityPlugin`). */
+export interface ProcfsCheckOptions {
+  /** Where procfs is mounted. Default `/proc`; a container may see the host's at another path. */
+  readonly procRoot?: string;
+  /** Longest synchronous stretch of a scan before it lets the event loop run, in ms. Default 5. */
+  readonly sliceMs?: number;
+}
+
+/** Counters of {@link ProcfsWriterCheck}: cumulative over its life, or for one scan. */
+export interface ProcfsScanCounters {
+  /** Scans run (calls with at least one existing candidate). */
+  scans: number;
+  /** Processes whose fd directory was listed. */
+  processes: number;
+  /** File descriptors stat'ed. */
+  fds: number;
+  /** Descriptors whose device and inode matched a candidate (their fdinfo was read). */
+  matchedFds: number;
+  /** Processes or descriptors that vanished between listing and reading (ENOENT, ESRCH). */
+  vanished: number;
+  /** Processes whose descriptors could not be read (EACCES, EPERM): not root, or a protected process. */
+  denied: number;
+  /** Descriptors closed and reused for another file between their stat and their fdinfo read. */
+  raced: number;
+  /** Descriptors whose fdinfo had no readable `flags:` line (counted as writers, to be safe). */
+  unknownFlags: number;
+  /** Other errors on single processes or descriptors (skipped). */
+  errors: number;
+  /** Duration of the last scan (or total duration, cumulatively), in ms. */
+  durationMs: number;
+}
+
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+
+/**
+ * Finds which candidate files some process holds open for writing by reading procfs: for each process,
+ * `/proc/PID/fd/*` is stat'ed (which follows the link to the open file) and matched to the candidates by device and
+ * inode; only for a match is `/proc/PID/fdinfo/N` read, whose octal `flags:` give the access mode (`flags & 3`:
+ * 1 write-only, 2 read-write count as writers; 0 read-only does not).
+ *
+ * The agent's own process is scanned like any other: a file it holds open for writing is still being written.
+ * The agent's reads (snapshots, uploads, fanotify event descriptors) are read-only and never count.
+ *
+ * Processes and descriptors that vanish mid-scan and processes that may not be inspected are skipped and counted in
+ * {@link stats}; without root, other users' files are invisible (see `denied`).
+ */
+export class ProcfsWriterCheck implements WriterCheck {
+  /** Cumulative counters. */
+  readonly stats: ProcfsScanCounters = emptyCounters();
+  #lastScan: ProcfsScanCounters = emptyCounters();
+  readonly #procRoot: string;
+  readonly #sliceMs: number;
+
+  /** @throws ConfigError when an option is invalid. */
+  constructor(options: ProcfsCheckOptions = {}, where = "ProcfsWriterCheck options") {
+    const parsed = parseProcfsCheckOptions(options, where);
+    this.#procRoot = parsed.procRoot ?? "/proc";
+    this.#sliceMs = parsed.sliceMs ?? 5;
+  }
+
+  /** Counters of the most recent scan. */
+  get lastScan(): Readonly<ProcfsScanCounters> {
+    return this.#lastScan;
+  }
+
+  /**
+   * The subset of `paths` some process holds open for writing (each path as given). Paths that do not exist are
+   * not writers.
+   * @throws NativeError when the process list itself cannot be read (procfs not mounted at `procRoot`).
+   */
+  async writers(paths: readonly string[]): Promise<Set<string>> {
+    const result = new Set<string>();
+    if (paths.length === 0) return result;
+    const started = performance.now();
+    const slicer = new TimeSlicer(this.#sliceMs);
+    const candidates = await CandidateIndex.build(paths, slicer);
+    if (candidates.size === 0) return result;
+
+    const counters = emptyCounters();
+    counters.scans = 1;
+    const found = new Set<CandidateFile>();
+    for (const pid of this.#listProcesses()) {
+      if (slicer.due()) await slicer.yield();
+      this.#scanProcess(pid, candidates, found, counters);
+      if (found.size === candidates.size) break;
+    }
+    for (const file of found) for (const path of file.paths) result.add(path);
+    counters.durationMs = performance.now() - started;
+    this.#lastScan = counters;
+    for (const key of Object.keys(counters) as (keyof ProcfsScanCounters)[]) this.stats[key] += counters[key];
+    return result;
+  }
+
+  #listProcesses(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.#procRoot);
+    } catch (err) {
+      const errno = (err as NodeJS.ErrnoException).errno ?? 0;
+      throw new NativeError("scandir", Math.abs(errno), `cannot list processes in ${this.#procRoot}: ${messageOf(err)}`);
+    }
+    return names.filter(isPid);
+  }
+
+  #scanProcess(pid: string, candidates: CandidateIndex, found: Set<CandidateFile>, counters: ProcfsScanCounters): void {
+    const base = `${this.#procRoot}/${pid}`;
+    let fds: string[];
+    try {
+      fds = readdirSync(`${base}/fd`);
+    } catch (err) {
+      countError(err, counters);
+      return;
+    }
+    counters.processes++;
+    for (const fd of fds) {
+      let st;
+      try {
+        st = statSync(`${base}/fd/${fd}`, { throwIfNoEntry: false });
+      } catch (err) {
+        countError(err, counters);
+        // Access is decided per process (ptrace rules): one refusal means every descriptor of it is refused.
+        if (isErrno(err, "EACCES", "EPERM", "ESRCH")) return;
+        continue;
+      }
+      counters.fds++;
+      if (!st) {
+        counters.vanished++;
+        continue;
+      }
+      let file = candidates.match(st.dev, st.ino);
+      if (!file || found.has(file)) continue;
+      if (file.needsExactCheck) {
+        file = this.#confirmExact(`${base}/fd/${fd}`, candidates, counters);
+        if (!file || found.has(file)) continue;
+      }
+      counters.matchedFds++;
+      if (this.#isWriter(`${base}/fd/${fd}`, `${base}/fdinfo/${fd}`, file, candidates, counters)) found.add(file);
+    }
+  }
+
+  #confirmExact(fdPath: string, candidates: CandidateIndex, counters: ProcfsScanCounters): CandidateFile | undefined {
+    try {
+      const st = statSync(fdPath, { bigint: true, throwIfNoEntry: false });
+      if (!st) {
+        counters.vanished++;
+        return undefined;
+      }
+      return candidates.matchExact(st.dev, st.ino);
+    } catch (err) {
+      countError(err, counters);
+      return undefined;
+    }
+  }
+
+  #isWriter(
+    fdPath: string,
+    fdinfoPath: string,
+    file: CandidateFile,
+    candidates: CandidateIndex,
+    counters: ProcfsScanCounters,
+  ): boolean {
+    let text: string;
+    try {
+      text = readFileSync(fdinfoPath, "latin1");
+    } catch (err) {
+      countError(err, counters);
+      return false;
+    }
+    // The descriptor may have been closed and reused for another file since our stat. Kernels since 5.14 print the
+    // inode, which settles it cheaply; otherwise (or if the filesystem numbers its inodes differently there, as
+    // overlayfs may) the descriptor is stat'ed again.
+    const ino = /^ino:\s*(\d+)\s*$/m.exec(text)?.[1];
+    if (ino === undefined || BigInt(ino) !== file.ino) {
+      const again = file.needsExactCheck
+        ? this.#confirmExact(fdPath, candidates, counters)
+        : this.#statMatch(fdPath, candidates, counters);
+      if (again !== file) {
+        counters.raced++;
+        return false;
+      }
+    }
+    const flags = /^flags:\s*([0-7]+)\s*$/m.exec(text)?.[1];
+    if (flags === undefined) {
+      counters.unknownFlags++;
+      return true;
+    }
+    const mode = parseInt(flags, 8) & O_ACCMODE;
+    return mode === O_WRONLY || mode === O_RDWR;
+  }
+
+  #statMatch(fdPath: string, candidates: CandidateIndex, counters: ProcfsScanCounters): CandidateFile | undefined {
+    try {
+      const st = statSync(fdPath, { throwIfNoEntry: false });
+      return st && candidates.match(st.dev, st.ino);
+    } catch (err) {
+      countError(err, counters);
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Validates {@link ProcfsCheckOptions}.
+ * @param where names the options in errors (e.g. `ProcfsStabilityPlugin options`).
+ * @throws ConfigError naming the option and what was expected.
+ */
+export function parseProcfsCheckOptions(options: unknown, where: string): ProcfsCheckOptions {
+  const record = optionsRecord(options, where, ["procRoot", "sliceMs"]);
+  const procRoot = optionalAbsolutePath(record, "procRoot", where);
+  const sliceMs = optionalNumber(record, "sliceMs", where, 0.1, 1000);
+  return { ...(procRoot !== undefined && { procRoot }), ...(sliceMs !== undefined && { sliceMs }) };
+}
+
+function isPid(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+function countError(err: unknown, counters: ProcfsScanCounters): void {
+  if (isErrno(err, "ENOENT", "ESRCH")) counters.vanished++;
+  else if (isErrno(err, "EACCES", "EPERM")) counters.denied++;
+  else counters.errors++;
+}
+
+function emptyCounters(): ProcfsScanCounters {
+  return {
+    scans: 0,
+    processes: 0,
+    fds: 0,
+    matchedFds: 0,
+    vanished: 0,
+    denied: 0,
+    raced: 0,
+    unknownFlags: 0,
+    errors: 0,
+    durationMs: 0,
+  };
+}
