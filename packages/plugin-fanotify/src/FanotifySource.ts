@@ -84,26 +84,70 @@ export class FanotifySource {
         this.#fidGroup.close();
         this.#fidGroup = undefined;
       }
-      const fidMounts = [...this.#fidMounts.values()];
-      if (this.#fidGroup) {
-        this.#fidTranslator = new FidEventTranslator({
-          mounts: this.#fidMounts,
-          resolveHandle,
-          cache: this.#cache,
-          stats: this.stats,
-          ownPid: this.#ownPid,
-        });
-        const points = fidMounts.map((m) => m.mountPoint);
-        this.#fidGroup.start((error, events) => this.#deliver(this.#fidTranslator!, points, error, events));
-      }
-      if (this.#fdGroup) {
-        const points = [...this.#fdMountPoints];
-        this.#fdTranslator = new FdEventTranslator({ mountPoints: points, stats: this.stats, ownPid: this.#ownPid });
-        this.#fdGroup.start((error, events) => this.#deliver(this.#fdTranslator!, points, error, events));
-      }
+      this.#startGroups();
     } catch (err) {
       this.close();
       throw err;
+    }
+  }
+
+  /**
+   * Watches a filesystem mounted after start-up (a new dataset) and asks for a rescan of it, since whatever it held
+   * before the mark was never reported. Returns false (and logs) when it cannot be marked.
+   */
+  addMount(mount: MountInfo): boolean {
+    if (this.#closed || this.#watched.some((w) => w.mountPoint === mount.mountPoint)) return false;
+    try {
+      this.#markMount(mount);
+      this.#startGroups();
+    } catch (err) {
+      this.#config.logger.error(`cannot watch newly mounted ${mount.mountPoint}`, err);
+      return false;
+    }
+    this.#config.logger.info(`watching newly mounted ${mount.mountPoint} (${mount.fsType})`);
+    this.#submitAll([{ type: "rescan", path: mount.mountPoint, reason: "filesystem mounted" }]);
+    return true;
+  }
+
+  /** Forgets a mount that went away (the kernel drops a mark when its filesystem is unmounted). */
+  removeMount(mountPoint: string): void {
+    const index = this.#watched.findIndex((w) => w.mountPoint === mountPoint);
+    if (index < 0) return;
+    this.#watched.splice(index, 1);
+    for (const [fsid, mount] of this.#fidMounts) {
+      if (mount.mountPoint !== mountPoint) continue;
+      closeSync(mount.fd);
+      this.#fidMounts.delete(fsid);
+    }
+    const fdIndex = this.#fdMountPoints.indexOf(mountPoint);
+    if (fdIndex >= 0) this.#fdMountPoints.splice(fdIndex, 1);
+    this.#config.logger.info(`${mountPoint} is no longer mounted`);
+  }
+
+  #startGroups(): void {
+    if (this.#fidGroup && !this.#fidTranslator) {
+      this.#fidTranslator = new FidEventTranslator({
+        mounts: this.#fidMounts,
+        resolveHandle,
+        cache: this.#cache,
+        stats: this.stats,
+        ownPid: this.#ownPid,
+      });
+      const translator = this.#fidTranslator;
+      this.#fidGroup.start((error, events) =>
+        this.#deliver(translator, [...this.#fidMounts.values()].map((m) => m.mountPoint), error, events),
+      );
+      if (this.#paused) this.#fidGroup.stop();
+    }
+    if (this.#fdGroup && !this.#fdTranslator) {
+      const translator = new FdEventTranslator({
+        mountPoints: this.#fdMountPoints,
+        stats: this.stats,
+        ownPid: this.#ownPid,
+      });
+      this.#fdTranslator = translator;
+      this.#fdGroup.start((error, events) => this.#deliver(translator, this.#fdMountPoints, error, events));
+      if (this.#paused) this.#fdGroup.stop();
     }
   }
 

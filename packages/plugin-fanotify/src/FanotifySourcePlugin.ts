@@ -1,5 +1,6 @@
 import { ConfigError, MountTable, type BackupPlugin, type Engine, type MountInfo } from "@rtbackup/core";
 import { FanotifySource } from "./FanotifySource.js";
+import { MountWatcher } from "./MountWatcher.js";
 import { emptyFanotifyStats, type FanotifyStats } from "./FanotifyStats.js";
 import { parseFanotifyOptions, type FanotifySourceOptions, type ResolvedFanotifyOptions } from "./options.js";
 
@@ -15,6 +16,7 @@ export class FanotifySourcePlugin implements BackupPlugin {
   readonly name = PLUGIN_NAME;
   readonly #options: ResolvedFanotifyOptions;
   #source: FanotifySource | undefined;
+  #mountWatcher: MountWatcher | undefined;
 
   constructor(options?: FanotifySourceOptions) {
     this.#options = parseFanotifyOptions(options);
@@ -53,7 +55,8 @@ export class FanotifySourcePlugin implements BackupPlugin {
       return;
     }
     const o = this.#options;
-    const mounts = selectMounts(await MountTable.read(), o, parameters.monitorFileSystemTypes, parameters.preferredMountPoints);
+    const readTable = () => MountTable.read(o.mountInfoPath);
+    const mounts = selectMounts(await readTable(), o, parameters.monitorFileSystemTypes, parameters.preferredMountPoints);
     const source = new FanotifySource({
       mounts,
       mode: o.mode,
@@ -73,9 +76,26 @@ export class FanotifySourcePlugin implements BackupPlugin {
     source.open();
     this.#source = source;
     for (const w of source.watched) logger.info(`watching ${w.mountPoint} (${w.fsType}, ${w.mode} mode)`);
+    if (!o.mountPoints && o.mountCheckInterval > 0) {
+      let last = mounts.map(mountKey).join("\n");
+      this.#mountWatcher = new MountWatcher({
+        intervalMs: o.mountCheckInterval,
+        target: source,
+        logger,
+        select: async () => {
+          const now = selectMounts(await readTable(), o, parameters.monitorFileSystemTypes, parameters.preferredMountPoints, true);
+          const key = now.map(mountKey).join("\n");
+          if (key === last) return undefined;
+          last = key;
+          return now;
+        },
+      });
+      this.#mountWatcher.start();
+    }
   }
 
   async #stop(): Promise<void> {
+    this.#mountWatcher?.stop();
     this.#source?.close();
   }
 }
@@ -85,6 +105,7 @@ function selectMounts(
   options: ResolvedFanotifyOptions,
   defaultTypes: readonly string[],
   defaultPreferred: readonly string[],
+  allowNone = false,
 ): MountInfo[] {
   if (options.mountPoints) {
     return options.mountPoints.map((point, i) => {
@@ -100,7 +121,7 @@ function selectMounts(
     fileSystemTypes,
     preferredMountPoints: options.preferredMountPoints ?? defaultPreferred,
   });
-  if (mounts.length === 0) {
+  if (mounts.length === 0 && !allowNone) {
     const present = [...new Set(table.visible.map((m) => m.fsType))].sort().join(", ");
     throw new ConfigError(
       "MonitorFileSystemTypes",
@@ -108,4 +129,8 @@ function selectMounts(
     );
   }
   return mounts;
+}
+
+function mountKey(mount: MountInfo): string {
+  return `${mount.mountPoint}\0${mount.major}:${mount.minor}`;
 }

@@ -16,3 +16,4 @@ export {
   type RawBatchCallback,
   type RawFanotifyEvent,
 } from "./binding.js";
+export * from "./MountWatcher.js";

@@ -27,6 +27,13 @@ export interface FanotifySourceOptions {
   readonly directoryCacheSize?: number;
   /** Use FAN_RENAME (Linux ≥ 5.17) when the kernel has it; false forces MOVED_FROM/MOVED_TO pairing. Default true. */
   readonly renameEvents?: boolean;
+  /**
+   * How often (ms) the mount table is re-read to watch filesystems mounted later (new datasets) and forget
+   * unmounted ones; 0 turns it off. Not used with explicit `mountPoints`. Default 5000.
+   */
+  readonly mountCheckInterval?: number;
+  /** The mount table to read. Default `/proc/self/mountinfo`. */
+  readonly mountInfoPath?: string;
 }
 
 /** {@link FanotifySourceOptions} with defaults applied (parameters-derived fields stay optional). */
@@ -42,11 +49,13 @@ export interface ResolvedFanotifyOptions {
   readonly maxReadsPerWakeup: number;
   readonly directoryCacheSize: number;
   readonly renameEvents: boolean;
+  readonly mountCheckInterval: number;
+  readonly mountInfoPath: string | undefined;
 }
 
 const KEYS = new Set([
   "mountPoints", "fileSystemTypes", "preferredMountPoints", "mode", "queue", "ignorePaths", "ignoreOwnProcess",
-  "readBufferSize", "maxReadsPerWakeup", "directoryCacheSize", "renameEvents",
+  "readBufferSize", "maxReadsPerWakeup", "directoryCacheSize", "renameEvents", "mountCheckInterval", "mountInfoPath",
 ]);
 
 /** Validates plugin options; a bad value is a ConfigError naming `<where>.<option>` and what was expected. */
@@ -69,6 +78,8 @@ export function parseFanotifyOptions(input: unknown, where = "FanotifySourcePlug
     maxReadsPerWakeup: int(o.maxReadsPerWakeup, `${where}.maxReadsPerWakeup`, 1, 1024) ?? 2,
     directoryCacheSize: int(o.directoryCacheSize, `${where}.directoryCacheSize`, 16, 1 << 24) ?? 65536,
     renameEvents: bool(o.renameEvents, `${where}.renameEvents`) ?? true,
+    mountCheckInterval: int(o.mountCheckInterval, `${where}.mountCheckInterval`, 0, 86_400_000) ?? 5000,
+    mountInfoPath: absolutePaths(o.mountInfoPath === undefined ? undefined : [o.mountInfoPath], `${where}.mountInfoPath`)?.[0],
   };
 }
 
