@@ -116,6 +116,11 @@ export class Pipeline {
   /** Re-evaluates waiters; called whenever work completes. */
   notify(): void {
     const p = this.#rt.engine.parameters;
+    if (this.#intakesInFlight === 0 && this.#intakeWaiters.length) {
+      const w = this.#intakeWaiters;
+      this.#intakeWaiters = [];
+      for (const f of w) f();
+    }
     if (this.#throttled && this.outstanding <= p.queueLowWaterMark) {
       this.#throttled = false;
       const w = this.#roomWaiters;
@@ -242,6 +247,14 @@ export class Pipeline {
   flushBatch(): void {
     this.#closeBatch();
   }
+
+  /** Waits until every submitted event has been taken in, then closes the current batch (drain, end of a scan). */
+  async flush(): Promise<void> {
+    while (this.#intakesInFlight > 0) await new Promise<void>((resolve) => this.#intakeWaiters.push(resolve));
+    this.#closeBatch();
+  }
+
+  #intakeWaiters: (() => void)[] = [];
 
   #closeBatch(): void {
     this.#clock.clearTimeout(this.#batchTimer);

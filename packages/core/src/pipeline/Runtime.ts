@@ -307,7 +307,7 @@ export class Runtime {
   /** Waits until every queued action is done and every record committed. */
   async drain(): Promise<void> {
     for (;;) {
-      this.pipeline.flushBatch();
+      await this.pipeline.flush();
       await this.pipeline.idle();
       await this.queue.idle();
       await this.committer.flush();
