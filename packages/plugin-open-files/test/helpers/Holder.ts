@@ -37,9 +37,9 @@ export class Holder {
     child.once("exit", () => (this.#exited = true));
   }
 
-  /** Starts a holder and waits until it is ready. */
-  static async start(): Promise<Holder> {
-    const child = spawn("sh", ["-c", SCRIPT, "holder"], { stdio: ["pipe", "pipe", "pipe"] });
+  /** Starts a holder (as another user when `as` is given; needs root) and waits until it is ready. */
+  static async start(as?: { uid: number; gid: number }): Promise<Holder> {
+    const child = spawn("sh", ["-c", SCRIPT, "holder"], { stdio: ["pipe", "pipe", "pipe"], ...as });
     const holder = new Holder(child);
     try {
       await holder.#expect("ready");
