@@ -74,7 +74,7 @@ const defaultNamer: OptionNamer = (option) => `B2Storage.options.${option}`;
 
 /** Validates options; a bad value throws a {@link ConfigError} naming the option and what was expected. */
 export function parseB2StorageOptions(raw: unknown, where: OptionNamer = defaultNamer): ResolvedB2StorageOptions {
-  if (typeof raw !== "object" || raw === null) throw new ConfigError(where("keyId").replace(/\.keyId$/, ""), "expected an options object");
+  if (typeof raw !== "object" || raw === null) throw new ConfigError(where("keyId"), "expected an options object with keyId, applicationKey and bucketId");
   const o = raw as Record<string, unknown>;
   const credential = (name: "keyId" | "applicationKey" | "bucketId", what: string): string => {
     const v = o[name];

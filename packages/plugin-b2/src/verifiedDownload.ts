@@ -88,20 +88,21 @@ function integrity(key: string, what: string): StorageError {
   return new StorageError("INTEGRITY", `get "${key}": ${what}`, { key, transient: true });
 }
 
+/** Yields a stream's chunks; a source that sends nothing for `ms` while being read is destroyed as stalled. */
 async function* withIdleTimeout(stream: Readable, ms: number): AsyncGenerator<Buffer> {
+  const chunks = stream[Symbol.asyncIterator]();
   let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    if (timer) timer.refresh();
-    else timer = setTimeout(() => stream.destroy(new B2Failure("b2_download_file_by_name", "timeout", undefined, "stalled", `no data for ${ms} ms`)), ms);
-  };
   try {
-    arm();
-    for await (const chunk of stream) {
-      arm();
-      yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    for (;;) {
+      // Armed only while waiting for the source, so a slow consumer is not mistaken for a stalled connection.
+      timer = setTimeout(() => stream.destroy(new B2Failure("b2_download_file_by_name", "timeout", undefined, "stalled", `no data for ${ms} ms`)), ms);
+      const next = await chunks.next();
+      clearTimeout(timer);
+      if (next.done) return;
+      const chunk = next.value as Buffer | Uint8Array;
+      yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
     }
   } finally {
-    if (timer) clearTimeout(timer);
+    clearTimeout(timer);
   }
 }
-

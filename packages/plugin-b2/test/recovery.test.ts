@@ -107,6 +107,29 @@ test("a slow answer past the timeout is retried", async () => {
   }
 });
 
+test("a slow reader is not mistaken for a stalled connection", async () => {
+  const env = await startEmulatorBackend({}, { requestTimeoutMs: 200 });
+  try {
+    const data = bytes(3 * TEST_SIZES.largeFileChunkSize, 8);
+    await env.backend.put("slowread", data, data.length);
+    const stream = await env.backend.get("slowread");
+    const parts: Buffer[] = [];
+    let paused = false;
+    for await (const chunk of stream) {
+      parts.push(chunk as Buffer);
+      if (!paused) {
+        paused = true;
+        // The reader takes longer than the idle timeout over one chunk; that is the behaviour under test.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+    assert.ok(Buffer.concat(parts).equals(data));
+    assert.is(env.backend.stats.downloadResumes, 0);
+  } finally {
+    await env.cleanup();
+  }
+});
+
 test("a corrupted object is an INTEGRITY error naming it, for single and large files", async () => {
   const env = await startEmulatorBackend();
   try {

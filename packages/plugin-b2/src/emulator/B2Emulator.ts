@@ -10,7 +10,8 @@ import { EmulatorBucket } from "./EmulatorBucket.js";
 import { ApiError, ClientAborted, drainBody, readParams, resetMidBody, sendError, sendJson } from "./emulatorHttp.js";
 import { EmulatorTransfers, type TransferNotes } from "./EmulatorTransfers.js";
 import { FaultInjector, type Fault, type FaultKind, type FaultOptions } from "./FaultInjector.js";
-import { TRANSACTION_CLASSES, isB2ApiName, type B2ApiName, type TransactionClass } from "./transactionClasses.js";
+import { TRANSACTION_CLASSES, type B2ApiName, type TransactionClass } from "./transactionClasses.js";
+import { routeOf, type Route } from "./emulatorRoutes.js";
 import { countTransactions, maxOverlap, type TransactionCounts } from "./emulatorStats.js";
 
 /** Options of {@link B2Emulator}. Everything is optional; credentials and ids are random by default. */
@@ -80,13 +81,6 @@ export interface EmulatorUnfinishedFile {
   fileInfo: Record<string, string>;
 }
 
-type Route =
-  | { kind: "json"; api: B2ApiName }
-  | { kind: "authorize"; api: "b2_authorize_account"; version: number }
-  | { kind: "upload"; api: "b2_upload_file" | "b2_upload_part"; urlId: string }
-  | { kind: "download"; api: "b2_download_file_by_name"; bucketName: string; fileName: string }
-  | { kind: "download"; api: "b2_download_file_by_id" };
-
 /**
  * An emulator of the Backblaze B2 native API (v2, and v3's authorize) on 127.0.0.1, for tests and benchmarks:
  * authorize, upload URLs, uploads (SHA-1 checked, `hex_digits_at_end` supported), large files (minimum part size,
@@ -108,7 +102,6 @@ export class B2Emulator extends EventEmitter {
   readonly #log: EmulatorLogEntry[] = [];
   readonly #api: EmulatorApi;
   readonly #transfers: EmulatorTransfers;
-  readonly #options: B2EmulatorOptions;
   readonly #sockets = new Set<Socket>();
   readonly #stopping = new AbortController();
   #server: Server | undefined;
@@ -119,7 +112,6 @@ export class B2Emulator extends EventEmitter {
 
   constructor(options: B2EmulatorOptions = {}) {
     super();
-    this.#options = options;
     this.#auth = new EmulatorAuth(options.tokenLifetimeMs ?? 24 * 3600 * 1000);
     this.bucketId = options.bucketId ?? randomBucketId();
     this.bucketName = options.bucketName ?? `emu-bucket-${randomBytes(4).toString("hex")}`;
@@ -285,30 +277,9 @@ export class B2Emulator extends EventEmitter {
     }));
   }
 
-  #route(method: string, url: URL): Route | undefined {
-    const path = url.pathname;
-    if (path.startsWith("/file/")) {
-      const rest = path.slice(6);
-      const slash = rest.indexOf("/");
-      if (slash <= 0 || (method !== "GET" && method !== "HEAD")) return undefined;
-      return { kind: "download", api: "b2_download_file_by_name", bucketName: rest.slice(0, slash), fileName: rest.slice(slash + 1) };
-    }
-    const m = /^\/b2api\/v([1-3])\/(b2_[a-z_]+)(?:\/([^/]+)\/([^/]+))?$/.exec(path);
-    if (!m || !isB2ApiName(m[2]!)) return undefined;
-    const api = m[2];
-    if (api === "b2_upload_file" || api === "b2_upload_part") {
-      return m[4] && method === "POST" ? { kind: "upload", api, urlId: m[4] } : undefined;
-    }
-    if (m[3]) return undefined;
-    if (api === "b2_authorize_account") return { kind: "authorize", api, version: Number(m[1]) };
-    if (api === "b2_download_file_by_id") return { kind: "download", api };
-    if (api === "b2_download_file_by_name") return undefined;
-    return { kind: "json", api };
-  }
-
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", this.#baseUrl);
-    const route = this.#route(req.method ?? "GET", url);
+    const route = routeOf(req.method ?? "GET", url);
     if (!route) {
       await drainBody(req);
       sendError(res, new ApiError(404, "not_found", "no such API"));
@@ -415,7 +386,7 @@ export class B2Emulator extends EventEmitter {
       case "authorize": {
         await drainBody(req);
         const { token, key } = this.#auth.authorize(req.headers.authorization);
-        sendJson(res, 200, this.#authorizeBody(token, key, route.version));
+        sendJson(res, 200, this.#api.authorizeBody(token, key, route.version));
         return;
       }
       case "json": {
@@ -440,71 +411,13 @@ export class B2Emulator extends EventEmitter {
       case "download": {
         await drainBody(req);
         const token = req.headers.authorization ?? url.searchParams.get("Authorization") ?? undefined;
-        const key = this.#auth.check(token, "readFiles");
-        let version;
-        if (route.api === "b2_download_file_by_name") {
-          const bucket = [...this.#buckets.values()].find((b) => b.bucketName === route.bucketName);
-          if (!bucket) throw new ApiError(404, "not_found", `bucket ${route.bucketName} does not exist`);
-          this.#api.bucket(key, bucket.bucketId);
-          let name: string;
-          try {
-            name = decodeB2Name(route.fileName);
-          } catch {
-            throw new ApiError(400, "bad_request", "file name is not properly percent-encoded");
-          }
-          notes.fileName = name;
-          if (key.namePrefix !== null && !name.startsWith(key.namePrefix)) {
-            throw new ApiError(401, "unauthorized", "file name is outside the application key's name prefix");
-          }
-          version = bucket.visible(name);
-          if (!version) throw new ApiError(404, "not_found", `File with such name does not exist: ${name}`);
-        } else {
-          const fileId = url.searchParams.get("fileId") ?? "";
-          version = this.#api.version(key, fileId);
-          if (!version || version.action !== "upload") throw new ApiError(404, "not_found", `file not present: ${fileId}`);
-        }
+        const version =
+          route.api === "b2_download_file_by_name"
+            ? this.#api.versionByName(token, route.bucketName, route.fileName)
+            : this.#api.versionById(token, url.searchParams.get("fileId") ?? "");
         this.#transfers.download(req, res, version, resetDownload, notes);
         return;
       }
     }
-  }
-
-  #authorizeBody(token: string, key: EmulatorKey, version: number): unknown {
-    const bucket = key.bucketId === null ? undefined : this.#buckets.get(key.bucketId);
-    const allowed = {
-      bucketId: key.bucketId,
-      bucketName: bucket?.bucketName ?? null,
-      capabilities: [...key.capabilities],
-      namePrefix: key.namePrefix,
-    };
-    const minimumPartSize = this.#options.absoluteMinimumPartSize ?? 5_000_000;
-    const recommendedPartSize = this.#options.recommendedPartSize ?? 100_000_000;
-    if (version >= 3) {
-      return {
-        accountId: this.#auth.accountId,
-        authorizationToken: token,
-        apiInfo: {
-          storageApi: {
-            apiUrl: this.#baseUrl,
-            downloadUrl: this.#baseUrl,
-            s3ApiUrl: this.#baseUrl,
-            absoluteMinimumPartSize: minimumPartSize,
-            recommendedPartSize,
-            ...allowed,
-            infoType: "storageApi",
-          },
-        },
-      };
-    }
-    return {
-      accountId: this.#auth.accountId,
-      authorizationToken: token,
-      apiUrl: this.#baseUrl,
-      downloadUrl: this.#baseUrl,
-      s3ApiUrl: this.#baseUrl,
-      absoluteMinimumPartSize: minimumPartSize,
-      recommendedPartSize,
-      allowed,
-    };
   }
 }

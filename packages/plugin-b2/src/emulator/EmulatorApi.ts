@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
-import { b2NameProblem } from "../fileNames.js";
-import type { B2Capability, EmulatorAuth, EmulatorKey } from "./EmulatorAuth.js";
+import { randomBytes } from "node:crypto";
+import { decodeB2Name } from "../fileNames.js";
+import { checkName, type B2Capability, type EmulatorAuth, type EmulatorKey } from "./EmulatorAuth.js";
 import type { EmulatorBucket, FolderEntry, StoredVersion } from "./EmulatorBucket.js";
-import { ApiError, badRequest, fileJson } from "./emulatorHttp.js";
+import { ApiError, badRequest, fileJson, int, optStr, str, type Params } from "./emulatorHttp.js";
+import { EmulatorLargeFiles } from "./EmulatorLargeFiles.js";
 import { LIST_RESULTS_PER_TRANSACTION, type B2ApiName } from "./transactionClasses.js";
 
 /** What a JSON call returns: the body, and how many transactions it is billed as (list calls). */
@@ -26,75 +27,45 @@ export interface EmulatorContext {
   readonly latency: (api: B2ApiName) => Promise<void>;
 }
 
-type Params = Record<string, unknown>;
-
-function str(p: Params, name: string): string {
-  const v = p[name];
-  if (typeof v !== "string" || v === "") throw badRequest(`required field ${name} is missing`);
-  return v;
-}
-
-function optStr(p: Params, name: string): string | null {
-  const v = p[name];
-  if (v === undefined || v === null || v === "") return null;
-  if (typeof v !== "string") throw badRequest(`field ${name} must be a string`);
-  return v;
-}
-
-function int(p: Params, name: string, fallback: number): number {
-  const v = p[name];
-  if (v === undefined || v === null || v === "") return fallback;
-  const n = typeof v === "number" ? v : Number(v);
-  if (!Number.isInteger(n) || n < 0) throw badRequest(`field ${name} must be a non-negative integer`);
-  return n;
-}
-
-/** Checks a file name against B2's rules and the key's name prefix restriction. */
-export function checkName(key: EmulatorKey, name: string): void {
-  const problem = b2NameProblem(name);
-  if (problem) throw badRequest(`File names must follow B2's rules: ${problem}`);
-  if (key.namePrefix !== null && !name.startsWith(key.namePrefix)) {
-    throw new ApiError(401, "unauthorized", "file name is outside the application key's name prefix");
-  }
-}
-
 /** The JSON calls of the B2 native API (everything but uploads and downloads). */
 export class EmulatorApi {
   readonly #ctx: EmulatorContext;
+  readonly #largeFiles: EmulatorLargeFiles;
 
   constructor(ctx: EmulatorContext) {
     this.#ctx = ctx;
+    this.#largeFiles = new EmulatorLargeFiles(ctx, this);
   }
 
   /** Runs one JSON call. */
   call(api: B2ApiName, p: Params, token: string | undefined): ApiResult {
     switch (api) {
       case "b2_list_buckets":
-        return this.#listBuckets(p, this.#key(token, "listBuckets"));
+        return this.#listBuckets(p, this.key(token, "listBuckets"));
       case "b2_get_upload_url":
-        return this.#getUploadUrl(p, this.#key(token, "writeFiles"));
+        return this.#getUploadUrl(p, this.key(token, "writeFiles"));
       case "b2_start_large_file":
-        return this.#startLargeFile(p, this.#key(token, "writeFiles"));
+        return this.#largeFiles.start(p, this.key(token, "writeFiles"));
       case "b2_get_upload_part_url":
-        return this.#getUploadPartUrl(p, this.#key(token, "writeFiles"));
+        return this.#largeFiles.getUploadPartUrl(p, this.key(token, "writeFiles"));
       case "b2_finish_large_file":
-        return this.#finishLargeFile(p, this.#key(token, "writeFiles"));
+        return this.#largeFiles.finish(p, this.key(token, "writeFiles"));
       case "b2_cancel_large_file":
-        return this.#cancelLargeFile(p, this.#key(token, "writeFiles"));
+        return this.#largeFiles.cancel(p, this.key(token, "writeFiles"));
       case "b2_list_unfinished_large_files":
-        return this.#listUnfinished(p, this.#key(token, "listFiles"));
+        return this.#largeFiles.listUnfinished(p, this.key(token, "listFiles"));
       case "b2_list_parts":
-        return this.#listParts(p, this.#key(token, "writeFiles"));
+        return this.#largeFiles.listParts(p, this.key(token, "writeFiles"));
       case "b2_list_file_names":
-        return this.#listFileNames(p, this.#key(token, "listFiles"));
+        return this.#listFileNames(p, this.key(token, "listFiles"));
       case "b2_list_file_versions":
-        return this.#listFileVersions(p, this.#key(token, "listFiles"));
+        return this.#listFileVersions(p, this.key(token, "listFiles"));
       case "b2_hide_file":
-        return this.#hideFile(p, this.#key(token, "writeFiles"));
+        return this.#hideFile(p, this.key(token, "writeFiles"));
       case "b2_delete_file_version":
-        return this.#deleteFileVersion(p, this.#key(token, "deleteFiles"));
+        return this.#deleteFileVersion(p, this.key(token, "deleteFiles"));
       case "b2_get_file_info":
-        return this.#getFileInfo(p, this.#key(token, "readFiles"));
+        return this.#getFileInfo(p, this.key(token, "readFiles"));
       default:
         throw badRequest(`${api} is not a JSON call`);
     }
@@ -122,14 +93,76 @@ export class EmulatorApi {
     return undefined;
   }
 
-  #key(token: string | undefined, capability: B2Capability): EmulatorKey {
-    return this.#ctx.auth.check(token, capability);
+  /** The answer of `b2_authorize_account` (v2 shape, or v3's nested one). */
+  authorizeBody(token: string, key: EmulatorKey, version: number): unknown {
+    const bucket = key.bucketId === null ? undefined : this.#ctx.buckets.get(key.bucketId);
+    const allowed = {
+      bucketId: key.bucketId,
+      bucketName: bucket?.bucketName ?? null,
+      capabilities: [...key.capabilities],
+      namePrefix: key.namePrefix,
+    };
+    const minimumPartSize = this.#ctx.minimumPartSize;
+    const recommendedPartSize = this.#ctx.recommendedPartSize;
+    if (version >= 3) {
+      return {
+        accountId: this.#ctx.auth.accountId,
+        authorizationToken: token,
+        apiInfo: {
+          storageApi: {
+            apiUrl: this.#ctx.baseUrl(),
+            downloadUrl: this.#ctx.baseUrl(),
+            s3ApiUrl: this.#ctx.baseUrl(),
+            absoluteMinimumPartSize: minimumPartSize,
+            recommendedPartSize,
+            ...allowed,
+            infoType: "storageApi",
+          },
+        },
+      };
+    }
+    return {
+      accountId: this.#ctx.auth.accountId,
+      authorizationToken: token,
+      apiUrl: this.#ctx.baseUrl(),
+      downloadUrl: this.#ctx.baseUrl(),
+      s3ApiUrl: this.#ctx.baseUrl(),
+      absoluteMinimumPartSize: minimumPartSize,
+      recommendedPartSize,
+      allowed,
+    };
   }
 
-  #unfinished(key: EmulatorKey, fileId: string): StoredVersion {
-    const v = this.version(key, fileId);
-    if (!v || v.action !== "start") throw badRequest(`No active upload for: ${fileId}`);
-    return v;
+  /** The version a download by name returns (bucket name and percent-encoded file name from the URL). */
+  versionByName(token: string | undefined, bucketName: string, encodedName: string): StoredVersion {
+    const key = this.key(token, "readFiles");
+    const bucket = [...this.#ctx.buckets.values()].find((b) => b.bucketName === bucketName);
+    if (!bucket) throw new ApiError(404, "not_found", `bucket ${bucketName} does not exist`);
+    this.bucket(key, bucket.bucketId);
+    let name: string;
+    try {
+      name = decodeB2Name(encodedName);
+    } catch {
+      throw badRequest("file name is not properly percent-encoded");
+    }
+    if (key.namePrefix !== null && !name.startsWith(key.namePrefix)) {
+      throw new ApiError(401, "unauthorized", "file name is outside the application key's name prefix");
+    }
+    const version = bucket.visible(name);
+    if (!version) throw new ApiError(404, "not_found", `File with such name does not exist: ${name}`);
+    return version;
+  }
+
+  /** The version a download by id returns. */
+  versionById(token: string | undefined, fileId: string): StoredVersion {
+    const version = this.version(this.key(token, "readFiles"), fileId);
+    if (!version || version.action !== "upload") throw new ApiError(404, "not_found", `file not present: ${fileId}`);
+    return version;
+  }
+
+  /** The key behind an account token, checked for expiry and a capability. */
+  key(token: string | undefined, capability: B2Capability): EmulatorKey {
+    return this.#ctx.auth.check(token, capability);
   }
 
   #listBuckets(p: Params, key: EmulatorKey): ApiResult {
@@ -167,123 +200,6 @@ export class EmulatorApi {
         authorizationToken: record.token,
       },
     };
-  }
-
-  #startLargeFile(p: Params, key: EmulatorKey): ApiResult {
-    const bucket = this.bucket(key, str(p, "bucketId"));
-    const fileName = str(p, "fileName");
-    checkName(key, fileName);
-    const fileInfo = p["fileInfo"] ?? {};
-    if (typeof fileInfo !== "object" || fileInfo === null || Array.isArray(fileInfo)) throw badRequest("fileInfo must be an object");
-    const entries = Object.entries(fileInfo as Record<string, unknown>);
-    if (entries.length > 10) throw badRequest("too many fileInfo entries (at most 10)");
-    const info: Record<string, string> = {};
-    for (const [k, v] of entries) {
-      if (typeof v !== "string") throw badRequest(`fileInfo value of ${k} must be a string`);
-      info[k.toLowerCase()] = v;
-    }
-    const version: StoredVersion = {
-      fileId: this.#ctx.newFileId(bucket.bucketId),
-      fileName,
-      bucketId: bucket.bucketId,
-      action: "start",
-      contentType: optStr(p, "contentType") ?? "application/octet-stream",
-      contentSha1: null,
-      fileInfo: info,
-      uploadTimestamp: Date.now(),
-      data: Buffer.alloc(0),
-      parts: new Map(),
-    };
-    bucket.add(version);
-    return { body: fileJson(version, this.#ctx.auth.accountId), fileName, fileId: version.fileId };
-  }
-
-  #getUploadPartUrl(p: Params, key: EmulatorKey): ApiResult {
-    const version = this.#unfinished(key, str(p, "fileId"));
-    const record = this.#ctx.auth.newUploadUrl("part", version.bucketId, version.fileId, key);
-    return {
-      body: {
-        fileId: version.fileId,
-        uploadUrl: `${this.#ctx.baseUrl()}/b2api/v2/b2_upload_part/${version.fileId}/${record.id}`,
-        authorizationToken: record.token,
-      },
-      fileName: version.fileName,
-      fileId: version.fileId,
-    };
-  }
-
-  #finishLargeFile(p: Params, key: EmulatorKey): ApiResult {
-    const version = this.#unfinished(key, str(p, "fileId"));
-    const sha1s = p["partSha1Array"];
-    if (!Array.isArray(sha1s) || sha1s.some((s) => typeof s !== "string")) throw badRequest("partSha1Array must be an array of strings");
-    if (sha1s.length < 2) throw badRequest("large files must have at least 2 parts");
-    const parts = version.parts!;
-    const ordered = [];
-    for (let i = 1; i <= sha1s.length; i++) {
-      const part = parts.get(i);
-      if (!part) throw badRequest(`Part number ${i} has not been uploaded`);
-      if (part.sha1 !== sha1s[i - 1]) throw badRequest(`Part number ${i} has SHA1 ${part.sha1}, not ${String(sha1s[i - 1])}`);
-      if (i < sha1s.length && part.data.length < this.#ctx.minimumPartSize) {
-        throw badRequest(`Part number ${i} is smaller than the minimum part size ${this.#ctx.minimumPartSize}`);
-      }
-      ordered.push(part.data);
-    }
-    if (parts.size > sha1s.length) throw badRequest(`parts beyond ${sha1s.length} were uploaded but not listed`);
-    version.data = Buffer.concat(ordered);
-    version.action = "upload";
-    version.contentSha1 = "none";
-    delete version.parts;
-    this.#ctx.auth.dropPartUrls(version.fileId);
-    const claimed = version.fileInfo["large_file_sha1"];
-    if (claimed !== undefined && claimed !== createHash("sha1").update(version.data).digest("hex")) {
-      this.#ctx.violation(`large file ${version.fileName}: large_file_sha1 does not match the assembled parts`);
-    }
-    return { body: fileJson(version, this.#ctx.auth.accountId), fileName: version.fileName, fileId: version.fileId };
-  }
-
-  #cancelLargeFile(p: Params, key: EmulatorKey): ApiResult {
-    const version = this.#unfinished(key, str(p, "fileId"));
-    this.#ctx.buckets.get(version.bucketId)!.remove(version.fileId);
-    this.#ctx.auth.dropPartUrls(version.fileId);
-    return {
-      body: { accountId: this.#ctx.auth.accountId, bucketId: version.bucketId, fileId: version.fileId, fileName: version.fileName },
-      fileName: version.fileName,
-      fileId: version.fileId,
-    };
-  }
-
-  #listUnfinished(p: Params, key: EmulatorKey): ApiResult {
-    const bucket = this.bucket(key, str(p, "bucketId"));
-    const prefix = optStr(p, "namePrefix") ?? key.namePrefix ?? "";
-    const max = Math.min(int(p, "maxFileCount", 100) || 100, 100);
-    let files = bucket.unfinished(prefix);
-    const startFileId = optStr(p, "startFileId");
-    if (startFileId) {
-      const at = files.findIndex((f) => f.fileId === startFileId);
-      files = at >= 0 ? files.slice(at) : [];
-    }
-    const page = files.slice(0, max);
-    return {
-      body: { files: page.map((f) => fileJson(f, this.#ctx.auth.accountId)), nextFileId: files[max]?.fileId ?? null },
-    };
-  }
-
-  #listParts(p: Params, key: EmulatorKey): ApiResult {
-    const version = this.#unfinished(key, str(p, "fileId"));
-    const start = int(p, "startPartNumber", 1) || 1;
-    const max = Math.min(int(p, "maxPartCount", 100) || 100, 1000);
-    const numbers = [...version.parts!.keys()].filter((n) => n >= start).sort((a, b) => a - b);
-    const parts = numbers.slice(0, max).map((n) => {
-      const part = version.parts!.get(n)!;
-      return {
-        fileId: version.fileId,
-        partNumber: n,
-        contentLength: part.data.length,
-        contentSha1: part.sha1,
-        uploadTimestamp: part.uploadTimestamp,
-      };
-    });
-    return { body: { parts, nextPartNumber: numbers[max] ?? null }, fileId: version.fileId };
   }
 
   #listLimit(p: Params): number {

@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { ApiError } from "./emulatorHttp.js";
+import { b2NameProblem } from "../fileNames.js";
+import { ApiError, badRequest } from "./emulatorHttp.js";
 
 /** A B2 capability an application key can have. */
 export type B2Capability =
@@ -159,5 +160,14 @@ export class EmulatorAuth {
   /** Forgets the upload URLs of a large file that is finished or cancelled. */
   dropPartUrls(fileId: string): void {
     for (const [id, url] of this.#uploadUrls) if (url.fileId === fileId) this.#uploadUrls.delete(id);
+  }
+}
+
+/** Checks a file name against B2's rules and the key's name prefix restriction. */
+export function checkName(key: EmulatorKey, name: string): void {
+  const problem = b2NameProblem(name);
+  if (problem) throw badRequest(`File names must follow B2's rules: ${problem}`);
+  if (key.namePrefix !== null && !name.startsWith(key.namePrefix)) {
+    throw new ApiError(401, "unauthorized", "file name is outside the application key's name prefix");
   }
 }

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeB2Name, encodeB2Name } from "../fileNames.js";
-import { checkName, type EmulatorApi, type EmulatorContext } from "./EmulatorApi.js";
-import type { UploadUrlRecord } from "./EmulatorAuth.js";
+import type { EmulatorApi, EmulatorContext } from "./EmulatorApi.js";
+import { checkName, type UploadUrlRecord } from "./EmulatorAuth.js";
 import type { StoredVersion } from "./EmulatorBucket.js";
 import { ApiError, badRequest, drainBody, fileJson, parseRange, readBody } from "./emulatorHttp.js";
 

@@ -154,3 +154,30 @@ export async function readParams(req: IncomingMessage, url: URL): Promise<Record
   }
   return parsed as Record<string, unknown>;
 }
+
+/** The parameters of a JSON call. */
+export type Params = Record<string, unknown>;
+
+/** A required string parameter. */
+export function str(p: Params, name: string): string {
+  const v = p[name];
+  if (typeof v !== "string" || v === "") throw badRequest(`required field ${name} is missing`);
+  return v;
+}
+
+/** An optional string parameter (`null` when absent or empty). */
+export function optStr(p: Params, name: string): string | null {
+  const v = p[name];
+  if (v === undefined || v === null || v === "") return null;
+  if (typeof v !== "string") throw badRequest(`field ${name} must be a string`);
+  return v;
+}
+
+/** A non-negative integer parameter (numbers or numeric strings). */
+export function int(p: Params, name: string, fallback: number): number {
+  const v = p[name];
+  if (v === undefined || v === null || v === "") return fallback;
+  const n = typeof v === "number" ? v : Number(v);
+  if (!Number.isInteger(n) || n < 0) throw badRequest(`field ${name} must be a non-negative integer`);
+  return n;
+}

@@ -1,0 +1,95 @@
+import { inspect } from "node:util";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { Engine, StorageError, type LogSink } from "@rtbackup/core";
+import { B2StoragePlugin, type B2Storage } from "@rtbackup/plugin-b2";
+import { B2Emulator } from "@rtbackup/plugin-b2/emulator";
+import { bytes, getAll, listKeys, mapLimit } from "./helpers/treeData.js";
+
+const test = suite("credentials never reach errors, logs or stats");
+
+/** Every spelling of a secret that could leak: as is, and inside an HTTP Basic header. */
+function forms(keyId: string, applicationKey: string): string[] {
+  return [applicationKey, Buffer.from(`${keyId}:${applicationKey}`).toString("base64")];
+}
+
+function assertClean(text: string, secrets: string[], where: string): void {
+  for (const secret of secrets) assert.not.ok(text.includes(secret), `${where} contains a secret`);
+  assert.not.match(text, /emu_(acct|upl)_/, `${where} contains an authorization token`);
+}
+
+function engineFor(emulator: B2Emulator, applicationKey: string, lines: string[]): Engine {
+  const sink: LogSink = { write: (level, name, message) => lines.push(`${level} [${name}] ${message}`) };
+  return new Engine({
+    parameters: {
+      storage: "b2",
+      remoteStorageKeyID: emulator.credentials.keyId,
+      remoteStorageApplicationKey: applicationKey,
+      remoteStorageBucketID: emulator.bucketId,
+      b2LargeFileThreshold: 120_000,
+      b2LargeFileChunkSize: 64 * 1024,
+    },
+    log: { verbosity: "Verbose", sink },
+    plugins: [new B2StoragePlugin({ authorizeUrl: emulator.authorizeUrl, backoffBaseMs: 5, backoffMaxMs: 50, requestTimeoutMs: 500 })],
+  });
+}
+
+test("a failing authorize: the error names what to fix and holds no key", async () => {
+  const emulator = new B2Emulator();
+  await emulator.start();
+  const wrongKey = "K005wrongSecretValue0123456789abcdef";
+  const lines: string[] = [];
+  const backend = engineFor(emulator, wrongKey, lines).resolveStorage() as B2Storage;
+  try {
+    const err = await backend.put("x", Buffer.from("x"), 1).then(
+      () => assert.unreachable("a wrong key must fail"),
+      (e: unknown) => e,
+    );
+    assert.instance(err, StorageError);
+    assert.is((err as StorageError).transient, false);
+    assert.match((err as Error).message, /RemoteStorageApplicationKey/);
+    const secrets = forms(emulator.credentials.keyId, wrongKey);
+    assertClean(inspect(err, { depth: Infinity, showHidden: true }), secrets, "the error");
+    assertClean(JSON.stringify(err), secrets, "the error as JSON");
+    assertClean(JSON.stringify(backend.stats), secrets, "the stats");
+    assertClean(inspect(backend, { depth: Infinity, showHidden: true }), secrets, "the backend object");
+    assertClean(lines.join("\n"), secrets, "the log");
+    assertClean(backend.description, secrets, "the description");
+  } finally {
+    await backend.close();
+    await emulator.stop();
+  }
+});
+
+test("a run with retries, re-authorizations and a fatal error logs and reports no secret or token", async () => {
+  const emulator = new B2Emulator({
+    absoluteMinimumPartSize: 50_000,
+    faults: { rate: 0.3, kinds: ["401", "503", "reset"] },
+    seed: 5,
+  });
+  await emulator.start();
+  const lines: string[] = [];
+  const backend = engineFor(emulator, emulator.credentials.applicationKey, lines).resolveStorage() as B2Storage;
+  const errors: unknown[] = [];
+  try {
+    const files = Array.from({ length: 12 }, (_, i) => ({ key: `c/${i}`, data: bytes(i === 11 ? 200_000 : 3000, i + 1) }));
+    await mapLimit(files, 3, (f) => backend.put(f.key, f.data, f.data.length));
+    assert.is((await listKeys(backend, "c/")).length, 12);
+    for (const f of files) assert.ok((await getAll(backend, f.key)).equals(f.data));
+    emulator.setFaults(undefined);
+    emulator.failNext("b2_list_file_names", "503", 20);
+    await listKeys(backend, "c/").catch((e: unknown) => errors.push(e));
+    assert.is(errors.length, 1, "the listing gave up");
+    assert.ok(lines.some((l) => l.startsWith("debug")), "retries were logged");
+    const secrets = forms(emulator.credentials.keyId, emulator.credentials.applicationKey);
+    assertClean(lines.join("\n"), secrets, "the log");
+    assertClean(JSON.stringify(backend.stats), secrets, "the stats");
+    for (const e of errors) assertClean(inspect(e, { depth: Infinity, showHidden: true }), secrets, "an error");
+    assert.ok(backend.stats.retries.auth > 0 && backend.stats.retries.server > 0, "the run did go through retries");
+  } finally {
+    await backend.close();
+    await emulator.stop();
+  }
+});
+
+test.run();
