@@ -32,7 +32,7 @@ export class CandidateIndex {
    * Stats every candidate path once. Synchronous in time slices (see {@link TimeSlicer}): the list is as long as
    * the caller asked for, and on a FUSE filesystem each stat may be a round trip to its daemon.
    */
-  static async build(paths: readonly string[], slicer: TimeSlicer = new TimeSlicer(10)): Promise<CandidateIndex> {
+  static async build(paths: readonly string[], slicer: TimeSlicer = new TimeSlicer(2)): Promise<CandidateIndex> {
     const index = new CandidateIndex();
     await index.#add(paths, slicer);
     return index;

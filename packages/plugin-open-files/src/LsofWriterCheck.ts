@@ -70,7 +70,7 @@ export class LsofWriterCheck implements WriterCheck {
     const result = new Set<string>();
     if (paths.length === 0) return result;
     const started = performance.now();
-    const candidates = await CandidateIndex.build(paths, new TimeSlicer(10));
+    const candidates = await CandidateIndex.build(paths, new TimeSlicer(2));
     if (candidates.size === 0) return result;
     this.stats.checks++;
     try {

@@ -9,7 +9,7 @@ import type { WriterCheck } from "./WriterCheck.js";
 export interface ProcfsCheckOptions {
   /** Where procfs is mounted. Default `/proc`; a container may see the host's at another path. */
   readonly procRoot?: string;
-  /** Longest synchronous stretch of a scan before it lets the event loop run, in ms. Default 5. */
+  /** Longest synchronous stretch of a scan before it lets the event loop run, in ms. Default 2. */
   readonly sliceMs?: number;
 }
 
@@ -64,7 +64,7 @@ export class ProcfsWriterCheck implements WriterCheck {
   constructor(options: ProcfsCheckOptions = {}, where = "ProcfsWriterCheck options") {
     const parsed = parseProcfsCheckOptions(options, where);
     this.#procRoot = parsed.procRoot ?? "/proc";
-    this.#sliceMs = parsed.sliceMs ?? 5;
+    this.#sliceMs = parsed.sliceMs ?? 2;
   }
 
   /** Counters of the most recent scan. */

@@ -1,5 +1,6 @@
 export * from "./WriterCheck.js";
 export * from "./CandidateIndex.js";
+export * from "./TimeSlicer.js";
 export * from "./ProcfsWriterCheck.js";
 export * from "./LsofWriterCheck.js";
 export * from "./parseLsofFields.js";
