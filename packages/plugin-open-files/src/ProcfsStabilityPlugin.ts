@@ -32,9 +32,13 @@ export class ProcfsStabilityPlugin implements BackupPlugin {
     );
     if (scan.denied > 0 && !this.#warnedDenied) {
       this.#warnedDenied = true;
+      const why =
+        process.getuid?.() === 0
+          ? "they are protected even from root (another user namespace, or a security module)"
+          : "run the agent as root to see every process";
       log.warn(
-        `could not read the open files of ${scan.denied} process(es) (permission denied); files they hold open for ` +
-          `writing are not seen. Run the agent as root.`,
+        `could not read the open files of ${scan.denied} process(es) (permission denied): files they hold open for ` +
+          `writing are not seen; ${why}. Warned once; the count is in the check's stats.`,
       );
     }
     return writers;

@@ -83,14 +83,17 @@ export class ProcfsWriterCheck implements WriterCheck {
     const started = performance.now();
     const slicer = new TimeSlicer(this.#sliceMs);
     const candidates = await CandidateIndex.build(paths, slicer);
-    if (candidates.size === 0) return result;
+    if (candidates.size === 0) {
+      this.#lastScan = emptyCounters();
+      return result;
+    }
 
     const counters = emptyCounters();
     counters.scans = 1;
     const found = new Set<CandidateFile>();
     for (const pid of this.#listProcesses()) {
       if (slicer.due()) await slicer.yield();
-      this.#scanProcess(pid, candidates, found, counters);
+      await this.#scanProcess(pid, candidates, found, counters, slicer);
       if (found.size === candidates.size) break;
     }
     for (const file of found) for (const path of file.paths) result.add(path);
@@ -111,7 +114,13 @@ export class ProcfsWriterCheck implements WriterCheck {
     return names.filter(isPid);
   }
 
-  #scanProcess(pid: string, candidates: CandidateIndex, found: Set<CandidateFile>, counters: ProcfsScanCounters): void {
+  async #scanProcess(
+    pid: string,
+    candidates: CandidateIndex,
+    found: Set<CandidateFile>,
+    counters: ProcfsScanCounters,
+    slicer: TimeSlicer,
+  ): Promise<void> {
     const base = `${this.#procRoot}/${pid}`;
     let fds: string[];
     try {
@@ -121,7 +130,10 @@ export class ProcfsWriterCheck implements WriterCheck {
       return;
     }
     counters.processes++;
-    for (const fd of fds) {
+    for (let i = 0; i < fds.length; i++) {
+      // Servers can hold tens of thousands of descriptors: keep slicing inside one process too.
+      if ((i & 255) === 255 && slicer.due()) await slicer.yield();
+      const fd = fds[i]!;
       let st;
       try {
         st = statSync(`${base}/fd/${fd}`, { throwIfNoEntry: false });

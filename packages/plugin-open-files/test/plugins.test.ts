@@ -1,6 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError, defaultParameters, Engine, PluginError, type LogSink } from "@rtbackup/core";
@@ -89,6 +92,35 @@ test("options are validated in the constructor, errors name the plugin's option"
     () => new ProcfsStabilityPlugin({ lsofBinaryPath: "/usr/bin/lsof" } as never),
     (e: unknown) => e instanceof ConfigError && e.where === "ProcfsStabilityPlugin options.lsofBinaryPath",
   );
+});
+
+test("without root, the procfs plugin warns once that some processes could not be read", async () => {
+  if (process.getuid?.() !== 0) {
+    console.log("  SKIPPED warn-once case: needs root to run the plugin as another user");
+    return;
+  }
+  const f = join(dir, "for-nobody");
+  writeFileSync(f, "");
+  chmodSync(dir, 0o755);
+  const script = `
+    import { Engine } from "@rtbackup/core";
+    import { ProcfsStabilityPlugin } from "@rtbackup/plugin-open-files";
+    const lines = [];
+    const sink = { write: (level, name, message) => lines.push(level + " " + name + " " + message) };
+    const engine = new Engine({ log: { sink }, plugins: [new ProcfsStabilityPlugin()] });
+    for (let i = 0; i < 3; i++) await engine.hooks.stability.promise({ paths: [${JSON.stringify(f)}] });
+    process.stdout.write(JSON.stringify(lines.filter((l) => l.startsWith("warn "))));
+  `;
+  // This test's own process runs as root, so there is always one process nobody may not inspect.
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: join(dirname(fileURLToPath(import.meta.url)), ".."),
+    uid: 65534,
+    gid: 65534,
+    timeout: 30_000,
+  });
+  const warnings = JSON.parse(stdout) as string[];
+  assert.is(warnings.length, 1, stdout);
+  assert.match(warnings[0]!, /ProcfsStabilityPlugin could not read the open files of \d+ process\(es\).*run the agent as root/);
 });
 
 test("createStabilityPlugin follows stabilityCheck and lsofBinaryPath", () => {
