@@ -41,6 +41,15 @@ export interface FaultRule {
   truncateAfter?: number;
 }
 
+/** Every `every`-th request matching `match` gets the next of `faults` (round robin), `times` faults in all. */
+export interface PeriodicFaultRule {
+  match: FaultRule["match"];
+  every: number;
+  faults: FaultKind[];
+  times: number;
+  truncateAfter?: number;
+}
+
 const ERROR_DOCS: Record<string, [number, string, string]> = {
   slowdown: [503, "SlowDown", "Please reduce your request rate."],
   unavailable: [503, "ServiceUnavailable", "Service is unable to handle request."],
@@ -55,6 +64,7 @@ const ERROR_DOCS: Record<string, [number, string, string]> = {
 export class FaultProxy {
   readonly seen: SeenRequest[] = [];
   readonly #rules: FaultRule[] = [];
+  readonly #periodic: { rule: PeriodicFaultRule; seen: number; given: number }[] = [];
   readonly #target: URL;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
@@ -90,9 +100,31 @@ export class FaultProxy {
     this.#rules.push({ ...rule });
   }
 
+  /** Adds a periodic injection rule (tried after the one-off rules). */
+  injectPeriodic(rule: PeriodicFaultRule): void {
+    this.#periodic.push({ rule, seen: 0, given: 0 });
+  }
+
   /** Faults still pending across all rules. */
   get pending(): number {
-    return this.#rules.reduce((n, r) => n + r.times, 0);
+    return this.#rules.reduce((n, r) => n + r.times, 0) + this.#periodic.reduce((n, p) => n + p.rule.times - p.given, 0);
+  }
+
+  #pick(req: { method: string; url: string; headers: IncomingMessage["headers"] }): { fault: FaultKind; truncateAfter: number } | undefined {
+    const rule = this.#rules.find((r) => r.times > 0 && r.match(req));
+    if (rule) {
+      rule.times -= 1;
+      return { fault: rule.fault, truncateAfter: rule.truncateAfter ?? 65536 };
+    }
+    for (const p of this.#periodic) {
+      if (p.given >= p.rule.times || !p.rule.match(req)) continue;
+      p.seen += 1;
+      if (p.seen % p.rule.every !== 0) continue;
+      const fault = p.rule.faults[p.given % p.rule.faults.length]!;
+      p.given += 1;
+      return { fault, truncateAfter: p.rule.truncateAfter ?? 65536 };
+    }
+    return undefined;
   }
 
   /** Requests seen whose method matches and whose URL matches `pattern`. */
@@ -123,9 +155,8 @@ export class FaultProxy {
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const method = req.method ?? "GET";
     const url = req.url ?? "/";
-    const rule = this.#rules.find((r) => r.times > 0 && r.match({ method, url, headers: req.headers }));
-    if (rule) rule.times -= 1;
-    const fault = rule?.fault;
+    const picked = this.#pick({ method, url, headers: req.headers });
+    const fault = picked?.fault;
     const md5 = createHash("md5");
     const record: SeenRequest = {
       method,
@@ -166,7 +197,7 @@ export class FaultProxy {
         res.end(body);
         return;
       }
-      this.#forward(req, res, Buffer.concat(chunks), fault, rule?.truncateAfter ?? 65536);
+      this.#forward(req, res, Buffer.concat(chunks), fault, picked?.truncateAfter ?? 65536);
     });
   }
 
