@@ -10,9 +10,11 @@ import { UploadUrlPool } from "./UploadUrlPool.js";
 /** B2 allows at most 10,000 parts. */
 const MAX_PARTS = 10_000;
 
-/** fileInfo keys put on large files: the whole SHA-1 (B2's recommendation) and who started the upload. */
+/** fileInfo key of a large file's whole SHA-1 (B2's recommendation; B2 keeps none for large files). */
 export const INFO_LARGE_FILE_SHA1 = "large_file_sha1";
+/** fileInfo key naming the host (`owner` option) that started a large file. */
 export const INFO_OWNER = "rtb_owner";
+/** fileInfo key naming the backend instance that started a large file (it never cancels its own). */
 export const INFO_SESSION = "rtb_session";
 
 /** The part size for an object of `size`, or `undefined` when it would not make the two parts B2 requires. */

@@ -64,7 +64,7 @@ test("a failing authorize: the error names what to fix and holds no key", async 
 test("a run with retries, re-authorizations and a fatal error logs and reports no secret or token", async () => {
   const emulator = new B2Emulator({
     absoluteMinimumPartSize: 50_000,
-    faults: { rate: 0.3, kinds: ["401", "503", "reset"] },
+    faults: { rate: 0.2, kinds: ["401", "503", "reset"] },
     seed: 5,
   });
   await emulator.start();
@@ -72,6 +72,10 @@ test("a run with retries, re-authorizations and a fatal error logs and reports n
   const backend = engineFor(emulator, emulator.credentials.applicationKey, lines).resolveStorage() as B2Storage;
   const errors: unknown[] = [];
   try {
+    // Besides the random faults, these make sure a re-authorization, an upload-token renewal and a 503 happen.
+    emulator.failNext("b2_get_upload_url", "401");
+    emulator.failNext("b2_upload_file", "401");
+    emulator.failNext("b2_download_file_by_name", "503");
     const files = Array.from({ length: 12 }, (_, i) => ({ key: `c/${i}`, data: bytes(i === 11 ? 200_000 : 3000, i + 1) }));
     await mapLimit(files, 3, (f) => backend.put(f.key, f.data, f.data.length));
     assert.is((await listKeys(backend, "c/")).length, 12);

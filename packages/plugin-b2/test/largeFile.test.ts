@@ -12,7 +12,7 @@ const test = suite("B2Storage large files");
 const CHUNK = TEST_SIZES.largeFileChunkSize;
 
 test("a large file is uploaded in parallel parts, each on its own URL, with large_file_sha1", async () => {
-  const env = await startEmulatorBackend({ latencyMs: { b2_upload_part: 80 } }, { partConcurrency: 4 });
+  const env = await startEmulatorBackend({ latencyMs: { b2_upload_part: 150 } }, { partConcurrency: 4 });
   try {
     const data = bytes(10 * CHUNK + 123, 7);
     await env.backend.put("big/one", streamOf(data), data.length);
@@ -54,7 +54,7 @@ test("a crash mid-upload (process killed) leaves nothing that looks like a compl
   const child = spawn(process.execPath, [fileURLToPath(new URL("./helpers/crashingPut.mjs", import.meta.url))], {
     env: {
       ...process.env,
-      CRASH_SIZE: String(20 * CHUNK),
+      CRASH_SIZE: String(40 * CHUNK),
       CRASH_KEY: key,
       CRASH_KEY_ID: env.emulator.credentials.keyId,
       CRASH_APPLICATION_KEY: env.emulator.credentials.applicationKey,
@@ -100,7 +100,7 @@ test("a crash mid-upload (process killed) leaves nothing that looks like a compl
 test("dropping the backend mid-upload (close) stores nothing; the same owner's next start cancels the leftover", async () => {
   const env = await startEmulatorBackend({ latencyMs: { b2_upload_part: 100 } }, { partConcurrency: 2 });
   try {
-    const data = bytes(12 * CHUNK, 3);
+    const data = bytes(24 * CHUNK, 3);
     const put = env.backend.put("dropped", streamOf(data), data.length);
     const outcome = put.then(
       () => "stored",
