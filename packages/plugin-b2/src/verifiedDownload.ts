@@ -32,7 +32,7 @@ function header(res: B2.Response, name: string): string | undefined {
  */
 export async function verifiedDownload(session: B2Session, open: OpenDownload, options: DownloadOptions): Promise<Readable> {
   const start = options.range?.start ?? 0;
-  const first = await open(start, options.range?.end);
+  const first = checkedRange(await open(start, options.range?.end), options.range !== undefined, options.key);
   const total = totalSize(first);
   const end = options.range ? Math.min(options.range.end, total - 1) : total - 1;
   const fileId = header(first, "x-bz-file-id");
@@ -64,7 +64,7 @@ export async function verifiedDownload(session: B2Session, open: OpenDownload, o
           const failure = err instanceof B2Failure ? err : new B2Failure("b2_download_file_by_name", "network", undefined, "broken", String((err as Error)?.message ?? err));
           await session.recover(failure, attempt++, { key: options.key, generation: -1 });
           session.stats.downloadResumes += 1;
-          response = await open(offset, end);
+          response = checkedRange(await open(offset, end), true, options.key);
           if (header(response, "x-bz-file-id") !== fileId) {
             throw integrity(options.key, "the object was replaced while it was being read");
           }
@@ -76,6 +76,15 @@ export async function verifiedDownload(session: B2Session, open: OpenDownload, o
     }
   }
   return Readable.from(body(), { objectMode: false });
+}
+
+/** A ranged request must be answered with 206: bytes from elsewhere in the object must never be passed on. */
+function checkedRange(res: B2.Response<Readable>, ranged: boolean, key: string): B2.Response<Readable> {
+  if (ranged && res.status !== 206) {
+    res.data.destroy();
+    throw integrity(key, `a ranged download was answered with HTTP ${res.status} instead of 206`);
+  }
+  return res;
 }
 
 function totalSize(res: B2.Response): number {
