@@ -25,6 +25,11 @@ export type FailureKind =
   | "client"
   | "aborted";
 
+/** The B2 code given to an error answer that had no JSON body (e.g. the answer to a HEAD). */
+export function bodylessCode(status: number): string {
+  return `http_${status}`;
+}
+
 /** Kinds worth retrying (after re-authorizing, waiting or backing off). */
 export const RETRYABLE: ReadonlySet<FailureKind> = new Set(["auth", "throttled", "server", "timeout", "network"]);
 
@@ -76,10 +81,12 @@ export async function toB2Failure(api: string, err: unknown): Promise<B2Failure>
   }
   const status = response.status;
   const body = await errorBody(response.data);
-  const code = body.code ?? `http_${status}`;
+  const code = body.code ?? bodylessCode(status);
   const retryAfterMs = parseRetryAfter(response.headers?.["retry-after"]);
   let kind: FailureKind;
-  if (status === 401) kind = code === "expired_auth_token" || code === "bad_auth_token" ? "auth" : "unauthorized";
+  // A 401 without a body (the answer to a HEAD) cannot say which 401 it is: treat it as an expired token, and let
+  // the caller call it fatal if it comes back after a fresh authorization.
+  if (status === 401) kind = code === "expired_auth_token" || code === "bad_auth_token" || body.code === undefined ? "auth" : "unauthorized";
   else if (status === 429) kind = "throttled";
   else if (status === 408) kind = "timeout";
   else if (status >= 500) kind = "server";

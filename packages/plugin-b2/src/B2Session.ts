@@ -4,7 +4,7 @@ import { Agent as HttpsAgent } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import B2 from "backblaze-b2";
 import { StorageError } from "@rtbackup/core";
-import { B2Failure, RETRYABLE, toB2Failure } from "./B2Failure.js";
+import { B2Failure, RETRYABLE, bodylessCode, toB2Failure } from "./B2Failure.js";
 import type { ResolvedB2StorageOptions } from "./B2StorageOptions.js";
 import type { B2StorageStats } from "./B2StorageStats.js";
 
@@ -115,6 +115,7 @@ export class B2Session {
     send: (auth: AuthInfo) => Promise<B2.Response>,
     options: { tolerate?: (failure: B2Failure) => boolean; key?: string } = {},
   ): Promise<B2.Response | undefined> {
+    let bodyless401 = 0;
     for (let attempt = 1; ; attempt++) {
       const auth = await this.auth();
       await this.gate();
@@ -122,7 +123,10 @@ export class B2Session {
       try {
         return await send(auth);
       } catch (err) {
-        const failure = await toB2Failure(api, err);
+        let failure = await toB2Failure(api, err);
+        if (failure.kind === "auth" && failure.b2Code === bodylessCode(401) && ++bodyless401 > 1) {
+          failure = new B2Failure(api, "unauthorized", 401, failure.b2Code, "refused again after a fresh authorization");
+        }
         if (options.tolerate?.(failure)) return undefined;
         await this.recover(failure, attempt, { generation: auth.generation, ...(options.key === undefined ? {} : { key: options.key }) });
       }

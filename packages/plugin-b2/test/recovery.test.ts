@@ -42,6 +42,28 @@ test("tokens that keep expiring during a run are renewed each time", async () =>
   }
 });
 
+test("a HEAD refused with a bodiless 401: re-authorize once; refused again means a missing capability", async () => {
+  const env = await startEmulatorBackend();
+  try {
+    await env.backend.put("h", Buffer.from("h"), 1);
+    env.emulator.failNext("b2_download_file_by_name", "401");
+    assert.equal(await env.backend.head("h"), { key: "h", size: 1 });
+    assert.is(env.backend.stats.reauthorizations, 1);
+    const writeOnly = env.emulator.addKey({ capabilities: ["listFiles", "writeFiles"] });
+    const blind = env.another({ keyId: writeOnly.keyId, applicationKey: writeOnly.applicationKey });
+    await blind.head("h").then(
+      () => assert.unreachable("HEAD needs readFiles"),
+      (err) => {
+        assert.is((err as StorageError).transient, false);
+        assert.match((err as Error).message, /capability/);
+      },
+    );
+    assert.is(blind.stats.calls["b2_download_file_by_name"], 2, "one retry after a fresh authorization, then fatal");
+  } finally {
+    await env.cleanup();
+  }
+});
+
 test("429 Retry-After is honoured before the next call", async () => {
   const env = await startEmulatorBackend();
   try {
