@@ -14,6 +14,8 @@ import { defaultParameters, type Parameters } from "./config/Parameters.js";
 import type { StorageBackend } from "./storage/StorageBackend.js";
 import { LocalDirectoryStorage } from "./storage/LocalDirectoryStorage.js";
 import { Runtime, type RuntimeOptions, type ScanResult } from "./pipeline/Runtime.js";
+import { acquireLock } from "./state/lock.js";
+import { mkdir } from "node:fs/promises";
 import type {
   BackupAction,
   ChangeEvent,
@@ -29,6 +31,8 @@ import type {
   UploadInfo,
   WriterSet,
 } from "./types.js";
+
+const EARLY_EVENT_LIMIT = 100_000;
 
 /** Options of {@link Engine}. */
 export interface EngineOptions {
@@ -133,9 +137,18 @@ export class Engine {
    */
   async start(options: RuntimeOptions = {}): Promise<Runtime> {
     if (this.#runtime) return this.#runtime;
-    await this.hooks.initialize.promise();
+    // The instance lock comes first, so a second agent on the same state never touches the first one's resources
+    // (sockets, marks, snapshots) from its plugins' initialize taps.
+    await mkdir(this.parameters.remoteFileStateCachePath, { recursive: true });
+    const lock = await acquireLock(this.parameters.remoteFileStateCachePath);
     try {
-      this.#runtime = await Runtime.open(this, options);
+      await this.hooks.initialize.promise();
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+    try {
+      this.#runtime = await Runtime.open(this, options, lock);
     } catch (err) {
       await this.hooks.shutdown.promise().catch(() => undefined);
       throw err;
@@ -156,6 +169,7 @@ export class Engine {
     const runtime = this.#runtime;
     this.#runtime = undefined;
     this.#submitHandler = undefined;
+    this.#early = [];
     try {
       await runtime?.close(options);
     } finally {
@@ -181,19 +195,33 @@ export class Engine {
   }
 
   /**
-   * Sources call this with every change they see. Before the pipeline runs, events are refused with an error so
-   * that a source started too early is noticed.
+   * Sources call this with every change they see. Events submitted before the pipeline runs (sources start in
+   * `initialize`) are held and handed over when it starts.
    */
   submit(event: ChangeEvent): void {
     this.hooks.event.call(event);
-    if (!this.#submitHandler) throw new BackupError("SOURCE_FAILED", "engine.submit() called before the pipeline started");
-    this.#submitHandler(event);
+    if (this.#submitHandler) return this.#submitHandler(event);
+    // Sources start in `initialize`, before the pipeline exists: hold their first events until it does. Past the
+    // limit, one rescan of everything replaces what was dropped.
+    if (this.#early.length < EARLY_EVENT_LIMIT) this.#early.push(event);
+    else this.#earlyOverflow = true;
   }
 
-  /** Installs the function that receives submitted events (the pipeline does, when it starts). */
+  /** Installs the function that receives submitted events (the pipeline does, when it starts) and hands it the held ones. */
   setSubmitHandler(handler: ((event: ChangeEvent) => void) | undefined): void {
     this.#submitHandler = handler;
+    if (!handler) return;
+    const early = this.#early;
+    this.#early = [];
+    for (const e of early) handler(e);
+    if (this.#earlyOverflow) {
+      this.#earlyOverflow = false;
+      for (const root of this.parameters.backupRoots) handler({ type: "rescan", path: root, reason: "overflow" });
+    }
   }
+
+  #early: ChangeEvent[] = [];
+  #earlyOverflow = false;
 
   /** Asks the storage hook for the backend, then lets wrappers wrap it. */
   resolveStorage(): StorageBackend {

@@ -2,7 +2,7 @@ import type { Engine } from "../Engine.js";
 import type { Logger } from "../logger.js";
 import { Repository } from "../repository/Repository.js";
 import { syncStateCache, type SyncResult } from "../repository/syncState.js";
-import { acquireLock, type Lock } from "../state/lock.js";
+import type { Lock } from "../state/lock.js";
 import { StateCache } from "../state/StateCache.js";
 import type { StorageBackend } from "../storage/StorageBackend.js";
 import type { BackupAction, ScanInfo } from "../types.js";
@@ -152,22 +152,21 @@ export class Runtime {
   }
 
   /** Opens storage, the repository (created if absent), the state cache (synced with the index) and the stages. */
-  static async open(engine: Engine, options: RuntimeOptions = {}): Promise<Runtime> {
+  static async open(engine: Engine, options: RuntimeOptions, lock: Lock): Promise<Runtime> {
     const p = engine.parameters;
-    const storage = engine.resolveStorage();
-    const repository = await Repository.open(storage, { prefix: p.repositoryPrefix, create: { chunkSize: p.chunkSize } });
-    const { mkdir } = await import("node:fs/promises");
-    await mkdir(p.remoteFileStateCachePath, { recursive: true });
-    const lock = await acquireLock(p.remoteFileStateCachePath);
-    // Staging copies left by a crash are stale: their files go through the pipeline again.
-    await rm(p.stagingDirectory, { recursive: true, force: true }).catch(() => undefined);
     let cache: StateCache | undefined;
+    let storage: StorageBackend | undefined;
     try {
+      storage = engine.resolveStorage();
+      const repository = await Repository.open(storage, { prefix: p.repositoryPrefix, create: { chunkSize: p.chunkSize } });
+      // Staging copies left by a crash are stale: their files go through the pipeline again.
+      await rm(p.stagingDirectory, { recursive: true, force: true }).catch(() => undefined);
       cache = await StateCache.open(p.remoteFileStateCachePath);
       const sync = await syncStateCache(repository, cache, engine.getLogger("state"));
       return new Runtime(engine, storage, repository, cache, lock, sync, options);
     } catch (err) {
       await cache?.close();
+      await storage?.close?.().catch(() => undefined);
       await lock.release();
       throw err;
     }
@@ -232,6 +231,17 @@ export class Runtime {
     };
   }
 
+  /** The agent's own working directories and snapshot views, never backed up. */
+  #ownPath(path: string): boolean {
+    const p = this.engine.parameters;
+    return (
+      isPathUnder(path, p.stagingDirectory) ||
+      isPathUnder(path, p.remoteFileStateCachePath) ||
+      (p.storage === "local" && isPathUnder(path, p.localStoragePath)) ||
+      path.includes("/.zfs/snapshot/")
+    );
+  }
+
   /** Applies the intake hook to one path: true when it is to be backed up. */
   async included(path: string, action: BackupAction["type"] = "upload"): Promise<boolean> {
     const hook = this.engine.hooks.intake;
@@ -260,6 +270,7 @@ export class Runtime {
     let changed = 0;
     for (const root of list) {
       for await (const { path, stats } of walk(root, {
+        skip: (p) => this.#ownPath(p),
         ...(this.#scanAbort ? { signal: this.#scanAbort.signal } : {}),
         onError: (p, err) => this.#log.warn(`cannot read ${p}: ${(err as Error).message}`),
       })) {
