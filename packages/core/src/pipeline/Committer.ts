@@ -3,7 +3,7 @@ import type { Logger } from "../logger.js";
 import type { Repository } from "../repository/Repository.js";
 import type { LocalIdentity, StateCache } from "../state/StateCache.js";
 import type { IndexRecord } from "../types.js";
-import { backoffDelay, delay } from "./retry.js";
+import { backoffDelay, delay, type BackoffPolicy } from "./retry.js";
 
 /** Options of {@link Committer}. */
 export interface CommitterOptions {
@@ -19,6 +19,8 @@ export interface CommitterOptions {
   /** Newest batch time already in the index (batch times never go backwards). */
   lastBatchTime?: number;
   now?: () => number;
+  /** Retry timing of failed batch writes. */
+  backoff?: BackoffPolicy;
 }
 
 interface Pending {
@@ -44,7 +46,7 @@ export class Committer {
   readonly stats = { batches: 0, records: 0, checkpoints: 0, retries: 0, lastCommitAt: 0 };
 
   constructor(options: CommitterOptions) {
-    this.#o = { maxRecords: 5_000, checkpointEvery: 50_000, now: Date.now, ...options };
+    this.#o = { maxRecords: 5_000, checkpointEvery: 50_000, now: Date.now, backoff: { baseMs: 1_000, maxMs: 60_000 }, ...options };
     this.#lastTime = options.lastBatchTime ?? 0;
     this.#log = options.engine.getLogger("commit");
   }
@@ -102,7 +104,7 @@ export class Committer {
       } catch (err) {
         this.#failures++;
         this.stats.retries++;
-        const wait = backoffDelay(attempt, 1000, 60_000);
+        const wait = backoffDelay(attempt, this.#o.backoff.baseMs, this.#o.backoff.maxMs);
         this.#log.error(`writing index batch ${seq} failed (attempt ${attempt}); retrying in ${wait} ms`, err);
         await delay(wait);
       }
@@ -123,7 +125,7 @@ export class Committer {
         return;
       } catch (err) {
         this.#log.error(`writing checkpoint at batch ${seq} failed (attempt ${attempt})`, err);
-        await delay(backoffDelay(attempt, 1000, 30_000));
+        await delay(backoffDelay(attempt, this.#o.backoff.baseMs, this.#o.backoff.maxMs));
       }
     }
     // A missing checkpoint only makes restores read more batches; the next commit tries again.

@@ -11,13 +11,15 @@ import type { BackupAction, ChangeEvent } from "../types.js";
 import type { Runtime } from "./Runtime.js";
 import { SharedSnapshot, liveSnapshot } from "./SharedSnapshot.js";
 import { Stability, type PromotionReason } from "./Stability.js";
-import { backoffDelay } from "./retry.js";
+import { backoffDelay, defaultBackoff, type BackoffPolicy } from "./retry.js";
 
 /** Options of {@link Pipeline}. */
 export interface PipelineOptions {
   clock: Clock;
   /** Give up on a path after this many failed attempts (bounded runs only). Default: never. */
   maxAttempts?: number;
+  /** Retry timing of failed snapshots and uploads. Default {@link defaultBackoff}. */
+  backoff?: BackoffPolicy;
   /** Called when a path is given up. */
   onGiveUp?: (path: string, error: unknown, attempts: number) => void;
 }
@@ -421,7 +423,8 @@ export class Pipeline {
       this.#o.onGiveUp?.(path, err, attempts);
       return;
     }
-    const wait = backoffDelay(attempts, 1000, 300_000);
+    const policy = this.#o.backoff ?? defaultBackoff;
+    const wait = backoffDelay(attempts, policy.baseMs, policy.maxMs);
     const retryAt = this.#clock.now() + wait;
     this.#rt.engine.hooks.failure.call({ path, stage, error: err, attempts, retryAt });
     if (this.#retryTimers.has(path)) return;

@@ -12,6 +12,7 @@ import { Uploader, unchangedOnDisk } from "./Uploader.js";
 import { walk } from "../scan/walk.js";
 import { isPathUnder } from "../repository/format.js";
 import { systemClock, type Clock } from "../clock.js";
+import type { BackoffPolicy } from "./retry.js";
 import { Pipeline } from "./Pipeline.js";
 import { messageOf } from "../errors.js";
 import { rm } from "node:fs/promises";
@@ -69,6 +70,8 @@ export interface RuntimeOptions {
   checkpointEvery?: number;
   /** Time source (tests inject a manual clock). */
   clock?: Clock;
+  /** Retry timing of failed snapshots, uploads and index writes (tests shorten it). */
+  backoff?: BackoffPolicy;
 }
 
 /** A scan waiting to run. */
@@ -121,6 +124,7 @@ export class Runtime {
       engine,
       delayMs: p.batchUploadConsolidationDelay,
       lastBatchTime: sync.lastBatchTime,
+      ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}),
     });
     this.uploader = new Uploader({ engine, repository, cache, committer: this.committer });
@@ -128,6 +132,7 @@ export class Runtime {
     this.clock = options.clock ?? systemClock;
     this.pipeline = new Pipeline(this, {
       clock: this.clock,
+      ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
       onGiveUp: (path, error, attempts) => this.gaveUp.push({ path, error: messageOf(error), attempts }),
     });

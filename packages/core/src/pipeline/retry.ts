@@ -6,6 +6,15 @@ export function backoffDelay(attempt: number, base = 500, max = 60_000, random: 
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+/** How long retries wait: the first after up to `baseMs`, doubling up to `maxMs` (with jitter). */
+export interface BackoffPolicy {
+  baseMs: number;
+  maxMs: number;
+}
+
+/** Production defaults: 1 s doubling to 5 minutes. */
+export const defaultBackoff: BackoffPolicy = { baseMs: 1_000, maxMs: 300_000 };
+
 /** True unless the error says a retry cannot help. Unknown errors are assumed transient: nothing is dropped. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof StorageError) return err.transient;

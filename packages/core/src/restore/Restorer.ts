@@ -7,6 +7,7 @@ import { isPathUnder } from "../repository/format.js";
 import type { Repository } from "../repository/Repository.js";
 import type { FileEntry } from "../types.js";
 import { targetPathOf } from "./safePath.js";
+import { backoffDelay, delay } from "../pipeline/retry.js";
 
 /** What a restore reports as it goes (streamed as JSON lines by the CLI). */
 export type RestoreEvent =
@@ -21,6 +22,9 @@ export interface RestoreResult {
   errors: number;
   unsafe: number;
 }
+
+/** Attempts per chunk before a restore gives up on a file. */
+const CHUNK_ATTEMPTS = 5;
 
 /** Options of {@link Restorer}. */
 export interface RestorerOptions {
@@ -153,12 +157,28 @@ export class Restorer {
     return result;
   }
 
+  /**
+   * Reads one verified chunk, retrying failures with backoff (storage hiccups, a body cut short, even a corrupt
+   * transfer); an object that is missing, or still fails verification after every attempt, is an error naming it.
+   */
+  async #chunk(id: string): Promise<Buffer> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#repo.getChunk(id);
+      } catch (err) {
+        const missing = err instanceof BackupError && err.code === "STORAGE_NOT_FOUND";
+        if (missing || attempt >= CHUNK_ATTEMPTS) throw err;
+        await delay(backoffDelay(attempt, 200, 5_000));
+      }
+    }
+  }
+
   /** Writes a file's content to a stream, verifying each chunk before it is written. */
   async cat(entry: FileEntry, out: Writable): Promise<void> {
     if (entry.type !== "file") throw new BackupError("RESTORE_NOT_FOUND", `${entry.path} is a ${entry.type}, not a file`);
     let written = 0;
     for (const id of entry.chunks) {
-      const data = await this.#repo.getChunk(id);
+      const data = await this.#chunk(id);
       written += data.length;
       if (!out.write(data)) await new Promise<void>((r) => out.once("drain", () => r()));
     }
@@ -195,7 +215,7 @@ export class Restorer {
     try {
       let written = 0;
       for (const id of entry.chunks) {
-        const data = await this.#repo.getChunk(id);
+        const data = await this.#chunk(id);
         await handle.write(data, 0, data.length, written);
         written += data.length;
       }
