@@ -1,23 +1,56 @@
-// Runs one backup or restore in this process and prints a JSON line with its time and peak RSS.
-// Usage: node core-child.mjs backup <src> <store> <state> | restore <store> <out>
+// One backup or restore through the engine in this process; prints a JSON line with its times and peak RSS.
+// Usage: node core-child.mjs backup <storage-json> <src> <state> | restore <storage-json> <out>
+// <storage-json>: {"kind":"local","path":...} | {"kind":"s3","endpoint":...,"bucket":...,"prefix":...}
+import { join } from "node:path";
 import { Engine, LocalDirectoryStorage, Repository, Restorer, loadTree, silentSink } from "@rtbackup/core";
+import { S3Storage, S3StoragePlugin } from "@rtbackup/plugin-s3";
 
-const [mode, a, b, c] = process.argv.slice(2);
+const S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+const [mode, storageJson, a, b] = process.argv.slice(2);
+const storage = JSON.parse(storageJson);
 const started = performance.now();
 let extra = {};
+
+function storageParameters() {
+  if (storage.kind === "local") return { parameters: { storage: "local", localStoragePath: storage.path }, plugins: [] };
+  return {
+    parameters: {
+      storage: "s3",
+      s3Endpoint: storage.endpoint,
+      s3Bucket: storage.bucket,
+      s3AccessKeyId: S3_CREDENTIALS.accessKeyId,
+      s3SecretAccessKey: S3_CREDENTIALS.secretAccessKey,
+      repositoryPrefix: storage.prefix,
+    },
+    plugins: [new S3StoragePlugin()],
+  };
+}
+
 if (mode === "backup") {
+  const { parameters, plugins } = storageParameters();
   const engine = new Engine({
-    parameters: { storage: "local", localStoragePath: b, remoteFileStateCachePath: c, backupRoots: [a], pathFilters: [], batchUploadConsolidationDelay: 1000 },
+    parameters: {
+      ...parameters,
+      remoteFileStateCachePath: b,
+      stagingDirectory: join(b, "staging"),
+      backupRoots: [a],
+      pathFilters: [],
+      batchUploadConsolidationDelay: 1000,
+    },
+    plugins,
     log: { sink: silentSink },
   });
   const runtime = await engine.start();
+  const startedMs = performance.now() - started;
   const scan = await engine.initialBackup();
-  extra = { files: runtime.uploader.stats.files, bytes: runtime.uploader.stats.bytes, changed: scan.changed };
+  extra = { startMs: startedMs, scanMs: scan.durationMs, seen: scan.seen, changed: scan.changed, files: runtime.uploader.stats.files, bytes: runtime.uploader.stats.bytes };
   await engine.stop();
 } else if (mode === "restore") {
-  const repo = await Repository.open(new LocalDirectoryStorage({ path: a }));
+  const backend = storage.kind === "local" ? new LocalDirectoryStorage({ path: storage.path }) : new S3Storage({ endpoint: storage.endpoint, bucket: storage.bucket, credentials: S3_CREDENTIALS });
+  const repo = await Repository.open(backend, storage.prefix ? { prefix: storage.prefix } : {});
   const tree = await loadTree(repo);
-  const result = await new Restorer(repo).restore(Restorer.select(tree.entries, ["/"], true).entries, b);
+  const result = await new Restorer(repo, { restoreOwner: false }).restore(Restorer.select(tree.entries, ["/"], true).entries, a);
+  await backend.close?.();
   if (result.errors || result.unsafe) throw new Error(`restore had errors: ${JSON.stringify(result)}`);
   extra = { restored: result.restored, bytes: result.bytes };
 } else throw new Error(`unknown mode ${mode}`);

@@ -1,5 +1,6 @@
-// Shared helpers for the benchmark scripts: deterministic data, timing, child processes with peak RSS.
-import { spawn } from "node:child_process";
+// Shared helpers for the benchmark scripts: deterministic data, timing, child processes with peak RSS, peers.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -7,13 +8,24 @@ import { join } from "node:path";
 export function prng(seed) {
   let x = seed >>> 0 || 1;
   return (buf) => {
-    for (let i = 0; i < buf.length; i += 4) {
+    for (let i = 0; i + 4 <= buf.length; i += 4) {
       x ^= x << 13; x >>>= 0;
       x ^= x >>> 17;
       x ^= x << 5; x >>>= 0;
       buf.writeUInt32LE(x, i);
     }
     return buf;
+  };
+}
+
+/** Deterministic integers in [0, n) (a second xorshift32 stream, independent of the bytes). */
+export function randomInt(seed) {
+  let x = seed >>> 0 || 1;
+  return (n) => {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    return x % n;
   };
 }
 
@@ -28,11 +40,19 @@ export async function makeFiles(root, count, size, seed, prefix = "f") {
   }
 }
 
-/** Runs a command; resolves with wall time (s) and, for node children that report it, peak RSS (MiB). */
+const TIME = "/usr/bin/time";
+
+/**
+ * Runs a command; resolves with wall time (s), stdout, stderr and, when `/usr/bin/time` exists, the peak RSS of
+ * the command (MiB, from `time -v`'s "Maximum resident set size"; for a tree of processes, the largest one).
+ */
 export function timed(cmd, args, options = {}) {
+  const { measure = true, ...spawnOptions } = options;
+  const wrap = measure && existsSync(TIME);
+  const [file, argv] = wrap ? [TIME, ["-v", cmd, ...args]] : [cmd, args];
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+    const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], ...spawnOptions });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
@@ -40,14 +60,57 @@ export function timed(cmd, args, options = {}) {
     child.on("error", reject);
     child.on("close", (code) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      let maxRssMiB;
+      if (wrap) {
+        const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(err);
+        if (m) maxRssMiB = Number(m[1]) / 1024;
+        const cut = err.lastIndexOf("\tCommand being timed:");
+        if (cut !== -1) err = err.slice(0, cut);
+      }
       if (code !== 0) return reject(new Error(`${cmd} ${args.join(" ")} exited ${code}: ${err.slice(-2000)}`));
-      resolve({ seconds, stdout: out, stderr: err });
+      resolve({ seconds, stdout: out, stderr: err, ...(maxRssMiB !== undefined ? { maxRssMiB } : {}) });
     });
   });
+}
+
+/** Runs a node script of this directory as a child (under `time -v`); parses its last stdout line as JSON. */
+export async function nodeChild(script, args, options = {}) {
+  const r = await timed(process.execPath, [script, ...args], options);
+  const last = r.stdout.trim().split("\n").at(-1);
+  const out = JSON.parse(last);
+  return { ...out, wallSeconds: r.seconds, maxRssMiB: r.maxRssMiB ?? out.maxRssMiB };
 }
 
 /** Median of numbers. */
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s[Math.floor((s.length - 1) / 2)] + s[Math.ceil((s.length - 1) / 2)]) / 2 : NaN;
+}
+
+/** The p-th percentile (0–100, nearest rank) of numbers. */
+export function percentile(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+/**
+ * Makes sure `binary` runs (`binary --version`-style probe `probe`); when it does not and we are root with
+ * apt-get, installs Debian package `pkg`. Returns whether it is usable.
+ */
+export function ensureTool(binary, pkg, probe = ["version"], say = () => undefined) {
+  const works = () => spawnSync(binary, probe, { stdio: "ignore" }).status === 0;
+  if (works()) return true;
+  if (process.getuid?.() !== 0 || spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status !== 0) {
+    say(`${binary} missing and cannot install it (needs root and apt-get)`);
+    return false;
+  }
+  say(`${binary} missing: apt-get install -y ${pkg}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  let r = spawnSync("apt-get", ["install", "-y", pkg], { stdio: "ignore", env });
+  if (r.status !== 0) {
+    spawnSync("apt-get", ["update"], { stdio: "ignore", env });
+    r = spawnSync("apt-get", ["install", "-y", pkg], { stdio: "ignore", env });
+  }
+  return r.status === 0 && works();
 }

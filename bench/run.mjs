@@ -1,54 +1,158 @@
 #!/usr/bin/env node
-// npm run bench: core backup/restore on a generated tree with `cp -a` as the floor, then every package's
-// `bench/*.bench.mjs`. Writes bench/results/latest.md and latest.json.
-// Options: --scale X (default 1: 20,000 × 4 KiB + 20 × 16 MiB), --only REGEX (which package benches to run).
-import { mkdtemp, readdir, rm, writeFile, mkdir } from "node:fs/promises";
+// npm run bench: the engine side by side with the tools a user would otherwise pick, on the same generated data, in
+// the same run; then every package's `bench/*.bench.mjs`. Writes bench/results/latest.md and latest.json.
+//
+// Per dataset (bench/datasets.mjs): initial backup and full restore vs restic (local repository) and vs rclone copy
+// (to the same s3rver as our S3StoragePlugin); incremental backup after touching 1% of files; rescan of the
+// unchanged tree vs `find -printf '%s %T@'`; `cp -a` as the floor of a copy; peak RSS of every process
+// (/usr/bin/time -v); B2 transactions per 1,000 files (the emulator counts). Then close-to-commit latency of a burst
+// of 1,000 changed files with both windows at 100 ms. With --scaling: StateCache at 100k and 1M entries and a
+// rescan of as many real files as fit in the time budget.
+//
+// Options: --scale X (default 1; dataset sizes), --only REGEX (sections: dataset:small|large|mixed, latency,
+//          scaling, packages/<pkg>/<bench>; a run with --only writes results/partial.* instead of latest.*),
+//          --scaling (add the scaling run).
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeFiles, timed } from "./lib.mjs";
+import { datasets, touchOnePercent } from "./datasets.mjs";
+import { ensureTool, nodeChild, timed } from "./lib.mjs";
+import { cpFloor, findFloor, rclone, restic, startS3rver } from "./peers.mjs";
+import { renderMarkdown } from "./report.mjs";
+import { scalingBench } from "./scaling.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const args = process.argv.slice(2);
-const scale = Number(args[args.indexOf("--scale") + 1] ?? 1) || 1;
-const only = args.includes("--only") ? new RegExp(args[args.indexOf("--only") + 1]) : undefined;
-const results = {};
-const rows = [];
+const flag = (name) => args.includes(name);
+const value = (name) => (flag(name) ? args[args.indexOf(name) + 1] : undefined);
+const scale = Number(value("--scale") ?? 1) || 1;
+const only = value("--only") !== undefined ? new RegExp(value("--only")) : undefined;
+const wanted = (section) => !only || only.test(section);
 const say = (s) => process.stdout.write(`${s}\n`);
+const child = (name) => join(here, name);
 
-async function coreBench() {
-  const dir = await mkdtemp(join(tmpdir(), "rtb-bench-"));
+const results = { datasets: {}, latency: undefined, scaling: undefined, packages: {} };
+const started = Date.now();
+
+say("peers: checking restic, rclone, /usr/bin/time");
+const tools = {
+  time: ensureTool("/usr/bin/time", "time", ["--version"], say),
+  restic: ensureTool("restic", "restic", ["version"], say),
+  rclone: ensureTool("rclone", "rclone", ["version"], say),
+};
+const versions = {
+  node: process.version,
+  restic: tools.restic ? spawnSync("restic", ["version"], { encoding: "utf8" }).stdout.trim() : "missing",
+  rclone: tools.rclone ? spawnSync("rclone", ["version"], { encoding: "utf8" }).stdout.split("\n")[0] : "missing",
+  cpus: (await import("node:os")).cpus().length,
+};
+say(JSON.stringify(versions));
+
+/** Compares two trees (content, file types, symlink targets); throws when they differ. */
+async function verify(a, b, who) {
+  const r = spawnSync("diff", ["-r", "--no-dereference", "-q", a, b], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${who}: restored tree differs from the source: ${(r.stdout + r.stderr).slice(0, 1000)}`);
+}
+
+async function datasetBench(ds) {
+  const dir = await mkdtemp(join(tmpdir(), `rtb-bench-${ds.name}-`));
+  let server;
+  const r = { describe: ds.describe };
   try {
     const src = join(dir, "src");
-    const small = Math.round(20000 * scale);
-    const large = Math.max(1, Math.round(20 * scale));
-    say(`generating ${small} × 4 KiB + ${large} × 16 MiB under ${src}`);
-    await makeFiles(join(src, "small"), small, 4096, 1);
-    await makeFiles(join(src, "large"), large, 16 * 1024 * 1024, 2, "big");
-    await timed("sync", []);
-    const child = join(here, "core-child.mjs");
-    const backup = JSON.parse((await timed(process.execPath, [child, "backup", src, join(dir, "store"), join(dir, "state")])).stdout);
-    const again = JSON.parse((await timed(process.execPath, [child, "backup", src, join(dir, "store"), join(dir, "state")])).stdout);
-    const restore = JSON.parse((await timed(process.execPath, [child, "restore", join(dir, "store"), join(dir, "out")])).stdout);
-    const cp = await timed("cp", ["-a", src, join(dir, "cp-copy")]);
-    await timed("diff", ["-r", src, join(dir, "out", src.slice(1))]);
-    const r = {
-      dataset: `${small} × 4 KiB + ${large} × 16 MiB`,
-      initial_backup_s: backup.seconds,
-      initial_backup_peak_rss_mib: backup.maxRssMiB,
-      unchanged_rescan_s: again.seconds,
-      restore_s: restore.seconds,
-      restore_peak_rss_mib: restore.maxRssMiB,
-      cp_a_s: cp.seconds,
-      backup_vs_cp_ratio: backup.seconds / cp.seconds,
-    };
-    results.core = r;
-    rows.push(["core: initial backup to local store", `${r.initial_backup_s.toFixed(2)} s`, `${r.initial_backup_peak_rss_mib.toFixed(0)} MiB`, `cp -a ${r.cp_a_s.toFixed(2)} s (×${r.backup_vs_cp_ratio.toFixed(1)})`]);
-    rows.push(["core: second backup, nothing changed", `${r.unchanged_rescan_s.toFixed(2)} s`, "", ""]);
-    rows.push(["core: full restore", `${r.restore_s.toFixed(2)} s`, `${r.restore_peak_rss_mib.toFixed(0)} MiB`, `cp -a ${r.cp_a_s.toFixed(2)} s`]);
-    say(JSON.stringify(r));
+    say(`\n=== dataset ${ds.name}: ${ds.describe}`);
+    const files = await ds.generate(src);
+    const du = spawnSync("du", ["-sm", src], { encoding: "utf8" }).stdout.split("\t")[0];
+    r.files = files.length;
+    r.MiB = Number(du);
+    await timed("sync", [], { measure: false });
+    const local = JSON.stringify({ kind: "local", path: join(dir, "store") });
+    const stateLocal = join(dir, "state-local");
+
+    r.cp_a = await cpFloor(src, dir);
+    await rm(join(dir, "cp-copy"), { recursive: true, force: true });
+    await findFloor(src);
+    r.find = await findFloor(src);
+
+    r.rtb_local_backup = await nodeChild(child("core-child.mjs"), ["backup", local, src, stateLocal]);
+    say(`rtb initial backup (local store): ${r.rtb_local_backup.wallSeconds.toFixed(2)} s`);
+    r.rtb_rescan = await nodeChild(child("core-child.mjs"), ["backup", local, src, stateLocal]);
+    if (r.rtb_rescan.changed !== 0) throw new Error(`unchanged rescan queued ${r.rtb_rescan.changed} paths`);
+    say(`rtb unchanged rescan: scan ${r.rtb_rescan.scanMs} ms (process ${r.rtb_rescan.wallSeconds.toFixed(2)} s); find ${(r.find.seconds * 1000).toFixed(0)} ms`);
+
+    const rs = tools.restic ? restic(join(dir, "restic-repo"), join(dir, "restic-cache")) : undefined;
+    if (rs) {
+      await rs.init();
+      r.restic_backup = await rs.backup(src);
+      say(`restic initial backup: ${r.restic_backup.seconds.toFixed(2)} s`);
+    }
+
+    server = await startS3rver(join(dir, "s3rver"), "rtb-bench");
+    const s3 = JSON.stringify({ kind: "s3", endpoint: server.endpoint, bucket: "rtb-bench", prefix: "rtb" });
+    const stateS3 = join(dir, "state-s3");
+    r.rtb_s3_backup = await nodeChild(child("core-child.mjs"), ["backup", s3, src, stateS3]);
+    say(`rtb initial backup (s3rver): ${r.rtb_s3_backup.wallSeconds.toFixed(2)} s`);
+    const rc = tools.rclone ? rclone(server) : undefined;
+    if (rc) {
+      r.rclone_up = await rc.up(src, "rclone");
+      say(`rclone copy up: ${r.rclone_up.seconds.toFixed(2)} s`);
+    }
+
+    r.touched = await touchOnePercent(files);
+    await timed("sync", [], { measure: false });
+    r.rtb_local_incremental = await nodeChild(child("core-child.mjs"), ["backup", local, src, stateLocal]);
+    if (rs) r.restic_incremental = await rs.backup(src);
+    r.rtb_s3_incremental = await nodeChild(child("core-child.mjs"), ["backup", s3, src, stateS3]);
+    if (rc) r.rclone_incremental = await rc.up(src, "rclone");
+    say(`incremental (${r.touched} files touched): rtb local ${r.rtb_local_incremental.wallSeconds.toFixed(2)} s, restic ${r.restic_incremental?.seconds.toFixed(2)} s, rtb s3 ${r.rtb_s3_incremental.wallSeconds.toFixed(2)} s, rclone ${r.rclone_incremental?.seconds.toFixed(2)} s`);
+
+    r.rtb_local_restore = await nodeChild(child("core-child.mjs"), ["restore", local, join(dir, "out-local")]);
+    await verify(src, join(dir, "out-local", src.slice(1)), "rtb local restore");
+    await rm(join(dir, "out-local"), { recursive: true, force: true });
+    if (rs) {
+      r.restic_restore = await rs.restore(join(dir, "out-restic"));
+      await verify(src, join(dir, "out-restic", src.slice(1)), "restic restore");
+      await rm(join(dir, "out-restic"), { recursive: true, force: true });
+    }
+    r.rtb_s3_restore = await nodeChild(child("core-child.mjs"), ["restore", s3, join(dir, "out-s3")]);
+    await verify(src, join(dir, "out-s3", src.slice(1)), "rtb s3 restore");
+    await rm(join(dir, "out-s3"), { recursive: true, force: true });
+    if (rc) {
+      r.rclone_down = await rc.down("rclone", join(dir, "out-rclone"));
+      await verify(src, join(dir, "out-rclone"), "rclone copy down");
+      await rm(join(dir, "out-rclone"), { recursive: true, force: true });
+    }
+    say(`restore: rtb local ${r.rtb_local_restore.wallSeconds.toFixed(2)} s, restic ${r.restic_restore?.seconds.toFixed(2)} s, rtb s3 ${r.rtb_s3_restore.wallSeconds.toFixed(2)} s, rclone ${r.rclone_down?.seconds.toFixed(2)} s (all verified)`);
+    await server.stop();
+    server = undefined;
+
+    r.b2 = await nodeChild(child("b2-child.mjs"), [src, join(dir, "b2"), String(files.length)]);
+    say(`B2 transactions per 1,000 files: backup ${JSON.stringify(r.b2.backupPer1000)}, restore ${JSON.stringify(r.b2.restorePer1000)}`);
+  } catch (err) {
+    say(`dataset ${ds.name} FAILED: ${err.stack ?? err}`);
+    r.error = String(err.message ?? err).slice(0, 1000);
+  } finally {
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  for (const v of Object.values(r)) if (v && typeof v === "object") delete v.stdout, delete v.stderr;
+  return r;
+}
+
+async function latencyBench() {
+  const dir = await mkdtemp(join(tmpdir(), "rtb-bench-latency-"));
+  try {
+    say("\n=== real-time path: burst of 1,000 changed files, windows 100 ms");
+    const r = await nodeChild(child("latency-child.mjs"), [dir, "1000"]);
+    say(`close→commit: new files p50 ${r.created.p50Ms.toFixed(0)} ms p99 ${r.created.p99Ms.toFixed(0)} ms; changed files p50 ${r.changed.p50Ms.toFixed(0)} ms p99 ${r.changed.p99Ms.toFixed(0)} ms; peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
+    return r;
+  } catch (err) {
+    say(`latency FAILED: ${err.stack ?? err}`);
+    return { error: String(err.message ?? err).slice(0, 1000) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -63,32 +167,32 @@ async function packageBenches() {
       if (!existsSync(bdir)) continue;
       for (const file of (await readdir(bdir)).filter((f) => f.endsWith(".bench.mjs")).sort()) {
         const name = `${pkg}/${file.replace(/\.bench\.mjs$/, "")}`;
-        if (only && !only.test(name)) continue;
+        if (!wanted(`packages/${name}`)) continue;
         say(`--- ${name}`);
         try {
-          const { stdout } = await timed(process.execPath, [join(bdir, file)], { cwd: join(base, pkg) });
+          const { stdout } = await timed(process.execPath, [join(bdir, file)], { cwd: join(base, pkg), measure: false });
           process.stdout.write(stdout);
           const last = stdout.trim().split("\n").filter((l) => l.startsWith("BENCH_RESULT ")).at(-1);
-          if (last) {
-            const figures = JSON.parse(last.slice("BENCH_RESULT ".length));
-            results[name] = figures;
-            for (const [k, v] of Object.entries(figures)) rows.push([`${name}: ${k}`, typeof v === "number" ? String(Math.round(v * 100) / 100) : String(v), "", ""]);
-          }
+          results.packages[name] = last ? JSON.parse(last.slice("BENCH_RESULT ".length)) : { error: "no BENCH_RESULT line" };
         } catch (err) {
           say(`${name} FAILED: ${err.message}`);
-          results[name] = { error: err.message.slice(0, 500) };
-          rows.push([`${name}`, "FAILED", "", ""]);
+          results.packages[name] = { error: err.message.slice(0, 500) };
         }
       }
     }
   }
 }
 
-if (!only || only.test("core")) await coreBench();
+for (const ds of datasets(scale)) if (wanted(`dataset:${ds.name}`)) results.datasets[ds.name] = await datasetBench(ds);
+if (wanted("latency")) results.latency = await latencyBench();
+if (flag("--scaling") && wanted("scaling")) results.scaling = await scalingBench({ say, child: child("scaling-child.mjs") });
 await packageBenches();
-await mkdir(join(here, "results"), { recursive: true });
+
 const stamp = new Date().toISOString();
-await writeFile(join(here, "results", "latest.json"), `${JSON.stringify({ date: stamp, scale, results }, null, 2)}\n`);
-const md = [`# Benchmark results (${stamp}, scale ${scale})`, "", "| measurement | value | peak RSS | floor / peer |", "| --- | --- | --- | --- |", ...rows.map((r) => `| ${r.join(" | ")} |`), ""].join("\n");
-await writeFile(join(here, "results", "latest.md"), md);
-say(md);
+const meta = { date: stamp, scale, scaling: flag("--scaling"), only: only?.source, seconds: (Date.now() - started) / 1000, versions };
+const out = only ? "partial" : "latest";
+await mkdir(join(here, "results"), { recursive: true });
+await writeFile(join(here, "results", `${out}.json`), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
+const md = renderMarkdown(meta, results);
+await writeFile(join(here, "results", `${out}.md`), md);
+say(`\n${md}`);

@@ -1,0 +1,90 @@
+// Renders the results of bench/run.mjs as bench/results/latest.md.
+
+const s = (x) => (x === undefined || Number.isNaN(x) ? "–" : `${x < 10 ? x.toFixed(2) : x.toFixed(1)} s`);
+const mib = (x) => (x === undefined ? "–" : `${x.toFixed(0)} MiB`);
+const ratio = (a, b) => (a === undefined || b === undefined ? "–" : `**${(a / b).toFixed(2)}**`);
+const n1 = (x) => (x === undefined ? "–" : (Math.round(x * 10) / 10).toString());
+
+function datasetRows(name, r) {
+  if (r.error) return [`| ${name} | FAILED: ${r.error.replace(/\|/g, "/").slice(0, 300)} | | | | | | |`];
+  const rows = [];
+  const row = (what, ours, oursRss, peer, peerTime, peerRss) =>
+    rows.push(`| ${name} | ${what} | ${s(ours)} | ${peer} | ${s(peerTime)} | ${ratio(ours, peerTime)} | ${mib(oursRss)} | ${mib(peerRss)} |`);
+  row("initial backup → local store", r.rtb_local_backup?.wallSeconds, r.rtb_local_backup?.maxRssMiB, "restic backup (local repo)", r.restic_backup?.seconds, r.restic_backup?.maxRssMiB);
+  row("initial backup → s3rver", r.rtb_s3_backup?.wallSeconds, r.rtb_s3_backup?.maxRssMiB, "rclone copy → s3rver", r.rclone_up?.seconds, r.rclone_up?.maxRssMiB);
+  row(`incremental, ${r.touched} touched → local`, r.rtb_local_incremental?.wallSeconds, r.rtb_local_incremental?.maxRssMiB, "restic backup", r.restic_incremental?.seconds, r.restic_incremental?.maxRssMiB);
+  row(`incremental, ${r.touched} touched → s3rver`, r.rtb_s3_incremental?.wallSeconds, r.rtb_s3_incremental?.maxRssMiB, "rclone copy", r.rclone_incremental?.seconds, r.rclone_incremental?.maxRssMiB);
+  row("rescan, unchanged (scan alone)", r.rtb_rescan?.scanMs / 1000, undefined, "find -printf '%s %T@'", r.find?.seconds, r.find?.maxRssMiB);
+  row("rescan, unchanged (whole process)", r.rtb_rescan?.wallSeconds, r.rtb_rescan?.maxRssMiB, "find -printf '%s %T@'", r.find?.seconds, r.find?.maxRssMiB);
+  row("full restore ← local store", r.rtb_local_restore?.wallSeconds, r.rtb_local_restore?.maxRssMiB, "restic restore", r.restic_restore?.seconds, r.restic_restore?.maxRssMiB);
+  row("full restore ← s3rver", r.rtb_s3_restore?.wallSeconds, r.rtb_s3_restore?.maxRssMiB, "rclone copy ← s3rver", r.rclone_down?.seconds, r.rclone_down?.maxRssMiB);
+  row("initial backup → local store", r.rtb_local_backup?.wallSeconds, r.rtb_local_backup?.maxRssMiB, "cp -a (floor)", r.cp_a?.seconds, r.cp_a?.maxRssMiB);
+  return rows;
+}
+
+function abc(x) {
+  return x ? `${n1(x.A)} / ${n1(x.B)} / ${n1(x.C)}` : "–";
+}
+
+/** The Markdown page for one run. */
+export function renderMarkdown(meta, results) {
+  const lines = [
+    `# Benchmark results`,
+    "",
+    `${meta.date}, scale ${meta.scale}${meta.scaling ? ", with the scaling run" : ""}, ${meta.seconds.toFixed(0)} s in all. ` +
+      `${meta.versions.cpus} CPUs, node ${meta.versions.node}; ${meta.versions.restic}; ${meta.versions.rclone}.`,
+    "",
+    "Times are wall-clock seconds of whole processes (start-up included) unless said otherwise; ratio = rtb / peer, " +
+      "so above 1 means rtb is slower. Peak RSS is `/usr/bin/time -v`'s maximum resident set size of the process " +
+      "(s3rver's own memory is not counted for either side). Data is in the page cache (just written) for every " +
+      "contender alike. Every restore is compared with the source (`diff -r`).",
+    "",
+  ];
+  const names = Object.keys(results.datasets);
+  if (names.length) {
+    lines.push("## Datasets", "");
+    for (const name of names) lines.push(`- **${name}**: ${results.datasets[name].describe}${results.datasets[name].MiB !== undefined ? ` (${results.datasets[name].files} files, ${results.datasets[name].MiB} MiB)` : ""}`);
+    lines.push("", "| dataset | measurement | rtb | peer | peer | ratio | rtb peak RSS | peer peak RSS |", "| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (const name of names) lines.push(...datasetRows(name, results.datasets[name]));
+    lines.push("", "### B2 transactions per 1,000 files (emulator counts; billed classes A / B / C)", "", "| dataset | files | objects | backup | full restore |", "| --- | --- | --- | --- | --- |");
+    for (const name of names) {
+      const b = results.datasets[name].b2;
+      if (b) lines.push(`| ${name} | ${b.files} | ${b.objects} | ${abc(b.backupPer1000)} | ${abc(b.restorePer1000)} |`);
+    }
+    lines.push("");
+  }
+  const l = results.latency;
+  if (l) {
+    lines.push("## Real-time path: close → commit", "");
+    if (l.error) lines.push(`FAILED: ${l.error}`, "");
+    else {
+      lines.push(
+        `A burst of ${l.files} files written back to back through a scripted source, SnapshotSharingWindow and BatchUploadConsolidationDelay at ${l.windowMs} ms, local store, live snapshots. Peak RSS ${mib(l.maxRssMiB)}.`,
+        "",
+        "| burst | written in | p50 | p99 | max | last commit after the burst |",
+        "| --- | --- | --- | --- | --- | --- |",
+        ...[["new files", l.created], ["changed files", l.changed]].map(([k, v]) => `| ${k} | ${v.burstMs.toFixed(0)} ms | ${v.p50Ms.toFixed(0)} ms | ${v.p99Ms.toFixed(0)} ms | ${v.maxMs.toFixed(0)} ms | ${v.lastCommitAfterBurstMs.toFixed(0)} ms |`),
+        "",
+      );
+    }
+  }
+  const sc = results.scaling;
+  if (sc) {
+    lines.push("## Scaling", "", "| StateCache entries | insert | lookup all | iterate all | per million: insert / lookup | peak RSS | database |", "| --- | --- | --- | --- | --- | --- | --- |");
+    for (const [n, c] of Object.entries(sc.cache)) lines.push(`| ${Number(n).toLocaleString("en")} | ${s(c.insertMs / 1000)} | ${s(c.lookupMs / 1000)} | ${s(c.iterateMs / 1000)} | ${s(c.insert_s_per_million)} / ${s(c.lookup_s_per_million)} | ${mib(c.maxRssMiB)} | ${mib(c.dbMiB)} |`);
+    if (sc.rescan) {
+      const r = sc.rescan;
+      lines.push("", `Rescan of ${r.entries.toLocaleString("en")} real entries (empty files; as many as could be created in the time budget): core's walk + StateCache lookup + unchanged check per entry, unchanged tree.`, "", "| rescan | find -printf | ratio | per million | peak RSS | peak RSS per million |", "| --- | --- | --- | --- | --- | --- |", `| ${s(r.rescan_s)} | ${s(r.find_s)} | **${r.rescan_vs_find_ratio.toFixed(2)}** | ${s(r.rescan_s_per_million)} | ${mib(r.peak_rss_MiB)} | ${mib(r.peak_rss_MiB_per_million)} |`);
+    }
+    lines.push("");
+  }
+  const pk = Object.entries(results.packages);
+  if (pk.length) {
+    lines.push("## Package benchmarks (`packages/*/bench/*.bench.mjs`)", "");
+    for (const [name, figures] of pk) {
+      lines.push(`- **${name}**: ${Object.entries(figures).map(([k, v]) => `${k} ${typeof v === "number" ? Math.round(v * 100) / 100 : JSON.stringify(v)}`).join(", ")}`);
+    }
+    lines.push("");
+  }
+  return lines.join("\n");
+}
