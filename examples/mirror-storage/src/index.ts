@@ -1,0 +1,2 @@
+export { MirrorStorage } from "./MirrorStorage.js";
+export { MirrorStoragePlugin, parseMirrorStorageOptions, type MirrorStorageOptions } from "./MirrorStoragePlugin.js";

@@ -1,0 +1,1 @@
+export { NoBackupMarkerPlugin, parseNoBackupMarkerOptions, type NoBackupMarkerOptions } from "./NoBackupMarkerPlugin.js";

@@ -1,0 +1,1 @@
+export { SqliteDumpPlugin, parseSqliteDumpOptions, type SqliteDumpOptions } from "./SqliteDumpPlugin.js";

@@ -1,0 +1,1 @@
+export { WebhookNotifyPlugin, parseWebhookNotifyOptions, type WebhookNotifyOptions, type WebhookPayload } from "./WebhookNotifyPlugin.js";
