@@ -4,6 +4,7 @@ import { backupCommand } from "./commands/backup.js";
 import { catCommand, listCommand, restoreCommand } from "./commands/restore.js";
 import { configCheckCommand } from "./commands/configCheck.js";
 import { runCommand } from "./commands/run.js";
+import { consoleCommand, consoleOptionsFrom } from "./commands/console.js";
 import { translateDqdArguments } from "./dqdArguments.js";
 
 const VERSION = "0.1.0";
@@ -70,8 +71,26 @@ export async function main(argv: string[]): Promise<number> {
     .option("--xml", "Print it as OperatingParameters XML")
     .action((file: string | undefined, opts: Record<string, unknown>) => run(() => configCheckCommand(file, opts)));
 
+  prog
+    .command("console <subcommand> [paths]", "Talk to a running daemon: stats, check, pause, unpause, rescan, rescan-status, cancel-rescan, watch")
+    .option("--connect", "Bridge endpoint: a UNIX socket path or host:port (default: the config's IPCPath)")
+    .option("--token-file", "Token for a TCP bridge (default: <IPCPath>/bridge-token)")
+    .option("--json", "One JSON object per line")
+    .option("--xml", "XML output under <RTBOutput> (DQD's /XML)")
+    .option("--repeat", "stats: repeat until interrupted (DQD's /GETSTATSREPEAT)")
+    .option("--uploads", "stats: include uploads in progress (DQD's /GETSTATSINCLUDEUPLOADS)")
+    .option("--discard", "unpause: drop the paths buffered while paused (DQD's /DISCARDBUFFEREDNOTIFICATIONS)")
+    .option("--follow", "rescan-status: follow the rescan until it ends (DQD's /FOLLOWRESCAN)")
+    .option("--interval", "stats --repeat and rescan-status --follow: milliseconds between updates", 1000)
+    .option("--count", "stats --repeat and watch: stop after this many outputs")
+    .example("console stats --repeat --uploads")
+    .example("console check /home/alice/notes.txt --connect /run/DQD.RealTimeBackup/bridge.socket")
+    .action((sub: string, first: string | undefined, opts: Record<string, unknown>) =>
+      run(() => consoleCommand(sub, rest(opts, first), consoleOptionsFrom(opts))),
+    );
+
   try {
-    prog.parse(translateDqdArguments(argv), { boolean: ["recursive", "json", "verbose", "quiet", "progress", "print", "xml", "initial-backup"] });
+    prog.parse(translateDqdArguments(argv), { boolean: ["recursive", "json", "verbose", "quiet", "progress", "print", "xml", "initial-backup", "repeat", "uploads", "discard", "follow"] });
     await pending;
     return code;
   } catch (err) {

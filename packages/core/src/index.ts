@@ -36,3 +36,8 @@ export * from "./clock.js";
 export * from "./pipeline/SharedSnapshot.js";
 export * from "./pipeline/Stability.js";
 export * from "./pipeline/Pipeline.js";
+export * from "./bridge/protocol.js";
+export * from "./bridge/FrameDecoder.js";
+export * from "./bridge/BridgeRequestError.js";
+export * from "./bridge/BridgeServer.js";
+export * from "./bridge/BridgeClient.js";

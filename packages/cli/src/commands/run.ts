@@ -1,3 +1,4 @@
+import { BridgeServer, ConfigError, messageOf } from "@rtbackup/core";
 import { createEngine, loadCliConfig, type CommonOptions } from "../context.js";
 
 /** Options of `rtb run`. */
@@ -22,6 +23,21 @@ export async function runCommand(options: RunOptions): Promise<number> {
   log.info(
     `rtb ${process.pid} monitoring ${roots.length ? roots.join(", ") : "(no roots)"}; uploading to ${runtime.storage.description}${config.parameters.repositoryPrefix ? ` prefix ${config.parameters.repositoryPrefix}` : ""}; plugins: ${sources}; config: ${config.source}`,
   );
+  // The bridge is how operators reach the daemon; a bad IPC setting is fatal, a socket that cannot be made is not.
+  let bridge: BridgeServer | undefined;
+  try {
+    bridge = new BridgeServer(runtime, process.env.RTB_BRIDGE_GROUP ? { group: process.env.RTB_BRIDGE_GROUP } : {});
+    await bridge.listen();
+    const where = [bridge.socketPath, bridge.tcpPort === undefined ? undefined : `${config.parameters.ipcBindTCPAddress}:${bridge.tcpPort}`].filter(Boolean);
+    if (where.length) log.info(`bridge listening on ${where.join(" and ")}`);
+  } catch (err) {
+    bridge = undefined;
+    if (err instanceof ConfigError) {
+      await engine.stop({ drain: false });
+      throw err;
+    }
+    log.error(`bridge not started (rtb console will not reach this daemon): ${messageOf(err)}`);
+  }
   runtime.startPeriodicScans({ initial: Boolean(options.initialBackup) });
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -32,7 +48,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
       }
       stopping = true;
       log.info(`${signal}: finishing in-flight work and committing (send again to exit at once)`);
-      engine.stop().then(
+      (bridge?.close() ?? Promise.resolve()).then(() => engine.stop()).then(
         () => {
           log.info("stopped");
           resolve(0);
