@@ -25,8 +25,8 @@ function rtb(args: string[], cwd = repo): Promise<{ code: number; stdout: string
 }
 
 test("every ready config passes rtb config check", async () => {
-  const files = (await readdir(configs)).filter((f) => /\.(json|xml|mjs)$/.test(f) && f !== "package.json").sort();
-  assert.equal(files, ["default-preset.OperatingParameters.xml", "quickstart.rtb.config.json", "rtb.config.mjs"]);
+  const files = (await readdir(configs)).filter((f) => /\.(json|xml|mjs|yaml)$/.test(f) && f !== "package.json").sort();
+  assert.equal(files, ["default-preset.OperatingParameters.xml", "local-plugin.rtb.config.yaml", "quickstart.rtb.config.json", "rtb.config.mjs"]);
   for (const file of files) {
     const r = await rtb(["config", "check", join(configs, file)]);
     assert.is(r.code, 0, `${file}: ${r.stderr}`);
@@ -69,7 +69,7 @@ test("a plugin named in a config is imported and its options checked: a bad opti
   }
 });
 
-test("rtb backup with a config that loads a custom plugin honours it; rtb restore brings the rest back", async () => {
+test("rtb backup with a config that loads custom plugins honours them; rtb restore brings the rest back", async () => {
   const dir = await mkdtemp(join(tmpdir(), "rtb-example-configs-"));
   try {
     const src = join(dir, "src");
@@ -77,6 +77,7 @@ test("rtb backup with a config that loads a custom plugin honours it; rtb restor
     await writeFile(join(src, "work", "notes.txt"), "keep me\n");
     await writeFile(join(src, "work", "build", ".nobackup"), "");
     await writeFile(join(src, "work", "build", "huge.o"), "object code");
+    await writeFile(join(src, "work", "video.mkv"), Buffer.alloc(5000, 1));
     const file = join(dir, "rtb.config.json");
     await writeFile(
       file,
@@ -93,7 +94,10 @@ test("rtb backup with a config that loads a custom plugin honours it; rtb restor
           // The default filters exclude /tmp, where this test runs.
           pathFilters: { rules: [], replaceDefaults: true },
         },
-        plugins: [{ module: join(repo, "examples/nobackup-filter/dist/index.js"), export: "NoBackupMarkerPlugin" }],
+        plugins: [
+          { module: join(repo, "examples/nobackup-filter/dist/index.js"), export: "NoBackupMarkerPlugin" },
+          { module: join(configs, "plugins/MaxFileSizePlugin.mjs"), export: "MaxFileSizePlugin", options: { maxBytes: 4096 } },
+        ],
       }),
     );
     const backup = await rtb(["backup", "-c", file, "--no-progress", "--quiet"]);
