@@ -41,3 +41,4 @@ export * from "./bridge/FrameDecoder.js";
 export * from "./bridge/BridgeRequestError.js";
 export * from "./bridge/BridgeServer.js";
 export * from "./bridge/BridgeClient.js";
+export * from "./pipeline/StagingArea.js";

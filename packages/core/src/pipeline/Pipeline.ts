@@ -1,7 +1,5 @@
-import { copyFile, lstat, mkdir, rm } from "node:fs/promises";
+import { lstat } from "node:fs/promises";
 import type { Stats } from "node:fs";
-import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import type { Clock } from "../clock.js";
 import { isErrno, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -11,6 +9,7 @@ import type { BackupAction, ChangeEvent } from "../types.js";
 import type { Runtime } from "./Runtime.js";
 import { SharedSnapshot, liveSnapshot } from "./SharedSnapshot.js";
 import { Stability, type PromotionReason } from "./Stability.js";
+import { StagingArea, type StagedFile } from "./StagingArea.js";
 import { backoffDelay, defaultBackoff, type BackoffPolicy } from "./retry.js";
 
 /** Options of {@link Pipeline}. */
@@ -25,6 +24,15 @@ export interface PipelineOptions {
 }
 
 const PAUSE_BUFFER_LIMIT = 100_000;
+
+/** The mount table, or null where /proc cannot be read (then everything is one filesystem). */
+function readMounts(): MountTable | null {
+  try {
+    return MountTable.readSync();
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Stages 1–4 in front of the action queue: intake (filters, coalescing, batching by SnapshotSharingWindow),
@@ -47,13 +55,18 @@ export class Pipeline {
   readonly #attempts = new Map<string, number>();
   readonly #retryTimers = new Map<string, unknown>();
   readonly #snapshots = new Set<SharedSnapshot>();
-  #mounts: MountTable | undefined;
+  #mounts: MountTable | undefined | null;
   #roomWaiters: (() => void)[] = [];
   #throttled = false;
   #idleWaiters: (() => void)[] = [];
-  #stagedBytes = 0;
+  readonly #staging: StagingArea;
   #intakesInFlight = 0;
-  readonly stats = { events: 0, excluded: 0, coalesced: 0, batches: 0, snapshotFailures: 0, uploadFailures: 0, staged: 0, lastError: "" as string, lastErrorAt: 0 };
+  readonly stats = { events: 0, excluded: 0, coalesced: 0, batches: 0, snapshotFailures: 0, uploadFailures: 0, lastError: "" as string, lastErrorAt: 0 };
+
+  /** Files staged so far. */
+  get staged(): number {
+    return this.#staging.staged;
+  }
 
   constructor(runtime: Runtime, options: PipelineOptions) {
     this.#rt = runtime;
@@ -61,6 +74,7 @@ export class Pipeline {
     this.#clock = options.clock;
     this.#log = runtime.engine.getLogger("pipeline");
     const p = runtime.engine.parameters;
+    this.#staging = new StagingArea(p.stagingDirectory, p.maximumFileSizeForStagingCopy);
     this.stability = new Stability({
       engine: runtime.engine,
       clock: this.#clock,
@@ -275,12 +289,8 @@ export class Pipeline {
   #filesystemOf(path: string): string {
     const named = this.#rt.engine.hooks.filesystem.call(path);
     if (named) return named;
-    try {
-      this.#mounts ??= MountTable.readSync();
-      return this.#mounts.mountOf(path)?.mountPoint ?? "/";
-    } catch {
-      return "/";
-    }
+    this.#mounts ??= readMounts();
+    return this.#mounts?.mountOf(path)?.mountPoint ?? "/";
   }
 
   /** One snapshot per filesystem for these paths; each returned reference is acquired for its path. */
@@ -293,7 +303,6 @@ export class Pipeline {
       groups.set(fs, list);
     }
     const out = new Map<string, SharedSnapshot>();
-    const failures: unknown[] = [];
     await Promise.all(
       [...groups].map(async ([filesystem, list]) => {
         try {
@@ -304,7 +313,6 @@ export class Pipeline {
           for (const p of list) out.set(p, shared.acquire());
           shared.release();
         } catch (err) {
-          failures.push(err);
           this.stats.snapshotFailures++;
           // Never "the file was deleted": the paths come back in a later batch.
           for (const p of list) this.#retryLater(p, err, "snapshot");
@@ -340,20 +348,13 @@ export class Pipeline {
   }
 
   async #promote(path: string, shared: SharedSnapshot, reason: PromotionReason): Promise<void> {
-    const p = this.#rt.engine.parameters;
     this.#log.debug(`${path} is stable (${reason})`);
     if (!shared.live) {
       try {
-        const source = shared.snapshot.pathOf(path);
-        const st = await lstat(source);
-        if (st.isFile() && st.size <= p.maximumFileSizeForStagingCopy && this.#stagedBytes + st.size <= 4 * p.maximumFileSizeForStagingCopy) {
-          await mkdir(p.stagingDirectory, { recursive: true, mode: 0o700 });
-          const staged = join(p.stagingDirectory, `${randomBytes(8).toString("hex")}.stage`);
-          await copyFile(source, staged);
-          this.#stagedBytes += st.size;
-          this.stats.staged++;
+        const staged = await this.#staging.stage(shared.snapshot.pathOf(path));
+        if (staged) {
           shared.release();
-          this.#enqueueUpload(path, undefined, { staged, stats: st });
+          this.#enqueueUpload(path, undefined, staged);
           return;
         }
       } catch (err) {
@@ -363,15 +364,15 @@ export class Pipeline {
     this.#enqueueUpload(path, shared, undefined);
   }
 
-  #enqueueUpload(path: string, shared: SharedSnapshot | undefined, staged: { staged: string; stats: Stats } | undefined): void {
+  #enqueueUpload(path: string, shared: SharedSnapshot | undefined, staged: StagedFile | undefined): void {
     const action: BackupAction = staged
-      ? { type: "upload", path, source: staged.staged, stats: staged.stats }
+      ? { type: "upload", path, source: staged.path, stats: staged.stats }
       : { type: "upload", path, source: shared!.snapshot.pathOf(path), snapshot: shared!.snapshot };
-    this.#pendingRelease.set(action, { shared, staged: staged?.staged, size: staged?.stats.size ?? 0 });
+    this.#pendingRelease.set(action, { shared, staged });
     this.#enqueue(action);
   }
 
-  readonly #pendingRelease = new WeakMap<BackupAction, { shared: SharedSnapshot | undefined; staged: string | undefined; size: number }>();
+  readonly #pendingRelease = new WeakMap<BackupAction, { shared: SharedSnapshot | undefined; staged: StagedFile | undefined }>();
 
   #enqueue(action: BackupAction): void {
     this.#rt.engine.hooks.action.call(action);
@@ -398,10 +399,7 @@ export class Pipeline {
     } finally {
       if (hold) {
         hold.shared?.release();
-        if (hold.staged) {
-          this.#stagedBytes -= hold.size;
-          await rm(hold.staged, { force: true });
-        }
+        if (hold.staged) await this.#staging.discard(hold.staged);
       }
       this.notify();
     }
