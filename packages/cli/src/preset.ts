@@ -1,5 +1,17 @@
 import { access, constants } from "node:fs/promises";
-import { BackupError, MountTable, PathFilterPlugin, fileSystemTypeMatches, type BackupPlugin, type Engine, type Parameters } from "@rtbackup/core";
+import {
+  BackupError,
+  ConfigError,
+  MountTable,
+  PathFilterPlugin,
+  fileSystemTypeMatches,
+  isUnder,
+  selectMounts,
+  type BackupPlugin,
+  type Engine,
+  type MountInfo,
+  type Parameters,
+} from "@rtbackup/core";
 
 type PluginClass = new (options?: unknown) => BackupPlugin;
 
@@ -12,29 +24,78 @@ async function load(pkg: string): Promise<Record<string, unknown>> {
   }
 }
 
+function exported<T>(module: Record<string, unknown>, pkg: string, exportName: string): T {
+  const value = module[exportName];
+  if (typeof value !== "function") throw new BackupError("PLUGIN_MISSING", `${pkg} does not export ${exportName}`);
+  return value as T;
+}
+
 async function pluginClass(pkg: string, exportName: string): Promise<PluginClass> {
-  const cls = (await load(pkg))[exportName];
-  if (typeof cls !== "function") throw new BackupError("PLUGIN_MISSING", `${pkg} does not export ${exportName}`);
-  return cls as PluginClass;
+  return exported<PluginClass>(await load(pkg), pkg, exportName);
 }
 
 /** What the preset is assembled for. */
 export type PresetMode = "daemon" | "backup" | "restore";
 
 const ROOTS_PLUGIN = "MonitoredMountRootsPlugin";
+const SCOPE_PLUGIN = "BackupScopePlugin";
+const SNAPSHOT_MOUNTS = /\/\.zfs\/snapshot(\/|$)/;
+
+/**
+ * The agent's own working directories (staging, state cache, the local store) and the directory where ZFS clones
+ * are mounted: never backed up, and never watched, wherever they live.
+ */
+function agentPaths(parameters: Parameters, cloneDirectory: string | undefined): string[] {
+  const paths = [parameters.stagingDirectory, parameters.remoteFileStateCachePath];
+  if (parameters.storage === "local") paths.push(parameters.localStoragePath);
+  if (cloneDirectory !== undefined) paths.push(cloneDirectory);
+  return paths;
+}
+
+function isAgentPath(path: string, agent: readonly string[]): boolean {
+  return SNAPSHOT_MOUNTS.test(path) || agent.some((dir) => isUnder(path, dir));
+}
 
 /**
  * When no BackupRoots are configured, scans walk the monitored mounts (MonitorFileSystemTypes, PreferredMountPoints),
- * as DQD's surface area does.
+ * as DQD's surface area does, except the agent's own: snapshot clones and `.zfs/snapshot` auto-mounts are views of
+ * data already backed up, and a store on its own dataset must not back itself up.
  */
 class MonitoredMountRootsPlugin implements BackupPlugin {
   readonly name = ROOTS_PLUGIN;
+  readonly #agent: readonly string[];
+  constructor(agent: readonly string[]) {
+    this.#agent = agent;
+  }
   apply(engine: Engine): void {
     engine.hooks.roots.tapPromise(ROOTS_PLUGIN, async (roots) => {
       if (roots.length) return roots;
       const p = engine.parameters;
       const table = await MountTable.read();
-      return table.select({ fileSystemTypes: p.monitorFileSystemTypes, preferredMountPoints: p.preferredMountPoints }).map((m) => m.mountPoint);
+      const visible = table.visible.filter((m) => !isAgentPath(m.mountPoint, this.#agent));
+      return selectMounts(visible, { fileSystemTypes: p.monitorFileSystemTypes, preferredMountPoints: p.preferredMountPoints }).map((m) => m.mountPoint);
+    });
+  }
+}
+
+/**
+ * Keeps events to what is backed up: the agent's own files (staging copies, state cache, local store, clones) are
+ * excluded wherever they live, so a store on a watched filesystem cannot feed its own writes back as changes; and
+ * when BackupRoots are set, so is every path outside them (a source watches whole filesystems, a root may be a
+ * part of one). Asked before the path filters, so a user `Include` rule cannot pull them back in.
+ */
+class BackupScopePlugin implements BackupPlugin {
+  readonly name = SCOPE_PLUGIN;
+  readonly #agent: readonly string[];
+  constructor(agent: readonly string[]) {
+    this.#agent = agent;
+  }
+  apply(engine: Engine): void {
+    const roots = engine.parameters.backupRoots;
+    engine.hooks.intake.tapPromise({ name: SCOPE_PLUGIN, stage: -100 }, async ({ path }) => {
+      if (isAgentPath(path, this.#agent)) return "exclude";
+      if (roots.length && !roots.some((root) => isUnder(path, root))) return "exclude";
+      return undefined;
     });
   }
 }
@@ -55,26 +116,76 @@ async function zfsAvailable(parameters: Parameters): Promise<boolean> {
 }
 
 /**
+ * The mounts the fanotify source watches when BackupRoots are set: the monitored-type mount holding each root and the
+ * monitored-type mounts below a root, one per filesystem tree. Watching every filesystem of the type instead would
+ * report changes nobody backs up, and the source keeps a descriptor on each watched mount, which makes `umount` of
+ * unrelated filesystems fail with "target is busy" while the daemon runs.
+ */
+function fanotifyMountPoints(parameters: Parameters, table: MountTable, agent: readonly string[]): string[] {
+  const roots = parameters.backupRoots;
+  const types = parameters.monitorFileSystemTypes;
+  const holding = new Set(roots.map((root) => table.mountOf(root)).filter((m): m is MountInfo => m !== undefined));
+  const relevant = table.visible.filter(
+    (m) =>
+      fileSystemTypeMatches(m.fsType, types) &&
+      !isAgentPath(m.mountPoint, agent) &&
+      (holding.has(m) || roots.some((root) => isUnder(m.mountPoint, root))),
+  );
+  const mounts = selectMounts(relevant, { fileSystemTypes: types, preferredMountPoints: parameters.preferredMountPoints }).map((m) => m.mountPoint);
+  if (mounts.length === 0) {
+    const found = roots.map((root) => `${root} (${table.mountOf(root)?.fsType ?? "not mounted"})`).join(", ");
+    throw new ConfigError(
+      "EnableFileAccessNotify",
+      `no BackupRoots lie on a filesystem of the monitored types ${types.join(", ")} (MonitorFileSystemTypes): ${found}; add the type or set EnableFileAccessNotify to false`,
+    );
+  }
+  return mounts;
+}
+
+/**
  * The default preset: which plugins the parameters turn into. It lives in the CLI so core never imports a plugin;
  * plugin packages are imported only when a setting asks for them.
  * - every mode: the storage backend (`Storage`: local is built into core, `b2`, `s3`);
- * - backup and daemon: path filters, the open-files check (procfs, or lsof when asked), ZFS snapshots when ZFS is
+ * - backup and daemon: the backup scope (the agent's own directories, and paths outside BackupRoots when set, are
+ *   never taken in), path filters, the open-files check (procfs, or lsof when asked), ZFS snapshots when ZFS is
  *   monitored and present, roots from the monitored mounts when BackupRoots is empty;
- * - daemon: the fanotify source when EnableFileAccessNotify is true.
+ * - daemon: the fanotify source when EnableFileAccessNotify is true. It ignores the agent's own directories and
+ *   the ZFS clone directory; with BackupRoots it watches only the filesystems holding them (or below them), else
+ *   every mount of the monitored types (new ones included).
+ *
+ * A plugin whose name is among `explicit` (listed in the config file) is not added again.
  */
-export async function presetPlugins(parameters: Parameters, mode: PresetMode = "backup"): Promise<BackupPlugin[]> {
+export async function presetPlugins(parameters: Parameters, mode: PresetMode = "backup", explicit: readonly BackupPlugin[] = []): Promise<BackupPlugin[]> {
+  const given = new Set(explicit.map((p) => p.name));
   const plugins: BackupPlugin[] = [];
-  if (parameters.storage === "b2") plugins.push(new (await pluginClass("@rtbackup/plugin-b2", "B2StoragePlugin"))());
-  else if (parameters.storage === "s3") plugins.push(new (await pluginClass("@rtbackup/plugin-s3", "S3StoragePlugin"))());
+  const add = (plugin: BackupPlugin) => {
+    if (!given.has(plugin.name)) plugins.push(plugin);
+  };
+  if (parameters.storage === "b2") add(new (await pluginClass("@rtbackup/plugin-b2", "B2StoragePlugin"))());
+  else if (parameters.storage === "s3") add(new (await pluginClass("@rtbackup/plugin-s3", "S3StoragePlugin"))());
   if (mode === "restore") return plugins;
-  plugins.push(new PathFilterPlugin(), new MonitoredMountRootsPlugin());
-  const openFiles = await load("@rtbackup/plugin-open-files");
-  plugins.push((openFiles.createStabilityPlugin as (p: Parameters) => BackupPlugin)(parameters));
+
+  let cloneDirectory: string | undefined;
+  let zfs: BackupPlugin | undefined;
   if (await zfsAvailable(parameters)) {
-    plugins.push(new (await pluginClass("@rtbackup/plugin-zfs", "ZfsSnapshotPlugin"))({ zfsBinaryPath: parameters.zfsBinaryPath }));
+    const pkg = "@rtbackup/plugin-zfs";
+    const module = await load(pkg);
+    const options = { zfsBinaryPath: parameters.zfsBinaryPath };
+    const parse = exported<(o: unknown) => { cloneDirectory: string }>(module, pkg, "parseZfsSnapshotOptions");
+    cloneDirectory = parse(options).cloneDirectory;
+    zfs = new (exported<PluginClass>(module, pkg, "ZfsSnapshotPlugin"))(options);
   }
+  const agent = agentPaths(parameters, cloneDirectory);
+  add(new BackupScopePlugin(agent));
+  add(new PathFilterPlugin());
+  add(new MonitoredMountRootsPlugin(agent));
+  const openFiles = await load("@rtbackup/plugin-open-files");
+  add((openFiles.createStabilityPlugin as (p: Parameters) => BackupPlugin)(parameters));
+  if (zfs) add(zfs);
   if (mode === "daemon" && parameters.enableFileAccessNotify) {
-    plugins.push(new (await pluginClass("@rtbackup/plugin-fanotify", "FanotifySourcePlugin"))());
+    const options: Record<string, unknown> = { ignorePaths: agent };
+    if (parameters.backupRoots.length) options.mountPoints = fanotifyMountPoints(parameters, await MountTable.read(), agent);
+    add(new (await pluginClass("@rtbackup/plugin-fanotify", "FanotifySourcePlugin"))(options));
   }
   return plugins;
 }
