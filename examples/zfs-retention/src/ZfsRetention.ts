@@ -1,4 +1,4 @@
-import type { Exec } from "./exec.js";
+import type { Exec } from "./spawnExec.js";
 import { selectRetained, type DatedSnapshot, type RetentionPolicy } from "./selectRetained.js";
 
 /** What one {@link ZfsRetention.tick} did to one dataset. */

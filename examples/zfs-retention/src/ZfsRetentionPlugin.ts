@@ -1,5 +1,5 @@
 import { ConfigError, messageOf, systemClock, type BackupPlugin, type Clock, type Engine } from "@rtbackup/core";
-import { spawnExec, type Exec } from "./exec.js";
+import { spawnExec, type Exec } from "./spawnExec.js";
 import type { RetentionPolicy } from "./selectRetained.js";
 import { ZfsRetention, type RetentionResult } from "./ZfsRetention.js";
 
