@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, Engine, ManualClock, silentSink } from "@rtbackup/core";
-import { ZfsRetention, ZfsRetentionPlugin, selectRetained, type RetentionResult } from "@rtbackup/example-zfs-retention";
+import { ZfsRetention, ZfsRetentionPlugin, selectRetained, spawnExec, type RetentionResult } from "@rtbackup/example-zfs-retention";
 import { FakeZfs } from "./helpers/fakeZfs.js";
 
 const MIN = 60_000;
@@ -113,6 +113,15 @@ test("the plugin runs a pass at initialize and one per interval on the engine's 
     await engine.stop();
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("the real exec runs a command without a shell and reports its status and output", async () => {
+  const exec = spawnExec(5000);
+  assert.equal(await exec("/bin/sh", ["-c", 'printf "a\\tb\\n"; echo oops >&2; exit 3', "$(not expanded)"]), { exitCode: 3, stdout: "a\tb\n", stderr: "oops\n" });
+  await exec("/nonexistent/zfs", []).then(
+    () => assert.unreachable("a missing command must reject"),
+    (err: NodeJS.ErrnoException) => assert.is(err.code, "ENOENT"),
+  );
 });
 
 test("options are checked in the constructor, naming the option", () => {
