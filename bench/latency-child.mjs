@@ -2,13 +2,15 @@
 // An in-process engine (local store, live snapshots, no stability plugin) with SnapshotSharingWindow and
 // BatchUploadConsolidationDelay at 100 ms; a scripted source writes each file, stamps its close and submits an
 // update event; commit times come from `engine.hooks.commit`. Two bursts: N new files, then the same N rewritten.
-// Usage: node latency-child.mjs <dir> [files=1000]; prints one JSON line.
+// With `procfs`, ProcfsStabilityPlugin (plugin-open-files) checks writers as it would in the daemon.
+// Usage: node latency-child.mjs <dir> [files=1000] [procfs]; prints one JSON line.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Engine, silentSink } from "@rtbackup/core";
+import { ProcfsStabilityPlugin } from "@rtbackup/plugin-open-files";
 import { percentile, prng } from "./lib.mjs";
 
-const [dir, countArg] = process.argv.slice(2);
+const [dir, countArg, stabilityArg] = process.argv.slice(2);
 const COUNT = Number(countArg ?? 1000);
 const WINDOW_MS = 100;
 const DEADLINE_MS = 120_000;
@@ -48,7 +50,7 @@ const engine = new Engine({
     snapshotSharingWindow: WINDOW_MS,
     batchUploadConsolidationDelay: WINDOW_MS,
   },
-  plugins: [source],
+  plugins: stabilityArg === "procfs" ? [source, new ProcfsStabilityPlugin()] : [source],
   log: { sink: silentSink },
 });
 const committedAt = new Map();
@@ -95,4 +97,4 @@ await engine.initialBackup();
 const created = await measure(paths, 1);
 const changed = await measure(paths, 2);
 await engine.stop();
-process.stdout.write(`${JSON.stringify({ files: COUNT, windowMs: WINDOW_MS, created, changed, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+process.stdout.write(`${JSON.stringify({ files: COUNT, windowMs: WINDOW_MS, stability: stabilityArg ?? "none", created, changed, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);

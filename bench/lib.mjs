@@ -44,7 +44,8 @@ const TIME = "/usr/bin/time";
 
 /**
  * Runs a command; resolves with wall time (s), stdout, stderr and, when `/usr/bin/time` exists, the peak RSS of
- * the command (MiB, from `time -v`'s "Maximum resident set size"; for a tree of processes, the largest one).
+ * the command (MiB, from `time -v`'s "Maximum resident set size"; for a tree of processes, the largest one) and
+ * its CPU time (user + system seconds, children included).
  */
 export function timed(cmd, args, options = {}) {
   const { measure = true, ...spawnOptions } = options;
@@ -61,14 +62,18 @@ export function timed(cmd, args, options = {}) {
     child.on("close", (code) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       let maxRssMiB;
+      let cpuSeconds;
       if (wrap) {
         const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(err);
         if (m) maxRssMiB = Number(m[1]) / 1024;
+        const user = /User time \(seconds\): ([\d.]+)/.exec(err);
+        const sys = /System time \(seconds\): ([\d.]+)/.exec(err);
+        if (user && sys) cpuSeconds = Number(user[1]) + Number(sys[1]);
         const cut = err.lastIndexOf("\tCommand being timed:");
         if (cut !== -1) err = err.slice(0, cut);
       }
       if (code !== 0) return reject(new Error(`${cmd} ${args.join(" ")} exited ${code}: ${err.slice(-2000)}`));
-      resolve({ seconds, stdout: out, stderr: err, ...(maxRssMiB !== undefined ? { maxRssMiB } : {}) });
+      resolve({ seconds, stdout: out, stderr: err, ...(maxRssMiB !== undefined ? { maxRssMiB } : {}), ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) });
     });
   });
 }
@@ -78,7 +83,7 @@ export async function nodeChild(script, args, options = {}) {
   const r = await timed(process.execPath, [script, ...args], options);
   const last = r.stdout.trim().split("\n").at(-1);
   const out = JSON.parse(last);
-  return { ...out, wallSeconds: r.seconds, maxRssMiB: r.maxRssMiB ?? out.maxRssMiB };
+  return { ...out, wallSeconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssMiB: r.maxRssMiB ?? out.maxRssMiB };
 }
 
 /** Median of numbers. */

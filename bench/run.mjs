@@ -11,7 +11,8 @@
 //
 // Options: --scale X (default 1; dataset sizes), --only REGEX (sections: dataset:small|large|mixed, latency,
 //          scaling, packages/<pkg>/<bench>; a run with --only writes results/partial.* instead of latest.*),
-//          --scaling (add the scaling run).
+//          --scaling (add the scaling run), --scaling-files N (most real files for its rescan; default 1,000,000;
+//          with N below 100,000 the cache is measured at N entries only, for a quick try).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
@@ -144,18 +145,22 @@ async function datasetBench(ds) {
 }
 
 async function latencyBench() {
-  const dir = await mkdtemp(join(tmpdir(), "rtb-bench-latency-"));
-  try {
-    say("\n=== real-time path: burst of 1,000 changed files, windows 100 ms");
-    const r = await nodeChild(child("latency-child.mjs"), [dir, "1000"]);
-    say(`close→commit: new files p50 ${r.created.p50Ms.toFixed(0)} ms p99 ${r.created.p99Ms.toFixed(0)} ms; changed files p50 ${r.changed.p50Ms.toFixed(0)} ms p99 ${r.changed.p99Ms.toFixed(0)} ms; peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
-    return r;
-  } catch (err) {
-    say(`latency FAILED: ${err.stack ?? err}`);
-    return { error: String(err.message ?? err).slice(0, 1000) };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  const out = {};
+  for (const stability of ["none", "procfs"]) {
+    const dir = await mkdtemp(join(tmpdir(), "rtb-bench-latency-"));
+    try {
+      say(`\n=== real-time path: bursts of 1,000 files, windows 100 ms, stability check: ${stability}`);
+      const r = await nodeChild(child("latency-child.mjs"), [dir, "1000", ...(stability === "none" ? [] : [stability])]);
+      say(`close→commit: new files p50 ${r.created.p50Ms.toFixed(0)} ms p99 ${r.created.p99Ms.toFixed(0)} ms; changed files p50 ${r.changed.p50Ms.toFixed(0)} ms p99 ${r.changed.p99Ms.toFixed(0)} ms; peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
+      out[stability] = r;
+    } catch (err) {
+      say(`latency (${stability}) FAILED: ${err.stack ?? err}`);
+      out[stability] = { error: String(err.message ?? err).slice(0, 1000) };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
+  return out;
 }
 
 async function packageBenches() {
@@ -185,7 +190,16 @@ async function packageBenches() {
 
 for (const ds of datasets(scale)) if (wanted(`dataset:${ds.name}`)) results.datasets[ds.name] = await datasetBench(ds);
 if (wanted("latency")) results.latency = await latencyBench();
-if (flag("--scaling") && wanted("scaling")) results.scaling = await scalingBench({ say, child: child("scaling-child.mjs") });
+if (flag("--scaling") && wanted("scaling")) {
+  try {
+    const targetFiles = Number(value("--scaling-files") ?? 1_000_000);
+    const cacheSizes = targetFiles < 100_000 ? [targetFiles] : [100_000, 1_000_000];
+    results.scaling = await scalingBench({ say, child: child("scaling-child.mjs"), targetFiles, cacheSizes });
+  } catch (err) {
+    say(`scaling FAILED: ${err.stack ?? err}`);
+    results.scaling = { error: String(err.message ?? err).slice(0, 1000) };
+  }
+}
 await packageBenches();
 
 const stamp = new Date().toISOString();

@@ -8,7 +8,6 @@ import { nodeChild } from "./lib.mjs";
 import { findFloor } from "./peers.mjs";
 
 const CREATE_BUDGET_MS = 120_000;
-const TARGET_FILES = 1_000_000;
 
 /** Creates up to `target` empty files under `root` (1,000 per directory) until `budgetMs` passes; returns the count. */
 function createFiles(root, target, budgetMs) {
@@ -25,15 +24,15 @@ function createFiles(root, target, budgetMs) {
 }
 
 /** Runs the scaling measurements; returns their figures. */
-export async function scalingBench({ say, child }) {
+export async function scalingBench({ say, child, targetFiles = 1_000_000, cacheSizes = [100_000, 1_000_000] }) {
   const out = { cache: {}, rescan: undefined };
   say("\n=== scaling: StateCache with generated entries");
-  for (const n of [100_000, 1_000_000]) {
+  for (const n of cacheSizes) {
     const dir = await mkdtemp(join(tmpdir(), "rtb-bench-cache-"));
     try {
       const r = await nodeChild(child, ["cache", dir, String(n)]);
       const perM = 1e6 / n;
-      out.cache[n] = { ...r, insert_s_per_million: (r.insertMs / 1000) * perM, lookup_s_per_million: (r.lookupMs / 1000) * perM, iterate_s_per_million: (r.iterateMs / 1000) * perM };
+      out.cache[n] = { ...r, rss_growth_MiB_per_million: (r.maxRssMiB - r.baseRssMiB) * perM, insert_s_per_million: (r.insertMs / 1000) * perM, lookup_s_per_million: (r.lookupMs / 1000) * perM, iterate_s_per_million: (r.iterateMs / 1000) * perM };
       say(`StateCache ${n}: insert ${(r.insertMs / 1000).toFixed(2)} s, lookup all ${(r.lookupMs / 1000).toFixed(2)} s, iterate ${(r.iterateMs / 1000).toFixed(2)} s, peak RSS ${r.maxRssMiB.toFixed(0)} MiB, db ${r.dbMiB.toFixed(0)} MiB`);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -42,7 +41,7 @@ export async function scalingBench({ say, child }) {
   const dir = await mkdtemp(join(tmpdir(), "rtb-bench-rescan-"));
   try {
     const fs = statfsSync(dir);
-    const target = Math.min(TARGET_FILES, Math.floor(fs.ffree / 10));
+    const target = Math.min(targetFiles, Math.floor(fs.ffree / 10));
     const tree = join(dir, "tree");
     say(`=== scaling: rescan of real files (up to ${target}, ${CREATE_BUDGET_MS / 1000} s to create them)`);
     const made = createFiles(tree, target, CREATE_BUDGET_MS);
@@ -60,7 +59,8 @@ export async function scalingBench({ say, child }) {
       rescan_vs_find_ratio: r.rescanMs / 1000 / find.seconds,
       rescan_s_per_million: (r.rescanMs / 1000) * perM,
       peak_rss_MiB: r.maxRssMiB,
-      peak_rss_MiB_per_million: r.maxRssMiB * perM,
+      base_rss_MiB: r.baseRssMiB,
+      rss_growth_MiB_per_million: (r.maxRssMiB - r.baseRssMiB) * perM,
       find_peak_rss_MiB: find.maxRssMiB,
     };
     say(`rescan of ${r.n} entries: ${(r.rescanMs / 1000).toFixed(2)} s (find ${find.seconds.toFixed(2)} s), peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
