@@ -10,7 +10,6 @@ import {
   stderrSink,
   type BackupPlugin,
   type Parameters,
-  type Verbosity,
 } from "@rtbackup/core";
 import { presetPlugins, type PresetMode } from "./preset.js";
 
@@ -65,9 +64,10 @@ export async function loadCliConfig(options: CommonOptions, mode: PresetMode = "
 }
 
 /** An engine for a loaded configuration, logging to stderr. */
-export function createEngine(config: LoadedConfig, verbosity?: Verbosity): Engine {
+export function createEngine(config: LoadedConfig, mode: PresetMode = "backup"): Engine {
   return new Engine({
-    parameters: { ...config.parameters, ...(verbosity ? { verbosity } : {}) },
+    mode,
+    parameters: config.parameters,
     log: { sink: stderrSink, errorLogFilePath: config.parameters.errorLogFilePath },
     plugins: config.plugins,
   });
@@ -75,7 +75,7 @@ export function createEngine(config: LoadedConfig, verbosity?: Verbosity): Engin
 
 /** Opens the repository for reading only (restore, list, cat): no state cache, no lock, nothing created. */
 export async function openRepositoryReadOnly(config: LoadedConfig): Promise<{ engine: Engine; repository: Repository }> {
-  const engine = createEngine(config);
+  const engine = createEngine(config, "restore");
   await engine.hooks.initialize.promise();
   const storage = engine.resolveStorage();
   const repository = await Repository.open(storage, { prefix: config.parameters.repositoryPrefix });

@@ -42,7 +42,15 @@ export interface EngineOptions {
   log?: LogRootOptions;
   /** Plugins applied in order by the constructor. */
   plugins?: readonly BackupPlugin[];
+  /**
+   * What the engine is for, so plugins can decide what to do in `initialize`: `daemon` (monitoring), `backup` (a
+   * bounded backup run), `restore` (reading only: list, restore, cat — no snapshots, no uploads). Default `backup`.
+   */
+  mode?: EngineMode;
 }
+
+/** See {@link EngineOptions.mode}. */
+export type EngineMode = "daemon" | "backup" | "restore";
 
 /**
  * The core of realtime-backup. It owns the hooks (the extension points, declared once here in pipeline order);
@@ -104,12 +112,15 @@ export class Engine {
 
   /** The effective parameters (defaults filled in). */
   readonly parameters: Parameters;
+  /** What the engine runs for (see {@link EngineOptions.mode}). */
+  readonly mode: EngineMode;
   readonly #loggerFor: (name: string) => Logger;
   readonly #plugins: BackupPlugin[] = [];
   #submitHandler: ((event: ChangeEvent) => void) | undefined;
 
   constructor(options: EngineOptions = {}) {
     this.parameters = { ...defaultParameters(), ...options.parameters };
+    this.mode = options.mode ?? "backup";
     this.#loggerFor = createLogRoot({
       verbosity: this.parameters.verbosity,
       ...options.log,
@@ -166,12 +177,13 @@ export class Engine {
 
   /** Drains in-flight work (unless `drain: false`), commits, closes everything and calls `shutdown`. */
   async stop(options: { drain?: boolean } = {}): Promise<void> {
+    if (!this.#runtime) return;
     const runtime = this.#runtime;
     this.#runtime = undefined;
     this.#submitHandler = undefined;
     this.#early = [];
     try {
-      await runtime?.close(options);
+      await runtime.close(options);
     } finally {
       await this.hooks.shutdown.promise();
     }

@@ -21,7 +21,7 @@ export interface BridgeConnectionLimits {
 
 /** Default {@link BridgeConnectionLimits}. */
 export const defaultConnectionLimits: BridgeConnectionLimits = {
-  maxQueuedBytes: 4 * 1024 * 1024,
+  maxQueuedBytes: 1024 * 1024,
   maxInFlight: 16,
   maxBadFrames: 64,
   authTimeoutMs: 10_000,

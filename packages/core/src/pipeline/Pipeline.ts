@@ -323,27 +323,32 @@ export class Pipeline {
   }
 
   async #processBatch(paths: string[]): Promise<void> {
-    const refs = await this.#snapshotPaths(paths);
-    for (const [path, shared] of refs) {
-      let st: Stats | undefined;
-      try {
-        st = await lstat(shared.snapshot.pathOf(path));
-      } catch (err) {
-        if (!isErrno(err, "ENOENT", "ENOTDIR")) {
-          shared.release();
-          this.#retryLater(path, err, "snapshot");
-          continue;
-        }
-      }
-      if (!st) {
+    const refs = [...(await this.#snapshotPaths(paths))];
+    // Stat the whole batch first, then hand it to stability in one go: one open-files check per batch, not per file.
+    const stats: (Stats | Error | undefined)[] = [];
+    for (let i = 0; i < refs.length; i += 64) {
+      stats.push(
+        ...(await Promise.all(
+          refs.slice(i, i + 64).map(([path, shared]) =>
+            Promise.resolve()
+              .then(() => lstat(shared.snapshot.pathOf(path)))
+              .catch((err: unknown) => (isErrno(err, "ENOENT", "ENOTDIR") ? undefined : (err as Error))),
+          ),
+        )),
+      );
+    }
+    refs.forEach(([path, shared], i) => {
+      const st = stats[i];
+      if (st instanceof Error) {
+        shared.release();
+        this.#retryLater(path, st, "snapshot");
+      } else if (!st) {
         // Gone at snapshot time: only this file lets go of the snapshot; the rest of the batch is unaffected.
         shared.release();
         if (this.#known(path)) this.#enqueue({ type: "delete", path });
-        continue;
-      }
-      if (st.isFile()) this.stability.add(path, shared);
+      } else if (st.isFile()) this.stability.add(path, shared);
       else this.#enqueueUpload(path, shared, undefined);
-    }
+    });
     this.notify();
   }
 

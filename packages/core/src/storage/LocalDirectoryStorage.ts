@@ -11,15 +11,18 @@ import { bodyToStream, keyProblem, type Body, type ByteRange, type ObjectInfo, t
 export interface LocalDirectoryStorageOptions {
   /** The directory holding the objects (created if missing). */
   path: string;
-  /** fsync files and directories after each write (default true; turning it off is for benchmarks only). */
+  /** fsync new files and directories in `sync()` (default true; turning it off is for benchmarks only). */
   fsync?: boolean;
 }
 
 const TEMP_DIR = ".rtb-tmp";
 
 /**
- * The embedded default backend: one file per object under a directory. Writes go to a temporary file that is
- * fsynced and renamed into place (then the directory is fsynced), so an object is either absent or complete.
+ * The embedded default backend: one file per object under a directory. Each put writes a temporary file and renames
+ * it into place, so a reader never sees a partial object under its name; `sync()` then fsyncs the new files and
+ * their directories in bulk. The repository calls `sync()` before writing an index object that names new content
+ * (and after it), so after a crash an object may be missing or torn only if nothing refers to it yet — and it is
+ * simply written again.
  */
 export class LocalDirectoryStorage implements StorageBackend {
   readonly description: string;
@@ -27,6 +30,7 @@ export class LocalDirectoryStorage implements StorageBackend {
   readonly #fsync: boolean;
   readonly #knownDirs = new Set<string>();
   readonly #dirtyDirs = new Set<string>();
+  readonly #dirtyFiles = new Set<string>();
 
   constructor(options: LocalDirectoryStorageOptions) {
     this.#root = options.path;
@@ -60,7 +64,6 @@ export class LocalDirectoryStorage implements StorageBackend {
         const handle = await open(temp, "wx");
         try {
           await handle.writeFile(body);
-          if (this.#fsync) await handle.sync();
         } finally {
           await handle.close();
         }
@@ -72,13 +75,15 @@ export class LocalDirectoryStorage implements StorageBackend {
           if (written !== size) {
             throw new StorageError("STORAGE_FAILED", `put ${key}: body was ${written} bytes, expected ${size}`, { key, transient: false });
           }
-          if (this.#fsync) await handle.sync();
         } finally {
           await handle.close();
         }
       }
       await rename(temp, target);
-      if (this.#fsync) this.#dirtyDirs.add(dir);
+      if (this.#fsync) {
+        this.#dirtyFiles.add(target);
+        this.#dirtyDirs.add(dir);
+      }
     } catch (err) {
       await rm(temp, { force: true });
       if (isErrno(err, "ENOENT")) this.#knownDirs.clear();
@@ -92,15 +97,25 @@ export class LocalDirectoryStorage implements StorageBackend {
   }
 
   /**
-   * Makes every completed put durable: file contents are fsynced by `put` itself; the directory entries created by
-   * the renames are fsynced here, once per directory, rather than once per object.
+   * Makes every completed put durable: the files written since the last sync are fsynced (many at once, which lets
+   * the filesystem merge them into few journal commits), then the directories holding their new names. The
+   * repository calls this before an index batch that names the new objects, so nothing is referenced before it is
+   * on disk.
    */
   async sync(): Promise<void> {
+    const files = [...this.#dirtyFiles];
     const dirs = [...this.#dirtyDirs];
+    this.#dirtyFiles.clear();
     this.#dirtyDirs.clear();
     try {
-      await Promise.all(dirs.map((d) => syncDirectory(d)));
+      for (let i = 0; i < files.length; i += SYNC_PARALLEL) {
+        await Promise.all(files.slice(i, i + SYNC_PARALLEL).map((f) => syncPath(f, "r")));
+      }
+      for (let i = 0; i < dirs.length; i += SYNC_PARALLEL) {
+        await Promise.all(dirs.slice(i, i + SYNC_PARALLEL).map((d) => syncPath(d, "r")));
+      }
     } catch (err) {
+      for (const f of files) this.#dirtyFiles.add(f);
       for (const d of dirs) this.#dirtyDirs.add(d);
       throw new StorageError("STORAGE_FAILED", `sync failed: ${(err as Error).message}`, { cause: err });
     }
@@ -171,8 +186,17 @@ export class LocalDirectoryStorage implements StorageBackend {
   }
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
+const SYNC_PARALLEL = 64;
+
+async function syncPath(path: string, flags: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(path, flags);
+  } catch (err) {
+    // Overwritten or removed since: whatever replaced it is synced on its own account.
+    if (isErrno(err, "ENOENT")) return;
+    throw err;
+  }
   try {
     await handle.sync();
   } finally {
