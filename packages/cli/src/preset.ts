@@ -57,9 +57,20 @@ function isAgentPath(path: string, agent: readonly string[]): boolean {
 }
 
 /**
- * When no BackupRoots are configured, scans walk the monitored mounts (MonitorFileSystemTypes, PreferredMountPoints),
- * as DQD's surface area does, except the agent's own: snapshot clones and `.zfs/snapshot` auto-mounts are views of
- * data already backed up, and a store on its own dataset must not back itself up.
+ * The monitored mounts (MonitorFileSystemTypes, PreferredMountPoints, one per filesystem tree) that are not the
+ * agent's own: snapshot clones and `.zfs/snapshot` auto-mounts are views of data already backed up, and a store on
+ * its own dataset must not back itself up. With `wanted`, only the mounts it accepts.
+ */
+function monitoredMounts(parameters: Parameters, table: MountTable, agent: readonly string[], wanted: (m: MountInfo) => boolean = () => true): MountInfo[] {
+  const types = parameters.monitorFileSystemTypes;
+  const candidates = table.visible.filter((m) => fileSystemTypeMatches(m.fsType, types) && !isAgentPath(m.mountPoint, agent) && wanted(m));
+  return selectMounts(candidates, { fileSystemTypes: types, preferredMountPoints: parameters.preferredMountPoints });
+}
+
+/**
+ * The roots scans walk. Without BackupRoots: the monitored mounts, as DQD's surface area does. With BackupRoots: those
+ * plus the monitored mounts below them (nested datasets), because a walk never crosses into another filesystem while
+ * the source does report changes there: left out, a scan would take the files it cannot see for deleted.
  */
 class MonitoredMountRootsPlugin implements BackupPlugin {
   readonly name = ROOTS_PLUGIN;
@@ -69,11 +80,11 @@ class MonitoredMountRootsPlugin implements BackupPlugin {
   }
   apply(engine: Engine): void {
     engine.hooks.roots.tapPromise(ROOTS_PLUGIN, async (roots) => {
-      if (roots.length) return roots;
-      const p = engine.parameters;
       const table = await MountTable.read();
-      const visible = table.visible.filter((m) => !isAgentPath(m.mountPoint, this.#agent));
-      return selectMounts(visible, { fileSystemTypes: p.monitorFileSystemTypes, preferredMountPoints: p.preferredMountPoints }).map((m) => m.mountPoint);
+      if (!roots.length) return monitoredMounts(engine.parameters, table, this.#agent).map((m) => m.mountPoint);
+      const below = (m: MountInfo) => roots.some((root) => isUnder(m.mountPoint, root) && m.mountPoint !== root);
+      const nested = monitoredMounts(engine.parameters, table, this.#agent, below).map((m) => m.mountPoint);
+      return [...roots, ...nested];
     });
   }
 }
@@ -124,14 +135,9 @@ async function zfsAvailable(parameters: Parameters): Promise<boolean> {
 function fanotifyMountPoints(parameters: Parameters, table: MountTable, agent: readonly string[]): string[] {
   const roots = parameters.backupRoots;
   const types = parameters.monitorFileSystemTypes;
-  const holding = new Set(roots.map((root) => table.mountOf(root)).filter((m): m is MountInfo => m !== undefined));
-  const relevant = table.visible.filter(
-    (m) =>
-      fileSystemTypeMatches(m.fsType, types) &&
-      !isAgentPath(m.mountPoint, agent) &&
-      (holding.has(m) || roots.some((root) => isUnder(m.mountPoint, root))),
-  );
-  const mounts = selectMounts(relevant, { fileSystemTypes: types, preferredMountPoints: parameters.preferredMountPoints }).map((m) => m.mountPoint);
+  const holding = new Set(roots.map((root) => table.mountOf(root)));
+  const relevant = (m: MountInfo) => holding.has(m) || roots.some((root) => isUnder(m.mountPoint, root));
+  const mounts = monitoredMounts(parameters, table, agent, relevant).map((m) => m.mountPoint);
   if (mounts.length === 0) {
     const found = roots.map((root) => `${root} (${table.mountOf(root)?.fsType ?? "not mounted"})`).join(", ");
     throw new ConfigError(

@@ -3,13 +3,14 @@
 // and `rtb restore` brings back the same tree. Runs as root (fanotify needs CAP_SYS_ADMIN), as CI does.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readdir } from "node:fs/promises";
+import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
   buildMaterial,
   describeTree,
   killDaemons,
   mountTmpfs,
+  restoredTree,
   scratchDirectory,
   shell,
   startDaemon,
@@ -34,9 +35,12 @@ test("fanotify daemon: cp -r, mv, rm -r, sed -i, tar -x and editor saves on a tm
     const { tree, archive } = await buildMaterial(join(scratch.dir, "material"));
     await mountTmpfs(mnt);
     mounted = true;
+    // The backup root is a directory of the tmpfs; the rest of the filesystem is watched but not backed up.
+    const root = join(mnt, "home");
+    await mkdir(root);
     // The agent's own directories live on the watched filesystem, inside the backup root: the preset must keep
     // them out of the backup and keep the store's own writes from coming back as changes.
-    const agent = join(mnt, ".rtb");
+    const agent = join(root, ".rtb");
     const store = join(agent, "store");
     const config = join(scratch.dir, "rtb.config.json");
     await writeJsonConfig(config, {
@@ -46,7 +50,7 @@ test("fanotify daemon: cp -r, mv, rm -r, sed -i, tar -x and editor saves on a tm
       stagingDirectory: join(agent, "staging"),
       errorLogFilePath: join(scratch.dir, "error.log"),
       ipcPath: join(scratch.dir, "ipc"),
-      backupRoots: [mnt],
+      backupRoots: [root],
       monitorFileSystemTypes: ["tmpfs"],
       enableFileAccessNotify: true,
       snapshotSharingWindow: "PT0.1S",
@@ -62,9 +66,9 @@ test("fanotify daemon: cp -r, mv, rm -r, sed -i, tar -x and editor saves on a tm
     assert.equal(watching, [`watching ${mnt} (tmpfs, fid mode)`], daemon.log());
     // `.rtb` itself is an ordinary directory of the root; what the agent keeps in it is not expected in the restore.
     const own = new Set(["/.rtb/store", "/.rtb/state", "/.rtb/staging"]);
-    const wait = { store, root: mnt, scratch: scratch.dir, skip: (rel: string) => own.has(rel), daemon };
+    const wait = { store, root, scratch: scratch.dir, skip: (rel: string) => own.has(rel), daemon };
 
-    await shell(`cp -r '${tree}' tree`, mnt);
+    await shell(`cp -r '${tree}' tree && cp -r '${tree}' ../outside`, root);
     await waitForRestore(wait);
 
     await shell(
@@ -82,8 +86,10 @@ test("fanotify daemon: cp -r, mv, rm -r, sed -i, tar -x and editor saves on a tm
        head -c 1000 /dev/urandom | dd of=tree/big.bin bs=1000 seek=1000 conv=notrunc 2>/dev/null
        mkdir tree/docs/sub && mv tree/docs/readme.txt tree/docs/naïve\\ file.txt tree/docs/sub/
        printf 'rewritten in place\\n' > tree/edit.txt
-       rm -r tree/emptydir`,
-      mnt,
+       rm -r tree/emptydir
+       mv ../outside/docs tree/docs-from-outside
+       mv tree/readme-link ../outside/link-moved-out`,
+      root,
     );
     const restored = await waitForRestore(wait);
     // The tree is what the commands made (spot checks that the workload really ran), and no agent file got in.
@@ -93,10 +99,18 @@ test("fanotify daemon: cp -r, mv, rm -r, sed -i, tar -x and editor saves on a tm
     assert.is(restored["/tree/secret"], undefined, "rm -r reached the backup");
     assert.is(restored["/tree/deep"], undefined, "the renamed directory's old name is gone");
     assert.is(restored["/tree/deeper/a/b/c/leaf.txt"]?.split(" ")[0], "file");
+    assert.ok(restored["/tree/docs-from-outside/readme.txt"], "a directory moved in from outside the root is backed up");
+    assert.is(restored["/tree/readme-link"], undefined, "a path moved out of the root is gone from the backup");
     assert.equal(
       Object.keys(restored).filter((k) => k.startsWith("/.rtb")),
       ["/.rtb"],
       "the agent's own directories are not backed up",
+    );
+    const whole = await restoredTree(store, mnt, scratch.dir);
+    assert.equal(
+      typeof whole === "string" ? whole : Object.keys(whole).filter((k) => !k.startsWith("/home")),
+      [],
+      "nothing outside the backup root is backed up",
     );
 
     // No feedback loop: with the tree backed up, the store stops changing (a loop would commit a batch every 0.1 s).
