@@ -97,6 +97,7 @@ export class BridgeServer {
   #scanNumber = 0;
   #scanWaiters: (() => void)[] = [];
   #closed = false;
+  readonly #context: BridgeRequestContext;
 
   constructor(runtime: Runtime, options: BridgeServerOptions = {}) {
     const p = runtime.engine.parameters;
@@ -114,6 +115,28 @@ export class BridgeServer {
     if (this.#useTcp && isIP(this.#tcpAddress) === 0) throw new ConfigError("IPCBindTCPAddress", `expected an IP address, got "${this.#tcpAddress}"`);
     if (!Number.isInteger(this.#tcpPort) || this.#tcpPort < 0 || this.#tcpPort > 65535) throw new ConfigError("IPCBindTCPPortNumber", "expected a port from 0 (dynamic) to 65535");
     if (!Number.isInteger(this.#maxClients) || this.#maxClients < 1) throw new ConfigError("bridge maxClients", "expected a positive integer");
+    this.#context = {
+      runtime,
+      scanNumber: () => this.#scanNumber,
+      lastSeq: () => this.#seq,
+      notify: (body) => this.#notify(body),
+      nextScanEvent: (ms) => this.#nextScanEvent(ms),
+    };
+  }
+
+  #nextScanEvent(ms: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const waiters = this.#scanWaiters;
+      const done = () => {
+        clearTimeout(timer);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      waiters.push(done);
+    });
   }
 
   /** Path of the UNIX socket, once listening on it. */
@@ -229,27 +252,7 @@ export class BridgeServer {
     });
   }
 
-  readonly #context: BridgeRequestContext = {
-    runtime: undefined as unknown as Runtime,
-    scanNumber: () => this.#scanNumber,
-    lastSeq: () => this.#seq,
-    notify: (body) => this.#notify(body),
-    nextScanEvent: (ms) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(done, ms);
-        const waiters = this.#scanWaiters;
-        function done() {
-          clearTimeout(timer);
-          const i = waiters.indexOf(done);
-          if (i >= 0) waiters.splice(i, 1);
-          resolve();
-        }
-        this.#scanWaiters.push(done);
-      }),
-  };
-
   #tapHooks(): void {
-    (this.#context as { runtime: Runtime }).runtime = this.#runtime;
     const hooks = this.#runtime.engine.hooks;
     hooks.uploadStarted.tap(PLUGIN_NAME, (u) => this.#notify({ kind: "uploadStarted", path: u.path, size: u.size }));
     hooks.uploaded.tap(PLUGIN_NAME, (u) => this.#notify({ kind: "uploaded", path: u.path, size: u.size, bytesUploaded: u.bytesUploaded }));
