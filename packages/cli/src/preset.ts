@@ -1,4 +1,5 @@
 import { access, constants } from "node:fs/promises";
+import { join } from "node:path";
 import {
   BackupError,
   ConfigError,
@@ -111,11 +112,13 @@ class BackupScopePlugin implements BackupPlugin {
   }
 }
 
-async function executable(path: string): Promise<boolean> {
-  return access(path, constants.X_OK).then(
-    () => true,
-    () => false,
-  );
+/** Whether a program can be run: an absolute path, or a bare command name looked up in PATH (as spawn does). */
+async function executable(program: string): Promise<boolean> {
+  const candidates = program.includes("/") ? [program] : (process.env.PATH ?? "").split(":").filter(Boolean).map((dir) => join(dir, program));
+  for (const path of candidates) {
+    if (await access(path, constants.X_OK).then(() => true, () => false)) return true;
+  }
+  return false;
 }
 
 /** Whether ZFS snapshots can be used: ZFS is monitored, the zfs command exists and a ZFS filesystem is mounted. */
