@@ -102,6 +102,10 @@ test("FrameDecoder: frames split across chunks, several per chunk, and an oversi
   for (let i = 0; i < all.length; i += 3) for (const f of d.push(all.subarray(i, i + 3))) if ("payload" in f) out.push(f.payload.toString());
   assert.equal(out, ['{"a":1}', '{"b":"two"}', "[]"]);
   assert.is(d.buffered, 0);
+  const trickled: string[] = [];
+  const bytes = Buffer.concat([Buffer.alloc(4), encodeFrame({ c: 3 })]);
+  for (const b of bytes) for (const f of d.push(Buffer.from([b]))) if ("payload" in f) trickled.push(f.payload.toString());
+  assert.equal(trickled, ["", '{"c":3}'], "an empty frame, then one fed a byte at a time");
   const big = Buffer.alloc(4);
   big.writeUInt32BE(101);
   assert.equal(d.push(big), [{ tooLarge: 101 }]);

@@ -59,7 +59,15 @@ export class BridgeClient {
       });
       s.once("error", (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        const e = new Error(`cannot connect to ${where}: ${err.code === "EACCES" ? "permission denied (the bridge is root-only)" : err.message}`) as NodeJS.ErrnoException;
+        const why =
+          err.code === "EACCES"
+            ? "permission denied (the bridge is root-only)"
+            : err.code === "ENOENT"
+              ? "no such socket (is the daemon running, with this IPCPath?)"
+              : err.code === "ECONNREFUSED"
+                ? "connection refused (the daemon is not running)"
+                : err.message;
+        const e = new Error(`cannot connect to ${where}: ${why}`) as NodeJS.ErrnoException;
         if (err.code !== undefined) e.code = err.code;
         reject(e);
       });

@@ -2,14 +2,17 @@
 export type DecodedFrame = { payload: Buffer } | { tooLarge: number };
 
 /**
- * Splits a byte stream into length-prefixed frames (4-byte big-endian payload length, then the payload). It never
- * holds more than one frame plus its prefix: a prefix above `maxFrame` is reported before any of its payload is
- * buffered, and the stream cannot be resynchronised after that, so the caller closes the connection.
+ * Splits a byte stream into length-prefixed frames (4-byte big-endian payload length, then the payload). It holds at
+ * most one frame: once a prefix is read, one buffer of exactly that size is allocated and filled in place, so a peer
+ * trickling bytes cannot make it keep many small chunks. A prefix above `maxFrame` is reported before any of its
+ * payload is taken; the stream cannot be resynchronised after that, so the caller closes the connection.
  */
 export class FrameDecoder {
   readonly #maxFrame: number;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
+  readonly #head = Buffer.alloc(4);
+  #headFilled = 0;
+  #body: Buffer | undefined;
+  #bodyFilled = 0;
   #failed = false;
 
   constructor(maxFrame: number) {
@@ -18,44 +21,40 @@ export class FrameDecoder {
 
   /** Bytes held for an incomplete frame. */
   get buffered(): number {
-    return this.#buffered;
+    return this.#headFilled + this.#bodyFilled;
   }
 
   /** Feeds bytes; returns the complete frames they finish, in order (a `tooLarge` entry is always the last). */
   push(chunk: Buffer): DecodedFrame[] {
-    if (this.#failed) return [];
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
     const out: DecodedFrame[] = [];
-    for (;;) {
-      if (this.#buffered < 4) break;
-      const head = this.#peek(4);
-      const length = head.readUInt32BE(0);
-      if (length > this.#maxFrame) {
-        this.#failed = true;
-        this.#chunks = [];
-        this.#buffered = 0;
-        out.push({ tooLarge: length });
-        break;
+    let at = 0;
+    while (!this.#failed && at < chunk.length) {
+      if (!this.#body) {
+        const n = Math.min(4 - this.#headFilled, chunk.length - at);
+        chunk.copy(this.#head, this.#headFilled, at, at + n);
+        this.#headFilled += n;
+        at += n;
+        if (this.#headFilled < 4) break;
+        const length = this.#head.readUInt32BE(0);
+        this.#headFilled = 0;
+        if (length > this.#maxFrame) {
+          this.#failed = true;
+          out.push({ tooLarge: length });
+          break;
+        }
+        this.#body = Buffer.allocUnsafe(length);
+        this.#bodyFilled = 0;
       }
-      if (this.#buffered < 4 + length) break;
-      const frame = this.#take(4 + length);
-      out.push({ payload: frame.subarray(4) });
+      const n = Math.min(this.#body.length - this.#bodyFilled, chunk.length - at);
+      chunk.copy(this.#body, this.#bodyFilled, at, at + n);
+      this.#bodyFilled += n;
+      at += n;
+      if (this.#bodyFilled === this.#body.length) {
+        out.push({ payload: this.#body });
+        this.#body = undefined;
+        this.#bodyFilled = 0;
+      }
     }
     return out;
-  }
-
-  #peek(n: number): Buffer {
-    if (this.#chunks[0]!.length < n) this.#chunks = [Buffer.concat(this.#chunks)];
-    return this.#chunks[0]!.subarray(0, n);
-  }
-
-  #take(n: number): Buffer {
-    const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
-    const frame = Buffer.from(all.subarray(0, n));
-    const rest = all.subarray(n);
-    this.#chunks = rest.length ? [rest] : [];
-    this.#buffered = rest.length;
-    return frame;
   }
 }
