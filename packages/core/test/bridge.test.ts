@@ -152,6 +152,9 @@ test("socket is 0600, token 0600; requests work; notifications report uploads, s
     assert.ok((status.last?.changed ?? 0) >= 1, "the rescan found b.txt, whose event was discarded");
     await until(() => t.runtime.cache.get(join(t.src, "b.txt")) !== undefined, "b.txt backed up by the rescan");
     assert.equal(await client.request("cancelRescan"), { cancelled: false });
+    await rejects(client.request("rescan", { roots: [`${t.src}/../..`] }), (e) => e instanceof BridgeRequestError && e.code === "BAD_REQUEST", "rescan of a non-normalised path");
+    await rejects(client.request("rescan", { roots: ["/etc"] }), (e) => e instanceof BridgeRequestError && e.code === "BAD_REQUEST", "rescan outside the roots");
+    assert.is((await client.request("rescan", { roots: [t.src] })).requested, true);
     const seqs = seen.map((n) => n.seq);
     assert.equal(seqs, [...seqs].sort((a, b) => a - b), "sequence numbers grow");
 

@@ -1,4 +1,6 @@
+import { posix } from "node:path";
 import type { Runtime } from "../pipeline/Runtime.js";
+import { isPathUnder } from "../repository/format.js";
 import { BridgeRequestError } from "./BridgeRequestError.js";
 import { MAX_CHECK_PATHS, type BridgeNotificationBody, type BridgeRequest, type BridgeScanStatus } from "./protocol.js";
 
@@ -34,8 +36,10 @@ function absolutePaths(req: Record<string, unknown>, key: string, max: number): 
   if (!Array.isArray(value) || value.length === 0) throw new BridgeRequestError("BAD_REQUEST", `${key}: expected a non-empty array of absolute paths`);
   if (value.length > max) throw new BridgeRequestError("BAD_REQUEST", `${key}: at most ${max} paths per request`);
   for (const p of value) {
-    if (typeof p !== "string" || !p.startsWith("/") || p.includes("\0") || Buffer.byteLength(p) > MAX_PATH_BYTES) {
-      throw new BridgeRequestError("BAD_REQUEST", `${key}: expected absolute paths (got ${JSON.stringify(p)?.slice(0, 80)})`);
+    // Only normalised paths: "/home/../etc" must not pass a prefix check against "/home".
+    const normal = typeof p === "string" && p.startsWith("/") && (p === "/" || (posix.normalize(p) === p && !p.endsWith("/")));
+    if (!normal || p.includes("\0") || Buffer.byteLength(p) > MAX_PATH_BYTES) {
+      throw new BridgeRequestError("BAD_REQUEST", `${key}: expected normalised absolute paths (got ${JSON.stringify(p)?.slice(0, 80)})`);
     }
   }
   return value as string[];
@@ -120,9 +124,19 @@ export function executeBridgeRequest(ctx: BridgeRequestContext, request: BridgeR
       return { paused: false, wasPaused, processed, discarded };
     }
     case "rescan": {
-      const alreadyRunning = rt.scanStatus.running;
-      rt.requestScan("request", request.roots);
-      return { requested: true, alreadyRunning, number: ctx.scanNumber() + 1 };
+      const start = () => {
+        const alreadyRunning = rt.scanStatus.running;
+        rt.requestScan("request", request.roots);
+        return { requested: true, alreadyRunning, number: ctx.scanNumber() + 1 };
+      };
+      if (!request.roots) return start();
+      // A rescan walks only inside what is backed up: a client cannot point the agent at the rest of the system.
+      const requested = request.roots;
+      return rt.roots().then((roots) => {
+        const outside = requested.find((r) => !roots.some((root) => isPathUnder(r, root)));
+        if (outside !== undefined) throw new BridgeRequestError("BAD_REQUEST", `roots: ${outside} is not under a backup root`);
+        return start();
+      });
     }
     case "rescanStatus":
       if (request.wait && rt.scanStatus.running) return ctx.nextScanEvent(request.timeoutMs ?? 1000).then(() => scanStatusOf(ctx));
