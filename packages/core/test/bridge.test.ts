@@ -226,6 +226,26 @@ test("a subscriber that never reads is dropped once its queue is over the limit;
   }
 });
 
+test("a client that floods requests without reading is paused, then dropped; one that pipelines and reads is served", async () => {
+  const t = await setup({ limits: { stallTimeoutMs: 300 } });
+  try {
+    const fast = await BridgeClient.connect({ path: t.bridge.socketPath! });
+    const answers = await Promise.all(Array.from({ length: 5000 }, () => fast.request("stats")));
+    assert.is(answers.length, 5000, "5,000 pipelined requests (megabytes of replies) all answered");
+    const flood = raw(t.bridge.socketPath!);
+    await flood.ready;
+    flood.socket.pause();
+    const ask = encodeFrame({ v: 1, id: 1, type: "stats" });
+    for (let i = 0; i < 5000; i++) flood.socket.write(ask);
+    await until(() => t.bridge.clientCount === 1, "the flooding client to be dropped");
+    assert.ok((await fast.request("stats")).time);
+    flood.socket.destroy();
+    fast.close();
+  } finally {
+    await t.cleanup();
+  }
+});
+
 test("TCP needs the token: no hello or a wrong token closes the connection; silence times out", async () => {
   const t = await setup({ useUnixSocket: false, useTcpSocket: true, limits: { authTimeoutMs: 300 } });
   try {

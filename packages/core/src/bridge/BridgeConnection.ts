@@ -4,13 +4,17 @@ import { messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { BridgeRequestError } from "./BridgeRequestError.js";
 import { executeBridgeRequest, parseBridgeRequest, type BridgeRequestContext } from "./executeBridgeRequest.js";
-import { FrameDecoder } from "./FrameDecoder.js";
+import { FrameDecoder, type DecodedFrame } from "./FrameDecoder.js";
 import { BRIDGE_PROTOCOL_VERSION, MAX_REQUEST_FRAME, encodeFrame, type BridgeErrorCode, type BridgeNotification, type BridgeReply } from "./protocol.js";
 
 /** Limits of one client connection. */
 export interface BridgeConnectionLimits {
-  /** Bytes queued for a client that does not read, past which it is dropped. */
+  /** Unread bytes queued for a client past which it is dropped (notifications can push it there). */
   maxQueuedBytes: number;
+  /** Unread reply bytes past which the client's requests are no longer read until it drains. */
+  replyHighWaterBytes: number;
+  /** A client whose replies stay over the high-water mark this long is dropped. */
+  stallTimeoutMs: number;
   /** Requests of one client being answered at once (long `rescanStatus` waits). */
   maxInFlight: number;
   /** Malformed frames tolerated before the connection is closed. */
@@ -22,6 +26,8 @@ export interface BridgeConnectionLimits {
 /** Default {@link BridgeConnectionLimits}. */
 export const defaultConnectionLimits: BridgeConnectionLimits = {
   maxQueuedBytes: 1024 * 1024,
+  replyHighWaterBytes: 256 * 1024,
+  stallTimeoutMs: 5000,
   maxInFlight: 16,
   maxBadFrames: 64,
   authTimeoutMs: 10_000,
@@ -45,6 +51,8 @@ export class BridgeConnection {
   #inFlight = 0;
   #badFrames = 0;
   #closed = false;
+  #backlog: DecodedFrame[] = [];
+  #stallTimer: NodeJS.Timeout | undefined;
 
   constructor(options: {
     socket: Socket;
@@ -86,6 +94,8 @@ export class BridgeConnection {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#authTimer) clearTimeout(this.#authTimer);
+    if (this.#stallTimer) clearTimeout(this.#stallTimer);
+    this.#backlog = [];
     if (reason) this.#log.debug(`bridge client closed: ${reason}`);
     this.socket.destroy();
     this.#onClose(this);
@@ -112,8 +122,31 @@ export class BridgeConnection {
 
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
-    for (const frame of this.#decoder.push(chunk)) {
-      if (this.#closed) return;
+    this.#backlog.push(...this.#decoder.push(chunk));
+    this.#pump();
+  }
+
+  /**
+   * Answers queued frames until the client's unread replies pass the high-water mark; then stops reading from it
+   * (so it cannot make the daemon buffer more) until it drains, or drops it if it does not drain in time.
+   */
+  #pump(): void {
+    while (this.#backlog.length && !this.#closed) {
+      if (this.socket.writableLength > this.#limits.replyHighWaterBytes) {
+        if (this.#stallTimer) return;
+        this.socket.pause();
+        this.#stallTimer = setTimeout(() => this.close("it does not read its replies"), this.#limits.stallTimeoutMs);
+        this.#stallTimer.unref();
+        this.socket.once("drain", () => {
+          clearTimeout(this.#stallTimer);
+          this.#stallTimer = undefined;
+          if (this.#closed) return;
+          this.socket.resume();
+          this.#pump();
+        });
+        return;
+      }
+      const frame = this.#backlog.shift()!;
       if ("tooLarge" in frame) {
         this.#error(null, "BAD_FRAME", `frame of ${frame.tooLarge} bytes is over the limit of ${MAX_REQUEST_FRAME}`);
         this.socket.end();
