@@ -99,10 +99,13 @@ test("thousands of random and truncated frames: the daemon keeps answering a wel
       });
     }
     let answered = 0;
+    let slowest = 0;
     let fuzzing = true;
     const steady = (async () => {
       while (fuzzing) {
+        const t0 = Date.now();
         const s = await good.request("stats");
+        slowest = Math.max(slowest, Date.now() - t0);
         assert.ok(s.time);
         answered++;
         await new Promise((r) => setTimeout(r, 5));
@@ -135,9 +138,10 @@ test("thousands of random and truncated frames: the daemon keeps answering a wel
     fuzzing = false;
     await steady;
     await slowClients;
-    process.stdout.write(`  fuzz: ${frames} frames over ${connectionsMade} connections; well-formed replies ${answered}; RSS ${before} → ${samples.join(" → ")} → ${after} KiB\n`);
+    process.stdout.write(`  fuzz: ${frames} frames over ${connectionsMade} connections; well-formed replies ${answered} (slowest ${slowest} ms); RSS ${before} → ${samples.join(" → ")} → ${after} KiB\n`);
     assert.ok(frames >= 5000, `sent ${frames} frames`);
-    assert.ok(answered - answeredBefore >= 20, "the well-formed client kept getting answers during the fuzzing");
+    assert.ok(answered - answeredBefore >= 10, "the well-formed client kept getting answers during the fuzzing");
+    assert.ok(slowest < 3000, `no answer took more than 3 s (slowest ${slowest} ms)`);
     assert.ok(after - before < 64 * 1024, `RSS grew by ${after - before} KiB`);
     assert.is(daemon.exitCode, null, "the daemon is still running");
     assert.is(slowNotDropped, 0, "every client that never read was dropped");
