@@ -42,3 +42,4 @@ export * from "./bridge/BridgeRequestError.js";
 export * from "./bridge/BridgeServer.js";
 export * from "./bridge/BridgeClient.js";
 export * from "./pipeline/StagingArea.js";
+export type { BridgeConnectionLimits } from "./bridge/BridgeConnection.js";
