@@ -1,14 +1,17 @@
 // Real-time path: latency from a file's close to the commit of its index record, for bursts of changed files.
 // An in-process engine (local store, live snapshots, no stability plugin) with SnapshotSharingWindow and
-// BatchUploadConsolidationDelay at 100 ms; a scripted source writes each file, stamps its close and submits an
-// update event; commit times come from `engine.hooks.commit`. Two bursts: N new files, then the same N rewritten.
+// BatchUploadConsolidationDelay at 100 ms. A writer process (latency-writer.mjs) writes each file and reports its
+// close; the scripted source submits an update event for each report, as a change source does on a close-write
+// notification. Close and commit times are both wall-clock ms (`performance.timeOrigin + performance.now()`);
+// commit times come from `engine.hooks.commit`. Two bursts: N new files, then the same N rewritten.
 // With `procfs`, ProcfsStabilityPlugin (plugin-open-files) checks writers as it would in the daemon.
 // Usage: node latency-child.mjs <dir> [files=1000] [procfs]; prints one JSON line.
-import { mkdir, writeFile } from "node:fs/promises";
+import { fork } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Engine, silentSink } from "@rtbackup/core";
 import { ProcfsStabilityPlugin } from "@rtbackup/plugin-open-files";
-import { percentile, prng } from "./lib.mjs";
+import { percentile } from "./lib.mjs";
 
 const [dir, countArg, stabilityArg] = process.argv.slice(2);
 const COUNT = Number(countArg ?? 1000);
@@ -17,24 +20,25 @@ const DEADLINE_MS = 120_000;
 const src = join(dir, "src");
 await mkdir(src, { recursive: true });
 
-/** The scripted source: writes files itself and submits one update per close. */
+/** The scripted source: submits one update per close reported by the writer process. */
 class ScriptedBurstSource {
   name = "ScriptedBurstSource";
   engine;
   apply(engine) {
     this.engine = engine;
   }
-  /** Writes `paths` back to back; returns close time (performance.now()) per path. */
-  async burst(paths, seed) {
-    const fill = prng(seed);
-    const buf = Buffer.alloc(4096);
+  /** Has a writer process write `paths` back to back; resolves with the close time of each path once it exits. */
+  burst(paths, seed) {
     const closed = new Map();
-    for (const path of paths) {
-      await writeFile(path, fill(buf));
-      closed.set(path, performance.now());
+    const writer = fork(new URL("./latency-writer.mjs", import.meta.url), [String(seed), ...paths], { stdio: "inherit" });
+    writer.on("message", ({ path, closedAt }) => {
+      closed.set(path, closedAt);
       this.engine.submit({ type: "update", path });
-    }
-    return closed;
+    });
+    return new Promise((resolve, reject) => {
+      writer.once("error", reject);
+      writer.once("exit", (code) => (code === 0 && closed.size === paths.length ? resolve(closed) : reject(new Error(`writer exited ${code} after ${closed.size} files`))));
+    });
   }
 }
 
@@ -56,7 +60,7 @@ const engine = new Engine({
 const committedAt = new Map();
 let onCommit = () => undefined;
 engine.hooks.commit.tap("LatencyBench", ({ records }) => {
-  const now = performance.now();
+  const now = performance.timeOrigin + performance.now();
   for (const r of records) if (r.op === "put" && !committedAt.has(r.path)) committedAt.set(r.path, now);
   onCommit();
 });
@@ -72,9 +76,10 @@ async function measure(paths, seed) {
       }
     };
   });
-  const t0 = performance.now();
   const closed = await source.burst(paths, seed);
-  const burstMs = performance.now() - t0;
+  const closes = [...closed.values()];
+  const t0 = Math.min(...closes);
+  const burstMs = Math.max(...closes) - t0;
   await done;
   const latencies = paths.map((p) => committedAt.get(p) - closed.get(p));
   return {

@@ -57,7 +57,7 @@ export function renderMarkdown(meta, results) {
     lines.push(
       "## Real-time path: close → commit",
       "",
-      "Bursts of 1,000 files of 4 KiB written back to back by a scripted source (each close stamped, then an update event submitted), SnapshotSharingWindow and BatchUploadConsolidationDelay at 100 ms, local store, live snapshots; commit times from `engine.hooks.commit`. " +
+      "Bursts of 1,000 files of 4 KiB written back to back by a writer process; the scripted source submits an update event as each close is reported (as a change source does on close-write), SnapshotSharingWindow and BatchUploadConsolidationDelay at 100 ms, local store, live snapshots; commit times from `engine.hooks.commit`. " +
         "First without a stability plugin (no file has a writer), then with ProcfsStabilityPlugin as the daemon runs it.",
       "",
       "| stability check | burst | written in | p50 | p99 | max | last commit after the burst | peak RSS |",

@@ -1,0 +1,14 @@
+// The writer of a latency burst, in its own process like any program whose files are backed up: writes each path
+// back to back and, after each close, sends { path, closedAt } (ms since the epoch, sub-millisecond) to its parent.
+// Usage (forked with IPC): node latency-writer.mjs <seed> <path>...
+import { writeFile } from "node:fs/promises";
+import { prng } from "./lib.mjs";
+
+const [seed, ...paths] = process.argv.slice(2);
+const fill = prng(Number(seed));
+const buf = Buffer.alloc(4096);
+for (const path of paths) {
+  await writeFile(path, fill(buf));
+  process.send({ path, closedAt: performance.timeOrigin + performance.now() });
+}
+process.disconnect();
