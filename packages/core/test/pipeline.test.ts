@@ -224,4 +224,32 @@ test("pause buffers changes; unpause processes them, or discards them when asked
   }
 });
 
+test("vim's save (rename to f~, write f, delete f~) leaves only f, even before the rename is committed", async () => {
+  const ws = await workspace();
+  const { engine, runtime, clock, submit } = await pipelineEngine(ws);
+  try {
+    const f = join(ws.src, "edit.txt");
+    const backup = `${f}~`;
+    await writeFile(f, "v1");
+    await submit({ type: "update", path: f });
+    await clock.advance(1000);
+    await settle(clock, () => runtime.committer.stats.records >= 1, "first version committed");
+    await runtime.drain();
+    await rename(f, backup);
+    await writeFile(f, "version two");
+    await rm(backup);
+    await submit({ type: "move", from: f, to: backup });
+    await submit({ type: "update", path: f });
+    await submit({ type: "delete", path: backup });
+    await clock.advance(1000);
+    await settle(clock, () => runtime.cache.get(f)?.size === "version two".length && runtime.pipeline.outstanding === 0 && runtime.pipeline.batchesInFlight === 0, "second version committed");
+    await runtime.drain();
+    assert.is(runtime.cache.get(backup), undefined, "the editor's backup file is not left in the backup");
+    assert.equal([...runtime.cache.entriesUnder(ws.src)].map((e) => e.path).filter((p) => p !== ws.src), [f]);
+  } finally {
+    await engine.stop({ drain: false });
+    await ws.cleanup();
+  }
+});
+
 test.run();

@@ -96,6 +96,11 @@ export class Pipeline {
     return this.#paused;
   }
 
+  /** Batches between closing and handing their files to stability. */
+  get batchesInFlight(): number {
+    return this.#batchesInFlight;
+  }
+
   /** Events being taken in (filters running). */
   get intakesInFlight(): number {
     return this.#intakesInFlight;
@@ -193,10 +198,21 @@ export class Pipeline {
     return ok;
   }
 
-  #known(path: string): boolean {
+  /** Whether the committed state has `path` (or anything under it). */
+  #committed(path: string): boolean {
     if (this.#rt.cache.get(path)) return true;
     for (const _ of this.#rt.cache.entriesUnder(path)) return true;
     return false;
+  }
+
+  /**
+   * Whether a delete or move of `path` must be recorded: it is committed, or work that may record it is still in
+   * flight (queued uploads and moves, records not yet committed). In the second case the record may turn out to be
+   * a no-op, which is harmless; dropping it would leave a file in the backup that is gone.
+   */
+  #known(path: string): boolean {
+    if (this.#committed(path)) return true;
+    return this.#rt.queue.size + this.#rt.queue.running + this.#rt.committer.pendingCount + this.stability.waiting + this.stability.longPolling > 0;
   }
 
   async #intake(event: ChangeEvent): Promise<void> {
@@ -226,7 +242,8 @@ export class Pipeline {
           }
         }
         if (fromOk && this.#known(event.from)) this.#enqueue({ type: "move", from: event.from, to: event.to });
-        else if (!this.#batch.has(event.to)) {
+        // Content not committed under `from` yet would not move with the record: make sure `to` is read itself.
+        if (!(fromOk && this.#committed(event.from)) && !this.#batch.has(event.to)) {
           const st = await lstat(event.to).catch(() => undefined);
           if (st?.isDirectory()) this.#rt.requestScan("request", [event.to]);
           else if (st) this.#addToBatch(event.to);

@@ -272,10 +272,13 @@ export class Runtime {
     this.scanStatus = { running: true, reason, walked: 0, queued: 0, startedAt: started };
     this.engine.hooks.scan.call({ ...info, done: false });
     const seen = new Set<string>();
+    // Filesystems mounted inside a root are not walked (their own roots cover them): never take their files for deleted.
+    const otherFilesystems: string[] = [];
     let changed = 0;
     for (const root of list) {
       for await (const { path, stats } of walk(root, {
         skip: (p) => this.#ownPath(p),
+        onOtherFilesystem: (p) => otherFilesystems.push(p),
         ...(this.#scanAbort ? { signal: this.#scanAbort.signal } : {}),
         onError: (p, err) => this.#log.warn(`cannot read ${p}: ${(err as Error).message}`),
       })) {
@@ -300,7 +303,9 @@ export class Runtime {
     let deleted = 0;
     for (const root of list) {
       const gone: string[] = [];
-      for (const entry of this.cache.entriesUnder(root)) if (!seen.has(entry.path)) gone.push(entry.path);
+      for (const entry of this.cache.entriesUnder(root)) {
+        if (!seen.has(entry.path) && !otherFilesystems.some((m) => isPathUnder(entry.path, m))) gone.push(entry.path);
+      }
       // A deleted directory's record covers its subtree: skip paths under a directory already deleted.
       gone.sort();
       let lastDir: string | undefined;

@@ -15,6 +15,8 @@ export interface WalkOptions {
   skip?: (path: string, stats: Stats) => boolean | Promise<boolean>;
   /** Parallel lstat calls per directory. Default 32. */
   concurrency?: number;
+  /** Called for each directory not entered because another filesystem is mounted there. */
+  onOtherFilesystem?: (path: string) => void;
   /** Called for directories that cannot be read (permission, vanished). */
   onError?: (path: string, err: unknown) => void;
   signal?: AbortSignal;
@@ -61,7 +63,10 @@ export async function* walk(root: string, options: WalkOptions = {}): AsyncGener
         if (!st) continue;
         const path = join(dir, slice[j]!);
         if (st.isDirectory()) {
-          if (st.dev !== device) continue;
+          if (st.dev !== device) {
+            options.onOtherFilesystem?.(join(dir, slice[j]!));
+            continue;
+          }
           if (slice[j] === ".zfs" && dir === root) continue;
         }
         if (options.skip && (await options.skip(path, st))) continue;
