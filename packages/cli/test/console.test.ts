@@ -122,6 +122,22 @@ test("every request through rtb console: stats, check, pause, unpause, rescan, s
   }
 });
 
+test("TCP only: the console finds the port and the token from the configuration; no UNIX socket is made", async () => {
+  const ws = await bridgeWorkspace({ ipcUseUNIXSocket: false, ipcUseTCPSocket: true });
+  try {
+    const daemon = await startDaemon(ws);
+    await waitForFile(join(ws.ipc, "bridge-tcp-port"));
+    assert.not.ok(await stat(join(ws.ipc, "bridge.socket")).catch(() => undefined));
+    const [paused] = await consoleJson(ws, ["pause"]);
+    assert.equal(paused, { paused: true, wasPaused: false });
+    const [stats] = await consoleJson(ws, ["stats"]);
+    assert.is(stats!.paused, true);
+    assert.is(await stopDaemon(daemon), 0);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
 /** Runs the console as nobody:nogroup with no supplementary groups. */
 function asNobody(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
