@@ -301,10 +301,12 @@ export class Runtime {
       }
     }
     let deleted = 0;
+    // A filesystem mounted inside a root that is itself walked as a root was seen through that root.
+    const unwalked = otherFilesystems.filter((m) => !list.includes(m));
     for (const root of list) {
       const gone: string[] = [];
       for (const entry of this.cache.entriesUnder(root)) {
-        if (!seen.has(entry.path) && !otherFilesystems.some((m) => isPathUnder(entry.path, m))) gone.push(entry.path);
+        if (!seen.has(entry.path) && !unwalked.some((m) => isPathUnder(entry.path, m))) gone.push(entry.path);
       }
       // A deleted directory's record covers its subtree: skip paths under a directory already deleted.
       gone.sort();
