@@ -59,7 +59,7 @@ export async function loadCliConfig(options: CommonOptions, mode: PresetMode = "
   const fromDir = loaded.filepath ? dirname(loaded.filepath) : process.cwd();
   const explicit = await resolvePluginSpecs(loaded.plugins ?? [], fromDir, loaded.filepath ? { source: loaded.filepath } : {});
   const usePreset = (loaded as { preset?: boolean }).preset !== false;
-  const plugins = [...explicit, ...(usePreset ? await presetPlugins(parameters, mode) : [])];
+  const plugins = [...explicit, ...(usePreset ? await presetPlugins(parameters, mode, explicit) : [])];
   return { parameters, plugins, source: loaded.filepath ?? "built-in defaults", warnings: loaded.warnings ?? [] };
 }
 

@@ -15,7 +15,7 @@ export interface RunOptions extends CommonOptions {
 export async function runCommand(options: RunOptions): Promise<number> {
   const config = await loadCliConfig(options, "daemon");
   for (const w of config.warnings) process.stderr.write(`rtb: warning: ${w}\n`);
-  const engine = createEngine(config);
+  const engine = createEngine(config, "daemon");
   const log = engine.getLogger("daemon");
   const runtime = await engine.start();
   const roots = await runtime.roots();

@@ -53,6 +53,7 @@ export async function writeConfig(config: string, dir: string, socket: string, e
         remoteFileStateCachePath: join(dir, "state"),
         stagingDirectory: join(dir, "staging"),
         errorLogFilePath: join(dir, "error.log"),
+        ipcPath: join(dir, "ipc"),
         backupRoots: [join(dir, "src")],
         enableFileAccessNotify: false,
         snapshotSharingWindow: "PT0.05S",
