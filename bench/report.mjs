@@ -32,7 +32,9 @@ export function renderMarkdown(meta, results) {
     `# Benchmark results`,
     "",
     `${meta.date}, scale ${meta.scale}${meta.scaling ? ", with the scaling run" : ""}, ${meta.seconds.toFixed(0)} s in all. ` +
-      `${meta.versions.cpus} CPUs, node ${meta.versions.node}; ${meta.versions.restic}; ${meta.versions.rclone}.`,
+      `${meta.versions.cpus} CPUs, node ${meta.versions.node}; ${meta.versions.restic}; ${meta.versions.rclone}. ` +
+      `Load average (1 min) ${meta.loadavg.before[0].toFixed(2)} before, ${meta.loadavg.after[0].toFixed(2)} after: ` +
+      "other work on the machine moves every figure, so compare ratios from one run, not times across runs.",
     "",
     "Times are wall-clock seconds of whole processes (start-up included) unless said otherwise; ratio = rtb / peer, " +
       "so above 1 means rtb is slower. Peak RSS is `/usr/bin/time -v`'s maximum resident set size of the process " +

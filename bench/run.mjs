@@ -16,7 +16,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { datasets, touchOnePercent } from "./datasets.mjs";
@@ -38,6 +38,8 @@ const child = (name) => join(here, name);
 
 const results = { datasets: {}, latency: undefined, scaling: undefined, packages: {} };
 const started = Date.now();
+// Other work on the machine skews every figure; the load average before and after says how much there was.
+const loadBefore = loadavg();
 
 say("peers: checking restic, rclone, /usr/bin/time");
 const tools = {
@@ -203,7 +205,7 @@ if (flag("--scaling") && wanted("scaling")) {
 await packageBenches();
 
 const stamp = new Date().toISOString();
-const meta = { date: stamp, scale, scaling: flag("--scaling"), only: only?.source, seconds: (Date.now() - started) / 1000, versions };
+const meta = { date: stamp, scale, scaling: flag("--scaling"), only: only?.source, seconds: (Date.now() - started) / 1000, versions, loadavg: { before: loadBefore, after: loadavg() } };
 const out = only ? "partial" : "latest";
 await mkdir(join(here, "results"), { recursive: true });
 await writeFile(join(here, "results", `${out}.json`), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
