@@ -53,13 +53,21 @@ export type ChunkSink = (id: string, data: Buffer) => Promise<void>;
  * already stored). Each chunk is hashed and uploaded from the same buffer, so what is stored is what was hashed.
  * If the file's size or mtime differ after the read from before it, throws {@link FileChangedError}.
  */
-export async function readChunks(readPath: string, livePath: string, chunkSize: number, sink: ChunkSink): Promise<{ chunks: string[]; stats: Stats }> {
+export async function readChunks(readPath: string, livePath: string, chunkSize: number, sink: ChunkSink, inFlight = 3): Promise<{ chunks: string[]; stats: Stats }> {
   const handle = await open(readPath, "r");
   try {
     const before = await handle.stat();
     const chunks: string[] = [];
     let offset = 0;
     const buffer = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(before.size, 1)));
+    // Up to `inFlight` chunks of one file are handed on at once, so a large file's puts overlap (and its reads
+    // overlap its puts); the first failure wins once every started put has settled.
+    const pending: Promise<void>[] = [];
+    const settleAll = async () => {
+      const results = await Promise.allSettled(pending.splice(0));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+    };
     for (;;) {
       let filled = 0;
       while (filled < buffer.length) {
@@ -70,11 +78,22 @@ export async function readChunks(readPath: string, livePath: string, chunkSize: 
       if (filled === 0) break;
       const data = Buffer.from(buffer.subarray(0, filled));
       const id = sha256Hex(data);
-      await sink(id, data);
+      const put = sink(id, data);
+      put.catch(() => undefined); // observed by settleAll; never an unhandled rejection
+      pending.push(put);
+      if (pending.length >= inFlight) {
+        try {
+          await pending[0];
+          pending.shift();
+        } catch {
+          await settleAll();
+        }
+      }
       chunks.push(id);
       offset += filled;
       if (filled < buffer.length) break;
     }
+    await settleAll();
     const after = await handle.stat();
     if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || offset !== after.size) {
       throw new FileChangedError(livePath);

@@ -58,6 +58,7 @@ export class Uploader {
   readonly inProgress = new Map<string, UploadProgress>();
   /** Chunks stored by this process whose index record is not committed yet (the state cache learns them then). */
   readonly #freshChunks = new Set<string>();
+  readonly #puttingChunks = new Map<string, Promise<void>>();
   readonly stats = { files: 0, bytes: 0, bytesUploaded: 0, chunksUploaded: 0, unchanged: 0, moves: 0, deletes: 0, skipped: 0 };
 
   constructor(options: UploaderOptions) {
@@ -137,8 +138,17 @@ export class Uploader {
     let chunksUploaded = 0;
     try {
       const { chunks, stats: after } = await readChunks(source, path, repository.config.chunkSize, async (id, data) => {
-        if (!this.#freshChunks.has(id) && !cache.hasChunk(id)) {
-          await repository.putChunk(id, data);
+        const already = this.#puttingChunks.get(id);
+        if (already) await already;
+        else if (!this.#freshChunks.has(id) && !cache.hasChunk(id)) {
+          // The same content twice at once (zero-filled regions of an image, copies of a file) is stored once.
+          const put = repository.putChunk(id, data);
+          this.#puttingChunks.set(id, put);
+          try {
+            await put;
+          } finally {
+            this.#puttingChunks.delete(id);
+          }
           this.#freshChunks.add(id);
           bytesUploaded += data.length;
           chunksUploaded++;

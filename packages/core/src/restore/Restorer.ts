@@ -214,8 +214,17 @@ export class Restorer {
     const handle = await open(temp, "wx", 0o600);
     try {
       let written = 0;
-      for (const id of entry.chunks) {
-        const data = await this.#chunk(id);
+      // Fetch ahead: up to 3 chunks of a large file are downloaded while earlier ones are written.
+      const ahead: Promise<Buffer>[] = [];
+      const fetch = (i: number) => {
+        const p = this.#chunk(entry.chunks[i]!);
+        p.catch(() => undefined);
+        ahead.push(p);
+      };
+      for (let i = 0; i < Math.min(3, entry.chunks.length); i++) fetch(i);
+      for (let i = 0; i < entry.chunks.length; i++) {
+        const data = await ahead.shift()!;
+        if (i + 3 < entry.chunks.length) fetch(i + 3);
         await handle.write(data, 0, data.length, written);
         written += data.length;
       }
