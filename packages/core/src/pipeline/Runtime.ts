@@ -16,6 +16,8 @@ import type { BackoffPolicy } from "./retry.js";
 import { Pipeline } from "./Pipeline.js";
 import { messageOf } from "../errors.js";
 import { rm } from "node:fs/promises";
+import { agentStats, type AgentStats } from "./agentStats.js";
+export type { AgentStats } from "./agentStats.js";
 
 /** Result of one scan. */
 export interface ScanResult {
@@ -28,31 +30,6 @@ export interface ScanResult {
   /** Paths in the state cache that are gone. */
   deleted: number;
   durationMs: number;
-}
-
-/** The stats object of a running agent (see {@link Runtime.stats}). */
-export interface AgentStats {
-  time: string;
-  storage: string;
-  paused: boolean;
-  queues: { intake: number; bufferedWhilePaused: number; openFiles: number; longPolling: number; actions: number; uploading: number; pendingCommit: number };
-  snapshots: number;
-  uploads: { path: string; size: number; bytesDone: number; bytesPerSecond: number }[];
-  totals: {
-    events: number;
-    filesUploaded: number;
-    bytesRead: number;
-    bytesUploaded: number;
-    chunksUploaded: number;
-    unchanged: number;
-    moves: number;
-    deletes: number;
-    batchesCommitted: number;
-    recordsCommitted: number;
-  };
-  errors: { count: number; snapshotFailures: number; uploadFailures: number; gaveUp: number; last: string | undefined; lastAt: string | undefined };
-  rescan: { running: boolean; reason: ScanInfo["reason"] | undefined; walked: number; queued: number; last: ScanResult | undefined };
-  stateCache: { paths: number; lastSequence: number };
 }
 
 /** A file that kept failing in a bounded run (initial backup then exit). */
@@ -182,58 +159,7 @@ export class Runtime {
    * total, rate), totals, errors, rescan status. Read by the console and the bridge; contains no secrets.
    */
   stats(options: { includeUploads?: boolean } = {}): AgentStats {
-    const now = Date.now();
-    const u = this.uploader.stats;
-    const pl = this.pipeline.stats;
-    return {
-      time: new Date(now).toISOString(),
-      storage: this.storage.description,
-      paused: this.pipeline.paused,
-      queues: {
-        intake: this.pipeline.outstanding - this.pipeline.stability.waiting - this.pipeline.stability.longPolling - this.queue.size - this.queue.running,
-        bufferedWhilePaused: this.pipeline.bufferedCount,
-        openFiles: this.pipeline.stability.waiting,
-        longPolling: this.pipeline.stability.longPolling,
-        actions: this.queue.size,
-        uploading: this.queue.running,
-        pendingCommit: this.committer.pendingCount,
-      },
-      snapshots: this.pipeline.activeSnapshots,
-      uploads: options.includeUploads === false
-        ? []
-        : [...this.uploader.inProgress.values()].map((p) => {
-            const secs = Math.max((now - p.startedAt) / 1000, 0.001);
-            return { path: p.path, size: p.size, bytesDone: p.bytesDone, bytesPerSecond: Math.round(p.bytesDone / secs) };
-          }),
-      totals: {
-        events: pl.events,
-        filesUploaded: u.files,
-        bytesRead: u.bytes,
-        bytesUploaded: u.bytesUploaded,
-        chunksUploaded: u.chunksUploaded,
-        unchanged: u.unchanged,
-        moves: u.moves,
-        deletes: u.deletes,
-        batchesCommitted: this.committer.stats.batches,
-        recordsCommitted: this.committer.stats.records,
-      },
-      errors: {
-        count: pl.snapshotFailures + pl.uploadFailures + this.queue.stats.failed + this.committer.stats.retries,
-        snapshotFailures: pl.snapshotFailures,
-        uploadFailures: pl.uploadFailures,
-        gaveUp: this.gaveUp.length,
-        last: pl.lastError || undefined,
-        lastAt: pl.lastErrorAt ? new Date(pl.lastErrorAt).toISOString() : undefined,
-      },
-      rescan: {
-        running: this.scanStatus.running,
-        reason: this.scanStatus.reason,
-        walked: this.scanStatus.walked,
-        queued: this.scanStatus.queued,
-        last: this.scanStatus.last,
-      },
-      stateCache: { paths: this.cache.size, lastSequence: this.cache.lastSequence },
-    };
+    return agentStats(this, options);
   }
 
   /** The agent's own working directories and snapshot views, never backed up. */
