@@ -26,7 +26,8 @@ export async function runCommand(options: RunOptions): Promise<number> {
   // The bridge is how operators reach the daemon; a bad IPC setting is fatal, a socket that cannot be made is not.
   let bridge: BridgeServer | undefined;
   try {
-    bridge = new BridgeServer(runtime, process.env.RTB_BRIDGE_GROUP ? { group: process.env.RTB_BRIDGE_GROUP } : {});
+    const group = config.parameters.ipcSocketGroup || process.env.RTB_BRIDGE_GROUP;
+    bridge = new BridgeServer(runtime, group ? { group } : {});
     await bridge.listen();
     const where = [bridge.socketPath, bridge.tcpPort === undefined ? undefined : `${config.parameters.ipcBindTCPAddress}:${bridge.tcpPort}`].filter(Boolean);
     if (where.length) log.info(`bridge listening on ${where.join(" and ")}`);

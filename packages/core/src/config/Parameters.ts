@@ -25,6 +25,8 @@ export interface Parameters {
   ipcBindTCPAddress: string;
   /** 0 = dynamic. */
   ipcBindTCPPortNumber: number;
+  /** Group allowed to use the bridge socket (mode 0660); empty = the daemon's user only (0600). Ours. */
+  ipcSocketGroup: string;
   enableFileAccessNotify: boolean;
   pathFilters: PathFilterRule[];
   preferredMountPoints: string[];
@@ -117,6 +119,7 @@ export function defaultParameters(): Parameters {
     ipcUseTCPSocket: false,
     ipcBindTCPAddress: "127.0.0.1",
     ipcBindTCPPortNumber: 0,
+    ipcSocketGroup: "",
     enableFileAccessNotify: true,
     pathFilters: defaultPathFilters(),
     preferredMountPoints: [],

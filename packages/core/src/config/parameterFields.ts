@@ -79,6 +79,7 @@ export const parameterFields: readonly ParameterField[] = [
   field("b2LargeFileChunkSize", "B2LargeFileChunkSize", integerKind(5_000_000, 5_000_000_000, "bytes")),
 
   field("backupRoots", "BackupRoots", pathKind(), { list: true, ...ours }),
+  field("ipcSocketGroup", "IPCSocketGroup", patternKind(/^[A-Za-z0-9._-]*$/, "a group name (or empty)"), ours),
   field("storage", "Storage", enumKind(["local", "b2", "s3"]), ours),
   field("localStoragePath", "LocalStoragePath", pathKind(), ours),
   field("repositoryPrefix", "RepositoryPrefix", keyPrefixKind, ours),
