@@ -43,3 +43,6 @@ export * from "./bridge/BridgeServer.js";
 export * from "./bridge/BridgeClient.js";
 export * from "./pipeline/StagingArea.js";
 export type { BridgeConnectionLimits } from "./bridge/BridgeConnection.js";
+export * from "./pipeline/BatchSnapshots.js";
+export * from "./pipeline/RetrySchedule.js";
+export * from "./pipeline/PauseBuffer.js";

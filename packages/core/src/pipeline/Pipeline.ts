@@ -3,14 +3,16 @@ import type { Stats } from "node:fs";
 import type { Clock } from "../clock.js";
 import { isErrno, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { MountTable } from "../mounts/MountTable.js";
 import { isPathUnder } from "../repository/format.js";
 import type { BackupAction, ChangeEvent } from "../types.js";
 import type { Runtime } from "./Runtime.js";
-import { SharedSnapshot, liveSnapshot } from "./SharedSnapshot.js";
+import type { SharedSnapshot } from "./SharedSnapshot.js";
+import { BatchSnapshots } from "./BatchSnapshots.js";
 import { Stability, type PromotionReason } from "./Stability.js";
 import { StagingArea, type StagedFile } from "./StagingArea.js";
-import { backoffDelay, defaultBackoff, type BackoffPolicy } from "./retry.js";
+import type { BackoffPolicy } from "./retry.js";
+import { RetrySchedule } from "./RetrySchedule.js";
+import { PauseBuffer } from "./PauseBuffer.js";
 
 /** Options of {@link Pipeline}. */
 export interface PipelineOptions {
@@ -23,16 +25,6 @@ export interface PipelineOptions {
   onGiveUp?: (path: string, error: unknown, attempts: number) => void;
 }
 
-const PAUSE_BUFFER_LIMIT = 100_000;
-
-/** The mount table, or null where /proc cannot be read (then everything is one filesystem). */
-function readMounts(): MountTable | null {
-  try {
-    return MountTable.readSync();
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Stages 1–4 in front of the action queue: intake (filters, coalescing, batching by SnapshotSharingWindow),
@@ -49,13 +41,9 @@ export class Pipeline {
   #batch = new Set<string>();
   #batchTimer: unknown;
   #batchesInFlight = 0;
-  #paused = false;
-  #buffered: ChangeEvent[] = [];
-  #bufferOverflow = false;
-  readonly #attempts = new Map<string, number>();
-  readonly #retryTimers = new Map<string, unknown>();
-  readonly #snapshots = new Set<SharedSnapshot>();
-  #mounts: MountTable | undefined | null;
+  readonly #pause = new PauseBuffer();
+  readonly #retries: RetrySchedule;
+  readonly #snapshots: BatchSnapshots;
   #roomWaiters: (() => void)[] = [];
   #throttled = false;
   #idleWaiters: (() => void)[] = [];
@@ -74,6 +62,11 @@ export class Pipeline {
     this.#clock = options.clock;
     this.#log = runtime.engine.getLogger("pipeline");
     const p = runtime.engine.parameters;
+    this.#retries = new RetrySchedule(this.#clock, options.backoff, options.maxAttempts, (path) => {
+      this.#addToBatch(path);
+      this.notify();
+    });
+    this.#snapshots = new BatchSnapshots(runtime.engine, this.#clock, this.#log);
     this.#staging = new StagingArea(p.stagingDirectory, p.maximumFileSizeForStagingCopy);
     this.stability = new Stability({
       engine: runtime.engine,
@@ -89,11 +82,11 @@ export class Pipeline {
 
   /** Paths somewhere between intake and the end of the action queue. */
   get outstanding(): number {
-    return this.#intakesInFlight + this.#batch.size + this.stability.waiting + this.stability.longPolling + this.#rt.queue.size + this.#rt.queue.running + this.#retryTimers.size;
+    return this.#intakesInFlight + this.#batch.size + this.stability.waiting + this.stability.longPolling + this.#rt.queue.size + this.#rt.queue.running + this.#retries.waiting;
   }
 
   get paused(): boolean {
-    return this.#paused;
+    return this.#pause.paused;
   }
 
   /** Batches between closing and handing their files to stability. */
@@ -108,12 +101,12 @@ export class Pipeline {
 
   /** Events buffered while paused. */
   get bufferedCount(): number {
-    return this.#buffered.length;
+    return this.#pause.count;
   }
 
   /** Snapshots currently held. */
   get activeSnapshots(): number {
-    return this.#snapshots.size;
+    return this.#snapshots.active;
   }
 
   /** Resolves when the pipeline is below the low-water mark (producers call it between submissions). */
@@ -157,16 +150,12 @@ export class Pipeline {
 
   /** Pauses monitoring: events are buffered until `unpause`. */
   pause(): void {
-    this.#paused = true;
+    this.#pause.pause();
   }
 
   /** Resumes; buffered events are processed, or dropped when `discard` (then a rescan is the way to catch up). */
   unpause(options: { discard?: boolean } = {}): { processed: number; discarded: number } {
-    this.#paused = false;
-    const events = this.#buffered;
-    const overflow = this.#bufferOverflow;
-    this.#buffered = [];
-    this.#bufferOverflow = false;
+    const { events, overflow } = this.#pause.release();
     if (options.discard) return { processed: 0, discarded: events.length };
     for (const e of events) this.submit(e);
     if (overflow) this.#rt.requestScan("overflow");
@@ -176,11 +165,7 @@ export class Pipeline {
   /** Entry point of every change event (sources call `engine.submit`, which lands here). */
   submit(event: ChangeEvent): void {
     this.stats.events++;
-    if (this.#paused) {
-      if (this.#buffered.length < PAUSE_BUFFER_LIMIT) this.#buffered.push(event);
-      else this.#bufferOverflow = true;
-      return;
-    }
+    if (this.#pause.hold(event)) return;
     this.#intakesInFlight++;
     void this.#intake(event)
       .catch((err) => this.#error("intake", "path" in event ? event.path : event.to, err))
@@ -303,40 +288,14 @@ export class Pipeline {
     });
   }
 
-  #filesystemOf(path: string): string {
-    const named = this.#rt.engine.hooks.filesystem.call(path);
-    if (named) return named;
-    this.#mounts ??= readMounts();
-    return this.#mounts?.mountOf(path)?.mountPoint ?? "/";
-  }
-
-  /** One snapshot per filesystem for these paths; each returned reference is acquired for its path. */
+  /** One snapshot per filesystem; a failed one sends its paths back for a later batch, never "deleted". */
   async #snapshotPaths(paths: string[]): Promise<Map<string, SharedSnapshot>> {
-    const groups = new Map<string, string[]>();
-    for (const p of paths) {
-      const fs = this.#filesystemOf(p);
-      const list = groups.get(fs) ?? [];
-      list.push(p);
-      groups.set(fs, list);
+    const { refs, failed } = await this.#snapshots.take(paths);
+    for (const { paths: lost, error } of failed) {
+      this.stats.snapshotFailures++;
+      for (const p of lost) this.#retryLater(p, error, "snapshot");
     }
-    const out = new Map<string, SharedSnapshot>();
-    await Promise.all(
-      [...groups].map(async ([filesystem, list]) => {
-        try {
-          const snapshot = (await this.#rt.engine.hooks.snapshot.promise({ filesystem, paths: list })) ?? liveSnapshot(filesystem, this.#clock.now());
-          const shared = new SharedSnapshot(snapshot, this.#log, (s) => this.#snapshots.delete(s));
-          this.#snapshots.add(shared);
-          shared.acquire(); // the batch's own hold, released below once every file has its reference
-          for (const p of list) out.set(p, shared.acquire());
-          shared.release();
-        } catch (err) {
-          this.stats.snapshotFailures++;
-          // Never "the file was deleted": the paths come back in a later batch.
-          for (const p of list) this.#retryLater(p, err, "snapshot");
-        }
-      }),
-    );
-    return out;
+    return refs;
   }
 
   async #processBatch(paths: string[]): Promise<void> {
@@ -413,7 +372,7 @@ export class Pipeline {
     const path = action.type === "move" ? action.to : action.path;
     try {
       await this.#rt.uploader.handle(action);
-      this.#attempts.delete(path);
+      this.#retries.succeeded(path);
     } catch (err) {
       if (action.type !== "upload") throw err;
       this.stats.uploadFailures++;
@@ -434,36 +393,21 @@ export class Pipeline {
   }
 
   #retryLater(path: string, err: unknown, stage: "snapshot" | "upload"): void {
-    const attempts = (this.#attempts.get(path) ?? 0) + 1;
-    this.#attempts.set(path, attempts);
     this.#error(stage, path, err);
-    if (this.#o.maxAttempts && attempts >= this.#o.maxAttempts) {
-      this.#attempts.delete(path);
-      this.#rt.engine.hooks.failure.call({ path, stage, error: err, attempts });
-      this.#o.onGiveUp?.(path, err, attempts);
-      return;
+    const decision = this.#retries.failed(path);
+    if ("gaveUp" in decision) {
+      this.#rt.engine.hooks.failure.call({ path, stage, error: err, attempts: decision.attempts });
+      this.#o.onGiveUp?.(path, err, decision.attempts);
+    } else {
+      this.#rt.engine.hooks.failure.call({ path, stage, error: err, attempts: decision.attempts, retryAt: decision.retryAt });
     }
-    const policy = this.#o.backoff ?? defaultBackoff;
-    const wait = backoffDelay(attempts, policy.baseMs, policy.maxMs);
-    const retryAt = this.#clock.now() + wait;
-    this.#rt.engine.hooks.failure.call({ path, stage, error: err, attempts, retryAt });
-    if (this.#retryTimers.has(path)) return;
-    this.#retryTimers.set(
-      path,
-      this.#clock.setTimeout(() => {
-        this.#retryTimers.delete(path);
-        this.#addToBatch(path);
-        this.notify();
-      }, wait),
-    );
   }
 
   /** Stops timers and releases every snapshot reference held by waiting files. */
   close(): void {
     this.#clock.clearTimeout(this.#batchTimer);
     this.#batchTimer = undefined;
-    for (const t of this.#retryTimers.values()) this.#clock.clearTimeout(t);
-    this.#retryTimers.clear();
+    this.#retries.close();
     this.stability.clear();
   }
 }
