@@ -27,7 +27,7 @@ test("ZFS daemon: writes on zfs-fuse datasets are read from snapshots, renames a
   try {
     const { tree, archive } = await buildMaterial(join(scratch.dir, "material"));
     z = await ensureZfsFuse();
-    pool = await createTestPool(z);
+    pool = await createTestPool(z, 192);
     const data = join(pool.mountpoint, "data");
     const nested = join(data, "nested");
     for (const ds of ["data", "data/nested", "store"]) await must(z.zfs, ["create", `${pool.name}/${ds}`]);
