@@ -46,3 +46,4 @@ export type { BridgeConnectionLimits } from "./bridge/BridgeConnection.js";
 export * from "./pipeline/BatchSnapshots.js";
 export * from "./pipeline/RetrySchedule.js";
 export * from "./pipeline/PauseBuffer.js";
+export * from "./fsNames.js";
