@@ -10,7 +10,8 @@ import { BackupError } from "./errors.js";
 import { wrapTapErrors } from "./hooks.js";
 import { createLogRoot, type Logger, type LogRootOptions } from "./logger.js";
 import type { BackupPlugin } from "./Plugin.js";
-import { defaultParameters, type Parameters } from "./config/Parameters.js";
+import { MUST_BE_SET, defaultParameters, secretParameters, type Parameters } from "./config/Parameters.js";
+import { processSecrets } from "./secrets/SecretRegistry.js";
 import type { StorageBackend } from "./storage/StorageBackend.js";
 import { LocalDirectoryStorage } from "./storage/LocalDirectoryStorage.js";
 import { Runtime, type RuntimeOptions, type ScanResult } from "./pipeline/Runtime.js";
@@ -121,6 +122,8 @@ export class Engine {
   constructor(options: EngineOptions = {}) {
     this.parameters = { ...defaultParameters(), ...options.parameters };
     this.mode = options.mode ?? "backup";
+    // Configured credentials are known before anything can log or fail, so no message can carry them out.
+    for (const name of secretParameters) if (this.parameters[name] !== MUST_BE_SET) processSecrets.add(this.parameters[name]);
     this.#loggerFor = createLogRoot({
       verbosity: this.parameters.verbosity,
       ...options.log,

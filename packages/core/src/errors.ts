@@ -1,3 +1,5 @@
+import { redactSecrets } from "./secrets/SecretRegistry.js";
+
 /**
  * One catalogue of error codes (after fastify's `lib/errors.js`). Every error the project throws on purpose is a
  * {@link BackupError} carrying one of these codes, so callers and tests match on `code`, never on message text.
@@ -25,11 +27,11 @@ export const ErrorCodes = {
 /** A code from {@link ErrorCodes}. */
 export type ErrorCode = keyof typeof ErrorCodes;
 
-/** Base of every error this project throws on purpose. */
+/** Base of every error this project throws on purpose. Known secrets are redacted from its message. */
 export class BackupError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(redactSecrets(message), options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.name = new.target.name;
   }
@@ -81,10 +83,9 @@ export class NativeError extends BackupError {
   }
 }
 
-/** The message of anything thrown. */
+/** The message of anything thrown, with known secrets redacted. */
 export function messageOf(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+  return redactSecrets(err instanceof Error ? err.message : String(err));
 }
 
 /** True for Node system errors with the given code (`ENOENT`, ...). */

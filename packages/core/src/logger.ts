@@ -1,4 +1,5 @@
 import { appendFileSync } from "node:fs";
+import { redactSecrets } from "./secrets/SecretRegistry.js";
 
 /** Log levels, least to most verbose. `Quiet` keeps only warnings and errors (DQD's Verbosity). */
 export type Verbosity = "Quiet" | "Normal" | "Verbose";
@@ -35,10 +36,12 @@ export const stderrSink: LogSink = {
 /** A sink that drops everything. */
 export const silentSink: LogSink = { write() {} };
 
-/** Makes loggers that share one verbosity, sink and error log. */
+/** Makes loggers that share one verbosity, sink and error log. Known secrets are redacted from every line. */
 export function createLogRoot(options: LogRootOptions = {}): (name: string) => Logger {
   const verbosity = options.verbosity ?? "Normal";
-  const sink = options.sink ?? stderrSink;
+  const target = options.sink ?? stderrSink;
+  // Every line is redacted here, once, whichever sink it goes to: a server can echo a credential into any message.
+  const sink: LogSink = { write: (level, name, message) => target.write(level, name, redactSecrets(message)) };
   const errorLog = options.errorLogFilePath;
   const loggers = new Map<string, Logger>();
   return (name) => {
@@ -51,7 +54,7 @@ export function createLogRoot(options: LogRootOptions = {}): (name: string) => L
         sink.write("error", name, text);
         if (errorLog) {
           try {
-            appendFileSync(errorLog, `${new Date().toISOString()} [${name}] ${text}\n`);
+            appendFileSync(errorLog, `${new Date().toISOString()} [${name}] ${redactSecrets(text)}\n`);
           } catch {
             // The error log is best effort; the line above already reached the main log.
           }

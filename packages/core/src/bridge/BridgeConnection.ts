@@ -1,11 +1,12 @@
 import type { Socket } from "node:net";
 import { timingSafeEqual } from "node:crypto";
 import { messageOf } from "../errors.js";
+import { redactSecrets } from "../secrets/SecretRegistry.js";
 import type { Logger } from "../logger.js";
 import { BridgeRequestError } from "./BridgeRequestError.js";
 import { executeBridgeRequest, parseBridgeRequest, type BridgeRequestContext } from "./executeBridgeRequest.js";
 import { FrameDecoder, type DecodedFrame } from "./FrameDecoder.js";
-import { BRIDGE_PROTOCOL_VERSION, MAX_REQUEST_FRAME, encodeFrame, type BridgeErrorCode, type BridgeNotification, type BridgeReply } from "./protocol.js";
+import { BRIDGE_PROTOCOL_VERSION, MAX_REQUEST_FRAME, encodeFrameText, type BridgeErrorCode, type BridgeNotification, type BridgeReply } from "./protocol.js";
 
 /** Limits of one client connection. */
 export interface BridgeConnectionLimits {
@@ -107,7 +108,8 @@ export class BridgeConnection {
       this.close(`it does not read its replies (${this.socket.writableLength} bytes queued)`);
       return;
     }
-    this.socket.write(encodeFrame(message));
+    // Replies and notifications carry paths and error texts a server may have filled with a credential.
+    this.socket.write(encodeFrameText(redactSecrets(JSON.stringify(message))));
   }
 
   #reply(id: string | number | null, result: unknown): void {

@@ -103,7 +103,12 @@ export interface BridgeNotificationFrame {
 
 /** Encodes one frame: a 4-byte big-endian payload length, then the payload (UTF-8 JSON). */
 export function encodeFrame(message: unknown): Buffer {
-  const payload = Buffer.from(JSON.stringify(message), "utf8");
+  return encodeFrameText(JSON.stringify(message));
+}
+
+/** Frames an already serialized JSON message. */
+export function encodeFrameText(json: string): Buffer {
+  const payload = Buffer.from(json, "utf8");
   const frame = Buffer.allocUnsafe(4 + payload.length);
   frame.writeUInt32BE(payload.length, 0);
   payload.copy(frame, 4);
