@@ -6,6 +6,7 @@ import { configCheckCommand } from "./commands/configCheck.js";
 import { runCommand } from "./commands/run.js";
 import { consoleCommand, consoleOptionsFrom } from "./commands/console.js";
 import { translateDqdArguments } from "./dqdArguments.js";
+import { installOutputRedaction } from "./redactOutput.js";
 
 const VERSION = "0.1.0";
 
@@ -16,6 +17,7 @@ function rest(opts: Record<string, unknown>, first?: string): string[] {
 
 /** Entry point of the `rtb` command. Returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  installOutputRedaction();
   let code = 0;
   const run = (fn: () => Promise<number>) => {
     pending = fn().then((c) => {

@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { redactSecrets } from "@rtbackup/core";
 
 /**
  * What went wrong with a B2 call, in the terms of B2's retry rules:
@@ -46,7 +47,8 @@ export class B2Failure extends Error {
   readonly retryAfterMs: number | undefined;
 
   constructor(api: string, kind: FailureKind, status: number | undefined, b2Code: string, detail: string, retryAfterMs?: number) {
-    super(`${api}: ${status === undefined ? b2Code : `HTTP ${status} ${b2Code}`}${detail ? `: ${detail}` : ""}`);
+    // `detail` is the server's own text, which may echo a credential.
+    super(redactSecrets(`${api}: ${status === undefined ? b2Code : `HTTP ${status} ${b2Code}`}${detail ? `: ${detail}` : ""}`));
     this.name = "B2Failure";
     this.api = api;
     this.kind = kind;

@@ -3,7 +3,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import B2 from "backblaze-b2";
-import { StorageError } from "@rtbackup/core";
+import { StorageError, processSecrets } from "@rtbackup/core";
 import { B2Failure, RETRYABLE, bodylessCode, toB2Failure } from "./B2Failure.js";
 import type { ResolvedB2StorageOptions } from "./B2StorageOptions.js";
 import type { B2StorageStats } from "./B2StorageStats.js";
@@ -50,6 +50,9 @@ export class B2Session {
   constructor(options: ResolvedB2StorageOptions, stats: B2StorageStats) {
     this.#o = options;
     this.stats = stats;
+    // A server may echo the key (HTTP Basic of keyId:applicationKey) or a token in an error body: every message
+    // that leaves the process is redacted against these.
+    processSecrets.add(options.keyId, options.applicationKey);
     // The library installs this client's axios instance in a module global; every call below passes its own
     // settings (timeouts, agents, no retries), so another B2 instance in the process cannot change them.
     this.b2 = new B2({ applicationKeyId: options.keyId, applicationKey: options.applicationKey, retry: { retries: 0 } });
@@ -206,6 +209,7 @@ export class B2Session {
       try {
         const res = await this.b2.authorize({ axiosOverride: { url: this.#o.authorizeUrl, ...this.request() } });
         data = res.data as Record<string, unknown>;
+        processSecrets.addEphemeral(data["authorizationToken"]);
       } catch (err) {
         const failure = await toB2Failure(api, err);
         if (failure.kind === "auth" || failure.kind === "unauthorized") {

@@ -1,3 +1,4 @@
+import { processSecrets } from "@rtbackup/core";
 import { BodyError } from "./hashingBody.js";
 import { toB2Failure } from "./B2Failure.js";
 import type { B2Session } from "./B2Session.js";
@@ -30,7 +31,9 @@ export class UploadUrlPool {
     for (let target = this.#idle.pop(); target; target = this.#idle.pop()) {
       if (Date.now() - target.fetchedAt < MAX_URL_AGE_MS) return target;
     }
-    return this.#fetch();
+    const target = await this.#fetch();
+    processSecrets.addEphemeral(target.authorizationToken);
+    return target;
   }
 
   /** Gives back a URL after a successful upload. */

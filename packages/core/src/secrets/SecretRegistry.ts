@@ -8,6 +8,7 @@ export const MIN_SECRET_LENGTH = 6;
 export const MAX_EPHEMERAL_SECRETS = 1024;
 
 const BASE64_CHAR = "[A-Za-z0-9+/_-]";
+const REPEATED = /(?:\[REDACTED\]){2,}/g;
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -92,7 +93,8 @@ export class SecretRegistry {
   redact(text: string): string {
     const pattern = this.#compile();
     if (!pattern || typeof text !== "string") return text;
-    return text.replace(pattern, REDACTED);
+    // Adjacent spellings (the key id and key inside one HTTP Basic value) collapse into one marker.
+    return text.replace(pattern, REDACTED).replace(REPEATED, REDACTED);
   }
 
   #compile(): RegExp | null {

@@ -7,9 +7,10 @@ import { decodeB2Name } from "../fileNames.js";
 import { EmulatorApi, randomBucketId, type EmulatorContext } from "./EmulatorApi.js";
 import { ALL_CAPABILITIES, EmulatorAuth, type B2Capability, type EmulatorKey } from "./EmulatorAuth.js";
 import { EmulatorBucket } from "./EmulatorBucket.js";
-import { ApiError, ClientAborted, drainBody, readParams, resetMidBody, sendError, sendJson } from "./emulatorHttp.js";
+import { ApiError, ClientAborted, drainBody, readParams, sendError, sendJson } from "./emulatorHttp.js";
+import { injectFault } from "./injectFault.js";
 import { EmulatorTransfers, type TransferNotes } from "./EmulatorTransfers.js";
-import { FaultInjector, type Fault, type FaultKind, type FaultOptions } from "./FaultInjector.js";
+import { FaultInjector, type FaultKind, type FaultOptions } from "./FaultInjector.js";
 import { TRANSACTION_CLASSES, type B2ApiName, type TransactionClass } from "./transactionClasses.js";
 import { routeOf, type Route } from "./emulatorRoutes.js";
 import { countTransactions, maxOverlap, type TransactionCounts } from "./emulatorStats.js";
@@ -315,7 +316,7 @@ export class B2Emulator extends EventEmitter {
       if (fault) {
         entry.fault = fault.kind;
         if (fault.kind === "reset" && route.kind === "download") resetDownload = true;
-        else if (await this.#injectFault(fault, route, req)) return;
+        else if (await injectFault(fault, route, req, this.#auth, this.#stopping.signal)) return;
       }
       await this.#dispatch(route, url, req, res, entry, notes, resetDownload);
     } catch (err) {
@@ -333,43 +334,6 @@ export class B2Emulator extends EventEmitter {
       entry.endedAt = Date.now();
       this.#pending -= 1;
       this.emit("request", entry);
-    }
-  }
-
-  /** Applies a fault: returns false to carry on (slow), true when it dropped the call, or throws the error answer. */
-  async #injectFault(fault: Fault, route: Route, req: IncomingMessage): Promise<boolean> {
-    if (fault.kind === "slow") {
-      await sleep(fault.slowMs, undefined, { signal: this.#stopping.signal });
-      return false;
-    }
-    if (fault.kind === "reset") {
-      await resetMidBody(req);
-      return true;
-    }
-    const token = req.headers.authorization;
-    if (fault.kind === "401") {
-      this.#auth.expire(token);
-      await drainBody(req);
-      throw new ApiError(401, "expired_auth_token", "Authorization token has expired");
-    }
-    if (route.kind === "upload") {
-      // The endpoint rejected an upload: the URL is no longer valid.
-      try {
-        this.#auth.uploadUrl(route.urlId, route.api === "b2_upload_file" ? "file" : "part", token).dead = true;
-      } catch {
-        // A bad token gets its own answer below anyway.
-      }
-    }
-    await drainBody(req);
-    switch (fault.kind) {
-      case "503":
-        throw new ApiError(503, "service_unavailable", "c001_v0001234_t0042 is too busy");
-      case "500":
-        throw new ApiError(500, "internal_error", "internal error");
-      case "408":
-        throw new ApiError(408, "request_timeout", "the request took too long");
-      case "429":
-        throw new ApiError(429, "too_many_requests", "too many requests", { "Retry-After": String(fault.retryAfterSeconds) });
     }
   }
 

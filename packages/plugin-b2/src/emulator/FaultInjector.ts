@@ -3,15 +3,17 @@ import type { B2ApiName } from "./transactionClasses.js";
 /**
  * A way a call can fail:
  * - `503` service_unavailable, `500` internal_error, `408` request_timeout;
+ * - `500-echo`: a 500 internal_error whose message repeats the request's Authorization header and the start of its
+ *   body, as a careless server or proxy does (tests that no credential reaches output);
  * - `429` too_many_requests with a `Retry-After` header;
  * - `401` expired_auth_token: the token the call presented (account or upload token) really expires;
  * - `reset`: the connection is dropped mid-body (mid-request for uploads and calls, mid-response for downloads);
  * - `slow`: the response is delayed by `slowMs` (the call is still carried out, even if the client gave up).
  */
-export type FaultKind = "503" | "500" | "408" | "429" | "401" | "reset" | "slow";
+export type FaultKind = "503" | "500" | "500-echo" | "408" | "429" | "401" | "reset" | "slow";
 
 /** Every fault kind. */
-export const FAULT_KINDS: readonly FaultKind[] = ["503", "500", "408", "429", "401", "reset", "slow"];
+export const FAULT_KINDS: readonly FaultKind[] = ["503", "500", "500-echo", "408", "429", "401", "reset", "slow"];
 
 /** Random fault injection. */
 export interface FaultOptions {
@@ -19,7 +21,7 @@ export interface FaultOptions {
   rate: number;
   /** The ways calls fail, one picked at random per failing call. */
   kinds: readonly FaultKind[];
-  /** Only these calls fail (default: every call except authorize, which only gets 503/500/429/reset/slow). */
+  /** Only these calls fail (default: every call except authorize, which only gets 503/500/500-echo/429/reset/slow). */
   apis?: readonly B2ApiName[];
   /** Delay of a `slow` response (default 2,000 ms). */
   slowMs?: number;
