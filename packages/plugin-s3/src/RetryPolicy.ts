@@ -1,6 +1,5 @@
-import { StorageError, type Logger } from "@rtbackup/core";
+import { StorageError, type Logger, type SecretRegistry } from "@rtbackup/core";
 import { toStorageError } from "./toStorageError.js";
-import type { Redactor } from "./Redactor.js";
 
 /** Options of {@link RetryPolicy}. */
 export interface RetryPolicyOptions {
@@ -8,7 +7,7 @@ export interface RetryPolicyOptions {
   attempts: number;
   /** First delay in ms; doubled per attempt, capped at 30 s, with ±50 % jitter. */
   baseDelay: number;
-  redactor: Redactor;
+  redactor: SecretRegistry;
   logger: Logger | undefined;
   /** Aborts pending waits (the storage was closed). */
   signal: AbortSignal;

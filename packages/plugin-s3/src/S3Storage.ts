@@ -11,9 +11,8 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { StorageError, keyProblem, type Body, type ByteRange, type ObjectInfo, type StorageBackend } from "@rtbackup/core";
+import { StorageError, keyProblem, processSecrets, type Body, type ByteRange, type ObjectInfo, type StorageBackend } from "@rtbackup/core";
 import { lengthError } from "./ExactLengthStream.js";
-import { Redactor } from "./Redactor.js";
 import { RetryPolicy } from "./RetryPolicy.js";
 import { abortStaleUploads } from "./abortStaleUploads.js";
 import { installMiddleware } from "./installMiddleware.js";
@@ -37,14 +36,15 @@ const DELETE_BATCH = 1000;
  *   reopens a stream body's factory per attempt; downloads resume from the last byte received.
  * - Stale multipart uploads under the prefix are aborted lazily, once, before the first put (never by readers
  *   such as restore). `init()` checks that the bucket is reachable; the plugin calls it at start.
- * - Credentials never appear in `description`, log lines or errors (see {@link Redactor}).
+ * - Credentials never appear in `description`, log lines or errors: they are registered with core's process-wide
+ *   secret registry ({@link processSecrets}), which every message is redacted against (marker `[REDACTED]`).
  */
 export class S3Storage implements StorageBackend {
   /** `s3:<endpoint host or aws>/<bucket>/<prefix>`. */
   readonly description: string;
   readonly #o: ResolvedS3StorageOptions;
   readonly #client: S3Client;
-  readonly #redactor = new Redactor();
+  readonly #redactor = processSecrets;
   readonly #closing = new AbortController();
   readonly #retry: RetryPolicy;
   #ready: Promise<void> | undefined;
@@ -82,7 +82,8 @@ export class S3Storage implements StorageBackend {
     if (typeof c === "function") {
       config.credentials = async () => {
         const resolved = await c();
-        this.#redactor.add(resolved.accessKeyId, resolved.secretAccessKey, resolved.sessionToken);
+        // Provider credentials rotate: kept among the capped ephemeral secrets.
+        this.#redactor.addEphemeral(resolved.accessKeyId, resolved.secretAccessKey, resolved.sessionToken);
         return resolved;
       };
     } else if (c) {

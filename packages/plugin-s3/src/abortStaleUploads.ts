@@ -1,7 +1,6 @@
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from "@aws-sdk/client-s3";
-import type { Logger } from "@rtbackup/core";
+import type { Logger, SecretRegistry } from "@rtbackup/core";
 import { httpStatusOf } from "./isTransientError.js";
-import type { Redactor } from "./Redactor.js";
 import type { RetryPolicy } from "./RetryPolicy.js";
 
 /** What {@link abortStaleUploads} needs. */
@@ -11,7 +10,7 @@ export interface StaleUploadSweep {
   /** Only uploads whose key starts with this are touched. */
   prefix: string;
   retry: RetryPolicy;
-  redactor: Redactor;
+  redactor: SecretRegistry;
   logger: Logger | undefined;
 }
 

@@ -1,6 +1,6 @@
+import type { SecretRegistry } from "@rtbackup/core";
 import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { Redactor } from "./Redactor.js";
 
 interface WireRequest {
   headers: Record<string, string>;
@@ -16,7 +16,7 @@ interface WireRequest {
  * - The access key id and session token actually used to sign (which may come from the default provider chain)
  *   are handed to the redactor, so they are masked in any error text the server sends back.
  */
-export function installMiddleware(client: S3Client, redactor: Redactor): void {
+export function installMiddleware(client: S3Client, redactor: SecretRegistry): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const request = args.request as WireRequest | undefined;
@@ -39,7 +39,7 @@ export function installMiddleware(client: S3Client, redactor: Redactor): void {
       if (request) {
         const auth = request.headers["authorization"] ?? request.headers["Authorization"];
         const match = auth ? /Credential=([^/,\s]+)\//.exec(auth) : null;
-        redactor.add(match?.[1], request.headers["x-amz-security-token"]);
+        redactor.addEphemeral(match?.[1], request.headers["x-amz-security-token"]);
       }
       return next(args);
     },

@@ -2,10 +2,9 @@ import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import { AbortMultipartUploadCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import type { Body, Logger } from "@rtbackup/core";
+import type { Body, Logger, SecretRegistry } from "@rtbackup/core";
 import { ExactLengthStream, lengthError } from "./ExactLengthStream.js";
 import { httpStatusOf } from "./isTransientError.js";
-import type { Redactor } from "./Redactor.js";
 
 const MiB = 1024 * 1024;
 const MAX_PARTS = 10_000;
@@ -22,7 +21,7 @@ export interface MultipartPutRequest {
   partSize: number;
   concurrency: number;
   storageClass: string | undefined;
-  redactor: Redactor;
+  redactor: SecretRegistry;
   logger: Logger | undefined;
 }
 

@@ -1,7 +1,6 @@
 import { Readable } from "node:stream";
-import { StorageError, type Logger } from "@rtbackup/core";
+import { StorageError, type Logger, type SecretRegistry } from "@rtbackup/core";
 import { toStorageError } from "./toStorageError.js";
-import type { Redactor } from "./Redactor.js";
 import type { RetryPolicy } from "./RetryPolicy.js";
 
 /** What {@link resumableBody} needs. */
@@ -16,7 +15,7 @@ export interface ResumableBodyOptions {
   /** Requests the bytes from `offset` to `end` again (of the same object version) and returns the new body. */
   reopen(offset: number): Promise<Readable>;
   retry: RetryPolicy;
-  redactor: Redactor;
+  redactor: SecretRegistry;
   logger: Logger | undefined;
 }
 

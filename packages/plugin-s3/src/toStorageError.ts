@@ -1,6 +1,5 @@
-import { StorageError } from "@rtbackup/core";
+import { StorageError, type SecretRegistry } from "@rtbackup/core";
 import { httpStatusOf, isTransientError } from "./isTransientError.js";
-import type { Redactor } from "./Redactor.js";
 
 const NOT_FOUND_NAMES = new Set(["NoSuchKey", "NotFound", "NoSuchVersion"]);
 
@@ -38,7 +37,7 @@ function ownStorageError(err: unknown): StorageError | undefined {
  * else `STORAGE_FAILED` with `transient` from {@link isTransientError}. Messages and causes pass through the
  * redactor, so no credential reaches the result.
  */
-export function toStorageError(operation: string, key: string | undefined, err: unknown, redactor: Redactor): StorageError {
+export function toStorageError(operation: string, key: string | undefined, err: unknown, redactor: SecretRegistry): StorageError {
   const own = ownStorageError(err);
   if (own) return own;
   const e = (typeof err === "object" && err !== null ? err : {}) as {
