@@ -96,4 +96,33 @@ test("a run with retries, re-authorizations and a fatal error logs and reports n
   }
 });
 
+test("a server that echoes the Authorization header and body in a 500: errors and logs show [REDACTED] only", async () => {
+  const emulator = new B2Emulator();
+  await emulator.start();
+  const lines: string[] = [];
+  const backend = engineFor(emulator, emulator.credentials.applicationKey, lines).resolveStorage() as B2Storage;
+  const errors: unknown[] = [];
+  try {
+    for (const api of ["b2_authorize_account", "b2_get_upload_url", "b2_upload_file", "b2_list_file_names"] as const) {
+      emulator.setFaults({ rate: 1, kinds: ["500-echo"], apis: [api] });
+      if (api === "b2_authorize_account") await backend.put("first", Buffer.from("x"), 1).catch((e: unknown) => errors.push(e));
+      else if (api === "b2_list_file_names") await listKeys(backend, "").catch((e: unknown) => errors.push(e));
+      else await backend.put(`k-${api}`, Buffer.from("y"), 1).catch((e: unknown) => errors.push(e));
+    }
+    assert.is(errors.length, 4, "every echoing call failed");
+    const echoed = new Set(emulator.log.filter((e) => e.fault === "500-echo").map((e) => e.api));
+    assert.equal([...echoed].sort(), ["b2_authorize_account", "b2_get_upload_url", "b2_list_file_names", "b2_upload_file"]);
+    const secrets = forms(emulator.credentials.keyId, emulator.credentials.applicationKey);
+    for (const e of errors) {
+      const text = inspect(e, { depth: Infinity, showHidden: true });
+      assert.match(text, /Authorization: (Basic )?\[REDACTED\]/);
+      assertClean(text, secrets, "an error");
+    }
+    assertClean(lines.join("\n"), secrets, "the log");
+  } finally {
+    await backend.close();
+    await emulator.stop();
+  }
+});
+
 test.run();
