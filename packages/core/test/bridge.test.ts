@@ -294,8 +294,8 @@ test("a stale socket is replaced; a live one is not taken over; a group makes it
   }
 });
 
-test("clients over maxClients are closed at once", async () => {
-  const t = await setup({ maxClients: 2 });
+test("clients over maxUnixClients are closed at once", async () => {
+  const t = await setup({ maxUnixClients: 2 });
   try {
     const a = await BridgeClient.connect({ path: t.bridge.socketPath! });
     const b = await BridgeClient.connect({ path: t.bridge.socketPath! });

@@ -20,7 +20,7 @@ export interface BridgeConnectionLimits {
   maxInFlight: number;
   /** Malformed frames tolerated before the connection is closed. */
   maxBadFrames: number;
-  /** A client that must authenticate is closed if it has not within this time. */
+  /** A client that must authenticate (TCP) is closed if it has not within this time. */
   authTimeoutMs: number;
 }
 
@@ -31,7 +31,7 @@ export const defaultConnectionLimits: BridgeConnectionLimits = {
   stallTimeoutMs: 5000,
   maxInFlight: 16,
   maxBadFrames: 64,
-  authTimeoutMs: 10_000,
+  authTimeoutMs: 3_000,
 };
 
 /**
@@ -78,6 +78,11 @@ export class BridgeConnection {
     this.socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     this.socket.on("error", () => this.close());
     this.socket.on("close", () => this.close());
+  }
+
+  /** Whether the client may send requests: always on the UNIX socket, after a valid `hello` on TCP. */
+  get authenticated(): boolean {
+    return this.#authenticated;
   }
 
   /** Whether notifications go to this client. */

@@ -23,13 +23,28 @@ export interface BridgeServerOptions {
   tcpPort?: number;
   /** A group (name or gid) given access to the UNIX socket: mode 0660 instead of 0600. */
   group?: string | number;
-  /** Clients connected at once; more are closed on accept. Default 64. */
-  maxClients?: number;
+  /** Clients on the UNIX socket at once; more are closed on accept. TCP clients never count here. Default 64. */
+  maxUnixClients?: number;
+  /** Clients on the TCP socket at once, authenticated or not; more are closed on accept. Default 64. */
+  maxTcpClients?: number;
+  /**
+   * TCP clients that have not authenticated yet, at once; more are closed on accept. Each must send `hello` with
+   * the token within `limits.authTimeoutMs` (default 3,000 ms) or it is dropped. Default 8.
+   */
+  maxUnauthenticatedTcpClients?: number;
   /** Per-client limits (see {@link BridgeConnectionLimits}). */
   limits?: Partial<BridgeConnectionLimits>;
 }
 
 const PLUGIN_NAME = "BridgeServer";
+
+/** `value` if it is a positive integer, else a ConfigError naming the bridge option. */
+function positiveInteger(option: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new ConfigError(`BridgeServer.options.${option}`, `expected a positive integer, got ${JSON.stringify(value) ?? String(value)}`);
+  }
+  return value;
+}
 
 async function resolveGroup(group: string | number): Promise<number> {
   if (typeof group === "number") return group;
@@ -85,9 +100,14 @@ export class BridgeServer {
   readonly #tcpAddress: string;
   readonly #tcpPort: number;
   readonly #group: string | number | undefined;
-  readonly #maxClients: number;
+  readonly #maxUnix: number;
+  readonly #maxTcp: number;
+  readonly #maxUnauthenticated: number;
   readonly #limits: BridgeConnectionLimits;
   readonly #clients = new Set<BridgeConnection>();
+  readonly #unixClients = new Set<BridgeConnection>();
+  readonly #tcpClients = new Set<BridgeConnection>();
+  #refused = 0;
   readonly #servers: Server[] = [];
   readonly #files: string[] = [];
   #socketPath: string | undefined;
@@ -109,12 +129,14 @@ export class BridgeServer {
     this.#tcpAddress = options.tcpAddress ?? p.ipcBindTCPAddress;
     this.#tcpPort = options.tcpPort ?? p.ipcBindTCPPortNumber;
     this.#group = options.group;
-    this.#maxClients = options.maxClients ?? 64;
+    this.#maxUnix = positiveInteger("maxUnixClients", options.maxUnixClients ?? 64);
+    this.#maxTcp = positiveInteger("maxTcpClients", options.maxTcpClients ?? 64);
+    this.#maxUnauthenticated = positiveInteger("maxUnauthenticatedTcpClients", options.maxUnauthenticatedTcpClients ?? 8);
     this.#limits = { ...defaultConnectionLimits, ...options.limits };
+    for (const [name, value] of Object.entries(this.#limits)) positiveInteger(`limits.${name}`, value);
     if (typeof this.#ipcPath !== "string" || !this.#ipcPath.startsWith("/")) throw new ConfigError("IPCPath", "expected an absolute directory path");
     if (this.#useTcp && isIP(this.#tcpAddress) === 0) throw new ConfigError("IPCBindTCPAddress", `expected an IP address, got "${this.#tcpAddress}"`);
     if (!Number.isInteger(this.#tcpPort) || this.#tcpPort < 0 || this.#tcpPort > 65535) throw new ConfigError("IPCBindTCPPortNumber", "expected a port from 0 (dynamic) to 65535");
-    if (!Number.isInteger(this.#maxClients) || this.#maxClients < 1) throw new ConfigError("bridge maxClients", "expected a positive integer");
     this.#context = {
       runtime,
       scanNumber: () => this.#scanNumber,
@@ -157,6 +179,32 @@ export class BridgeServer {
   /** Clients connected now. */
   get clientCount(): number {
     return this.#clients.size;
+  }
+
+  /** Clients connected now, by socket; `unauthenticated` are TCP clients that have not sent a valid `hello` yet. */
+  get clientCounts(): { unix: number; tcp: number; unauthenticated: number } {
+    return { unix: this.#unixClients.size, tcp: this.#tcpClients.size, unauthenticated: this.#unauthenticated() };
+  }
+
+  /** Connections closed on accept because a limit was reached. */
+  get refusedClients(): number {
+    return this.#refused;
+  }
+
+  /** Which limit a new client of this socket would pass, if any. */
+  #limitReached(tcp: boolean): string | undefined {
+    if (!tcp) return this.#unixClients.size >= this.#maxUnix ? `${this.#maxUnix} UNIX socket clients connected (maxUnixClients)` : undefined;
+    if (this.#tcpClients.size >= this.#maxTcp) return `${this.#maxTcp} TCP clients connected (maxTcpClients)`;
+    if (this.#unauthenticated() >= this.#maxUnauthenticated) {
+      return `${this.#maxUnauthenticated} TCP clients not authenticated yet (maxUnauthenticatedTcpClients)`;
+    }
+    return undefined;
+  }
+
+  #unauthenticated(): number {
+    let n = 0;
+    for (const c of this.#tcpClients) if (!c.authenticated) n++;
+    return n;
   }
 
   /** Opens the sockets and starts posting notifications. Fails (and leaves nothing open) if a socket cannot be made. */
@@ -233,9 +281,15 @@ export class BridgeServer {
   }
 
   #makeServer(token: Buffer | undefined): Server {
+    // Each socket has its own budget, so TCP clients (even ones that never authenticate) cannot lock root out of
+    // the UNIX socket; unauthenticated TCP clients get a small budget of their own and a short deadline.
+    const tcp = token !== undefined;
+    const group = tcp ? this.#tcpClients : this.#unixClients;
     return createServer((socket: Socket) => {
-      if (this.#closed || this.#clients.size >= this.#maxClients) {
-        this.#log.debug(`bridge: refusing a client (${this.#clients.size} connected)`);
+      const full = this.#limitReached(tcp);
+      if (this.#closed || full) {
+        this.#refused++;
+        this.#log.debug(`bridge: refusing a client: ${full ?? "closing"}`);
         socket.destroy();
         return;
       }
@@ -246,9 +300,13 @@ export class BridgeServer {
         logger: this.#log,
         limits: this.#limits,
         token,
-        onClose: (c) => this.#clients.delete(c),
+        onClose: (c) => {
+          this.#clients.delete(c);
+          group.delete(c);
+        },
       });
       this.#clients.add(connection);
+      group.add(connection);
     });
   }
 
