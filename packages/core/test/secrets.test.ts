@@ -49,6 +49,24 @@ for (const [what, text] of spelled) {
   });
 }
 
+test("an HTTP Basic value becomes one marker", () => {
+  const header = `Authorization: Basic ${Buffer.from(`${KEY_ID}:${APP_KEY}`).toString("base64")}; next`;
+  assert.is(registry.redact(header), `Authorization: Basic ${REDACTED}; next`);
+});
+
+test("1,024 tokens known: a log line and a 1 MiB text are still redacted cheaply, in one pass", () => {
+  const r = new SecretRegistry();
+  r.add(APP_KEY);
+  for (let i = 0; i < 1100; i++) r.addEphemeral(`4_z${i.toString().padStart(6, "0")}_token_${"x".repeat(30)}`);
+  assert.is(r.size, 1 + 1024);
+  const line = `uploaded /home/alice/a-file.txt (1234 bytes); token 4_z001099_token_${"x".repeat(30)} end`;
+  const started = performance.now();
+  for (let i = 0; i < 1000; i++) assert.is(r.redact(line), `uploaded /home/alice/a-file.txt (1234 bytes); token ${REDACTED} end`);
+  r.redact("y".repeat(1024 * 1024));
+  const ms = performance.now() - started;
+  assert.ok(ms < 3000, `1,000 lines and 1 MiB took ${ms.toFixed(0)} ms`);
+});
+
 test("ordinary text, short values and non-strings are left alone", () => {
   const r = new SecretRegistry();
   r.add("abc", "", undefined, 12345, null);

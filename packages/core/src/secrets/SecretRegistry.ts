@@ -7,11 +7,12 @@ export const MIN_SECRET_LENGTH = 6;
 /** Ephemeral secrets (tokens) remembered at most; the oldest is forgotten first. */
 export const MAX_EPHEMERAL_SECRETS = 1024;
 
-const BASE64_CHAR = "[A-Za-z0-9+/_-]";
-const REPEATED = /(?:\[REDACTED\]){2,}/g;
+const BASE64_CHAR = /[A-Za-z0-9+/_-]/;
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** One way a secret can be written, and whether it is a base64 core (whose neighbouring characters go too). */
+interface Spelling {
+  readonly text: string;
+  readonly base64: boolean;
 }
 
 /**
@@ -50,7 +51,7 @@ export class SecretRegistry {
   readonly #permanent = new Set<string>();
   readonly #ephemeral = new Set<string>();
   readonly #maxEphemeral: number;
-  #pattern: RegExp | null | undefined;
+  #index: Map<string, Spelling[]> | undefined;
 
   constructor(options: { maxEphemeral?: number } = {}) {
     this.#maxEphemeral = options.maxEphemeral ?? MAX_EPHEMERAL_SECRETS;
@@ -61,7 +62,7 @@ export class SecretRegistry {
     for (const v of values) {
       if (typeof v !== "string" || v.length < MIN_SECRET_LENGTH || this.#permanent.has(v)) continue;
       this.#permanent.add(v);
-      this.#pattern = undefined;
+      this.#index = undefined;
     }
   }
 
@@ -73,7 +74,7 @@ export class SecretRegistry {
       this.#ephemeral.delete(v);
       this.#ephemeral.add(v);
       while (this.#ephemeral.size > this.#maxEphemeral) this.#ephemeral.delete(this.#ephemeral.values().next().value!);
-      this.#pattern = undefined;
+      this.#index = undefined;
     }
   }
 
@@ -86,33 +87,61 @@ export class SecretRegistry {
   clear(): void {
     this.#permanent.clear();
     this.#ephemeral.clear();
-    this.#pattern = undefined;
+    this.#index = undefined;
   }
 
   /** `text` with every spelling of every known secret replaced by {@link REDACTED}. */
   redact(text: string): string {
-    const pattern = this.#compile();
-    if (!pattern || typeof text !== "string") return text;
-    // Adjacent spellings (the key id and key inside one HTTP Basic value) collapse into one marker.
-    return text.replace(pattern, REDACTED).replace(REPEATED, REDACTED);
+    if (typeof text !== "string" || text.length < MIN_SECRET_LENGTH) return text;
+    const index = this.#compile();
+    if (index.size === 0) return text;
+    // One pass, one map lookup per position: the cost does not grow with the number of secrets.
+    let out = "";
+    let last = 0;
+    let i = 0;
+    while (i + MIN_SECRET_LENGTH <= text.length) {
+      const hit = index.get(text.slice(i, i + MIN_SECRET_LENGTH))?.find((c) => text.startsWith(c.text, i));
+      if (!hit) {
+        i++;
+        continue;
+      }
+      let start = i;
+      let end = i + hit.text.length;
+      if (hit.base64) {
+        // The characters around a base64 core also encode bytes of the secret (mixed with its neighbours).
+        for (let n = 0; n < 3 && start > last && BASE64_CHAR.test(text[start - 1]!); n++) start--;
+        for (let n = 0; n < 3 && end < text.length && BASE64_CHAR.test(text[end]!); n++) end++;
+        for (let n = 0; n < 2 && text[end] === "="; n++) end++;
+      }
+      // Adjacent spellings (the key id and key inside one HTTP Basic value) collapse into one marker.
+      out += start === last && out.endsWith(REDACTED) ? "" : `${text.slice(last, start)}${REDACTED}`;
+      last = end;
+      i = end;
+    }
+    return last === 0 ? text : out + text.slice(last);
   }
 
-  #compile(): RegExp | null {
-    if (this.#pattern !== undefined) return this.#pattern;
-    const literal = new Set<string>();
-    const base64 = new Set<string>();
+  #compile(): Map<string, Spelling[]> {
+    if (this.#index) return this.#index;
+    const index = new Map<string, Spelling[]>();
+    const seen = new Set<string>();
+    const put = (text: string, base64: boolean) => {
+      if (text.length < MIN_SECRET_LENGTH || seen.has(text)) return;
+      seen.add(text);
+      const key = text.slice(0, MIN_SECRET_LENGTH);
+      const list = index.get(key) ?? [];
+      list.push({ text, base64 });
+      index.set(key, list);
+    };
     for (const secret of [...this.#permanent, ...this.#ephemeral]) {
       const s = spellings(secret);
-      for (const l of s.literal) literal.add(l);
-      for (const b of s.base64) base64.add(b);
+      for (const l of s.literal) put(l, false);
+      for (const b of s.base64) put(b, true);
     }
-    // Longest first, so a longer spelling wins over a shorter one that it contains.
-    const alternatives = [
-      ...[...base64].sort((a, b) => b.length - a.length).map((b) => `${BASE64_CHAR}{0,3}${escapeRegExp(b)}${BASE64_CHAR}{0,3}={0,2}`),
-      ...[...literal].sort((a, b) => b.length - a.length).map(escapeRegExp),
-    ];
-    this.#pattern = alternatives.length ? new RegExp(alternatives.join("|"), "g") : null;
-    return this.#pattern;
+    // Longest first, so a longer spelling wins over a shorter one that starts the same way.
+    for (const list of index.values()) list.sort((a, b) => b.text.length - a.text.length);
+    this.#index = index;
+    return index;
   }
 }
 
