@@ -37,8 +37,9 @@ function spellings(secret: string): { literal: Set<string>; base64: Set<string> 
     base64.add(core);
     base64.add(whole.toString("base64url"));
   }
+  // The whole value encoded on its own (padding included), as a core too: the characters around it may belong to it.
   const full = bytes.toString("base64");
-  if (full.length >= 8) literal.add(full);
+  if (full.length >= 8) base64.add(full);
   return { literal, base64 };
 }
 
