@@ -11,12 +11,22 @@ function redacting(stream: NodeJS.WriteStream): void {
     write(typeof chunk === "string" ? redactSecrets(chunk) : chunk, ...rest)) as typeof stream.write;
 }
 
+let crashHandler = false;
+
 /**
  * Makes every text the command writes to stdout and stderr pass through the core secret registry, so a credential
  * that reached a message (a server echoing the Authorization header in an error body) is printed as `[REDACTED]`.
+ * An uncaught exception, which Node.js would print on its own, is printed redacted and exits 1 as before.
  * Idempotent.
  */
 export function installOutputRedaction(): void {
   redacting(process.stdout);
   redacting(process.stderr);
+  if (crashHandler || process.hasUncaughtExceptionCaptureCallback()) return;
+  crashHandler = true;
+  process.setUncaughtExceptionCaptureCallback((err) => {
+    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`rtb: uncaught error: ${text}\n`);
+    process.exit(1);
+  });
 }

@@ -1,5 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -7,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import { B2Emulator, type B2ApiName } from "@rtbackup/plugin-b2/emulator";
 import { rtb } from "./helpers/daemon.js";
 
-const B2_PLUGIN = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "plugin-b2", "dist", "index.js");
+const PACKAGES = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const B2_PLUGIN = join(PACKAGES, "plugin-b2", "dist", "index.js");
 const KEY_ID = "0051a2b3c4d5e6f0000000007";
 const APP_KEY = "K005Zx9+secret/ApplicationKeyValue01";
 
@@ -86,6 +88,26 @@ test("rtb backup prints no account or upload token when every later call echoes 
   assert.is.not(r.code, 0, all);
   assert.ok(all.includes("[REDACTED]"), `the echoed header never reached the output: ${all}`);
   assert.equal(leaks(all), [], all);
+});
+
+test("the command's text on stdout and stderr is redacted, bytes pass unchanged, an uncaught error too", () => {
+  const secret = "cli-output-secret-0123456789";
+  const script = `
+    import { installOutputRedaction } from ${JSON.stringify(join(PACKAGES, "cli", "dist", "index.js"))};
+    import { processSecrets } from ${JSON.stringify(join(PACKAGES, "core", "dist", "index.js"))};
+    installOutputRedaction();
+    processSecrets.add(${JSON.stringify(secret)});
+    process.stdout.write("text ${secret} end\\n");
+    process.stdout.write(Buffer.from("bytes ${secret}\\n"));
+    process.stderr.write(JSON.stringify({ error: "${encodeURIComponent(secret)}" }) + "\\n");
+    setTimeout(() => { throw new Error("boom ${secret}"); }, 1);
+  `;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+  assert.is(r.stdout, `text [REDACTED] end\nbytes ${secret}\n`);
+  assert.match(r.stderr, /\{"error":"\[REDACTED\]"\}\n/);
+  assert.match(r.stderr, /rtb: uncaught error: Error: boom \[REDACTED\]/);
+  assert.not.ok(r.stderr.includes(secret), r.stderr);
+  assert.is(r.status, 1);
 });
 
 test.run();
