@@ -123,7 +123,9 @@ export class Engine {
     this.parameters = { ...defaultParameters(), ...options.parameters };
     this.mode = options.mode ?? "backup";
     // Configured credentials are known before anything can log or fail, so no message can carry them out.
-    for (const name of secretParameters) if (this.parameters[name] !== MUST_BE_SET) processSecrets.add(this.parameters[name]);
+    for (const name of secretParameters) {
+      if (this.parameters[name] !== MUST_BE_SET) processSecrets.add(this.parameters[name]);
+    }
     this.#loggerFor = createLogRoot({
       verbosity: this.parameters.verbosity,
       ...options.log,

@@ -41,7 +41,8 @@ const PLUGIN_NAME = "BridgeServer";
 /** `value` if it is a positive integer, else a ConfigError naming the bridge option. */
 function positiveInteger(option: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new ConfigError(`BridgeServer.options.${option}`, `expected a positive integer, got ${JSON.stringify(value) ?? String(value)}`);
+    const got = JSON.stringify(value) ?? String(value);
+    throw new ConfigError(`BridgeServer.options.${option}`, `expected a positive integer, got ${got}`);
   }
   return value;
 }
@@ -193,7 +194,9 @@ export class BridgeServer {
 
   /** Which limit a new client of this socket would pass, if any. */
   #limitReached(tcp: boolean): string | undefined {
-    if (!tcp) return this.#unixClients.size >= this.#maxUnix ? `${this.#maxUnix} UNIX socket clients connected (maxUnixClients)` : undefined;
+    if (!tcp) {
+      return this.#unixClients.size >= this.#maxUnix ? `${this.#maxUnix} UNIX socket clients connected (maxUnixClients)` : undefined;
+    }
     if (this.#tcpClients.size >= this.#maxTcp) return `${this.#maxTcp} TCP clients connected (maxTcpClients)`;
     if (this.#unauthenticated() >= this.#maxUnauthenticated) {
       return `${this.#maxUnauthenticated} TCP clients not authenticated yet (maxUnauthenticatedTcpClients)`;

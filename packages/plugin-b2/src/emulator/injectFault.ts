@@ -68,6 +68,7 @@ async function echoError(req: IncomingMessage): Promise<ApiError> {
   } catch {
     throw new ClientAborted("client aborted the request body");
   }
-  const url = req.url ?? "/";
-  return new ApiError(500, "internal_error", `internal error handling ${req.method} ${url} (Authorization: ${req.headers.authorization ?? "none"}; body: ${body})`);
+  const authorization = req.headers.authorization ?? "none";
+  const message = `internal error handling ${req.method} ${req.url ?? "/"} (Authorization: ${authorization}; body: ${body})`;
+  return new ApiError(500, "internal_error", message);
 }
