@@ -76,12 +76,14 @@ test("ordinary text, short values and non-strings are left alone", () => {
   assert.is(r.redact(text), text);
 });
 
-test("ephemeral tokens are capped, oldest forgotten first", () => {
+test("ephemeral tokens are capped, the least recently seen forgotten first", () => {
   const r = new SecretRegistry({ maxEphemeral: 3 });
-  for (const t of ["token-one-1", "token-two-2", "token-three", "token-four4"]) r.addEphemeral(t);
+  for (const t of ["token-one-1", "token-two-2", "token-three"]) r.addEphemeral(t);
+  assert.is(r.redact("token-one-1"), REDACTED);
+  r.addEphemeral("token-one-1", "token-four4");
   assert.is(r.size, 3);
-  assert.is(r.redact("token-one-1"), "token-one-1");
-  assert.is(r.redact("a token-four4 b"), `a ${REDACTED} b`);
+  assert.is(r.redact("token-two-2"), "token-two-2");
+  assert.is(r.redact("a token-one-1 token-four4 b"), `a ${REDACTED} ${REDACTED} b`);
 });
 
 test("the logger, BackupError messages and messageOf redact registered secrets", async () => {

@@ -71,8 +71,11 @@ export class SecretRegistry {
   addEphemeral(...values: unknown[]): void {
     for (const v of values) {
       if (typeof v !== "string" || v.length < MIN_SECRET_LENGTH || this.#permanent.has(v)) continue;
-      // Re-adding moves a token to the newest end.
-      this.#ephemeral.delete(v);
+      // Re-adding (a signer seen on every request) only moves a token to the newest end: the index stays valid.
+      if (this.#ephemeral.delete(v)) {
+        this.#ephemeral.add(v);
+        continue;
+      }
       this.#ephemeral.add(v);
       while (this.#ephemeral.size > this.#maxEphemeral) this.#ephemeral.delete(this.#ephemeral.values().next().value!);
       this.#index = undefined;
