@@ -79,11 +79,11 @@ test("the state cache's last batch deleted from the store stops the next start",
     await writeFile(join(ws.src, "b.txt"), "b");
     await backup(ws);
     const batches = await batchFiles(ws);
-    assert.is(batches.length, 2);
-    await rm(batches[1]!);
+    assert.ok(batches.length >= 2);
+    await rm(batches.at(-1)!);
     const err = await startFails(ws);
-    assert.match(err.message, /index batch 1 \(the last one this state cache applied\) is missing/);
-    assert.equal((await batchFiles(ws)).length, 1, "nothing was committed on top");
+    assert.ok(err.message.includes(`index batch ${batches.length - 1} (the last one this state cache applied) is missing`), err.message);
+    assert.equal((await batchFiles(ws)).length, batches.length - 1, "nothing was committed on top");
   } finally {
     await ws.cleanup();
   }
@@ -97,7 +97,7 @@ test("a gap in sequence numbers stops the start of a fresh state cache, naming b
       await backup(ws);
     }
     const batches = await batchFiles(ws);
-    assert.is(batches.length, 3);
+    assert.ok(batches.length >= 3);
     await rm(batches[1]!);
     await rm(ws.state, { recursive: true });
     const err = await startFails(ws);
