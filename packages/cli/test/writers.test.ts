@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalDirectoryStorage, Repository, loadTree } from "@rtbackup/core";
-import { rtb } from "./helpers/daemon.js";
+import { daemonWorkspace, rtb, send, startDaemon, waitForRestoreToMatch } from "./helpers/daemon.js";
 
 test("two rtb backup processes with their own state directories on one store: every commit of both is visible", async () => {
   const dir = await mkdtemp(join(tmpdir(), "rtb-writers-"));
@@ -29,7 +29,7 @@ test("two rtb backup processes with their own state directories on one store: ev
       }
     }
     assert.equal(missing, [], `commits lost: ${missing.join(", ")}`);
-    // The CLI's own listing agrees, and each writer's next run finds nothing to do.
+    // The CLI's own listing agrees.
     const list = await rtb(["list", "--store", store]);
     assert.is(list.code, 0, list.stderr);
     for (const w of writers) assert.ok(list.stdout.includes(`${w.name}/file-${rounds - 1}.txt`), list.stdout);
@@ -60,6 +60,28 @@ test("rtb backup on a store whose index lost a batch exits 4 naming the gap, and
     assert.is((await readdir(group)).length, batches.length - 1, "nothing was committed on top");
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("the daemon stops with exit 4 when the batch it built on disappears, and commits nothing on top", async () => {
+  const ws = await daemonWorkspace();
+  try {
+    await writeFile(join(ws.src, "one.txt"), "1");
+    const daemon = await startDaemon(ws);
+    await waitForRestoreToMatch(ws);
+    const group = join(ws.store, "index", "batch", (await readdir(join(ws.store, "index", "batch")))[0]!);
+    const batches = (await readdir(group)).sort();
+    await rm(join(group, batches.at(-1)!));
+    const exited = new Promise<number | null>((resolve) => daemon.once("exit", (code) => resolve(code)));
+    await writeFile(join(ws.src, "two.txt"), "2");
+    await send(ws, [{ type: "update", path: join(ws.src, "two.txt") }]);
+    const code = await Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 20_000))]);
+    const log = (daemon as unknown as { log: () => string }).log();
+    assert.is(code, 4, log);
+    assert.match(log, /is missing/);
+    assert.is((await readdir(group)).length, batches.length - 1, "nothing was committed on top");
+  } finally {
+    await ws.cleanup();
   }
 });
 
