@@ -75,7 +75,9 @@ test("the daemon stops with exit 4 when the batch it built on disappears, and co
     const exited = new Promise<number | null>((resolve) => daemon.once("exit", (code) => resolve(code)));
     await writeFile(join(ws.src, "two.txt"), "2");
     await send(ws, [{ type: "update", path: join(ws.src, "two.txt") }]);
-    const code = await Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 20_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), 20_000)))]);
+    clearTimeout(timer);
     const log = (daemon as unknown as { log: () => string }).log();
     assert.is(code, 4, log);
     assert.match(log, /is missing/);
