@@ -1,5 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { existsSync } from "node:fs";
 import { readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Engine, IndexDamagedError, LocalDirectoryStorage, Repository, loadTree, silentSink, type Parameters } from "@rtbackup/core";
@@ -127,6 +128,14 @@ test("a batch deleted while the agent runs halts the committer: drain throws, no
     }
     assert.instance(await runtime.halted, IndexDamagedError);
     assert.is((await batchFiles(ws)).length, before.length - 1, "no batch was written on top of the damaged index");
+    // Stopping (with a drain) reports the damage and still releases the state cache and its lock.
+    try {
+      await engine.stop();
+      assert.unreachable("stop must report the damaged index");
+    } catch (err) {
+      assert.instance(err, IndexDamagedError);
+    }
+    assert.not.ok(existsSync(join(ws.state, "lock")), "the instance lock was released");
   } finally {
     await engine.stop({ drain: false }).catch(() => undefined);
     await ws.cleanup();

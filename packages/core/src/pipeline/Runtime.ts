@@ -342,15 +342,21 @@ export class Runtime {
     this.clock.clearTimeout(this.#periodicTimer);
     this.cancelScan();
     await this.scansIdle();
-    if (options.drain !== false) await this.drain();
-    else {
-      this.pipeline.close();
-      this.queue.pause();
-      await this.queue.settled();
-      // A halted committer keeps its records; stopping without draining must still release everything.
-      await this.committer.flush().catch((err: unknown) => {
-        if (!this.committer.halted) throw err;
-      });
+    // Whatever the drain meets (a damaged index halts the committer), everything is still closed and released.
+    let failure: unknown;
+    try {
+      if (options.drain !== false) await this.drain();
+      else {
+        this.pipeline.close();
+        this.queue.pause();
+        await this.queue.settled();
+        // A halted committer keeps its records; stopping without draining must still release everything.
+        await this.committer.flush().catch((err: unknown) => {
+          if (!this.committer.halted) throw err;
+        });
+      }
+    } catch (err) {
+      failure = err;
     }
     this.pipeline.close();
     this.queue.close();
@@ -358,5 +364,6 @@ export class Runtime {
     await this.cache.close();
     await this.storage.close?.();
     await this.#lock.release();
+    if (failure !== undefined) throw failure;
   }
 }

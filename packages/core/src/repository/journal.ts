@@ -64,7 +64,7 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
     if (name.seq <= after) continue;
     if (name.seq > lastSequence + 1) {
       throw new IndexDamagedError(
-        `the index has a gap: no batch between ${lastSequence} and ${name.seq} (batches ${lastSequence + 1}..${name.seq - 1} are missing; next is ${name.key})`,
+        `the index has a gap: no batch between ${lastSequence} and ${name.seq} (${name.seq - lastSequence === 2 ? `batch ${lastSequence + 1} is` : `batches ${lastSequence + 1}..${name.seq - 1} are`} missing; next is ${name.key})`,
         { key: name.key },
       );
     }
