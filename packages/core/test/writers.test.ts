@@ -128,4 +128,28 @@ test("a batch left in flight beside another writer's is rewritten at the next st
   }
 });
 
+test("no checkpoint hides a batch another writer left beside ours under the same number", async () => {
+  const ws = await workspace();
+  const w = await writer(ws, "alpha");
+  try {
+    await writeFile(join(w.src, "a.txt"), "a");
+    await w.engine.start({ checkpointEvery: 1_000_000 });
+    await w.engine.initialBackup();
+    const runtime = w.engine.runtime;
+    // A writer that picked our last number, wrote its batch after we confirmed ours, and never came back.
+    const repo = await Repository.open(new LocalDirectoryStorage({ path: ws.store }));
+    const late = join(ws.dir, "beta", "late.txt");
+    await repo.writeBatch(runtime.cache.lastSequence, Date.now(), [{ op: "put", path: late, type: "file", size: 0, mtimeMs: 1, mode: 0o644, uid: 0, gid: 0, chunks: [] }]);
+    await commitFile(w, "b.txt");
+    await runtime.committer.checkpoint();
+    assert.equal(await repo.listCheckpoints(), [], "the checkpoint waits until the conflict is rewritten");
+    const tree = await loadTree(repo);
+    assert.ok(tree.entries.has(late), "the other writer's commit is visible");
+    assert.ok(tree.entries.has(join(w.src, "b.txt")));
+  } finally {
+    await w.engine.stop().catch(() => undefined);
+    await ws.cleanup();
+  }
+});
+
 test.run();

@@ -51,6 +51,8 @@ export class Committer {
   #lastTime: number;
   #failures = 0;
   #halted: Error | undefined;
+  /** After a checkpoint was deferred (an unresolved conflict), the next try waits for this many records. */
+  #checkpointDeferredUntil = 0;
   /** Records of batches not committed because the index is damaged (never dropped; the process stops). */
   readonly #held: Pending[] = [];
   /** Batches and records committed by this instance; `conflicts`: batches written again after another writer. */
@@ -126,7 +128,8 @@ export class Committer {
     await this.#o.engine.hooks.commit.promise({ sequence: committed.seq, key: committed.key, records }).catch((err) => {
       this.#log.error("a commit observer failed", err);
     });
-    if (this.#o.cache.recordsSinceCheckpoint >= this.#o.checkpointEvery) await this.checkpoint();
+    const since = this.#o.cache.recordsSinceCheckpoint;
+    if (since >= this.#o.checkpointEvery && since >= this.#checkpointDeferredUntil) await this.checkpoint();
   }
 
   #halt(err: unknown): void {
@@ -268,6 +271,7 @@ export class Committer {
       const open = journal.unresolved.filter((s) => s <= seq);
       if (open.length === 0) return true;
       this.#log.warn(`no checkpoint at batch ${seq} yet: batches ${open.join(", ")} are shared by several writers and not yet rewritten`);
+      this.#checkpointDeferredUntil = this.#o.cache.recordsSinceCheckpoint + this.#o.checkpointEvery;
       return false;
     } catch (err) {
       if (err instanceof IndexDamagedError) this.#halt(err);
