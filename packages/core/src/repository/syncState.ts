@@ -61,7 +61,10 @@ export async function syncStateCache(repo: Repository, cache: StateCache, log?: 
         ? `rebuilding the local state cache from ${repo.storage.description}`
         : `rebuilding the local state cache: it stops at batch ${cache.lastSequence}, the store has a checkpoint at ${latest!.seq}`,
     );
+    // A batch this agent left in flight stays in flight: Committer.resume completes it after the rebuild.
+    const inflight = foreign ? undefined : cache.inflight;
     await cache.reset(repo.config.id);
+    if (inflight) await cache.setInflight(inflight);
     if (latest) {
       await cache.loadEntries(repo.readCheckpoint(latest), latest.seq);
       lastBatchTime = latest.time;
