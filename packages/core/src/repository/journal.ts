@@ -84,7 +84,7 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
       batches.push({ name, header, records });
     } catch (err) {
       if (!isDamage(err)) throw err;
-      throw new IndexDamagedError(`index batch ${name.key} cannot be read: ${messageOf(err)}`, { cause: err, key: name.key });
+      throw new IndexDamagedError(`index batch ${name.key} cannot be read (truncated, corrupt or deleted): ${messageOf(err)}`, { cause: err, key: name.key });
     }
   }
   const live = new Map<number, number>();
