@@ -161,4 +161,20 @@ test("a state cache older than the newest checkpoint in the store is rebuilt fro
   }
 });
 
+test("a point-in-time read over writers with different clocks sees each batch by its own time, and no false gap", async () => {
+  const ws = await workspace();
+  try {
+    const repo = await Repository.open(new LocalDirectoryStorage({ path: ws.store }), { create: { chunkSize: 65536 } });
+    const put = (path: string) => ({ op: "put" as const, path, type: "file" as const, size: 0, mtimeMs: 1, mode: 0o644, uid: 0, gid: 0, chunks: [] });
+    await repo.writeBatch(0, 1_000, [put("/a")]);
+    await repo.writeBatch(1, 3_000, [put("/b")]); // a writer whose clock runs ahead
+    await repo.writeBatch(2, 2_000, [put("/c")]);
+    const tree = await loadTree(repo, { at: 2_500 });
+    assert.equal([...tree.entries.keys()].sort(), ["/a", "/c"]);
+    assert.equal([...(await loadTree(repo)).entries.keys()].sort(), ["/a", "/b", "/c"]);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
 test.run();

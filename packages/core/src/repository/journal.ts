@@ -51,7 +51,7 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
   const at = options.at ?? Number.POSITIVE_INFINITY;
   const from = options.expect !== undefined && options.expect >= 0 ? Math.min(options.expect, after + 1) : after + 1;
   const names: IndexObjectName[] = [];
-  for await (const name of repo.listBatches(Math.max(0, from))) if (name.time <= at) names.push(name);
+  for await (const name of repo.listBatches(Math.max(0, from))) names.push(name);
   const seqs = new Set(names.map((n) => n.seq));
   if (options.expect !== undefined && options.expect >= 0 && !seqs.has(options.expect)) {
     const where = `${repo.storage.description}${repo.prefix ? ` prefix ${repo.prefix}` : ""}`;
@@ -72,8 +72,10 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
   }
   const batches: JournalBatch[] = [];
   const replaced = new Set<string>();
+  // The gap check above covers every batch; a point-in-time read then ignores batches newer than `at` (writers'
+  // clocks differ, so a newer batch may carry a lower sequence number than an older one).
   for (const name of names) {
-    if (name.seq <= after) continue;
+    if (name.seq <= after || name.time > at) continue;
     if (options.skipRead?.has(name.key)) {
       batches.push({ name, header: { v: 1, kind: "batch", seq: name.seq, time: name.time, count: 0 }, records: [] });
       continue;
