@@ -142,6 +142,29 @@ test("a batch deleted while the agent runs halts the committer: drain throws, no
   }
 });
 
+test("a batch truncated while the agent runs halts the next commit, naming the object", async () => {
+  const ws = await workspace();
+  const engine = new Engine({ parameters: testParameters(ws), log: { sink: silentSink } });
+  try {
+    await writeFile(join(ws.src, "a.txt"), "a");
+    const runtime = await engine.start();
+    await engine.initialBackup();
+    const last = (await batchFiles(ws)).at(-1)!;
+    await truncate(last, 10);
+    await writeFile(join(ws.src, "b.txt"), "b");
+    await runtime.queue.push({ type: "upload", path: join(ws.src, "b.txt"), source: join(ws.src, "b.txt") });
+    const err = await runtime.drain().then(
+      () => assert.unreachable("drain must fail on a truncated batch"),
+      (e: unknown) => e as Error,
+    );
+    assert.instance(err, IndexDamagedError);
+    assert.ok(err!.message.includes(last.slice(ws.store.length + 1)), err!.message);
+  } finally {
+    await engine.stop({ drain: false }).catch(() => undefined);
+    await ws.cleanup();
+  }
+});
+
 test("a state cache older than the newest checkpoint in the store is rebuilt from the store", async () => {
   const ws = await workspace();
   const other = { remoteFileStateCachePath: join(ws.dir, "state-b") };

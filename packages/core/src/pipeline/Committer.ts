@@ -160,7 +160,7 @@ export class Committer {
   /** Applies what other writers committed since the cache's last batch, after checking that batch is still there. */
   async #catchUp(own: ReadonlySet<string>): Promise<void> {
     const last = this.#o.cache.lastSequence;
-    const journal = await readJournal(this.#o.repository, { after: last, expect: last, skipRead: own });
+    const journal = await readJournal(this.#o.repository, { after: last, expect: last, verifyExpected: true, skipRead: own });
     for (const b of journal.batches) this.#lastTime = Math.max(this.#lastTime, b.name.time);
     const applied = await applyJournal(this.#o.cache, journal, own);
     if (applied) this.#log.info(`applied ${applied} index batch(es) written by another writer`);

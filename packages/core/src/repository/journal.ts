@@ -30,6 +30,8 @@ export interface ReadJournalOptions {
   expect?: number;
   /** Point in time: batches newer than this are ignored. */
   at?: number;
+  /** Also read and verify the batches of `expect` when it is not after `after` (what a commit builds on). */
+  verifyExpected?: boolean;
   /** Keys to list but not read (the caller wrote them and knows their records). */
   skipRead?: ReadonlySet<string>;
 }
@@ -70,6 +72,15 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
     }
     lastSequence = Math.max(lastSequence, name.seq);
   }
+  const read = async (name: IndexObjectName) => {
+    try {
+      return await repo.readBatch(name);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      throw new IndexDamagedError(`index batch ${name.key} cannot be read (truncated, corrupt or deleted): ${messageOf(err)}`, { cause: err, key: name.key });
+    }
+  };
+  if (options.verifyExpected) for (const name of names) if (name.seq === options.expect && name.seq <= after) await read(name);
   const batches: JournalBatch[] = [];
   const replaced = new Set<string>();
   // The gap check above covers every batch; a point-in-time read then ignores batches newer than `at` (writers'
@@ -80,14 +91,9 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
       batches.push({ name, header: { v: 1, kind: "batch", seq: name.seq, time: name.time, count: 0 }, records: [] });
       continue;
     }
-    try {
-      const { header, records } = await repo.readBatch(name);
-      for (const key of header.replaces ?? []) replaced.add(key);
-      batches.push({ name, header, records });
-    } catch (err) {
-      if (!isDamage(err)) throw err;
-      throw new IndexDamagedError(`index batch ${name.key} cannot be read (truncated, corrupt or deleted): ${messageOf(err)}`, { cause: err, key: name.key });
-    }
+    const { header, records } = await read(name);
+    for (const key of header.replaces ?? []) replaced.add(key);
+    batches.push({ name, header, records });
   }
   const live = new Map<number, number>();
   for (const b of batches) if (!replaced.has(b.name.key)) live.set(b.name.seq, (live.get(b.name.seq) ?? 0) + 1);
