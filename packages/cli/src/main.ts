@@ -7,6 +7,7 @@ import { runCommand } from "./commands/run.js";
 import { consoleCommand, consoleOptionsFrom } from "./commands/console.js";
 import { translateDqdArguments } from "./dqdArguments.js";
 import { installOutputRedaction } from "./redactOutput.js";
+import { EXIT_INDEX_DAMAGED } from "./exitCodes.js";
 
 const VERSION = "0.1.0";
 
@@ -99,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) process.stderr.write(`rtb: configuration error: ${err.message}\n`);
     else if (err instanceof BackupError) process.stderr.write(`rtb: ${err.message}\n`);
     else process.stderr.write(`rtb: ${messageOf(err)}\n${process.env.RTB_DEBUG ? `${(err as Error).stack}\n` : ""}`);
+    if (err instanceof BackupError && err.code === "INDEX_DAMAGED") return EXIT_INDEX_DAMAGED;
     return err instanceof ConfigError ? 2 : 1;
   }
 }

@@ -22,6 +22,7 @@ export const ErrorCodes = {
   SNAPSHOT_FAILED: "Snapshot could not be created",
   SOURCE_FAILED: "A change source failed",
   ABORTED: "Operation aborted",
+  INDEX_DAMAGED: "The remote index cannot be read completely",
 } as const;
 
 /** A code from {@link ErrorCodes}. */
@@ -69,6 +70,18 @@ export class StorageError extends BackupError {
     super(code, message, options);
     this.key = options?.key;
     this.transient = options?.transient ?? code === "STORAGE_FAILED";
+  }
+}
+
+/**
+ * The remote index is damaged: a batch is truncated, corrupt or missing, or there is a gap in the sequence numbers.
+ * The agent never commits on top of such an index; `key` names the object when there is one.
+ */
+export class IndexDamagedError extends BackupError {
+  readonly key: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; key?: string }) {
+    super("INDEX_DAMAGED", message, options);
+    this.key = options?.key;
   }
 }
 

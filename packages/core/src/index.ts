@@ -10,6 +10,7 @@ export * from "./mounts/index.js";
 export * from "./repository/format.js";
 export * from "./repository/Repository.js";
 export * from "./repository/syncState.js";
+export * from "./repository/journal.js";
 export * from "./state/StateCache.js";
 export * from "./state/lock.js";
 export * from "./pipeline/retry.js";

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { lstat, readdir, readFile, symlink, truncate, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { LocalDirectoryStorage, Repository, Restorer, StorageError, loadTree, type FileEntry } from "@rtbackup/core";
+import { IndexDamagedError, LocalDirectoryStorage, Repository, Restorer, loadTree, type FileEntry } from "@rtbackup/core";
 import { backupOnce, restoreAll, workspace } from "./helpers/tree.js";
 
 async function firstFile(dir: string): Promise<string> {
@@ -50,8 +50,8 @@ test("a truncated index batch is detected and named", async () => {
       await loadTree(repo);
       assert.unreachable("loading a truncated batch must fail");
     } catch (err) {
-      assert.instance(err, StorageError);
-      assert.is((err as StorageError).code, "INTEGRITY");
+      assert.instance(err, IndexDamagedError);
+      assert.is((err as IndexDamagedError).code, "INDEX_DAMAGED");
       assert.ok((err as Error).message.includes(batch.slice(ws.store.length + 1)), (err as Error).message);
     }
   } finally {

@@ -1,4 +1,5 @@
 import { BridgeServer, ConfigError, messageOf } from "@rtbackup/core";
+import { EXIT_INDEX_DAMAGED } from "../exitCodes.js";
 import { createEngine, loadCliConfig, type CommonOptions } from "../context.js";
 
 /** Options of `rtb run`. */
@@ -62,5 +63,17 @@ export async function runCommand(options: RunOptions): Promise<number> {
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    // A damaged remote index stops committing; the daemon stops too rather than watch changes it cannot record.
+    void runtime.halted.then((error) => {
+      if (stopping) return;
+      stopping = true;
+      log.error(`stopping: ${error.message}`);
+      process.stderr.write(`rtb: ${error.message}\n`);
+      const code = (error as { code?: string }).code === "INDEX_DAMAGED" ? EXIT_INDEX_DAMAGED : 1;
+      (bridge?.close() ?? Promise.resolve())
+        .then(() => engine.stop({ drain: false }))
+        .catch((err: unknown) => log.error("stopping failed", err))
+        .then(() => resolve(code));
+    });
   });
 }

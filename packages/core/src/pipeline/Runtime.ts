@@ -80,6 +80,14 @@ export class Runtime {
   #closed = false;
   readonly #lock: Lock;
   readonly #log: Logger;
+  #halt: (error: Error) => void = () => undefined;
+  /**
+   * Settles with the error that stopped committing (a damaged remote index, docs/format.md "A damaged index");
+   * never settles otherwise. The daemon exits on it.
+   */
+  readonly halted: Promise<Error> = new Promise((resolve) => {
+    this.#halt = resolve;
+  });
   scanStatus: { running: boolean; reason?: ScanInfo["reason"]; walked: number; queued: number; startedAt?: number; last?: ScanResult } = {
     running: false,
     walked: 0,
@@ -101,6 +109,7 @@ export class Runtime {
       engine,
       delayMs: p.batchUploadConsolidationDelay,
       lastBatchTime: sync.lastBatchTime,
+      onHalt: (error) => this.#halt(error),
       ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}),
     });
@@ -145,7 +154,9 @@ export class Runtime {
       await rm(p.stagingDirectory, { recursive: true, force: true }).catch(() => undefined);
       cache = await StateCache.open(p.remoteFileStateCachePath);
       const sync = await syncStateCache(repository, cache, engine.getLogger("state"));
-      return new Runtime(engine, storage, repository, cache, lock, sync, options);
+      const runtime = new Runtime(engine, storage, repository, cache, lock, sync, options);
+      await runtime.committer.resume();
+      return runtime;
     } catch (err) {
       await cache?.close();
       await storage?.close?.().catch(() => undefined);
@@ -331,12 +342,21 @@ export class Runtime {
     this.clock.clearTimeout(this.#periodicTimer);
     this.cancelScan();
     await this.scansIdle();
-    if (options.drain !== false) await this.drain();
-    else {
-      this.pipeline.close();
-      this.queue.pause();
-      await this.queue.settled();
-      await this.committer.flush();
+    // Whatever the drain meets (a damaged index halts the committer), everything is still closed and released.
+    let failure: unknown;
+    try {
+      if (options.drain !== false) await this.drain();
+      else {
+        this.pipeline.close();
+        this.queue.pause();
+        await this.queue.settled();
+        // A halted committer keeps its records; stopping without draining must still release everything.
+        await this.committer.flush().catch((err: unknown) => {
+          if (!this.committer.halted) throw err;
+        });
+      }
+    } catch (err) {
+      failure = err;
     }
     this.pipeline.close();
     this.queue.close();
@@ -344,5 +364,6 @@ export class Runtime {
     await this.cache.close();
     await this.storage.close?.();
     await this.#lock.release();
+    if (failure !== undefined) throw failure;
   }
 }

@@ -18,6 +18,7 @@ import {
   batchGroup,
   batchKey,
   checkpointKey,
+  compareIndexNames,
   dataKey,
   decodeIndexObject,
   encodeIndexObject,
@@ -131,16 +132,27 @@ export class Repository {
     }
   }
 
-  /** Writes batch `seq`. Returns its key. */
-  async writeBatch(seq: number, time: number, records: readonly IndexRecord[]): Promise<string> {
+  /** Encodes batch `seq` without storing it: its key (relative to the prefix) and bytes. */
+  encodeBatch(seq: number, time: number, records: readonly IndexRecord[], replaces: readonly string[] = []): { key: string; body: Buffer } {
     const header: IndexHeader = { v: FORMAT_VERSION, kind: "batch", seq, time, count: records.length };
+    if (replaces.length) header.replaces = [...replaces];
     const { body, digest } = encodeIndexObject(header, records);
-    const key = batchKey(seq, time, digest);
+    return { key: batchKey(seq, time, digest), body };
+  }
+
+  /** Stores an encoded batch, after making every chunk it names durable. */
+  async putBatch(batch: { key: string; body: Buffer }): Promise<void> {
     // Content first: every chunk the batch names must be durable before the batch is.
     await this.storage.sync?.();
-    await this.storage.put(this.prefix + key, body, body.length);
+    await this.storage.put(this.prefix + batch.key, batch.body, batch.body.length);
     await this.storage.sync?.();
-    return key;
+  }
+
+  /** Writes batch `seq`. Returns its key. */
+  async writeBatch(seq: number, time: number, records: readonly IndexRecord[], replaces: readonly string[] = []): Promise<string> {
+    const batch = this.encodeBatch(seq, time, records, replaces);
+    await this.putBatch(batch);
+    return batch.key;
   }
 
   #strip(key: string): string {
@@ -148,23 +160,22 @@ export class Repository {
   }
 
   /**
-   * Lists batch objects with sequence numbers ≥ `fromSeq`, in order, by walking the group directories from
-   * `fromSeq`'s group until one is empty. Duplicate sequence numbers (a batch rewritten after a crash) keep the
-   * first, which is the one a checkpoint or the state cache saw.
+   * Lists every batch object with a sequence number ≥ `fromSeq`, in journal order (sequence number, time, digest),
+   * by walking the group directories from `fromSeq`'s group until one is empty. Several objects may carry the same
+   * sequence number (two writers, docs/format.md "Several writers"); all of them are listed.
    */
   async *listBatches(fromSeq = 0): AsyncIterable<IndexObjectName> {
-    let seen = -1;
-    for (let group = Math.floor(fromSeq / BATCH_GROUP_SIZE); ; group++) {
+    for (let group = Math.floor(Math.max(0, fromSeq) / BATCH_GROUP_SIZE); ; group++) {
+      const names: IndexObjectName[] = [];
       let any = false;
       for await (const info of this.storage.list(this.prefix + batchGroup(group * BATCH_GROUP_SIZE))) {
         const name = parseIndexKey(this.#strip(info.key));
         if (!name) continue;
         any = true;
-        if (name.seq < fromSeq || name.seq <= seen) continue;
-        seen = name.seq;
-        yield { ...name, key: this.#strip(info.key) };
+        if (name.seq >= fromSeq) names.push({ ...name, key: this.#strip(info.key) });
       }
       if (!any) return;
+      yield* names.sort(compareIndexNames);
     }
   }
 

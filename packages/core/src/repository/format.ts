@@ -30,6 +30,11 @@ export interface IndexHeader {
   seq: number;
   time: number;
   count: number;
+  /**
+   * Batches only: keys of batches this one supersedes (a writer that found its batch sharing a sequence number
+   * with another writer's wrote its records again under a higher number). Readers skip every replaced batch.
+   */
+  replaces?: string[];
 }
 
 /** Hex SHA-256 of bytes. */
@@ -65,6 +70,11 @@ export interface IndexObjectName {
   seq: number;
   time: number;
   digest: string;
+}
+
+/** Journal order of index objects: sequence number, then time, then digest. */
+export function compareIndexNames(a: IndexObjectName, b: IndexObjectName): number {
+  return a.seq - b.seq || a.time - b.time || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
 }
 
 const NAME_RE = /(\d{12})-(\d{13})-([0-9a-f]{64})$/;

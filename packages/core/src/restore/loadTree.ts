@@ -1,4 +1,5 @@
 import { applyRecord } from "../repository/format.js";
+import { readJournal } from "../repository/journal.js";
 import type { Repository } from "../repository/Repository.js";
 import type { FileEntry } from "../types.js";
 
@@ -16,7 +17,8 @@ export interface TreeView {
 
 /**
  * Reads the tree from the remote index alone: the newest checkpoint at or before `at`, then the batches after it
- * up to `at`. Every object is verified as it is read; a corrupt one is an INTEGRITY error naming it.
+ * up to `at`, every batch of each sequence number in journal order except those a later batch replaces. Every
+ * object is verified as it is read; a corrupt or missing one, or a gap, is an INDEX_DAMAGED error naming it.
  */
 export async function loadTree(repo: Repository, options: { at?: number } = {}): Promise<TreeView> {
   const at = options.at ?? Number.POSITIVE_INFINITY;
@@ -30,12 +32,13 @@ export async function loadTree(repo: Repository, options: { at?: number } = {}):
     time = checkpoint.time;
   }
   let batchesRead = 0;
-  for await (const name of repo.listBatches(sequence + 1)) {
-    if (name.time > at) break;
-    const { records } = await repo.readBatch(name);
+  // Every batch of a sequence number counts (several writers), in journal order; replaced batches are skipped.
+  const journal = await readJournal(repo, { after: sequence, at });
+  for (const { name, records } of journal.batches) {
+    if (journal.replaced.has(name.key)) continue;
     for (const record of records) applyRecord(entries, record);
     sequence = name.seq;
-    time = name.time;
+    time = Math.max(time, name.time);
     batchesRead++;
   }
   return { entries, sequence, time, batchesRead };

@@ -60,6 +60,16 @@ function decode(key: string, v: StoredEntry): CachedEntry {
   return entry;
 }
 
+/** A batch written but not yet confirmed as the only one with its sequence number. */
+export interface InflightBatch {
+  seq: number;
+  time: number;
+  key: string;
+  records: IndexRecord[];
+  /** Earlier keys of the same records (rewrites). */
+  replaces: string[];
+}
+
 /** Local identity of a file at upload time, recorded beside its index entry. */
 export interface LocalIdentity {
   ctimeMs: number;
@@ -128,7 +138,10 @@ export class StateCache {
     return v ? decode(key, v) : undefined;
   }
 
-  /** Whether a chunk is known to be stored. */
+  /**
+   * Whether a chunk is known to be stored: this agent stored it, or a listing of the store showed it. A chunk that is
+   * merely named by an index record is not trusted (its object may have been deleted behind the agent's back).
+   */
   hasChunk(id: string): boolean {
     return this.#chunks.doesExist(id);
   }
@@ -158,11 +171,11 @@ export class StateCache {
     }
   }
 
-  #apply(record: IndexRecord, identity: ReadonlyMap<string, LocalIdentity> | undefined): void {
+  #apply(record: IndexRecord, identity: ReadonlyMap<string, LocalIdentity> | undefined, chunksStored: boolean): void {
     switch (record.op) {
       case "put": {
         const { op: _op, ...entry } = record;
-        for (const chunk of entry.chunks) this.#chunks.put(chunk, 1);
+        if (chunksStored) for (const chunk of entry.chunks) this.#chunks.put(chunk, 1);
         const id = identity?.get(entry.path);
         this.#files.put(keyOf(entry.path), encode({ ...entry, ctimeMs: id?.ctimeMs ?? 0, ino: id?.ino ?? 0 }));
         return;
@@ -186,14 +199,42 @@ export class StateCache {
 
   /**
    * Applies a committed batch atomically and records its sequence number. `identity` carries ctime/inode of the
-   * files just uploaded (they are not part of the index).
+   * files just uploaded (they are not part of the index). `chunksStored` (only for batches this agent wrote, whose
+   * chunks it stored or already knew) marks the records' chunks as stored; `inflight` clears the pending batch.
    */
-  async applyBatch(seq: number, records: readonly IndexRecord[], identity?: ReadonlyMap<string, LocalIdentity>): Promise<void> {
+  async applyBatch(
+    seq: number,
+    records: readonly IndexRecord[],
+    identity?: ReadonlyMap<string, LocalIdentity>,
+    options: { chunksStored?: boolean; clearInflight?: boolean } = {},
+  ): Promise<void> {
     await this.#root.transaction(() => {
-      for (const r of records) this.#apply(r, identity);
-      this.#meta.put("lastSeq", seq);
+      for (const r of records) this.#apply(r, identity, options.chunksStored === true);
+      if (options.clearInflight) this.#meta.remove("inflight");
+      this.#meta.put("lastSeq", Math.max(seq, this.lastSequence));
       this.#meta.put("sinceCheckpoint", this.recordsSinceCheckpoint + records.length);
     });
+  }
+
+  /** The batch this agent is writing and has not yet confirmed as its own (see docs/format.md "Several writers"). */
+  get inflight(): InflightBatch | undefined {
+    return this.#meta.get("inflight") as InflightBatch | undefined;
+  }
+
+  /** Records the batch about to be written, so a crash before it is confirmed resumes it at the next start. */
+  async setInflight(batch: InflightBatch | undefined): Promise<void> {
+    if (batch) await this.#meta.put("inflight", batch);
+    else await this.#meta.remove("inflight");
+  }
+
+  /** Keys of batches applied while another batch shared their sequence number (their writer may rewrite them). */
+  get provisional(): string[] {
+    return (this.#meta.get("provisional") as string[] | undefined) ?? [];
+  }
+
+  /** Replaces the set of {@link provisional} keys. */
+  async setProvisional(keys: readonly string[]): Promise<void> {
+    await this.#meta.put("provisional", [...keys]);
   }
 
   /** Notes that a checkpoint now covers everything up to `seq`. */

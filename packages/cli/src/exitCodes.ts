@@ -1,0 +1,5 @@
+/**
+ * Exit status when the remote index is damaged (a batch missing or corrupt, or a gap in sequence numbers):
+ * restarting cannot help, so the systemd unit lists it in RestartPreventExitStatus (docs/service.md).
+ */
+export const EXIT_INDEX_DAMAGED = 4;

@@ -1,0 +1,102 @@
+import { BackupError, IndexDamagedError, StorageError, messageOf } from "../errors.js";
+import type { IndexRecord } from "../types.js";
+import type { IndexHeader, IndexObjectName } from "./format.js";
+import type { Repository } from "./Repository.js";
+
+/** One verified batch of the journal. */
+export interface JournalBatch {
+  name: IndexObjectName;
+  header: IndexHeader;
+  records: IndexRecord[];
+}
+
+/** Result of {@link readJournal}. */
+export interface Journal {
+  /** Every batch read, in journal order (sequence number, time, digest), replaced ones included. */
+  batches: JournalBatch[];
+  /** Keys named in the `replaces` header of any batch read. */
+  replaced: Set<string>;
+  /** Highest sequence number listed (`after` when there is none). */
+  lastSequence: number;
+  /** Sequence numbers that still carry more than one batch nobody replaced (a conflict not yet resolved). */
+  unresolved: number[];
+}
+
+/** Options of {@link readJournal}. */
+export interface ReadJournalOptions {
+  /** Read the batches after this sequence number (a checkpoint's, or -1 for all). */
+  after: number;
+  /** A sequence number that must have a batch (the last one a state cache applied). */
+  expect?: number;
+  /** Point in time: batches newer than this are ignored. */
+  at?: number;
+  /** Also read and verify the batches of `expect` when it is not after `after` (what a commit builds on). */
+  verifyExpected?: boolean;
+  /** Keys to list but not read (the caller wrote them and knows their records). */
+  skipRead?: ReadonlySet<string>;
+}
+
+/** Whether a storage error means the object is bad or gone rather than the store being unreachable. */
+function isDamage(err: unknown): boolean {
+  if (err instanceof StorageError) return err.code === "INTEGRITY" || err.code === "STORAGE_NOT_FOUND";
+  return err instanceof BackupError && err.code === "REPOSITORY_VERSION";
+}
+
+/**
+ * Reads and verifies the journal after `after`: every batch object is read and checked, every sequence number from
+ * `after + 1` to the highest one must have a batch, and `expect` must be present. Any of these failing is an
+ * {@link IndexDamagedError} naming the object or the gap; a store that cannot be reached is its own (transient)
+ * error. Readers apply `batches` in order, skipping those in `replaced`.
+ */
+export async function readJournal(repo: Repository, options: ReadJournalOptions): Promise<Journal> {
+  const { after } = options;
+  const at = options.at ?? Number.POSITIVE_INFINITY;
+  const from = options.expect !== undefined && options.expect >= 0 ? Math.min(options.expect, after + 1) : after + 1;
+  const names: IndexObjectName[] = [];
+  for await (const name of repo.listBatches(Math.max(0, from))) names.push(name);
+  const seqs = new Set(names.map((n) => n.seq));
+  if (options.expect !== undefined && options.expect >= 0 && !seqs.has(options.expect)) {
+    const where = `${repo.storage.description}${repo.prefix ? ` prefix ${repo.prefix}` : ""}`;
+    throw new IndexDamagedError(
+      `index batch ${options.expect} (the last one this state cache applied) is missing from ${where}: it was deleted or the store was replaced`,
+    );
+  }
+  let lastSequence = after;
+  for (const name of names) {
+    if (name.seq <= after) continue;
+    if (name.seq > lastSequence + 1) {
+      throw new IndexDamagedError(
+        `the index has a gap: no batch between ${lastSequence} and ${name.seq} (${name.seq - lastSequence === 2 ? `batch ${lastSequence + 1} is` : `batches ${lastSequence + 1}..${name.seq - 1} are`} missing; next is ${name.key})`,
+        { key: name.key },
+      );
+    }
+    lastSequence = Math.max(lastSequence, name.seq);
+  }
+  const read = async (name: IndexObjectName) => {
+    try {
+      return await repo.readBatch(name);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      throw new IndexDamagedError(`index batch ${name.key} cannot be read (truncated, corrupt or deleted): ${messageOf(err)}`, { cause: err, key: name.key });
+    }
+  };
+  if (options.verifyExpected) for (const name of names) if (name.seq === options.expect && name.seq <= after) await read(name);
+  const batches: JournalBatch[] = [];
+  const replaced = new Set<string>();
+  // The gap check above covers every batch; a point-in-time read then ignores batches newer than `at` (writers'
+  // clocks differ, so a newer batch may carry a lower sequence number than an older one).
+  for (const name of names) {
+    if (name.seq <= after || name.time > at) continue;
+    if (options.skipRead?.has(name.key)) {
+      batches.push({ name, header: { v: 1, kind: "batch", seq: name.seq, time: name.time, count: 0 }, records: [] });
+      continue;
+    }
+    const { header, records } = await read(name);
+    for (const key of header.replaces ?? []) replaced.add(key);
+    batches.push({ name, header, records });
+  }
+  const live = new Map<number, number>();
+  for (const b of batches) if (!replaced.has(b.name.key)) live.set(b.name.seq, (live.get(b.name.seq) ?? 0) + 1);
+  const unresolved = [...live].filter(([, n]) => n > 1).map(([seq]) => seq);
+  return { batches, replaced, lastSequence, unresolved };
+}
