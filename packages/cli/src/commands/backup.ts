@@ -4,6 +4,7 @@ import { fsPath, messageOf } from "@rtbackup/core";
 
 import { createEngine, loadCliConfig, type CommonOptions } from "../context.js";
 import { Progress, formatBytes } from "../progress.js";
+import { terminalText } from "../terminalText.js";
 
 /** Options of `rtb backup`. */
 export interface BackupOptions extends CommonOptions {
@@ -80,8 +81,8 @@ export async function backupCommand(roots: string[], options: BackupOptions): Pr
     process.stderr.write(
       `backup done: ${scan.seen} paths, ${scan.changed} new or changed, ${scan.deleted} deleted; ${stats.files} files read (${formatBytes(stats.bytes)}), ${formatBytes(stats.bytesUploaded)} uploaded\n`,
     );
-    for (const g of gaveUp) process.stderr.write(`FAILED ${g.path}: ${g.error} (after ${g.attempts} attempts)\n`);
-    for (const u of scan.unreadable) process.stderr.write(`UNREADABLE ${u.path}: ${u.error} (its backed-up entries are kept)\n`);
+    for (const g of gaveUp) process.stderr.write(`FAILED ${terminalText(g.path)}: ${g.error} (after ${g.attempts} attempts)\n`);
+    for (const u of scan.unreadable) process.stderr.write(`UNREADABLE ${terminalText(u.path)}: ${u.error} (its backed-up entries are kept)\n`);
   }
   if (scan.unreadable.length) {
     log.error(`${scan.unreadable.length} path(s) could not be read; nothing under them was recorded as deleted`);
