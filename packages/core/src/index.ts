@@ -32,6 +32,7 @@ export * from "./config/resolvePluginSpecs.js";
 export * from "./config/formatParameters.js";
 export * from "./filters/PathFilter.js";
 export * from "./filters/PathFilterPlugin.js";
+export * from "./filters/RootedPathFilter.js";
 export * from "./filters/realUserHomes.js";
 export * from "./clock.js";
 export * from "./pipeline/SharedSnapshot.js";

@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { fsPath } from "@rtbackup/core";
 import { TimeSlicer } from "./TimeSlicer.js";
 
 /** One file (device + inode) among the candidates, and every candidate path that names it. */
@@ -50,7 +51,7 @@ export class CandidateIndex {
       let st;
       try {
         // stat (not lstat): a candidate that is a symlink stands for the file it points to.
-        st = statSync(path, { bigint: true, throwIfNoEntry: false });
+        st = statSync(fsPath(path), { bigint: true, throwIfNoEntry: false });
       } catch {
         st = undefined;
       }

@@ -1,5 +1,8 @@
 import { spawn } from "node:child_process";
-import { BackupError, ConfigError, isErrno, messageOf } from "@rtbackup/core";
+import { mkdtemp, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BackupError, ConfigError, fsPath, hasEscapedBytes, isErrno, messageOf } from "@rtbackup/core";
 import { CandidateIndex, type CandidateFile } from "./CandidateIndex.js";
 import { optionalNumber, optionalString, optionsRecord } from "./options.js";
 import { isLsofWriteAccess, parseLsofFields } from "./parseLsofFields.js";
@@ -73,8 +76,9 @@ export class LsofWriterCheck implements WriterCheck {
     const candidates = await CandidateIndex.build(paths, new TimeSlicer(2));
     if (candidates.size === 0) return result;
     this.stats.checks++;
+    const aliases = await aliasNonUtf8(candidates.existingPaths);
     try {
-      for (const chunk of chunkByBytes(candidates.existingPaths, this.#maxArgumentBytes)) {
+      for (const chunk of chunkByBytes(aliases.paths, this.#maxArgumentBytes)) {
         const output = await this.#run(chunk);
         for (const open of parseLsofFields(output)) {
           this.stats.openFiles++;
@@ -84,6 +88,7 @@ export class LsofWriterCheck implements WriterCheck {
         }
       }
     } finally {
+      await aliases.remove();
       this.stats.durationMs += performance.now() - started;
     }
     return result;
@@ -167,6 +172,31 @@ function matchCandidate(
   if (dev !== undefined && inode !== undefined) return candidates.matchExact(dev, inode);
   // lsof leaves out device and inode only when it could not stat the file; its name is the best left.
   return name === undefined ? undefined : candidates.byPath(name);
+}
+
+/**
+ * Command-line arguments are UTF-8 strings, so a path that is not UTF-8 cannot be handed to lsof as itself: it gets
+ * a symlink in a private temporary directory instead. lsof stats its arguments through symlinks and reports the
+ * file by device and inode, which is how results are matched back, so the alias finds the same open handles.
+ */
+async function aliasNonUtf8(paths: readonly string[]): Promise<{ paths: string[]; remove(): Promise<void> }> {
+  if (!paths.some(hasEscapedBytes)) return { paths: [...paths], remove: async () => undefined };
+  const dir = await mkdtemp(join(tmpdir(), "rtb-lsof-"));
+  try {
+    const out: string[] = [];
+    for (const path of paths) {
+      if (!hasEscapedBytes(path)) out.push(path);
+      else {
+        const alias = join(dir, String(out.length));
+        await symlink(fsPath(path), alias);
+        out.push(alias);
+      }
+    }
+    return { paths: out, remove: () => rm(dir, { recursive: true, force: true }) };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /** Splits paths into runs whose names add up to at most `maxBytes` (a single longer name still gets its own run). */

@@ -1,7 +1,10 @@
+import { lstat } from "node:fs/promises";
 import { resolve } from "node:path";
+import { fsPath, messageOf } from "@rtbackup/core";
 
 import { createEngine, loadCliConfig, type CommonOptions } from "../context.js";
 import { Progress, formatBytes } from "../progress.js";
+import { terminalText } from "../terminalText.js";
 
 /** Options of `rtb backup`. */
 export interface BackupOptions extends CommonOptions {
@@ -12,20 +15,25 @@ export interface BackupOptions extends CommonOptions {
 /**
  * `rtb backup [roots...]`: the initial backup, then exit (DQD's /INITIALBACKUPTHENEXIT). Walks the roots (the
  * arguments, else BackupRoots from the config), uploads what is new or changed, commits, and exits 0 when every
- * file made it, 3 when some kept failing (they are listed; the next run retries them).
+ * file made it, 3 when some kept failing or some paths could not be read (they are listed; the next run retries
+ * them, and nothing under an unreadable path is recorded as deleted), 2 when a root does not exist (before any
+ * store is opened or created).
  */
 export async function backupCommand(roots: string[], options: BackupOptions): Promise<number> {
   const config = await loadCliConfig(options);
   if (roots.length) {
+    // Roots named here replace BackupRoots; the path filters treat them as `rtb run` treats BackupRoots (a default
+    // exclusion such as /tmp or /var does not apply under a root; rules inside it, .git, .cache, ..., still do).
     config.parameters.backupRoots = roots.map((r) => resolve(r));
-    // Directories named on the command line are wanted even under a default-excluded prefix such as /tmp or /var;
-    // rules that apply inside them (.git, .cache, ...) still do.
-    config.parameters.pathFilters = config.parameters.pathFilters.filter(
-      (rule) => !(rule.type === "Prefix" && rule.action === "Exclude" && config.parameters.backupRoots.some((r) => r === rule.value || r.startsWith(`${rule.value.replace(/\/+$/, "")}/`))),
-    );
   }
   if (config.parameters.backupRoots.length === 0) {
     process.stderr.write("rtb backup: nothing to back up: give directories as arguments or set BackupRoots in the config\n");
+    return 2;
+  }
+  const missing = await missingRoots(config.parameters.backupRoots);
+  if (missing.length) {
+    for (const m of missing) process.stderr.write(`rtb backup: ${m}\n`);
+    process.stderr.write("rtb backup: nothing was backed up and no store was opened\n");
     return 2;
   }
   for (const w of config.warnings) process.stderr.write(`rtb: warning: ${w}\n`);
@@ -65,14 +73,20 @@ export async function backupCommand(roots: string[], options: BackupOptions): Pr
     bytesUploaded: stats.bytesUploaded,
     chunksUploaded: stats.chunksUploaded,
     failed: gaveUp.length,
+    unreadable: scan.unreadable.length,
     seconds: scan.durationMs / 1000,
   };
-  if (options.json) process.stdout.write(`${JSON.stringify({ event: "summary", ...summary, failures: gaveUp })}\n`);
+  if (options.json) process.stdout.write(`${JSON.stringify({ event: "summary", ...summary, failures: gaveUp, unreadablePaths: scan.unreadable })}\n`);
   else {
     process.stderr.write(
       `backup done: ${scan.seen} paths, ${scan.changed} new or changed, ${scan.deleted} deleted; ${stats.files} files read (${formatBytes(stats.bytes)}), ${formatBytes(stats.bytesUploaded)} uploaded\n`,
     );
-    for (const g of gaveUp) process.stderr.write(`FAILED ${g.path}: ${g.error} (after ${g.attempts} attempts)\n`);
+    for (const g of gaveUp) process.stderr.write(`FAILED ${terminalText(g.path)}: ${g.error} (after ${g.attempts} attempts)\n`);
+    for (const u of scan.unreadable) process.stderr.write(`UNREADABLE ${terminalText(u.path)}: ${u.error} (its backed-up entries are kept)\n`);
+  }
+  if (scan.unreadable.length) {
+    log.error(`${scan.unreadable.length} path(s) could not be read; nothing under them was recorded as deleted`);
+    if (!gaveUp.length) return 3;
   }
   if (gaveUp.length) {
     log.error(`${gaveUp.length} file(s) could not be backed up: ${gaveUp.map((g) => g.path).join(", ").slice(0, 500)}`);
@@ -81,3 +95,17 @@ export async function backupCommand(roots: string[], options: BackupOptions): Pr
   return 0;
 }
 
+
+/** The roots that do not exist or cannot be stat'ed, each as a message naming it. */
+async function missingRoots(roots: readonly string[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const root of roots) {
+    try {
+      await lstat(fsPath(root));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push(code === "ENOENT" ? `${root} does not exist` : `cannot read ${root}: ${messageOf(err)}`);
+    }
+  }
+  return problems;
+}

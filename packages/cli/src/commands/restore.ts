@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { BackupError, Restorer, loadTree, type FileEntry, type RestoreEvent } from "@rtbackup/core";
 import { loadCliConfig, openRepositoryReadOnly, parseAt, type CommonOptions } from "../context.js";
 import { formatBytes } from "../progress.js";
+import { exactNameFields, terminalText } from "../terminalText.js";
 
 /** Options of `rtb list`, `rtb restore` and `rtb cat`. */
 export interface RestoreOptions extends CommonOptions {
@@ -23,13 +24,13 @@ function line(entry: FileEntry): string {
   const mode = entry.mode.toString(8).padStart(4, "0");
   const when = new Date(entry.mtimeMs).toISOString();
   const kind = entry.type === "dir" ? "d" : entry.type === "symlink" ? "l" : "-";
-  const name = JSON.stringify(entry.path).slice(1, -1);
-  return `${kind} ${mode} ${String(entry.size).padStart(12)} ${when} ${name}${entry.type === "symlink" ? ` -> ${entry.target}` : ""}`;
+  const link = entry.type === "symlink" ? ` -> ${terminalText(entry.target ?? "")}` : "";
+  return `${kind} ${mode} ${String(entry.size).padStart(12)} ${when} ${terminalText(entry.path)}${link}`;
 }
 
 function jsonOf(entry: FileEntry): string {
   const { chunks, ...rest } = entry;
-  return JSON.stringify({ event: "entry", ...rest, chunks: chunks.length });
+  return JSON.stringify({ event: "entry", ...rest, ...exactNameFields(entry.path, entry.target), chunks: chunks.length });
 }
 
 /**
@@ -65,8 +66,8 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
     const report = (e: RestoreEvent) => {
       if (options.json) process.stdout.write(`${JSON.stringify(e)}\n`);
       else if (e.event === "restored") {
-        if (engine.parameters.verbosity !== "Quiet") process.stdout.write(`restored ${e.path}\n`);
-      } else process.stderr.write(`rtb restore: ${e.event === "unsafe" ? "UNSAFE, skipped" : "FAILED"} ${JSON.stringify(e.path)}: ${e.error}\n`);
+        if (engine.parameters.verbosity !== "Quiet") process.stdout.write(`restored ${terminalText(e.path)}\n`);
+      } else process.stderr.write(`rtb restore: ${e.event === "unsafe" ? "UNSAFE, skipped" : "FAILED"} ${terminalText(e.path)}: ${e.error}\n`);
     };
     for (const m of selection.missing) {
       if (options.json) process.stdout.write(`${JSON.stringify({ event: "missing", path: m })}\n`);

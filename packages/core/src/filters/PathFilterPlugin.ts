@@ -1,7 +1,7 @@
 import type { Engine } from "../Engine.js";
 import { ConfigError } from "../errors.js";
 import type { BackupPlugin } from "../Plugin.js";
-import { PathFilter } from "./PathFilter.js";
+import { RootedPathFilter } from "./RootedPathFilter.js";
 
 const PLUGIN_NAME = "PathFilterPlugin";
 
@@ -14,12 +14,14 @@ export interface PathFilterPluginOptions {
 /**
  * Core's built-in filter: taps `intake` and answers `"exclude"` for every path `engine.parameters.pathFilters`
  * excludes, and `undefined` (let later taps or the default decide) otherwise. The rules are compiled once, in the
- * `initialize` hook (or on the first intake call if that comes first).
+ * `initialize` hook (or on the first intake call if that comes first), against `engine.parameters.backupRoots`: a
+ * default exclusion that matches a root itself does not apply under that root, and a root that a rule of the
+ * user's own excludes is a warning in the log (see {@link RootedPathFilter}).
  */
 export class PathFilterPlugin implements BackupPlugin {
   readonly name = PLUGIN_NAME;
   readonly #options: PathFilterPluginOptions;
-  readonly #filters = new WeakMap<Engine, PathFilter>();
+  readonly #filters = new WeakMap<Engine, RootedPathFilter>();
 
   constructor(options: unknown = {}) {
     this.#options = parseOptions(options);
@@ -34,12 +36,17 @@ export class PathFilterPlugin implements BackupPlugin {
     );
   }
 
-  #filterFor(engine: Engine): PathFilter {
+  #filterFor(engine: Engine): RootedPathFilter {
     let filter = this.#filters.get(engine);
     if (!filter) {
       const options = this.#options.passwd === undefined ? {} : { passwd: this.#options.passwd };
-      filter = new PathFilter(engine.parameters.pathFilters, options);
+      filter = new RootedPathFilter(engine.parameters.pathFilters, engine.parameters.backupRoots, options);
       this.#filters.set(engine, filter);
+      const log = engine.getLogger("filters");
+      for (const finding of filter.findings) {
+        if (finding.kind === "excluded") log.warn(finding.message);
+        else log.info(finding.message);
+      }
     }
     return filter;
   }

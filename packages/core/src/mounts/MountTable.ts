@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
+import { decodeName } from "../fsNames.js";
 import { parseMountInfo, type MountInfo } from "./mountInfo.js";
 import { selectMounts, type MountSelectionOptions } from "./selectMounts.js";
 import { mountOf, trimTrailingSlash } from "./mountPaths.js";
@@ -26,14 +27,14 @@ export class MountTable {
     return new MountTable(parseMountInfo(text));
   }
 
-  /** Reads and parses `/proc/self/mountinfo` (or another mountinfo file). */
+  /** Reads and parses `/proc/self/mountinfo` (or another mountinfo file), as bytes: mount points need not be UTF-8. */
   static async read(path: string = PROC_MOUNTINFO): Promise<MountTable> {
-    return MountTable.parse(await readFile(path, "utf8"));
+    return MountTable.parse(decodeName(await readFile(path)));
   }
 
   /** Synchronous {@link MountTable.read}. */
   static readSync(path: string = PROC_MOUNTINFO): MountTable {
-    return MountTable.parse(readFileSync(path, "utf8"));
+    return MountTable.parse(decodeName(readFileSync(path)));
   }
 
   /** The mounts not hidden by another mount stacked on the same mount point. */

@@ -1,6 +1,7 @@
 import { lstat, open, readlink } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { BackupError } from "../errors.js";
+import { decodeName, encodeName, fsPath } from "../fsNames.js";
 import { sha256Hex } from "../repository/format.js";
 import type { EntryType, FileEntry } from "../types.js";
 import type { LocalIdentity } from "../state/StateCache.js";
@@ -18,9 +19,14 @@ export interface StatInfo {
   stats: Stats;
 }
 
+/** lstat of a path in the agent's string form (a name that is not UTF-8 is passed as its bytes). */
+export function lstatPath(path: string): Promise<Stats> {
+  return lstat(fsPath(path));
+}
+
 /** lstat with the entry type decided. */
 export async function statPath(path: string): Promise<StatInfo> {
-  const stats = await lstat(path);
+  const stats = await lstat(fsPath(path));
   const type: StatInfo["type"] = stats.isFile() ? "file" : stats.isDirectory() ? "dir" : stats.isSymbolicLink() ? "symlink" : "other";
   return { type, stats };
 }
@@ -35,7 +41,7 @@ export function entryOf(livePath: string, type: EntryType, stats: Stats, chunks:
   return {
     path: livePath,
     type,
-    size: type === "file" ? stats.size : type === "symlink" ? Buffer.byteLength(target ?? "") : 0,
+    size: type === "file" ? stats.size : type === "symlink" ? encodeName(target ?? "").length : 0,
     mtimeMs: stats.mtimeMs,
     mode: stats.mode & 0o7777,
     uid: stats.uid,
@@ -54,7 +60,7 @@ export type ChunkSink = (id: string, data: Buffer) => Promise<void>;
  * If the file's size or mtime differ after the read from before it, throws {@link FileChangedError}.
  */
 export async function readChunks(readPath: string, livePath: string, chunkSize: number, sink: ChunkSink, inFlight = 3): Promise<{ chunks: string[]; stats: Stats }> {
-  const handle = await open(readPath, "r");
+  const handle = await open(fsPath(readPath), "r");
   try {
     const before = await handle.stat();
     const chunks: string[] = [];
@@ -104,7 +110,7 @@ export async function readChunks(readPath: string, livePath: string, chunkSize: 
   }
 }
 
-/** Reads a symlink's target. */
-export function readLinkTarget(path: string): Promise<string> {
-  return readlink(path);
+/** Reads a symlink's target, as bytes decoded losslessly (a target need not be UTF-8). */
+export async function readLinkTarget(path: string): Promise<string> {
+  return decodeName(await readlink(fsPath(path), { encoding: "buffer" }));
 }

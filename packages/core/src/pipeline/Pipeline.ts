@@ -1,6 +1,6 @@
-import { lstat } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import type { Clock } from "../clock.js";
+import { lstatPath } from "./FileReader.js";
 import { isErrno, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { isPathUnder } from "../repository/format.js";
@@ -229,7 +229,7 @@ export class Pipeline {
         if (fromOk && this.#known(event.from)) this.#enqueue({ type: "move", from: event.from, to: event.to });
         // Content not committed under `from` yet would not move with the record: make sure `to` is read itself.
         if (!(fromOk && this.#committed(event.from)) && !this.#batch.has(event.to)) {
-          const st = await lstat(event.to).catch(() => undefined);
+          const st = await lstatPath(event.to).catch(() => undefined);
           if (st?.isDirectory()) this.#rt.requestScan("request", [event.to]);
           else if (st) this.#addToBatch(event.to);
         }
@@ -307,7 +307,7 @@ export class Pipeline {
         ...(await Promise.all(
           refs.slice(i, i + 64).map(([path, shared]) =>
             Promise.resolve()
-              .then(() => lstat(shared.snapshot.pathOf(path)))
+              .then(() => lstatPath(shared.snapshot.pathOf(path)))
               .catch((err: unknown) => (isErrno(err, "ENOENT", "ENOTDIR") ? undefined : (err as Error))),
           ),
         )),

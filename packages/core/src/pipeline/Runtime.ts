@@ -10,11 +10,12 @@ import { ActionQueue } from "./ActionQueue.js";
 import { Committer } from "./Committer.js";
 import { Uploader, unchangedOnDisk } from "./Uploader.js";
 import { walk } from "../scan/walk.js";
+import { checkRootMounts } from "../scan/rootMounts.js";
 import { isPathUnder } from "../repository/format.js";
 import { systemClock, type Clock } from "../clock.js";
 import type { BackoffPolicy } from "./retry.js";
 import { Pipeline } from "./Pipeline.js";
-import { messageOf } from "../errors.js";
+import { isErrno, messageOf } from "../errors.js";
 import { rm } from "node:fs/promises";
 import { agentStats, type AgentStats } from "./agentStats.js";
 export type { AgentStats } from "./agentStats.js";
@@ -29,6 +30,13 @@ export interface ScanResult {
   changed: number;
   /** Paths in the state cache that are gone. */
   deleted: number;
+  /**
+   * Paths that exist but could not be read (a directory that cannot be listed, a missing root, a filesystem that is
+   * not mounted). Nothing under them was taken for deleted; their index entries are kept.
+   */
+  unreadable: { path: string; error: string }[];
+  /** True when the scan was cancelled before it finished (it then deletes nothing). */
+  cancelled: boolean;
   durationMs: number;
 }
 
@@ -211,13 +219,26 @@ export class Runtime {
     const seen = new Set<string>();
     // Filesystems mounted inside a root are not walked (their own roots cover them): never take their files for deleted.
     const otherFilesystems: string[] = [];
+    // "Cannot read" is never "deleted": what lies under an unreadable path keeps its index entries.
+    const unreadable: ScanResult["unreadable"] = [];
+    const onUnreadable = (path: string, err: unknown) => {
+      const error = isErrno(err, "ENOENT") ? "does not exist" : messageOf(err);
+      unreadable.push({ path, error });
+      this.#log.error(`cannot read ${path}: ${error}; nothing under it is taken for deleted`);
+      this.engine.hooks.failure.call({ path, stage: "scan", error: err, attempts: 1 });
+    };
+    for (const { root, error } of await checkRootMounts(this.engine.parameters.remoteFileStateCachePath, list)) {
+      onUnreadable(root, new Error(error));
+    }
+    const walkable = list.filter((root) => !unreadable.some((u) => u.path === root));
+    const signal = this.#scanAbort?.signal;
     let changed = 0;
-    for (const root of list) {
+    for (const root of walkable) {
       for await (const { path, stats } of walk(root, {
         skip: (p) => this.#ownPath(p),
         onOtherFilesystem: (p) => otherFilesystems.push(p),
-        ...(this.#scanAbort ? { signal: this.#scanAbort.signal } : {}),
-        onError: (p, err) => this.#log.warn(`cannot read ${p}: ${(err as Error).message}`),
+        ...(signal ? { signal } : {}),
+        onUnreadable,
       })) {
         if (!(await this.included(path))) continue;
         seen.add(path);
@@ -238,12 +259,15 @@ export class Runtime {
       }
     }
     let deleted = 0;
+    const cancelled = signal?.aborted ?? false;
     // A filesystem mounted inside a root that is itself walked as a root was seen through that root.
     const unwalked = otherFilesystems.filter((m) => !list.includes(m));
-    for (const root of list) {
+    const unseen = [...unwalked, ...unreadable.map((u) => u.path)];
+    // A cancelled scan saw only part of the tree: it deletes nothing.
+    for (const root of cancelled ? [] : walkable) {
       const gone: string[] = [];
       for (const entry of this.cache.entriesUnder(root)) {
-        if (!seen.has(entry.path) && !unwalked.some((m) => isPathUnder(entry.path, m))) gone.push(entry.path);
+        if (!seen.has(entry.path) && !unseen.some((m) => isPathUnder(entry.path, m))) gone.push(entry.path);
       }
       // A deleted directory's record covers its subtree: skip paths under a directory already deleted.
       gone.sort();
@@ -258,7 +282,7 @@ export class Runtime {
         await this.pipeline.waitForRoom();
       }
     }
-    const result: ScanResult = { reason, roots: list, seen: seen.size, changed, deleted, durationMs: Date.now() - started };
+    const result: ScanResult = { reason, roots: list, seen: seen.size, changed, deleted, unreadable, cancelled, durationMs: Date.now() - started };
     this.scanStatus = { running: false, walked: this.scanStatus.walked, queued: this.scanStatus.queued, last: result };
     this.engine.hooks.scan.call({ ...info, done: true, changed: changed + deleted });
     return result;
@@ -301,7 +325,8 @@ export class Runtime {
         try {
           const roots = next.roots ?? (await this.roots());
           const result = await this.scan(next.reason, roots.filter((r) => r.startsWith("/")));
-          this.#log.info(`${next.reason} scan: ${result.seen} paths, ${result.changed} changed, ${result.deleted} deleted, ${(result.durationMs / 1000).toFixed(1)} s`);
+          const problems = result.unreadable.length ? `, ${result.unreadable.length} unreadable (kept, not deleted)` : "";
+          this.#log.info(`${next.reason} scan: ${result.seen} paths, ${result.changed} changed, ${result.deleted} deleted${problems}, ${(result.durationMs / 1000).toFixed(1)} s`);
         } catch (err) {
           this.#log.error(`${next.reason} scan failed`, err);
         }

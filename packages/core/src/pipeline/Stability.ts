@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { lstat } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import type { Clock } from "../clock.js";
+import { fsPath } from "../fsNames.js";
 import type { Engine } from "../Engine.js";
 import type { Logger } from "../logger.js";
 import type { SharedSnapshot } from "./SharedSnapshot.js";
@@ -36,13 +37,13 @@ interface Item {
 
 async function fileDigest(path: string): Promise<string> {
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(fsPath(path))) hash.update(chunk as Buffer);
   return hash.digest("hex");
 }
 
 /** Whether a file has the same content in two snapshots (size and mtime first; bytes only when those agree). */
 export async function sameContent(a: string, b: string): Promise<boolean> {
-  const [sa, sb] = await Promise.all([lstat(a), lstat(b)]);
+  const [sa, sb] = await Promise.all([lstat(fsPath(a)), lstat(fsPath(b))]);
   if (sa.size !== sb.size || sa.mtimeMs !== sb.mtimeMs) return false;
   const [ha, hb] = await Promise.all([fileDigest(a), fileDigest(b)]);
   return ha === hb;

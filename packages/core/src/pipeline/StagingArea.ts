@@ -2,6 +2,7 @@ import { copyFile, lstat, mkdir, rm } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { fsPath } from "../fsNames.js";
 
 /** A staging copy of a file taken out of a snapshot. */
 export interface StagedFile {
@@ -28,13 +29,13 @@ export class StagingArea {
 
   /** Copies `source` if it qualifies; `undefined` when it is uploaded from the snapshot instead. */
   async stage(source: string): Promise<StagedFile | undefined> {
-    const stats = await lstat(source);
+    const stats = await lstat(fsPath(source));
     if (!stats.isFile() || stats.size > this.#maxFile || this.#bytes + stats.size > 4 * this.#maxFile) return undefined;
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const path = join(this.#dir, `${randomBytes(8).toString("hex")}.stage`);
     this.#bytes += stats.size;
     try {
-      await copyFile(source, path);
+      await copyFile(fsPath(source), path);
     } catch (err) {
       this.#bytes -= stats.size;
       await rm(path, { force: true });

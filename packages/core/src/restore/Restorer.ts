@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { BackupError, messageOf } from "../errors.js";
+import { fsPath } from "../fsNames.js";
 import { isPathUnder } from "../repository/format.js";
 import type { Repository } from "../repository/Repository.js";
 import type { FileEntry } from "../types.js";
@@ -108,7 +109,7 @@ export class Restorer {
   /** Restores entries under `target` (created if missing). */
   async restore(entries: readonly FileEntry[], target: string): Promise<RestoreResult> {
     const root = resolve(target);
-    await mkdir(root, { recursive: true });
+    await mkdir(fsPath(root), { recursive: true });
     const result: RestoreResult = { restored: 0, bytes: 0, errors: 0, unsafe: 0 };
     const placed: { entry: FileEntry; dest: string }[] = [];
     for (const entry of entries) {
@@ -192,16 +193,16 @@ export class Restorer {
     if (dir === root || this.#verifiedDirs.has(dir)) return;
     await this.#ensureDir(root, dirname(dir));
     try {
-      const st = await lstat(dir);
+      const st = await lstat(fsPath(dir));
       if (!st.isDirectory()) {
         throw new BackupError("RESTORE_UNSAFE_PATH", `${dir} exists and is not a directory (${st.isSymbolicLink() ? "a symlink" : "a file"}); refusing to write through it`);
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      await mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+      await mkdir(fsPath(dir), { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== "EEXIST") throw e;
       });
-      const st = await lstat(dir);
+      const st = await lstat(fsPath(dir));
       if (!st.isDirectory()) throw new BackupError("RESTORE_UNSAFE_PATH", `${dir} is not a directory`);
     }
     this.#verifiedDirs.add(dir);
@@ -211,7 +212,7 @@ export class Restorer {
     await this.#ensureDir(root, dirname(dest));
     const temp = join(dirname(dest), `.${basename(dest).slice(0, 40)}.rtb-restore-${randomBytes(6).toString("hex")}`);
     // O_EXCL + O_NOFOLLOW via "wx": a planted symlink at the temp name cannot redirect the write.
-    const handle = await open(temp, "wx", 0o600);
+    const handle = await open(fsPath(temp), "wx", 0o600);
     try {
       let written = 0;
       // Fetch ahead: up to 3 chunks of a large file are downloaded while earlier ones are written.
@@ -233,15 +234,15 @@ export class Restorer {
       }
     } catch (err) {
       await handle.close();
-      await rm(temp, { force: true });
+      await rm(fsPath(temp), { force: true });
       throw err;
     }
     await handle.close();
     try {
       await this.#applyMeta(entry, temp);
-      await rename(temp, dest);
+      await rename(fsPath(temp), fsPath(dest));
     } catch (err) {
-      await rm(temp, { force: true });
+      await rm(fsPath(temp), { force: true });
       throw err;
     }
   }
@@ -249,24 +250,24 @@ export class Restorer {
   async #restoreLink(root: string, entry: FileEntry, dest: string): Promise<void> {
     await this.#ensureDir(root, dirname(dest));
     const temp = join(dirname(dest), `.rtb-restore-link-${randomBytes(6).toString("hex")}`);
-    await symlink(entry.target ?? "", temp);
+    await symlink(fsPath(entry.target ?? ""), fsPath(temp));
     try {
-      if (this.#owner) await lchown(temp, entry.uid, entry.gid);
+      if (this.#owner) await lchown(fsPath(temp), entry.uid, entry.gid);
       const t = entry.mtimeMs / 1000;
-      await lutimes(temp, t, t);
-      const existing = await lstat(dest).catch(() => undefined);
+      await lutimes(fsPath(temp), t, t);
+      const existing = await lstat(fsPath(dest)).catch(() => undefined);
       if (existing?.isDirectory()) throw new BackupError("RESTORE_UNSAFE_PATH", `${dest} is a directory; not replacing it with a symlink`);
-      await rename(temp, dest);
+      await rename(fsPath(temp), fsPath(dest));
     } catch (err) {
-      await rm(temp, { force: true });
+      await rm(fsPath(temp), { force: true });
       throw err;
     }
   }
 
   async #applyMeta(entry: FileEntry, path: string): Promise<void> {
-    if (this.#owner) await lchown(path, entry.uid, entry.gid);
-    await chmod(path, entry.mode & 0o7777);
+    if (this.#owner) await lchown(fsPath(path), entry.uid, entry.gid);
+    await chmod(fsPath(path), entry.mode & 0o7777);
     const t = entry.mtimeMs / 1000;
-    await utimes(path, t, t);
+    await utimes(fsPath(path), t, t);
   }
 }

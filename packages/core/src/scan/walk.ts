@@ -3,6 +3,7 @@ import { lstatSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { join } from "node:path";
 import { isErrno } from "../errors.js";
+import { decodeName, fsPath } from "../fsNames.js";
 
 /** One path found by {@link walk}. */
 export interface WalkEntry {
@@ -18,23 +19,28 @@ export interface WalkOptions {
   concurrency?: number;
   /** Called for each directory not entered because another filesystem is mounted there. */
   onOtherFilesystem?: (path: string) => void;
-  /** Called for directories that cannot be read (permission, vanished). */
-  onError?: (path: string, err: unknown) => void;
+  /**
+   * Called for a path that exists but cannot be read: a directory whose listing fails (EACCES, EIO, ...), an entry
+   * whose lstat fails, or a root that is missing or cannot be stat'ed. What is under such a path was not seen, so
+   * it must never be taken for deleted. A path that vanishes between its listing and its lstat is not reported.
+   */
+  onUnreadable?: (path: string, err: unknown) => void;
   signal?: AbortSignal;
 }
 
 /**
  * Walks a tree depth-first, yielding every entry (the root included) with its lstat. Does not follow symlinks, does
  * not cross into other filesystems (st_dev of the root), skips `.zfs` at a filesystem root, and tolerates entries
- * that vanish mid-walk.
+ * that vanish mid-walk. Names are read as bytes and decoded losslessly ({@link decodeName}), so a name that is not
+ * UTF-8 is yielded like any other; every path is handed to `node:fs` through {@link fsPath}.
  */
 export async function* walk(root: string, options: WalkOptions = {}): AsyncGenerator<WalkEntry> {
   const concurrency = options.concurrency ?? 256;
   let rootStats: Stats;
   try {
-    rootStats = await lstat(root);
+    rootStats = await lstat(fsPath(root));
   } catch (err) {
-    options.onError?.(root, err);
+    options.onUnreadable?.(root, err);
     return;
   }
   if (options.skip && (await options.skip(root, rootStats))) return;
@@ -47,9 +53,10 @@ export async function* walk(root: string, options: WalkOptions = {}): AsyncGener
     const dir = stack.pop()!;
     let names: string[];
     try {
-      names = await readdir(dir);
+      names = (await readdir(fsPath(dir), { encoding: "buffer" })).map((name) => decodeName(name));
     } catch (err) {
-      if (!isErrno(err, "ENOENT", "ENOTDIR")) options.onError?.(dir, err);
+      // A directory that vanished (or was replaced by a file) since it was listed is gone, not unreadable.
+      if (!isErrno(err, "ENOENT", "ENOTDIR")) options.onUnreadable?.(dir, err);
       continue;
     }
     names.sort();
@@ -60,10 +67,10 @@ export async function* walk(root: string, options: WalkOptions = {}): AsyncGener
       // trip), and the slices keep the event loop responsive.
       const stats = slice.map((name) => {
         try {
-          return lstatSync(join(dir, name));
+          return lstatSync(fsPath(join(dir, name)));
         } catch (err) {
-          if (isErrno(err, "ENOENT", "ENOTDIR")) return undefined;
-          throw err;
+          if (!isErrno(err, "ENOENT", "ENOTDIR")) options.onUnreadable?.(join(dir, name), err);
+          return undefined;
         }
       });
       await new Promise<void>((resolve) => setImmediate(resolve));

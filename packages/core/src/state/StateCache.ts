@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { BackupError } from "../errors.js";
+import { decodeName, encodeName, hasEscapedBytes } from "../fsNames.js";
 import { isPathUnder, sha256Hex } from "../repository/format.js";
 import type { EntryType, FileEntry, IndexRecord } from "../types.js";
 
@@ -23,29 +24,41 @@ interface StoredEntry {
   g: number;
   k?: string[];
   tg?: string;
+  /** A symlink target that is not UTF-8, as its bytes (msgpack strings are UTF-8, which cannot carry them). */
+  tb?: Uint8Array;
   /** The path, only for long paths whose key is a hash. */
   p?: string;
+  /** The path as its bytes, for a path that is not UTF-8 (its key is a hash, as LMDB keys are UTF-8 strings). */
+  pb?: Uint8Array;
 }
 
 const TYPES: EntryType[] = ["file", "dir", "symlink"];
 const LONG = "~L";
 const MAX_KEY_BYTES = 1900;
 
+// Keys and msgpack strings are stored as UTF-8, which would turn every byte of a non-UTF-8 name into U+FFFD (and
+// make `a\xff` and `a\xfe` one key): such paths are keyed by the hash of their bytes and carry those bytes.
 function keyOf(path: string): string {
-  return Buffer.byteLength(path) > MAX_KEY_BYTES ? LONG + sha256Hex(Buffer.from(path)) : path;
+  return hasEscapedBytes(path) || Buffer.byteLength(path) > MAX_KEY_BYTES ? LONG + sha256Hex(encodeName(path)) : path;
 }
 
 function encode(e: CachedEntry): StoredEntry {
   const v: StoredEntry = { t: TYPES.indexOf(e.type) as 0 | 1 | 2, s: e.size, m: e.mtimeMs, c: e.ctimeMs, i: e.ino, mo: e.mode, u: e.uid, g: e.gid };
   if (e.chunks.length) v.k = [...e.chunks];
-  if (e.target !== undefined) v.tg = e.target;
-  if (keyOf(e.path) !== e.path) v.p = e.path;
+  if (e.target !== undefined) {
+    if (hasEscapedBytes(e.target)) v.tb = encodeName(e.target);
+    else v.tg = e.target;
+  }
+  if (keyOf(e.path) !== e.path) {
+    if (hasEscapedBytes(e.path)) v.pb = encodeName(e.path);
+    else v.p = e.path;
+  }
   return v;
 }
 
 function decode(key: string, v: StoredEntry): CachedEntry {
   const entry: CachedEntry = {
-    path: v.p ?? key,
+    path: v.pb ? decodeName(v.pb) : (v.p ?? key),
     type: TYPES[v.t]!,
     size: v.s,
     mtimeMs: v.m,
@@ -55,7 +68,7 @@ function decode(key: string, v: StoredEntry): CachedEntry {
     uid: v.u,
     gid: v.g,
     chunks: v.k ?? [],
-    ...(v.tg !== undefined ? { target: v.tg } : {}),
+    ...(v.tb ? { target: decodeName(v.tb) } : v.tg !== undefined ? { target: v.tg } : {}),
   };
   return entry;
 }

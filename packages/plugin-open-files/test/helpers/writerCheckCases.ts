@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { decodeName } from "@rtbackup/core";
 import type { WriterCheck } from "@rtbackup/plugin-open-files";
 import { withHolders } from "./Holder.js";
 import { ProcessChurn } from "./ProcessChurn.js";
@@ -85,6 +86,21 @@ export function writerCheckCases(name: string, makeCheck: () => WriterCheck): vo
       await h!.open(f, "w");
       assert.equal(sorted(await ctx.check.writers([gone, f, deleted])), [f]);
       assert.equal(sorted(await ctx.check.writers([gone, deleted])), []);
+    });
+  });
+
+  test("a candidate whose name is not UTF-8 is checked by its bytes", async (ctx) => {
+    // The holder opens a UTF-8 hard link of the same file; the check is asked about the non-UTF-8 name.
+    const bytes = Buffer.concat([Buffer.from(`${ctx.dir}/${++seq}-bad`), Buffer.of(0xff), Buffer.from("name")]);
+    writeFileSync(bytes, "content\n");
+    const plain = join(ctx.dir, `${++seq}-plain-link`);
+    linkSync(bytes, plain);
+    const path = decodeName(bytes);
+    await withHolders(1, async ([h]) => {
+      await h!.open(plain, "w");
+      assert.equal(sorted(await ctx.check.writers([path])), [path]);
+      await h!.close();
+      assert.equal(sorted(await ctx.check.writers([path])), []);
     });
   });
 
