@@ -26,9 +26,11 @@ function rtbAsNobody(args: string[]): Promise<{ code: number | null; stdout: str
   });
 }
 
+// Without ZFS in the preset: a ZFS pool another test mounted must not change what these tests see.
 async function scratch(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "rtb-safety-"));
   await chmod(dir, 0o755);
+  await writeFile(join(dir, "rtb.config.json"), JSON.stringify({ parameters: { monitorFileSystemTypes: ["tmpfs"] } }));
   return dir;
 }
 
@@ -41,7 +43,7 @@ test("a directory that cannot be read is reported, exits 3, and its backed-up fi
     await writeFile(join(secret, "x.txt"), "x");
     await writeFile(join(secret, "deeper", "y.txt"), "y");
     await must("chown", ["-R", `${NOBODY}:${NOBODY}`, dir]);
-    const args = ["backup", join(dir, "src"), "--store", join(dir, "store"), "--state", join(dir, "state"), "--no-progress"];
+    const args = ["backup", join(dir, "src"), "--config", join(dir, "rtb.config.json"), "--store", join(dir, "store"), "--state", join(dir, "state"), "--no-progress"];
     const first = await rtbAsNobody(args);
     assert.is(first.code, 0, first.stderr);
     await chmod(secret, 0o000);
@@ -75,7 +77,7 @@ test("a root whose filesystem is no longer mounted is reported, exits 3, and del
     await writeFile(join(src, "one.txt"), "1");
     await mkdir(join(src, "sub"));
     await writeFile(join(src, "sub", "two.txt"), "2");
-    const args = ["backup", src, "--store", join(dir, "store"), "--state", join(dir, "state"), "--no-progress"];
+    const args = ["backup", src, "--config", join(dir, "rtb.config.json"), "--store", join(dir, "store"), "--state", join(dir, "state"), "--no-progress"];
     const first = await rtb(args);
     assert.is(first.code, 0, first.stderr);
     await must("umount", [src]);

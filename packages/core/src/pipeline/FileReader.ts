@@ -1,6 +1,6 @@
 import { lstat, open, readlink } from "node:fs/promises";
 import type { Stats } from "node:fs";
-import { BackupError } from "../errors.js";
+import { BackupError, isErrno } from "../errors.js";
 import { decodeName, encodeName, fsPath } from "../fsNames.js";
 import { sha256Hex } from "../repository/format.js";
 import type { EntryType, FileEntry } from "../types.js";
@@ -22,6 +22,21 @@ export interface StatInfo {
 /** lstat of a path in the agent's string form (a name that is not UTF-8 is passed as its bytes). */
 export function lstatPath(path: string): Promise<Stats> {
   return lstat(fsPath(path));
+}
+
+/**
+ * lstat of `livePath` as a snapshot shows it. A path missing from the snapshot (ENOENT) is gone only if it is also
+ * missing on disk: a snapshot view that lacks a file the disk has (a clone that failed to mount, an empty view) is an
+ * error, retried later, never a deletion.
+ */
+export async function lstatInSnapshot(snapshotPath: string, livePath: string): Promise<Stats> {
+  try {
+    return await lstat(fsPath(snapshotPath));
+  } catch (err) {
+    if (snapshotPath === livePath || !isErrno(err, "ENOENT", "ENOTDIR")) throw err;
+    if (await lstat(fsPath(livePath)).then(() => false, () => true)) throw err;
+    throw new BackupError("SNAPSHOT_FAILED", `${livePath} exists but is missing from its snapshot view (${snapshotPath}); not taken for deleted`, { cause: err });
+  }
 }
 
 /** lstat with the entry type decided. */

@@ -1,6 +1,6 @@
 import type { Stats } from "node:fs";
 import type { Clock } from "../clock.js";
-import { lstatPath } from "./FileReader.js";
+import { lstatInSnapshot, lstatPath } from "./FileReader.js";
 import { isErrno, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { isPathUnder } from "../repository/format.js";
@@ -307,7 +307,7 @@ export class Pipeline {
         ...(await Promise.all(
           refs.slice(i, i + 64).map(([path, shared]) =>
             Promise.resolve()
-              .then(() => lstatPath(shared.snapshot.pathOf(path)))
+              .then(() => lstatInSnapshot(shared.snapshot.pathOf(path), path))
               .catch((err: unknown) => (isErrno(err, "ENOENT", "ENOTDIR") ? undefined : (err as Error))),
           ),
         )),
