@@ -47,3 +47,4 @@ export * from "./pipeline/BatchSnapshots.js";
 export * from "./pipeline/RetrySchedule.js";
 export * from "./pipeline/PauseBuffer.js";
 export * from "./fsNames.js";
+export * from "./SourceHealth.js";
