@@ -16,6 +16,7 @@ import type { StorageBackend } from "./storage/StorageBackend.js";
 import { LocalDirectoryStorage } from "./storage/LocalDirectoryStorage.js";
 import { Runtime, type RuntimeOptions, type ScanResult } from "./pipeline/Runtime.js";
 import { acquireLock } from "./state/lock.js";
+import { SourceHealthBoard } from "./SourceHealth.js";
 import { mkdir } from "node:fs/promises";
 import type {
   BackupAction,
@@ -193,6 +194,9 @@ export class Engine {
       await this.hooks.shutdown.promise();
     }
   }
+
+  /** Health of the change sources (fanotify, ...): they report to it; stats and the status line read it. */
+  readonly sourceHealth = new SourceHealthBoard();
 
   /** Applies a plugin (it taps hooks synchronously). */
   use(plugin: BackupPlugin): this {

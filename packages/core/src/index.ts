@@ -50,3 +50,4 @@ export * from "./pipeline/RetrySchedule.js";
 export * from "./pipeline/PauseBuffer.js";
 export * from "./fsNames.js";
 export * from "./secrets/SecretRegistry.js";
+export * from "./SourceHealth.js";

@@ -109,6 +109,9 @@ void EventParser::Parse(const unsigned char* buf, size_t len, napi_value out, ui
       ParseFid(buf + offset + meta.metadata_len, buf + offset + meta.event_len, meta.mask, event);
     } else if (meta.fd >= 0) {
       ParseFd(meta.fd, event);
+    } else if (meta.fd != FAN_NOFD) {
+      // FAN_REPORT_FD_ERROR: the kernel could not open the event's file and reports -errno instead of an fd.
+      Set(event, kError_, Num(-meta.fd));
     }
     napi_set_element(env_, out, count++, event);
     offset += meta.event_len;
@@ -163,7 +166,11 @@ void EventParser::ParseFd(int fd, napi_value event) {
   } else if (static_cast<size_t>(n) >= sizeof path) {
     Set(event, kError_, Num(ENAMETOOLONG));
   } else {
-    Set(event, kPath_, Str(path, static_cast<size_t>(n)));
+    // Linux names are bytes: hand them to JS untouched (a Buffer), so names that are not UTF-8 survive.
+    napi_value bytes;
+    void* data = nullptr;
+    napi_create_buffer_copy(env_, static_cast<size_t>(n), path, &data, &bytes);
+    Set(event, kPath_, bytes);
   }
 }
 

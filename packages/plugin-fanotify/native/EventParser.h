@@ -14,8 +14,10 @@ namespace rtb {
 // Object shapes (mask is the low 32 bits of the kernel mask; every flag the addon marks fits in them):
 //   FID mode:  { mask, pid, dir, name, fid?, dir2?, name2? }   dir/fid are handle keys (hex of fsid, handle type
 //              and handle bytes); fid is set only for directory events (FAN_ONDIR); dir2/name2 for FAN_RENAME.
-//   fd mode:   { mask, pid, path } or { mask, pid, error } when the fd's path could not be read.
-//   lost:      { mask: FAN_Q_OVERFLOW, pid: 0, error } synthesised when the kernel dropped events (EMFILE...).
+//   fd mode:   { mask, pid, path } (path: a Buffer of the name bytes) or { mask, pid, error } when the event's file
+//              could not be opened (FAN_REPORT_FD_ERROR) or its path could not be read.
+//   lost:      { mask: FAN_Q_OVERFLOW, pid: 0, error } synthesised when a read failed because the kernel
+//              could not open an event's file (ENOENT, ESTALE, EMFILE, ...): that one event was dropped.
 class EventParser {
  public:
   EventParser(napi_env env, bool fidMode);

@@ -19,6 +19,9 @@ namespace {
 // two names. A read shorter than the buffer by more than this means the kernel queue was empty.
 constexpr size_t kMaxEventSize = 24 + 3 * (4 + 8 + 8 + 128) + 2 * 256;
 
+// Failed reads (each one dropped event) reported per wakeup before yielding to the event loop.
+constexpr int kMaxLostPerWakeup = 256;
+
 }  // namespace
 
 Napi::Function FanotifyGroup::Define(Napi::Env env) {
@@ -200,19 +203,25 @@ void FanotifyGroup::Drain(int status) {
   if (status < 0) {
     error = ErrnoError(env, -status, "uv_poll").Value();
   } else {
+    int lost = 0;
     for (int i = 0; i < maxReads_; i++) {
       ssize_t n = ::read(fd_, buffer_, bufferSize_);
       if (n < 0) {
         const int err = errno;
         if (err == EINTR) continue;
         if (err == EAGAIN) break;
-        if (err == EMFILE || err == ENFILE || err == ENOMEM) {
-          // fd mode: the kernel could not open an fd for an event and dropped it. Report the loss, keep going.
-          parser.AppendLost(events, count, err);
+        if (err == EBADF || err == EFAULT || err == EINVAL) {
+          // The group itself is unusable (closed fd, bad buffer, or the kernel refuses the read): only these end it.
+          error = ErrnoError(env, err, "read").Value();
           break;
         }
-        error = ErrnoError(env, err, "read").Value();
-        break;
+        // fd mode without FAN_REPORT_FD_ERROR: the kernel could not open an event's file (ENOENT on a file already
+        // unlinked, ESTALE, EACCES, EMFILE, ...) and dropped that one event. Report the loss and keep reading; the
+        // queue stays readable, so a long run of failures is capped here and continued on the next wakeup.
+        parser.AppendLost(events, count, err);
+        if (++lost >= kMaxLostPerWakeup) break;
+        i--;
+        continue;
       }
       if (n == 0) break;
       parser.Parse(buffer_, static_cast<size_t>(n), events, count);

@@ -1,30 +1,25 @@
 import { closeSync, constants as fsConstants, openSync } from "node:fs";
-import { BackupError, isUnder, type ChangeEvent, type Logger, type MountInfo } from "@rtbackup/core";
-import { constants as C, FanotifyGroup, fsidOf, resolveHandle, type RawFanotifyEvent } from "./binding.js";
+import {
+  BackupError,
+  type ChangeEvent,
+  type Clock,
+  type Logger,
+  type MountInfo,
+  type SourceHealthReport,
+} from "@rtbackup/core";
+import { constants as C, errnoOf, FanotifyGroup, fsidOf, resolveHandle, type RawFanotifyEvent } from "./binding.js";
 import { DirectoryCache } from "./DirectoryCache.js";
 import { emptyFanotifyStats, type FanotifyStats } from "./FanotifyStats.js";
 import { explainFanotifyError } from "./fanotifyErrors.js";
-import { FdEventTranslator } from "./FdEventTranslator.js";
+import { errnoName, FdEventTranslator } from "./FdEventTranslator.js";
 import { FidEventTranslator, type FidMount } from "./FidEventTranslator.js";
-import { errnoOf } from "./binding.js";
+import { EventSink } from "./EventSink.js";
+import { GroupWatch } from "./GroupWatch.js";
+import { markFilesystem, openFdGroup, openFidGroup } from "./openGroup.js";
+import { RescanCoalescer } from "./RescanCoalescer.js";
+import type { FanotifySourceConfig } from "./FanotifySourceConfig.js";
 
-/** What {@link FanotifySource} needs: the mounts to watch and where events go. */
-export interface FanotifySourceConfig {
-  readonly mounts: readonly MountInfo[];
-  readonly mode: "auto" | "fid" | "fd";
-  readonly queue: "default" | "unlimited";
-  readonly ignorePaths: readonly string[];
-  readonly ignoreOwnProcess: boolean;
-  readonly readBufferSize: number;
-  readonly maxReadsPerWakeup: number;
-  readonly directoryCacheSize: number;
-  readonly renameEvents: boolean;
-  readonly logger: Logger;
-  /** Receives every change event (the engine's submit). */
-  readonly submit: (event: ChangeEvent) => void;
-  /** Told about read errors on a group (the engine's failure observer). */
-  readonly onError?: (error: Error, mountPoints: readonly string[]) => void;
-}
+export type { FanotifySourceConfig } from "./FanotifySourceConfig.js";
 
 /** How one mount ended up being watched. */
 export interface WatchedMount {
@@ -36,12 +31,8 @@ export interface WatchedMount {
 const ENODEV = 19;
 const EXDEV = 18;
 const EOPNOTSUPP = 95;
-const EINVAL = 22;
-const SNAPSHOT_DIR = /\/\.zfs\/snapshot(\/|$)/;
 /** How long an event waiting for its directory's path may wait when no further batch comes. */
 const PENDING_FLUSH_MS = 100;
-/** fd mode opens one fd per event in the read buffer: keep that well under any sane RLIMIT_NOFILE. */
-const FD_MODE_BUFFER = 24 * 256;
 
 /**
  * The running fanotify source: up to two groups (FID mode on filesystems that report file handles, fd mode on the
@@ -63,11 +54,45 @@ export class FanotifySource {
   #flushTimer: NodeJS.Timeout | undefined;
   #paused = false;
   #closed = false;
+  #reportsFdErrors = false;
+  #lastError: string | undefined;
+  #degraded = false;
+  readonly #rescans: RescanCoalescer;
+  readonly #sink: EventSink;
+  readonly #fidWatch: GroupWatch;
+  readonly #fdWatch: GroupWatch;
 
   constructor(config: FanotifySourceConfig) {
     this.#config = config;
     this.#cache = new DirectoryCache(config.directoryCacheSize);
     this.#ownPid = config.ignoreOwnProcess ? process.pid : undefined;
+    const clock = config.clock;
+    this.#rescans = new RescanCoalescer({
+      quietMs: config.rescanDelay,
+      maxDelayMs: config.rescanDelay * 10,
+      emit: (events) => this.#emitRescans(events),
+      ...(clock ? { clock } : {}),
+    });
+    this.#sink = new EventSink({ ...config, stats: this.stats, rescans: this.#rescans });
+    const watch = (name: "fid" | "fd") =>
+      new GroupWatch({
+        name,
+        logger: config.logger,
+        ...(clock ? { clock } : {}),
+        recreate: () => this.#recreate(name),
+        recovered: () => {
+          this.stats.groupsRecreated++;
+          this.#health();
+          const mounts = name === "fd" ? this.#fdMountPoints : [...this.#fidMounts.values()].map((m) => m.mountPoint);
+          for (const path of mounts) this.#rescans.add(path, `fanotify ${name} group re-created`);
+        },
+        failed: (err) => {
+          this.#lastError = `re-creating the ${name} group: ${(err as Error).message}`;
+          this.#health();
+        },
+      });
+    this.#fidWatch = watch("fid");
+    this.#fdWatch = watch("fd");
   }
 
   /** The mounts being watched and in which mode. */
@@ -89,6 +114,31 @@ export class FanotifySource {
       this.close();
       throw err;
     }
+    this.#health();
+  }
+
+  /** Whether the fd-mode group got FAN_REPORT_FD_ERROR (else a failed per-event open fails a read instead). */
+  get reportsFdErrors(): boolean {
+    return this.#reportsFdErrors;
+  }
+
+  /**
+   * How the source is: `stopped` while a group is dead (being re-created) or after close, `degraded` while lost
+   * events wait for their rescan, else `watching`.
+   */
+  get state(): SourceHealthReport["state"] {
+    if (this.#closed || this.#fidWatch.pending || this.#fdWatch.pending) return "stopped";
+    return this.#degraded ? "degraded" : "watching";
+  }
+
+  #health(): void {
+    const fid = this.#watched.filter((w) => w.mode === "fid").length;
+    this.#config.onHealth?.({
+      state: this.state,
+      eventsLost: this.stats.lost + this.stats.overflows,
+      lastError: this.#lastError,
+      detail: `${fid} mounts in fid mode, ${this.#watched.length - fid} in fd mode`,
+    });
   }
 
   /**
@@ -105,7 +155,7 @@ export class FanotifySource {
       return false;
     }
     this.#config.logger.info(`watching newly mounted ${mount.mountPoint} (${mount.fsType})`);
-    this.#submitAll([{ type: "rescan", path: mount.mountPoint, reason: "filesystem mounted" }]);
+    this.#sink.submitAll([{ type: "rescan", path: mount.mountPoint, reason: "filesystem mounted" }]);
     return true;
   }
 
@@ -135,7 +185,7 @@ export class FanotifySource {
       });
       const translator = this.#fidTranslator;
       this.#fidGroup.start((error, events) =>
-        this.#deliver(translator, [...this.#fidMounts.values()].map((m) => m.mountPoint), error, events),
+        this.#deliver("fid", translator, [...this.#fidMounts.values()].map((m) => m.mountPoint), error, events),
       );
       if (this.#paused) this.#fidGroup.stop();
     }
@@ -144,9 +194,14 @@ export class FanotifySource {
         mountPoints: this.#fdMountPoints,
         stats: this.stats,
         ownPid: this.#ownPid,
+        rescanEventDirectories: this.#config.rescanEventDirectories,
+        onLost: (errno) => {
+          this.#lastError = `fanotify could not open an event's file (${errnoName(errno)})`;
+          this.#degraded = true;
+        },
       });
       this.#fdTranslator = translator;
-      this.#fdGroup.start((error, events) => this.#deliver(translator, this.#fdMountPoints, error, events));
+      this.#fdGroup.start((error, events) => this.#deliver("fd", translator, this.#fdMountPoints, error, events));
       if (this.#paused) this.#fdGroup.stop();
     }
   }
@@ -175,6 +230,9 @@ export class FanotifySource {
   /** Stops delivery, closes the groups (removing their marks) and the mount fds. Idempotent. */
   close(): void {
     this.#closed = true;
+    this.#rescans.close();
+    this.#fidWatch.close();
+    this.#fdWatch.close();
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     this.#fidGroup?.close();
@@ -184,6 +242,7 @@ export class FanotifySource {
     for (const mount of this.#fidMounts.values()) closeSync(mount.fd);
     this.#fidMounts.clear();
     this.#cache.clear();
+    this.#config.onHealth?.({ state: "stopped", eventsLost: this.stats.lost + this.stats.overflows });
   }
 
   #markMount(mount: MountInfo): void {
@@ -216,34 +275,7 @@ export class FanotifySource {
 
   #markFid(mount: MountInfo): void {
     const group = this.#ensureFidGroup();
-    const base = C.FAN_CREATE | C.FAN_DELETE | C.FAN_MODIFY | C.FAN_CLOSE_WRITE | C.FAN_ATTRIB | C.FAN_ONDIR;
-    const candidates = this.#fidMask
-      ? [this.#fidMask]
-      : this.#config.renameEvents
-        ? [base | C.FAN_RENAME, base | C.FAN_MOVED_FROM | C.FAN_MOVED_TO]
-        : [base | C.FAN_MOVED_FROM | C.FAN_MOVED_TO];
-    let lastError: unknown;
-    for (const mask of candidates) {
-      try {
-        group.mark(mount.mountPoint, C.FAN_MARK_ADD | C.FAN_MARK_FILESYSTEM, mask);
-        this.#fidMask = mask;
-        lastError = undefined;
-        break;
-      } catch (err) {
-        lastError = err;
-        // EINVAL for FAN_RENAME means a kernel before 5.17: fall back to MOVED_FROM/MOVED_TO pairs.
-        if (errnoOf(err) !== EINVAL) break;
-      }
-    }
-    if (lastError !== undefined) {
-      const errno = errnoOf(lastError);
-      if (errno === ENODEV || errno === EOPNOTSUPP || errno === EXDEV) throw lastError;
-      throw explainFanotifyError(lastError, {
-        syscall: "fanotify_mark",
-        what: "filesystem marks with directory-entry events (FAN_MARK_FILESYSTEM, Linux ≥ 5.1)",
-        path: mount.mountPoint,
-      });
-    }
+    this.#fidMask = markFilesystem(group, mount.mountPoint, this.#fidMask, this.#config.renameEvents);
     const fsid = fsidOf(mount.mountPoint);
     if (this.#fidMounts.has(fsid)) {
       this.#config.logger.warn(`${mount.mountPoint} shares its fsid with ${this.#fidMounts.get(fsid)!.mountPoint}`);
@@ -265,48 +297,36 @@ export class FanotifySource {
     this.#watched.push({ mountPoint: mount.mountPoint, fsType: mount.fsType, mode: "fd" });
   }
 
-  #queueFlag(): number {
-    return this.#config.queue === "unlimited" ? C.FAN_UNLIMITED_QUEUE : 0;
-  }
-
   #ensureFidGroup(): FanotifyGroup {
-    if (this.#fidGroup) return this.#fidGroup;
-    const fid = C.FAN_CLASS_NOTIF | C.FAN_REPORT_FID | C.FAN_REPORT_DIR_FID | C.FAN_REPORT_NAME | this.#queueFlag();
-    const eventFlags = C.O_RDONLY | C.O_LARGEFILE | C.O_CLOEXEC;
-    const { readBufferSize, maxReadsPerWakeup } = this.#config;
-    try {
-      this.#fidGroup = new FanotifyGroup(fid | C.FAN_REPORT_TARGET_FID, eventFlags, readBufferSize, maxReadsPerWakeup);
-    } catch (err) {
-      if (errnoOf(err) !== EINVAL) throw explainFanotifyError(err, { syscall: "fanotify_init", what: "fanotify" });
-      // Before Linux 5.17 there is no FAN_REPORT_TARGET_FID; directory paths are then learnt from the kernel only.
-      try {
-        this.#fidGroup = new FanotifyGroup(fid, eventFlags, readBufferSize, maxReadsPerWakeup);
-      } catch (err2) {
-        throw explainFanotifyError(err2, {
-          syscall: "fanotify_init",
-          what: "FAN_REPORT_DFID_NAME (Linux ≥ 5.9); use mode \"fd\"",
-        });
-      }
-    }
+    this.#fidGroup ??= openFidGroup(this.#config);
     return this.#fidGroup;
   }
 
   #ensureFdGroup(): FanotifyGroup {
     if (this.#fdGroup) return this.#fdGroup;
-    try {
-      this.#fdGroup = new FanotifyGroup(
-        C.FAN_CLASS_NOTIF | this.#queueFlag(),
-        C.O_RDONLY | C.O_LARGEFILE | C.O_CLOEXEC,
-        FD_MODE_BUFFER,
-        this.#config.maxReadsPerWakeup,
-      );
-    } catch (err) {
-      throw explainFanotifyError(err, { syscall: "fanotify_init", what: "fanotify" });
+    const { group, reportsFdErrors } = openFdGroup(this.#config);
+    this.#reportsFdErrors = reportsFdErrors;
+    this.#fdGroup = group;
+    return group;
+  }
+
+  /** Re-opens group `name` after a read error ended it, with the marks it had, and starts delivery again. */
+  #recreate(name: "fid" | "fd"): void {
+    const fd = name === "fd";
+    (fd ? this.#fdGroup : this.#fidGroup)?.close();
+    if (fd) [this.#fdGroup, this.#fdTranslator] = [undefined, undefined];
+    else [this.#fidGroup, this.#fidTranslator] = [undefined, undefined];
+    const group = fd ? this.#ensureFdGroup() : this.#ensureFidGroup();
+    const mountPoints = fd ? this.#fdMountPoints : [...this.#fidMounts.values()].map((m) => m.mountPoint);
+    for (const mountPoint of mountPoints) {
+      if (fd) group.mark(mountPoint, C.FAN_MARK_ADD | C.FAN_MARK_MOUNT, C.FAN_MODIFY | C.FAN_CLOSE_WRITE);
+      else group.mark(mountPoint, C.FAN_MARK_ADD | C.FAN_MARK_FILESYSTEM, this.#fidMask);
     }
-    return this.#fdGroup;
+    this.#startGroups();
   }
 
   #deliver(
+    name: "fid" | "fd",
     translator: FidEventTranslator | FdEventTranslator,
     mountPoints: readonly string[],
     error: Error | null,
@@ -319,7 +339,11 @@ export class FanotifySource {
       translator.translate(events, out);
       if (error) {
         this.stats.readErrors++;
-        this.#config.logger.error(`reading fanotify events for ${mountPoints.join(", ")} failed`, error);
+        this.#lastError = `reading ${name} group events: ${error.message}`;
+        this.#config.logger.error(
+          `reading fanotify events for ${mountPoints.join(", ")} failed; re-creating the group`,
+          error,
+        );
         this.#config.onError?.(error, mountPoints);
         for (const path of mountPoints) out.push({ type: "rescan", path, reason: "fanotify read failed" });
       }
@@ -329,7 +353,19 @@ export class FanotifySource {
       this.#config.logger.error("translating fanotify events failed", err);
       for (const path of mountPoints) out.push({ type: "rescan", path, reason: "fanotify batch failed" });
     }
-    this.#submitAll(out);
+    this.#sink.submitAll(out);
+    if (error && !this.#closed) (name === "fd" ? this.#fdWatch : this.#fidWatch).lost();
+    if (this.#degraded || error) this.#health();
+  }
+
+  #emitRescans(events: readonly ChangeEvent[]): void {
+    for (const event of events) this.#sink.submit(event);
+    this.stats.rescans += events.length;
+    if (this.#degraded) {
+      // The rescans covering every event lost so far are queued in the engine now.
+      this.#degraded = false;
+      this.#health();
+    }
   }
 
   #scheduleFlush(translator: FidEventTranslator): void {
@@ -339,51 +375,8 @@ export class FanotifySource {
       if (this.#closed) return;
       const out: ChangeEvent[] = [];
       translator.flush(out);
-      this.#submitAll(out);
+      this.#sink.submitAll(out);
     }, PENDING_FLUSH_MS);
     this.#flushTimer.unref();
-  }
-
-  #submitAll(out: readonly ChangeEvent[]): void {
-    // Collapse repeated updates of one path within a batch; any other event ends the run, to keep order meaningful.
-    const seen = new Set<string>();
-    for (const raw of out) {
-      const event = this.#filter(raw);
-      if (event === undefined) {
-        this.stats.ignored++;
-        continue;
-      }
-      if (event.type === "update") {
-        if (seen.has(event.path)) {
-          this.stats.deduplicated++;
-          continue;
-        }
-        seen.add(event.path);
-      } else {
-        seen.clear();
-      }
-      try {
-        this.#config.submit(event);
-        this.stats.submitted++;
-      } catch (err) {
-        if (this.stats.submitErrors++ === 0) this.#config.logger.error("engine refused a fanotify event", err);
-      }
-    }
-  }
-
-  #filter(event: ChangeEvent): ChangeEvent | undefined {
-    if (event.type !== "move") return this.#ignored(event.path) ? undefined : event;
-    const fromIgnored = this.#ignored(event.from);
-    const toIgnored = this.#ignored(event.to);
-    if (fromIgnored && toIgnored) return undefined;
-    if (toIgnored) return { type: "delete", path: event.from };
-    if (fromIgnored) return { type: "rescan", path: event.to, reason: "moved in from an ignored path" };
-    return event;
-  }
-
-  #ignored(path: string): boolean {
-    if (path.includes("/.zfs/") && SNAPSHOT_DIR.test(path)) return true;
-    for (const prefix of this.#config.ignorePaths) if (isUnder(path, prefix)) return true;
-    return false;
   }
 }

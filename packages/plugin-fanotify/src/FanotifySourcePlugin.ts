@@ -1,10 +1,13 @@
 import { ConfigError, MountTable, type BackupPlugin, type Engine, type MountInfo } from "@rtbackup/core";
 import { FanotifySource } from "./FanotifySource.js";
+import { FdPeriodicRescan } from "./FdPeriodicRescan.js";
 import { MountWatcher } from "./MountWatcher.js";
 import { emptyFanotifyStats, type FanotifyStats } from "./FanotifyStats.js";
 import { parseFanotifyOptions, type FanotifySourceOptions, type ResolvedFanotifyOptions } from "./options.js";
 
 const PLUGIN_NAME = "FanotifySourcePlugin";
+/** The name this source reports its health under (`engine.sourceHealth`). */
+const SOURCE_NAME = "fanotify";
 
 /**
  * The fanotify change source. On `initialize` it selects the filesystems to watch from the mount table
@@ -17,6 +20,7 @@ export class FanotifySourcePlugin implements BackupPlugin {
   readonly #options: ResolvedFanotifyOptions;
   #source: FanotifySource | undefined;
   #mountWatcher: MountWatcher | undefined;
+  #fdRescan: FdPeriodicRescan | undefined;
 
   constructor(options?: FanotifySourceOptions) {
     this.#options = parseFanotifyOptions(options);
@@ -25,6 +29,7 @@ export class FanotifySourcePlugin implements BackupPlugin {
   apply(engine: Engine): void {
     engine.hooks.initialize.tapPromise(PLUGIN_NAME, async () => this.#start(engine));
     engine.hooks.shutdown.tapPromise(PLUGIN_NAME, async () => this.#stop());
+    engine.hooks.scan.tap(PLUGIN_NAME, (scan) => this.#fdRescan?.observe(scan));
   }
 
   /** Counters of the running source (zeros before start). */
@@ -67,8 +72,12 @@ export class FanotifySourcePlugin implements BackupPlugin {
       maxReadsPerWakeup: o.maxReadsPerWakeup,
       directoryCacheSize: o.directoryCacheSize,
       renameEvents: o.renameEvents,
+      reportFdErrors: o.reportFdErrors,
+      rescanDelay: o.rescanDelay,
+      rescanEventDirectories: o.rescanEventDirectories,
       logger,
       submit: (event) => engine.submit(event),
+      onHealth: (report) => engine.sourceHealth.report(SOURCE_NAME, report),
       onError: (error, mountPoints) => {
         for (const path of mountPoints) engine.hooks.failure.call({ path, stage: "source", error, attempts: 1 });
       },
@@ -76,6 +85,23 @@ export class FanotifySourcePlugin implements BackupPlugin {
     source.open();
     this.#source = source;
     for (const w of source.watched) logger.info(`watching ${w.mountPoint} (${w.fsType}, ${w.mode} mode)`);
+    const fdMounts = () => source.watched.filter((w) => w.mode === "fd").map((w) => w.mountPoint);
+    if (fdMounts().length > 0) {
+      logger.info(
+        `fd mode: ${source.reportsFdErrors ? "per-event open errors reported (FAN_REPORT_FD_ERROR)" : "a failed open of an event's file fails a read (no FAN_REPORT_FD_ERROR)"}; ` +
+          "each is one lost event, covered by a rescan; deletes and renames are found by rescans" +
+          (o.rescanEventDirectories ? " of the directories that saw events" : ""),
+      );
+      this.#fdRescan = new FdPeriodicRescan({
+        mountPoints: fdMounts,
+        minMs: o.minFdRescanInterval,
+        maxMs: o.maxFdRescanInterval,
+        periodicMs: parameters.periodicRescanInterval,
+        rescan: (path) => engine.submit({ type: "rescan", path, reason: "periodic rescan of an fd-mode mount" }),
+      });
+      this.#fdRescan.start();
+    }
+    logger.info(`source health: ${engine.sourceHealth.summary()}`);
     if (!o.mountPoints && o.mountCheckInterval > 0) {
       let last = mounts.map(mountKey).join("\n");
       this.#mountWatcher = new MountWatcher({
@@ -95,6 +121,7 @@ export class FanotifySourcePlugin implements BackupPlugin {
   }
 
   async #stop(): Promise<void> {
+    this.#fdRescan?.stop();
     this.#mountWatcher?.stop();
     this.#source?.close();
   }

@@ -18,8 +18,16 @@ export interface FanotifyStats {
   orphans: number;
   /** `engine.submit` calls that threw. */
   submitErrors: number;
-  /** Read errors on a fanotify fd. */
+  /** Read errors that ended a fanotify group (it was re-created, and its mounts rescanned). */
   readErrors: number;
+  /** Events the kernel could not deliver (it failed to open their file: ENOENT, ESTALE, EMFILE, ...); each became a rescan. */
+  lost: number;
+  /** Rescans asked for (lost events, overflows, directories that saw events in fd mode), before coalescing. */
+  rescansRequested: number;
+  /** Rescans submitted after coalescing. */
+  rescans: number;
+  /** fanotify groups re-created after a read error ended them. */
+  groupsRecreated: number;
 }
 
 /** Fresh zeroed counters. */
@@ -35,5 +43,9 @@ export function emptyFanotifyStats(): FanotifyStats {
     orphans: 0,
     submitErrors: 0,
     readErrors: 0,
+    lost: 0,
+    rescansRequested: 0,
+    rescans: 0,
+    groupsRecreated: 0,
   };
 }

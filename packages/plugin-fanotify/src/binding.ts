@@ -4,8 +4,9 @@ import { NativeError } from "@rtbackup/core";
 /**
  * One event as the addon delivers it (see native/EventParser.h). FID mode: `dir`/`name` name the entry (the
  * directory itself when `name` is "."), `dir2`/`name2` the new entry of a `FAN_RENAME`, `fid` the directory's own
- * handle key for directory events. fd mode: `path` of the object, or `error` when it could not be read. A
- * synthetic loss record has `mask` = `FAN_Q_OVERFLOW` and `error` set.
+ * handle key for directory events. fd mode: `path` of the object (bytes), or `error` when the kernel could not open
+ * it (`FAN_REPORT_FD_ERROR`) or its path could not be read. A synthetic loss record (a read that failed because the
+ * kernel could not open one event's file; that event is gone) has `mask` = `FAN_Q_OVERFLOW` and `error` set.
  */
 export interface RawFanotifyEvent {
   readonly mask: number;
@@ -15,13 +16,15 @@ export interface RawFanotifyEvent {
   readonly dir2?: string;
   readonly name2?: string;
   readonly fid?: string;
-  readonly path?: string;
+  /** fd mode: the name bytes as the kernel gave them (decode with core's `decodeName`, never as UTF-8). */
+  readonly path?: string | Uint8Array;
   readonly error?: number;
 }
 
 /**
- * Receives one batch per wakeup of the event loop: every event read, in kernel order. On a read error `error` is
- * set (with any events read before the failure) and delivery has stopped.
+ * Receives one batch per wakeup of the event loop: every event read, in kernel order. `error` is set only when the
+ * group itself became unusable (read: EBADF, EFAULT, EINVAL, or a poll error), with any events read before the
+ * failure; delivery has then stopped. A failed open of one event's file is a loss record, not an error.
  */
 export type RawBatchCallback = (error: NativeError | null, events: RawFanotifyEvent[]) => void;
 
@@ -46,6 +49,7 @@ export interface FanotifyConstants {
   readonly FAN_REPORT_DIR_FID: number;
   readonly FAN_REPORT_NAME: number;
   readonly FAN_REPORT_TARGET_FID: number;
+  readonly FAN_REPORT_FD_ERROR: number;
   readonly FAN_MARK_ADD: number;
   readonly FAN_MARK_REMOVE: number;
   readonly FAN_MARK_MOUNT: number;

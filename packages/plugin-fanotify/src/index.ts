@@ -17,3 +17,8 @@ export {
   type RawFanotifyEvent,
 } from "./binding.js";
 export * from "./MountWatcher.js";
+export * from "./RescanCoalescer.js";
+export * from "./GroupWatch.js";
+export * from "./FdPeriodicRescan.js";
+export * from "./EventSink.js";
+export { openFdGroup, openFidGroup, markFilesystem, type GroupSettings } from "./openGroup.js";

@@ -34,6 +34,29 @@ export interface FanotifySourceOptions {
   readonly mountCheckInterval?: number;
   /** The mount table to read. Default `/proc/self/mountinfo`. */
   readonly mountInfoPath?: string;
+  /**
+   * fd mode: ask the kernel (Linux ≥ 6.13) to report a failed open of an event's file per event
+   * (FAN_REPORT_FD_ERROR) instead of failing the read. Either way it counts as one lost event and is rescanned.
+   * Default true (falls back by itself on older kernels).
+   */
+  readonly reportFdErrors?: boolean;
+  /**
+   * Rescans asked for by the source (lost events, overflows, directories that saw events in fd mode) are coalesced
+   * until none came for this long (ms), and held at most ten times as long. Default 1000.
+   */
+  readonly rescanDelay?: number;
+  /**
+   * fd mode: rescan the directory of every reported file (coalesced), so that deletes and renames there, which fd
+   * mode never reports, are found within seconds. Default true.
+   */
+  readonly rescanEventDirectories?: boolean;
+  /**
+   * fd mode: rescan each fd-mode mount periodically, every 100 × the duration of its last scan, clamped to
+   * `minFdRescanInterval` … `maxFdRescanInterval` (ms) and never longer than `PeriodicRescanInterval`. 0 turns it
+   * off. Defaults 120000 and 3600000.
+   */
+  readonly minFdRescanInterval?: number;
+  readonly maxFdRescanInterval?: number;
 }
 
 /** {@link FanotifySourceOptions} with defaults applied (parameters-derived fields stay optional). */
@@ -51,11 +74,17 @@ export interface ResolvedFanotifyOptions {
   readonly renameEvents: boolean;
   readonly mountCheckInterval: number;
   readonly mountInfoPath: string | undefined;
+  readonly reportFdErrors: boolean;
+  readonly rescanDelay: number;
+  readonly rescanEventDirectories: boolean;
+  readonly minFdRescanInterval: number;
+  readonly maxFdRescanInterval: number;
 }
 
 const KEYS = new Set([
   "mountPoints", "fileSystemTypes", "preferredMountPoints", "mode", "queue", "ignorePaths", "ignoreOwnProcess",
   "readBufferSize", "maxReadsPerWakeup", "directoryCacheSize", "renameEvents", "mountCheckInterval", "mountInfoPath",
+  "reportFdErrors", "rescanDelay", "rescanEventDirectories", "minFdRescanInterval", "maxFdRescanInterval",
 ]);
 
 /** Validates plugin options; a bad value is a ConfigError naming `<where>.<option>` and what was expected. */
@@ -80,7 +109,20 @@ export function parseFanotifyOptions(input: unknown, where = "FanotifySourcePlug
     renameEvents: bool(o.renameEvents, `${where}.renameEvents`) ?? true,
     mountCheckInterval: int(o.mountCheckInterval, `${where}.mountCheckInterval`, 0, 86_400_000) ?? 5000,
     mountInfoPath: absolutePaths(o.mountInfoPath === undefined ? undefined : [o.mountInfoPath], `${where}.mountInfoPath`)?.[0],
+    reportFdErrors: bool(o.reportFdErrors, `${where}.reportFdErrors`) ?? true,
+    rescanDelay: int(o.rescanDelay, `${where}.rescanDelay`, 0, 600_000) ?? 1000,
+    rescanEventDirectories: bool(o.rescanEventDirectories, `${where}.rescanEventDirectories`) ?? true,
+    ...fdRescanBounds(o, where),
   };
+}
+
+function fdRescanBounds(o: Record<string, unknown>, where: string): { minFdRescanInterval: number; maxFdRescanInterval: number } {
+  const min = int(o.minFdRescanInterval, `${where}.minFdRescanInterval`, 0, 86_400_000) ?? 120_000;
+  const max = int(o.maxFdRescanInterval, `${where}.maxFdRescanInterval`, 0, 86_400_000) ?? 3_600_000;
+  if (min > max) {
+    throw new ConfigError(`${where}.minFdRescanInterval`, `${min} is more than maxFdRescanInterval (${max})`);
+  }
+  return { minFdRescanInterval: min, maxFdRescanInterval: max };
 }
 
 function strings(v: unknown, where: string): string[] | undefined {

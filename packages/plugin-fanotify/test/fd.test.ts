@@ -57,7 +57,8 @@ test("fid mode refuses a filesystem without file handles with a clear error", as
 
 test("fd mode on tmpfs: a file deleted before its event is read becomes a rescan of its directory", async () => {
   await withTmpfs(async (mnt) => {
-    const { recorder: rec, plugin, stop } = await startSource({ mountPoints: [mnt], mode: "fd" });
+    const options = { mountPoints: [mnt], mode: "fd" as const, rescanEventDirectories: false, rescanDelay: 50 };
+    const { recorder: rec, plugin, stop } = await startSource(options);
     try {
       assert.equal(plugin.watched.map((w) => w.mode), ["fd"]);
       plugin.pause();

@@ -4,6 +4,7 @@ import type { ChangeEvent } from "@rtbackup/core";
 import {
   DirectoryCache,
   FidEventTranslator,
+  DIRECTORY_RESCAN_REASON,
   FdEventTranslator,
   constants as C,
   emptyFanotifyStats,
@@ -151,27 +152,48 @@ test("DirectoryCache: renames move descendants, capacity evicts the least recent
 
 test("fd mode: paths become updates, deleted files a rescan of their directory, losses a rescan of the mounts", () => {
   const stats = emptyFanotifyStats();
-  const translator = new FdEventTranslator({ mountPoints: ["/m", "/n"], stats, ownPid: 99 });
+  const lost: number[] = [];
+  const translator = new FdEventTranslator({ mountPoints: ["/m", "/n"], stats, ownPid: 99, onLost: (e) => lost.push(e) });
   const out: ChangeEvent[] = [];
   translator.translate(
     [
       ev(C.FAN_MODIFY, { path: "/m/a" }),
+      ev(C.FAN_MODIFY, { path: Buffer.from([0x2f, 0x6d, 0x2f, 0x6c, 0x61, 0x74, 0xe9]) }),
       ev(C.FAN_CLOSE_WRITE, { path: "/m/d/b (deleted)" }),
       ev(C.FAN_MODIFY, { path: "/m/own", pid: 99 }),
       ev(C.FAN_MODIFY, { error: 2 }),
+      ev(C.FAN_Q_OVERFLOW, { error: 116 }),
       ev(C.FAN_Q_OVERFLOW, {}),
     ],
     out,
   );
+  const lostReason = (name: string) => `fanotify lost an event: the kernel could not open its file (${name})`;
   assert.equal(out, [
     { type: "update", path: "/m/a" },
+    { type: "update", path: "/m/lat\udce9" },
     { type: "rescan", path: "/m/d", reason: "file deleted" },
-    { type: "rescan", path: "/m", reason: "path of an event could not be read (errno 2)" },
-    { type: "rescan", path: "/n", reason: "path of an event could not be read (errno 2)" },
+    { type: "rescan", path: "/m", reason: lostReason("ENOENT") },
+    { type: "rescan", path: "/n", reason: lostReason("ENOENT") },
+    { type: "rescan", path: "/m", reason: lostReason("ESTALE") },
+    { type: "rescan", path: "/n", reason: lostReason("ESTALE") },
     { type: "rescan", path: "/m", reason: "fanotify queue overflow" },
     { type: "rescan", path: "/n", reason: "fanotify queue overflow" },
   ]);
-  assert.equal([stats.unresolved, stats.overflows, stats.ignored], [2, 1, 1]);
+  assert.equal([stats.unresolved, stats.lost, stats.overflows, stats.ignored], [1, 2, 1, 1]);
+  assert.equal(lost, [2, 116]);
+});
+
+test("fd mode: with rescanEventDirectories every reported file asks for a rescan of its directory", () => {
+  const stats = emptyFanotifyStats();
+  const translator = new FdEventTranslator({ mountPoints: ["/m"], stats, rescanEventDirectories: true });
+  const out: ChangeEvent[] = [];
+  translator.translate([ev(C.FAN_CLOSE_WRITE, { path: "/m/d/f" }), ev(C.FAN_CLOSE_WRITE, { path: "/m/g" })], out);
+  assert.equal(out, [
+    { type: "update", path: "/m/d/f" },
+    { type: "rescan", path: "/m/d", reason: DIRECTORY_RESCAN_REASON },
+    { type: "update", path: "/m/g" },
+    { type: "rescan", path: "/m", reason: DIRECTORY_RESCAN_REASON },
+  ]);
 });
 
 test.run();

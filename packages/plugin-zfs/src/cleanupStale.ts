@@ -1,4 +1,4 @@
-import { rmdir } from "node:fs/promises";
+import { readdir, rmdir } from "node:fs/promises";
 import { posix } from "node:path";
 import { messageOf, type Logger } from "@rtbackup/core";
 import { destroyDataset } from "./destroyDataset.js";
@@ -29,7 +29,9 @@ export interface CleanupStaleResult {
  * Destroys the snapshots and clones a crashed agent left behind: only names in our format with our prefix
  * ({@link SnapshotNaming}), made on another host (the pool moved) or by a process that is no longer running.
  * Clones go first (a snapshot with a clone cannot be destroyed). Anyone else's snapshots, our marks, and live
- * snapshots of another agent on this machine are never touched. Failures are logged and reported, not thrown.
+ * snapshots of another agent on this machine are never touched. Clone directories a crashed agent left in
+ * `cloneDirectory` (a SIGKILL while `zfs clone` ran leaves an empty mount point without a clone) are removed when
+ * empty. Failures are logged and reported, not thrown.
  */
 export async function cleanupStale(input: CleanupStaleInput): Promise<CleanupStaleResult> {
   const { zfs, naming, log } = input;
@@ -59,6 +61,8 @@ export async function cleanupStale(input: CleanupStaleInput): Promise<CleanupSta
     if (mp && posix.dirname(mp) === input.cloneDirectory) await rmdir(mp).catch(() => undefined);
   }
 
+  await removeStaleCloneDirectories(input.cloneDirectory, stale, destroyed, failed, log);
+
   const text = await zfs.run(["list", "-H", "-o", "name", "-t", "snapshot"]);
   for (const name of text.split("\n")) {
     const at = name.indexOf("@");
@@ -67,4 +71,31 @@ export async function cleanupStale(input: CleanupStaleInput): Promise<CleanupSta
   }
   if (destroyed.length) log.info(`destroyed ${destroyed.length} stale snapshot(s)/clone(s) of ours: ${destroyed.join(", ")}`);
   return { destroyed, failed };
+}
+
+/**
+ * Removes the directories under `cloneDirectory` named like a stale snapshot of ours: what is left when the agent
+ * died between creating a clone's mount point and the clone (or between destroying it and removing the directory).
+ * Only empty, unmounted directories go (rmdir); anything else is reported and left alone.
+ */
+async function removeStaleCloneDirectories(
+  cloneDirectory: string,
+  stale: (shortName: string) => boolean,
+  destroyed: string[],
+  failed: string[],
+  log: Logger,
+): Promise<void> {
+  const entries = await readdir(cloneDirectory, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isDirectory() || !stale(entry.name)) continue;
+    const dir = posix.join(cloneDirectory, entry.name);
+    try {
+      await rmdir(dir);
+      destroyed.push(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      failed.push(dir);
+      log.warn(`could not remove the stale clone directory ${dir} (not empty, or still mounted): ${messageOf(err)}`);
+    }
+  }
 }

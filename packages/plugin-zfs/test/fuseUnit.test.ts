@@ -2,7 +2,8 @@
 // directory: snapshots are read through read-only clones), with an injected fake `zfs`.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PluginError } from "@rtbackup/core";
@@ -75,6 +76,22 @@ test("start-up destroys only our stale clone (first) and snapshot; foreign snaps
   ]);
   assert.equal(fake.snapshots, ["tank/home@manual"]);
   assert.equal(plugin.staleCleanup?.destroyed.length, 2);
+});
+
+test("start-up removes the empty clone directory a SIGKILL during zfs clone left, and only ours that are stale", async ({ dir }) => {
+  const { engine, plugin } = setup(dir, { ownerAlive: (o: { pid: number }) => o.pid === process.pid });
+  const clones = join(dir, "clones");
+  const left = join(clones, "rtb-0a1b2c3d-999998-20200101T000000000Z-7");
+  const live = join(clones, `rtb-0a1b2c3d-${process.pid}-20200101T000000000Z-8`);
+  const full = join(clones, "rtb-0a1b2c3d-999997-20200101T000000000Z-9");
+  const foreign = join(clones, "not-ours");
+  for (const d of [left, live, full, foreign]) await mkdir(d, { recursive: true });
+  await writeFile(join(full, "keep"), "x");
+  await engine.hooks.initialize.promise();
+  assert.not.ok(existsSync(left), "the empty stale clone directory is gone");
+  assert.ok(existsSync(live) && existsSync(foreign) && existsSync(join(full, "keep")), "nothing else is touched");
+  assert.ok(plugin.staleCleanup?.destroyed.includes(left));
+  assert.ok(plugin.staleCleanup?.failed.includes(full), "a non-empty one is reported, not emptied");
 });
 
 test("a live agent's snapshot (owner still running) is left alone", async ({ dir }) => {

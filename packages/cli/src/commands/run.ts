@@ -22,7 +22,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   const roots = await runtime.roots();
   const sources = engine.plugins.map((p) => p.name).join(", ");
   log.info(
-    `rtb ${process.pid} monitoring ${roots.length ? roots.join(", ") : "(no roots)"}; uploading to ${runtime.storage.description}${config.parameters.repositoryPrefix ? ` prefix ${config.parameters.repositoryPrefix}` : ""}; plugins: ${sources}; config: ${config.source}`,
+    `rtb ${process.pid} monitoring ${roots.length ? roots.join(", ") : "(no roots)"}; uploading to ${runtime.storage.description}${config.parameters.repositoryPrefix ? ` prefix ${config.parameters.repositoryPrefix}` : ""}; plugins: ${sources}; sources: ${engine.sourceHealth.summary()}; config: ${config.source}`,
   );
   // The bridge is how operators reach the daemon; a bad IPC setting is fatal, a socket that cannot be made is not.
   let bridge: BridgeServer | undefined;

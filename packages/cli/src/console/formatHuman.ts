@@ -21,10 +21,16 @@ function lastScan(last: ScanResult | undefined): string {
   return `${last.reason}: ${last.seen} paths, ${last.changed} changed, ${last.deleted} deleted in ${(last.durationMs / 1000).toFixed(1)} s`;
 }
 
+function monitoring(s: AgentStats): string {
+  if (s.sources.some((src) => src.state === "stopped")) return "MONITORING STOPPED";
+  if (s.sources.some((src) => src.state === "degraded")) return "monitoring DEGRADED";
+  return "monitoring";
+}
+
 /** The stats of a daemon as a human-readable table. */
 export function formatStats(s: AgentStats, withUploads: boolean): string {
   const lines = [
-    `rtb daemon at ${s.time}  ${s.paused ? "MONITORING PAUSED" : "monitoring"}  storage: ${s.storage}`,
+    `rtb daemon at ${s.time}  ${s.paused ? "MONITORING PAUSED" : monitoring(s)}  storage: ${s.storage}`,
     "Queues",
     table([
       ["intake", s.queues.intake],
@@ -51,9 +57,21 @@ export function formatStats(s: AgentStats, withUploads: boolean): string {
     "Errors",
     table([
       ["count", s.errors.count],
+      ["sources not watching", s.errors.sourcesNotWatching],
       ["gave up", s.errors.gaveUp],
       ["last", s.errors.last ? `${s.errors.lastAt ?? ""} ${s.errors.last}` : "none"],
     ]),
+    "Sources",
+    s.sources.length === 0
+      ? "  none reporting"
+      : table(
+          s.sources.map((src) => [
+            src.name,
+            `${src.state.toUpperCase()} since ${src.since}, ${src.eventsLost} events lost` +
+              (src.lastError ? `, last error ${src.lastErrorAt ?? ""} ${src.lastError}` : "") +
+              (src.detail ? ` (${src.detail})` : ""),
+          ]),
+        ),
     `Rescan: ${s.rescan.running ? `running (${s.rescan.reason}): ${s.rescan.walked} walked, ${s.rescan.queued} queued` : "idle"}; last ${lastScan(s.rescan.last)}`,
   ];
   if (withUploads) {

@@ -16,6 +16,11 @@ export interface ActionQueueOptions {
    * by default failures are retried for ever with capped backoff.
    */
   onFailure?: (action: BackupAction, error: unknown, attempts: number, retryAt: number | undefined) => boolean | void;
+  /**
+   * Called when a queued upload is replaced by a newer upload of the same path (newest wins: it names the newer
+   * snapshot or staging copy). The owner releases what the old one held.
+   */
+  onReplaced?: (old: BackupAction, replacement: BackupAction) => void;
   /** Called after each action finishes (whatever the outcome), once the queue's counters are updated. */
   onSettled?: () => void;
   /** Backoff cap (ms). Default 5 minutes. */
@@ -40,10 +45,10 @@ function pathsOf(action: BackupAction): string[] {
  * for failed actions — a failed action is never silently dropped.
  */
 export class ActionQueue {
-  readonly #o: Required<Omit<ActionQueueOptions, "onFailure" | "onSettled">> & Pick<ActionQueueOptions, "onFailure" | "onSettled">;
+  readonly #o: Required<Omit<ActionQueueOptions, "onFailure" | "onSettled" | "onReplaced">> & Pick<ActionQueueOptions, "onFailure" | "onSettled" | "onReplaced">;
   #queue: Item[] = [];
   #head = 0;
-  readonly #queuedUploads = new Set<string>();
+  readonly #queuedUploads = new Map<string, Item>();
   readonly #busy = new Set<string>();
   readonly #parked = new Map<string, Item[]>();
   #parkedCount = 0;
@@ -56,7 +61,7 @@ export class ActionQueue {
   #settledWaiters: (() => void)[] = [];
   #paused = false;
   /** Counters for stats. */
-  readonly stats = { completed: 0, failed: 0, retried: 0, gaveUp: 0 };
+  readonly stats = { completed: 0, failed: 0, retried: 0, gaveUp: 0, replaced: 0 };
 
   constructor(options: ActionQueueOptions) {
     this.#o = { maxBackoffMs: 300_000, baseBackoffMs: 1_000, ...options };
@@ -85,10 +90,19 @@ export class ActionQueue {
   /** Adds an action without waiting (for sources that must never block). */
   enqueue(action: BackupAction): void {
     if (action.type === "upload") {
-      if (this.#queuedUploads.has(action.path)) return;
-      this.#queuedUploads.add(action.path);
-    }
-    this.#queue.push({ action, attempts: 0 });
+      const queued = this.#queuedUploads.get(action.path);
+      if (queued) {
+        // Newest wins: the queued upload keeps its place but reads the newer source.
+        const old = queued.action;
+        queued.action = action;
+        this.stats.replaced++;
+        this.#o.onReplaced?.(old, action);
+        return;
+      }
+      const item = { action, attempts: 0 };
+      this.#queuedUploads.set(action.path, item);
+      this.#queue.push(item);
+    } else this.#queue.push({ action, attempts: 0 });
     this.#pump();
   }
 
@@ -177,8 +191,9 @@ export class ActionQueue {
             this.#retrying--;
             // Back of the queue: other files make progress while this one keeps failing.
             if (item.action.type === "upload") {
+              // A newer upload of the path is queued already: it supersedes this retry.
               if (this.#queuedUploads.has(item.action.path)) return this.#pump();
-              this.#queuedUploads.add(item.action.path);
+              this.#queuedUploads.set(item.action.path, item);
             }
             this.#queue.push(item);
             this.#pump();

@@ -10,6 +10,8 @@ import type { SharedSnapshot } from "./SharedSnapshot.js";
 import { BatchSnapshots } from "./BatchSnapshots.js";
 import { Stability, type PromotionReason } from "./Stability.js";
 import { StagingArea, type StagedFile } from "./StagingArea.js";
+import { ActionHolds } from "./ActionHolds.js";
+import { wakeAll } from "./waiters.js";
 import type { BackoffPolicy } from "./retry.js";
 import { RetrySchedule } from "./RetrySchedule.js";
 import { PauseBuffer } from "./PauseBuffer.js";
@@ -48,6 +50,8 @@ export class Pipeline {
   #throttled = false;
   #idleWaiters: (() => void)[] = [];
   readonly #staging: StagingArea;
+  /** Snapshot references and staging copies of queued uploads (released by `handle`, or when an upload is replaced). */
+  readonly holds: ActionHolds;
   #intakesInFlight = 0;
   readonly stats = { events: 0, excluded: 0, coalesced: 0, batches: 0, snapshotFailures: 0, uploadFailures: 0, lastError: "" as string, lastErrorAt: 0 };
 
@@ -68,6 +72,7 @@ export class Pipeline {
     });
     this.#snapshots = new BatchSnapshots(runtime.engine, this.#clock, this.#log);
     this.#staging = new StagingArea(p.stagingDirectory, p.maximumFileSizeForStagingCopy);
+    this.holds = new ActionHolds(this.#staging);
     this.stability = new Stability({
       engine: runtime.engine,
       clock: this.#clock,
@@ -123,29 +128,17 @@ export class Pipeline {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  #isIdle(): boolean {
-    return this.outstanding === 0 && this.#batchesInFlight === 0;
-  }
+  readonly #isIdle = (): boolean => this.outstanding === 0 && this.#batchesInFlight === 0;
 
   /** Re-evaluates waiters; called whenever work completes. */
   notify(): void {
     const p = this.#rt.engine.parameters;
-    if (this.#intakesInFlight === 0 && this.#intakeWaiters.length) {
-      const w = this.#intakeWaiters;
-      this.#intakeWaiters = [];
-      for (const f of w) f();
-    }
+    if (this.#intakesInFlight === 0) wakeAll(this.#intakeWaiters.splice(0));
     if (this.#throttled && this.outstanding <= p.queueLowWaterMark) {
       this.#throttled = false;
-      const w = this.#roomWaiters;
-      this.#roomWaiters = [];
-      for (const f of w) f();
+      wakeAll(this.#roomWaiters.splice(0));
     }
-    if (this.#idleWaiters.length && this.#isIdle()) {
-      const w = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const f of w) f();
-    }
+    if (this.#idleWaiters.length && this.#isIdle()) wakeAll(this.#idleWaiters.splice(0));
   }
 
   /** Pauses monitoring: events are buffered until `unpause`. */
@@ -349,11 +342,9 @@ export class Pipeline {
     const action: BackupAction = staged
       ? { type: "upload", path, source: staged.path, stats: staged.stats }
       : { type: "upload", path, source: shared!.snapshot.pathOf(path), snapshot: shared!.snapshot };
-    this.#pendingRelease.set(action, { shared, staged });
+    this.holds.hold(action, shared, staged);
     this.#enqueue(action);
   }
-
-  readonly #pendingRelease = new WeakMap<BackupAction, { shared: SharedSnapshot | undefined; staged: StagedFile | undefined }>();
 
   #enqueue(action: BackupAction): void {
     this.#rt.engine.hooks.action.call(action);
@@ -367,8 +358,6 @@ export class Pipeline {
    * backoff, so it is read from a fresh snapshot (and a snapshot is never held across long failures).
    */
   readonly handle = async (action: BackupAction): Promise<void> => {
-    const hold = this.#pendingRelease.get(action);
-    this.#pendingRelease.delete(action);
     const path = action.type === "move" ? action.to : action.path;
     try {
       await this.#rt.uploader.handle(action);
@@ -378,10 +367,7 @@ export class Pipeline {
       this.stats.uploadFailures++;
       this.#retryLater(path, err, "upload");
     } finally {
-      if (hold) {
-        hold.shared?.release();
-        if (hold.staged) await this.#staging.discard(hold.staged);
-      }
+      await this.holds.release(action);
       this.notify();
     }
   };

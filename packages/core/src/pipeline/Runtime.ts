@@ -137,6 +137,9 @@ export class Runtime {
       lowWaterMark: Number.MAX_SAFE_INTEGER - 1,
       handler: this.pipeline.handle,
       onSettled: () => this.pipeline.notify(),
+      onReplaced: (old) => {
+        this.pipeline.holds.release(old).catch((err) => this.#log.warn(`releasing a replaced upload failed: ${String(err)}`));
+      },
       onFailure: (action, error, attempts, retryAt) => {
         const path = action.type === "move" ? action.to : action.path;
         this.#log.error(`${action.type} ${path} failed (attempt ${attempts})${retryAt ? "; will retry" : ""}`, error);

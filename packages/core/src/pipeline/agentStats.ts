@@ -1,5 +1,6 @@
 import type { Runtime, ScanResult } from "./Runtime.js";
 import type { ScanInfo } from "../types.js";
+import type { SourceHealth } from "../SourceHealth.js";
 
 /** The stats object of a running agent (see {@link Runtime.stats}). */
 export interface AgentStats {
@@ -21,9 +22,11 @@ export interface AgentStats {
     batchesCommitted: number;
     recordsCommitted: number;
   };
-  errors: { count: number; snapshotFailures: number; uploadFailures: number; gaveUp: number; last: string | undefined; lastAt: string | undefined };
+  errors: { count: number; sourcesNotWatching: number; snapshotFailures: number; uploadFailures: number; gaveUp: number; last: string | undefined; lastAt: string | undefined };
   rescan: { running: boolean; reason: ScanInfo["reason"] | undefined; walked: number; queued: number; last: ScanResult | undefined };
   stateCache: { paths: number; lastSequence: number };
+  /** Health of every change source (watching / degraded / stopped, events lost, last error). */
+  sources: SourceHealth[];
 }
 
 /** Builds the stats object of a runtime (see {@link Runtime.stats}). */
@@ -31,6 +34,8 @@ export function agentStats(rt: Runtime, options: { includeUploads?: boolean } = 
     const now = Date.now();
     const u = rt.uploader.stats;
     const pl = rt.pipeline.stats;
+    const sources = rt.engine.sourceHealth.list();
+    const sourcesNotWatching = sources.filter((s) => s.state !== "watching").length;
     return {
       time: new Date(now).toISOString(),
       storage: rt.storage.description,
@@ -64,7 +69,9 @@ export function agentStats(rt: Runtime, options: { includeUploads?: boolean } = 
         recordsCommitted: rt.committer.stats.records,
       },
       errors: {
-        count: pl.snapshotFailures + pl.uploadFailures + rt.queue.stats.failed + rt.committer.stats.retries,
+        count:
+          pl.snapshotFailures + pl.uploadFailures + rt.queue.stats.failed + rt.committer.stats.retries + sourcesNotWatching,
+        sourcesNotWatching,
         snapshotFailures: pl.snapshotFailures,
         uploadFailures: pl.uploadFailures,
         gaveUp: rt.gaveUp.length,
@@ -79,5 +86,6 @@ export function agentStats(rt: Runtime, options: { includeUploads?: boolean } = 
         last: rt.scanStatus.last,
       },
       stateCache: { paths: rt.cache.size, lastSequence: rt.cache.lastSequence },
+      sources,
     };
   }
