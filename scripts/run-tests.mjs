@@ -41,6 +41,8 @@ if (targets.length === 0) {
 }
 if (filter) files = files.filter((f) => filter.test(relative(root, f)));
 
+// A file that hangs (a wedged FUSE daemon, a child that never exits) fails instead of holding the whole run.
+const fileTimeoutMs = Number(process.env.RTB_TEST_FILE_TIMEOUT_S ?? 600) * 1000;
 const uvuBin = join(root, "node_modules", "uvu", "bin.js");
 let passed = 0;
 let failed = 0;
@@ -53,11 +55,24 @@ function runOne(file) {
       cwd: dirname(file),
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, FORCE_COLOR: "0" },
+      // Its own process group, so a file that hangs can be killed with everything it started.
+      detached: true,
     });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, fileTimeoutMs);
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
     child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) out += `\n(killed: the file ran longer than ${fileTimeoutMs / 1000} s; RTB_TEST_FILE_TIMEOUT_S sets the limit)\n`;
       const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
       const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);
       const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
