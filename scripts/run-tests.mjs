@@ -42,7 +42,7 @@ if (targets.length === 0) {
 if (filter) files = files.filter((f) => filter.test(relative(root, f)));
 
 // A file that hangs (a wedged FUSE daemon, a child that never exits) fails instead of holding the whole run.
-const fileTimeoutMs = Number(process.env.RTB_TEST_FILE_TIMEOUT_S ?? 600) * 1000;
+const fileTimeoutMs = Number(process.env.RTB_TEST_FILE_TIMEOUT_S ?? 300) * 1000;
 const uvuBin = join(root, "node_modules", "uvu", "bin.js");
 let passed = 0;
 let failed = 0;
