@@ -1,6 +1,7 @@
 import type { Stats } from "node:fs";
 import type { Clock } from "../clock.js";
 import { lstatInSnapshot, lstatPath } from "./FileReader.js";
+import { goneFromLiveTree } from "./goneFromLiveTree.js";
 import { isErrno, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { isPathUnder } from "../repository/format.js";
@@ -26,7 +27,6 @@ export interface PipelineOptions {
   /** Called when a path is given up. */
   onGiveUp?: (path: string, error: unknown, attempts: number) => void;
 }
-
 
 /**
  * Stages 1–4 in front of the action queue: intake (filters, coalescing, batching by SnapshotSharingWindow),
@@ -362,6 +362,7 @@ export class Pipeline {
     try {
       await this.#rt.uploader.handle(action);
       this.#retries.succeeded(path);
+      if (action.type === "upload" && (await goneFromLiveTree(action.path, this.#rt))) this.#enqueue({ type: "delete", path: action.path });
     } catch (err) {
       if (action.type !== "upload") throw err;
       this.stats.uploadFailures++;
