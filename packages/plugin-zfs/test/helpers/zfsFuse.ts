@@ -17,17 +17,46 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs a command without a shell and collects its output. Never rejects for a non-zero exit. */
-export function sh(file: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RunResult> {
+/**
+ * Runs a command without a shell and collects its output. Never rejects for a non-zero exit. With `timeoutMs`, a
+ * command still running then is killed and reported as code 124 (a zfs call into a wedged daemon never returns).
+ */
+export function sh(file: string, args: readonly string[], env?: NodeJS.ProcessEnv, timeoutMs?: number): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, [...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C", ...env } });
     let stdout = "";
     let stderr = "";
+    let timedOut = false;
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), child.kill("SIGKILL")), timeoutMs);
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.on("error", (err) => (clearTimeout(timer), reject(err)));
+    child.on("exit", () => {
+      clearTimeout(timer);
+      // A child stuck in a FUSE request cannot be reaped at once; do not wait for its pipes to close.
+      if (timedOut) resolve({ code: 124, stdout, stderr: `${stderr}(timed out after ${timeoutMs} ms)` });
+    });
+    child.on("close", (code) => timedOut || resolve({ code: code ?? 1, stdout, stderr }));
   });
+}
+
+/**
+ * Recovers from a wedged zfs-fuse (it has deadlocked now and then under heavy clone churn: every request, even `zfs list`,
+ * blocks for ever): aborts the FUSE connections of its mounts so blocked callers get errors, kills the daemon,
+ * lazily unmounts what it had mounted and removes its pidfile, so the next start begins clean.
+ */
+async function recoverWedgedDaemon(pid: number | undefined): Promise<void> {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => / - fuse\.zfs /.test(l));
+  for (const line of mounts) {
+    const [, , devno] = line.split(" ");
+    const minor = devno?.split(":")[1];
+    if (minor) await writeFile(`/sys/fs/fuse/connections/${minor}/abort`, "1").catch(() => undefined);
+  }
+  if (pid !== undefined && isZfsFuseProcess(pid)) process.kill(pid, "SIGKILL");
+  await waitFor("the wedged zfs-fuse to exit", () => pid === undefined || !isZfsFuseProcess(pid), 30_000).catch(() => undefined);
+  const points = mounts.map((l) => l.split(" ")[4]!.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  for (const point of points.sort().reverse()) await sh("umount", ["-l", point], undefined, 10_000);
+  await unlink(PIDFILE).catch(() => undefined);
 }
 
 /** Runs a command and throws with its stderr when it fails. */
@@ -93,7 +122,7 @@ export async function ensureZfsFuse(): Promise<ZfsFuse> {
   if (!findBinary("zfs") || !findBinary("zpool") || !findBinary("zfs-fuse")) await install();
   const zfs = findBinary("zfs")!;
   const zpool = findBinary("zpool")!;
-  const answers = async (): Promise<boolean> => (await sh(zfs, ["list", "-H", "-o", "name"])).code === 0;
+  const answers = async (): Promise<boolean> => (await sh(zfs, ["list", "-H", "-o", "name"], undefined, 20_000)).code === 0;
 
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -105,8 +134,13 @@ export async function ensureZfsFuse(): Promise<ZfsFuse> {
     } catch {
       // no pidfile
     }
-    if (Number.isInteger(pidfilePid) && isZfsFuseProcess(pidfilePid)) {
-      await waitFor("the running zfs-fuse daemon to answer", answers, 30_000);
+    const running = Number.isInteger(pidfilePid) && isZfsFuseProcess(pidfilePid);
+    if (running && !(await waitFor("the running zfs-fuse daemon to answer", answers, 30_000).then(() => true, () => false))) {
+      // Running but not answering for 50 s: wedged (a test run that hung left it so). Start over.
+      await recoverWedgedDaemon(pidfilePid);
+    }
+    if (running && (await answers())) {
+      // Another run's daemon answers: use it.
     } else {
       // zfs-fuse refuses to start (exit 1, no message) over a stale pidfile.
       await unlink(PIDFILE).catch(() => undefined);
@@ -132,10 +166,22 @@ export async function ensureZfsFuse(): Promise<ZfsFuse> {
       const pools = (await sh(zpool, ["list", "-H", "-o", "name"])).stdout.split("\n").filter(Boolean);
       const foreign = pools.filter((p) => !poolsCreated.has(p));
       if (foreign.length) return; // someone else is using the daemon we started: leave it running.
+      // The child was unref'd so a test never waits on it; while stopping it, it must hold the event loop, or a
+      // slow exit lets the loop drain and the test process ends early, hiding the test's own result.
+      child.ref();
+      const gone = (ms: number) =>
+        new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), ms);
+          void exited.then(() => (clearTimeout(timer), resolve(true)));
+        });
       process.kill(startedPid, "SIGTERM");
-      const killTimer = setTimeout(() => isZfsFuseProcess(startedPid) && process.kill(startedPid, "SIGKILL"), 30_000);
-      await exited;
-      clearTimeout(killTimer);
+      if (!(await gone(30_000))) {
+        process.kill(startedPid, "SIGKILL");
+        if (!(await gone(30_000))) {
+          child.unref();
+          throw new Error(`zfs-fuse (pid ${startedPid}) did not exit within 60 s of SIGTERM and SIGKILL`);
+        }
+      }
       try {
         if (Number(readFileSync(PIDFILE, "utf8").trim()) === startedPid) await unlink(PIDFILE);
       } catch {
