@@ -4,7 +4,7 @@
 // other pool is imported (other test runs on this machine may be using it).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, rm, truncate, writeFile, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -117,6 +117,18 @@ function isZfsFuseProcess(pid: number): boolean {
   }
 }
 
+/** The PID of a running zfs-fuse daemon: its pidfile's, else found in /proc (`zfs-fuse -n` does not write one). */
+function runningDaemon(): number | undefined {
+  try {
+    const pid = Number(readFileSync(PIDFILE, "utf8").trim());
+    if (Number.isInteger(pid) && isZfsFuseProcess(pid)) return pid;
+  } catch {
+    // no pidfile
+  }
+  const pids = readdirSync("/proc").filter((n) => /^\d+$/.test(n)).map(Number);
+  return pids.find((pid) => pid !== process.pid && isZfsFuseProcess(pid));
+}
+
 /** Installs zfs-fuse if needed and makes sure its daemon answers. */
 export async function ensureZfsFuse(): Promise<ZfsFuse> {
   if (!findBinary("zfs") || !findBinary("zpool") || !findBinary("zfs-fuse")) await install();
@@ -128,16 +140,11 @@ export async function ensureZfsFuse(): Promise<ZfsFuse> {
   let exited: Promise<void> = Promise.resolve();
   if (!(await answers())) {
     if (process.getuid?.() !== 0) throw new Error("the zfs-fuse daemon is not running and the tests are not root");
-    let pidfilePid = NaN;
-    try {
-      pidfilePid = Number(readFileSync(PIDFILE, "utf8").trim());
-    } catch {
-      // no pidfile
-    }
-    const running = Number.isInteger(pidfilePid) && isZfsFuseProcess(pidfilePid);
+    const runningPid = runningDaemon();
+    const running = runningPid !== undefined;
     if (running && !(await waitFor("the running zfs-fuse daemon to answer", answers, 30_000).then(() => true, () => false))) {
       // Running but not answering for 50 s: wedged (a test run that hung left it so). Start over.
-      await recoverWedgedDaemon(pidfilePid);
+      await recoverWedgedDaemon(runningPid);
     }
     if (running && (await answers())) {
       // Another run's daemon answers: use it.
