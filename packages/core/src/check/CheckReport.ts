@@ -1,5 +1,7 @@
 /** What kind of damage `checkRepository` found. */
 export type DamageKind =
+  /** The repository's `config` object does not verify (nothing else can be checked). */
+  | "config-unreadable"
   /** An index batch that cannot be read or does not verify (truncated, corrupt, wrong header). */
   | "batch-unreadable"
   /** A checkpoint that cannot be read or does not verify. */

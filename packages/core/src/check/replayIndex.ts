@@ -90,7 +90,7 @@ export async function replayIndex(repo: Repository, scan: IndexScan, damaged: Re
       key: c.key,
       seq: c.seq,
       time: c.time,
-      message: `checkpoint ${c.key} disagrees with its batches: ${problems.join("; ")}${differing.length ? ` (${differing.map((p) => JSON.stringify(p)).join(", ")}${differ > differing.length ? ", …" : ""})` : ""}`,
+      message: `checkpoint ${c.key} disagrees with its batches: ${problems.join("; ")}`,
       paths: differing,
       pathCount: differ,
     });
