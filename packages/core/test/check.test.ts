@@ -323,6 +323,53 @@ test("--repair records unrepaired damage in the state cache, so the next backup 
   }
 });
 
+test("a moved file's new path depends on its chunks; --repair overwrites a corrupt chunk with verified bytes", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "a.txt"), "moving bytes");
+    await backupOnce(ws);
+    const repo = await open(ws);
+    const tree = await loadTree(repo);
+    await repo.writeBatch(1, tree.time + 1, [{ op: "move", from: join(ws.src, "a.txt"), to: join(ws.src, "moved.txt") }]);
+    await rename(join(ws.src, "a.txt"), join(ws.src, "moved.txt"));
+    const id = sha256Hex(Buffer.from("moving bytes"));
+    const bytes = await readFile(chunkFile(ws, id));
+    bytes[0] ^= 0x40;
+    await writeFile(chunkFile(ws, id), bytes);
+    const outcome = await checkRepository(repo, { readData: true });
+    assert.equal(outcome.damage.map((d) => d.kind), ["chunk-corrupt"]);
+    const versions = outcome.damage[0]!.dependents!.map((v) => [v.path.slice(ws.src.length), v.seq, v.current]);
+    assert.equal(versions, [["/a.txt", 0, false], ["/moved.txt", 1, true]]);
+    const result = await repairChunks(repo, outcome);
+    assert.equal(result.repaired.map((r) => r.from), [join(ws.src, "moved.txt")]);
+    assert.is((await repo.getChunk(id)).toString(), "moving bytes");
+    assert.equal((await checkRepository(repo, { readData: true })).damage, []);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a corrupt checkpoint is named; the batches are still replayed and checked", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "a.txt"), "a");
+    await backupOnce(ws);
+    const repo = await open(ws);
+    const tree = await loadTree(repo);
+    const key = await repo.writeCheckpoint(tree.sequence, tree.time, [...tree.entries.values()], tree.entries.size);
+    const file = join(ws.store, key);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 5] ^= 0xff;
+    await writeFile(file, bytes);
+    await rm(chunkFile(ws, sha256Hex(Buffer.from("a"))));
+    const outcome = await checkRepository(repo);
+    assert.equal(outcome.damage.map((d) => [d.kind, d.key]), [["checkpoint-unreadable", key], ["chunk-missing", dataKey(sha256Hex(Buffer.from("a")))]]);
+    assert.match(outcome.damage[0]!.message, `checkpoint 0 of ${new Date(tree.time).toISOString()} (${key}) cannot be read`);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
 test("a store that cannot be reached is an error, not damage", async () => {
   const ws = await workspace();
   try {

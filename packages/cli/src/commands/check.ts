@@ -4,6 +4,7 @@ import {
   BackupError,
   ConfigError,
   StateCache,
+  messageOf,
   StorageError,
   acquireLock,
   checkRepository,
@@ -36,6 +37,7 @@ interface CacheAccess {
   note?: string;
 }
 
+/** Opens the state cache under its lock. A cache that is busy, foreign or unreadable is left alone (with a note). */
 async function openCache(directory: string, repo: Repository): Promise<CacheAccess> {
   if (!existsSync(join(directory, "state.mdb"))) return { note: `no local state cache in ${directory}` };
   let lock: Lock;
@@ -43,15 +45,45 @@ async function openCache(directory: string, repo: Repository): Promise<CacheAcce
     lock = await acquireLock(directory);
   } catch (err) {
     if (err instanceof BackupError && err.code === "LOCKED") return { note: `${err.message}: the state cache is left alone` };
-    throw err;
+    return { note: `cannot lock the state cache in ${directory}: ${messageOf(err)}` };
   }
-  const cache = await StateCache.open(directory);
+  let cache: StateCache;
+  try {
+    cache = await StateCache.open(directory);
+  } catch (err) {
+    await lock.release();
+    return { note: messageOf(err) };
+  }
   if (cache.repositoryId !== repo.config.id) {
     await cache.close();
     await lock.release();
     return { note: `the state cache in ${directory} belongs to another repository` };
   }
   return { cache, lock };
+}
+
+/** A progress line on a TTY (stderr) while the check runs; nothing otherwise. */
+function progressLine(enabled: boolean) {
+  const out = process.stderr;
+  let shown = false;
+  let last = 0;
+  return {
+    phase(phase: string) {
+      if (!enabled) return;
+      out.write(`\rcheck: ${phase}…\x1b[K`);
+      shown = true;
+    },
+    read(done: number, total: number) {
+      if (!enabled || (Date.now() - last < 200 && done < total)) return;
+      last = Date.now();
+      out.write(`\rcheck: reading data ${done}/${total} (${Math.floor((done * 100) / Math.max(total, 1))}%)\x1b[K`);
+      shown = true;
+    },
+    done() {
+      if (shown) out.write("\r\x1b[K");
+      shown = false;
+    },
+  };
 }
 
 async function closeCache(access: CacheAccess): Promise<void> {
@@ -142,11 +174,19 @@ export async function checkCommand(options: CheckCommandOptions): Promise<number
       await closeCache(access);
       access = { ...(access.note ? { note: access.note } : {}) };
     }
-    const outcome = await checkRepository(repository, {
-      readData,
-      ...(subset ? { subset } : {}),
-      ...(expectSequence !== undefined ? { expectSequence } : {}),
-    });
+    const progress = progressLine(Boolean(process.stderr.isTTY) && !json && config.parameters.verbosity !== "Quiet");
+    let outcome: CheckOutcome;
+    try {
+      outcome = await checkRepository(repository, {
+        readData,
+        ...(subset ? { subset } : {}),
+        ...(expectSequence !== undefined ? { expectSequence } : {}),
+        onPhase: (phase) => progress.phase(phase === "index" ? "reading the index" : phase === "content" ? "listing content" : "replaying the journal"),
+        onRead: (done, total) => progress.read(done, total),
+      });
+    } finally {
+      progress.done();
+    }
     printReport(outcome, json);
     let left = outcome.damage.length;
     let repaired = 0;
