@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rtb } from "./helpers/daemon.js";
@@ -112,6 +112,25 @@ test("rtb check --repair re-uploads a deleted chunk from the file on disk, then 
     assert.is((await rtb(["backup", f.src, ...f.args, "--no-progress", "--quiet"])).code, 0);
     const clean = await rtb(["check", "--read-data", ...f.args]);
     assert.is(clean.code, 0, clean.stdout);
+  } finally {
+    await rm(f.dir, { recursive: true, force: true });
+  }
+});
+
+test("rtb check: a lost newest batch is found against the state cache of --state", async () => {
+  const f = await backedUp({ "one.txt": "one" });
+  try {
+    await new Promise((r) => setTimeout(r, 5)); // batch times are in ms: the next batch must be later
+    await writeFile(join(f.src, "two.txt"), "two");
+    assert.is((await rtb(["backup", f.src, ...f.args, "--no-progress", "--quiet"])).code, 0);
+    const group = join(f.store, "index", "batch", "00000000");
+    const newest = (await readdir(group)).sort().at(-1)!;
+    await rm(join(group, newest));
+    const withCache = await rtb(["check", ...f.args]);
+    assert.is(withCache.code, 5, withCache.stdout + withCache.stderr);
+    assert.match(withCache.stdout, "DAMAGE the newest index batch 1 is missing: the local state cache applied batch 1, the store ends at 0");
+    const storeOnly = await rtb(["check", "--store", f.store, "--state", join(f.dir, "no-state")]);
+    assert.is(storeOnly.code, 0, "the store alone cannot tell");
   } finally {
     await rm(f.dir, { recursive: true, force: true });
   }

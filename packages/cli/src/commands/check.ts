@@ -99,7 +99,10 @@ function humanDamage(d: Damage): string {
   const lines = [`DAMAGE ${terminalText(d.message)}`];
   for (const p of d.paths ?? []) lines.push(`  differs: ${terminalText(p)}`);
   if (d.pathCount !== undefined && d.pathCount > (d.paths?.length ?? 0)) lines.push(`  … and ${d.pathCount - (d.paths?.length ?? 0)} more path(s)`);
-  for (const v of d.dependents ?? []) lines.push(`  needed by ${terminalText(v.path)} (batch ${v.seq}, ${when(v.time)})${v.current ? " [current]" : ""}`);
+  for (const v of d.dependents ?? []) {
+    const where = v.key.startsWith("index/checkpoint/") ? "checkpoint" : "batch";
+    lines.push(`  needed by ${terminalText(v.path)} (${where} ${v.seq}, ${when(v.time)})${v.current ? " [current]" : ""}`);
+  }
   if (d.dependentCount !== undefined && d.dependentCount > (d.dependents?.length ?? 0)) {
     lines.push(`  … and ${d.dependentCount - (d.dependents?.length ?? 0)} more version(s)`);
   }

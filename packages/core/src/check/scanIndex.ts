@@ -35,7 +35,7 @@ export function isObjectDamage(err: unknown): boolean {
 }
 
 /** Notes the chunks of an entry and the size the index implies for each (all but the last are `chunkSize`). */
-export function noteChunks(chunks: Map<string, number>, entry: FileEntry, chunkSize: number): void {
+function noteChunks(chunks: Map<string, number>, entry: FileEntry, chunkSize: number): void {
   const n = entry.chunks.length;
   const consistent = entry.type === "file" && n === Math.ceil(entry.size / chunkSize);
   entry.chunks.forEach((id, i) => {
