@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, truncate, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readdir, readFile, rename, rm, truncate, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
   LocalDirectoryStorage,
@@ -259,14 +259,19 @@ test("--repair stores again a deleted chunk whose file is still on disk; then th
     await writeFile(join(ws.src, "data.bin"), content);
     await backupOnce(ws, { chunkSize: 4096 });
     const middle = sha256Hex(content.subarray(4096, 8192));
+    const last = sha256Hex(content.subarray(3 * 4096));
     await rm(chunkFile(ws, middle));
+    await rm(chunkFile(ws, last));
+    // Appended to since: the 100 bytes of the last chunk are still there, at its offset and length.
+    await appendFile(join(ws.src, "data.bin"), "appended later");
     const repo = await open(ws);
     const outcome = await checkRepository(repo);
-    assert.equal(outcome.damage.map((d) => d.chunk), [middle]);
+    assert.equal(outcome.damage.map((d) => d.chunk).sort(), [middle, last].sort());
     const result = await repairChunks(repo, outcome);
-    assert.equal(result.repaired.map((r) => [r.chunk, r.from]), [[middle, join(ws.src, "data.bin")]]);
+    assert.equal(result.repaired.map((r) => [r.chunk, r.from]).sort(), [[middle, join(ws.src, "data.bin")], [last, join(ws.src, "data.bin")]].sort());
     assert.equal(result.left, []);
     assert.equal(await readFile(chunkFile(ws, middle)), content.subarray(4096, 8192));
+    assert.equal(await readFile(chunkFile(ws, last)), content.subarray(3 * 4096));
     assert.equal((await checkRepository(repo, { readData: true })).damage, []);
   } finally {
     await ws.cleanup();

@@ -5,6 +5,7 @@ import { fsPath } from "../fsNames.js";
 import { dataKey, sha256Hex } from "../repository/format.js";
 import type { Repository } from "../repository/Repository.js";
 import type { StateCache } from "../state/StateCache.js";
+import type { FileEntry } from "../types.js";
 import type { CheckOutcome } from "./checkRepository.js";
 
 /** A chunk `repairChunks` stored again, and the file its bytes came from. */
@@ -62,8 +63,9 @@ async function readRegion(path: string, offset: number, length: number): Promise
 }
 
 /**
- * `rtb check --repair`: for each missing or corrupt chunk, looks for its bytes in the current files of the tree that
- * name it, at the chunk's offset (chunk index × the repository's chunk size, as the backup cut them). Bytes whose
+ * `rtb check --repair`: for each missing or corrupt chunk, looks for its bytes in the current files that name it (in
+ * the replayed tree and in the state cache), at the chunk's offset (chunk index × the repository's chunk size, as
+ * the backup cut them) and length. Bytes whose
  * SHA-256 is the chunk id are stored again with {@link Repository.putChunk} and read back verified; a file that
  * changed is never a source. What no file supplies is recorded in the state cache (the chunk is no longer believed
  * stored, the paths are read again by the next scan), so the next backup uploads whatever content still exists.
@@ -73,23 +75,33 @@ export async function repairChunks(repo: Repository, outcome: CheckOutcome, opti
   const chunkSize = repo.config.chunkSize;
   const damaged = new Map<string, string>();
   for (const d of outcome.damage) if ((d.kind === "chunk-missing" || d.kind === "chunk-corrupt") && d.chunk) damaged.set(d.chunk, d.key ?? dataKey(d.chunk));
-  const candidates = new Map<string, { path: string; index: number }[]>();
-  for (const entry of outcome.tree.values()) {
-    if (entry.type !== "file") continue;
+  // Where the bytes may still be: current files of the replayed tree, and of the state cache (which knows the newest
+  // tree even when index damage cut the replay short). Each names the chunk's offset and length in the file.
+  const candidates = new Map<string, { path: string; offset: number; length: number }[]>();
+  const seen = new Set<string>();
+  const consider = (entry: FileEntry) => {
+    if (entry.type !== "file") return;
     entry.chunks.forEach((id, index) => {
-      if (!damaged.has(id)) return;
+      if (!damaged.has(id) || seen.has(`${entry.path}\0${index}`)) return;
+      seen.add(`${entry.path}\0${index}`);
+      const offset = index * chunkSize;
       const list = candidates.get(id) ?? [];
-      list.push({ path: entry.path, index });
+      list.push({ path: entry.path, offset, length: Math.max(0, Math.min(chunkSize, entry.size - offset)) });
       candidates.set(id, list);
     });
+  };
+  if (damaged.size) {
+    for (const entry of outcome.tree.values()) consider(entry);
+    if (options.cache) for (const entry of options.cache.entries()) consider(entry);
   }
   const result: RepairResult = { repaired: [], left: [] };
   for (const [id, key] of damaged) {
     const sources = candidates.get(id) ?? [];
     let reason = sources.length ? `its bytes are no longer in ${sources.length === 1 ? "the file" : `any of the ${sources.length} files`} that held it` : "no current file holds it";
     let healed: string | undefined;
-    for (const { path, index } of sources) {
-      const data = await readRegion(path, index * chunkSize, chunkSize);
+    for (const { path, offset, length } of sources) {
+      if (length === 0) continue;
+      const data = await readRegion(path, offset, length);
       if (!data || sha256Hex(data) !== id) continue;
       try {
         await repo.putChunk(id, data);
@@ -102,7 +114,7 @@ export async function repairChunks(repo: Repository, outcome: CheckOutcome, opti
       }
     }
     if (healed !== undefined) result.repaired.push({ chunk: id, key, from: healed });
-    else result.left.push({ chunk: id, key, reason, paths: sources.map((s) => s.path) });
+    else result.left.push({ chunk: id, key, reason, paths: [...new Set(sources.map((s) => s.path))] });
   }
   if (options.cache && result.left.length) {
     result.recorded = await options.cache.markDamaged(
