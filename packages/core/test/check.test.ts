@@ -375,6 +375,35 @@ test("a corrupt checkpoint is named; the batches are still replayed and checked"
   }
 });
 
+test("--repair also finds the bytes through the state cache when index damage hides the file's current path", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "a.txt"), "bytes that moved");
+    await backupOnce(ws);
+    const repo = await open(ws);
+    const move = { op: "move" as const, from: join(ws.src, "a.txt"), to: join(ws.src, "b.txt") };
+    await repo.writeBatch(1, (await loadTree(repo)).time + 1, [move]);
+    await rename(join(ws.src, "a.txt"), join(ws.src, "b.txt"));
+    const cache = await StateCache.open(ws.state);
+    try {
+      await cache.applyBatch(1, [move]);
+      await truncate((await batchFiles(ws))[1]!, 8);
+      const id = sha256Hex(Buffer.from("bytes that moved"));
+      await rm(chunkFile(ws, id));
+      const outcome = await checkRepository(repo);
+      assert.equal(outcome.damage.map((d) => d.kind).sort(), ["batch-unreadable", "chunk-missing"]);
+      assert.equal((await repairChunks(repo, outcome)).repaired, [], "the replayed tree only knows a.txt");
+      const result = await repairChunks(repo, outcome, { cache });
+      assert.equal(result.repaired.map((r) => r.from), [join(ws.src, "b.txt")]);
+      assert.ok(await repo.hasChunk(id));
+    } finally {
+      await cache.close();
+    }
+  } finally {
+    await ws.cleanup();
+  }
+});
+
 test("a store that cannot be reached is an error, not damage", async () => {
   const ws = await workspace();
   try {
