@@ -10,6 +10,13 @@ const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 const objectOf = (store: string, id: string) => join(store, "data", id.slice(0, 2), id);
 const lines = (stdout: string) => stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>);
 
+// Without ZFS in the preset: a ZFS pool another test mounted must not change what these tests see.
+async function noZfsConfig(dir: string): Promise<string> {
+  const file = join(dir, "rtb.config.json");
+  await writeFile(file, JSON.stringify({ parameters: { monitorFileSystemTypes: ["tmpfs"] } }));
+  return file;
+}
+
 interface Fixture {
   dir: string;
   src: string;
@@ -25,9 +32,10 @@ async function backedUp(files: Record<string, string>): Promise<Fixture> {
   const state = join(dir, "state");
   await mkdir(src);
   for (const [name, content] of Object.entries(files)) await writeFile(join(src, name), content);
-  const backup = await rtb(["backup", src, "--store", store, "--state", state, "--no-progress", "--quiet"]);
+  const config = await noZfsConfig(dir);
+  const backup = await rtb(["backup", src, "--config", config, "--store", store, "--state", state, "--no-progress", "--quiet"]);
   assert.is(backup.code, 0, backup.stderr);
-  return { dir, src, store, state, args: ["--store", store, "--state", state] };
+  return { dir, src, store, state, args: ["--config", config, "--store", store, "--state", state] };
 }
 
 test("rtb check: 0 on a healthy store; a deleted chunk exits 5 naming the object and the escaped path that needs it", async () => {
@@ -129,7 +137,7 @@ test("rtb check: a lost newest batch is found against the state cache of --state
     const withCache = await rtb(["check", ...f.args]);
     assert.is(withCache.code, 5, withCache.stdout + withCache.stderr);
     assert.match(withCache.stdout, "DAMAGE the newest index batch 1 is missing: the local state cache applied batch 1, the store ends at 0");
-    const storeOnly = await rtb(["check", "--store", f.store, "--state", join(f.dir, "no-state")]);
+    const storeOnly = await rtb(["check", "--config", join(f.dir, "rtb.config.json"), "--store", f.store, "--state", join(f.dir, "no-state")]);
     assert.is(storeOnly.code, 0, "the store alone cannot tell");
   } finally {
     await rm(f.dir, { recursive: true, force: true });
@@ -139,7 +147,7 @@ test("rtb check: a lost newest batch is found against the state cache of --state
 test("rtb check: a store with no repository is an operational error (1), not damage", async () => {
   const dir = await mkdtemp(join(tmpdir(), "rtb-check-"));
   try {
-    const r = await rtb(["check", "--store", join(dir, "nothing-here"), "--state", join(dir, "state")]);
+    const r = await rtb(["check", "--config", await noZfsConfig(dir), "--store", join(dir, "nothing-here"), "--state", join(dir, "state")]);
     assert.is(r.code, 1, r.stdout);
     assert.match(r.stderr, /no repository at local:/);
   } finally {
