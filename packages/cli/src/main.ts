@@ -2,6 +2,7 @@ import sade from "sade";
 import { BackupError, ConfigError, messageOf } from "@rtbackup/core";
 import { backupCommand } from "./commands/backup.js";
 import { catCommand, listCommand, restoreCommand } from "./commands/restore.js";
+import { checkCommand } from "./commands/check.js";
 import { configCheckCommand } from "./commands/configCheck.js";
 import { runCommand } from "./commands/run.js";
 import { consoleCommand, consoleOptionsFrom } from "./commands/console.js";
@@ -69,6 +70,15 @@ export async function main(argv: string[]): Promise<number> {
     .action((path: string, opts: Record<string, unknown>) => run(() => catCommand(path, opts)));
 
   prog
+    .command("check", "Verify the store: every index object readable, no gaps, checkpoints agree, every content object present")
+    .option("--read-data", "Also download and re-hash every content object")
+    .option("--read-data-subset", "Download only part of the content: P% (a random slice) or n/t (the n-th of t slices)")
+    .option("--json", "One JSON object per line")
+    .option("--repair", "Store again missing or corrupt chunks whose bytes are still on disk; record the rest in the state cache")
+    .example("check --read-data-subset 10% --store /mnt/usb/rtb")
+    .action((opts: Record<string, unknown>) => run(() => checkCommand(opts)));
+
+  prog
     .command("config check [file]", "Validate a configuration file without starting anything")
     .option("--print", "Print the effective configuration (secrets masked)")
     .option("--xml", "Print it as OperatingParameters XML")
@@ -93,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
     );
 
   try {
-    prog.parse(translateDqdArguments(argv), { boolean: ["recursive", "json", "verbose", "quiet", "progress", "print", "xml", "initial-backup", "repeat", "uploads", "discard", "follow"] });
+    prog.parse(translateDqdArguments(argv), { boolean: ["recursive", "json", "verbose", "quiet", "progress", "print", "xml", "initial-backup", "repeat", "uploads", "discard", "follow", "read-data", "repair"] });
     await pending;
     return code;
   } catch (err) {

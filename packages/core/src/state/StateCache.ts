@@ -166,6 +166,29 @@ export class StateCache {
     });
   }
 
+  /**
+   * Records damage found in the store (`rtb check --repair`): the chunks are no longer believed stored, and the
+   * local identity (ctime, inode) of the paths is cleared, so the next scan reads those files again and uploads every
+   * chunk not believed stored. Returns how many chunk ids and paths it changed.
+   */
+  async markDamaged(chunkIds: Iterable<string>, paths: Iterable<string>): Promise<{ chunks: number; paths: number }> {
+    const changed = { chunks: 0, paths: 0 };
+    await this.#root.transaction(() => {
+      for (const id of chunkIds) {
+        if (!this.#chunks.doesExist(id)) continue;
+        this.#chunks.remove(id);
+        changed.chunks++;
+      }
+      for (const path of paths) {
+        const entry = this.get(path);
+        if (!entry || (entry.ctimeMs === 0 && entry.ino === 0)) continue;
+        this.#files.put(keyOf(path), encode({ ...entry, ctimeMs: 0, ino: 0 }));
+        changed.paths++;
+      }
+    });
+    return changed;
+  }
+
   /** Every tracked entry, in key order. */
   *entries(): Iterable<CachedEntry> {
     for (const { key, value } of this.#files.getRange({})) yield decode(key, value);

@@ -1,0 +1,435 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { randomBytes } from "node:crypto";
+import { appendFile, mkdir, readdir, readFile, rename, rm, truncate, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import {
+  LocalDirectoryStorage,
+  Repository,
+  StateCache,
+  StorageError,
+  checkRepository,
+  dataKey,
+  loadTree,
+  parseReadDataSubset,
+  repairChunks,
+  sha256Hex,
+  type Damage,
+  type StorageBackend,
+} from "@rtbackup/core";
+import { backupOnce, workspace, type Workspace } from "./helpers/tree.js";
+
+const open = (ws: Workspace) => Repository.open(new LocalDirectoryStorage({ path: ws.store }));
+const chunkFile = (ws: Workspace, id: string) => join(ws.store, dataKey(id));
+const ofKind = (damage: Damage[], kind: Damage["kind"]) => damage.filter((d) => d.kind === kind);
+
+async function batchFiles(ws: Workspace): Promise<string[]> {
+  const dir = join(ws.store, "index", "batch", "00000000");
+  return (await readdir(dir)).sort().map((n) => join(dir, n));
+}
+
+/** A later batch must carry a later time (batch times are ms). */
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+test("a healthy store has no damage; orphan data objects are counted, not damage", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "a.txt"), "alpha");
+    await writeFile(join(ws.src, "b.txt"), "beta");
+    await backupOnce(ws);
+    const orphan = randomBytes(100);
+    const orphanId = sha256Hex(orphan);
+    await mkdir(dirname(chunkFile(ws, orphanId)), { recursive: true });
+    await writeFile(chunkFile(ws, orphanId), orphan);
+    await writeFile(join(ws.store, "data", "stray-object"), "x");
+    const outcome = await checkRepository(await open(ws), { readData: true });
+    assert.equal(outcome.damage, []);
+    assert.equal(outcome.warnings, []);
+    assert.is(outcome.summary.chunksReferenced, 2);
+    assert.is(outcome.summary.chunksPresent, 2);
+    assert.is(outcome.summary.chunksRead, 2);
+    assert.is(outcome.summary.orphans, 2);
+    assert.is(outcome.summary.orphanBytes, 101);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a deleted chunk is named with every version that needs it (path, batch seq and time, current or not)", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "a.txt"), "shared content");
+    await writeFile(join(ws.src, "other.txt"), "unrelated");
+    await backupOnce(ws);
+    await tick();
+    await writeFile(join(ws.src, "copy.txt"), "shared content");
+    await writeFile(join(ws.src, "a.txt"), "new content of a");
+    await backupOnce(ws);
+    const id = sha256Hex(Buffer.from("shared content"));
+    await rm(chunkFile(ws, id));
+    const repo = await open(ws);
+    const outcome = await checkRepository(repo);
+    assert.is(outcome.damage.length, 1, JSON.stringify(outcome.damage));
+    const [d] = outcome.damage;
+    assert.is(d!.kind, "chunk-missing");
+    assert.is(d!.key, dataKey(id));
+    assert.match(d!.message, dataKey(id));
+    const batches = [];
+    for await (const b of repo.listBatches()) batches.push(b);
+    const versions = d!.dependents!.map((v) => `${v.path.slice(ws.src.length)} ${v.seq} ${v.time} ${v.current}`).sort();
+    assert.equal(versions, [`/a.txt 0 ${batches[0]!.time} false`, `/copy.txt 1 ${batches[1]!.time} true`]);
+    assert.is(d!.dependentCount, 2);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a flipped byte is invisible to a listing-only check and found by --read-data", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "precious.txt"), "the precious content");
+    await backupOnce(ws);
+    const id = sha256Hex(Buffer.from("the precious content"));
+    const bytes = await readFile(chunkFile(ws, id));
+    bytes[3] ^= 0x01;
+    await writeFile(chunkFile(ws, id), bytes);
+    const listing = await checkRepository(await open(ws));
+    assert.equal(listing.damage, [], "same size, so the listing cannot tell");
+    const read = await checkRepository(await open(ws), { readData: true });
+    assert.is(read.damage.length, 1);
+    assert.is(read.damage[0]!.kind, "chunk-corrupt");
+    assert.match(read.damage[0]!.message, `content object ${dataKey(id)} is corrupt`);
+    assert.match(read.damage[0]!.dependents![0]!.path, /precious\.txt$/);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a truncated chunk is corrupt by its listed size alone", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "f.txt"), "0123456789");
+    await backupOnce(ws);
+    const id = sha256Hex(Buffer.from("0123456789"));
+    await truncate(chunkFile(ws, id), 4);
+    const outcome = await checkRepository(await open(ws));
+    assert.equal(outcome.damage.map((d) => d.kind), ["chunk-corrupt"]);
+    assert.match(outcome.damage[0]!.message, "it has 4 bytes, the index says 10");
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a truncated batch is named with its sequence number and time; the rest is still checked", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "one.txt"), "one");
+    await backupOnce(ws);
+    await tick();
+    await writeFile(join(ws.src, "two.txt"), "two");
+    await backupOnce(ws);
+    const [first, second] = await batchFiles(ws);
+    await truncate(second!, 10);
+    await rm(chunkFile(ws, sha256Hex(Buffer.from("one"))));
+    const outcome = await checkRepository(await open(ws));
+    const bad = ofKind(outcome.damage, "batch-unreadable");
+    assert.is(bad.length, 1);
+    assert.is(bad[0]!.seq, 1);
+    assert.is(bad[0]!.key, second!.slice(ws.store.length + 1));
+    assert.match(bad[0]!.message, `index batch 1 of ${new Date(bad[0]!.time!).toISOString()}`);
+    const missing = ofKind(outcome.damage, "chunk-missing");
+    assert.is(missing.length, 1, "batch 0 is still checked");
+    assert.match(missing[0]!.dependents![0]!.path, /one\.txt$/);
+    assert.ok(first);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a batch deleted in the middle is a gap; a checkpoint beyond the batches and a lost newest batch too", async () => {
+  const ws = await workspace();
+  try {
+    for (const n of ["a", "b", "c"]) {
+      await writeFile(join(ws.src, `${n}.txt`), n);
+      await backupOnce(ws);
+      await tick();
+    }
+    const files = await batchFiles(ws);
+    await rm(files[1]!);
+    const repo = await open(ws);
+    const outcome = await checkRepository(repo);
+    const gaps = ofKind(outcome.damage, "sequence-gap");
+    assert.equal(gaps.map((g) => g.missing), [{ from: 1, to: 1 }]);
+    assert.match(gaps[0]!.message, "batch 1 is missing");
+    // The newest batches gone, with nothing beyond them, are only visible against what a state cache applied.
+    await rm(files[2]!);
+    assert.equal(ofKind((await checkRepository(repo)).damage, "sequence-gap"), []);
+    const expected = await checkRepository(repo, { expectSequence: 2 });
+    assert.equal(ofKind(expected.damage, "sequence-gap").map((g) => g.missing), [{ from: 1, to: 2 }]);
+    assert.match(expected.damage[0]!.message, "the local state cache applied batch 2");
+    // A checkpoint claiming batch 5 while batches end at 0.
+    await repo.writeCheckpoint(5, Date.now(), [], 0);
+    const lying = await checkRepository(repo);
+    assert.equal(ofKind(lying.damage, "sequence-gap").map((g) => g.missing), [{ from: 1, to: 5 }]);
+    assert.ok(lying.warnings.some((w) => w.kind === "checkpoint-unverified" && w.seq === 5));
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a checkpoint that disagrees with its batches is reported with the differing paths; an agreeing one is not", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "keep.txt"), "keep");
+    await writeFile(join(ws.src, "mode.txt"), "mode");
+    await backupOnce(ws);
+    const repo = await open(ws);
+    const tree = await loadTree(repo);
+    const entries = [...tree.entries.values()];
+    await repo.writeCheckpoint(tree.sequence, tree.time, entries, entries.length);
+    assert.equal((await checkRepository(repo)).damage, [], "a faithful checkpoint agrees");
+    const wrong = entries.map((e) => (e.path.endsWith("mode.txt") ? { ...e, mode: 0o6777 } : e));
+    wrong.push({ ...entries[0]!, path: join(ws.src, "invented.txt") });
+    const key = await repo.writeCheckpoint(tree.sequence, tree.time, wrong, wrong.length);
+    const outcome = await checkRepository(repo);
+    const mismatch = ofKind(outcome.damage, "checkpoint-mismatch");
+    assert.is(mismatch.length, 1, JSON.stringify(outcome.damage));
+    assert.is(mismatch[0]!.key, key);
+    assert.is(mismatch[0]!.pathCount, 2);
+    assert.equal(mismatch[0]!.paths!.sort(), [join(ws.src, "invented.txt"), join(ws.src, "mode.txt")]);
+    const late = await repo.writeCheckpoint(tree.sequence, tree.time + 1000, entries, entries.length);
+    const timed = ofKind((await checkRepository(repo)).damage, "checkpoint-mismatch").find((d) => d.key === late);
+    assert.ok(timed, "a checkpoint whose time is not its batches' time disagrees");
+    assert.match(timed!.message, "is not the time of its batches");
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("several live batches under one number are a warning; a batch that replaces the other resolves it", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "x.txt"), "x");
+    await backupOnce(ws);
+    const repo = await open(ws);
+    const tree = await loadTree(repo);
+    const entry = [...tree.entries.values()].find((e) => e.path.endsWith("x.txt"))!;
+    const t = tree.time + 10;
+    const one = await repo.writeBatch(1, t, [{ op: "put", ...entry, mode: 0o600 }]);
+    await repo.writeBatch(1, t + 1, [{ op: "put", ...entry, mode: 0o640 }]);
+    const dup = await checkRepository(repo);
+    assert.equal(dup.damage, []);
+    assert.equal(dup.warnings.map((w) => [w.kind, w.seq, w.keys.length]), [["duplicate-sequence", 1, 2]]);
+    await repo.writeBatch(2, t + 2, [{ op: "put", ...entry, mode: 0o600 }], [one]);
+    const resolved = await checkRepository(repo);
+    assert.equal(resolved.warnings, []);
+    assert.equal(resolved.damage, []);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("--read-data-subset: 100% equals --read-data, a small slice reads fewer, n/t slices cover every chunk once", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "big.bin"), randomBytes(4096 * 40));
+    await backupOnce(ws, { chunkSize: 4096 });
+    const repo = await open(ws);
+    const full = await checkRepository(repo, { readData: true });
+    assert.is(full.summary.chunksRead, 40);
+    const all = await checkRepository(repo, { readData: true, subset: parseReadDataSubset("100%") });
+    assert.equal(all.summary, full.summary);
+    const few = await checkRepository(repo, { readData: true, subset: parseReadDataSubset("10%", 0) });
+    assert.ok(few.summary.chunksRead < 40, `${few.summary.chunksRead} read`);
+    let total = 0;
+    for (let n = 1; n <= 4; n++) total += (await checkRepository(repo, { readData: true, subset: parseReadDataSubset(`${n}/4`) })).summary.chunksRead;
+    assert.is(total, 40);
+    for (const bad of ["0%", "101%", "5/4", "0/3", "ten", "1/0"]) {
+      assert.throws(() => parseReadDataSubset(bad), (err: Error) => err.message.includes(`"${bad}"`), bad);
+    }
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("--repair stores again a deleted chunk whose file is still on disk; then the check is clean", async () => {
+  const ws = await workspace();
+  try {
+    const content = randomBytes(4096 * 3 + 100);
+    await writeFile(join(ws.src, "data.bin"), content);
+    await backupOnce(ws, { chunkSize: 4096 });
+    const middle = sha256Hex(content.subarray(4096, 8192));
+    const last = sha256Hex(content.subarray(3 * 4096));
+    await rm(chunkFile(ws, middle));
+    await rm(chunkFile(ws, last));
+    // Appended to since: the 100 bytes of the last chunk are still there, at its offset and length.
+    await appendFile(join(ws.src, "data.bin"), "appended later");
+    const repo = await open(ws);
+    const outcome = await checkRepository(repo);
+    assert.equal(outcome.damage.map((d) => d.chunk).sort(), [middle, last].sort());
+    const result = await repairChunks(repo, outcome);
+    assert.equal(result.repaired.map((r) => [r.chunk, r.from]).sort(), [[middle, join(ws.src, "data.bin")], [last, join(ws.src, "data.bin")]].sort());
+    assert.equal(result.left, []);
+    assert.equal(await readFile(chunkFile(ws, middle)), content.subarray(4096, 8192));
+    assert.equal(await readFile(chunkFile(ws, last)), content.subarray(3 * 4096));
+    assert.equal((await checkRepository(repo, { readData: true })).damage, []);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("--repair never stores wrong bytes: a chunk whose file changed on disk is left, and nothing is written", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "f.txt"), "original bytes");
+    await backupOnce(ws);
+    const id = sha256Hex(Buffer.from("original bytes"));
+    await rm(chunkFile(ws, id));
+    await writeFile(join(ws.src, "f.txt"), "modified bytes");
+    const repo = await open(ws);
+    const result = await repairChunks(repo, await checkRepository(repo));
+    assert.equal(result.repaired, []);
+    assert.equal(result.left.map((l) => [l.chunk, l.paths]), [[id, [join(ws.src, "f.txt")]]]);
+    assert.match(result.left[0]!.reason, "no longer in the file");
+    assert.is(await repo.hasChunk(id), false);
+    assert.equal(await readdir(join(ws.store, "data", id.slice(0, 2))).catch(() => []), []);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("--repair records unrepaired damage in the state cache, so the next backup uploads the content again", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "a.txt"), "content that moves");
+    await backupOnce(ws);
+    const id = sha256Hex(Buffer.from("content that moves"));
+    await rm(chunkFile(ws, id));
+    // The file moved on disk while no agent ran: the index still names the old path, which repair cannot read.
+    await rename(join(ws.src, "a.txt"), join(ws.src, "b.txt"));
+    const repo = await open(ws);
+    const cache = await StateCache.open(ws.state);
+    let result;
+    try {
+      assert.ok(cache.hasChunk(id), "the cache believed it stored");
+      result = await repairChunks(repo, await checkRepository(repo), { cache });
+      assert.is(cache.hasChunk(id), false);
+      assert.is(cache.get(join(ws.src, "a.txt"))?.ino, 0);
+    } finally {
+      await cache.close();
+    }
+    assert.equal(result.repaired, []);
+    assert.equal(result.recorded, { chunks: 1, paths: 1 });
+    await backupOnce(ws);
+    assert.ok(await repo.hasChunk(id), "the backup uploaded the chunk the cache no longer believed stored");
+    assert.equal((await checkRepository(repo, { readData: true })).damage, []);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a moved file's new path depends on its chunks; --repair overwrites a corrupt chunk with verified bytes", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "a.txt"), "moving bytes");
+    await backupOnce(ws);
+    const repo = await open(ws);
+    const tree = await loadTree(repo);
+    await repo.writeBatch(1, tree.time + 1, [{ op: "move", from: join(ws.src, "a.txt"), to: join(ws.src, "moved.txt") }]);
+    await rename(join(ws.src, "a.txt"), join(ws.src, "moved.txt"));
+    const id = sha256Hex(Buffer.from("moving bytes"));
+    const bytes = await readFile(chunkFile(ws, id));
+    bytes[0] ^= 0x40;
+    await writeFile(chunkFile(ws, id), bytes);
+    const outcome = await checkRepository(repo, { readData: true });
+    assert.equal(outcome.damage.map((d) => d.kind), ["chunk-corrupt"]);
+    const versions = outcome.damage[0]!.dependents!.map((v) => [v.path.slice(ws.src.length), v.seq, v.current]);
+    assert.equal(versions, [["/a.txt", 0, false], ["/moved.txt", 1, true]]);
+    const result = await repairChunks(repo, outcome);
+    assert.equal(result.repaired.map((r) => r.from), [join(ws.src, "moved.txt")]);
+    assert.is((await repo.getChunk(id)).toString(), "moving bytes");
+    assert.equal((await checkRepository(repo, { readData: true })).damage, []);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a corrupt checkpoint is named; the batches are still replayed and checked", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "a.txt"), "a");
+    await backupOnce(ws);
+    const repo = await open(ws);
+    const tree = await loadTree(repo);
+    const key = await repo.writeCheckpoint(tree.sequence, tree.time, [...tree.entries.values()], tree.entries.size);
+    const file = join(ws.store, key);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 5] ^= 0xff;
+    await writeFile(file, bytes);
+    await rm(chunkFile(ws, sha256Hex(Buffer.from("a"))));
+    const outcome = await checkRepository(repo);
+    assert.equal(outcome.damage.map((d) => [d.kind, d.key]), [["checkpoint-unreadable", key], ["chunk-missing", dataKey(sha256Hex(Buffer.from("a")))]]);
+    assert.match(outcome.damage[0]!.message, `checkpoint 0 of ${new Date(tree.time).toISOString()} (${key}) cannot be read`);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("--repair also finds the bytes through the state cache when index damage hides the file's current path", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "a.txt"), "bytes that moved");
+    await backupOnce(ws);
+    const repo = await open(ws);
+    const move = { op: "move" as const, from: join(ws.src, "a.txt"), to: join(ws.src, "b.txt") };
+    await repo.writeBatch(1, (await loadTree(repo)).time + 1, [move]);
+    await rename(join(ws.src, "a.txt"), join(ws.src, "b.txt"));
+    const cache = await StateCache.open(ws.state);
+    try {
+      await cache.applyBatch(1, [move]);
+      await truncate((await batchFiles(ws))[1]!, 8);
+      const id = sha256Hex(Buffer.from("bytes that moved"));
+      await rm(chunkFile(ws, id));
+      const outcome = await checkRepository(repo);
+      assert.equal(outcome.damage.map((d) => d.kind).sort(), ["batch-unreadable", "chunk-missing"]);
+      assert.equal((await repairChunks(repo, outcome)).repaired, [], "the replayed tree only knows a.txt");
+      const result = await repairChunks(repo, outcome, { cache });
+      assert.equal(result.repaired.map((r) => r.from), [join(ws.src, "b.txt")]);
+      assert.ok(await repo.hasChunk(id));
+    } finally {
+      await cache.close();
+    }
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a store that cannot be reached is an error, not damage", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "a.txt"), "a");
+    await backupOnce(ws);
+    const local = new LocalDirectoryStorage({ path: ws.store });
+    const repo = await Repository.open(local);
+    let failing = false;
+    const flaky: StorageBackend = {
+      description: "flaky",
+      put: (k, b, s) => local.put(k, b, s),
+      get: (k, r) => (failing ? Promise.reject(new StorageError("STORAGE_FAILED", `get ${k}: connection reset`)) : local.get(k, r)),
+      head: (k) => local.head(k),
+      list: (p) => local.list(p),
+      delete: (k) => local.delete(k),
+    };
+    const through = await Repository.open(flaky);
+    failing = true;
+    await checkRepository(through).then(
+      () => assert.unreachable("must throw"),
+      (err: StorageError) => assert.is(err.code, "STORAGE_FAILED"),
+    );
+    assert.equal((await checkRepository(repo)).damage, []);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test.run();
