@@ -1,13 +1,15 @@
-import { chmod, lchown, lstat, lutimes, mkdir, open, rename, rm, symlink, utimes } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { BackupError, messageOf } from "../errors.js";
-import { fsPath } from "../fsNames.js";
+import { encodeName, fsPath } from "../fsNames.js";
 import { isPathUnder } from "../repository/format.js";
 import type { Repository } from "../repository/Repository.js";
 import type { FileEntry } from "../types.js";
-import { targetPathOf } from "./safePath.js";
+import { DirCache } from "./DirCache.js";
+import { OpenDir, type Meta } from "./OpenDir.js";
+import { safeRelative, targetPathOf } from "./safePath.js";
 import { backoffDelay, delay } from "../pipeline/retry.js";
 
 /** What a restore reports as it goes (streamed as JSON lines by the CLI). */
@@ -33,6 +35,8 @@ export interface RestorerOptions {
   concurrency?: number;
   /** Restore owners (uid/gid). Default: when running as root. */
   restoreOwner?: boolean;
+  /** Idle directory fds kept open for reuse (see {@link DirCache}). Default 64. */
+  maxOpenDirs?: number;
   onEvent?: (event: RestoreEvent) => void;
 }
 
@@ -47,24 +51,36 @@ function normalize(path: string): string {
   return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
 }
 
+/** One entry placed under the target: its path segments below the target, and its display path there. */
+interface Placed {
+  entry: FileEntry;
+  segments: string[];
+  dest: string;
+}
+
 /**
- * Restores entries of a tree view into a target directory. Never writes outside it: entries whose path could
- * escape are refused and reported, parent directories are checked to be real directories (not symlinks) before
- * anything is written into them, files are written to a temporary name and renamed, and symlinks are created last
- * so no restored link can redirect a later write. Every chunk is verified before its bytes are written.
+ * Restores entries of a tree view into a target directory. Never writes outside it, even while a local user who owns
+ * a directory on the way swaps things under it: entries whose path could escape are refused and reported; the target
+ * is opened once (trusted as named, like `cp -a`) and every directory below it is opened relative to its parent's fd
+ * without following symlinks (see {@link OpenDir}); files are created with `O_EXCL|O_NOFOLLOW` under a temporary
+ * name in that directory, get their metadata on the open fd and are renamed into place relative to the same fd;
+ * symlinks are created last, so no restored link can redirect a later write, and their owner and times are set
+ * without following them; directory metadata is applied last, deepest first, on fds. Every chunk is verified before
+ * its bytes are written.
  */
 export class Restorer {
   readonly #repo: Repository;
   readonly #concurrency: number;
   readonly #owner: boolean;
   readonly #onEvent: (event: RestoreEvent) => void;
-  readonly #verifiedDirs = new Set<string>();
+  readonly #maxOpenDirs: number | undefined;
 
   constructor(repo: Repository, options: RestorerOptions = {}) {
     this.#repo = repo;
     this.#concurrency = options.concurrency ?? 8;
     this.#owner = options.restoreOwner ?? process.getuid?.() === 0;
     this.#onEvent = options.onEvent ?? (() => undefined);
+    this.#maxOpenDirs = options.maxOpenDirs;
   }
 
   /**
@@ -106,25 +122,40 @@ export class Restorer {
     return { entries: [...chosen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), missing };
   }
 
-  /** Restores entries under `target` (created if missing). */
+  /**
+   * Restores entries under `target` (created if missing; it may be a symlink the caller named, followed once). Needs
+   * /proc (names are resolved relative to open directories through /proc/self/fd); fails before writing without it.
+   */
   async restore(entries: readonly FileEntry[], target: string): Promise<RestoreResult> {
     const root = resolve(target);
     await mkdir(fsPath(root), { recursive: true });
+    const top = await OpenDir.openTarget(root);
+    const cache = new DirCache(top, root, this.#maxOpenDirs === undefined ? {} : { maxIdle: this.#maxOpenDirs });
+    try {
+      return await this.#restoreInto(cache, entries, root);
+    } finally {
+      await cache.closeAll();
+      await top.close();
+    }
+  }
+
+  async #restoreInto(cache: DirCache, entries: readonly FileEntry[], root: string): Promise<RestoreResult> {
     const result: RestoreResult = { restored: 0, bytes: 0, errors: 0, unsafe: 0 };
-    const placed: { entry: FileEntry; dest: string }[] = [];
+    const placed: Placed[] = [];
     for (const entry of entries) {
       const dest = targetPathOf(root, entry.path);
-      if (!dest) {
+      const rel = dest === undefined ? undefined : safeRelative(entry.path);
+      if (dest === undefined || rel === undefined) {
         result.unsafe++;
         this.#onEvent({ event: "unsafe", path: entry.path, error: "path would escape the restore target; skipped" });
         continue;
       }
-      placed.push({ entry, dest });
+      placed.push({ entry, segments: rel.split("/"), dest });
     }
     const dirs = placed.filter((p) => p.entry.type === "dir");
     const files = placed.filter((p) => p.entry.type === "file");
     const links = placed.filter((p) => p.entry.type === "symlink");
-    const run = async (item: { entry: FileEntry; dest: string }, work: () => Promise<void>) => {
+    const run = async (item: Placed, work: () => Promise<void>) => {
       try {
         await work();
         result.restored++;
@@ -137,25 +168,37 @@ export class Restorer {
         this.#onEvent({ event: unsafe ? "unsafe" : "error", path: item.entry.path, error: messageOf(err) });
       }
     };
-    for (const d of dirs) await this.#ensureDir(root, d.dest).catch(() => undefined);
+    // Directories first (mode 0700 until the end); a failure here is reported below, by the entries it affects.
+    for (const d of dirs) await this.#inDir(cache, d.segments, async () => undefined).catch(() => undefined);
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(this.#concurrency, files.length) }, async () => {
         while (next < files.length) {
           const item = files[next++]!;
-          await run(item, () => this.#restoreFile(root, item.entry, item.dest));
+          await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), (dir) => this.#restoreFile(dir, item)));
         }
       }),
     );
-    for (const item of links) await run(item, () => this.#restoreLink(root, item.entry, item.dest));
-    // Directory metadata last, deepest first, so writing into them does not disturb their mtime.
-    for (const item of [...dirs].sort((a, b) => b.dest.length - a.dest.length)) {
-      await run(item, async () => {
-        await this.#ensureDir(root, item.dest);
-        await this.#applyMeta(item.entry, item.dest);
-      });
-    }
+    for (const item of links) await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), (dir) => this.#restoreLink(dir, item)));
+    // Directory metadata last, deepest first, so writing into them does not disturb their mtime; parents stay 0700
+    // (searchable by us) until their own turn.
+    const deepestFirst = [...dirs].sort((a, b) => b.segments.length - a.segments.length || (a.dest < b.dest ? 1 : a.dest > b.dest ? -1 : 0));
+    for (const item of deepestFirst) await run(item, () => this.#inDir(cache, item.segments, (dir) => dir.applyMeta(this.#meta(item.entry))));
     return result;
+  }
+
+  /** Runs `work` with the open directory at `segments`, releasing it afterwards. */
+  async #inDir<T>(cache: DirCache, segments: readonly string[], work: (dir: OpenDir) => Promise<T>): Promise<T> {
+    const dir = await cache.acquire(segments);
+    try {
+      return await work(dir);
+    } finally {
+      cache.release(segments);
+    }
+  }
+
+  #meta(entry: FileEntry): Meta {
+    return { owner: this.#owner ? { uid: entry.uid, gid: entry.gid } : undefined, mode: entry.mode & 0o7777, time: entry.mtimeMs / 1000 };
   }
 
   /**
@@ -188,31 +231,15 @@ export class Restorer {
     }
   }
 
-  /** Creates `dir` (and its parents) under `root`, refusing any existing component that is not a real directory. */
-  async #ensureDir(root: string, dir: string): Promise<void> {
-    if (dir === root || this.#verifiedDirs.has(dir)) return;
-    await this.#ensureDir(root, dirname(dir));
-    try {
-      const st = await lstat(fsPath(dir));
-      if (!st.isDirectory()) {
-        throw new BackupError("RESTORE_UNSAFE_PATH", `${dir} exists and is not a directory (${st.isSymbolicLink() ? "a symlink" : "a file"}); refusing to write through it`);
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      await mkdir(fsPath(dir), { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== "EEXIST") throw e;
-      });
-      const st = await lstat(fsPath(dir));
-      if (!st.isDirectory()) throw new BackupError("RESTORE_UNSAFE_PATH", `${dir} is not a directory`);
-    }
-    this.#verifiedDirs.add(dir);
-  }
-
-  async #restoreFile(root: string, entry: FileEntry, dest: string): Promise<void> {
-    await this.#ensureDir(root, dirname(dest));
-    const temp = join(dirname(dest), `.${basename(dest).slice(0, 40)}.rtb-restore-${randomBytes(6).toString("hex")}`);
-    // O_EXCL + O_NOFOLLOW via "wx": a planted symlink at the temp name cannot redirect the write.
-    const handle = await open(fsPath(temp), "wx", 0o600);
+  /**
+   * Writes a file under a temporary name created in its (open) directory with O_EXCL|O_NOFOLLOW, sets owner, mode
+   * and times on the open fd, then renames it into place within the same directory.
+   */
+  async #restoreFile(dir: OpenDir, item: Placed): Promise<void> {
+    const { entry } = item;
+    const name = encodeName(item.segments.at(-1)!);
+    const temp = Buffer.concat([Buffer.from("."), name.subarray(0, 40), Buffer.from(`.rtb-restore-${randomBytes(6).toString("hex")}`)]);
+    const handle = await dir.createFile(temp);
     try {
       let written = 0;
       // Fetch ahead: up to 3 chunks of a large file are downloaded while earlier ones are written.
@@ -232,42 +259,36 @@ export class Restorer {
       if (written !== entry.size) {
         throw new BackupError("INTEGRITY", `${entry.path}: content is ${written} bytes, the index says ${entry.size}`);
       }
+      await OpenDir.applyFileMeta(handle, this.#meta(entry));
     } catch (err) {
       await handle.close();
-      await rm(fsPath(temp), { force: true });
+      await dir.remove(temp);
       throw err;
     }
     await handle.close();
     try {
-      await this.#applyMeta(entry, temp);
-      await rename(fsPath(temp), fsPath(dest));
+      await dir.rename(temp, name);
     } catch (err) {
-      await rm(fsPath(temp), { force: true });
+      await dir.remove(temp);
       throw err;
     }
   }
 
-  async #restoreLink(root: string, entry: FileEntry, dest: string): Promise<void> {
-    await this.#ensureDir(root, dirname(dest));
-    const temp = join(dirname(dest), `.rtb-restore-link-${randomBytes(6).toString("hex")}`);
-    await symlink(fsPath(entry.target ?? ""), fsPath(temp));
+  /** Creates a symlink under a temporary name in its (open) directory, sets its owner and times, renames it. */
+  async #restoreLink(dir: OpenDir, item: Placed): Promise<void> {
+    const { entry } = item;
+    const name = encodeName(item.segments.at(-1)!);
+    const temp = Buffer.from(`.rtb-restore-link-${randomBytes(6).toString("hex")}`);
+    await dir.symlink(entry.target ?? "", temp);
     try {
-      if (this.#owner) await lchown(fsPath(temp), entry.uid, entry.gid);
-      const t = entry.mtimeMs / 1000;
-      await lutimes(fsPath(temp), t, t);
-      const existing = await lstat(fsPath(dest)).catch(() => undefined);
-      if (existing?.isDirectory()) throw new BackupError("RESTORE_UNSAFE_PATH", `${dest} is a directory; not replacing it with a symlink`);
-      await rename(fsPath(temp), fsPath(dest));
+      const { owner, time } = this.#meta(entry);
+      await dir.linkMeta(temp, { owner, time });
+      const existing = await dir.lstat(name).catch(() => undefined);
+      if (existing?.isDirectory()) throw new BackupError("RESTORE_UNSAFE_PATH", `${item.dest} is a directory; not replacing it with a symlink`);
+      await dir.rename(temp, name);
     } catch (err) {
-      await rm(fsPath(temp), { force: true });
+      await dir.remove(temp);
       throw err;
     }
-  }
-
-  async #applyMeta(entry: FileEntry, path: string): Promise<void> {
-    if (this.#owner) await lchown(fsPath(path), entry.uid, entry.gid);
-    await chmod(fsPath(path), entry.mode & 0o7777);
-    const t = entry.mtimeMs / 1000;
-    await utimes(fsPath(path), t, t);
   }
 }

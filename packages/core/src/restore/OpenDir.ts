@@ -1,0 +1,178 @@
+import { constants, type Stats } from "node:fs";
+import { chmod, chown, lchown, lstat, lutimes, mkdir, open, rename, stat, symlink, unlink, utimes, type FileHandle } from "node:fs/promises";
+import { BackupError } from "../errors.js";
+import { fsPath } from "../fsNames.js";
+
+/** Linux `O_PATH` (not in `fs.constants`): an fd that pins a directory without needing read permission on it. */
+const O_PATH = 0o10000000;
+const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** The metadata a restore applies to an object. */
+export interface Meta {
+  /** Owner to set, or `undefined` to leave it. */
+  owner: { uid: number; gid: number } | undefined;
+  /** Permission bits (incl. setuid/setgid/sticky). */
+  mode: number;
+  /** Modification (and access) time, seconds since the epoch. */
+  time: number;
+}
+
+/**
+ * An open directory, and operations on names directly inside it. Node has no `openat`/`mkdirat`/`renameat`, so every
+ * name is reached as `/proc/self/fd/<fd>/<name>`: the kernel resolves `/proc/self/fd/<fd>` to the open directory
+ * itself (a "magic link" that jumps to the file the fd holds, without re-walking any path), so only `<name>` is
+ * looked up, inside that directory, and what happens at `<name>` is decided per call:
+ *
+ * - `openDir` opens with `O_DIRECTORY|O_NOFOLLOW`: a symlink there (planted before, or swapped in between `mkdir`
+ *   and `open`) fails with ELOOP/ENOTDIR and becomes a RESTORE_UNSAFE_PATH error, never a directory elsewhere;
+ * - `createFile` uses `O_CREAT|O_EXCL|O_NOFOLLOW`: an existing name of any kind, symlinks included, is EEXIST;
+ * - `mkdir`, `symlink`, `rename`, `unlink`, `lstat`, `lchown` and `lutimes` never follow a symlink at the last
+ *   component, and `rename` between two names of the same fd stays in that directory;
+ * - metadata of the directory itself and of files is set on their open fds (fchown, fchmod, futimes), so a swap of
+ *   the name afterwards changes nothing.
+ *
+ * A directory that is renamed elsewhere while open keeps receiving writes where it now is: only its owner could
+ * move it, and only to a place that owner may write to. Names are raw bytes (Buffers) so non-UTF-8 names work.
+ */
+export class OpenDir {
+  readonly #handle: FileHandle;
+  /** `O_PATH` handles cannot be fchmod'ed; their metadata goes through the fd's /proc link instead. */
+  readonly #pathOnly: boolean;
+  /** For messages: where the directory was when it was opened. */
+  readonly label: string;
+  #closed = false;
+
+  private constructor(handle: FileHandle, pathOnly: boolean, label: string) {
+    this.#handle = handle;
+    this.#pathOnly = pathOnly;
+    this.label = label;
+  }
+
+  /**
+   * Opens the restore target itself. It is trusted as the user named it (like `cp -a`): symlinks in its path,
+   * including the last component, are followed, once. Fails with a clear error when /proc is not mounted.
+   */
+  static async openTarget(path: string): Promise<OpenDir> {
+    const handle = await open(fsPath(path), constants.O_RDONLY | constants.O_DIRECTORY);
+    const dir = new OpenDir(handle, false, path);
+    try {
+      const own = await handle.stat();
+      const viaProc = await stat(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
+      if (!viaProc || viaProc.dev !== own.dev || viaProc.ino !== own.ino) {
+        throw new BackupError("NATIVE", `restore needs /proc mounted: it creates every file relative to an open directory through /proc/self/fd, which does not resolve here (restoring into ${path})`);
+      }
+      return dir;
+    } catch (err) {
+      await dir.close();
+      throw err;
+    }
+  }
+
+  /** `/proc/self/fd/<fd>/<name>` as bytes; `name` is one path segment (no `/`, not `.` or `..`). */
+  pathOf(name: Buffer): Buffer {
+    return Buffer.concat([Buffer.from(`/proc/self/fd/${this.#handle.fd}/`), name]);
+  }
+
+  /** The fd's own /proc link: resolves to exactly the directory held open. */
+  #self(): string {
+    return `/proc/self/fd/${this.#handle.fd}`;
+  }
+
+  /**
+   * Opens the subdirectory `name` without following a symlink there, creating it (mode 0700) when missing. A name
+   * that is a symlink or not a directory is a RESTORE_UNSAFE_PATH error; so is one that is swapped between the
+   * `mkdir` and the `open`.
+   */
+  async openDir(name: Buffer, label: string): Promise<OpenDir> {
+    const path = this.pathOf(name);
+    await mkdir(path, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "EEXIST") throw err;
+    });
+    let handle: FileHandle;
+    let pathOnly = false;
+    try {
+      handle = await open(path, DIR_FLAGS);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EACCES") {
+        // A directory we may search but not read (not root): O_PATH pins it just as well.
+        handle = await open(path, O_PATH | DIR_FLAGS).catch((e: unknown) => this.#refuse(e, name, label));
+        pathOnly = true;
+      } else handle = await this.#refuse(err, name, label);
+    }
+    const dir = new OpenDir(handle, pathOnly, label);
+    try {
+      if (!(await handle.stat()).isDirectory()) throw new BackupError("RESTORE_UNSAFE_PATH", `${label} is not a directory; refusing to write into it`);
+      return dir;
+    } catch (err) {
+      await dir.close();
+      throw err;
+    }
+  }
+
+  async #refuse(err: unknown, name: Buffer, label: string): Promise<never> {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ELOOP" && code !== "ENOTDIR") throw err;
+    const st = await this.lstat(name).catch(() => undefined);
+    const what = st?.isSymbolicLink() ? "a symlink" : st ? "not a directory" : "gone";
+    throw new BackupError("RESTORE_UNSAFE_PATH", `${label} exists and is ${what}; refusing to write through it`, { cause: err });
+  }
+
+  /** Creates `name` for writing, mode 0600; fails if anything (a symlink included) already has that name. */
+  createFile(name: Buffer): Promise<FileHandle> {
+    return open(this.pathOf(name), CREATE_FLAGS, 0o600);
+  }
+
+  /** Renames `from` to `to`, both names in this directory. */
+  rename(from: Buffer, to: Buffer): Promise<void> {
+    return rename(this.pathOf(from), this.pathOf(to));
+  }
+
+  /** Creates a symlink `name` → `target` (the target is stored, never resolved). */
+  symlink(target: string, name: Buffer): Promise<void> {
+    return symlink(fsPath(target), this.pathOf(name));
+  }
+
+  /** Sets owner and times of the symlink `name` itself, never of what it points to. */
+  async linkMeta(name: Buffer, meta: Omit<Meta, "mode">): Promise<void> {
+    if (meta.owner) await lchown(this.pathOf(name), meta.owner.uid, meta.owner.gid);
+    await lutimes(this.pathOf(name), meta.time, meta.time);
+  }
+
+  /** `lstat` of `name` (not followed). */
+  lstat(name: Buffer): Promise<Stats> {
+    return lstat(this.pathOf(name));
+  }
+
+  /** Removes the file or symlink `name` if it is there. Never throws (used to clean up after a failure). */
+  async remove(name: Buffer): Promise<void> {
+    await unlink(this.pathOf(name)).catch(() => undefined);
+  }
+
+  /** Applies owner, mode and times to this directory itself (owner first: chown clears setuid/setgid bits). */
+  async applyMeta(meta: Meta): Promise<void> {
+    if (this.#pathOnly) {
+      if (meta.owner) await chown(this.#self(), meta.owner.uid, meta.owner.gid);
+      await chmod(this.#self(), meta.mode);
+      await utimes(this.#self(), meta.time, meta.time);
+      return;
+    }
+    await OpenDir.applyFileMeta(this.#handle, meta);
+  }
+
+  /** Applies owner, mode and times through an open fd: fchown, then fchmod (chown clears setuid bits), then futimes. */
+  static async applyFileMeta(handle: FileHandle, meta: Meta): Promise<void> {
+    if (meta.owner) await handle.chown(meta.owner.uid, meta.owner.gid);
+    await handle.chmod(meta.mode);
+    await handle.utimes(meta.time, meta.time);
+  }
+
+  /** Closes the fd (idempotent). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#handle.close();
+  }
+}
+
