@@ -9,9 +9,11 @@ import {
   resolvePluginSpecs,
   stderrSink,
   type BackupPlugin,
+  type LogSink,
   type Parameters,
 } from "@rtbackup/core";
 import { presetPlugins, type PresetMode } from "./preset.js";
+import { terminalText } from "./terminalText.js";
 
 /** Options every command that touches a repository accepts. */
 export interface CommonOptions {
@@ -63,12 +65,15 @@ export async function loadCliConfig(options: CommonOptions, mode: PresetMode = "
   return { parameters, plugins, source: loaded.filepath ?? "built-in defaults", warnings: loaded.warnings ?? [] };
 }
 
+/** Log lines on stderr, one line each: a path with a newline or an escape sequence in a message is printed escaped. */
+const terminalSink: LogSink = { write: (level, name, message) => stderrSink.write(level, name, terminalText(message)) };
+
 /** An engine for a loaded configuration, logging to stderr. */
 export function createEngine(config: LoadedConfig, mode: PresetMode = "backup"): Engine {
   return new Engine({
     mode,
     parameters: config.parameters,
-    log: { sink: stderrSink, errorLogFilePath: config.parameters.errorLogFilePath },
+    log: { sink: terminalSink, errorLogFilePath: config.parameters.errorLogFilePath },
     plugins: config.plugins,
   });
 }

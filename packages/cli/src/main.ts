@@ -1,4 +1,3 @@
-import sade from "sade";
 import { BackupError, ConfigError, messageOf } from "@rtbackup/core";
 import { backupCommand } from "./commands/backup.js";
 import { catCommand, listCommand, restoreCommand } from "./commands/restore.js";
@@ -6,9 +5,13 @@ import { checkCommand } from "./commands/check.js";
 import { configCheckCommand } from "./commands/configCheck.js";
 import { runCommand } from "./commands/run.js";
 import { consoleCommand, consoleOptionsFrom } from "./commands/console.js";
+import { CommandLine } from "./CommandLine.js";
 import { translateDqdArguments } from "./dqdArguments.js";
 import { installOutputRedaction } from "./redactOutput.js";
-import { EXIT_INDEX_DAMAGED } from "./exitCodes.js";
+import { outputGuard } from "./outputGuard.js";
+import { terminalText } from "./terminalText.js";
+import { UsageError } from "./UsageError.js";
+import { EXIT_INDEX_DAMAGED, EXIT_USAGE } from "./exitCodes.js";
 
 const VERSION = "0.1.0";
 
@@ -20,6 +23,7 @@ function rest(opts: Record<string, unknown>, first?: string): string[] {
 /** Entry point of the `rtb` command. Returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   installOutputRedaction();
+  outputGuard.install();
   let code = 0;
   const run = (fn: () => Promise<number>) => {
     pending = fn().then((c) => {
@@ -27,17 +31,19 @@ export async function main(argv: string[]): Promise<number> {
     });
   };
   let pending: Promise<void> = Promise.resolve();
-  const prog = sade("rtb").version(VERSION);
+  // Every option is declared here, with `<value>` when it takes one: anything else on a command line is an error.
+  const prog = new CommandLine("rtb", VERSION);
   prog
-    .option("-c, --config", "Configuration file (XML OperatingParameters, or rtb.config.{json,yaml,js})")
-    .option("--store", "Use a local-directory store at this path (overrides the config's storage)")
-    .option("--state", "Local state cache directory (default: RemoteFileStateCachePath, or a per-store cache dir)")
-    .option("--prefix", "Repository prefix inside the store or bucket")
+    .option("-c, --config <file>", "Configuration file (XML OperatingParameters, or rtb.config.{json,yaml,js})")
+    .option("--store <dir>", "Use a local-directory store at this path (overrides the config's storage)")
+    .option("--state <dir>", "Local state cache directory (default: RemoteFileStateCachePath, or a per-store cache dir)")
+    .option("--prefix <prefix>", "Repository prefix inside the store or bucket")
     .option("--verbose", "Verbose log output")
-    .option("--quiet", "Only warnings and errors");
+    .option("--quiet", "Only warnings and errors")
+    .refuse("exclude", "exclusions are PathFilters in the configuration (docs/configuration.md)");
 
   prog
-    .command("backup [roots]", "Initial backup of the roots (or BackupRoots), then exit", { alias: "initial-backup" })
+    .command("backup [roots...]", "Initial backup of the roots (or BackupRoots), then exit", { alias: "initial-backup" })
     .option("--json", "Print a JSON summary on stdout")
     .option("--no-progress", "No progress output")
     .example("backup ~/Documents --store /mnt/backup/rtb")
@@ -49,30 +55,31 @@ export async function main(argv: string[]): Promise<number> {
     .action((opts: Record<string, unknown>) => run(() => runCommand({ ...opts, initialBackup: Boolean(opts["initial-backup"]) })));
 
   prog
-    .command("list [dirs]", "List backed-up files (all, or the files in the given directories)", { alias: "ls" })
+    .command("list [dirs...]", "List backed-up files (all), or what is in the given directories", { alias: "ls" })
     .option("-r, --recursive", "List whole subtrees")
-    .option("--at", "State as of this time (ISO 8601, or ms since the epoch)")
+    .option("--at <time>", "State as of this time (ISO 8601, or ms since the epoch)")
     .option("--json", "One JSON object per line")
     .action((first: string | undefined, opts: Record<string, unknown>) => run(() => listCommand(rest(opts, first), opts)));
 
   prog
-    .command("restore <paths>", "Restore files or directories (/ for everything)")
+    .command("restore <paths...>", "Restore files or directories (/ for everything)")
     .option("-r, --recursive", "Restore whole subtrees of directories")
-    .option("--to", "Base directory (default: current directory); /a/b lands in <to>/a/b")
-    .option("--at", "State as of this time (ISO 8601, or ms since the epoch)")
+    .option("--to <dir>", "Base directory (default: current directory); /a/b lands in <to>/a/b")
+    .option("--at <time>", "State as of this time (ISO 8601, or ms since the epoch)")
     .option("--json", "One JSON object per restored file, streamed")
+    .option("--no-progress", "No progress line on a terminal")
     .example("restore /home/alice/Documents -r --to /tmp/restore")
     .action((first: string, opts: Record<string, unknown>) => run(() => restoreCommand(rest(opts, first), opts)));
 
   prog
     .command("cat <path>", "Write one backed-up file to stdout")
-    .option("--at", "State as of this time (ISO 8601, or ms since the epoch)")
+    .option("--at <time>", "State as of this time (ISO 8601, or ms since the epoch)")
     .action((path: string, opts: Record<string, unknown>) => run(() => catCommand(path, opts)));
 
   prog
     .command("check", "Verify the store: every index object readable, no gaps, checkpoints agree, every content object present")
     .option("--read-data", "Also download and re-hash every content object")
-    .option("--read-data-subset", "Download only part of the content: P% (a random slice) or n/t (the n-th of t slices)")
+    .option("--read-data-subset <spec>", "Download only part of the content: P% (a random slice) or n/t (the n-th of t slices)")
     .option("--json", "One JSON object per line")
     .option("--repair", "Store again missing or corrupt chunks whose bytes are still on disk; record the rest in the state cache")
     .example("check --read-data-subset 10% --store /mnt/usb/rtb")
@@ -85,17 +92,17 @@ export async function main(argv: string[]): Promise<number> {
     .action((file: string | undefined, opts: Record<string, unknown>) => run(() => configCheckCommand(file, opts)));
 
   prog
-    .command("console <subcommand> [paths]", "Talk to a running daemon: stats, check, pause, unpause, rescan, rescan-status, cancel-rescan, watch")
-    .option("--connect", "Bridge endpoint: a UNIX socket path or host:port (default: the config's IPCPath)")
-    .option("--token-file", "Token for a TCP bridge (default: <IPCPath>/bridge-token)")
+    .command("console <subcommand> [paths...]", "Talk to a running daemon: stats, check, pause, unpause, rescan, rescan-status, cancel-rescan, watch")
+    .option("--connect <endpoint>", "Bridge endpoint: a UNIX socket path or host:port (default: the config's IPCPath)")
+    .option("--token-file <file>", "Token for a TCP bridge (default: <IPCPath>/bridge-token)")
     .option("--json", "One JSON object per line")
     .option("--xml", "XML output under <RTBOutput> (DQD's /XML)")
     .option("--repeat", "stats: repeat until interrupted (DQD's /GETSTATSREPEAT)")
     .option("--uploads", "stats: include uploads in progress (DQD's /GETSTATSINCLUDEUPLOADS)")
     .option("--discard", "unpause: drop the paths buffered while paused (DQD's /DISCARDBUFFEREDNOTIFICATIONS)")
     .option("--follow", "rescan-status: follow the rescan until it ends (DQD's /FOLLOWRESCAN)")
-    .option("--interval", "stats --repeat and rescan-status --follow: milliseconds between updates", 1000)
-    .option("--count", "stats --repeat and watch: stop after this many outputs")
+    .option("--interval <ms>", "stats --repeat and rescan-status --follow: milliseconds between updates", 1000)
+    .option("--count <n>", "stats --repeat and watch: stop after this many outputs")
     .example("console stats --repeat --uploads")
     .example("console check /home/alice/notes.txt --connect /run/DQD.RealTimeBackup/bridge.socket")
     .action((sub: string, first: string | undefined, opts: Record<string, unknown>) =>
@@ -103,14 +110,19 @@ export async function main(argv: string[]): Promise<number> {
     );
 
   try {
-    prog.parse(translateDqdArguments(argv), { boolean: ["recursive", "json", "verbose", "quiet", "progress", "print", "xml", "initial-backup", "repeat", "uploads", "discard", "follow", "read-data", "repair"] });
+    prog.parse(translateDqdArguments(argv));
     await pending;
     return code;
   } catch (err) {
-    if (err instanceof ConfigError) process.stderr.write(`rtb: configuration error: ${err.message}\n`);
-    else if (err instanceof BackupError) process.stderr.write(`rtb: ${err.message}\n`);
-    else process.stderr.write(`rtb: ${messageOf(err)}\n${process.env.RTB_DEBUG ? `${(err as Error).stack}\n` : ""}`);
+    if (err instanceof UsageError) {
+      process.stderr.write(`rtb${err.command ? ` ${err.command}` : ""}: ${terminalText(err.message)}\nRun "rtb ${err.command ? `${err.command} ` : ""}--help" for the commands and options.\n`);
+      return EXIT_USAGE;
+    }
+    // A message can carry a path from the index (or the command line): escaped, so no control character reaches the terminal.
+    if (err instanceof ConfigError) process.stderr.write(`rtb: configuration error: ${err.message.split("\n").map(terminalText).join("\n")}\n`);
+    else if (err instanceof BackupError) process.stderr.write(`rtb: ${terminalText(err.message)}\n`);
+    else process.stderr.write(`rtb: ${terminalText(messageOf(err))}\n${process.env.RTB_DEBUG ? `${(err as Error).stack}\n` : ""}`);
     if (err instanceof BackupError && err.code === "INDEX_DAMAGED") return EXIT_INDEX_DAMAGED;
-    return err instanceof ConfigError ? 2 : 1;
+    return err instanceof ConfigError ? EXIT_USAGE : 1;
   }
 }

@@ -1,71 +1,76 @@
-/** Formats a byte count (1.5 MiB). */
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
-}
+import { StatusLine } from "./StatusLine.js";
+import { estimateRemainingMs, formatProgress, type ProgressSnapshot } from "./progressLine.js";
 
-/** What a progress reporter shows. */
-export interface ProgressSnapshot {
-  phase: string;
-  files: number;
-  bytes: number;
-  queued: number;
-  uploadedBytes: number;
+export { formatBytes } from "./formatBytes.js";
+export type { ProgressSnapshot } from "./progressLine.js";
+
+/** Options of {@link Progress}. */
+export interface ProgressOptions {
+  /** Where the line goes. Default process.stderr. */
+  out?: NodeJS.WriteStream;
+  /** Between redraws. Default 250 ms on a terminal, 10 s otherwise. */
+  intervalMs?: number;
+  /** False: nothing is shown. Default true. */
+  enabled?: boolean;
+  /** Plain lines when `out` is not a terminal. Default true; false shows progress on terminals only. */
+  plain?: boolean;
+  /** The clock (tests). */
+  now?: () => number;
 }
 
 /**
- * Progress of a long operation: on a TTY one line redrawn in place (with rate), otherwise a plain line every
- * `intervalMs` so logs stay readable.
+ * Progress of a long operation. On a terminal one status line redrawn in place (see {@link StatusLine}: log lines and
+ * other output are printed above it, never into it); otherwise a plain timestamped line every `intervalMs`. Once the
+ * operation knows its total the line shows a percentage and an ETA.
  */
 export class Progress {
   readonly #out: NodeJS.WriteStream;
-  readonly #tty: boolean;
-  readonly #read: () => ProgressSnapshot;
-  readonly #started = Date.now();
+  readonly #read: (elapsedMs: number) => ProgressSnapshot;
+  readonly #now: () => number;
+  readonly #started: number;
+  readonly #status: StatusLine | undefined;
+  #first: { atMs: number; done: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #lastLen = 0;
 
-  constructor(read: () => ProgressSnapshot, options: { out?: NodeJS.WriteStream; intervalMs?: number; enabled?: boolean } = {}) {
+  constructor(read: (elapsedMs: number) => ProgressSnapshot, options: ProgressOptions = {}) {
     this.#out = options.out ?? process.stderr;
-    this.#tty = Boolean(this.#out.isTTY);
     this.#read = read;
-    if (options.enabled === false) return;
-    const interval = options.intervalMs ?? (this.#tty ? 250 : 10_000);
-    this.#timer = setInterval(() => this.#draw(), interval);
+    this.#now = options.now ?? Date.now;
+    this.#started = this.#now();
+    const tty = Boolean(this.#out.isTTY);
+    if (options.enabled === false || (!tty && options.plain === false)) return;
+    if (tty) this.#status = new StatusLine(this.#out);
+    this.#timer = setInterval(() => this.#draw(), options.intervalMs ?? (tty ? 250 : 10_000));
     this.#timer.unref();
+    if (tty) this.#draw();
   }
 
-  #line(): string {
-    const s = this.#read();
-    const secs = Math.max((Date.now() - this.#started) / 1000, 0.001);
-    const rate = s.bytes / secs;
-    return `${s.phase}: ${s.files} files, ${formatBytes(s.bytes)} read, ${formatBytes(s.uploadedBytes)} uploaded, ${s.queued} queued, ${formatBytes(rate)}/s, ${secs.toFixed(0)} s`;
+  /** The current line's text. */
+  line(): string {
+    const now = this.#now();
+    const elapsed = now - this.#started;
+    const s = this.#read(elapsed);
+    let remaining: number | undefined;
+    if (s.total !== undefined && s.done !== undefined) {
+      this.#first ??= { atMs: now, done: s.done };
+      remaining = estimateRemainingMs(this.#first, { atMs: now, done: s.done }, s.total);
+    }
+    return formatProgress(s, elapsed, remaining);
   }
 
   #draw(): void {
-    const line = this.#line();
-    if (this.#tty) {
-      const cols = this.#out.columns || 120;
-      const text = line.length > cols - 1 ? line.slice(0, cols - 1) : line;
-      this.#out.write(`\r${text}${" ".repeat(Math.max(0, this.#lastLen - text.length))}`);
-      this.#lastLen = text.length;
-    } else {
-      this.#out.write(`${new Date().toISOString()} ${line}\n`);
-    }
+    if (this.#status) this.#status.update(this.line());
+    else this.#out.write(`${new Date().toISOString()} ${this.line()}\n`);
   }
 
   /** Stops and prints the final line. */
   done(): void {
-    if (this.#timer) clearInterval(this.#timer);
     if (this.#timer === undefined) return;
+    clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#draw();
-    if (this.#tty) this.#out.write("\n");
+    if (this.#status) {
+      this.#status.update(this.line());
+      this.#status.close(true);
+    } else this.#draw();
   }
 }

@@ -42,13 +42,19 @@ export async function backupCommand(roots: string[], options: BackupOptions): Pr
   const log = engine.getLogger("backup");
   log.info(`backing up ${config.parameters.backupRoots.join(", ")} to ${runtime.storage.description}${config.parameters.repositoryPrefix ? ` (prefix ${config.parameters.repositoryPrefix})` : ""}`);
   const progress = new Progress(
-    () => ({
-      phase: runtime.scanStatus.running ? "scanning" : "uploading",
-      files: runtime.uploader.stats.files,
-      bytes: runtime.uploader.stats.bytes,
-      uploadedBytes: runtime.uploader.stats.bytesUploaded,
-      queued: runtime.queue.size + runtime.queue.running,
-    }),
+    (elapsedMs) => {
+      const stats = runtime.uploader.stats;
+      const scanStatus = runtime.scanStatus;
+      const remaining = runtime.pipeline.outstanding;
+      const rate = stats.bytes / Math.max(elapsedMs / 1000, 0.001);
+      // The work is counted once the scan has walked everything: what it queued, and the deletes it found.
+      const total = scanStatus.running || !scanStatus.last ? undefined : scanStatus.queued + scanStatus.last.deleted;
+      return {
+        phase: total === undefined ? "scanning" : "uploading",
+        counters: `${stats.files} files, ${formatBytes(stats.bytes)} read, ${formatBytes(stats.bytesUploaded)} uploaded, ${remaining} queued, ${formatBytes(rate)}/s`,
+        ...(total === undefined ? {} : { done: Math.max(0, total - remaining), total }),
+      };
+    },
     { enabled: options.progress !== false && config.parameters.verbosity !== "Quiet" },
   );
   let scan;

@@ -1,7 +1,10 @@
 import { resolve } from "node:path";
+import { Writable } from "node:stream";
 import { BackupError, Restorer, loadTree, type FileEntry, type RestoreEvent } from "@rtbackup/core";
 import { loadCliConfig, openRepositoryReadOnly, parseAt, type CommonOptions } from "../context.js";
-import { formatBytes } from "../progress.js";
+import { listEntries, type ListedEntry } from "../listing.js";
+import { outputGuard } from "../outputGuard.js";
+import { Progress, formatBytes } from "../progress.js";
 import { exactNameFields, terminalText } from "../terminalText.js";
 
 /** Options of `rtb list`, `rtb restore` and `rtb cat`. */
@@ -10,6 +13,7 @@ export interface RestoreOptions extends CommonOptions {
   json?: boolean;
   recursive?: boolean;
   to?: string;
+  progress?: boolean;
 }
 
 async function openTree(options: RestoreOptions) {
@@ -20,7 +24,11 @@ async function openTree(options: RestoreOptions) {
   return { engine, repository, tree };
 }
 
-function line(entry: FileEntry): string {
+/** Paths on the command line resolve against the current directory, as `rtb backup`'s roots do. */
+const absolute = (paths: readonly string[]) => paths.map((p) => resolve(p));
+
+function line(entry: ListedEntry): string {
+  if ("implied" in entry) return `d ---- ${"-".padStart(12)} ${"-".padEnd(24)} ${terminalText(entry.path)}`;
   const mode = entry.mode.toString(8).padStart(4, "0");
   const when = new Date(entry.mtimeMs).toISOString();
   const kind = entry.type === "dir" ? "d" : entry.type === "symlink" ? "l" : "-";
@@ -28,26 +36,43 @@ function line(entry: FileEntry): string {
   return `${kind} ${mode} ${String(entry.size).padStart(12)} ${when} ${terminalText(entry.path)}${link}`;
 }
 
-function jsonOf(entry: FileEntry): string {
+function jsonOf(entry: ListedEntry): string {
+  if ("implied" in entry) return JSON.stringify({ event: "entry", ...entry, ...exactNameFields(entry.path) });
   const { chunks, ...rest } = entry;
   return JSON.stringify({ event: "entry", ...rest, ...exactNameFields(entry.path, entry.target), chunks: chunks.length });
 }
 
+/** A requested path that matched nothing, on stdout as JSON or on stderr as text (escaped like every path). */
+function reportMissing(command: string, path: string, json: boolean | undefined): void {
+  if (json) process.stdout.write(`${JSON.stringify({ event: "missing", path, ...exactNameFields(path) })}\n`);
+  else process.stderr.write(`rtb ${command}: ${terminalText(path)}: not in the backup\n`);
+}
+
+/** 0, or 1 with a message when stdout failed for another reason than its reader going away (`| head` is fine). */
+function outputStatus(command: string): number {
+  const lost = outputGuard.stdoutLost();
+  if (lost?.kind !== "error") return 0;
+  process.stderr.write(`rtb ${command}: cannot write to standard output: ${terminalText(lost.message)}\n`);
+  return 1;
+}
+
 /**
- * `rtb list [dirs...]`: every backed-up path (no argument: all files, as DQD's /LISTALLFILES), or the files in
- * each directory (its whole subtree with `-r`). Reads the remote index only.
+ * `rtb list [dirs...]`: every backed-up file (no argument, as DQD's /LISTALLFILES), or what is in each directory:
+ * its files, symlinks and subdirectories (`d` lines, implied directories too), its whole subtree with `-r`. `/` and
+ * the parents of backed-up directories work. Reads the remote index only; stops early when stdout's reader goes away.
  */
 export async function listCommand(dirs: string[], options: RestoreOptions): Promise<number> {
   const { engine, tree } = await openTree(options);
   try {
-    const selection = dirs.length === 0 ? Restorer.select(tree.entries, ["/"], true) : Restorer.select(tree.entries, dirs, Boolean(options.recursive));
+    const selection: { entries: ListedEntry[]; missing: string[] } =
+      dirs.length === 0 ? Restorer.select(tree.entries, ["/"], true) : listEntries(tree.entries, absolute(dirs), Boolean(options.recursive));
     const shown = dirs.length === 0 ? selection.entries.filter((e) => e.type !== "dir") : selection.entries;
-    for (const entry of shown) process.stdout.write(`${options.json ? jsonOf(entry) : line(entry)}\n`);
-    for (const m of selection.missing) {
-      if (options.json) process.stdout.write(`${JSON.stringify({ event: "missing", path: m })}\n`);
-      else process.stderr.write(`rtb list: ${m}: not in the backup\n`);
+    for (const entry of shown) {
+      if (outputGuard.stdoutLost()) break;
+      process.stdout.write(`${options.json ? jsonOf(entry) : line(entry)}\n`);
     }
-    return selection.missing.length ? 1 : 0;
+    for (const m of selection.missing) reportMissing("list", m, options.json);
+    return Math.max(selection.missing.length ? 1 : 0, outputStatus("list"));
   } finally {
     await engine.hooks.shutdown.promise();
   }
@@ -55,31 +80,61 @@ export async function listCommand(dirs: string[], options: RestoreOptions): Prom
 
 /**
  * `rtb restore <paths...>`: restores files, and the files of directories (subtrees with `-r`), under `--to`
- * (default: the current directory, as DQD does: /a/b.txt lands in ./a/b.txt). Exit 0 when everything was
- * restored, 1 when anything failed, was unsafe or was not found.
+ * (default: the current directory, as DQD does: /a/b.txt lands in ./a/b.txt). One `restored` line per file on stdout,
+ * except on a terminal, which gets a progress line instead; `--json` streams every event. Writing stdout can fail
+ * (`| head`) without stopping the restore. Exit 0 when everything was restored, 1 when anything failed, was unsafe or
+ * was not found.
  */
 export async function restoreCommand(paths: string[], options: RestoreOptions): Promise<number> {
   if (paths.length === 0) throw new BackupError("RESTORE_NOT_FOUND", "rtb restore: name at least one file or directory (/ for everything)");
   const { engine, repository, tree } = await openTree(options);
   try {
-    const selection = Restorer.select(tree.entries, paths, Boolean(options.recursive));
+    const selection = Restorer.select(tree.entries, absolute(paths), Boolean(options.recursive));
+    const quiet = engine.parameters.verbosity === "Quiet";
+    const onTerminal = Boolean(process.stdout.isTTY && process.stderr.isTTY);
+    const totalBytes = selection.entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0);
+    const done = { entries: 0, bytes: 0 };
     const report = (e: RestoreEvent) => {
-      if (options.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+      done.entries++;
+      if (e.event === "restored" && e.type === "file") done.bytes += e.size;
+      if (options.json) process.stdout.write(`${JSON.stringify({ ...e, ...exactNameFields(e.path) })}\n`);
       else if (e.event === "restored") {
-        if (engine.parameters.verbosity !== "Quiet") process.stdout.write(`restored ${terminalText(e.path)}\n`);
-      } else process.stderr.write(`rtb restore: ${e.event === "unsafe" ? "UNSAFE, skipped" : "FAILED"} ${terminalText(e.path)}: ${e.error}\n`);
+        if (!quiet && !onTerminal) process.stdout.write(`restored ${terminalText(e.path)}\n`);
+      } else process.stderr.write(`rtb restore: ${e.event === "unsafe" ? "UNSAFE, skipped" : "FAILED"} ${terminalText(e.path)}: ${terminalText(e.error)}\n`);
     };
-    for (const m of selection.missing) {
-      if (options.json) process.stdout.write(`${JSON.stringify({ event: "missing", path: m })}\n`);
-      else process.stderr.write(`rtb restore: ${m}: not in the backup\n`);
-    }
+    for (const m of selection.missing) reportMissing("restore", m, options.json);
+    const progress = new Progress(
+      () => ({
+        phase: "restoring",
+        counters: `${done.entries}/${selection.entries.length} entries`,
+        ...(totalBytes > 0 ? { done: done.bytes, total: totalBytes, unit: "bytes" as const } : { done: done.entries, total: selection.entries.length }),
+      }),
+      { enabled: onTerminal && !options.json && !quiet && options.progress !== false, plain: false },
+    );
     const restorer = new Restorer(repository, { onEvent: report });
-    const result = await restorer.restore(selection.entries, resolve(options.to ?? "."));
+    let result;
+    try {
+      result = await restorer.restore(selection.entries, resolve(options.to ?? "."));
+    } finally {
+      progress.done();
+    }
     if (options.json) process.stdout.write(`${JSON.stringify({ event: "summary", ...result, missing: selection.missing.length })}\n`);
-    else process.stderr.write(`restore done: ${result.restored} restored (${formatBytes(result.bytes)}), ${result.errors} failed, ${result.unsafe} unsafe, ${selection.missing.length} not found\n`);
-    return result.errors || result.unsafe || selection.missing.length ? 1 : 0;
+    else process.stderr.write(
+      `restore done: ${result.restored} restored (${formatBytes(result.bytes)}), ${result.errors} failed, ${result.unsafe} unsafe, ${selection.missing.length} not found\n`,
+    );
+    return Math.max(result.errors || result.unsafe || selection.missing.length ? 1 : 0, outputStatus("restore"));
   } finally {
     await engine.hooks.shutdown.promise();
+  }
+}
+
+/** Stdout for `Restorer.cat`: a write after stdout's reader went away throws, so the rest is not downloaded. */
+class StdoutSink extends Writable {
+  override write(chunk: unknown): boolean {
+    if (outputGuard.stdoutLost()) throw new BackupError("ABORTED", "standard output was closed");
+    const ok = process.stdout.write(chunk as Buffer);
+    if (!ok) process.stdout.once("drain", () => this.emit("drain"));
+    return ok;
   }
 }
 
@@ -87,10 +142,14 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
 export async function catCommand(path: string, options: RestoreOptions): Promise<number> {
   const { engine, repository, tree } = await openTree(options);
   try {
-    const entry = tree.entries.get(resolve("/", path));
+    const entry = tree.entries.get(resolve(path));
     if (!entry) throw new BackupError("RESTORE_NOT_FOUND", `${path}: not in the backup`);
-    await new Restorer(repository).cat(entry, process.stdout);
-    return 0;
+    try {
+      await new Restorer(repository).cat(entry, new StdoutSink());
+    } catch (err) {
+      if (!outputGuard.stdoutLost()) throw err;
+    }
+    return outputStatus("cat");
   } finally {
     await engine.hooks.shutdown.promise();
   }
