@@ -96,6 +96,30 @@ function escape(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/** The whole tree passes the formatter (prettier, .prettierrc.json): one check, counted like a test file. */
+function formatCheck() {
+  return new Promise((resolveRun) => {
+    const started = Date.now();
+    const bin = join(root, "node_modules", "prettier", "bin", "prettier.cjs");
+    const child = spawn(process.execPath, [bin, "--check", "--log-level", "warn", "."], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("close", (code) => {
+      const secs = ((Date.now() - started) / 1000).toFixed(1);
+      if (code === 0) passed++;
+      else {
+        failed++;
+        failures.push("format (npx prettier --write . fixes it)");
+      }
+      process.stdout.write(`${code === 0 ? "ok  " : "FAIL"} format: prettier --check . (${secs}s)\n`);
+      if (code !== 0) process.stdout.write(out.split("\n").map((l) => `    ${l}`).join("\n") + "\n");
+      resolveRun();
+    });
+  });
+}
+
+if (targets.length === 0 && !filter) await formatCheck();
 for (const file of files) await runOne(file);
 if (failures.length) process.stdout.write(`failed files:\n${failures.map((f) => `  ${f}`).join("\n")}\n`);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
