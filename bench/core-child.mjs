@@ -43,10 +43,20 @@ if (mode === "backup") {
   const runtime = await engine.start();
   const startedMs = performance.now() - started;
   const scan = await engine.initialBackup();
-  extra = { startMs: startedMs, scanMs: scan.durationMs, seen: scan.seen, changed: scan.changed, files: runtime.uploader.stats.files, bytes: runtime.uploader.stats.bytes };
+  extra = {
+    startMs: startedMs,
+    scanMs: scan.durationMs,
+    seen: scan.seen,
+    changed: scan.changed,
+    files: runtime.uploader.stats.files,
+    bytes: runtime.uploader.stats.bytes,
+  };
   await engine.stop();
 } else if (mode === "restore") {
-  const backend = storage.kind === "local" ? new LocalDirectoryStorage({ path: storage.path }) : new S3Storage({ endpoint: storage.endpoint, bucket: storage.bucket, credentials: S3_CREDENTIALS });
+  const backend =
+    storage.kind === "local"
+      ? new LocalDirectoryStorage({ path: storage.path })
+      : new S3Storage({ endpoint: storage.endpoint, bucket: storage.bucket, credentials: S3_CREDENTIALS });
   const repo = await Repository.open(backend, storage.prefix ? { prefix: storage.prefix } : {});
   const tree = await loadTree(repo);
   const result = await new Restorer(repo, { restoreOwner: false }).restore(Restorer.select(tree.entries, ["/"], true).entries, a);

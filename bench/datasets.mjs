@@ -8,7 +8,10 @@ import { prng, randomInt } from "./lib.mjs";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const WORDS = "the of and to in is that for it as was with be by on not he this are or his from at which but have an they you were her she there been one all would their we him when".split(" ");
+const WORDS =
+  "the of and to in is that for it as was with be by on not he this are or his from at which but have an they you were her she there been one all would their we him when".split(
+    " ",
+  );
 
 /** Compressible text-like bytes (words from a small vocabulary), deterministic by `next`. */
 function textBytes(size, next) {

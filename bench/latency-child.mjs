@@ -37,7 +37,9 @@ class ScriptedBurstSource {
     });
     return new Promise((resolve, reject) => {
       writer.once("error", reject);
-      writer.once("exit", (code) => (code === 0 && closed.size === paths.length ? resolve(closed) : reject(new Error(`writer exited ${code} after ${closed.size} files`))));
+      writer.once("exit", (code) =>
+        code === 0 && closed.size === paths.length ? resolve(closed) : reject(new Error(`writer exited ${code} after ${closed.size} files`)),
+      );
     });
   }
 }
@@ -102,4 +104,6 @@ await engine.initialBackup();
 const created = await measure(paths, 1);
 const changed = await measure(paths, 2);
 await engine.stop();
-process.stdout.write(`${JSON.stringify({ files: COUNT, windowMs: WINDOW_MS, stability: stabilityArg ?? "none", created, changed, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ files: COUNT, windowMs: WINDOW_MS, stability: stabilityArg ?? "none", created, changed, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`,
+);

@@ -9,9 +9,11 @@ export function prng(seed) {
   let x = seed >>> 0 || 1;
   return (buf) => {
     for (let i = 0; i + 4 <= buf.length; i += 4) {
-      x ^= x << 13; x >>>= 0;
+      x ^= x << 13;
+      x >>>= 0;
       x ^= x >>> 17;
-      x ^= x << 5; x >>>= 0;
+      x ^= x << 5;
+      x >>>= 0;
       buf.writeUInt32LE(x, i);
     }
     return buf;
@@ -22,9 +24,11 @@ export function prng(seed) {
 export function randomInt(seed) {
   let x = seed >>> 0 || 1;
   return (n) => {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     return x % n;
   };
 }

@@ -85,7 +85,9 @@ async function datasetBench(ds) {
     say(`rtb initial backup (local store): ${r.rtb_local_backup.wallSeconds.toFixed(2)} s`);
     r.rtb_rescan = await nodeChild(child("core-child.mjs"), ["backup", local, src, stateLocal]);
     if (r.rtb_rescan.changed !== 0) throw new Error(`unchanged rescan queued ${r.rtb_rescan.changed} paths`);
-    say(`rtb unchanged rescan: scan ${r.rtb_rescan.scanMs} ms (process ${r.rtb_rescan.wallSeconds.toFixed(2)} s); find ${(r.find.seconds * 1000).toFixed(0)} ms`);
+    say(
+      `rtb unchanged rescan: scan ${r.rtb_rescan.scanMs} ms (process ${r.rtb_rescan.wallSeconds.toFixed(2)} s); find ${(r.find.seconds * 1000).toFixed(0)} ms`,
+    );
 
     const rs = tools.restic ? restic(join(dir, "restic-repo"), join(dir, "restic-cache")) : undefined;
     if (rs) {
@@ -111,7 +113,9 @@ async function datasetBench(ds) {
     if (rs) r.restic_incremental = await rs.backup(src);
     r.rtb_s3_incremental = await nodeChild(child("core-child.mjs"), ["backup", s3, src, stateS3]);
     if (rc) r.rclone_incremental = await rc.up(src, "rclone");
-    say(`incremental (${r.touched} files touched): rtb local ${r.rtb_local_incremental.wallSeconds.toFixed(2)} s, restic ${r.restic_incremental?.seconds.toFixed(2)} s, rtb s3 ${r.rtb_s3_incremental.wallSeconds.toFixed(2)} s, rclone ${r.rclone_incremental?.seconds.toFixed(2)} s`);
+    say(
+      `incremental (${r.touched} files touched): rtb local ${r.rtb_local_incremental.wallSeconds.toFixed(2)} s, restic ${r.restic_incremental?.seconds.toFixed(2)} s, rtb s3 ${r.rtb_s3_incremental.wallSeconds.toFixed(2)} s, rclone ${r.rclone_incremental?.seconds.toFixed(2)} s`,
+    );
 
     r.rtb_local_restore = await nodeChild(child("core-child.mjs"), ["restore", local, join(dir, "out-local")]);
     await verify(src, join(dir, "out-local", src.slice(1)), "rtb local restore");
@@ -129,7 +133,9 @@ async function datasetBench(ds) {
       await verify(src, join(dir, "out-rclone"), "rclone copy down");
       await rm(join(dir, "out-rclone"), { recursive: true, force: true });
     }
-    say(`restore: rtb local ${r.rtb_local_restore.wallSeconds.toFixed(2)} s, restic ${r.restic_restore?.seconds.toFixed(2)} s, rtb s3 ${r.rtb_s3_restore.wallSeconds.toFixed(2)} s, rclone ${r.rclone_down?.seconds.toFixed(2)} s (all verified)`);
+    say(
+      `restore: rtb local ${r.rtb_local_restore.wallSeconds.toFixed(2)} s, restic ${r.restic_restore?.seconds.toFixed(2)} s, rtb s3 ${r.rtb_s3_restore.wallSeconds.toFixed(2)} s, rclone ${r.rclone_down?.seconds.toFixed(2)} s (all verified)`,
+    );
     await server.stop();
     server = undefined;
 
@@ -142,7 +148,7 @@ async function datasetBench(ds) {
     await server?.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  for (const v of Object.values(r)) if (v && typeof v === "object") delete v.stdout, delete v.stderr;
+  for (const v of Object.values(r)) if (v && typeof v === "object") (delete v.stdout, delete v.stderr);
   return r;
 }
 
@@ -153,7 +159,9 @@ async function latencyBench() {
     try {
       say(`\n=== real-time path: bursts of 1,000 files, windows 100 ms, stability check: ${stability}`);
       const r = await nodeChild(child("latency-child.mjs"), [dir, "1000", ...(stability === "none" ? [] : [stability])]);
-      say(`close→commit: new files p50 ${r.created.p50Ms.toFixed(0)} ms p99 ${r.created.p99Ms.toFixed(0)} ms; changed files p50 ${r.changed.p50Ms.toFixed(0)} ms p99 ${r.changed.p99Ms.toFixed(0)} ms; peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
+      say(
+        `close→commit: new files p50 ${r.created.p50Ms.toFixed(0)} ms p99 ${r.created.p99Ms.toFixed(0)} ms; changed files p50 ${r.changed.p50Ms.toFixed(0)} ms p99 ${r.changed.p99Ms.toFixed(0)} ms; peak RSS ${r.maxRssMiB.toFixed(0)} MiB`,
+      );
       out[stability] = r;
     } catch (err) {
       say(`latency (${stability}) FAILED: ${err.stack ?? err}`);
@@ -179,7 +187,11 @@ async function packageBenches() {
         try {
           const { stdout } = await timed(process.execPath, [join(bdir, file)], { cwd: join(base, pkg), measure: false });
           process.stdout.write(stdout);
-          const last = stdout.trim().split("\n").filter((l) => l.startsWith("BENCH_RESULT ")).at(-1);
+          const last = stdout
+            .trim()
+            .split("\n")
+            .filter((l) => l.startsWith("BENCH_RESULT "))
+            .at(-1);
           results.packages[name] = last ? JSON.parse(last.slice("BENCH_RESULT ".length)) : { error: "no BENCH_RESULT line" };
         } catch (err) {
           say(`${name} FAILED: ${err.message}`);
@@ -205,7 +217,15 @@ if (flag("--scaling") && wanted("scaling")) {
 await packageBenches();
 
 const stamp = new Date().toISOString();
-const meta = { date: stamp, scale, scaling: flag("--scaling"), only: only?.source, seconds: (Date.now() - started) / 1000, versions, loadavg: { before: loadBefore, after: loadavg() } };
+const meta = {
+  date: stamp,
+  scale,
+  scaling: flag("--scaling"),
+  only: only?.source,
+  seconds: (Date.now() - started) / 1000,
+  versions,
+  loadavg: { before: loadBefore, after: loadavg() },
+};
 const out = only ? "partial" : "latest";
 await mkdir(join(here, "results"), { recursive: true });
 await writeFile(join(here, "results", `${out}.json`), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);

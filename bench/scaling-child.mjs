@@ -16,7 +16,18 @@ const rssMiB = () => process.resourceUsage().maxRSS / 1024;
 const baseRssMiB = process.memoryUsage().rss / 1048576;
 
 function entry(path, i, extra = {}) {
-  return { op: "put", path, type: "file", size: 1000 + (i % 5000), mtimeMs: 1.7e12 + i, mode: 0o100644, uid: 1000, gid: 1000, chunks: [i.toString(16).padStart(64, "0")], ...extra };
+  return {
+    op: "put",
+    path,
+    type: "file",
+    size: 1000 + (i % 5000),
+    mtimeMs: 1.7e12 + i,
+    mode: 0o100644,
+    uid: 1000,
+    gid: 1000,
+    chunks: [i.toString(16).padStart(64, "0")],
+    ...extra,
+  };
 }
 
 if (mode === "cache") {

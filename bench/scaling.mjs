@@ -32,8 +32,16 @@ export async function scalingBench({ say, child, targetFiles = 1_000_000, cacheS
     try {
       const r = await nodeChild(child, ["cache", dir, String(n)]);
       const perM = 1e6 / n;
-      out.cache[n] = { ...r, rss_growth_MiB_per_million: (r.maxRssMiB - r.baseRssMiB) * perM, insert_s_per_million: (r.insertMs / 1000) * perM, lookup_s_per_million: (r.lookupMs / 1000) * perM, iterate_s_per_million: (r.iterateMs / 1000) * perM };
-      say(`StateCache ${n}: insert ${(r.insertMs / 1000).toFixed(2)} s, lookup all ${(r.lookupMs / 1000).toFixed(2)} s, iterate ${(r.iterateMs / 1000).toFixed(2)} s, peak RSS ${r.maxRssMiB.toFixed(0)} MiB, db ${r.dbMiB.toFixed(0)} MiB`);
+      out.cache[n] = {
+        ...r,
+        rss_growth_MiB_per_million: (r.maxRssMiB - r.baseRssMiB) * perM,
+        insert_s_per_million: (r.insertMs / 1000) * perM,
+        lookup_s_per_million: (r.lookupMs / 1000) * perM,
+        iterate_s_per_million: (r.iterateMs / 1000) * perM,
+      };
+      say(
+        `StateCache ${n}: insert ${(r.insertMs / 1000).toFixed(2)} s, lookup all ${(r.lookupMs / 1000).toFixed(2)} s, iterate ${(r.iterateMs / 1000).toFixed(2)} s, peak RSS ${r.maxRssMiB.toFixed(0)} MiB, db ${r.dbMiB.toFixed(0)} MiB`,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

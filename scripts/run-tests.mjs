@@ -85,7 +85,12 @@ function runOne(file) {
       process.stdout.write(`${bad ? "FAIL" : "ok  "} ${name} (${ok} passed${bad ? `, ${bad} failed` : ""}, ${secs}s)\n`);
       if (bad) {
         failures.push(name);
-        process.stdout.write(out.split("\n").map((l) => `    ${l}`).join("\n") + "\n");
+        process.stdout.write(
+          out
+            .split("\n")
+            .map((l) => `    ${l}`)
+            .join("\n") + "\n",
+        );
       }
       resolveRun();
     });
@@ -113,7 +118,13 @@ function formatCheck() {
         failures.push("format (npx prettier --write . fixes it)");
       }
       process.stdout.write(`${code === 0 ? "ok  " : "FAIL"} format: prettier --check . (${secs}s)\n`);
-      if (code !== 0) process.stdout.write(out.split("\n").map((l) => `    ${l}`).join("\n") + "\n");
+      if (code !== 0)
+        process.stdout.write(
+          out
+            .split("\n")
+            .map((l) => `    ${l}`)
+            .join("\n") + "\n",
+        );
       resolveRun();
     });
   });

@@ -56,7 +56,11 @@ test("a plugin named in a config is imported and its options checked: a bad opti
         parameters: { storage: "local", localStoragePath: join(dir, "store") },
         plugins: [
           { module: join(repo, "examples/nobackup-filter/dist/index.js"), export: "NoBackupMarkerPlugin" },
-          { module: join(repo, "examples/webhook-notify/dist/index.js"), export: "WebhookNotifyPlugin", options: { url: "https://h.invalid/", failureThreshold: 0 } },
+          {
+            module: join(repo, "examples/webhook-notify/dist/index.js"),
+            export: "WebhookNotifyPlugin",
+            options: { url: "https://h.invalid/", failureThreshold: 0 },
+          },
         ],
       }),
     );

@@ -40,7 +40,11 @@ test("the plugin and the engine test printed in docs/plugins.md run and pass", a
     await writeFile(join(dir, "MaxFileSizePlugin.ts"), resolveImports(plugin));
     await writeFile(join(dir, "doc.test.ts"), resolveImports(engineTest.replace(`from "../src/index.js"`, `from "./MaxFileSizePlugin.ts"`)));
     const result = await new Promise<{ code: number | null; output: string }>((done, fail) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(dir, "doc.test.ts")], { cwd: repo, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0" } });
+      const child = spawn(process.execPath, ["--import", "tsx", join(dir, "doc.test.ts")], {
+        cwd: repo,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, FORCE_COLOR: "0" },
+      });
       let output = "";
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));

@@ -17,7 +17,8 @@ export function parseMirrorStorageOptions(raw: unknown, where = "options"): Mirr
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(where, "expected an object with path");
   const o = raw as Record<string, unknown>;
   for (const key of Object.keys(o)) if (key !== "path" && key !== "preferMirror") throw new ConfigError(`${where}.${key}`, "unknown option");
-  if (typeof o.path !== "string" || !isAbsolute(o.path)) throw new ConfigError(`${where}.path`, `expected an absolute directory path, got ${JSON.stringify(o.path)}`);
+  if (typeof o.path !== "string" || !isAbsolute(o.path))
+    throw new ConfigError(`${where}.path`, `expected an absolute directory path, got ${JSON.stringify(o.path)}`);
   const preferMirror = o.preferMirror ?? false;
   if (typeof preferMirror !== "boolean") throw new ConfigError(`${where}.preferMirror`, "expected true or false");
   return { path: o.path, preferMirror };

@@ -48,7 +48,13 @@ export class NoBackupMarkerPlugin implements BackupPlugin {
   async isMarked(path: string): Promise<boolean> {
     for (let dir = path; ; dir = dirname(dir)) {
       // A missing or unreadable directory has no marker we can see; the path itself may be a file (ENOTDIR).
-      if (await lstat(join(dir, this.options.marker)).then(() => true, () => false)) return true;
+      if (
+        await lstat(join(dir, this.options.marker)).then(
+          () => true,
+          () => false,
+        )
+      )
+        return true;
       if (dir === dirname(dir)) return false;
     }
   }

@@ -34,7 +34,10 @@ async function workspace() {
 /** The paths in the backup's latest tree, relative to `src`. */
 async function backedUp(store: string, src: string): Promise<string[]> {
   const tree = await loadTree(await Repository.open(new LocalDirectoryStorage({ path: store })), {});
-  return [...tree.entries.keys()].filter((p) => p.startsWith(`${src}/`)).map((p) => p.slice(src.length + 1)).sort();
+  return [...tree.entries.keys()]
+    .filter((p) => p.startsWith(`${src}/`))
+    .map((p) => p.slice(src.length + 1))
+    .sort();
 }
 
 test("a directory holding .nobackup is left out with its subtree, by scans and by live events", async () => {

@@ -19,7 +19,15 @@ export interface WebhookNotifyOptions {
 
 /** The JSON body of a notification. */
 export type WebhookPayload =
-  | { readonly event: "failure"; readonly host: string; readonly path: string; readonly stage: FailureInfo["stage"]; readonly attempts: number; readonly error: string; readonly willRetry: boolean }
+  | {
+      readonly event: "failure";
+      readonly host: string;
+      readonly path: string;
+      readonly stage: FailureInfo["stage"];
+      readonly attempts: number;
+      readonly error: string;
+      readonly willRetry: boolean;
+    }
   | { readonly event: "drift"; readonly host: string; readonly reason: ScanInfo["reason"]; readonly roots: readonly string[]; readonly changed: number };
 
 /** Checks raw options; a bad value throws a ConfigError naming the option. */
@@ -38,7 +46,8 @@ export function parseWebhookNotifyOptions(raw: unknown, where = "options"): Webh
   if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) throw new ConfigError(`${where}.url`, "expected an http:// or https:// URL");
   const wholeAtLeast1 = (key: string, fallback: number): number => {
     const v = o[key] ?? fallback;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new ConfigError(`${where}.${key}`, `expected a whole number ≥ 1, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1)
+      throw new ConfigError(`${where}.${key}`, `expected a whole number ≥ 1, got ${JSON.stringify(v)}`);
     return v;
   };
   const notifyDrift = o.notifyDrift ?? true;

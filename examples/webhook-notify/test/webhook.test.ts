@@ -62,15 +62,18 @@ test("a path that keeps failing to upload is reported once, when its attempts re
     assert.is(request!.headers.authorization, "Bearer t0k");
     assert.is(request!.headers["content-type"], "application/json");
     const body = request!.body as Record<string, unknown>;
-    assert.equal({ ...body, error: undefined }, {
-      event: "failure",
-      host: hostname(),
-      path: join(ws.src, "a.txt"),
-      stage: "upload",
-      attempts: 2,
-      error: undefined,
-      willRetry: true,
-    });
+    assert.equal(
+      { ...body, error: undefined },
+      {
+        event: "failure",
+        host: hostname(),
+        path: join(ws.src, "a.txt"),
+        stage: "upload",
+        attempts: 2,
+        error: undefined,
+        willRetry: true,
+      },
+    );
     assert.match(String(body.error), "injected outage");
   } finally {
     await engine.stop({ drain: false });
@@ -121,7 +124,10 @@ test("a webhook server error is logged without the URL and never breaks the pipe
     const warning = lines.find((l) => l.startsWith("warn [WebhookNotifyPlugin]"));
     assert.ok(warning, lines.join("\n"));
     assert.match(warning!, "answered 500");
-    assert.not.ok(lines.some((l) => l.includes("secret-token")), "the URL leaked into the log");
+    assert.not.ok(
+      lines.some((l) => l.includes("secret-token")),
+      "the URL leaked into the log",
+    );
   } finally {
     await engine.stop();
     await server.close();

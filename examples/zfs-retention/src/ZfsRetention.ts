@@ -86,7 +86,10 @@ export class ZfsRetention {
       await this.#zfs(["destroy", s.name]);
       destroyed.push(s.name);
     }
-    const kept = snapshots.filter((s) => keep.has(s.name)).sort((a, b) => b.createdAt - a.createdAt).map((s) => s.name);
+    const kept = snapshots
+      .filter((s) => keep.has(s.name))
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .map((s) => s.name);
     return { dataset, ...(created ? { created } : {}), destroyed, kept };
   }
 
@@ -99,5 +102,9 @@ export class ZfsRetention {
 
 /** `20260105-001500Z`: sortable, UTC, valid in a snapshot name. */
 function stamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, "").replace("T", "-").replace(/\.\d+Z$/, "Z");
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace("T", "-")
+    .replace(/\.\d+Z$/, "Z");
 }

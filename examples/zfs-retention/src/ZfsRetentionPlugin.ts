@@ -40,11 +40,13 @@ export function parseZfsRetentionOptions(raw: unknown, where = "options"): ZfsRe
     throw new ConfigError(`${where}.prefix`, `expected letters, digits, _ . : - (starting with a letter or digit), got ${JSON.stringify(prefix)}`);
   }
   const keepRaw = o.keep ?? {};
-  if (typeof keepRaw !== "object" || keepRaw === null || Array.isArray(keepRaw)) throw new ConfigError(`${where}.keep`, "expected { frequent, hourly, daily, weekly }");
+  if (typeof keepRaw !== "object" || keepRaw === null || Array.isArray(keepRaw))
+    throw new ConfigError(`${where}.keep`, "expected { frequent, hourly, daily, weekly }");
   const keep: Record<string, number> = { ...DEFAULT_KEEP };
   for (const [k, v] of Object.entries(keepRaw)) {
     if (!(k in DEFAULT_KEEP)) throw new ConfigError(`${where}.keep.${k}`, "unknown class (expected frequent, hourly, daily or weekly)");
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new ConfigError(`${where}.keep.${k}`, `expected a whole number ≥ 0, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
+      throw new ConfigError(`${where}.keep.${k}`, `expected a whole number ≥ 0, got ${JSON.stringify(v)}`);
     keep[k] = v;
   }
   if (keep.frequent! < 1) throw new ConfigError(`${where}.keep.frequent`, "must be at least 1 (the newest snapshot is always kept)");
@@ -101,7 +103,8 @@ export class ZfsRetentionPlugin implements BackupPlugin {
       try {
         const results = await this.retention.tick(clock.now());
         for (const r of results) {
-          if (r.created || r.destroyed.length) log.info(`${r.dataset}: ${r.created ? `took ${r.created}, ` : ""}destroyed ${r.destroyed.length}, keeping ${r.kept.length}`);
+          if (r.created || r.destroyed.length)
+            log.info(`${r.dataset}: ${r.created ? `took ${r.created}, ` : ""}destroyed ${r.destroyed.length}, keeping ${r.kept.length}`);
         }
         this.options.onTick?.(results);
       } catch (err) {

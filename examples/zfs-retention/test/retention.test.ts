@@ -12,7 +12,12 @@ const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 // Monday 2026-01-05 00:00 UTC.
 const MONDAY = Date.UTC(2026, 0, 5);
-const name = (ms: number) => `rtb-auto-${new Date(ms).toISOString().replace(/[-:]/g, "").replace("T", "-").replace(/\.\d+Z$/, "Z")}`;
+const name = (ms: number) =>
+  `rtb-auto-${new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace("T", "-")
+    .replace(/\.\d+Z$/, "Z")}`;
 
 test("selectRetained keeps the newest N, and the first snapshot of each of the newest hours, days and weeks", () => {
   const snaps = [];
@@ -20,12 +25,21 @@ test("selectRetained keeps the newest N, and the first snapshot of each of the n
   for (let t = MONDAY; t <= MONDAY + 20 * DAY; t += 15 * MIN) snaps.push({ name: String(t), createdAt: t });
   const keep = selectRetained(snaps, { frequent: 3, hourly: 2, daily: 3, weekly: 3 });
   const end = MONDAY + 20 * DAY; // Saturday 2026-01-24 00:00
-  const expected = new Set([
-    end, end - 15 * MIN, end - 30 * MIN, // frequent
-    end, end - HOUR, // hourly: this hour (its first snapshot is `end`), the previous hour's first
-    end, end - DAY, end - 2 * DAY, // daily
-    MONDAY + 14 * DAY, MONDAY + 7 * DAY, MONDAY, // weekly: Mondays 00:00 of the three weeks
-  ].map(String));
+  const expected = new Set(
+    [
+      end,
+      end - 15 * MIN,
+      end - 30 * MIN, // frequent
+      end,
+      end - HOUR, // hourly: this hour (its first snapshot is `end`), the previous hour's first
+      end,
+      end - DAY,
+      end - 2 * DAY, // daily
+      MONDAY + 14 * DAY,
+      MONDAY + 7 * DAY,
+      MONDAY, // weekly: Mondays 00:00 of the three weeks
+    ].map(String),
+  );
   assert.equal([...keep].sort(), [...expected].sort());
   assert.equal(selectRetained([], { frequent: 1, hourly: 1, daily: 1, weekly: 1 }), new Set());
   assert.equal(selectRetained(snaps.slice(0, 5), { frequent: 0, hourly: 0, daily: 0, weekly: 0 }), new Set());
@@ -48,7 +62,11 @@ test("ten days of 15-minute passes against fake zfs leave exactly the policy's s
   for (; now <= MONDAY + 10 * DAY; now += 15 * MIN) {
     last = await retention.tick(now);
     // A second pass in the same minute takes nothing new.
-    if (now === MONDAY + 5 * DAY) assert.equal((await retention.tick(now + 1000)).map((r) => r.created), [undefined, undefined]);
+    if (now === MONDAY + 5 * DAY)
+      assert.equal(
+        (await retention.tick(now + 1000)).map((r) => r.created),
+        [undefined, undefined],
+      );
   }
   const end = now - 15 * MIN; // Thursday 2026-01-15 00:00
   const expected = new Set<number>();
@@ -96,7 +114,15 @@ test("the plugin runs a pass at initialize and one per interval on the engine's 
       pathFilters: [],
     },
     log: { sink: silentSink },
-    plugins: [new ZfsRetentionPlugin({ datasets: ["tank/home"], keep: { frequent: 2, hourly: 0, daily: 0, weekly: 0 }, exec: zfs.exec, clock, onTick: (r: RetentionResult[]) => passes.push(r) })],
+    plugins: [
+      new ZfsRetentionPlugin({
+        datasets: ["tank/home"],
+        keep: { frequent: 2, hourly: 0, daily: 0, weekly: 0 },
+        exec: zfs.exec,
+        clock,
+        onTick: (r: RetentionResult[]) => passes.push(r),
+      }),
+    ],
   });
   try {
     await engine.start();
@@ -117,7 +143,11 @@ test("the plugin runs a pass at initialize and one per interval on the engine's 
 
 test("the real exec runs a command without a shell and reports its status and output", async () => {
   const exec = spawnExec(5000);
-  assert.equal(await exec("/bin/sh", ["-c", 'printf "a\\tb\\n"; echo oops >&2; exit 3', "$(not expanded)"]), { exitCode: 3, stdout: "a\tb\n", stderr: "oops\n" });
+  assert.equal(await exec("/bin/sh", ["-c", 'printf "a\\tb\\n"; echo oops >&2; exit 3', "$(not expanded)"]), {
+    exitCode: 3,
+    stdout: "a\tb\n",
+    stderr: "oops\n",
+  });
   await exec("/nonexistent/zfs", []).then(
     () => assert.unreachable("a missing command must reject"),
     (err: NodeJS.ErrnoException) => assert.is(err.code, "ENOENT"),

@@ -189,7 +189,12 @@ export class CommandLine {
       if (refused) return new UsageError(`there is no option ${flag}: ${refused}`, command.name);
       const elsewhere = this.#commands.filter((c) => c !== command && c.options.some((o) => o.long === name || o.short === name)).map((c) => c.name);
       const near =
-        name.length === 1 ? allowed.find((o) => o.short?.toLowerCase() === name.toLowerCase())?.short : nearestName(name, allowed.map((o) => o.long));
+        name.length === 1
+          ? allowed.find((o) => o.short?.toLowerCase() === name.toLowerCase())?.short
+          : nearestName(
+              name,
+              allowed.map((o) => o.long),
+            );
       const hint = elsewhere.length
         ? ` (${flag} is an option of ${elsewhere.map((c) => `${this.#bin} ${c}`).join(", ")})`
         : near

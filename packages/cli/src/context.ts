@@ -1,17 +1,7 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import {
-  ConfigError,
-  Engine,
-  Repository,
-  loadConfig,
-  resolvePluginSpecs,
-  stderrSink,
-  type BackupPlugin,
-  type LogSink,
-  type Parameters,
-} from "@rtbackup/core";
+import { ConfigError, Engine, Repository, loadConfig, resolvePluginSpecs, stderrSink, type BackupPlugin, type LogSink, type Parameters } from "@rtbackup/core";
 import { presetPlugins, type PresetMode } from "./preset.js";
 import { terminalText } from "./terminalText.js";
 
@@ -35,7 +25,12 @@ export interface LoadedConfig {
 
 /** Default state directory for a store that has none configured: a cache, rebuildable from the store. */
 function defaultStateDirectory(parameters: Parameters): string {
-  const id = createHash("sha256").update(`${parameters.storage}\0${parameters.localStoragePath}\0${parameters.s3Bucket}\0${parameters.remoteStorageBucketID}\0${parameters.repositoryPrefix}`).digest("hex").slice(0, 16);
+  const id = createHash("sha256")
+    .update(
+      `${parameters.storage}\0${parameters.localStoragePath}\0${parameters.s3Bucket}\0${parameters.remoteStorageBucketID}\0${parameters.repositoryPrefix}`,
+    )
+    .digest("hex")
+    .slice(0, 16);
   const base = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
   return join(base, "rtb", id);
 }

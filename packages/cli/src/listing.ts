@@ -51,7 +51,8 @@ export function listEntries(tree: ReadonlyMap<string, FileEntry>, paths: readonl
       const child = childOnTheWay(dir, e.path);
       if (recursive) {
         chosen.set(e.path, e);
-        for (let p = child; p !== e.path; p = childOnTheWay(p, e.path)) if (!tree.has(p) && !chosen.has(p)) chosen.set(p, { path: p, type: "dir", implied: true });
+        for (let p = child; p !== e.path; p = childOnTheWay(p, e.path))
+          if (!tree.has(p) && !chosen.has(p)) chosen.set(p, { path: p, type: "dir", implied: true });
       } else if (child === e.path) chosen.set(child, e);
       else if (!chosen.has(child)) chosen.set(child, tree.get(child) ?? { path: child, type: "dir", implied: true });
     }

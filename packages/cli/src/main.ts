@@ -115,7 +115,9 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`rtb${err.command ? ` ${err.command}` : ""}: ${terminalText(err.message)}\nRun "rtb ${err.command ? `${err.command} ` : ""}--help" for the commands and options.\n`);
+      process.stderr.write(
+        `rtb${err.command ? ` ${err.command}` : ""}: ${terminalText(err.message)}\nRun "rtb ${err.command ? `${err.command} ` : ""}--help" for the commands and options.\n`,
+      );
       return EXIT_USAGE;
     }
     // A message can carry a path from the index (or the command line): escaped, so no control character reaches the terminal.

@@ -114,9 +114,20 @@ class BackupScopePlugin implements BackupPlugin {
 
 /** Whether a program can be run: an absolute path, or a bare command name looked up in PATH (as spawn does). */
 async function executable(program: string): Promise<boolean> {
-  const candidates = program.includes("/") ? [program] : (process.env.PATH ?? "").split(":").filter(Boolean).map((dir) => join(dir, program));
+  const candidates = program.includes("/")
+    ? [program]
+    : (process.env.PATH ?? "")
+        .split(":")
+        .filter(Boolean)
+        .map((dir) => join(dir, program));
   for (const path of candidates) {
-    if (await access(path, constants.X_OK).then(() => true, () => false)) return true;
+    if (
+      await access(path, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true;
   }
   return false;
 }

@@ -7,8 +7,7 @@ function redacting(stream: NodeJS.WriteStream): void {
   installed.add(stream);
   const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
   // Text is redacted; bytes (`rtb cat` writes a file's content) pass unchanged, they are the user's own data.
-  stream.write = ((chunk: unknown, ...rest: unknown[]) =>
-    write(typeof chunk === "string" ? redactSecrets(chunk) : chunk, ...rest)) as typeof stream.write;
+  stream.write = ((chunk: unknown, ...rest: unknown[]) => write(typeof chunk === "string" ? redactSecrets(chunk) : chunk, ...rest)) as typeof stream.write;
 }
 
 let crashHandler = false;

@@ -43,7 +43,17 @@ test("a directory that cannot be read is reported, exits 3, and its backed-up fi
     await writeFile(join(secret, "x.txt"), "x");
     await writeFile(join(secret, "deeper", "y.txt"), "y");
     await must("chown", ["-R", `${NOBODY}:${NOBODY}`, dir]);
-    const args = ["backup", join(dir, "src"), "--config", join(dir, "rtb.config.json"), "--store", join(dir, "store"), "--state", join(dir, "state"), "--no-progress"];
+    const args = [
+      "backup",
+      join(dir, "src"),
+      "--config",
+      join(dir, "rtb.config.json"),
+      "--store",
+      join(dir, "store"),
+      "--state",
+      join(dir, "state"),
+      "--no-progress",
+    ];
     const first = await rtbAsNobody(args);
     assert.is(first.code, 0, first.stderr);
     await chmod(secret, 0o000);
@@ -51,7 +61,10 @@ test("a directory that cannot be read is reported, exits 3, and its backed-up fi
     assert.is(second.code, 3, `exit 3 when a path cannot be read: ${second.stderr}`);
     const summary = JSON.parse(second.stdout.trim().split("\n").at(-1)!);
     assert.is(summary.deleted, 0, "nothing is recorded as deleted");
-    assert.equal(summary.unreadablePaths.map((u: { path: string }) => u.path), [secret]);
+    assert.equal(
+      summary.unreadablePaths.map((u: { path: string }) => u.path),
+      [secret],
+    );
     const text = await rtbAsNobody(args);
     assert.is(text.code, 3);
     assert.match(text.stderr, `UNREADABLE ${secret}: `);
@@ -101,14 +114,30 @@ test("rtb backup of a directory that does not exist exits 2 naming it, and creat
     const r = await rtb(["backup", join(dir, "no-such-dir"), "--store", store, "--state", join(dir, "state"), "--no-progress"]);
     assert.is(r.code, 2, r.stderr);
     assert.match(r.stderr, `${join(dir, "no-such-dir")} does not exist`);
-    assert.not.ok(await access(store).then(() => true, () => false), "no store was created");
+    assert.not.ok(
+      await access(store).then(
+        () => true,
+        () => false,
+      ),
+      "no store was created",
+    );
     // A config whose BackupRoots names a missing directory fails the same way.
     const config = join(dir, "rtb.config.json");
-    await writeFile(config, JSON.stringify({ parameters: { storage: "local", localStoragePath: store, remoteFileStateCachePath: join(dir, "state"), backupRoots: [join(dir, "gone")] } }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        parameters: { storage: "local", localStoragePath: store, remoteFileStateCachePath: join(dir, "state"), backupRoots: [join(dir, "gone")] },
+      }),
+    );
     const viaConfig = await rtb(["backup", "--config", config, "--no-progress"]);
     assert.is(viaConfig.code, 2, viaConfig.stderr);
     assert.match(viaConfig.stderr, `${join(dir, "gone")} does not exist`);
-    assert.not.ok(await access(store).then(() => true, () => false));
+    assert.not.ok(
+      await access(store).then(
+        () => true,
+        () => false,
+      ),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

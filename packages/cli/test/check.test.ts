@@ -8,7 +8,11 @@ import { rtb } from "./helpers/daemon.js";
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 const objectOf = (store: string, id: string) => join(store, "data", id.slice(0, 2), id);
-const lines = (stdout: string) => stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>);
+const lines = (stdout: string) =>
+  stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, any>);
 
 // Without ZFS in the preset: a ZFS pool another test mounted must not change what these tests see.
 async function noZfsConfig(dir: string): Promise<string> {
@@ -59,7 +63,10 @@ test("rtb check: 0 on a healthy store; a deleted chunk exits 5 naming the object
     assert.is(damage.length, 1);
     assert.is(damage[0]!.kind, "chunk-missing");
     assert.is(damage[0]!.chunk, id);
-    assert.equal(damage[0]!.dependents.map((d: any) => [d.path, d.seq, d.current]), [[join(f.src, evil), 0, true]]);
+    assert.equal(
+      damage[0]!.dependents.map((d: any) => [d.path, d.seq, d.current]),
+      [[join(f.src, evil), 0, true]],
+    );
     const summary = events.at(-1)!;
     assert.equal([summary.event, summary.damaged, summary.ok], ["summary", 1, false]);
   } finally {
@@ -78,7 +85,10 @@ test("rtb check --read-data finds a flipped byte the listing cannot; --read-data
     const read = await rtb(["check", "--read-data", "--json", ...f.args]);
     assert.is(read.code, 5, read.stderr);
     const readEvents = lines(read.stdout);
-    assert.equal(readEvents.filter((e) => e.event === "damage").map((e) => [e.kind, e.chunk]), [["chunk-corrupt", id]]);
+    assert.equal(
+      readEvents.filter((e) => e.event === "damage").map((e) => [e.kind, e.chunk]),
+      [["chunk-corrupt", id]],
+    );
     const subset = await rtb(["check", "--read-data-subset", "100%", "--json", ...f.args]);
     assert.is(subset.code, 5);
     const a = readEvents.at(-1)!;
@@ -114,7 +124,12 @@ test("rtb check --repair re-uploads a deleted chunk from the file on disk, then 
     assert.is(await readFile(objectOf(f.store, kept), "utf8"), "content still on disk");
     await rm(join(f.src, "changed.txt"));
     const again = await rtb(["check", "--json", ...f.args]);
-    assert.equal(lines(again.stdout).filter((e) => e.event === "damage").map((e) => e.chunk), [changed]);
+    assert.equal(
+      lines(again.stdout)
+        .filter((e) => e.event === "damage")
+        .map((e) => e.chunk),
+      [changed],
+    );
     // The old version is lost for good; with the content back on disk the next backup heals it.
     await writeFile(join(f.src, "copy.txt"), "old content");
     assert.is((await rtb(["backup", f.src, ...f.args, "--no-progress", "--quiet"])).code, 0);

@@ -46,7 +46,10 @@ test("quick start: rtb backup into a local store, restore into an empty director
     const out = join(dir, "restored");
     const restore = await rtb(["restore", "/", "-r", "--store", store, "--to", out, "--json"]);
     assert.is(restore.code, 0, restore.stderr);
-    const events = restore.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const events = restore.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     assert.ok(events.filter((e) => e.event === "restored").length >= 7);
     assert.equal(await describeTree(join(out, src.slice(1))), await describeTree(src));
     // list and cat read the index alone.
@@ -75,13 +78,19 @@ test("config check: a bad config exits 2 naming file, line and element; a good o
   const dir = await mkdtemp(join(tmpdir(), "rtb-cli-"));
   try {
     const bad = join(dir, "bad.xml");
-    await writeFile(bad, `<?xml version="1.0"?>\n<OperatingParameters>\n  <UploadThreadCount>-2</UploadThreadCount>\n  <SnapshotSharingWindow>PT5X</SnapshotSharingWindow>\n</OperatingParameters>\n`);
+    await writeFile(
+      bad,
+      `<?xml version="1.0"?>\n<OperatingParameters>\n  <UploadThreadCount>-2</UploadThreadCount>\n  <SnapshotSharingWindow>PT5X</SnapshotSharingWindow>\n</OperatingParameters>\n`,
+    );
     const r = await rtb(["config", "check", bad]);
     assert.is(r.code, 2);
     assert.match(r.stderr, /bad\.xml:3: <UploadThreadCount>/);
     assert.match(r.stderr, /bad\.xml:4: <SnapshotSharingWindow>/);
     const good = join(dir, "good.xml");
-    await writeFile(good, `<?xml version="1.0"?>\n<OperatingParameters>\n  <RemoteStorageKeyID>0012345</RemoteStorageKeyID>\n  <RemoteStorageApplicationKey>K0secretsecret</RemoteStorageApplicationKey>\n  <RemoteStorageBucketID>d5aa</RemoteStorageBucketID>\n</OperatingParameters>\n`);
+    await writeFile(
+      good,
+      `<?xml version="1.0"?>\n<OperatingParameters>\n  <RemoteStorageKeyID>0012345</RemoteStorageKeyID>\n  <RemoteStorageApplicationKey>K0secretsecret</RemoteStorageApplicationKey>\n  <RemoteStorageBucketID>d5aa</RemoteStorageBucketID>\n</OperatingParameters>\n`,
+    );
     const ok = await rtb(["config", "check", good, "--print"]);
     assert.is(ok.code, 0, ok.stderr);
     assert.match(ok.stderr, /storage b2/);

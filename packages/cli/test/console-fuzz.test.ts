@@ -28,7 +28,14 @@ function fuzzChunk(): Buffer {
       return frame.subarray(0, randomInt(1, frame.length));
     }
     case 3:
-      return encodeFrame({ v: randomInt(3), id: randomInt(2) ? randomInt(1e6) : randomBytes(8).toString("hex"), type: TYPES[randomInt(TYPES.length)], paths: randomInt(2) ? [`/${randomBytes(4).toString("hex")}`] : "x", wait: randomInt(2) === 0, timeoutMs: randomInt(-5, 50) });
+      return encodeFrame({
+        v: randomInt(3),
+        id: randomInt(2) ? randomInt(1e6) : randomBytes(8).toString("hex"),
+        type: TYPES[randomInt(TYPES.length)],
+        paths: randomInt(2) ? [`/${randomBytes(4).toString("hex")}`] : "x",
+        wait: randomInt(2) === 0,
+        timeoutMs: randomInt(-5, 50),
+      });
     case 4:
       return encodeFrame([randomBytes(20).toString("base64")]);
     case 5:
@@ -57,10 +64,13 @@ function fuzzConnection(path: string, chunks: Buffer[], neverRead: boolean): Pro
     const s: Socket = connect(path);
     let poke: NodeJS.Timeout | undefined;
     // The daemon drops a client whose replies stay unread for 5 s.
-    const timer = setTimeout(() => {
-      if (neverRead) slowNotDropped++;
-      s.destroy();
-    }, neverRead ? 20_000 : 5000);
+    const timer = setTimeout(
+      () => {
+        if (neverRead) slowNotDropped++;
+        s.destroy();
+      },
+      neverRead ? 20_000 : 5000,
+    );
     s.on("error", () => undefined);
     s.on("close", () => {
       clearTimeout(timer);
@@ -138,7 +148,9 @@ test("thousands of random and truncated frames: the daemon keeps answering a wel
     fuzzing = false;
     await steady;
     await slowClients;
-    process.stdout.write(`  fuzz: ${frames} frames over ${connectionsMade} connections; well-formed replies ${answered} (slowest ${slowest} ms); RSS ${before} → ${samples.join(" → ")} → ${after} KiB\n`);
+    process.stdout.write(
+      `  fuzz: ${frames} frames over ${connectionsMade} connections; well-formed replies ${answered} (slowest ${slowest} ms); RSS ${before} → ${samples.join(" → ")} → ${after} KiB\n`,
+    );
     assert.ok(frames >= 5000, `sent ${frames} frames`);
     assert.ok(answered - answeredBefore >= 10, "the well-formed client kept getting answers during the fuzzing");
     assert.ok(slowest < 3000, `no answer took more than 3 s (slowest ${slowest} ms)`);

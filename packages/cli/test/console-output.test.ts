@@ -19,7 +19,7 @@ test("XML output: PascalCase elements, singular children for arrays, escaping, o
   let text = "";
   const out = new ConsoleOutput("xml", (t) => void (text += t));
   out.begin();
-  out.item("Statistics", { paused: false, uploads: [{ path: "/a<b>&\"c\"" }], errors: { last: undefined } }, () => "");
+  out.item("Statistics", { paused: false, uploads: [{ path: '/a<b>&"c"' }], errors: { last: undefined } }, () => "");
   out.end();
   assert.match(text, /^<\?xml version="1.0" encoding="utf-8"\?>\n<RTBOutput>\n  <Statistics TimestampUTC="\d{4}-[^"]+Z">\n/);
   assert.match(text, /<Paused>false<\/Paused>/);

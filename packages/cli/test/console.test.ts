@@ -33,7 +33,11 @@ async function until(cond: () => Promise<boolean> | boolean, what: string, ms = 
 async function consoleJson(ws: DaemonWorkspace, args: string[]): Promise<Record<string, any>[]> {
   const r = await rtb(["console", ...args, "--json", "--config", ws.config], 30_000);
   assert.is(r.code, 0, `rtb console ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  return r.stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 test("every request through rtb console: stats, check, pause, unpause, rescan, status, cancel, watch; file modes", async () => {
@@ -68,8 +72,17 @@ test("every request through rtb console: stats, check, pause, unpause, rescan, s
     const [submitted] = await consoleJson(ws, ["check", file]);
     assert.equal(submitted, { path: file });
     assert.is(await watchExit, 0, watchErr);
-    const notes = watchOut.trim().split("\n").map((l) => JSON.parse(l));
-    assert.equal(notes.map((n) => [n.kind, n.path]), [["uploadStarted", file], ["uploaded", file]]);
+    const notes = watchOut
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(
+      notes.map((n) => [n.kind, n.path]),
+      [
+        ["uploadStarted", file],
+        ["uploaded", file],
+      ],
+    );
     await until(async () => (await consoleJson(ws, ["stats"]))[0]!.totals.filesUploaded >= 1, "upload counted in stats");
 
     // Pause buffers; unpause processes what was buffered, or discards it with --discard.
@@ -177,7 +190,10 @@ test("a non-root client is refused by the socket's mode and cannot read the TCP 
 
     // With a group the socket is 0660: a member gets in (proof that the refusal above was the mode's doing).
     ws.children.clear();
-    const child = spawn(process.execPath, [RTB, "run", "--config", ws.config], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RTB_BRIDGE_GROUP: "nogroup" } });
+    const child = spawn(process.execPath, [RTB, "run", "--config", ws.config], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, RTB_BRIDGE_GROUP: "nogroup" },
+    });
     ws.children.add(child);
     let log = "";
     child.stderr.on("data", (d) => (log += d));

@@ -14,7 +14,10 @@ test("the daemon backs up creates, modifies, renames and deletes as they are rep
     await writeFile(p("docs", "deep", "b.txt"), "bravo");
     await writeFile(p("empty"), "");
     await symlink("docs/a.txt", p("link"));
-    await send(ws, [p("docs"), p("docs", "deep"), p("docs", "a.txt"), p("docs", "deep", "b.txt"), p("empty"), p("link")].map((path) => ({ type: "update", path })));
+    await send(
+      ws,
+      [p("docs"), p("docs", "deep"), p("docs", "a.txt"), p("docs", "deep", "b.txt"), p("empty"), p("link")].map((path) => ({ type: "update", path })),
+    );
     await waitForRestoreToMatch(ws);
     // Modify, rename a file, rename a directory, delete.
     await appendFile(p("docs", "a.txt"), " and more");
@@ -74,7 +77,10 @@ test("SIGKILL mid-upload and mid-commit loses nothing: after restart and catch-u
       const fallback = setTimeout(() => daemon.kill("SIGKILL"), 20_000);
       // Keep the workload busy: modify files so there is always something to upload.
       for (const [i, f] of files.entries()) if (i % 3 === 0) await appendFile(f, `more ${crash.when}`);
-      await send(ws, files.map((path) => ({ type: "update", path })));
+      await send(
+        ws,
+        files.map((path) => ({ type: "update", path })),
+      );
       assert.is(await exited, "SIGKILL", `crash at ${crash.when} #${crash.after}`);
       clearTimeout(fallback);
     }

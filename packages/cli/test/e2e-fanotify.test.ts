@@ -24,7 +24,10 @@ import {
 /** Lists every object key under a local store directory. */
 async function storeObjects(store: string): Promise<string[]> {
   const entries = await readdir(store, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
 }
 
 test("fanotify daemon: cp -r, mv, rm -r, sed -i, tar -x and editor saves on a tmpfs; restore equals the tree", async () => {
@@ -119,14 +122,18 @@ test("fanotify daemon: cp -r, mv, rm -r, sed -i, tar -x and editor saves on a tm
     // No feedback loop: with the tree backed up, the store stops changing (a loop would commit a batch every 0.1 s).
     let objects = await storeObjects(store);
     let stableSince = Date.now();
-    await waitFor("the store to stay unchanged for 1.5 s", async () => {
-      const now = await storeObjects(store);
-      if (JSON.stringify(now) !== JSON.stringify(objects)) {
-        objects = now;
-        stableSince = Date.now();
-      }
-      return Date.now() - stableSince >= 1500;
-    }, 15_000);
+    await waitFor(
+      "the store to stay unchanged for 1.5 s",
+      async () => {
+        const now = await storeObjects(store);
+        if (JSON.stringify(now) !== JSON.stringify(objects)) {
+          objects = now;
+          stableSince = Date.now();
+        }
+        return Date.now() - stableSince >= 1500;
+      },
+      15_000,
+    );
 
     assert.is(await stopDaemon(daemon), 0, "SIGTERM drains and exits 0");
     assert.ok((await describeTree(agent))["/store/config"], "the local store lives on the watched tmpfs");

@@ -8,18 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { RTB } from "./helpers/daemon.js";
-import {
-  filesOnly,
-  killDaemons,
-  must,
-  run,
-  scratchDirectory,
-  shell,
-  startDaemon,
-  stopDaemon,
-  waitForRestore,
-  writeJsonConfig,
-} from "./helpers/e2e.js";
+import { filesOnly, killDaemons, must, run, scratchDirectory, shell, startDaemon, stopDaemon, waitForRestore, writeJsonConfig } from "./helpers/e2e.js";
 import { createTestPool, ensureZfsFuse, type TestPool, type ZfsFuse } from "./helpers/e2eZfs.js";
 
 test("ZFS daemon: short-lived files, git clone and sqlite do not stop fanotify; a later change is committed within seconds", async () => {

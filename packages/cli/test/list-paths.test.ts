@@ -15,9 +15,14 @@ const entry = (path: string, type: FileEntry["type"] = "file"): FileEntry =>
 
 test("listEntries: children of a directory, implied directories, subtrees, files and missing paths", () => {
   const tree = new Map(
-    [entry("/srv/data/x", "dir"), entry("/srv/data/x/a"), entry("/srv/data/x/sub", "dir"), entry("/srv/data/x/sub/b"), entry("/srv/data/x/l", "symlink"), entry("/home/u/f")].map(
-      (e) => [e.path, e] as const,
-    ),
+    [
+      entry("/srv/data/x", "dir"),
+      entry("/srv/data/x/a"),
+      entry("/srv/data/x/sub", "dir"),
+      entry("/srv/data/x/sub/b"),
+      entry("/srv/data/x/l", "symlink"),
+      entry("/home/u/f"),
+    ].map((e) => [e.path, e] as const),
   );
   const show = (paths: string[], recursive = false) => {
     const l = listEntries(tree, paths, recursive);
@@ -31,10 +36,16 @@ test("listEntries: children of a directory, implied directories, subtrees, files
     [["/srv/data/x/"], false, ["file /srv/data/x/a", "symlink /srv/data/x/l", "dir /srv/data/x/sub"], []],
     [["/srv/data/x/a"], false, ["file /srv/data/x/a"], []],
     [["/srv/data/x/sub"], false, ["file /srv/data/x/sub/b"], []],
-    [["/srv"], true, ["implied /srv/data", "dir /srv/data/x", "file /srv/data/x/a", "symlink /srv/data/x/l", "dir /srv/data/x/sub", "file /srv/data/x/sub/b"], []],
+    [
+      ["/srv"],
+      true,
+      ["implied /srv/data", "dir /srv/data/x", "file /srv/data/x/a", "symlink /srv/data/x/l", "dir /srv/data/x/sub", "file /srv/data/x/sub/b"],
+      [],
+    ],
     [["/home", "/nope", "/srv/dat"], false, ["implied /home/u"], ["/nope", "/srv/dat"]],
   ];
-  for (const [paths, recursive, shown, missing] of cases) assert.equal(show(paths, recursive), { shown, missing }, `${paths.join(" ")}${recursive ? " -r" : ""}`);
+  for (const [paths, recursive, shown, missing] of cases)
+    assert.equal(show(paths, recursive), { shown, missing }, `${paths.join(" ")}${recursive ? " -r" : ""}`);
 });
 
 test("rtb list / and list <parent> show what is below; relative paths resolve against the current directory", async () => {

@@ -33,7 +33,10 @@ test("rtb backup, list and restore keep names that are not UTF-8 (bad\\xffname, 
     assert.not.ok(list.stdout.includes("\ufffd"), "no byte is replaced by U+FFFD");
 
     const json = await rtb(["list", "--store", store, "--json"]);
-    const entries = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const entries = json.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const bad = entries.find((e) => e.path === `${src}/bad\udcffname`);
     assert.ok(bad, "the plain path field carries the byte as the escape \\udcff");
     assert.ok(Buffer.from(bad.pathBase64, "base64").equals(at(src, "bad\xffname")), "pathBase64 holds the exact bytes");

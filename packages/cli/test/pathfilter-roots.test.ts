@@ -40,7 +40,15 @@ test("rtb run backs up the same root under /tmp with the default PathFilters (ca
 });
 
 test("a root that a user PathFilter excludes is a config check finding and a warning at start of rtb run and rtb backup", async () => {
-  const ws = await daemonWorkspace({ pathFilters: { rules: [{ type: "Prefix", value: "/tmp", action: "Exclude" }, { type: "Component", value: "src", action: "Exclude" }], replaceDefaults: true } });
+  const ws = await daemonWorkspace({
+    pathFilters: {
+      rules: [
+        { type: "Prefix", value: "/tmp", action: "Exclude" },
+        { type: "Component", value: "src", action: "Exclude" },
+      ],
+      replaceDefaults: true,
+    },
+  });
   try {
     await writeFile(join(ws.src, "a.txt"), "a");
     const expected = `BackupRoot ${ws.src} is excluded by PathFilter Component "src" (Exclude)`;

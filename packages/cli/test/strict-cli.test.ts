@@ -74,16 +74,47 @@ test("CommandLine.check: every bad line is a UsageError naming the problem", () 
 test("CommandLine.check: good lines pass, with the command's words moved first for sade", () => {
   const cases: [string[], string[]][] = [
     [["list"], ["list"]],
-    [["ls", "-r", "/a", "/b"], ["ls", "-r", "/a", "/b"]],
-    [["--store", "st", "list", "/a"], ["list", "--store", "st", "/a"]],
-    [["-c", "f.xml", "config", "check"], ["config", "check", "-c", "f.xml"]],
-    [["restore", "/a", "-r", "--to=/t", "--no-progress"], ["restore", "/a", "-r", "--to=/t", "--no-progress"]],
-    [["list", "-rc", "f.xml", "/a"], ["list", "-rc", "f.xml", "/a"]],
-    [["cat", "--", "-dash-file"], ["cat", "--", "-dash-file"]],
-    [["list", "--json", "--quiet", "--at", "2026-01-01"], ["list", "--json", "--quiet", "--at", "2026-01-01"]],
-    [["list", "--help", "--whatever"], ["list", "--help", "--whatever"]],
+    [
+      ["ls", "-r", "/a", "/b"],
+      ["ls", "-r", "/a", "/b"],
+    ],
+    [
+      ["--store", "st", "list", "/a"],
+      ["list", "--store", "st", "/a"],
+    ],
+    [
+      ["-c", "f.xml", "config", "check"],
+      ["config", "check", "-c", "f.xml"],
+    ],
+    [
+      ["restore", "/a", "-r", "--to=/t", "--no-progress"],
+      ["restore", "/a", "-r", "--to=/t", "--no-progress"],
+    ],
+    [
+      ["list", "-rc", "f.xml", "/a"],
+      ["list", "-rc", "f.xml", "/a"],
+    ],
+    [
+      ["cat", "--", "-dash-file"],
+      ["cat", "--", "-dash-file"],
+    ],
+    [
+      ["list", "--json", "--quiet", "--at", "2026-01-01"],
+      ["list", "--json", "--quiet", "--at", "2026-01-01"],
+    ],
+    [
+      ["list", "--help", "--whatever"],
+      ["list", "--help", "--whatever"],
+    ],
   ];
-  for (const [args, ordered] of cases) assert.equal(program().check(line(...args)).slice(2), ordered, args.join(" "));
+  for (const [args, ordered] of cases)
+    assert.equal(
+      program()
+        .check(line(...args))
+        .slice(2),
+      ordered,
+      args.join(" "),
+    );
 });
 
 test("CommandLine: declaring one option name with two meanings is refused", () => {

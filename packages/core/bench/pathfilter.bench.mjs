@@ -3,11 +3,7 @@
 // every type whose actions alternate (25 groups, each tested separately). Run after `npx tsc -b`.
 import { defaultPathFilters, PathFilter } from "@rtbackup/core";
 
-const passwd = [
-  "root:x:0:0:root:/root:/bin/bash",
-  "alice:x:1000:1000::/home/alice:/bin/bash",
-  "bob:x:1001:1001::/home/bob:/usr/bin/zsh",
-].join("\n");
+const passwd = ["root:x:0:0:root:/root:/bin/bash", "alice:x:1000:1000::/home/alice:/bin/bash", "bob:x:1001:1001::/home/bob:/usr/bin/zsh"].join("\n");
 const paths = [
   "/home/alice/Documents/projects/report-2024/final/draft.odt",
   "/home/alice/.cache/thumbnails/large/0123456789abcdef.png",
@@ -52,4 +48,6 @@ const typical = [
 const defaultsMs = run("22 default rules", defaultPathFilters());
 const typicalMs = run("10 user rules + 22 defaults", [...typical, ...defaultPathFilters()]);
 const manyMs = run("50 alternating user rules + 22 defaults", [...user, ...defaultPathFilters()]);
-console.log(`BENCH_RESULT ${JSON.stringify({ pathfilter_defaults_1m_checks_ms: Number(defaultsMs.toFixed(1)), pathfilter_32_rules_1m_checks_ms: Number(typicalMs.toFixed(1)), pathfilter_72_rules_1m_checks_ms: Number(manyMs.toFixed(1)) })}`);
+console.log(
+  `BENCH_RESULT ${JSON.stringify({ pathfilter_defaults_1m_checks_ms: Number(defaultsMs.toFixed(1)), pathfilter_32_rules_1m_checks_ms: Number(typicalMs.toFixed(1)), pathfilter_72_rules_1m_checks_ms: Number(manyMs.toFixed(1)) })}`,
+);

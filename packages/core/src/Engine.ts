@@ -1,11 +1,4 @@
-import {
-  AsyncSeriesBailHook,
-  AsyncSeriesHook,
-  AsyncSeriesWaterfallHook,
-  SyncBailHook,
-  SyncHook,
-  SyncWaterfallHook,
-} from "tapable";
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook, SyncWaterfallHook } from "tapable";
 import { BackupError } from "./errors.js";
 import { wrapTapErrors } from "./hooks.js";
 import { createLogRoot, type Logger, type LogRootOptions } from "./logger.js";
@@ -248,10 +241,7 @@ export class Engine {
   resolveStorage(): StorageBackend {
     const backend = this.hooks.storage.call({ parameters: this.parameters });
     if (!backend) {
-      throw new BackupError(
-        "PLUGIN_MISSING",
-        `no plugin supplied storage "${this.parameters.storage}" (add its plugin, or set storage to local)`,
-      );
+      throw new BackupError("PLUGIN_MISSING", `no plugin supplied storage "${this.parameters.storage}" (add its plugin, or set storage to local)`);
     }
     return this.hooks.wrapStorage.call(backend);
   }

@@ -83,8 +83,6 @@ export class SourceHealthBoard {
   /** One line for logs and the status line: `fanotify watching, 0 lost` per source. */
   summary(): string {
     if (this.#entries.size === 0) return "no change source";
-    return [...this.#entries.values()]
-      .map((e) => `${e.name} ${e.state}, ${e.eventsLost} lost${e.lastError ? ` (last error: ${e.lastError})` : ""}`)
-      .join("; ");
+    return [...this.#entries.values()].map((e) => `${e.name} ${e.state}, ${e.eventsLost} lost${e.lastError ? ` (last error: ${e.lastError})` : ""}`).join("; ");
   }
 }

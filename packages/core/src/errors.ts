@@ -62,11 +62,7 @@ export class PluginError extends BackupError {
 export class StorageError extends BackupError {
   readonly key: string | undefined;
   readonly transient: boolean;
-  constructor(
-    code: "STORAGE_FAILED" | "STORAGE_NOT_FOUND" | "INTEGRITY",
-    message: string,
-    options?: { cause?: unknown; key?: string; transient?: boolean },
-  ) {
+  constructor(code: "STORAGE_FAILED" | "STORAGE_NOT_FOUND" | "INTEGRITY", message: string, options?: { cause?: unknown; key?: string; transient?: boolean }) {
     super(code, message, options);
     this.key = options?.key;
     this.transient = options?.transient ?? code === "STORAGE_FAILED";

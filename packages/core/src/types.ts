@@ -136,6 +136,4 @@ export interface FailureInfo {
 
 /** One record of an index batch (see docs/format.md). */
 export type IndexRecord =
-  | ({ readonly op: "put" } & FileEntry)
-  | { readonly op: "move"; readonly from: string; readonly to: string }
-  | { readonly op: "delete"; readonly path: string };
+  ({ readonly op: "put" } & FileEntry) | { readonly op: "move"; readonly from: string; readonly to: string } | { readonly op: "delete"; readonly path: string };

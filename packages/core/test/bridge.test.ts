@@ -152,11 +152,23 @@ test("socket is 0600, token 0600; requests work; notifications report uploads, s
     assert.ok((status.last?.changed ?? 0) >= 1, "the rescan found b.txt, whose event was discarded");
     await until(() => t.runtime.cache.get(join(t.src, "b.txt")) !== undefined, "b.txt backed up by the rescan");
     assert.equal(await client.request("cancelRescan"), { cancelled: false });
-    await rejects(client.request("rescan", { roots: [`${t.src}/../..`] }), (e) => e instanceof BridgeRequestError && e.code === "BAD_REQUEST", "rescan of a non-normalised path");
-    await rejects(client.request("rescan", { roots: ["/etc"] }), (e) => e instanceof BridgeRequestError && e.code === "BAD_REQUEST", "rescan outside the roots");
+    await rejects(
+      client.request("rescan", { roots: [`${t.src}/../..`] }),
+      (e) => e instanceof BridgeRequestError && e.code === "BAD_REQUEST",
+      "rescan of a non-normalised path",
+    );
+    await rejects(
+      client.request("rescan", { roots: ["/etc"] }),
+      (e) => e instanceof BridgeRequestError && e.code === "BAD_REQUEST",
+      "rescan outside the roots",
+    );
     assert.is((await client.request("rescan", { roots: [t.src] })).requested, true);
     const seqs = seen.map((n) => n.seq);
-    assert.equal(seqs, [...seqs].sort((a, b) => a - b), "sequence numbers grow");
+    assert.equal(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      "sequence numbers grow",
+    );
 
     const stats = await client.request("stats", { includeUploads: true });
     assert.ok(stats.totals.filesUploaded >= 2);
@@ -184,7 +196,10 @@ test("bad input gets an error reply or a closed connection; other clients carry 
     await until(() => c.frames.length === 6, "six replies");
     const codes = c.frames.map((f) => (f["ok"] ? "ok" : (f["error"] as { code: string }).code));
     assert.equal(codes, ["BAD_FRAME", "UNKNOWN_TYPE", "BAD_REQUEST", "UNSUPPORTED_VERSION", "BAD_REQUEST", "ok"]);
-    assert.equal(c.frames.map((f) => f["id"]), [null, 7, 8, 9, null, "ok"]);
+    assert.equal(
+      c.frames.map((f) => f["id"]),
+      [null, 7, 8, 9, null, "ok"],
+    );
     assert.not.ok(c.closed());
 
     const huge = raw(t.bridge.socketPath!);
@@ -251,7 +266,11 @@ test("TCP needs the token: no hello or a wrong token closes the connection; sile
   try {
     const port = t.bridge.tcpPort!;
     const token = (await readFile(t.bridge.tokenPath, "utf8")).trim();
-    await rejects(BridgeClient.connect({ host: "127.0.0.1", port, token: "wrong" }), (e) => e instanceof BridgeRequestError && e.code === "AUTH_FAILED", "wrong token");
+    await rejects(
+      BridgeClient.connect({ host: "127.0.0.1", port, token: "wrong" }),
+      (e) => e instanceof BridgeRequestError && e.code === "AUTH_FAILED",
+      "wrong token",
+    );
     const anon = connect(port, "127.0.0.1");
     const replies: Buffer[] = [];
     anon.on("data", (d: Buffer) => replies.push(d));

@@ -113,7 +113,10 @@ test("a truncated chunk is corrupt by its listed size alone", async () => {
     const id = sha256Hex(Buffer.from("0123456789"));
     await truncate(chunkFile(ws, id), 4);
     const outcome = await checkRepository(await open(ws));
-    assert.equal(outcome.damage.map((d) => d.kind), ["chunk-corrupt"]);
+    assert.equal(
+      outcome.damage.map((d) => d.kind),
+      ["chunk-corrupt"],
+    );
     assert.match(outcome.damage[0]!.message, "it has 4 bytes, the index says 10");
   } finally {
     await ws.cleanup();
@@ -159,18 +162,27 @@ test("a batch deleted in the middle is a gap; a checkpoint beyond the batches an
     const repo = await open(ws);
     const outcome = await checkRepository(repo);
     const gaps = ofKind(outcome.damage, "sequence-gap");
-    assert.equal(gaps.map((g) => g.missing), [{ from: 1, to: 1 }]);
+    assert.equal(
+      gaps.map((g) => g.missing),
+      [{ from: 1, to: 1 }],
+    );
     assert.match(gaps[0]!.message, "batch 1 is missing");
     // The newest batches gone, with nothing beyond them, are only visible against what a state cache applied.
     await rm(files[2]!);
     assert.equal(ofKind((await checkRepository(repo)).damage, "sequence-gap"), []);
     const expected = await checkRepository(repo, { expectSequence: 2 });
-    assert.equal(ofKind(expected.damage, "sequence-gap").map((g) => g.missing), [{ from: 1, to: 2 }]);
+    assert.equal(
+      ofKind(expected.damage, "sequence-gap").map((g) => g.missing),
+      [{ from: 1, to: 2 }],
+    );
     assert.match(expected.damage[0]!.message, "the local state cache applied batch 2");
     // A checkpoint claiming batch 5 while batches end at 0.
     await repo.writeCheckpoint(5, Date.now(), [], 0);
     const lying = await checkRepository(repo);
-    assert.equal(ofKind(lying.damage, "sequence-gap").map((g) => g.missing), [{ from: 1, to: 5 }]);
+    assert.equal(
+      ofKind(lying.damage, "sequence-gap").map((g) => g.missing),
+      [{ from: 1, to: 5 }],
+    );
     assert.ok(lying.warnings.some((w) => w.kind === "checkpoint-unverified" && w.seq === 5));
   } finally {
     await ws.cleanup();
@@ -219,7 +231,10 @@ test("several live batches under one number are a warning; a batch that replaces
     await repo.writeBatch(1, t + 1, [{ op: "put", ...entry, mode: 0o640 }]);
     const dup = await checkRepository(repo);
     assert.equal(dup.damage, []);
-    assert.equal(dup.warnings.map((w) => [w.kind, w.seq, w.keys.length]), [["duplicate-sequence", 1, 2]]);
+    assert.equal(
+      dup.warnings.map((w) => [w.kind, w.seq, w.keys.length]),
+      [["duplicate-sequence", 1, 2]],
+    );
     await repo.writeBatch(2, t + 2, [{ op: "put", ...entry, mode: 0o600 }], [one]);
     const resolved = await checkRepository(repo);
     assert.equal(resolved.warnings, []);
@@ -245,7 +260,11 @@ test("--read-data-subset: 100% equals --read-data, a small slice reads fewer, n/
     for (let n = 1; n <= 4; n++) total += (await checkRepository(repo, { readData: true, subset: parseReadDataSubset(`${n}/4`) })).summary.chunksRead;
     assert.is(total, 40);
     for (const bad of ["0%", "101%", "5/4", "0/3", "ten", "1/0"]) {
-      assert.throws(() => parseReadDataSubset(bad), (err: Error) => err.message.includes(`"${bad}"`), bad);
+      assert.throws(
+        () => parseReadDataSubset(bad),
+        (err: Error) => err.message.includes(`"${bad}"`),
+        bad,
+      );
     }
   } finally {
     await ws.cleanup();
@@ -268,7 +287,13 @@ test("--repair stores again a deleted chunk whose file is still on disk; then th
     const outcome = await checkRepository(repo);
     assert.equal(outcome.damage.map((d) => d.chunk).sort(), [middle, last].sort());
     const result = await repairChunks(repo, outcome);
-    assert.equal(result.repaired.map((r) => [r.chunk, r.from]).sort(), [[middle, join(ws.src, "data.bin")], [last, join(ws.src, "data.bin")]].sort());
+    assert.equal(
+      result.repaired.map((r) => [r.chunk, r.from]).sort(),
+      [
+        [middle, join(ws.src, "data.bin")],
+        [last, join(ws.src, "data.bin")],
+      ].sort(),
+    );
     assert.equal(result.left, []);
     assert.equal(await readFile(chunkFile(ws, middle)), content.subarray(4096, 8192));
     assert.equal(await readFile(chunkFile(ws, last)), content.subarray(3 * 4096));
@@ -289,7 +314,10 @@ test("--repair never stores wrong bytes: a chunk whose file changed on disk is l
     const repo = await open(ws);
     const result = await repairChunks(repo, await checkRepository(repo));
     assert.equal(result.repaired, []);
-    assert.equal(result.left.map((l) => [l.chunk, l.paths]), [[id, [join(ws.src, "f.txt")]]]);
+    assert.equal(
+      result.left.map((l) => [l.chunk, l.paths]),
+      [[id, [join(ws.src, "f.txt")]]],
+    );
     assert.match(result.left[0]!.reason, "no longer in the file");
     assert.is(await repo.hasChunk(id), false);
     assert.equal(await readdir(join(ws.store, "data", id.slice(0, 2))).catch(() => []), []);
@@ -342,11 +370,20 @@ test("a moved file's new path depends on its chunks; --repair overwrites a corru
     bytes[0] ^= 0x40;
     await writeFile(chunkFile(ws, id), bytes);
     const outcome = await checkRepository(repo, { readData: true });
-    assert.equal(outcome.damage.map((d) => d.kind), ["chunk-corrupt"]);
+    assert.equal(
+      outcome.damage.map((d) => d.kind),
+      ["chunk-corrupt"],
+    );
     const versions = outcome.damage[0]!.dependents!.map((v) => [v.path.slice(ws.src.length), v.seq, v.current]);
-    assert.equal(versions, [["/a.txt", 0, false], ["/moved.txt", 1, true]]);
+    assert.equal(versions, [
+      ["/a.txt", 0, false],
+      ["/moved.txt", 1, true],
+    ]);
     const result = await repairChunks(repo, outcome);
-    assert.equal(result.repaired.map((r) => r.from), [join(ws.src, "moved.txt")]);
+    assert.equal(
+      result.repaired.map((r) => r.from),
+      [join(ws.src, "moved.txt")],
+    );
     assert.is((await repo.getChunk(id)).toString(), "moving bytes");
     assert.equal((await checkRepository(repo, { readData: true })).damage, []);
   } finally {
@@ -368,7 +405,13 @@ test("a corrupt checkpoint is named; the batches are still replayed and checked"
     await writeFile(file, bytes);
     await rm(chunkFile(ws, sha256Hex(Buffer.from("a"))));
     const outcome = await checkRepository(repo);
-    assert.equal(outcome.damage.map((d) => [d.kind, d.key]), [["checkpoint-unreadable", key], ["chunk-missing", dataKey(sha256Hex(Buffer.from("a")))]]);
+    assert.equal(
+      outcome.damage.map((d) => [d.kind, d.key]),
+      [
+        ["checkpoint-unreadable", key],
+        ["chunk-missing", dataKey(sha256Hex(Buffer.from("a")))],
+      ],
+    );
     assert.match(outcome.damage[0]!.message, `checkpoint 0 of ${new Date(tree.time).toISOString()} (${key}) cannot be read`);
   } finally {
     await ws.cleanup();
@@ -394,7 +437,10 @@ test("--repair also finds the bytes through the state cache when index damage hi
       assert.equal(outcome.damage.map((d) => d.kind).sort(), ["batch-unreadable", "chunk-missing"]);
       assert.equal((await repairChunks(repo, outcome)).repaired, [], "the replayed tree only knows a.txt");
       const result = await repairChunks(repo, outcome, { cache });
-      assert.equal(result.repaired.map((r) => r.from), [join(ws.src, "b.txt")]);
+      assert.equal(
+        result.repaired.map((r) => r.from),
+        [join(ws.src, "b.txt")],
+      );
       assert.ok(await repo.hasChunk(id));
     } finally {
       await cache.close();

@@ -140,21 +140,24 @@ test("search: nothing found → the system XML file, else built-in defaults", as
 });
 
 test("explicit file: XML, YAML; relative to cwd; missing file; unsupported type", async () => {
-  await withDir({ "conf/my.yaml": YAML_CONFIG, "conf/rtb.xml": "<OperatingParameters><UploadThreadCount>6</UploadThreadCount></OperatingParameters>", "x.toml": "a = 1" }, async (dir) => {
-    const yaml = await loadConfig({ file: "conf/my.yaml", cwd: dir });
-    assert.is(yaml.format, "js");
-    assert.is(yaml.parameters.localStoragePath, join(dir, "conf", "store"));
-    const xml = await loadConfig({ file: join(dir, "conf/rtb.xml") });
-    assert.is(xml.format, "xml");
-    assert.is(xml.parameters.uploadThreadCount, 6);
-    const missing = await rejection(loadConfig({ file: "nope.yaml", cwd: dir }));
-    assert.instance(missing, BackupError);
-    assert.is((missing as BackupError).code, "CONFIG_NOT_FOUND");
-    assert.match(missing.message, /^nope\.yaml: no such configuration file$/);
-    const toml = await rejection(loadConfig({ file: "x.toml", cwd: dir }));
-    assert.instance(toml, ConfigValidationError);
-    assert.match(toml.message, /^x\.toml: unsupported file type/);
-  });
+  await withDir(
+    { "conf/my.yaml": YAML_CONFIG, "conf/rtb.xml": "<OperatingParameters><UploadThreadCount>6</UploadThreadCount></OperatingParameters>", "x.toml": "a = 1" },
+    async (dir) => {
+      const yaml = await loadConfig({ file: "conf/my.yaml", cwd: dir });
+      assert.is(yaml.format, "js");
+      assert.is(yaml.parameters.localStoragePath, join(dir, "conf", "store"));
+      const xml = await loadConfig({ file: join(dir, "conf/rtb.xml") });
+      assert.is(xml.format, "xml");
+      assert.is(xml.parameters.uploadThreadCount, 6);
+      const missing = await rejection(loadConfig({ file: "nope.yaml", cwd: dir }));
+      assert.instance(missing, BackupError);
+      assert.is((missing as BackupError).code, "CONFIG_NOT_FOUND");
+      assert.match(missing.message, /^nope\.yaml: no such configuration file$/);
+      const toml = await rejection(loadConfig({ file: "x.toml", cwd: dir }));
+      assert.instance(toml, ConfigValidationError);
+      assert.match(toml.message, /^x\.toml: unsupported file type/);
+    },
+  );
 });
 
 test("explicit XML file errors are named relative to cwd, with lines", async () => {
@@ -193,7 +196,7 @@ test("YAML validation: every problem, with lines and suggestions", async () => {
       "rtb.config.yaml:8: parameters.queueLowWaterMark: expected a number below parameters.queueHighWaterMark (10000), got 20000",
       'rtb.config.yaml:9: UploadThreadCount: unknown key (settings go under "parameters", e.g. parameters.uploadThreadCount)',
       "rtb.config.yaml:11: plugins[0].modul: unknown key (did you mean module?)",
-      'rtb.config.yaml:11: plugins[0].module: expected a module name or path, got nothing',
+      "rtb.config.yaml:11: plugins[0].module: expected a module name or path, got nothing",
       'rtb.config.yaml:12: preset: expected true or false, got "maybe"',
     ]);
     assert.match(err.message, /^rtb\.config\.yaml: 10 problems:\n {2}rtb\.config\.yaml:2: /);
@@ -201,17 +204,21 @@ test("YAML validation: every problem, with lines and suggestions", async () => {
 });
 
 test("JSON validation names keys (with lines) and never echoes secrets", async () => {
-  const json = '{\n  "parameters": {\n    "storage": "b2",\n    "remoteStorageApplicationKey": 12345678,\n    "s3SecretAccessKey": ["hunter2-secret"]\n  }\n}\n';
+  const json =
+    '{\n  "parameters": {\n    "storage": "b2",\n    "remoteStorageApplicationKey": 12345678,\n    "s3SecretAccessKey": ["hunter2-secret"]\n  }\n}\n';
   await withDir({ "rtb.config.json": json }, async (dir) => {
     const err = await rejection(loadConfig({ cwd: dir, systemXmlFile: MISSING_XML }));
     const problems = (err as ConfigValidationError).problems;
     // Missing keys are placed on the line of their parent ("parameters").
-    assert.equal(problems.map((p) => [p.line, p.subject]), [
-      [2, "parameters.remoteStorageKeyID"],
-      [2, "parameters.remoteStorageBucketID"],
-      [4, "parameters.remoteStorageApplicationKey"],
-      [5, "parameters.s3SecretAccessKey"],
-    ]);
+    assert.equal(
+      problems.map((p) => [p.line, p.subject]),
+      [
+        [2, "parameters.remoteStorageKeyID"],
+        [2, "parameters.remoteStorageBucketID"],
+        [4, "parameters.remoteStorageApplicationKey"],
+        [5, "parameters.s3SecretAccessKey"],
+      ],
+    );
     assert.match(problems[0]!.message, /^must be set when storage is b2$/);
     assert.not.ok(err.message.includes("12345678"), err.message);
     assert.not.ok(err.message.includes("hunter2"), err.message);
@@ -249,7 +256,10 @@ test("parseConfigObject: storage defaults and lsof selection follow the XML rule
   const lsof = parseConfigObject({ parameters: { lsofBinaryPath: "lsof" } }, base);
   assert.is(lsof.parameters.stabilityCheck, "lsof");
   assert.is(lsof.parameters.lsofBinaryPath, "lsof");
-  const replaced = parseConfigObject({ parameters: { pathFilters: { replaceDefaults: true, rules: [{ type: "Prefix", value: "/x", action: "Exclude" }] } } }, base);
+  const replaced = parseConfigObject(
+    { parameters: { pathFilters: { replaceDefaults: true, rules: [{ type: "Prefix", value: "/x", action: "Exclude" }] } } },
+    base,
+  );
   assert.equal(replaced.parameters.pathFilters, [{ type: "Prefix", value: "/x", action: "Exclude" }]);
   assert.is(parseConfigObject({ parameters: { stagingDirectory: "../tmp" } }, base).parameters.stagingDirectory, "/etc/tmp");
 });
@@ -265,7 +275,10 @@ test("resolvePluginSpecs: default and named exports from a path, a package, and 
     ],
     fixtures,
   );
-  assert.equal(plugins.map((p) => p.name), ["FixturePlugin", "StrictPlugin", "Inline", "PathFilterPlugin"]);
+  assert.equal(
+    plugins.map((p) => p.name),
+    ["FixturePlugin", "StrictPlugin", "Inline", "PathFilterPlugin"],
+  );
   assert.equal((plugins[0] as unknown as { options: unknown }).options, { a: 1 });
   assert.is((plugins[1] as unknown as { level: number }).level, 3);
   assert.is(plugins[2], instance);
@@ -303,11 +316,20 @@ test("resolvePluginSpecs: every bad entry is named", async () => {
 });
 
 test("resolvePluginSpecs: plugins from a loaded config resolve against its directory", async () => {
-  await withDir({ "sub/rtb.config.yaml": "plugins:\n  - module: ./p.mjs\n    options: { level: 1 }\n", "sub/p.mjs": `export { StrictPlugin as default } from ${JSON.stringify(join(fixtures, "plugin-fixture.mjs"))};` }, async (dir) => {
-    const config = await loadConfig({ file: "sub/rtb.config.yaml", cwd: dir });
-    const plugins = await resolvePluginSpecs(config.plugins, dirname(config.filepath!));
-    assert.equal(plugins.map((p) => p.name), ["StrictPlugin"]);
-  });
+  await withDir(
+    {
+      "sub/rtb.config.yaml": "plugins:\n  - module: ./p.mjs\n    options: { level: 1 }\n",
+      "sub/p.mjs": `export { StrictPlugin as default } from ${JSON.stringify(join(fixtures, "plugin-fixture.mjs"))};`,
+    },
+    async (dir) => {
+      const config = await loadConfig({ file: "sub/rtb.config.yaml", cwd: dir });
+      const plugins = await resolvePluginSpecs(config.plugins, dirname(config.filepath!));
+      assert.equal(
+        plugins.map((p) => p.name),
+        ["StrictPlugin"],
+      );
+    },
+  );
 });
 
 test.run();

@@ -102,7 +102,10 @@ test("a file as DQD's /WRITECONFIG writes it loads, DQD-only elements with a war
   assert.is(p.storage, "local");
   // Its filters repeat three defaults: they are not evaluated twice.
   assert.is(p.pathFilters.length, 22);
-  assert.equal(p.pathFilters.slice(0, 3).map((r) => r.value), ["/var", ".cache", "~/.config/Code/"]);
+  assert.equal(
+    p.pathFilters.slice(0, 3).map((r) => r.value),
+    ["/var", ".cache", "~/.config/Code/"],
+  );
   const names = warnings.map((w) => /<(\w+)>/.exec(w)?.[1]);
   assert.equal(names, [
     "FileAccessNotifyDebugLogPath",
@@ -114,7 +117,10 @@ test("a file as DQD's /WRITECONFIG writes it loads, DQD-only elements with a war
     "WebAccessPasswordHash",
   ]);
   assert.match(warnings[1]!, /^w\.xml:23: <FilePartSize> is a DQD\.RealTimeBackup setting this program does not use; ignored$/);
-  assert.not.ok(warnings.some((w) => w.includes("MUST BE SET")), "warnings never show values");
+  assert.not.ok(
+    warnings.some((w) => w.includes("MUST BE SET")),
+    "warnings never show values",
+  );
 });
 
 test("our own elements load", () => {
@@ -196,7 +202,11 @@ const cases: [string, string, RegExp][] = [
   ["duration longer than a timer", "<PeriodicRescanInterval>P30D</PeriodicRescanInterval>", /at most 24 days\), got "P30D"/],
   ["bad boolean", "<IPCUseTCPSocket>yes</IPCUseTCPSocket>", /<IPCUseTCPSocket>: expected true, false, 1 or 0, got "yes"/],
   ["boolean is case-sensitive as in .NET", "<IPCUseTCPSocket>True</IPCUseTCPSocket>", /got "True"/],
-  ["relative path", "<RemoteFileStateCachePath>var/cache</RemoteFileStateCachePath>", /<RemoteFileStateCachePath>: expected an absolute path, got "var\/cache"/],
+  [
+    "relative path",
+    "<RemoteFileStateCachePath>var/cache</RemoteFileStateCachePath>",
+    /<RemoteFileStateCachePath>: expected an absolute path, got "var\/cache"/,
+  ],
   ["relative path in a list", "<BackupRoots><string>data</string></BackupRoots>", /<BackupRoots><string>: expected an absolute path, got "data"/],
   ["relative binary with a slash", "<ZFSBinaryPath>sbin/zfs</ZFSBinaryPath>", /<ZFSBinaryPath>: expected an absolute path or a command name/],
   ["port out of range", "<IPCBindTCPPortNumber>70000</IPCBindTCPPortNumber>", /from 0 to 65535, got "70000"/],
@@ -206,22 +216,62 @@ const cases: [string, string, RegExp][] = [
   ["unknown stability check", "<StabilityCheck>inotify</StabilityCheck>", /expected procfs or lsof/],
   ["bad S3 endpoint", "<S3Endpoint>ftp://x</S3Endpoint>", /<S3Endpoint>: expected an http:\/\/ or https:\/\/ URL/],
   ["bad prefix", "<RepositoryPrefix>/abs/</RepositoryPrefix>", /<RepositoryPrefix>: expected a key prefix/],
-  ["unknown filter type", '<PathFilters><PathFilter Type="Glob" Value="*.o" Action="Exclude" /></PathFilters>', /:3: <PathFilter Type>: expected Prefix, Component or RegularExpression, got "Glob"/],
-  ["unknown filter action", '<PathFilters><PathFilter Type="Prefix" Value="/x" Action="Skip" /></PathFilters>', /<PathFilter Action>: expected Include or Exclude, got "Skip"/],
-  ["missing action", '<PathFilters><PathFilter Type="Prefix" Value="/x" /></PathFilters>', /<PathFilter Action>: missing attribute \(expected Include or Exclude\)/],
-  ["invalid regex", '<PathFilters><PathFilter Type="RegularExpression" Value="(abc" Action="Exclude" /></PathFilters>', /<PathFilter Value>: expected a JavaScript regular expression \(Unterminated group\), got "\(abc"/],
-  ["relative prefix", '<PathFilters><PathFilter Type="Prefix" Value="home" Action="Exclude" /></PathFilters>', /expected an absolute path for a Prefix filter, got "home"/],
+  [
+    "unknown filter type",
+    '<PathFilters><PathFilter Type="Glob" Value="*.o" Action="Exclude" /></PathFilters>',
+    /:3: <PathFilter Type>: expected Prefix, Component or RegularExpression, got "Glob"/,
+  ],
+  [
+    "unknown filter action",
+    '<PathFilters><PathFilter Type="Prefix" Value="/x" Action="Skip" /></PathFilters>',
+    /<PathFilter Action>: expected Include or Exclude, got "Skip"/,
+  ],
+  [
+    "missing action",
+    '<PathFilters><PathFilter Type="Prefix" Value="/x" /></PathFilters>',
+    /<PathFilter Action>: missing attribute \(expected Include or Exclude\)/,
+  ],
+  [
+    "invalid regex",
+    '<PathFilters><PathFilter Type="RegularExpression" Value="(abc" Action="Exclude" /></PathFilters>',
+    /<PathFilter Value>: expected a JavaScript regular expression \(Unterminated group\), got "\(abc"/,
+  ],
+  [
+    "relative prefix",
+    '<PathFilters><PathFilter Type="Prefix" Value="home" Action="Exclude" /></PathFilters>',
+    /expected an absolute path for a Prefix filter, got "home"/,
+  ],
   ["component with a slash", '<PathFilters><PathFilter Type="Component" Value="a/b" Action="Exclude" /></PathFilters>', /expected a single path component/],
-  ["unknown filter attribute", '<PathFilters><PathFilter Typ="Prefix" Type="Prefix" Value="/x" Action="Exclude" /></PathFilters>', /<PathFilter Typ>: unknown attribute \(did you mean Type\?\)/],
+  [
+    "unknown filter attribute",
+    '<PathFilters><PathFilter Typ="Prefix" Type="Prefix" Value="/x" Action="Exclude" /></PathFilters>',
+    /<PathFilter Typ>: unknown attribute \(did you mean Type\?\)/,
+  ],
   ["bad ReplaceDefaults", '<PathFilters ReplaceDefaults="yes" />', /<PathFilters ReplaceDefaults>: expected true, false, 1 or 0, got "yes"/],
-  ["unknown element with suggestion", "<UploadThredCount>4</UploadThredCount>", /:3: <UploadThredCount>: unknown element \(did you mean <UploadThreadCount>\?\)/],
+  [
+    "unknown element with suggestion",
+    "<UploadThredCount>4</UploadThredCount>",
+    /:3: <UploadThredCount>: unknown element \(did you mean <UploadThreadCount>\?\)/,
+  ],
   ["unknown element, case", "<verbosity>Normal</verbosity>", /did you mean <Verbosity>\?/],
   ["unknown element without suggestion", "<Frobnicate>1</Frobnicate>", /<Frobnicate>: unknown element$/],
-  ["duplicate element", "<UploadThreadCount>4</UploadThreadCount>\n  <UploadThreadCount>5</UploadThreadCount>", /:4: <UploadThreadCount>: appears more than once \(first on line 3\)/],
-  ["a list item that is not <string>", "<MonitorFileSystemTypes><item>zfs</item></MonitorFileSystemTypes>", /<MonitorFileSystemTypes><item>: unknown element \(expected <string>\)/],
+  [
+    "duplicate element",
+    "<UploadThreadCount>4</UploadThreadCount>\n  <UploadThreadCount>5</UploadThreadCount>",
+    /:4: <UploadThreadCount>: appears more than once \(first on line 3\)/,
+  ],
+  [
+    "a list item that is not <string>",
+    "<MonitorFileSystemTypes><item>zfs</item></MonitorFileSystemTypes>",
+    /<MonitorFileSystemTypes><item>: unknown element \(expected <string>\)/,
+  ],
   ["an element inside a value", "<Verbosity><Normal /></Verbosity>", /<Verbosity>: expected a value, found the element <Normal>/],
   ["S3 without a bucket", "<Storage>s3</Storage>", /<S3Bucket>: must be set when storage is s3/],
-  ["S3 key ID without its secret", "<Storage>s3</Storage>\n  <S3Bucket>b</S3Bucket>\n  <S3AccessKeyId>AKIA</S3AccessKeyId>", /<S3SecretAccessKey>: must be set together with S3AccessKeyId/],
+  [
+    "S3 key ID without its secret",
+    "<Storage>s3</Storage>\n  <S3Bucket>b</S3Bucket>\n  <S3AccessKeyId>AKIA</S3AccessKeyId>",
+    /<S3SecretAccessKey>: must be set together with S3AccessKeyId/,
+  ],
   ["b2 without credentials", "<Storage>b2</Storage>", /<RemoteStorageKeyID>: must be set when storage is b2/],
 ];
 
@@ -247,7 +297,10 @@ test("error: QueueLowWaterMark not below QueueHighWaterMark, either way round", 
 
 test("error: storage defaulted to b2 by a key ID needs the other credentials", () => {
   const problems = problemsOf(doc("<RemoteStorageKeyID>0001</RemoteStorageKeyID>"));
-  assert.equal(problems.map((p) => p.subject), ["<RemoteStorageApplicationKey>", "<RemoteStorageBucketID>"]);
+  assert.equal(
+    problems.map((p) => p.subject),
+    ["<RemoteStorageApplicationKey>", "<RemoteStorageBucketID>"],
+  );
   assert.match(problems[0]!.message, /RemoteStorageKeyID is set, so storage is b2/);
 });
 
@@ -282,12 +335,15 @@ test("every problem of a file is reported at once, in line order, each with its 
   } catch (err) {
     assert.instance(err, ConfigValidationError);
     const { problems, message } = err as ConfigValidationError;
-    assert.equal(problems.map((p) => [p.line, p.subject]), [
-      [3, "<Verbosity>"],
-      [4, "<UploadThreadCount>"],
-      [7, "<PathFilter Value>"],
-      [9, "<Nope>"],
-    ]);
+    assert.equal(
+      problems.map((p) => [p.line, p.subject]),
+      [
+        [3, "<Verbosity>"],
+        [4, "<UploadThreadCount>"],
+        [7, "<PathFilter Value>"],
+        [9, "<Nope>"],
+      ],
+    );
     assert.ok(message.startsWith("rtb.xml: 4 problems:\n  rtb.xml:3: <Verbosity>"), message);
     for (const p of problems) assert.ok(message.includes(p.text));
   }
@@ -330,7 +386,8 @@ test("entities, CDATA, comments and xsi:nil", () => {
 });
 
 test("a byte-order mark and CRLF line ends (as .NET writes them) are fine, and lines still count", () => {
-  const text = '\uFEFF<?xml version="1.0" encoding="utf-8"?>\r\n<OperatingParameters>\r\n  <UploadThreadCount>5</UploadThreadCount>\r\n</OperatingParameters>\r\n';
+  const text =
+    '\uFEFF<?xml version="1.0" encoding="utf-8"?>\r\n<OperatingParameters>\r\n  <UploadThreadCount>5</UploadThreadCount>\r\n</OperatingParameters>\r\n';
   assert.is(parseXmlParameters(text, "bom.xml").parameters.uploadThreadCount, 5);
   assert.is(onlyProblem(text.replace(">5<", ">x<")).line, 3);
 });

@@ -31,7 +31,11 @@ test("a corrupted content object is detected, named, and never restored", async 
     assert.match(error.path, /precious\.txt$/);
     assert.match(error.error, new RegExp(`content object data/../${object.split("/").pop()} is corrupt`));
     const left = await readdir(join(ws.out, ws.src.slice(1)));
-    assert.equal(left.filter((n) => n.includes("precious")), [], "no partial or corrupt file left behind");
+    assert.equal(
+      left.filter((n) => n.includes("precious")),
+      [],
+      "no partial or corrupt file left behind",
+    );
   } finally {
     await ws.cleanup();
   }
@@ -122,8 +126,14 @@ test("a pre-existing symlink inside the target is not followed", async () => {
 test("select: a directory restores its direct files unless recursive", async () => {
   const mk = (path: string, type: FileEntry["type"] = "file"): FileEntry => ({ path, type, size: 0, mtimeMs: 0, mode: 0o644, uid: 0, gid: 0, chunks: [] });
   const tree = new Map([mk("/d", "dir"), mk("/d/a"), mk("/d/sub", "dir"), mk("/d/sub/b"), mk("/e")].map((e) => [e.path, e]));
-  assert.equal(Restorer.select(tree, ["/d"], false).entries.map((e) => e.path), ["/d", "/d/a"]);
-  assert.equal(Restorer.select(tree, ["/d/"], true).entries.map((e) => e.path), ["/d", "/d/a", "/d/sub", "/d/sub/b"]);
+  assert.equal(
+    Restorer.select(tree, ["/d"], false).entries.map((e) => e.path),
+    ["/d", "/d/a"],
+  );
+  assert.equal(
+    Restorer.select(tree, ["/d/"], true).entries.map((e) => e.path),
+    ["/d", "/d/a", "/d/sub", "/d/sub/b"],
+  );
   assert.equal(Restorer.select(tree, ["/nope"], true).missing, ["/nope"]);
 });
 

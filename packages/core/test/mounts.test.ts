@@ -4,16 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import {
-  ConfigError,
-  MountTable,
-  decodeMountInfoField,
-  fileSystemTypeMatches,
-  isUnder,
-  parseMountInfo,
-  selectMounts,
-  trimTrailingSlash,
-} from "@rtbackup/core";
+import { ConfigError, MountTable, decodeMountInfoField, fileSystemTypeMatches, isUnder, parseMountInfo, selectMounts, trimTrailingSlash } from "@rtbackup/core";
 
 const SAMPLE = [
   "22 27 0:21 / /proc rw,relatime - proc proc rw",
@@ -56,7 +47,10 @@ test("mountOf picks the longest whole-component prefix and the mount stacked on 
   assert.is(table.mountOf("/srv/home copy/x")?.mountPoint, "/srv/home copy");
   assert.is(table.mountOf("/data/x")?.fsType, "tmpfs", "the tmpfs over-mounts the ext4 at /data");
   assert.is(table.find("/data/")?.fsType, "tmpfs");
-  assert.not.ok(table.visible.some((m) => m.mountId === 64), "the covered ext4 is not visible");
+  assert.not.ok(
+    table.visible.some((m) => m.mountId === 64),
+    "the covered ext4 is not visible",
+  );
   assert.ok(isUnder("/a/b", "/a") && isUnder("/a", "/a") && !isUnder("/ab", "/a") && isUnder("/x", "/"));
   assert.is(trimTrailingSlash("/a//"), "/a");
   assert.is(trimTrailingSlash("/"), "/");
@@ -85,9 +79,15 @@ test("selection: several mounts of one tree and none preferred is a ConfigError 
 test("selection: preferred mount wins, subdirectory binds dropped, types filtered, zfs-fuse included", () => {
   const table = MountTable.parse(SAMPLE);
   const chosen = table.select({ fileSystemTypes: ["zfs"], preferredMountPoints: ["/srv/home copy/"] });
-  assert.equal(chosen.map((m) => m.mountPoint), ["/srv/home copy", "/tank"]);
+  assert.equal(
+    chosen.map((m) => m.mountPoint),
+    ["/srv/home copy", "/tank"],
+  );
   const tmp = table.select({ fileSystemTypes: ["tmpfs"] });
-  assert.equal(tmp.map((m) => m.mountPoint), ["/data", "/weird\ttab\nnl\\bs"]);
+  assert.equal(
+    tmp.map((m) => m.mountPoint),
+    ["/data", "/weird\ttab\nnl\\bs"],
+  );
   try {
     table.select({ fileSystemTypes: ["zfs"], preferredMountPoints: ["/home", "/srv/home copy"], where: "x.y" });
     assert.unreachable("two preferred mounts of one filesystem must be refused");
@@ -100,7 +100,10 @@ test("selection: preferred mount wins, subdirectory binds dropped, types filtere
 
 test("selection keeps a subdirectory mount when no wider root of that device is mounted", () => {
   const only = MountTable.parse("70 27 0:60 /sub /mnt/sub rw - ext4 /dev/sdc1 rw\n");
-  assert.equal(only.select({ fileSystemTypes: ["ext4"] }).map((m) => m.mountPoint), ["/mnt/sub"]);
+  assert.equal(
+    only.select({ fileSystemTypes: ["ext4"] }).map((m) => m.mountPoint),
+    ["/mnt/sub"],
+  );
 });
 
 test("real mountinfo: tmpfs with a space in its path, a bind of it and a bind of a subdirectory", () => {
@@ -129,7 +132,10 @@ test("real mountinfo: tmpfs with a space in its path, a bind of it and a bind of
     assert.is(table.mountOf(join(main, "inner", "f"))?.mountPoint, main);
     // Only our own mounts: other tmpfs trees on the machine may be bind-mounted without a preference.
     const wanted = selectMounts(mine, { fileSystemTypes: ["tmpfs"], preferredMountPoints: [main] });
-    assert.equal(wanted.map((m) => m.mountPoint), [main]);
+    assert.equal(
+      wanted.map((m) => m.mountPoint),
+      [main],
+    );
   } finally {
     for (const m of mounted.reverse()) execFileSync("umount", [m]);
     rmSync(base, { recursive: true, force: true });

@@ -62,7 +62,9 @@ test("names that are not UTF-8 are backed up, recorded losslessly, kept by the s
     const { result, tree } = await restoreAll(ws);
     assert.is(result.errors, 0);
     assert.ok(tree.entries.has(decodeName(bytesPath(ws.src, name("bad\xffname")))));
-    assert.ok(encodeName(decodeName(bytesPath(ws.src, name("lat\xe9"), name("inner\xe9\xe8")))).equals(bytesPath(ws.src, name("lat\xe9"), name("inner\xe9\xe8"))));
+    assert.ok(
+      encodeName(decodeName(bytesPath(ws.src, name("lat\xe9"), name("inner\xe9\xe8")))).equals(bytesPath(ws.src, name("lat\xe9"), name("inner\xe9\xe8"))),
+    );
     assert.equal(await describeBytes(Buffer.from(join(ws.out, ws.src.slice(1)))), want);
   } finally {
     await ws.cleanup();

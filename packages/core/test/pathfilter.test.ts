@@ -34,10 +34,29 @@ test("realUserHomes keeps users with a real shell, trims trailing slashes", () =
 
 test("the defaults exclude system trees, caches and VS Code state, and include documents", () => {
   const filter = new PathFilter(defaultPathFilters(), { passwd: PASSWD });
-  for (const path of ["/var/x", "/var", "/tmp/a/b", "/usr/share/doc/x", "/home/u/.cache/y", "/srv/repo/.git/HEAD", "/home/alice/.config/Code/User/settings.json", "/root/.mozilla/firefox"]) {
+  for (const path of [
+    "/var/x",
+    "/var",
+    "/tmp/a/b",
+    "/usr/share/doc/x",
+    "/home/u/.cache/y",
+    "/srv/repo/.git/HEAD",
+    "/home/alice/.config/Code/User/settings.json",
+    "/root/.mozilla/firefox",
+  ]) {
     assert.ok(filter.isExcluded(path), `${path} should be excluded`);
   }
-  for (const path of ["/home/u/doc", "/home/u/doc/report.odt", "/variable/x", "/etc/fstab", "/usr/local/bin/tool", "/home/u/.cachex/y", "/home/u/git/x", "/home/carol/.config/Code/x", "/backup/home/alice/.config/Code/x"]) {
+  for (const path of [
+    "/home/u/doc",
+    "/home/u/doc/report.odt",
+    "/variable/x",
+    "/etc/fstab",
+    "/usr/local/bin/tool",
+    "/home/u/.cachex/y",
+    "/home/u/git/x",
+    "/home/carol/.config/Code/x",
+    "/backup/home/alice/.config/Code/x",
+  ]) {
     assert.not.ok(filter.isExcluded(path), `${path} should be included`);
   }
 });
@@ -142,9 +161,18 @@ test("PathFilterPlugin taps intake: exclude for excluded paths, undefined otherw
 });
 
 test("PathFilterPlugin validates its options", () => {
-  assert.throws(() => new PathFilterPlugin({ passwd: 3 }), (err: unknown) => err instanceof ConfigError && /options\.passwd: expected/.test((err as Error).message));
-  assert.throws(() => new PathFilterPlugin({ pasword: "" }), (err: unknown) => err instanceof ConfigError && /options\.pasword: unknown option/.test((err as Error).message));
-  assert.throws(() => new PathFilterPlugin("x"), (err: unknown) => err instanceof ConfigError);
+  assert.throws(
+    () => new PathFilterPlugin({ passwd: 3 }),
+    (err: unknown) => err instanceof ConfigError && /options\.passwd: expected/.test((err as Error).message),
+  );
+  assert.throws(
+    () => new PathFilterPlugin({ pasword: "" }),
+    (err: unknown) => err instanceof ConfigError && /options\.pasword: unknown option/.test((err as Error).message),
+  );
+  assert.throws(
+    () => new PathFilterPlugin("x"),
+    (err: unknown) => err instanceof ConfigError,
+  );
   new PathFilterPlugin();
 });
 

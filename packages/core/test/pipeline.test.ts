@@ -17,7 +17,7 @@ import { restoreAll, workspace } from "./helpers/tree.js";
 test("ten writes to one file in a window are one upload; the batch closes SnapshotSharingWindow after its first event", async () => {
   const ws = await workspace();
   const snaps = new CopySnapshotPlugin(join(ws.dir, "snaps"));
-  const { engine, runtime, clock, uploads , submit } = await pipelineEngine(ws, {}, [snaps]);
+  const { engine, runtime, clock, uploads, submit } = await pipelineEngine(ws, {}, [snaps]);
   try {
     const f = join(ws.src, "f.txt");
     for (let i = 0; i < 10; i++) {
@@ -43,7 +43,7 @@ test("ten writes to one file in a window are one upload; the batch closes Snapsh
 
 test("create then delete inside one window is nothing; update then rename uploads the new path only", async () => {
   const ws = await workspace();
-  const { engine, runtime, clock, uploads , submit } = await pipelineEngine(ws);
+  const { engine, runtime, clock, uploads, submit } = await pipelineEngine(ws);
   try {
     const tmp = join(ws.src, "tmp.txt");
     await writeFile(tmp, "x");
@@ -73,7 +73,7 @@ test("one snapshot per filesystem per batch, shared by its files; a vanished fil
   await mkdir(join(ws.src, "fs2"));
   const fsOf = (p: string) => (p.includes("/fs1/") ? join(ws.src, "fs1") : p.includes("/fs2/") ? join(ws.src, "fs2") : undefined);
   const snaps = new CopySnapshotPlugin(join(ws.dir, "snaps"), fsOf);
-  const { engine, runtime, clock, uploads, writers , submit } = await pipelineEngine(ws, {}, [snaps]);
+  const { engine, runtime, clock, uploads, writers, submit } = await pipelineEngine(ws, {}, [snaps]);
   try {
     const files = ["fs1/a", "fs1/b", "fs1/c", "fs2/d"].map((n) => join(ws.src, n));
     for (const f of files) {
@@ -107,7 +107,7 @@ test("a failed snapshot is retried, never taken for a deletion", async () => {
   const ws = await workspace();
   const snaps = new CopySnapshotPlugin(join(ws.dir, "snaps"));
   snaps.failNext = 1;
-  const { engine, runtime, clock, uploads , submit } = await pipelineEngine(ws, {}, [snaps]);
+  const { engine, runtime, clock, uploads, submit } = await pipelineEngine(ws, {}, [snaps]);
   const failures: string[] = [];
   engine.hooks.failure.tap("test", (f) => failures.push(`${f.stage}:${f.path}`));
   try {
@@ -131,7 +131,7 @@ test("a failed snapshot is retried, never taken for a deletion", async () => {
 
 test("a writer keeps a file waiting, polled every OpenFileHandlePollingInterval; empty files are uploaded", async () => {
   const ws = await workspace();
-  const { engine, runtime, clock, uploads, writers, checks , submit } = await pipelineEngine(ws);
+  const { engine, runtime, clock, uploads, writers, checks, submit } = await pipelineEngine(ws);
   try {
     const db = join(ws.src, "db.sqlite");
     const empty = join(ws.src, "empty");
@@ -176,7 +176,11 @@ test("long polling: stable content is uploaded after one comparison; changing co
     // Under load a check's real I/O can finish after the manual clock moved on, one check late: allow up to three
     // more polling intervals (far below the 30 s long-polling comparison) before waiting.
     for (let extra = 0; extra < 3 && runtime.pipeline.stability.longPolling < 2; extra++) await run(clock, 4000, 4000);
-    await settle(clock, () => runtime.pipeline.stability.longPolling === 2, `both in long polling ${JSON.stringify({ s: runtime.pipeline.stability.stats, w: runtime.pipeline.stability.paths, c: checks.length, p: clock.pending, up: uploads })}`);
+    await settle(
+      clock,
+      () => runtime.pipeline.stability.longPolling === 2,
+      `both in long polling ${JSON.stringify({ s: runtime.pipeline.stability.stats, w: runtime.pipeline.stability.paths, c: checks.length, p: clock.pending, up: uploads })}`,
+    );
     assert.is(uploads.length, 0);
     await writeFile(busy, "v1 (the writer keeps writing)");
     await run(clock, 30_000, 30_000);
@@ -200,7 +204,7 @@ test("long polling: stable content is uploaded after one comparison; changing co
 
 test("pause buffers changes; unpause processes them, or discards them when asked", async () => {
   const ws = await workspace();
-  const { engine, runtime, clock, uploads , submit } = await pipelineEngine(ws);
+  const { engine, runtime, clock, uploads, submit } = await pipelineEngine(ws);
   try {
     const a = join(ws.src, "a");
     const b = join(ws.src, "b");
@@ -245,10 +249,17 @@ test("vim's save (rename to f~, write f, delete f~) leaves only f, even before t
     await submit({ type: "update", path: f });
     await submit({ type: "delete", path: backup });
     await clock.advance(1000);
-    await settle(clock, () => runtime.cache.get(f)?.size === "version two".length && runtime.pipeline.outstanding === 0 && runtime.pipeline.batchesInFlight === 0, "second version committed");
+    await settle(
+      clock,
+      () => runtime.cache.get(f)?.size === "version two".length && runtime.pipeline.outstanding === 0 && runtime.pipeline.batchesInFlight === 0,
+      "second version committed",
+    );
     await runtime.drain();
     assert.is(runtime.cache.get(backup), undefined, "the editor's backup file is not left in the backup");
-    assert.equal([...runtime.cache.entriesUnder(ws.src)].map((e) => e.path).filter((p) => p !== ws.src), [f]);
+    assert.equal(
+      [...runtime.cache.entriesUnder(ws.src)].map((e) => e.path).filter((p) => p !== ws.src),
+      [f],
+    );
   } finally {
     await engine.stop({ drain: false });
     await ws.cleanup();

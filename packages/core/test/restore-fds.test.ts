@@ -99,7 +99,11 @@ test("without /proc, restore fails up front with an error that says so, and writ
       `catch (err) { console.log(JSON.stringify({ code: err.code, message: err.message })); }`,
     ].join("\n");
     const shell = 'umount -l /proc && exec "$0" --input-type=module -e "$1"';
-    const { code, out, err } = await run("unshare", ["--mount", "--propagation", "private", "sh", "-c", shell, process.execPath, script], fileURLToPath(new URL(".", import.meta.url)));
+    const { code, out, err } = await run(
+      "unshare",
+      ["--mount", "--propagation", "private", "sh", "-c", shell, process.execPath, script],
+      fileURLToPath(new URL(".", import.meta.url)),
+    );
     assert.is(code, 0, `child: ${err}`);
     const answer = JSON.parse(out.trim());
     assert.is(answer.code, "NATIVE", out);

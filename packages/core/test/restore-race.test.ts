@@ -17,7 +17,11 @@ async function snapshotTree(root: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   async function visit(p: string): Promise<void> {
     const st = await lstat(p);
-    const hash = st.isFile() ? createHash("sha256").update(await readFile(p)).digest("hex") : "";
+    const hash = st.isFile()
+      ? createHash("sha256")
+          .update(await readFile(p))
+          .digest("hex")
+      : "";
     out[relative(root, p) || "."] = `${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} m=${st.mtimeMs} c=${st.ctimeMs} ${hash}`;
     if (st.isDirectory()) for (const name of (await readdir(p)).sort()) await visit(join(p, name));
   }
@@ -73,7 +77,16 @@ test("a local user swapping directories and temp files under a running restore c
     await chmod(join(src, "a", "b", "c"), 0o700);
     await symlink("b/secret", join(src, "a", "link"));
     const engine = new Engine({
-      parameters: { storage: "local", localStoragePath: join(base, "store"), remoteFileStateCachePath: join(base, "state"), backupRoots: [src], pathFilters: [], batchUploadConsolidationDelay: 20, snapshotSharingWindow: 10, stagingDirectory: join(base, "staging") },
+      parameters: {
+        storage: "local",
+        localStoragePath: join(base, "store"),
+        remoteFileStateCachePath: join(base, "state"),
+        backupRoots: [src],
+        pathFilters: [],
+        batchUploadConsolidationDelay: 20,
+        snapshotSharingWindow: 10,
+        stagingDirectory: join(base, "staging"),
+      },
       log: { sink: silentSink },
     });
     await engine.start();
@@ -84,7 +97,10 @@ test("a local user swapping directories and temp files under a running restore c
     }
     const repo = await Repository.open(new LocalDirectoryStorage({ path: join(base, "store") }));
     const entries = Restorer.select((await loadTree(repo)).entries, [src], true).entries;
-    assert.ok(entries.some((e) => e.type === "file" && (e.mode & 0o7777) === 0o4755) && entries.some((e) => e.type === "symlink"), "the tree has a setuid file and a symlink");
+    assert.ok(
+      entries.some((e) => e.type === "file" && (e.mode & 0o7777) === 0o4755) && entries.some((e) => e.type === "symlink"),
+      "the tree has a setuid file and a symlink",
+    );
 
     // The victim: root-owned, outside the target, where the racer points its symlinks.
     await mkdir(join(victim, "sub"), { recursive: true, mode: 0o755 });
@@ -101,7 +117,9 @@ test("a local user swapping directories and temp files under a running restore c
     const baseBefore = await outside();
     // Every directory the restore walks, relative to the target, shallowest first.
     const rel = (p: string) => relative("/", p);
-    const chain = rel(src).split("/").map((_, i, all) => all.slice(0, i + 1).join("/"));
+    const chain = rel(src)
+      .split("/")
+      .map((_, i, all) => all.slice(0, i + 1).join("/"));
     const dirs = [...new Set([...chain, ...entries.filter((e) => e.type === "dir").map((e) => rel(e.path))])];
     swapper = await startSwapper(script, [target, victim, join(victim, "victim.txt"), JSON.stringify(dirs)]);
     const pid = swapper.pid!;

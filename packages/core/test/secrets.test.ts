@@ -3,17 +3,7 @@ import * as assert from "uvu/assert";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  BackupError,
-  Engine,
-  REDACTED,
-  SecretRegistry,
-  StorageError,
-  createLogRoot,
-  messageOf,
-  processSecrets,
-  type LogSink,
-} from "@rtbackup/core";
+import { BackupError, Engine, REDACTED, SecretRegistry, StorageError, createLogRoot, messageOf, processSecrets, type LogSink } from "@rtbackup/core";
 
 const KEY_ID = "0051234abcdef0000000001";
 const APP_KEY = "K005s3cr3t/Applic+tionKey~x";
@@ -43,7 +33,9 @@ for (const [what, text] of spelled) {
     }
     // No 6-byte run of the key survives in any base64 alignment.
     for (const skip of [0, 1, 2]) {
-      const core = Buffer.from(APP_KEY).subarray(skip, skip + 6).toString("base64");
+      const core = Buffer.from(APP_KEY)
+        .subarray(skip, skip + 6)
+        .toString("base64");
       assert.not.ok(out.includes(core), `${what}: base64 of the key at offset ${skip} survived in ${out}`);
     }
   });

@@ -34,7 +34,11 @@ test("files missing from a failed (empty) snapshot view but present on disk are 
     // Changed on disk, so the next scan sends them through a snapshot again.
     await utimes(join(ws.src, "a.txt"), 1_700_000_000, 1_700_000_000);
     await utimes(join(ws.src, "sub", "b.txt"), 1_700_000_000, 1_700_000_000);
-    const engine = new Engine({ parameters: testParameters(ws), log: { sink: silentSink }, plugins: [new EmptyViewSnapshotPlugin(join(ws.dir, "empty-view"))] });
+    const engine = new Engine({
+      parameters: testParameters(ws),
+      log: { sink: silentSink },
+      plugins: [new EmptyViewSnapshotPlugin(join(ws.dir, "empty-view"))],
+    });
     const runtime = await engine.start({ maxAttempts: 2, backoff: { baseMs: 5, maxMs: 20 } });
     try {
       await engine.initialBackup();

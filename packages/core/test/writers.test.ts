@@ -79,7 +79,11 @@ test("two writers that commit under the same sequence number both keep their com
       const cached = [...w.engine.runtime.cache.entries()].map((e) => e.path).sort();
       // The first writer committed its third file before the other did: only that one is news to it.
       const news = w === writers[0] ? [join(writers[1]!.src, "third.txt")] : [];
-      assert.equal(cached, expected.filter((p) => !news.includes(p)), `${w.name}'s state cache differs from the store`);
+      assert.equal(
+        cached,
+        expected.filter((p) => !news.includes(p)),
+        `${w.name}'s state cache differs from the store`,
+      );
       assert.is(w.engine.runtime.cache.inflight, undefined);
     }
     assert.ok(writers.some((w) => w.engine.runtime.committer.stats.conflicts > 0));
@@ -118,7 +122,10 @@ test("a batch left in flight beside another writer's is rewritten at the next st
     assert.is(runtime.cache.inflight, undefined, "the interrupted batch was completed");
     const rewrites = [];
     for await (const name of repo.listBatches(last + 2)) rewrites.push((await repo.readBatch(name)).header);
-    assert.equal(rewrites.map((h) => h.replaces), [[ours.key]]);
+    assert.equal(
+      rewrites.map((h) => h.replaces),
+      [[ours.key]],
+    );
     const tree = await loadTree(repo);
     assert.ok(tree.entries.has(join(w.src, "ours.txt")) && tree.entries.has(join(ws.dir, "beta", "theirs.txt")));
     assert.equal([...runtime.cache.entries()].map((e) => e.path).sort(), [...tree.entries.keys()].sort());
@@ -139,7 +146,9 @@ test("no checkpoint hides a batch another writer left beside ours under the same
     // A writer that picked our last number, wrote its batch after we confirmed ours, and never came back.
     const repo = await Repository.open(new LocalDirectoryStorage({ path: ws.store }));
     const late = join(ws.dir, "beta", "late.txt");
-    await repo.writeBatch(runtime.cache.lastSequence, Date.now(), [{ op: "put", path: late, type: "file", size: 0, mtimeMs: 1, mode: 0o644, uid: 0, gid: 0, chunks: [] }]);
+    await repo.writeBatch(runtime.cache.lastSequence, Date.now(), [
+      { op: "put", path: late, type: "file", size: 0, mtimeMs: 1, mode: 0o644, uid: 0, gid: 0, chunks: [] },
+    ]);
     await commitFile(w, "b.txt");
     await runtime.committer.checkpoint();
     assert.equal(await repo.listCheckpoints(), [], "the checkpoint waits until the conflict is rewritten");

@@ -97,7 +97,14 @@ function record(figures, prefix, classes) {
 }
 
 function backendFor(info, extra = {}) {
-  return new B2Storage({ keyId: info.keyId, applicationKey: info.applicationKey, bucketId: info.bucketId, authorizeUrl: info.authorizeUrl, owner: "bench", ...extra });
+  return new B2Storage({
+    keyId: info.keyId,
+    applicationKey: info.applicationKey,
+    bucketId: info.bucketId,
+    authorizeUrl: info.authorizeUrl,
+    owner: "bench",
+    ...extra,
+  });
 }
 
 async function backendBench(emulator, info, figures) {
@@ -137,7 +144,9 @@ async function backendBench(emulator, info, figures) {
     record(figures, "storage_tx_per_1000_objects_listed", tx.list);
     figures.storage_calls_per_24MiB_large_file_put = +(largePut.counts.calls.A / LARGE_COUNT).toFixed(1);
     say(`B2Storage, ${CONCURRENCY} operations at a time:`);
-    say(`  ${SMALL_COUNT} x ${SMALL_SIZE} B: put ${put.ms.toFixed(0)} ms, get ${get.ms.toFixed(0)} ms, list ${list.ms.toFixed(1)} ms; 200 heads ${head.ms.toFixed(0)} ms`);
+    say(
+      `  ${SMALL_COUNT} x ${SMALL_SIZE} B: put ${put.ms.toFixed(0)} ms, get ${get.ms.toFixed(0)} ms, list ${list.ms.toFixed(1)} ms; 200 heads ${head.ms.toFixed(0)} ms`,
+    );
     say(`  ${LARGE_COUNT} x ${LARGE_SIZE / 1048576} MiB (large-file API, 5 MiB parts): put ${largePut.ms.toFixed(0)} ms, get ${largeGet.ms.toFixed(0)} ms`);
     say(`  billed transactions per 1,000 objects (A/B/C): put ${JSON.stringify(tx.put)}, got ${JSON.stringify(tx.get)}, listed ${JSON.stringify(tx.list)}`);
     say(`  calls for 1,000 puts: ${JSON.stringify(put.counts.byApi)}`);
@@ -151,9 +160,11 @@ async function makeTree(root) {
   let seed = 7;
   const fill = (buf) => {
     for (let i = 0; i < buf.length; i += 4) {
-      seed ^= seed << 13; seed >>>= 0;
+      seed ^= seed << 13;
+      seed >>>= 0;
       seed ^= seed >>> 17;
-      seed ^= seed << 5; seed >>>= 0;
+      seed ^= seed << 5;
+      seed >>>= 0;
       buf.writeUInt32LE(seed, i);
     }
     return buf;
@@ -225,8 +236,12 @@ async function engineBench(emulator, info, figures) {
     record(figures, "engine_tx_list_every_object_in_bucket", listAll.counts.billed);
     say(`engine, tree of ${TREE_SMALL} x 4 KiB + ${TREE_LARGE} x 16 MiB (${mib.toFixed(0)} MiB, ${listAll.result} objects in the bucket):`);
     say(`  initial backup ${(backup.ms / 1000).toFixed(2)} s, restore ${(restore.ms / 1000).toFixed(2)} s`);
-    say(`  billed transactions per 1,000 files (A/B/C): backed up ${JSON.stringify(per1000(backup.counts, files))}, restored ${JSON.stringify(per1000(restore.counts, files))}`);
-    say(`  listing everything (billed A/B/C, in all): the whole tree from the index ${JSON.stringify(listTree.counts.billed)}, every object ${JSON.stringify(listAll.counts.billed)}`);
+    say(
+      `  billed transactions per 1,000 files (A/B/C): backed up ${JSON.stringify(per1000(backup.counts, files))}, restored ${JSON.stringify(per1000(restore.counts, files))}`,
+    );
+    say(
+      `  listing everything (billed A/B/C, in all): the whole tree from the index ${JSON.stringify(listTree.counts.billed)}, every object ${JSON.stringify(listAll.counts.billed)}`,
+    );
     say(`  calls for the backup: ${JSON.stringify(backup.counts.byApi)}`);
     say(`  calls for the restore: ${JSON.stringify(restore.counts.byApi)}`);
   } finally {

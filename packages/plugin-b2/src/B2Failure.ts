@@ -14,17 +14,7 @@ import { redactSecrets } from "@rtbackup/core";
  * - `client`: any other 4xx — the request is wrong; fatal;
  * - `aborted`: the backend was closed.
  */
-export type FailureKind =
-  | "auth"
-  | "throttled"
-  | "server"
-  | "timeout"
-  | "network"
-  | "unauthorized"
-  | "cap"
-  | "notFound"
-  | "client"
-  | "aborted";
+export type FailureKind = "auth" | "throttled" | "server" | "timeout" | "network" | "unauthorized" | "cap" | "notFound" | "client" | "aborted";
 
 /** The B2 code given to an error answer that had no JSON body (e.g. the answer to a HEAD). */
 export function bodylessCode(status: number): string {

@@ -180,11 +180,11 @@ export class B2Session {
     let hint = "";
     if (failure.kind === "unauthorized") hint = " (the application key lacks a capability this needs)";
     if (failure.kind === "cap") hint = " (a B2 cap is exceeded or access is denied: raise the cap in the B2 account)";
-    return new StorageError(
-      failure.kind === "notFound" ? "STORAGE_NOT_FOUND" : "STORAGE_FAILED",
-      `B2 ${what} failed${after}: ${failure.message}${hint}`,
-      { cause: failure, transient: RETRYABLE.has(failure.kind), ...(key === undefined ? {} : { key }) },
-    );
+    return new StorageError(failure.kind === "notFound" ? "STORAGE_NOT_FOUND" : "STORAGE_FAILED", `B2 ${what} failed${after}: ${failure.message}${hint}`, {
+      cause: failure,
+      transient: RETRYABLE.has(failure.kind),
+      ...(key === undefined ? {} : { key }),
+    });
   }
 
   /** The error for calls made after `close()`. */
@@ -239,11 +239,9 @@ export class B2Session {
     }
     const keyPrefix = typeof allowed["namePrefix"] === "string" ? allowed["namePrefix"] : null;
     if (keyPrefix !== null && !this.#o.namePrefix.startsWith(keyPrefix)) {
-      throw new StorageError(
-        "STORAGE_FAILED",
-        `the application key only allows names starting with "${keyPrefix}": set namePrefix to start with it`,
-        { transient: false },
-      );
+      throw new StorageError("STORAGE_FAILED", `the application key only allows names starting with "${keyPrefix}": set namePrefix to start with it`, {
+        transient: false,
+      });
     }
     return {
       generation: ++this.#generation,

@@ -73,7 +73,8 @@ export class B2Storage implements StorageBackend {
 
   async put(key: string, body: Body, size: number): Promise<void> {
     const name = this.#name(key);
-    if (!Number.isSafeInteger(size) || size < 0) throw new StorageError("STORAGE_FAILED", `put "${key}": size must be a whole number of bytes`, { key, transient: false });
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new StorageError("STORAGE_FAILED", `put "${key}": size must be a whole number of bytes`, { key, transient: false });
     await this.open();
     if (size > this.#o.largeFileThreshold || size > MAX_SINGLE_UPLOAD) {
       const auth = await this.#session.auth();

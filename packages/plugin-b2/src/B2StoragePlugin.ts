@@ -80,6 +80,9 @@ export class B2StoragePlugin implements BackupPlugin {
       const fromParameters = !(option in this.#options) && option in PARAMETER_OF;
       return fromParameters ? PARAMETER_OF[option as keyof typeof PARAMETER_OF][1] : `${PLUGIN_NAME}.options.${option}`;
     };
-    return new B2Storage({ ...(merged as Pick<B2StorageOptions, "keyId" | "applicationKey" | "bucketId">), ...this.#options, logger: engine.getLogger(PLUGIN_NAME) }, where);
+    return new B2Storage(
+      { ...(merged as Pick<B2StorageOptions, "keyId" | "applicationKey" | "bucketId">), ...this.#options, logger: engine.getLogger(PLUGIN_NAME) },
+      where,
+    );
   }
 }

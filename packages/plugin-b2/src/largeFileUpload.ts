@@ -202,11 +202,10 @@ async function uploadPart(session: B2Session, pool: UploadUrlPool, job: LargeFil
 
 async function finish(session: B2Session, job: LargeFileJob, fileId: string, partSha1Array: string[]): Promise<void> {
   let refused: B2Failure | undefined;
-  const done = await session.call(
-    "b2_finish_large_file",
-    () => session.b2.finishLargeFile({ fileId, partSha1Array, axiosOverride: session.request() }),
-    { key: job.key, tolerate: (f) => f.kind === "client" && ((refused = f), true) },
-  );
+  const done = await session.call("b2_finish_large_file", () => session.b2.finishLargeFile({ fileId, partSha1Array, axiosOverride: session.request() }), {
+    key: job.key,
+    tolerate: (f) => f.kind === "client" && ((refused = f), true),
+  });
   if (done) return;
   // A finish whose answer was lost (timeout, reset) may have worked, and then the retry is refused as "no active
   // upload": ask what the file is now.

@@ -61,7 +61,8 @@ export async function verifiedDownload(session: B2Session, open: OpenDownload, o
         } catch (err) {
           if (err instanceof StorageError || session.signal.aborted) throw err;
           response.data.destroy();
-          const failure = err instanceof B2Failure ? err : new B2Failure("b2_download_file_by_name", "network", undefined, "broken", String((err as Error)?.message ?? err));
+          const failure =
+            err instanceof B2Failure ? err : new B2Failure("b2_download_file_by_name", "network", undefined, "broken", String((err as Error)?.message ?? err));
           await session.recover(failure, attempt++, { key: options.key, generation: -1 });
           session.stats.downloadResumes += 1;
           response = checkedRange(await open(offset, end), true, options.key);

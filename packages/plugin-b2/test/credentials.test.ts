@@ -84,7 +84,10 @@ test("a run with retries, re-authorizations and a fatal error logs and reports n
     emulator.failNext("b2_list_file_names", "503", 20);
     await listKeys(backend, "c/").catch((e: unknown) => errors.push(e));
     assert.is(errors.length, 1, "the listing gave up");
-    assert.ok(lines.some((l) => l.startsWith("debug")), "retries were logged");
+    assert.ok(
+      lines.some((l) => l.startsWith("debug")),
+      "retries were logged",
+    );
     const secrets = forms(emulator.credentials.keyId, emulator.credentials.applicationKey);
     assertClean(lines.join("\n"), secrets, "the log");
     assertClean(JSON.stringify(backend.stats), secrets, "the stats");

@@ -17,7 +17,10 @@ test("delete removes every version of an object, and only that object", async ()
     const raw = new RawB2(env.emulator);
     await raw.authorize();
     const versions = (await raw.call("b2_list_file_versions", { bucketId: env.emulator.bucketId })).json.files;
-    assert.equal(versions.map((v: { fileName: string }) => v.fileName), ["k2"]);
+    assert.equal(
+      versions.map((v: { fileName: string }) => v.fileName),
+      ["k2"],
+    );
     await env.backend.delete("k");
   } finally {
     await env.cleanup();
@@ -51,7 +54,11 @@ test("a key without deleteFiles backs up and restores; delete fails clearly; hid
     const raw = new RawB2(env.emulator);
     await raw.authorize();
     const versions = (await raw.call("b2_list_file_versions", { bucketId: env.emulator.bucketId, prefix: "small" })).json.files;
-    assert.equal(versions.map((v: { action: string }) => v.action), ["hide", "upload"], "hiding keeps the data for a prune run");
+    assert.equal(
+      versions.map((v: { action: string }) => v.action),
+      ["hide", "upload"],
+      "hiding keeps the data for a prune run",
+    );
   } finally {
     await env.cleanup();
   }

@@ -93,7 +93,10 @@ test("file name rules are enforced; + decodes to a space", async ({ emulator, ra
     assert.is(answer.status, 400, `${JSON.stringify(name)} is refused`);
   }
   assert.is((await raw.upload("ok", Buffer.from("x"), { encodedName: "a%2Bb+c" })).status, 200);
-  assert.equal(emulator.files().map((f) => f.fileName), ["a+b c"]);
+  assert.equal(
+    emulator.files().map((f) => f.fileName),
+    ["a+b c"],
+  );
 });
 
 test("listing is in UTF-8 byte order, paginates, and bills 1 transaction per 1,000 results", async ({ emulator, raw }) => {
@@ -102,12 +105,18 @@ test("listing is in UTF-8 byte order, paginates, and bills 1 transaction per 1,0
   await raw.upload("u/\uFFFD", Buffer.from("2"));
   await raw.upload("u/a", Buffer.from("3"));
   const all = (await raw.call("b2_list_file_names", { bucketId: emulator.bucketId, prefix: "u/" })).json;
-  assert.equal(all.files.map((f: any) => f.fileName), ["u/a", "u/\uFFFD", "u/\u{1F600}"]);
+  assert.equal(
+    all.files.map((f: any) => f.fileName),
+    ["u/a", "u/\uFFFD", "u/\u{1F600}"],
+  );
   const first = (await raw.call("b2_list_file_names", { bucketId: emulator.bucketId, prefix: "u/", maxFileCount: 2 })).json;
   assert.is(first.files.length, 2);
   assert.is(first.nextFileName, "u/\u{1F600}");
   const folders = (await raw.call("b2_list_file_names", { bucketId: emulator.bucketId, delimiter: "/" })).json;
-  assert.equal(folders.files.map((f: any) => [f.fileName, f.action]), [["u/", "folder"]]);
+  assert.equal(
+    folders.files.map((f: any) => [f.fileName, f.action]),
+    [["u/", "folder"]],
+  );
   const names = Array.from({ length: 1001 }, (_, i) => `m/${String(i).padStart(4, "0")}`);
   await mapLimit(names, 16, (n) => raw.upload(n, Buffer.from(n)));
   const before = emulator.lastSeq;
@@ -127,7 +136,10 @@ test("large files: parts, at least two, minimum part size, SHA-1 array; unfinish
   assert.equal((await raw.call("b2_list_file_names", { bucketId: emulator.bucketId })).json.files, [], "unfinished: not listed");
   assert.is((await raw.download("big/file")).status, 404, "unfinished: not downloadable");
   const unfinished = (await raw.call("b2_list_unfinished_large_files", { bucketId: emulator.bucketId })).json.files;
-  assert.equal(unfinished.map((f: any) => f.fileId), [fileId]);
+  assert.equal(
+    unfinished.map((f: any) => f.fileId),
+    [fileId],
+  );
   assert.match((await raw.call("b2_finish_large_file", { fileId, partSha1Array: [sha1(p1)] })).json.message, /at least 2 parts/);
   assert.match((await raw.call("b2_finish_large_file", { fileId, partSha1Array: [sha1(p1), sha1(p2)] })).json.message, /Part number 2/);
   assert.is((await raw.uploadPart(fileId, 2, p2)).status, 200);
@@ -142,7 +154,10 @@ test("large files: parts, at least two, minimum part size, SHA-1 array; unfinish
   const second = await raw.startLarge("big/other");
   await raw.uploadPart(second, 1, small);
   await raw.uploadPart(second, 2, small);
-  assert.match((await raw.call("b2_finish_large_file", { fileId: second, partSha1Array: [sha1(small), sha1(small)] })).json.message, /smaller than the minimum/);
+  assert.match(
+    (await raw.call("b2_finish_large_file", { fileId: second, partSha1Array: [sha1(small), sha1(small)] })).json.message,
+    /smaller than the minimum/,
+  );
   assert.is((await raw.call("b2_cancel_large_file", { fileId: second })).status, 200);
   assert.equal(emulator.unfinishedLargeFiles(), []);
   assert.equal(emulator.violations, []);
@@ -173,7 +188,10 @@ test("hide and delete versions", async ({ emulator, raw }) => {
   assert.is((await raw.call("b2_hide_file", { bucketId: emulator.bucketId, fileName: "h" })).json.code, "already_hidden");
   assert.is((await raw.call("b2_hide_file", { bucketId: emulator.bucketId, fileName: "none" })).json.code, "no_such_file");
   const versions = (await raw.call("b2_list_file_versions", { bucketId: emulator.bucketId, prefix: "h" })).json.files;
-  assert.equal(versions.map((v: any) => v.action), ["hide", "upload", "upload"]);
+  assert.equal(
+    versions.map((v: any) => v.action),
+    ["hide", "upload", "upload"],
+  );
   for (const v of versions) assert.is((await raw.call("b2_delete_file_version", { fileName: "h", fileId: v.fileId })).status, 200);
   const again = await raw.call("b2_delete_file_version", { fileName: "h", fileId: versions[0].fileId });
   assert.is(again.json.code, "file_not_present");
@@ -210,13 +228,10 @@ test("faults and transaction classes are logged", async ({ emulator, raw }) => {
   const counts = emulator.counts(before);
   assert.equal(counts.calls, { A: 3, B: 1, C: 1 });
   assert.is(counts.faults, 2);
-  assert.equal(emulator.log.filter((e) => e.seq > before).map((e) => e.api), [
-    "b2_list_file_names",
-    "b2_get_upload_url",
-    "b2_get_upload_url",
-    "b2_upload_file",
-    "b2_download_file_by_name",
-  ]);
+  assert.equal(
+    emulator.log.filter((e) => e.seq > before).map((e) => e.api),
+    ["b2_list_file_names", "b2_get_upload_url", "b2_get_upload_url", "b2_upload_file", "b2_download_file_by_name"],
+  );
 });
 
 test.run();

@@ -16,11 +16,17 @@ async function roundTrip(kinds: FaultKind[], seed: number): Promise<void> {
     emulator.setFaults({ rate: 0.1, kinds, slowMs: 2000, retryAfterSeconds: 1 });
     const scan = await backupThroughEngine(ws, emulator, { backoffBaseMs: 10, backoffMaxMs: 200, requestTimeoutMs: 800, maxAttempts: 12 });
     assert.ok(scan.changed >= 26, `queued ${scan.changed}`);
-    assert.ok(emulator.log.some((e) => e.api === "b2_start_large_file" && e.status === 200), "the large-file API was used");
+    assert.ok(
+      emulator.log.some((e) => e.api === "b2_start_large_file" && e.status === 200),
+      "the large-file API was used",
+    );
     const result = await restoreFrom(restoreBackend, ws);
     assert.is(result.errors, 0);
     assert.equal(await snapshotTree(join(ws.out, ws.src.slice(1))), await snapshotTree(ws.src), "restored byte-identical");
-    assert.ok(emulator.log.some((e) => e.fault !== null), "faults were injected");
+    assert.ok(
+      emulator.log.some((e) => e.fault !== null),
+      "faults were injected",
+    );
     assert.equal(emulator.violations, []);
   } finally {
     await restoreBackend.close();

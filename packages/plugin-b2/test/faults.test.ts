@@ -12,10 +12,7 @@ const test = suite("B2Storage with 10% of calls failing");
  * it, with `rate` of all calls failing in the given ways. Returns what the backend counted.
  */
 async function backupAndRestore(kinds: FaultKind[], seed: number, rate = 0.1): Promise<{ stats: B2StorageStats; injected: Set<string> }> {
-  const env = await startEmulatorBackend(
-    { seed, faults: { rate, kinds, slowMs: 2000, retryAfterSeconds: 1 } },
-    { requestTimeoutMs: 800, maxAttempts: 12 },
-  );
+  const env = await startEmulatorBackend({ seed, faults: { rate, kinds, slowMs: 2000, retryAfterSeconds: 1 } }, { requestTimeoutMs: 800, maxAttempts: 12 });
   try {
     const tree = makeTree("tree/", 16, 3, 3 * TEST_SIZES.largeFileChunkSize);
     await mapLimit(tree, 4, (f, i) => env.backend.put(f.key, i % 2 ? f.data : streamOf(f.data), f.data.length));

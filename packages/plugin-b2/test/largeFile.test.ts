@@ -17,7 +17,10 @@ test("a large file is uploaded in parallel parts, each on its own URL, with larg
     const data = bytes(10 * CHUNK + 123, 7);
     await env.backend.put("big/one", streamOf(data), data.length);
     const parts = env.emulator.log.filter((e) => e.api === "b2_upload_part" && e.fileName === "big/one");
-    assert.equal(parts.map((p) => p.partNumber).sort((a, b) => a! - b!), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    assert.equal(
+      parts.map((p) => p.partNumber).sort((a, b) => a! - b!),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    );
     const concurrency = env.emulator.maxConcurrency("b2_upload_part", (e) => e.fileName === "big/one");
     assert.ok(concurrency >= 3, `parts overlapped: ${concurrency} at once`);
     assert.ok(concurrency <= 4, `never more than partConcurrency: ${concurrency}`);
@@ -41,7 +44,11 @@ test("part size: raised to the account minimum; under two parts is a single uplo
     await env.backend.put("three", data, data.length);
     const parts = env.emulator.log.filter((e) => e.api === "b2_upload_part").map((e) => [e.partNumber, e.bytes]);
     parts.sort((a, b) => a[0]! - b[0]!);
-    assert.equal(parts, [[1, 50_000], [2, 50_000], [3, 20_001]]);
+    assert.equal(parts, [
+      [1, 50_000],
+      [2, 50_000],
+      [3, 20_001],
+    ]);
     assert.ok((await getAll(env.backend, "three")).equals(data));
   } finally {
     await env.cleanup();
@@ -68,8 +75,7 @@ test("a crash mid-upload (process killed) leaves nothing that looks like a compl
   child.stderr.on("data", (d) => (output += d));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   try {
-    const storedParts = () =>
-      env.emulator.log.filter((e) => e.api === "b2_upload_part" && e.fileName === key && e.status === 200).length;
+    const storedParts = () => env.emulator.log.filter((e) => e.api === "b2_upload_part" && e.fileName === key && e.status === 200).length;
     await waitFor(() => storedParts() >= 3 || child.exitCode !== null, 20_000, "three parts stored");
     assert.is(child.exitCode, null, `the child was still uploading (${output})`);
     child.kill("SIGKILL");

@@ -100,13 +100,15 @@ test("B2Storage validates its options without echoing values", () => {
 test("keys live under namePrefix, and two prefixes do not see each other", async () => {
   const emulator = new B2Emulator();
   await emulator.start();
-  const make = (namePrefix: string) =>
-    new B2Storage({ ...emulator.credentials, bucketId: emulator.bucketId, authorizeUrl: emulator.authorizeUrl, namePrefix });
+  const make = (namePrefix: string) => new B2Storage({ ...emulator.credentials, bucketId: emulator.bucketId, authorizeUrl: emulator.authorizeUrl, namePrefix });
   const [one, two] = [make("host1/"), make("host2/")];
   try {
     await one.put("a/b", Buffer.from("1"), 1);
     await two.put("a/c", Buffer.from("2"), 1);
-    assert.equal(emulator.files().map((f) => f.fileName), ["host1/a/b", "host2/a/c"]);
+    assert.equal(
+      emulator.files().map((f) => f.fileName),
+      ["host1/a/b", "host2/a/c"],
+    );
     assert.equal(await listKeys(one, ""), ["a/b"]);
     assert.equal(await listKeys(two, "a/"), ["a/c"]);
     assert.is(await one.head("a/c"), undefined);

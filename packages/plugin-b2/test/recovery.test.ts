@@ -17,7 +17,10 @@ test("an expired token mid-run is recovered with a single re-authorization", asy
       if (++done === 8) env.emulator.expireAllTokens();
     });
     for (const f of files) assert.is(sha256(await getAll(env.backend, f.key)), sha256(f.data));
-    assert.ok(env.emulator.log.some((e) => e.code === "expired_auth_token"), "calls were refused with expired_auth_token");
+    assert.ok(
+      env.emulator.log.some((e) => e.code === "expired_auth_token"),
+      "calls were refused with expired_auth_token",
+    );
     assert.is(env.emulator.counts().byApi.b2_authorize_account, 2, "one re-authorization however many calls saw the 401");
     assert.is(env.backend.stats.reauthorizations, 1);
   } finally {
@@ -36,7 +39,10 @@ test("tokens that keep expiring during a run are renewed each time", async () =>
       puts += 1;
     }
     assert.is((await listKeys(env.backend, "e/")).length, puts, "every put landed");
-    assert.ok(env.emulator.log.some((e) => e.code === "expired_auth_token"), "tokens did expire on their own");
+    assert.ok(
+      env.emulator.log.some((e) => e.code === "expired_auth_token"),
+      "tokens did expire on their own",
+    );
   } finally {
     await env.cleanup();
   }
@@ -71,13 +77,19 @@ test("429 Retry-After is honoured before the next call", async () => {
     env.emulator.failNext("b2_list_file_names", "429", 1, { retryAfterSeconds: 1 });
     assert.equal(await listKeys(env.backend, ""), ["a"]);
     const lists = env.emulator.log.filter((e) => e.api === "b2_list_file_names");
-    assert.equal(lists.map((e) => e.status), [429, 200]);
+    assert.equal(
+      lists.map((e) => e.status),
+      [429, 200],
+    );
     const waited = lists[1]!.startedAt - lists[0]!.endedAt;
     assert.ok(waited >= 990, `waited ${waited} ms for Retry-After: 1`);
     env.emulator.failNext("b2_upload_file", "429", 1, { retryAfterSeconds: 1 });
     await env.backend.put("b", Buffer.from("b"), 1);
     const uploads = env.emulator.log.filter((e) => e.api === "b2_upload_file" && e.fileName === "b");
-    assert.equal(uploads.map((e) => e.status), [429, 200]);
+    assert.equal(
+      uploads.map((e) => e.status),
+      [429, 200],
+    );
     assert.ok(uploads[1]!.startedAt - uploads[0]!.endedAt >= 990, "upload retried after Retry-After");
   } finally {
     await env.cleanup();
@@ -114,7 +126,10 @@ test("a download broken mid-body resumes with a Range request and is verified", 
     assert.ok((await getAll(env.backend, "large")).equals(large));
     assert.is(env.backend.stats.downloadResumes, 2);
     const downloads = env.emulator.log.filter((e) => e.api === "b2_download_file_by_name");
-    assert.equal(downloads.map((e) => e.status), [200, 206, 200, 206]);
+    assert.equal(
+      downloads.map((e) => e.status),
+      [200, 206, 200, 206],
+    );
   } finally {
     await env.cleanup();
   }

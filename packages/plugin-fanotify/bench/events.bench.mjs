@@ -40,8 +40,7 @@ function clean(root) {
 
 async function drainRaw(mnt) {
   const group = new FanotifyGroup(
-    C.FAN_CLASS_NOTIF | C.FAN_REPORT_FID | C.FAN_REPORT_DIR_FID | C.FAN_REPORT_NAME | C.FAN_REPORT_TARGET_FID |
-      C.FAN_UNLIMITED_QUEUE,
+    C.FAN_CLASS_NOTIF | C.FAN_REPORT_FID | C.FAN_REPORT_DIR_FID | C.FAN_REPORT_NAME | C.FAN_REPORT_TARGET_FID | C.FAN_UNLIMITED_QUEUE,
     C.O_RDONLY | C.O_LARGEFILE,
     256 * 1024,
     2,
@@ -97,10 +96,7 @@ async function viaPlugin(mnt, paused, queue) {
       started = performance.now();
       await burst(mnt);
     }
-    const ended = await Promise.race([
-      finished,
-      new Promise((resolve) => setTimeout(() => resolve(undefined), 60_000).unref()),
-    ]);
+    const ended = await Promise.race([finished, new Promise((resolve) => setTimeout(() => resolve(undefined), 60_000).unref())]);
     if (ended === undefined) throw new Error("the last file's event never arrived");
     const seconds = (ended - started) / 1000;
     const stats = { ...plugin.stats };

@@ -1,12 +1,5 @@
 import { closeSync, constants as fsConstants, openSync } from "node:fs";
-import {
-  BackupError,
-  type ChangeEvent,
-  type Clock,
-  type Logger,
-  type MountInfo,
-  type SourceHealthReport,
-} from "@rtbackup/core";
+import { BackupError, type ChangeEvent, type Clock, type Logger, type MountInfo, type SourceHealthReport } from "@rtbackup/core";
 import { constants as C, errnoOf, FanotifyGroup, fsidOf, resolveHandle, type RawFanotifyEvent } from "./binding.js";
 import { DirectoryCache } from "./DirectoryCache.js";
 import { emptyFanotifyStats, type FanotifyStats } from "./FanotifyStats.js";
@@ -185,7 +178,13 @@ export class FanotifySource {
       });
       const translator = this.#fidTranslator;
       this.#fidGroup.start((error, events) =>
-        this.#deliver("fid", translator, [...this.#fidMounts.values()].map((m) => m.mountPoint), error, events),
+        this.#deliver(
+          "fid",
+          translator,
+          [...this.#fidMounts.values()].map((m) => m.mountPoint),
+          error,
+          events,
+        ),
       );
       if (this.#paused) this.#fidGroup.stop();
     }
@@ -256,11 +255,9 @@ export class FanotifySource {
         const noFid = errno === ENODEV || errno === EOPNOTSUPP || errno === EXDEV;
         if (mode === "fid" || !noFid) {
           if (noFid) {
-            throw new BackupError(
-              "SOURCE_FAILED",
-              `${mount.mountPoint} (${mount.fsType}) cannot report file handles to fanotify; use mode "fd" or "auto"`,
-              { cause: err },
-            );
+            throw new BackupError("SOURCE_FAILED", `${mount.mountPoint} (${mount.fsType}) cannot report file handles to fanotify; use mode "fd" or "auto"`, {
+              cause: err,
+            });
           }
           throw err;
         }
@@ -340,10 +337,7 @@ export class FanotifySource {
       if (error) {
         this.stats.readErrors++;
         this.#lastError = `reading ${name} group events: ${error.message}`;
-        this.#config.logger.error(
-          `reading fanotify events for ${mountPoints.join(", ")} failed; re-creating the group`,
-          error,
-        );
+        this.#config.logger.error(`reading fanotify events for ${mountPoints.join(", ")} failed; re-creating the group`, error);
         this.#config.onError?.(error, mountPoints);
         for (const path of mountPoints) out.push({ type: "rescan", path, reason: "fanotify read failed" });
       }

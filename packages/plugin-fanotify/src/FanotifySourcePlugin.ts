@@ -150,10 +150,7 @@ function selectMounts(
   });
   if (mounts.length === 0 && !allowNone) {
     const present = [...new Set(table.visible.map((m) => m.fsType))].sort().join(", ");
-    throw new ConfigError(
-      "MonitorFileSystemTypes",
-      `no mounted filesystem of type ${fileSystemTypes.join(", ")} to watch (mounted types: ${present})`,
-    );
+    throw new ConfigError("MonitorFileSystemTypes", `no mounted filesystem of type ${fileSystemTypes.join(", ")} to watch (mounted types: ${present})`);
   }
   return mounts;
 }

@@ -199,12 +199,7 @@ function arrived(path: string, mask: number): ChangeEvent {
 }
 
 function isMoveTarget(from: RawFanotifyEvent, to: RawFanotifyEvent): boolean {
-  return (
-    (to.mask & C.FAN_MOVED_TO) !== 0 &&
-    to.pid === from.pid &&
-    (to.mask & C.FAN_ONDIR) === (from.mask & C.FAN_ONDIR) &&
-    to.fid === from.fid
-  );
+  return (to.mask & C.FAN_MOVED_TO) !== 0 && to.pid === from.pid && (to.mask & C.FAN_ONDIR) === (from.mask & C.FAN_ONDIR) && to.fid === from.fid;
 }
 
 function pairAsRename(from: RawFanotifyEvent, to: RawFanotifyEvent): RawFanotifyEvent {

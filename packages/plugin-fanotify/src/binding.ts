@@ -127,8 +127,7 @@ export class FanotifyGroup {
 
   /** Starts (or resumes) delivery; `callback` is needed the first time. A read error stops delivery. */
   start(callback?: RawBatchCallback): void {
-    const wrapped: NativeBatchCallback | undefined =
-      callback && ((error, events) => callback(error && (toNativeError(error) as NativeError), events));
+    const wrapped: NativeBatchCallback | undefined = callback && ((error, events) => callback(error && (toNativeError(error) as NativeError), events));
     native(() => (wrapped ? this.#native.start(wrapped) : this.#native.start()));
   }
 

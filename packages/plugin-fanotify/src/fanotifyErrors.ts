@@ -18,9 +18,7 @@ export function explainFanotifyError(err: unknown, context: { syscall: string; w
   let hint: string | undefined;
   switch (errno) {
     case EPERM:
-      hint =
-        "permission denied: watching whole filesystems with fanotify needs root (CAP_SYS_ADMIN); " +
-        "run the agent as root";
+      hint = "permission denied: watching whole filesystems with fanotify needs root (CAP_SYS_ADMIN); " + "run the agent as root";
       break;
     case ENOSYS:
       hint = "this kernel has no fanotify (it needs CONFIG_FANOTIFY)";
@@ -33,17 +31,11 @@ export function explainFanotifyError(err: unknown, context: { syscall: string; w
       break;
     case ENOENT:
     case ENOTDIR:
-      return new ConfigError(
-        "FanotifySourcePlugin.mountPoints",
-        `mount point ${path} does not exist`,
-        { cause: err },
-      );
+      return new ConfigError("FanotifySourcePlugin.mountPoints", `mount point ${path} does not exist`, { cause: err });
     default:
       break;
   }
   if (errno === undefined) return err instanceof Error ? err : new Error(String(err));
-  const detail = (err instanceof Error ? err.message : String(err))
-    .replace(/^[a-z_]+: /, "")
-    .replace(/ \(errno \d+\)$/, "");
+  const detail = (err instanceof Error ? err.message : String(err)).replace(/^[a-z_]+: /, "").replace(/ \(errno \d+\)$/, "");
   return new NativeError(context.syscall, errno, hint ? `${hint} [${detail}]` : detail);
 }

@@ -35,7 +35,7 @@ export function openFidGroup(settings: GroupSettings): FanotifyGroup {
   try {
     return new FanotifyGroup(fid, eventFlags, readBufferSize, maxReadsPerWakeup);
   } catch (err) {
-    throw explainFanotifyError(err, { syscall: "fanotify_init", what: "FAN_REPORT_DFID_NAME (Linux ≥ 5.9); use mode \"fd\"" });
+    throw explainFanotifyError(err, { syscall: "fanotify_init", what: 'FAN_REPORT_DFID_NAME (Linux ≥ 5.9); use mode "fd"' });
   }
 }
 
@@ -47,8 +47,7 @@ export function openFidGroup(settings: GroupSettings): FanotifyGroup {
  */
 export function openFdGroup(settings: GroupSettings): { group: FanotifyGroup; reportsFdErrors: boolean } {
   const flags = C.FAN_CLASS_NOTIF | queueFlag(settings);
-  const open = (extra: number) =>
-    new FanotifyGroup(flags | extra, C.O_RDONLY | C.O_LARGEFILE | C.O_CLOEXEC, FD_MODE_BUFFER, settings.maxReadsPerWakeup);
+  const open = (extra: number) => new FanotifyGroup(flags | extra, C.O_RDONLY | C.O_LARGEFILE | C.O_CLOEXEC, FD_MODE_BUFFER, settings.maxReadsPerWakeup);
   if (settings.reportFdErrors) {
     try {
       return { group: open(C.FAN_REPORT_FD_ERROR), reportsFdErrors: true };

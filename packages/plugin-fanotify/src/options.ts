@@ -82,9 +82,24 @@ export interface ResolvedFanotifyOptions {
 }
 
 const KEYS = new Set([
-  "mountPoints", "fileSystemTypes", "preferredMountPoints", "mode", "queue", "ignorePaths", "ignoreOwnProcess",
-  "readBufferSize", "maxReadsPerWakeup", "directoryCacheSize", "renameEvents", "mountCheckInterval", "mountInfoPath",
-  "reportFdErrors", "rescanDelay", "rescanEventDirectories", "minFdRescanInterval", "maxFdRescanInterval",
+  "mountPoints",
+  "fileSystemTypes",
+  "preferredMountPoints",
+  "mode",
+  "queue",
+  "ignorePaths",
+  "ignoreOwnProcess",
+  "readBufferSize",
+  "maxReadsPerWakeup",
+  "directoryCacheSize",
+  "renameEvents",
+  "mountCheckInterval",
+  "mountInfoPath",
+  "reportFdErrors",
+  "rescanDelay",
+  "rescanEventDirectories",
+  "minFdRescanInterval",
+  "maxFdRescanInterval",
 ]);
 
 /** Validates plugin options; a bad value is a ConfigError naming `<where>.<option>` and what was expected. */

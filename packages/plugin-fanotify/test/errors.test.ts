@@ -4,13 +4,7 @@ import { pathToFileURL } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError, NativeError, PluginError } from "@rtbackup/core";
-import {
-  FanotifyGroup,
-  FanotifySourcePlugin,
-  constants as C,
-  explainFanotifyError,
-  parseFanotifyOptions,
-} from "@rtbackup/plugin-fanotify";
+import { FanotifyGroup, FanotifySourcePlugin, constants as C, explainFanotifyError, parseFanotifyOptions } from "@rtbackup/plugin-fanotify";
 import { hasCommand, withTmpfs } from "./helpers/mounts.js";
 import { startSource } from "./helpers/recorder.js";
 
@@ -107,11 +101,9 @@ test("without CAP_SYS_ADMIN start-up fails with a permission error that says to 
       try { await engine.hooks.initialize.promise(); console.log("STARTED"); }
       catch (err) { const c = err.cause; console.log(JSON.stringify({ name: c.name, errno: c.errno, syscall: c.syscall, message: c.message })); }
       await engine.hooks.shutdown.promise();`;
-    const child = spawnSync(
-      "setpriv",
-      ["--inh-caps=-sys_admin", "--bounding-set=-sys_admin", process.execPath, "--input-type=module", "-e", script],
-      { encoding: "utf8" },
-    );
+    const child = spawnSync("setpriv", ["--inh-caps=-sys_admin", "--bounding-set=-sys_admin", process.execPath, "--input-type=module", "-e", script], {
+      encoding: "utf8",
+    });
     assert.is(child.status, 0, child.stderr);
     const result = JSON.parse(child.stdout.trim().split("\n").pop()!);
     assert.is(result.name, "NativeError");

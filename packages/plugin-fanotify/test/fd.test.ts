@@ -60,7 +60,10 @@ test("fd mode on tmpfs: a file deleted before its event is read becomes a rescan
     const options = { mountPoints: [mnt], mode: "fd" as const, rescanEventDirectories: false, rescanDelay: 50 };
     const { recorder: rec, plugin, stop } = await startSource(options);
     try {
-      assert.equal(plugin.watched.map((w) => w.mode), ["fd"]);
+      assert.equal(
+        plugin.watched.map((w) => w.mode),
+        ["fd"],
+      );
       plugin.pause();
       sh(`mkdir '${mnt}/dir' && echo x > '${mnt}/dir/gone' && rm '${mnt}/dir/gone' && echo y > '${mnt}/kept'`);
       plugin.resume();

@@ -60,10 +60,7 @@ test("tmpfs, FID mode: create, modify, append, truncate, renames, tree delete, h
       await rec.delete(join(e, "sub"));
       await rec.delete(join(e, "sub", "y"));
       assert.is(plugin.stats.unresolved, 0);
-      assert.ok(
-        recorder_only_under(rec.paths(), mnt),
-        `every path is under the mount: ${JSON.stringify(rec.paths())}`,
-      );
+      assert.ok(recorder_only_under(rec.paths(), mnt), `every path is under the mount: ${JSON.stringify(rec.paths())}`);
     } finally {
       await stop();
     }
@@ -86,7 +83,10 @@ test("tmpfs, FID mode: a tree that existed before watching, deleted at once, res
       await rec.delete(join(old, "x", "y"));
       await rec.waitFor((e) => e.type === "delete" && e.path === join(old, "x", "y", "f49"), "delete f49");
       assert.is(plugin.stats.unresolved, 0);
-      assert.not.ok(rec.events.some((e) => e.type === "rescan"), JSON.stringify(rec.events));
+      assert.not.ok(
+        rec.events.some((e) => e.type === "rescan"),
+        JSON.stringify(rec.events),
+      );
     } finally {
       await stop();
     }
@@ -122,10 +122,7 @@ test("own writes are dropped by default; ignored prefixes and .zfs/snapshot path
     const clones = join(mnt, "clones");
     mkdirSync(staging);
     mkdirSync(join(mnt, ".zfs", "snapshot", "s1"), { recursive: true });
-    const { recorder: rec, plugin, stop } = await startSource(
-      { mountPoints: [mnt], ignorePaths: [clones] },
-      { stagingDirectory: staging },
-    );
+    const { recorder: rec, plugin, stop } = await startSource({ mountPoints: [mnt], ignorePaths: [clones] }, { stagingDirectory: staging });
     try {
       writeFileSync(join(mnt, "mine"), "by this process");
       sh(`echo x > '${join(staging, "copy")}'; mkdir '${clones}'; echo x > '${join(clones, "f")}'`);

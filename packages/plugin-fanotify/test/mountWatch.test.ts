@@ -31,19 +31,23 @@ test("a filesystem mounted after start-up is marked and rescanned; an unmounted 
   try {
     await withTmpfs(async (first) => {
       writeFileSync(table, `${lineOf(first)}\n`);
-      const { recorder: rec, plugin, stop } = await startSource({
+      const {
+        recorder: rec,
+        plugin,
+        stop,
+      } = await startSource({
         fileSystemTypes: ["tmpfs"],
         mountInfoPath: table,
         mountCheckInterval: 20,
       });
       try {
-        assert.equal(plugin.watched.map((w) => w.mountPoint), [first]);
+        assert.equal(
+          plugin.watched.map((w) => w.mountPoint),
+          [first],
+        );
         await withTmpfs(async (second) => {
           writeFileSync(table, `${lineOf(first)}\n${lineOf(second)}\n`);
-          await rec.waitFor(
-            (e) => e.type === "rescan" && e.path === second && e.reason === "filesystem mounted",
-            "rescan of the new mount",
-          );
+          await rec.waitFor((e) => e.type === "rescan" && e.path === second && e.reason === "filesystem mounted", "rescan of the new mount");
           execFileSync("sh", ["-c", `echo x > '${second}/new'`]);
           await rec.update(join(second, "new"));
           writeFileSync(table, `${lineOf(first)}\n`);

@@ -7,8 +7,7 @@ import { startSource } from "./helpers/recorder.js";
 
 /** More files than the default queue (16,384 events) holds, created by another process while nobody reads. */
 const FILES = 20_000;
-const burst = (dir: string) =>
-  execFileSync("sh", ["-c", `cd '${dir}' && i=0; while [ $i -lt ${FILES} ]; do : > f$i; i=$((i+1)); done`]);
+const burst = (dir: string) => execFileSync("sh", ["-c", `cd '${dir}' && i=0; while [ $i -lt ${FILES} ]; do : > f$i; i=$((i+1)); done`]);
 
 test("a stalled reader overflows the default queue: the overflow becomes a rescan of the filesystem", async () => {
   await withTmpfs(async (mnt) => {

@@ -29,7 +29,10 @@ export class LsofStabilityPlugin implements BackupPlugin {
     const binary = this.check.binaryPath;
     const candidates = binary.includes("/")
       ? [binary]
-      : (process.env["PATH"] ?? "").split(":").filter(Boolean).map((dir) => `${dir}/${binary}`);
+      : (process.env["PATH"] ?? "")
+          .split(":")
+          .filter(Boolean)
+          .map((dir) => `${dir}/${binary}`);
     let lastCode = "ENOENT";
     for (const candidate of candidates) {
       try {
@@ -49,9 +52,7 @@ export class LsofStabilityPlugin implements BackupPlugin {
   async #writers(request: StabilityRequest, log: Logger): Promise<WriterSet> {
     const started = performance.now();
     const writers = await this.check.writers(request.paths);
-    log.debug(
-      `${request.paths.length} candidates, ${writers.size} open for writing (lsof, ${(performance.now() - started).toFixed(1)} ms)`,
-    );
+    log.debug(`${request.paths.length} candidates, ${writers.size} open for writing (lsof, ${(performance.now() - started).toFixed(1)} ms)`);
     return writers;
   }
 }

@@ -163,12 +163,7 @@ export function parseLsofCheckOptions(options: unknown, where: string): LsofChec
   };
 }
 
-function matchCandidate(
-  candidates: CandidateIndex,
-  dev: bigint | undefined,
-  inode: bigint | undefined,
-  name: string | undefined,
-): CandidateFile | undefined {
+function matchCandidate(candidates: CandidateIndex, dev: bigint | undefined, inode: bigint | undefined, name: string | undefined): CandidateFile | undefined {
   if (dev !== undefined && inode !== undefined) return candidates.matchExact(dev, inode);
   // lsof leaves out device and inode only when it could not stat the file; its name is the best left.
   return name === undefined ? undefined : candidates.byPath(name);

@@ -114,13 +114,7 @@ export class ProcfsWriterCheck implements WriterCheck {
     return names.filter(isPid);
   }
 
-  async #scanProcess(
-    pid: string,
-    candidates: CandidateIndex,
-    found: Set<CandidateFile>,
-    counters: ProcfsScanCounters,
-    slicer: TimeSlicer,
-  ): Promise<void> {
+  async #scanProcess(pid: string, candidates: CandidateIndex, found: Set<CandidateFile>, counters: ProcfsScanCounters, slicer: TimeSlicer): Promise<void> {
     const base = `${this.#procRoot}/${pid}`;
     let fds: string[];
     try {
@@ -173,13 +167,7 @@ export class ProcfsWriterCheck implements WriterCheck {
     }
   }
 
-  #isWriter(
-    fdPath: string,
-    fdinfoPath: string,
-    file: CandidateFile,
-    candidates: CandidateIndex,
-    counters: ProcfsScanCounters,
-  ): boolean {
+  #isWriter(fdPath: string, fdinfoPath: string, file: CandidateFile, candidates: CandidateIndex, counters: ProcfsScanCounters): boolean {
     let text: string;
     try {
       text = readFileSync(fdinfoPath, "latin1");
@@ -192,9 +180,7 @@ export class ProcfsWriterCheck implements WriterCheck {
     // overlayfs may) the descriptor is stat'ed again.
     const ino = /^ino:\s*(\d+)\s*$/m.exec(text)?.[1];
     if (ino === undefined || BigInt(ino) !== file.ino) {
-      const again = file.needsExactCheck
-        ? this.#confirmExact(fdPath, candidates, counters)
-        : this.#statMatch(fdPath, candidates, counters);
+      const again = file.needsExactCheck ? this.#confirmExact(fdPath, candidates, counters) : this.#statMatch(fdPath, candidates, counters);
       if (again !== file) {
         counters.raced++;
         return false;

@@ -35,21 +35,11 @@ export function optionalAbsolutePath(record: Record<string, unknown>, key: strin
 }
 
 /** An optional finite number option within [min, max]. */
-export function optionalNumber(
-  record: Record<string, unknown>,
-  key: string,
-  where: string,
-  min: number,
-  max: number,
-  integer = false,
-): number | undefined {
+export function optionalNumber(record: Record<string, unknown>, key: string, where: string, min: number, max: number, integer = false): number | undefined {
   const value = record[key];
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    throw new ConfigError(
-      `${where}.${key}`,
-      `expected ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${describe(value)}`,
-    );
+    throw new ConfigError(`${where}.${key}`, `expected ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
 }

@@ -171,13 +171,22 @@ test("lsof is not run when no candidate exists", async () => {
 });
 
 test("bad options are ConfigErrors naming the option", () => {
-  assert.throws(() => new LsofWriterCheck({ lsofBinaryPath: "" }), (e: unknown) => e instanceof ConfigError && /lsofBinaryPath/.test((e as Error).message));
-  assert.throws(() => new LsofWriterCheck({ timeoutMs: 0 }), (e: unknown) => e instanceof ConfigError && /timeoutMs/.test((e as Error).message));
+  assert.throws(
+    () => new LsofWriterCheck({ lsofBinaryPath: "" }),
+    (e: unknown) => e instanceof ConfigError && /lsofBinaryPath/.test((e as Error).message),
+  );
+  assert.throws(
+    () => new LsofWriterCheck({ timeoutMs: 0 }),
+    (e: unknown) => e instanceof ConfigError && /timeoutMs/.test((e as Error).message),
+  );
   assert.throws(
     () => new LsofWriterCheck({ maxArgumentBytes: 1.5 }),
     (e: unknown) => e instanceof ConfigError && /maxArgumentBytes: expected an integer/.test((e as Error).message),
   );
-  assert.throws(() => new LsofWriterCheck({ bogus: 1 } as never), (e: unknown) => e instanceof ConfigError && /bogus: unknown option/.test((e as Error).message));
+  assert.throws(
+    () => new LsofWriterCheck({ bogus: 1 } as never),
+    (e: unknown) => e instanceof ConfigError && /bogus: unknown option/.test((e as Error).message),
+  );
 });
 
 function isAlive(pid: number): boolean {

@@ -151,9 +151,18 @@ test("without root: other users' processes are denied and counted, one's own are
 });
 
 test("bad options are ConfigErrors naming the option", () => {
-  assert.throws(() => new ProcfsWriterCheck({ procRoot: "proc" }), (e: unknown) => e instanceof ConfigError && /procRoot: expected an absolute path/.test((e as Error).message));
-  assert.throws(() => new ProcfsWriterCheck({ sliceMs: 0 }), (e: unknown) => e instanceof ConfigError && /sliceMs/.test((e as Error).message));
-  assert.throws(() => new ProcfsWriterCheck("fast" as never), (e: unknown) => e instanceof ConfigError && /expected an object/.test((e as Error).message));
+  assert.throws(
+    () => new ProcfsWriterCheck({ procRoot: "proc" }),
+    (e: unknown) => e instanceof ConfigError && /procRoot: expected an absolute path/.test((e as Error).message),
+  );
+  assert.throws(
+    () => new ProcfsWriterCheck({ sliceMs: 0 }),
+    (e: unknown) => e instanceof ConfigError && /sliceMs/.test((e as Error).message),
+  );
+  assert.throws(
+    () => new ProcfsWriterCheck("fast" as never),
+    (e: unknown) => e instanceof ConfigError && /expected an object/.test((e as Error).message),
+  );
 });
 
 test.run();

@@ -41,7 +41,10 @@ test("both plugins answer the stability hook with the files open for writing", a
       await engine.hooks.initialize.promise();
       const answer = await engine.hooks.stability.promise({ paths: [written, read, join(dir, "absent")] });
       assert.equal(answer && [...answer], [written], plugin.name);
-      assert.ok(sink.lines.some((l) => l.includes(`[${plugin.name}]`) && l.includes("1 open for writing")), sink.lines.join("\n"));
+      assert.ok(
+        sink.lines.some((l) => l.includes(`[${plugin.name}]`) && l.includes("1 open for writing")),
+        sink.lines.join("\n"),
+      );
     }
   });
 });

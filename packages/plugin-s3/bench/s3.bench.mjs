@@ -31,9 +31,11 @@ const seconds = (t0) => (performance.now() - t0) / 1000;
 function fill(buf, seed) {
   let x = seed >>> 0 || 1;
   for (let i = 0; i + 4 <= buf.length; i += 4) {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     buf.writeUInt32LE(x, i);
   }
   return buf;
@@ -94,9 +96,11 @@ async function stopProcess(child) {
 /** Runs `fn` over items with `n` in flight. */
 async function pool(items, n, fn) {
   const queue = [...items];
-  await Promise.all(Array.from({ length: n }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
 }
 
 async function sha(stream) {
@@ -136,10 +140,14 @@ function rclone(endpoint, rcArgs) {
   // rclone fails TLS setup with this variable set here, even for a plain-http endpoint.
   delete env.AWS_CA_BUNDLE;
   const t0 = performance.now();
-  const r = spawnSync("rclone", [...rcArgs, "--fast-list", "--transfers", "8", "--checkers", "8", "--s3-upload-cutoff", "16M", "--s3-chunk-size", "16M", "--s3-upload-concurrency", "4"], {
-    env,
-    encoding: "utf8",
-  });
+  const r = spawnSync(
+    "rclone",
+    [...rcArgs, "--fast-list", "--transfers", "8", "--checkers", "8", "--s3-upload-cutoff", "16M", "--s3-chunk-size", "16M", "--s3-upload-concurrency", "4"],
+    {
+      env,
+      encoding: "utf8",
+    },
+  );
   if (r.status !== 0) throw new Error(`rclone ${rcArgs.join(" ")} exited ${r.status}: ${(r.stderr ?? "").slice(-1500)}`);
   return seconds(t0);
 }
@@ -150,7 +158,13 @@ async function treeSum(root) {
     for (const name of await readdir(dir)) {
       const p = join(dir, name);
       if ((await stat(p)).isDirectory()) await visit(p);
-      else out.set(relative(root, p), createHash("sha256").update(await readFile(p)).digest("hex"));
+      else
+        out.set(
+          relative(root, p),
+          createHash("sha256")
+            .update(await readFile(p))
+            .digest("hex"),
+        );
     }
   }
   await visit(root);
@@ -206,8 +220,12 @@ try {
     s3storage_put_all_s: putSmall + putLarge,
     s3storage_get_all_s: getSmall + getLarge,
   });
-  say(`S3Storage put: ${smallFiles.length} small in ${putSmall.toFixed(2)} s (${(smallFiles.length / putSmall).toFixed(0)}/s), ${(largeBytes / MiB).toFixed(0)} MiB large in ${putLarge.toFixed(2)} s (${(largeBytes / MiB / putLarge).toFixed(1)} MiB/s)`);
-  say(`S3Storage get: small in ${getSmall.toFixed(2)} s (${(smallFiles.length / getSmall).toFixed(0)}/s), large in ${getLarge.toFixed(2)} s (${(largeBytes / MiB / getLarge).toFixed(1)} MiB/s)`);
+  say(
+    `S3Storage put: ${smallFiles.length} small in ${putSmall.toFixed(2)} s (${(smallFiles.length / putSmall).toFixed(0)}/s), ${(largeBytes / MiB).toFixed(0)} MiB large in ${putLarge.toFixed(2)} s (${(largeBytes / MiB / putLarge).toFixed(1)} MiB/s)`,
+  );
+  say(
+    `S3Storage get: small in ${getSmall.toFixed(2)} s (${(smallFiles.length / getSmall).toFixed(0)}/s), large in ${getLarge.toFixed(2)} s (${(largeBytes / MiB / getLarge).toFixed(1)} MiB/s)`,
+  );
 
   // 2. Engine initial backup and restore through S3StoragePlugin.
   const engine = new Engine({

@@ -374,7 +374,12 @@ async function readExactly(key: string, body: Body, size: number): Promise<Buffe
   return Buffer.concat(parts, size);
 }
 
-function sdkLogger(o: ResolvedS3StorageOptions): { debug(...a: unknown[]): void; info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void } {
+function sdkLogger(o: ResolvedS3StorageOptions): {
+  debug(...a: unknown[]): void;
+  info(...a: unknown[]): void;
+  warn(...a: unknown[]): void;
+  error(...a: unknown[]): void;
+} {
   const line = (a: unknown[]) => a.map((x) => (typeof x === "string" ? x : String(x))).join(" ");
   return {
     debug: (...a) => o.logger?.debug(`aws-sdk: ${line(a)}`),

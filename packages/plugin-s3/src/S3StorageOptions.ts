@@ -88,9 +88,26 @@ export interface ResolvedS3StorageOptions {
 }
 
 const KNOWN = new Set<string>([
-  "bucket", "endpoint", "region", "prefix", "credentials", "forcePathStyle", "storageClass", "partSize",
-  "multipartThreshold", "concurrency", "maxAttempts", "retries", "retryBaseDelay", "listPageSize", "requestTimeout",
-  "connectionTimeout", "contentMd5", "abortStaleUploads", "staleUploadPrefix", "logger",
+  "bucket",
+  "endpoint",
+  "region",
+  "prefix",
+  "credentials",
+  "forcePathStyle",
+  "storageClass",
+  "partSize",
+  "multipartThreshold",
+  "concurrency",
+  "maxAttempts",
+  "retries",
+  "retryBaseDelay",
+  "listPageSize",
+  "requestTimeout",
+  "connectionTimeout",
+  "contentMd5",
+  "abortStaleUploads",
+  "staleUploadPrefix",
+  "logger",
 ]);
 
 /** Names an option in an error message: `S3StoragePlugin options.bucket`, or an XML element. */

@@ -1,13 +1,37 @@
 const TRANSIENT_NAMES = new Set([
-  "SlowDown", "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded",
-  "BandwidthLimitExceeded", "RequestThrottled", "RequestThrottledException", "PriorRequestNotComplete",
-  "RequestTimeout", "RequestTimeoutException", "TimeoutError", "InternalError", "ServiceUnavailable",
-  "RequestTimeTooSkewed", "ExpiredToken", "OperationAborted",
+  "SlowDown",
+  "Throttling",
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+  "BandwidthLimitExceeded",
+  "RequestThrottled",
+  "RequestThrottledException",
+  "PriorRequestNotComplete",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "TimeoutError",
+  "InternalError",
+  "ServiceUnavailable",
+  "RequestTimeTooSkewed",
+  "ExpiredToken",
+  "OperationAborted",
 ]);
 
 const TRANSIENT_CODES = new Set([
-  "ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN",
-  "ENOTFOUND", "EAI_AGAIN", "ERR_STREAM_PREMATURE_CLOSE", "ERR_HTTP2_STREAM_ERROR", "UND_ERR_SOCKET",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "ERR_HTTP2_STREAM_ERROR",
+  "UND_ERR_SOCKET",
 ]);
 
 interface SdkLikeError {

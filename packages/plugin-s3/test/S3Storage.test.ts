@@ -178,12 +178,7 @@ test("credentials never reach errors, causes, logs or the description, whichever
     );
     for (const storage of storages) {
       assert.not.match(storage.description + JSON.stringify(storage.options), keyId);
-      for (const op of [
-        () => storage.put("k", Buffer.from("v"), 1),
-        () => storage.get("k"),
-        () => storage.init(),
-        () => storage.deleteMany(["k"]),
-      ]) {
+      for (const op of [() => storage.put("k", Buffer.from("v"), 1), () => storage.get("k"), () => storage.init(), () => storage.deleteMany(["k"])]) {
         try {
           await op();
           assert.unreachable("s3rver must refuse an unknown access key");

@@ -107,7 +107,10 @@ test("initialize only warns when the store is unreachable (uploads retry later)"
   });
   try {
     await engine.hooks.initialize.promise();
-    assert.ok(log.lines.some((l) => l.startsWith("warn [S3StoragePlugin]") && /ECONNREFUSED/.test(l)), log.lines.join("\n"));
+    assert.ok(
+      log.lines.some((l) => l.startsWith("warn [S3StoragePlugin]") && /ECONNREFUSED/.test(l)),
+      log.lines.join("\n"),
+    );
   } finally {
     await engine.hooks.shutdown.promise();
   }

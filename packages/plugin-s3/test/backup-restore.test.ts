@@ -36,7 +36,9 @@ async function describe(root: string): Promise<Map<string, string>> {
         out.set(`${rel}/${name}`, `dir ${mode}`);
         await visit(p, `${rel}/${name}`);
       } else {
-        const hash = createHash("sha256").update(await readFile(p)).digest("hex");
+        const hash = createHash("sha256")
+          .update(await readFile(p))
+          .digest("hex");
         out.set(`${rel}/${name}`, `file ${mode} ${st.size} ${hash}`);
       }
     }

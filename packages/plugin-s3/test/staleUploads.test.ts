@@ -23,7 +23,10 @@ test("before the first put, incomplete uploads under prefix + staleUploadPrefix 
     assert.equal(fake.aborted.sort(), ["/b/root/host-a/data/1#u1", "/b/root/host-a/data/2#u2", "/b/root/host-a/index/x#u3"]);
     const lists = fake.requests.filter((r) => r.method === "GET" && r.url.includes("uploads"));
     assert.is(lists.length, 2, "two pages of two");
-    assert.ok(lists.every((r) => r.url.includes("prefix=root%2Fhost-a%2F")), lists.map((r) => r.url).join(" "));
+    assert.ok(
+      lists.every((r) => r.url.includes("prefix=root%2Fhost-a%2F")),
+      lists.map((r) => r.url).join(" "),
+    );
     const order = fake.requests.map((r) => r.method);
     assert.is(order.lastIndexOf("DELETE") < order.indexOf("PUT"), true, "the put waited for the sweep");
     await storage.put("host-a/again", Buffer.from("y"), 1);
@@ -40,7 +43,10 @@ test("abortStaleUploads: false never lists uploads", async () => {
   try {
     await storage.put("k", Buffer.from("x"), 1);
     assert.equal(fake.aborted, []);
-    assert.equal(fake.requests.map((r) => r.method), ["PUT"]);
+    assert.equal(
+      fake.requests.map((r) => r.method),
+      ["PUT"],
+    );
   } finally {
     await storage.close();
     await fake.stop();

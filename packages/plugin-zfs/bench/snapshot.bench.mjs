@@ -35,7 +35,10 @@ try {
   const engine = new Engine({ parameters: { zfsBinaryPath: z.zfs }, log: { sink: silentSink }, plugins: [plugin] });
   await engine.hooks.initialize.promise();
   try {
-    for (const [count, rounds] of [[1, 21], [1000, 7]]) {
+    for (const [count, rounds] of [
+      [1, 21],
+      [1000, 7],
+    ]) {
       const batch = files.slice(0, count);
       const create = [];
       const read = [];

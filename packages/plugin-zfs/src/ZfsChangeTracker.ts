@@ -21,9 +21,7 @@ export interface ZfsMark {
 export type ZfsDiffSupport = { readonly supported: true } | { readonly supported: false; readonly reason: string };
 
 /** The changes since a mark, or why they cannot be known (then the engine rescans). */
-export type ZfsChanges =
-  | { readonly supported: true; readonly events: ChangeEvent[] }
-  | { readonly supported: false; readonly reason: string };
+export type ZfsChanges = { readonly supported: true; readonly events: ChangeEvent[] } | { readonly supported: false; readonly reason: string };
 
 /**
  * Exact catch-up after downtime through `zfs diff` (OpenZFS). The engine keeps a mark per dataset once everything
@@ -75,7 +73,11 @@ export class ZfsChangeTracker {
   /** This host's marks on every pool, oldest first. */
   async listMarks(): Promise<ZfsMark[]> {
     const text = await this.#zfs.run(["list", "-H", "-o", "name", "-t", "snapshot"]);
-    const byDataset = new Map(this.#table().mounts.filter((m) => m.root === "/").map((m) => [m.dataset, m.mountpoint]));
+    const byDataset = new Map(
+      this.#table()
+        .mounts.filter((m) => m.root === "/")
+        .map((m) => [m.dataset, m.mountpoint]),
+    );
     const marks: ZfsMark[] = [];
     for (const name of text.split("\n")) {
       const at = name.indexOf("@");

@@ -14,10 +14,8 @@ const PATTERNS: readonly (readonly [RegExp, ZfsFailureReason])[] = [
 
 const HINTS: Record<ZfsFailureReason, string> = {
   "missing-binary": "the zfs command is missing (install OpenZFS's zfsutils-linux or zfs-fuse, or set ZFSBinaryPath)",
-  "zfs-not-running":
-    "ZFS is not running (zfs-fuse: start its daemon, e.g. `service zfs-fuse start`; OpenZFS: `modprobe zfs`)",
-  "permission-denied":
-    "permission denied (run the agent as root, or delegate snapshot,clone,destroy,mount,diff with `zfs allow`)",
+  "zfs-not-running": "ZFS is not running (zfs-fuse: start its daemon, e.g. `service zfs-fuse start`; OpenZFS: `modprobe zfs`)",
+  "permission-denied": "permission denied (run the agent as root, or delegate snapshot,clone,destroy,mount,diff with `zfs allow`)",
   "no-space": "the pool is out of space (free space in the pool; snapshots and clones need a little)",
   busy: "the dataset is busy",
   "not-found": "the dataset or snapshot does not exist",
@@ -67,14 +65,15 @@ export class ZfsCommand {
     try {
       result = await this.#exec(this.binary, args, { timeoutMs: this.#timeoutMs });
     } catch (err) {
-      const reason: ZfsFailureReason = isErrno(err, "ENOENT")
-        ? "missing-binary"
-        : isErrno(err, "EACCES", "EPERM")
-          ? "permission-denied"
-          : "failed";
-      throw new ZfsError(reason, `${HINTS[reason]}: ${messageOf(err)}`, { command, stderr: "", exitCode: undefined }, {
-        cause: err,
-      });
+      const reason: ZfsFailureReason = isErrno(err, "ENOENT") ? "missing-binary" : isErrno(err, "EACCES", "EPERM") ? "permission-denied" : "failed";
+      throw new ZfsError(
+        reason,
+        `${HINTS[reason]}: ${messageOf(err)}`,
+        { command, stderr: "", exitCode: undefined },
+        {
+          cause: err,
+        },
+      );
     }
     if (result.exitCode === 0 && !result.timedOut) return result.stdout;
     const stderr = result.stderr.trim();

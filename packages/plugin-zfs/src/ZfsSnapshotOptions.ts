@@ -100,10 +100,7 @@ export function parseZfsSnapshotOptions(options: unknown, where = "ZfsSnapshotPl
   };
   const prefix = o.snapshotPrefix ?? "rtb";
   if (typeof prefix !== "string" || !PREFIX.test(prefix)) {
-    throw new ConfigError(
-      `${where}.snapshotPrefix`,
-      "expected 1-64 letters, digits, '_', '.', ':' or '-' (not starting or ending with '-')",
-    );
+    throw new ConfigError(`${where}.snapshotPrefix`, "expected 1-64 letters, digits, '_', '.', ':' or '-' (not starting or ending with '-')");
   }
   const access = o.access ?? "auto";
   if (access !== "auto" && access !== "snapdir" && access !== "clone") {

@@ -192,9 +192,7 @@ export class ZfsSnapshotPlugin implements BackupPlugin {
     const roots = mounts.filter((m) => m.root === "/" && isDatasetMount(m, this.#isOwnClone)).map((m) => m.mountpoint);
     const forced = this.#options.access;
     const found = await Promise.all(
-      roots.map(async (mp) =>
-        forced === "clone" ? false : forced === "snapdir" ? true : this.#pathExists(posix.join(mp, ".zfs/snapshot")),
-      ),
+      roots.map(async (mp) => (forced === "clone" ? false : forced === "snapdir" ? true : this.#pathExists(posix.join(mp, ".zfs/snapshot")))),
     );
     return new Map(roots.map((mp, i) => [mp, found[i]!]));
   }
@@ -211,10 +209,7 @@ export class ZfsSnapshotPlugin implements BackupPlugin {
     const mount = this.#table.mount(request.filesystem);
     if (!mount) {
       if (!this.#everZfs.has(request.filesystem)) return undefined;
-      throw new ZfsError(
-        "not-mounted",
-        `the ZFS dataset that was mounted at ${request.filesystem} is not mounted there now; mount it again (zfs mount)`,
-      );
+      throw new ZfsError("not-mounted", `the ZFS dataset that was mounted at ${request.filesystem} is not mounted there now; mount it again (zfs mount)`);
     }
     const zfs = this.#cmd;
     const createdAt = Date.now();

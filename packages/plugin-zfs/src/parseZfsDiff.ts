@@ -77,11 +77,7 @@ export function diffToEvents(entries: readonly ZfsDiffEntry[]): ChangeEvent[] {
     if (e.change === "-") removals.push({ type: "delete", path: e.path });
     else if (e.change === "R") {
       removals.push({ type: "delete", path: e.path });
-      updates.push(
-        e.kind === "/"
-          ? { type: "rescan", path: e.to!, reason: "renamed while the agent was down" }
-          : { type: "update", path: e.to! },
-      );
+      updates.push(e.kind === "/" ? { type: "rescan", path: e.to!, reason: "renamed while the agent was down" } : { type: "update", path: e.to! });
     } else updates.push({ type: "update", path: e.path });
   }
   return [...removals, ...updates];

@@ -70,10 +70,7 @@ test("start-up destroys only our stale clone (first) and snapshot; foreign snaps
   const { engine, plugin, fake } = setup(dir);
   await engine.hooks.initialize.promise();
   const destroys = fake.commandLines.filter((c) => c.startsWith("destroy "));
-  assert.equal(destroys, [
-    "destroy tank/rtb-0a1b2c3d-999999-20200101T000000000Z-1",
-    "destroy tank/home@rtb-0a1b2c3d-999999-20200101T000000000Z-1",
-  ]);
+  assert.equal(destroys, ["destroy tank/rtb-0a1b2c3d-999999-20200101T000000000Z-1", "destroy tank/home@rtb-0a1b2c3d-999999-20200101T000000000Z-1"]);
   assert.equal(fake.snapshots, ["tank/home@manual"]);
   assert.equal(plugin.staleCleanup?.destroyed.length, 2);
 });
@@ -108,10 +105,7 @@ test("snapshot through a read-only clone: names, pathOf (also through a bind mou
   assert.match(s.name, /^tank\/home@rtb-0a1b2c3d-\d+-\d{8}T\d{9}Z-1$/);
   const short = s.name.split("@")[1]!;
   const cloneDir = join(dir, "clones", short);
-  assert.equal(fake.commandLines, [
-    `snapshot ${s.name}`,
-    `clone -o readonly=on -o mountpoint=${cloneDir} ${s.name} tank/${short}`,
-  ]);
+  assert.equal(fake.commandLines, [`snapshot ${s.name}`, `clone -o readonly=on -o mountpoint=${cloneDir} ${s.name} tank/${short}`]);
   assert.is(s.filesystem, "/srv/tank/home");
   assert.is(s.pathOf("/srv/tank/home/docs/a b.txt"), `${cloneDir}/docs/a b.txt`);
   assert.is(s.pathOf("/srv/tank/home"), cloneDir);
@@ -218,7 +212,10 @@ test("pathOf refuses paths off the dataset, including one a newly mounted datase
   await engine.hooks.initialize.promise();
   const s = await snapshotOf(engine, "/srv/tank/home");
   assert.throws(() => s.pathOf("/srv/tank/other/x"), /not under \/srv\/tank\/home/);
-  assert.throws(() => s.pathOf("/srv/tank/home/alice/x"), (e: unknown) => (e as ZfsError).reason === "not-mounted");
+  assert.throws(
+    () => s.pathOf("/srv/tank/home/alice/x"),
+    (e: unknown) => (e as ZfsError).reason === "not-mounted",
+  );
   fake.rows.push({ name: "tank/home/new", type: "filesystem", mountpoint: "/srv/tank/home/new", mounted: "yes", origin: "-" });
   fake.mount("tank/home/new", "/srv/tank/home/new");
   assert.is(s.pathOf("/srv/tank/home/new/x").endsWith("/new/x"), true, "not seen until the next refresh");
@@ -266,13 +263,18 @@ test("zfs-fuse has no zfs diff: change tracking says so, and the engine must res
 
 test("zfs not running / missing / not permitted: initialize fails with a message that says what to fix", async ({ dir }) => {
   const { engine, fake } = setup(dir);
-  fake.fail("list", "connect: No such file or directory\nPlease make sure that the zfs-fuse daemon is running.\ninternal error: failed to initialize ZFS library");
+  fake.fail(
+    "list",
+    "connect: No such file or directory\nPlease make sure that the zfs-fuse daemon is running.\ninternal error: failed to initialize ZFS library",
+  );
   const down = (await engine.hooks.initialize.promise().catch((e) => e)) as PluginError;
   assert.is((down.cause as ZfsError).reason, "zfs-not-running");
   assert.match(down.message, /start its daemon/);
 
   const missing = new ZfsSnapshotPlugin({ cloneDirectory: join(dir, "c2"), zfsBinaryPath: join(dir, "no-such-zfs") });
-  const e2 = (await engineWith(missing).engine.hooks.initialize.promise().catch((e) => e)) as PluginError;
+  const e2 = (await engineWith(missing)
+    .engine.hooks.initialize.promise()
+    .catch((e) => e)) as PluginError;
   assert.is((e2.cause as ZfsError).reason, "missing-binary");
   assert.match(e2.message, /ZFSBinaryPath/);
   assert.match(e2.message, /no-such-zfs/);
@@ -297,7 +299,10 @@ test("a dataset ZFS calls mounted but this process cannot see is reported", asyn
   fake.rows.push({ name: "tank/elsewhere", type: "filesystem", mountpoint: "/srv/elsewhere", mounted: "yes", origin: "-" });
   await engine.hooks.initialize.promise();
   assert.ok(logs.some((l) => l.startsWith("warn") && l.includes("tank/elsewhere") && l.includes("does not see")));
-  assert.not.ok(logs.some((l) => l.startsWith("warn") && l.includes("tank/off")), "canmount=off is not a problem");
+  assert.not.ok(
+    logs.some((l) => l.startsWith("warn") && l.includes("tank/off")),
+    "canmount=off is not a problem",
+  );
 });
 
 test("a clone name that already exists is not destroyed by the clean-up of the failed snapshot", async ({ dir }) => {

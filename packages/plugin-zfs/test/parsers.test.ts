@@ -31,10 +31,7 @@ test("parseZfsList reads zfs-fuse's recorded output: legacy, none, canmount=off,
   assert.is(byName.get("tank/legacy")!.mounted, false);
   assert.is(byName.get("tank/nomount")!.mountpoint, "none");
   assert.is(byName.get("tank/off")!.mounted, false);
-  assert.is(
-    byName.get("tank/rtb-0a1b2c3d-999999-20200101T000000000Z-1")!.origin,
-    "tank/home@rtb-0a1b2c3d-999999-20200101T000000000Z-1",
-  );
+  assert.is(byName.get("tank/rtb-0a1b2c3d-999999-20200101T000000000Z-1")!.origin, "tank/home@rtb-0a1b2c3d-999999-20200101T000000000Z-1");
 });
 
 test("parseZfsList reads OpenZFS output (mountpoint / on a root dataset, legacy mounted)", () => {
@@ -109,7 +106,10 @@ test("ownerAlive: this process is alive for its own snapshots, not for ones olde
 
 test("classifyZfsFailure on recorded stderr of zfs-fuse and OpenZFS", () => {
   const cases: [string, string][] = [
-    ["connect: No such file or directory\nPlease make sure that the zfs-fuse daemon is running.\ninternal error: failed to initialize ZFS library", "zfs-not-running"],
+    [
+      "connect: No such file or directory\nPlease make sure that the zfs-fuse daemon is running.\ninternal error: failed to initialize ZFS library",
+      "zfs-not-running",
+    ],
     ["The ZFS modules are not loaded.\nTry running '/sbin/modprobe zfs' as root to load them.", "zfs-not-running"],
     ["connect: Permission denied\ninternal error: failed to initialize ZFS library", "permission-denied"],
     ["cannot create snapshot 'tank/home@x': permission denied", "permission-denied"],

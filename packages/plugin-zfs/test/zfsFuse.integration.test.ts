@@ -126,7 +126,10 @@ test("nested datasets: each path maps to its deepest dataset; a parent's snapsho
     const inner = (await engine.hooks.snapshot.promise({ filesystem: ctx.inner, paths: [x] })) as ZfsSnapshot;
     assert.match(inner.name, new RegExp(`^${ctx.pool!.name}/data/inner@${PREFIX}-`));
     assert.is(await readFile(inner.pathOf(x), "utf8"), "inner file");
-    assert.throws(() => outer.pathOf(x), (e: unknown) => e instanceof ZfsError && e.reason === "not-mounted");
+    assert.throws(
+      () => outer.pathOf(x),
+      (e: unknown) => e instanceof ZfsError && e.reason === "not-mounted",
+    );
     await outer.release();
     await inner.release();
   } finally {
@@ -240,7 +243,10 @@ test("zfs diff is absent on zfs-fuse: reported, so the engine rescans", async (c
     const support = await p.changes.diffSupport();
     assert.equal(support.supported, false);
     const mark = await p.changes.createMark(ctx.data);
-    assert.equal((await p.changes.listMarks()).map((m) => m.name).filter((n) => n.startsWith(ctx.pool!.name)), [mark.name]);
+    assert.equal(
+      (await p.changes.listMarks()).map((m) => m.name).filter((n) => n.startsWith(ctx.pool!.name)),
+      [mark.name],
+    );
     assert.is((await p.changes.changesSince(mark)).supported, false);
     await p.changes.dropMark(mark);
     assert.equal(await ourSnapshots(ctx), []);

@@ -48,6 +48,9 @@ export class FakeZfs {
 
   /** Snapshot names of `dataset`, oldest first. */
   of(dataset: string): string[] {
-    return [...this.snapshots].filter(([n]) => n.startsWith(`${dataset}@`)).sort((a, b) => a[1] - b[1]).map(([n]) => n.slice(dataset.length + 1));
+    return [...this.snapshots]
+      .filter(([n]) => n.startsWith(`${dataset}@`))
+      .sort((a, b) => a[1] - b[1])
+      .map(([n]) => n.slice(dataset.length + 1));
   }
 }

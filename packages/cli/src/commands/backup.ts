@@ -40,7 +40,9 @@ export async function backupCommand(roots: string[], options: BackupOptions): Pr
   const engine = createEngine(config);
   const runtime = await engine.start({ maxAttempts: 5 });
   const log = engine.getLogger("backup");
-  log.info(`backing up ${config.parameters.backupRoots.join(", ")} to ${runtime.storage.description}${config.parameters.repositoryPrefix ? ` (prefix ${config.parameters.repositoryPrefix})` : ""}`);
+  log.info(
+    `backing up ${config.parameters.backupRoots.join(", ")} to ${runtime.storage.description}${config.parameters.repositoryPrefix ? ` (prefix ${config.parameters.repositoryPrefix})` : ""}`,
+  );
   const progress = new Progress(
     (elapsedMs) => {
       const stats = runtime.uploader.stats;
@@ -95,12 +97,16 @@ export async function backupCommand(roots: string[], options: BackupOptions): Pr
     if (!gaveUp.length) return 3;
   }
   if (gaveUp.length) {
-    log.error(`${gaveUp.length} file(s) could not be backed up: ${gaveUp.map((g) => g.path).join(", ").slice(0, 500)}`);
+    log.error(
+      `${gaveUp.length} file(s) could not be backed up: ${gaveUp
+        .map((g) => g.path)
+        .join(", ")
+        .slice(0, 500)}`,
+    );
     return 3;
   }
   return 0;
 }
-
 
 /** The roots that do not exist or cannot be stat'ed, each as a message naming it. */
 async function missingRoots(roots: readonly string[]): Promise<string[]> {

@@ -132,7 +132,9 @@ function printReport(outcome: CheckOutcome, json: boolean): void {
 
 function printRepair(result: RepairResult, access: CacheAccess, json: boolean): void {
   for (const r of result.repaired) {
-    process.stdout.write(json ? `${JSON.stringify({ event: "repaired", ...r, ...exactNameFields(r.from) })}\n` : `REPAIRED ${r.key} from ${terminalText(r.from)}\n`);
+    process.stdout.write(
+      json ? `${JSON.stringify({ event: "repaired", ...r, ...exactNameFields(r.from) })}\n` : `REPAIRED ${r.key} from ${terminalText(r.from)}\n`,
+    );
   }
   for (const l of result.left) {
     if (json) process.stdout.write(`${JSON.stringify({ event: "unrepaired", ...l })}\n`);
@@ -142,7 +144,10 @@ function printRepair(result: RepairResult, access: CacheAccess, json: boolean): 
     ? `recorded in the state cache: ${result.recorded.chunks} chunk(s) no longer believed stored, ${result.recorded.paths} path(s) to be read again by the next backup`
     : `not recorded in a state cache (${access.note ?? "none"}); the next backup that rebuilds its cache from the store's listing uploads missing chunks again`;
   if (result.left.length) {
-    if (json) process.stdout.write(`${JSON.stringify({ event: "recorded", ...(result.recorded ?? { chunks: 0, paths: 0 }), cache: Boolean(result.recorded), note: access.note ?? null })}\n`);
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ event: "recorded", ...(result.recorded ?? { chunks: 0, paths: 0 }), cache: Boolean(result.recorded), note: access.note ?? null })}\n`,
+      );
     else process.stdout.write(`${terminalText(recorded)}\n`);
   }
 }
@@ -199,11 +204,14 @@ export async function checkCommand(options: CheckCommandOptions): Promise<number
       printRepair(result, access, json);
       repaired = result.repaired.length;
       left = outcome.damage.length - chunkDamage + result.left.length;
-      if (left > result.left.length && !json) process.stdout.write("index damage is not repaired by --repair: restore the objects named above from another copy of the store\n");
+      if (left > result.left.length && !json)
+        process.stdout.write("index damage is not repaired by --repair: restore the objects named above from another copy of the store\n");
     }
     const s = outcome.summary;
     if (json) {
-      process.stdout.write(`${JSON.stringify({ event: "summary", ...s, readData, ...(subset ? { subset: subset.spec } : {}), repaired, left, ok: left === 0 })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ event: "summary", ...s, readData, ...(subset ? { subset: subset.spec } : {}), repaired, left, ok: left === 0 })}\n`,
+      );
     } else {
       const read = readData ? `, ${s.chunksRead} read (${formatBytes(s.bytesRead)}${subset ? `, subset ${subset.spec}` : ""})` : "";
       const tail = options.repair ? `; ${repaired} repaired, ${left} left` : "";

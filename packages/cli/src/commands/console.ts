@@ -87,7 +87,15 @@ export async function consoleCommand(subcommand: string | undefined, args: strin
   }
 }
 
-async function run(client: BridgeClient, sub: string, args: string[], options: ConsoleOptions, out: ConsoleOutput, interval: number, count: number | undefined): Promise<void> {
+async function run(
+  client: BridgeClient,
+  sub: string,
+  args: string[],
+  options: ConsoleOptions,
+  out: ConsoleOutput,
+  interval: number,
+  count: number | undefined,
+): Promise<void> {
   switch (sub) {
     case "stats": {
       const withUploads = Boolean(options.uploads);

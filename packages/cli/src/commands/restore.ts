@@ -119,9 +119,10 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
       progress.done();
     }
     if (options.json) process.stdout.write(`${JSON.stringify({ event: "summary", ...result, missing: selection.missing.length })}\n`);
-    else process.stderr.write(
-      `restore done: ${result.restored} restored (${formatBytes(result.bytes)}), ${result.errors} failed, ${result.unsafe} unsafe, ${selection.missing.length} not found\n`,
-    );
+    else
+      process.stderr.write(
+        `restore done: ${result.restored} restored (${formatBytes(result.bytes)}), ${result.errors} failed, ${result.unsafe} unsafe, ${selection.missing.length} not found\n`,
+      );
     return Math.max(result.errors || result.unsafe || selection.missing.length ? 1 : 0, outputStatus("restore"));
   } finally {
     await engine.hooks.shutdown.promise();

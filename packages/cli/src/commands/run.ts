@@ -50,16 +50,18 @@ export async function runCommand(options: RunOptions): Promise<number> {
       }
       stopping = true;
       log.info(`${signal}: finishing in-flight work and committing (send again to exit at once)`);
-      (bridge?.close() ?? Promise.resolve()).then(() => engine.stop()).then(
-        () => {
-          log.info("stopped");
-          resolve(0);
-        },
-        (err: unknown) => {
-          log.error("stopping failed", err);
-          resolve(1);
-        },
-      );
+      (bridge?.close() ?? Promise.resolve())
+        .then(() => engine.stop())
+        .then(
+          () => {
+            log.info("stopped");
+            resolve(0);
+          },
+          (err: unknown) => {
+            log.error("stopping failed", err);
+            resolve(1);
+          },
+        );
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);

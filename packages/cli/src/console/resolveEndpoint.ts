@@ -24,7 +24,10 @@ async function readToken(path: string): Promise<string> {
     return (await readFile(path, "utf8")).trim();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError("--token-file", `cannot read the bridge token ${path}: ${code === "EACCES" ? "permission denied (it is readable by root only)" : code ?? String(err)}`);
+    throw new ConfigError(
+      "--token-file",
+      `cannot read the bridge token ${path}: ${code === "EACCES" ? "permission denied (it is readable by root only)" : (code ?? String(err))}`,
+    );
   }
 }
 
@@ -52,7 +55,8 @@ export async function resolveEndpoint(options: EndpointOptions): Promise<BridgeE
   }
   const p = await loadParameters();
   if (p.ipcUseUNIXSocket) return { path: join(p.ipcPath, BRIDGE_FILES.socket) };
-  if (!p.ipcUseTCPSocket) throw new ConfigError("IPCUseUNIXSocket", "the configuration turns the bridge off (IPCUseUNIXSocket and IPCUseTCPSocket are false); nothing to connect to");
+  if (!p.ipcUseTCPSocket)
+    throw new ConfigError("IPCUseUNIXSocket", "the configuration turns the bridge off (IPCUseUNIXSocket and IPCUseTCPSocket are false); nothing to connect to");
   const portFile = join(p.ipcPath, BRIDGE_FILES.tcpPort);
   const portText = await readFile(portFile, "utf8").catch(() => {
     throw new ConfigError("--connect", `no ${portFile}: is the daemon running? (or give --connect host:port)`);
@@ -60,6 +64,7 @@ export async function resolveEndpoint(options: EndpointOptions): Promise<BridgeE
   const port = Number(portText.trim());
   const bound = p.ipcBindTCPAddress;
   const host = bound === "0.0.0.0" ? "127.0.0.1" : bound === "::" ? "::1" : bound;
-  if (isIP(host) === 0 || !Number.isInteger(port)) throw new ConfigError("--connect", `cannot tell the bridge address from the configuration (${bound}:${portText.trim()})`);
+  if (isIP(host) === 0 || !Number.isInteger(port))
+    throw new ConfigError("--connect", `cannot tell the bridge address from the configuration (${bound}:${portText.trim()})`);
   return { host, port, token: await tokenFor() };
 }

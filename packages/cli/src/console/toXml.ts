@@ -19,7 +19,9 @@ function singular(name: string): string {
  * elements, arrays repeat a singular child (`Uploads` → `Upload`), undefined and null are left out.
  */
 export function toXml(name: string, value: unknown, indent = "  ", attributes: Record<string, string> = {}): string {
-  const attrs = Object.entries(attributes).map(([k, v]) => ` ${k}="${escapeXml(v)}"`).join("");
+  const attrs = Object.entries(attributes)
+    .map(([k, v]) => ` ${k}="${escapeXml(v)}"`)
+    .join("");
   if (value === null || value === undefined) return "";
   if (Array.isArray(value)) {
     const child = singular(name);
@@ -27,7 +29,9 @@ export function toXml(name: string, value: unknown, indent = "  ", attributes: R
     return inner ? `${indent}<${name}${attrs}>\n${inner}${indent}</${name}>\n` : `${indent}<${name}${attrs} />\n`;
   }
   if (typeof value === "object") {
-    const inner = Object.entries(value as Record<string, unknown>).map(([k, v]) => toXml(elementName(k), v, `${indent}  `)).join("");
+    const inner = Object.entries(value as Record<string, unknown>)
+      .map(([k, v]) => toXml(elementName(k), v, `${indent}  `))
+      .join("");
     return inner ? `${indent}<${name}${attrs}>\n${inner}${indent}</${name}>\n` : `${indent}<${name}${attrs} />\n`;
   }
   return `${indent}<${name}${attrs}>${escapeXml(String(value))}</${name}>\n`;

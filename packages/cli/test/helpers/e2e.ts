@@ -156,7 +156,10 @@ export async function describeTree(root: string, skip: (rel: string) => boolean 
         out[r] = `dir ${mode}`;
         await visit(p, r);
       } else if (st.isSymbolicLink()) out[r] = `link ${await readlink(p)}`;
-      else if (st.isFile()) out[r] = `file ${mode} ${st.size} ${createHash("sha256").update(await readFile(p)).digest("hex")}`;
+      else if (st.isFile())
+        out[r] = `file ${mode} ${st.size} ${createHash("sha256")
+          .update(await readFile(p))
+          .digest("hex")}`;
       else out[r] = `other ${st.mode.toString(8)}`;
     }
   }

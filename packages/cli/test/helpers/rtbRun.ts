@@ -11,7 +11,11 @@ export interface RtbResult {
 }
 
 /** Runs `file args` to completion (killed after `timeoutMs`), collecting its output. */
-export function runProcess(file: string, args: readonly string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RtbResult> {
+export function runProcess(
+  file: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<RtbResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, [...args], { stdio: ["ignore", "pipe", "pipe"], cwd: options.cwd, env: { ...process.env, ...options.env } });
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);

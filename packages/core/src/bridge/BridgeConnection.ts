@@ -192,10 +192,12 @@ export class BridgeConnection {
     }
     if (!(result instanceof Promise)) return this.#reply(id, result);
     this.#inFlight++;
-    result.then(
-      (value) => this.#reply(id, value),
-      (err: unknown) => this.#failed(id, req, err),
-    ).finally(() => this.#inFlight--);
+    result
+      .then(
+        (value) => this.#reply(id, value),
+        (err: unknown) => this.#failed(id, req, err),
+      )
+      .finally(() => this.#inFlight--);
   }
 
   #failed(id: string | number, req: Record<string, unknown>, err: unknown): void {

@@ -137,7 +137,8 @@ export class BridgeServer {
     for (const [name, value] of Object.entries(this.#limits)) positiveInteger(`limits.${name}`, value);
     if (typeof this.#ipcPath !== "string" || !this.#ipcPath.startsWith("/")) throw new ConfigError("IPCPath", "expected an absolute directory path");
     if (this.#useTcp && isIP(this.#tcpAddress) === 0) throw new ConfigError("IPCBindTCPAddress", `expected an IP address, got "${this.#tcpAddress}"`);
-    if (!Number.isInteger(this.#tcpPort) || this.#tcpPort < 0 || this.#tcpPort > 65535) throw new ConfigError("IPCBindTCPPortNumber", "expected a port from 0 (dynamic) to 65535");
+    if (!Number.isInteger(this.#tcpPort) || this.#tcpPort < 0 || this.#tcpPort > 65535)
+      throw new ConfigError("IPCBindTCPPortNumber", "expected a port from 0 (dynamic) to 65535");
     this.#context = {
       runtime,
       scanNumber: () => this.#scanNumber,
@@ -222,7 +223,8 @@ export class BridgeServer {
       const dir = await lstat(this.#ipcPath);
       if (!dir.isDirectory()) throw new ConfigError("IPCPath", `${this.#ipcPath} is not a directory`);
       // Anyone who can write the directory could swap the socket for their own.
-      if (dir.mode & 0o002 && !(dir.mode & 0o1000)) throw new ConfigError("IPCPath", `${this.#ipcPath} is writable by every user; use a directory only root can write`);
+      if (dir.mode & 0o002 && !(dir.mode & 0o1000))
+        throw new ConfigError("IPCPath", `${this.#ipcPath} is writable by every user; use a directory only root can write`);
       if (this.#useUnix) await this.#listenUnix();
       if (this.#useTcp) await this.#listenTcp();
     } catch (err) {

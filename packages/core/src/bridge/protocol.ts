@@ -41,15 +41,7 @@ export type BridgeRequestType = BridgeRequest["type"];
 
 /** Error codes a reply may carry. */
 export type BridgeErrorCode =
-  | "BAD_FRAME"
-  | "BAD_REQUEST"
-  | "UNKNOWN_TYPE"
-  | "UNSUPPORTED_VERSION"
-  | "AUTH_REQUIRED"
-  | "AUTH_FAILED"
-  | "TOO_MANY_REQUESTS"
-  | "NOT_RUNNING"
-  | "INTERNAL";
+  "BAD_FRAME" | "BAD_REQUEST" | "UNKNOWN_TYPE" | "UNSUPPORTED_VERSION" | "AUTH_REQUIRED" | "AUTH_FAILED" | "TOO_MANY_REQUESTS" | "NOT_RUNNING" | "INTERNAL";
 
 /** Status of scans, as `rescanStatus` returns it. */
 export interface BridgeScanStatus {

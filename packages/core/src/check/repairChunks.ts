@@ -97,7 +97,9 @@ export async function repairChunks(repo: Repository, outcome: CheckOutcome, opti
   const result: RepairResult = { repaired: [], left: [] };
   for (const [id, key] of damaged) {
     const sources = candidates.get(id) ?? [];
-    let reason = sources.length ? `its bytes are no longer in ${sources.length === 1 ? "the file" : `any of the ${sources.length} files`} that held it` : "no current file holds it";
+    let reason = sources.length
+      ? `its bytes are no longer in ${sources.length === 1 ? "the file" : `any of the ${sources.length} files`} that held it`
+      : "no current file holds it";
     let healed: string | undefined;
     for (const { path, offset, length } of sources) {
       if (length === 0) continue;

@@ -17,13 +17,7 @@ export interface ConfigProblem {
 }
 
 /** Builds a {@link ConfigProblem}, formatting its `text`. */
-export function configProblem(
-  file: string,
-  line: number | undefined,
-  subject: string,
-  message: string,
-  column?: number,
-): ConfigProblem {
+export function configProblem(file: string, line: number | undefined, subject: string, message: string, column?: number): ConfigProblem {
   const problem = { file, line, column, subject, message };
   const place = placeOf(problem);
   return { ...problem, text: `${place === "" ? "" : `${place}: `}${subject === "" ? "" : `${subject}: `}${message}` };

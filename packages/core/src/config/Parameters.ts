@@ -82,12 +82,7 @@ export interface Parameters {
 }
 
 /** Names of the fields that hold secrets: masked whenever parameters are printed. */
-export const secretParameters: readonly (keyof Parameters)[] = [
-  "remoteStorageKeyID",
-  "remoteStorageApplicationKey",
-  "s3AccessKeyId",
-  "s3SecretAccessKey",
-];
+export const secretParameters: readonly (keyof Parameters)[] = ["remoteStorageKeyID", "remoteStorageApplicationKey", "s3AccessKeyId", "s3SecretAccessKey"];
 
 /** DQD's placeholder for unset credentials. */
 export const MUST_BE_SET = "MUST BE SET IN CONFIGURATION FILE";
@@ -98,8 +93,22 @@ const MIN = 60 * S;
 /** DQD.RealTimeBackup's 22 default path filters, in order. */
 export function defaultPathFilters(): PathFilterRule[] {
   const prefixes = [
-    "/var", "/run", "/tmp", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/usr/bin", "/usr/lib", "/usr/include",
-    "/usr/src", "/usr/share", "/opt", "/var/lib/dpkg", "/var/lib/swcatalog",
+    "/var",
+    "/run",
+    "/tmp",
+    "/bin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/include",
+    "/usr/src",
+    "/usr/share",
+    "/opt",
+    "/var/lib/dpkg",
+    "/var/lib/swcatalog",
   ];
   const components = [".cache", ".mozilla", "GUICache", "DawnCache", ".git"];
   return [

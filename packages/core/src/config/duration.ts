@@ -19,8 +19,7 @@ export function parseDuration(text: string): number {
   if (!match) throw new SyntaxError("not an xs:duration");
   const [, years, months, days, hours, minutes, seconds] = match;
   const n = (s: string | undefined) => (s === undefined ? 0 : Number(s));
-  const ms =
-    (n(years) * 365 + n(months) * 30 + n(days)) * DAY + n(hours) * HOUR + n(minutes) * MINUTE + n(seconds) * SECOND;
+  const ms = (n(years) * 365 + n(months) * 30 + n(days)) * DAY + n(hours) * HOUR + n(minutes) * MINUTE + n(seconds) * SECOND;
   const rounded = Math.round(ms);
   if (!Number.isSafeInteger(rounded)) throw new RangeError("duration too large");
   return rounded;

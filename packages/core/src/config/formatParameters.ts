@@ -19,10 +19,12 @@ function escapeXml(text: string): string {
 function ownPathFilters(rules: readonly PathFilterRule[]): { rules: readonly PathFilterRule[]; replaceDefaults: boolean } {
   const defaults = defaultPathFilters();
   const tail = rules.slice(rules.length - defaults.length);
-  const same = tail.length === defaults.length && tail.every((r, i) => {
-    const d = defaults[i]!;
-    return r.type === d.type && r.value === d.value && r.action === d.action;
-  });
+  const same =
+    tail.length === defaults.length &&
+    tail.every((r, i) => {
+      const d = defaults[i]!;
+      return r.type === d.type && r.value === d.value && r.action === d.action;
+    });
   return same ? { rules: rules.slice(0, rules.length - defaults.length), replaceDefaults: false } : { rules, replaceDefaults: true };
 }
 

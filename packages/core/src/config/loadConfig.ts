@@ -167,9 +167,7 @@ function dataLoaders(cwd: string, documents: Map<string, { doc: Document; lines:
           line = pos?.line;
           column = pos?.col;
         }
-        throw new ConfigValidationError([
-          configProblem(displayName(filepath, cwd), line, "", `invalid JSON${reason ? ` (${reason})` : ""}`, column),
-        ]);
+        throw new ConfigValidationError([configProblem(displayName(filepath, cwd), line, "", `invalid JSON${reason ? ` (${reason})` : ""}`, column)]);
       }
     },
     yaml(filepath, content) {

@@ -28,12 +28,7 @@ export interface ParameterField {
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-function field(
-  key: keyof Parameters,
-  element: string,
-  kind: ValueKind<any>,
-  extra: { list?: boolean; secret?: boolean; dqd?: boolean } = {},
-): ParameterField {
+function field(key: keyof Parameters, element: string, kind: ValueKind<any>, extra: { list?: boolean; secret?: boolean; dqd?: boolean } = {}): ParameterField {
   return { key, element, kind, list: extra.list ?? false, secret: extra.secret ?? false, dqd: extra.dqd ?? true };
 }
 

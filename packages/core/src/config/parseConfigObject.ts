@@ -36,8 +36,7 @@ const TOP_KEYS = ["parameters", "plugins", "preset"];
 const RULE_KEYS = ["type", "value", "action"];
 const SPEC_KEYS = ["module", "export", "options"];
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 function describe(path: ConfigPath): string {
   return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
@@ -53,8 +52,7 @@ function describe(path: ConfigPath): string {
  */
 export function parseConfigObject(config: unknown, options: ParseConfigObjectOptions): ConfigObjectResult {
   const problems: ConfigProblem[] = [];
-  const problem = (path: ConfigPath, message: string) =>
-    problems.push(configProblem(options.file, options.lineOf?.(path), describe(path), message));
+  const problem = (path: ConfigPath, message: string) => problems.push(configProblem(options.file, options.lineOf?.(path), describe(path), message));
   const unknownKey = (path: ConfigPath, key: string, known: readonly string[], extra = "") => {
     const suggestion = didYouMean(key, known);
     problem([...path, key], `unknown key${suggestion ? ` (did you mean ${suggestion}?)` : extra}`);

@@ -18,7 +18,10 @@ export interface XmlParametersResult {
 const ROOT = "OperatingParameters";
 const fieldsByElement = new Map(parameterFields.map((f) => [f.element, f]));
 const knownElements = [...parameterFields.map((f) => f.element), "PathFilters", ...dqdOnlyElements];
-const secretElements = parameterFields.filter((f) => f.secret).map((f) => f.element).concat("WebAccessPasswordHash");
+const secretElements = parameterFields
+  .filter((f) => f.secret)
+  .map((f) => f.element)
+  .concat("WebAccessPasswordHash");
 const PATH_FILTER_TYPES = ["Prefix", "Component", "RegularExpression"] as const;
 const PATH_FILTER_ACTIONS = ["Include", "Exclude"] as const;
 
@@ -37,8 +40,7 @@ const isXmlInfrastructure = (attribute: string) => attribute === "xmlns" || /^(?
 export function parseXmlParameters(text: string, fileName: string): XmlParametersResult {
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
-  const problem = (line: number | undefined, subject: string, message: string) =>
-    problems.push(configProblem(fileName, line, subject, message));
+  const problem = (line: number | undefined, subject: string, message: string) => problems.push(configProblem(fileName, line, subject, message));
 
   let roots: XmlElement[];
   try {

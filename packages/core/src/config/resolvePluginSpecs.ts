@@ -21,12 +21,7 @@ export type PluginEntry = PluginSpec | BackupPlugin;
 
 /** True when `entry` is already a plugin instance (has a string `name` and an `apply` method). */
 export function isPluginInstance(entry: unknown): entry is BackupPlugin {
-  return (
-    typeof entry === "object" &&
-    entry !== null &&
-    typeof (entry as BackupPlugin).apply === "function" &&
-    typeof (entry as BackupPlugin).name === "string"
-  );
+  return typeof entry === "object" && entry !== null && typeof (entry as BackupPlugin).apply === "function" && typeof (entry as BackupPlugin).name === "string";
 }
 
 /** Options of {@link resolvePluginSpecs}. */
@@ -43,11 +38,7 @@ export interface ResolvePluginSpecsOptions {
  * (cannot be imported), `plugins[2].export` (missing or not a class), `plugins[2].options` (the constructor
  * refused them; its own message follows) or `plugins[2]` (what was built is not a plugin).
  */
-export async function resolvePluginSpecs(
-  plugins: readonly PluginEntry[],
-  fromDir: string,
-  options: ResolvePluginSpecsOptions = {},
-): Promise<BackupPlugin[]> {
+export async function resolvePluginSpecs(plugins: readonly PluginEntry[], fromDir: string, options: ResolvePluginSpecsOptions = {}): Promise<BackupPlugin[]> {
   const file = options.source ?? "";
   const problems: ConfigProblem[] = [];
   const resolved: BackupPlugin[] = [];

@@ -31,9 +31,7 @@ export class PathFilterPlugin implements BackupPlugin {
     engine.hooks.initialize.tapPromise(PLUGIN_NAME, async () => {
       this.#filterFor(engine);
     });
-    engine.hooks.intake.tapPromise(PLUGIN_NAME, async (request) =>
-      this.#filterFor(engine).isExcluded(request.path) ? "exclude" : undefined,
-    );
+    engine.hooks.intake.tapPromise(PLUGIN_NAME, async (request) => (this.#filterFor(engine).isExcluded(request.path) ? "exclude" : undefined));
   }
 
   #filterFor(engine: Engine): RootedPathFilter {

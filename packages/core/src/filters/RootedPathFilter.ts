@@ -46,13 +46,21 @@ export class RootedPathFilter {
     const findings: RootFilterFinding[] = [];
     const ordered = [...new Set(roots.map((r) => (r.length > 1 ? r.replace(/\/+$/, "") : r)))].sort((a, b) => b.length - a.length);
     for (const root of ordered) {
-      const lifted = rules.filter(
-        (rule) => rule.action === "Exclude" && isDefaultPathFilter(rule) && new RegExp(rulePattern(rule, homes), "s").test(root),
-      );
-      const filter = lifted.length ? new PathFilter(rules.filter((r) => !lifted.includes(r)), { homeDirectories: homes }) : this.#base;
+      const lifted = rules.filter((rule) => rule.action === "Exclude" && isDefaultPathFilter(rule) && new RegExp(rulePattern(rule, homes), "s").test(root));
+      const filter = lifted.length
+        ? new PathFilter(
+            rules.filter((r) => !lifted.includes(r)),
+            { homeDirectories: homes },
+          )
+        : this.#base;
       if (lifted.length) this.#rooted.push({ root, filter });
       for (const rule of lifted) {
-        findings.push({ root, rule, kind: "lifted", message: `BackupRoot ${root} is under the default exclusion ${describeRule(rule)}; backed up anyway, because it is named as a root` });
+        findings.push({
+          root,
+          rule,
+          kind: "lifted",
+          message: `BackupRoot ${root} is under the default exclusion ${describeRule(rule)}; backed up anyway, because it is named as a root`,
+        });
       }
       const decider = filter.match(root);
       if (decider?.action === "Exclude") {

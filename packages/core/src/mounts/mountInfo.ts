@@ -59,9 +59,7 @@ export function parseMountInfo(text: string): MountInfo[] {
     const fields = line.split(" ");
     const separator = fields.indexOf("-", 6);
     if (fields.length < 10 || separator < 0 || fields.length < separator + 3) continue;
-    const [mountId, parentId, device, root, mountPoint, mountOptions] = fields as [
-      string, string, string, string, string, string,
-    ];
+    const [mountId, parentId, device, root, mountPoint, mountOptions] = fields as [string, string, string, string, string, string];
     const deviceMatch = /^(\d+):(\d+)$/.exec(device);
     if (!deviceMatch) continue;
     mounts.push({

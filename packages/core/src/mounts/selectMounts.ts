@@ -45,11 +45,7 @@ export function selectMounts(mounts: readonly MountInfo[], options: MountSelecti
   for (const group of groups.values()) {
     const first = group[0]!;
     const coveredByWiderRoot = roots.some(
-      (other) =>
-        other.major === first.major &&
-        other.minor === first.minor &&
-        other.root !== first.root &&
-        isUnder(first.root, other.root),
+      (other) => other.major === first.major && other.minor === first.minor && other.root !== first.root && isUnder(first.root, other.root),
     );
     if (coveredByWiderRoot) continue;
     if (group.length === 1) {
@@ -62,8 +58,7 @@ export function selectMounts(mounts: readonly MountInfo[], options: MountSelecti
       throw new ConfigError(
         where,
         chosen.length === 0
-          ? `filesystem ${first.source} (device ${first.major}:${first.minor}) is mounted at ${points}; ` +
-              `list exactly one of them in PreferredMountPoints`
+          ? `filesystem ${first.source} (device ${first.major}:${first.minor}) is mounted at ${points}; ` + `list exactly one of them in PreferredMountPoints`
           : `filesystem ${first.source} (device ${first.major}:${first.minor}) has several preferred mount points ` +
               `(${chosen.map((m) => m.mountPoint).join(", ")}); list only one`,
       );

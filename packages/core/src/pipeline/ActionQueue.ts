@@ -45,7 +45,8 @@ function pathsOf(action: BackupAction): string[] {
  * for failed actions — a failed action is never silently dropped.
  */
 export class ActionQueue {
-  readonly #o: Required<Omit<ActionQueueOptions, "onFailure" | "onSettled" | "onReplaced">> & Pick<ActionQueueOptions, "onFailure" | "onSettled" | "onReplaced">;
+  readonly #o: Required<Omit<ActionQueueOptions, "onFailure" | "onSettled" | "onReplaced">> &
+    Pick<ActionQueueOptions, "onFailure" | "onSettled" | "onReplaced">;
   #queue: Item[] = [];
   #head = 0;
   readonly #queuedUploads = new Map<string, Item>();

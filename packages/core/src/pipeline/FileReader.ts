@@ -5,6 +5,7 @@ import { decodeName, encodeName, fsPath } from "../fsNames.js";
 import { sha256Hex } from "../repository/format.js";
 import type { EntryType, FileEntry } from "../types.js";
 import type { LocalIdentity } from "../state/StateCache.js";
+import type { SharedSnapshot } from "./SharedSnapshot.js";
 
 /** A file whose content changed while it was being read (live reads only); the caller retries later. */
 export class FileChangedError extends BackupError {
@@ -34,8 +35,16 @@ export async function lstatInSnapshot(snapshotPath: string, livePath: string): P
     return await lstat(fsPath(snapshotPath));
   } catch (err) {
     if (snapshotPath === livePath || !isErrno(err, "ENOENT", "ENOTDIR")) throw err;
-    if (await lstat(fsPath(livePath)).then(() => false, () => true)) throw err;
-    throw new BackupError("SNAPSHOT_FAILED", `${livePath} exists but is missing from its snapshot view (${snapshotPath}); not taken for deleted`, { cause: err });
+    if (
+      await lstat(fsPath(livePath)).then(
+        () => false,
+        () => true,
+      )
+    )
+      throw err;
+    throw new BackupError("SNAPSHOT_FAILED", `${livePath} exists but is missing from its snapshot view (${snapshotPath}); not taken for deleted`, {
+      cause: err,
+    });
   }
 }
 
@@ -74,7 +83,13 @@ export type ChunkSink = (id: string, data: Buffer) => Promise<void>;
  * already stored). Each chunk is hashed and uploaded from the same buffer, so what is stored is what was hashed.
  * If the file's size or mtime differ after the read from before it, throws {@link FileChangedError}.
  */
-export async function readChunks(readPath: string, livePath: string, chunkSize: number, sink: ChunkSink, inFlight = 3): Promise<{ chunks: string[]; stats: Stats }> {
+export async function readChunks(
+  readPath: string,
+  livePath: string,
+  chunkSize: number,
+  sink: ChunkSink,
+  inFlight = 3,
+): Promise<{ chunks: string[]; stats: Stats }> {
   const handle = await open(fsPath(readPath), "r");
   try {
     const before = await handle.stat();
@@ -128,4 +143,21 @@ export async function readChunks(readPath: string, livePath: string, chunkSize: 
 /** Reads a symlink's target, as bytes decoded losslessly (a target need not be UTF-8). */
 export async function readLinkTarget(path: string): Promise<string> {
   return decodeName(await readlink(fsPath(path), { encoding: "buffer" }));
+}
+
+/**
+ * lstat of each path of a batch as its snapshot shows it ({@link lstatInSnapshot}), 64 at a time: `undefined` for a
+ * path that is gone, the error for one that cannot be read.
+ */
+export async function lstatBatchInSnapshots(refs: readonly (readonly [string, SharedSnapshot])[]): Promise<(Stats | Error | undefined)[]> {
+  const stats: (Stats | Error | undefined)[] = [];
+  for (let i = 0; i < refs.length; i += 64) {
+    const part = refs.slice(i, i + 64).map(([path, shared]) =>
+      Promise.resolve()
+        .then(() => lstatInSnapshot(shared.snapshot.pathOf(path), path))
+        .catch((err: unknown) => (isErrno(err, "ENOENT", "ENOTDIR") ? undefined : (err as Error))),
+    );
+    stats.push(...(await Promise.all(part)));
+  }
+  return stats;
 }

@@ -1,8 +1,7 @@
-import type { Stats } from "node:fs";
 import type { Clock } from "../clock.js";
-import { lstatInSnapshot, lstatPath } from "./FileReader.js";
+import { lstatBatchInSnapshots, lstatPath } from "./FileReader.js";
 import { goneFromLiveTree } from "./goneFromLiveTree.js";
-import { isErrno, messageOf } from "../errors.js";
+import { messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { isPathUnder } from "../repository/format.js";
 import type { BackupAction, ChangeEvent } from "../types.js";
@@ -87,7 +86,15 @@ export class Pipeline {
 
   /** Paths somewhere between intake and the end of the action queue. */
   get outstanding(): number {
-    return this.#intakesInFlight + this.#batch.size + this.stability.waiting + this.stability.longPolling + this.#rt.queue.size + this.#rt.queue.running + this.#retries.waiting;
+    return (
+      this.#intakesInFlight +
+      this.#batch.size +
+      this.stability.waiting +
+      this.stability.longPolling +
+      this.#rt.queue.size +
+      this.#rt.queue.running +
+      this.#retries.waiting
+    );
   }
 
   get paused(): boolean {
@@ -294,18 +301,7 @@ export class Pipeline {
   async #processBatch(paths: string[]): Promise<void> {
     const refs = [...(await this.#snapshotPaths(paths))];
     // Stat the whole batch first, then hand it to stability in one go: one open-files check per batch, not per file.
-    const stats: (Stats | Error | undefined)[] = [];
-    for (let i = 0; i < refs.length; i += 64) {
-      stats.push(
-        ...(await Promise.all(
-          refs.slice(i, i + 64).map(([path, shared]) =>
-            Promise.resolve()
-              .then(() => lstatInSnapshot(shared.snapshot.pathOf(path), path))
-              .catch((err: unknown) => (isErrno(err, "ENOENT", "ENOTDIR") ? undefined : (err as Error))),
-          ),
-        )),
-      );
-    }
+    const stats = await lstatBatchInSnapshots(refs);
     refs.forEach(([path, shared], i) => {
       const st = stats[i];
       if (st instanceof Error) {

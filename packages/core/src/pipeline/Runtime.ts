@@ -11,6 +11,8 @@ import { Committer } from "./Committer.js";
 import { Uploader, unchangedOnDisk } from "./Uploader.js";
 import { walk } from "../scan/walk.js";
 import { checkRootMounts } from "../scan/rootMounts.js";
+import { goneSince } from "../scan/goneSince.js";
+import type { ScanResult } from "../scan/ScanResult.js";
 import { isPathUnder } from "../repository/format.js";
 import { systemClock, type Clock } from "../clock.js";
 import type { BackoffPolicy } from "./retry.js";
@@ -20,25 +22,7 @@ import { rm } from "node:fs/promises";
 import { agentStats, type AgentStats } from "./agentStats.js";
 export type { AgentStats } from "./agentStats.js";
 
-/** Result of one scan. */
-export interface ScanResult {
-  reason: ScanInfo["reason"];
-  roots: string[];
-  /** Paths walked (after filters). */
-  seen: number;
-  /** Paths queued for upload because they are new or changed. */
-  changed: number;
-  /** Paths in the state cache that are gone. */
-  deleted: number;
-  /**
-   * Paths that exist but could not be read (a directory that cannot be listed, a missing root, a filesystem that is
-   * not mounted). Nothing under them was taken for deleted; their index entries are kept.
-   */
-  unreadable: { path: string; error: string }[];
-  /** True when the scan was cancelled before it finished (it then deletes nothing). */
-  cancelled: boolean;
-  durationMs: number;
-}
+export type { ScanResult } from "../scan/ScanResult.js";
 
 /** A file that kept failing in a bounded run (initial backup then exit). */
 export interface GaveUp {
@@ -102,7 +86,15 @@ export class Runtime {
     queued: 0,
   };
 
-  private constructor(engine: Engine, storage: StorageBackend, repository: Repository, cache: StateCache, lock: Lock, sync: SyncResult, options: RuntimeOptions) {
+  private constructor(
+    engine: Engine,
+    storage: StorageBackend,
+    repository: Repository,
+    cache: StateCache,
+    lock: Lock,
+    sync: SyncResult,
+    options: RuntimeOptions,
+  ) {
     this.engine = engine;
     this.storage = storage;
     this.repository = repository;
@@ -268,16 +260,7 @@ export class Runtime {
     const unseen = [...unwalked, ...unreadable.map((u) => u.path)];
     // A cancelled scan saw only part of the tree: it deletes nothing.
     for (const root of cancelled ? [] : walkable) {
-      const gone: string[] = [];
-      for (const entry of this.cache.entriesUnder(root)) {
-        if (!seen.has(entry.path) && !unseen.some((m) => isPathUnder(entry.path, m))) gone.push(entry.path);
-      }
-      // A deleted directory's record covers its subtree: skip paths under a directory already deleted.
-      gone.sort();
-      let lastDir: string | undefined;
-      for (const path of gone) {
-        if (lastDir !== undefined && isPathUnder(path, lastDir)) continue;
-        if (this.cache.get(path)?.type === "dir") lastDir = path;
+      for (const path of goneSince(this.cache, root, seen, unseen)) {
         deleted++;
         const action: BackupAction = { type: "delete", path };
         this.engine.hooks.action.call(action);
@@ -327,9 +310,14 @@ export class Runtime {
         this.#scanAbort = new AbortController();
         try {
           const roots = next.roots ?? (await this.roots());
-          const result = await this.scan(next.reason, roots.filter((r) => r.startsWith("/")));
+          const result = await this.scan(
+            next.reason,
+            roots.filter((r) => r.startsWith("/")),
+          );
           const problems = result.unreadable.length ? `, ${result.unreadable.length} unreadable (kept, not deleted)` : "";
-          this.#log.info(`${next.reason} scan: ${result.seen} paths, ${result.changed} changed, ${result.deleted} deleted${problems}, ${(result.durationMs / 1000).toFixed(1)} s`);
+          this.#log.info(
+            `${next.reason} scan: ${result.seen} paths, ${result.changed} changed, ${result.deleted} deleted${problems}, ${(result.durationMs / 1000).toFixed(1)} s`,
+          );
         } catch (err) {
           this.#log.error(`${next.reason} scan failed`, err);
         }

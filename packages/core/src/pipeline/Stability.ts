@@ -216,7 +216,9 @@ export class Stability {
           if (reason === "content-stable") this.stats.promotedStable++;
           if (reason === "deadline") {
             this.stats.promotedDeadline++;
-            this.#log.warn(`${item.path} kept changing for ${Math.round((now - (item.longSince ?? now)) / 1000)} s of long polling; uploading it as of its latest snapshot`);
+            this.#log.warn(
+              `${item.path} kept changing for ${Math.round((now - (item.longSince ?? now)) / 1000)} s of long polling; uploading it as of its latest snapshot`,
+            );
           }
           this.stats.promoted++;
           this.#o.promote(item.path, next, reason);

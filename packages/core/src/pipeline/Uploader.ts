@@ -31,7 +31,10 @@ export function sameEntry(a: FileEntry, b: FileEntry): boolean {
 }
 
 /** Whether a live file still matches its cached entry by size, mtime, ctime and inode (no read needed). */
-export function unchangedOnDisk(cached: CachedEntry | undefined, stats: { size: number; mtimeMs: number; ctimeMs: number; ino: number; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean }): boolean {
+export function unchangedOnDisk(
+  cached: CachedEntry | undefined,
+  stats: { size: number; mtimeMs: number; ctimeMs: number; ino: number; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean },
+): boolean {
   if (!cached) return false;
   const type = stats.isFile() ? "file" : stats.isDirectory() ? "dir" : stats.isSymbolicLink() ? "symlink" : "other";
   if (type !== cached.type) return false;

@@ -60,7 +60,10 @@ export class OpenDir {
       const own = await handle.stat();
       const viaProc = await stat(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
       if (!viaProc || viaProc.dev !== own.dev || viaProc.ino !== own.ino) {
-        throw new BackupError("NATIVE", `restore needs /proc mounted: it creates every file relative to an open directory through /proc/self/fd, which does not resolve here (restoring into ${path})`);
+        throw new BackupError(
+          "NATIVE",
+          `restore needs /proc mounted: it creates every file relative to an open directory through /proc/self/fd, which does not resolve here (restoring into ${path})`,
+        );
       }
       return dir;
     } catch (err) {
@@ -175,4 +178,3 @@ export class OpenDir {
     await this.#handle.close();
   }
 }
-

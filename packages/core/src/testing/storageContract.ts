@@ -39,11 +39,7 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
  * The storage contract every backend must pass (DESIGN.md §4). Call it from a backend's test file with a factory
  * that builds a fresh, empty backend; the returned uvu suite is already scheduled with `.run()`.
  */
-export function storageContractSuite(
-  name: string,
-  create: () => Promise<StorageContractTarget>,
-  options: StorageContractOptions = {},
-): void {
+export function storageContractSuite(name: string, create: () => Promise<StorageContractTarget>, options: StorageContractOptions = {}): void {
   const largeSize = options.largeSize ?? 12 * 1024 * 1024;
   const listCount = options.listCount ?? 30;
   const test = suite<{ target?: StorageContractTarget }>(`storage contract: ${name}`, {});
@@ -80,9 +76,11 @@ export function storageContractSuite(
       () => {
         opened += 1;
         // Small pieces, so a backend that buffers or splits parts sees a real stream.
-        return Readable.from((function* () {
-          for (let i = 0; i < data.length; i += 65536) yield data.subarray(i, i + 65536);
-        })());
+        return Readable.from(
+          (function* () {
+            for (let i = 0; i < data.length; i += 65536) yield data.subarray(i, i + 65536);
+          })(),
+        );
       },
       data.length,
     );

@@ -1,16 +1,7 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  Engine,
-  LocalDirectoryStorage,
-  Repository,
-  Restorer,
-  loadTree,
-  silentSink,
-  type Parameters,
-  type StorageBackend,
-} from "@rtbackup/core";
+import { Engine, LocalDirectoryStorage, Repository, Restorer, loadTree, silentSink, type Parameters, type StorageBackend } from "@rtbackup/core";
 
 /** A temp workspace: src tree, store, state dir, restore dir. Removed by cleanup(). */
 export interface Workspace {
@@ -82,7 +73,11 @@ export async function describe(root: string, withMtime = true): Promise<Map<stri
         await visit(p, r);
         if (withMtime) out.set(r, `${out.get(r)}${mt}`);
       } else if (st.isSymbolicLink()) out.set(r, `link -> ${await readlink(p)}`);
-      else out.set(r, `file mode=${(st.mode & 0o7777).toString(8)} size=${st.size}${mt} ${(await readFile(p)).toString("base64").slice(0, 64)}:${(await readFile(p)).length}`);
+      else
+        out.set(
+          r,
+          `file mode=${(st.mode & 0o7777).toString(8)} size=${st.size}${mt} ${(await readFile(p)).toString("base64").slice(0, 64)}:${(await readFile(p)).length}`,
+        );
     }
   }
   await visit(root, "");

@@ -146,13 +146,10 @@ export class B2Emulator extends EventEmitter {
   }
 
   /** Adds another application key (e.g. one without deleteFiles) and returns its credentials. */
-  addKey(spec: {
-    keyId?: string;
-    applicationKey?: string;
-    capabilities?: readonly B2Capability[];
-    bucketRestricted?: boolean;
-    namePrefix?: string | null;
-  }): { keyId: string; applicationKey: string } {
+  addKey(spec: { keyId?: string; applicationKey?: string; capabilities?: readonly B2Capability[]; bucketRestricted?: boolean; namePrefix?: string | null }): {
+    keyId: string;
+    applicationKey: string;
+  } {
     const key: EmulatorKey = {
       keyId: spec.keyId ?? `emu${randomBytes(10).toString("hex")}`,
       applicationKey: spec.applicationKey ?? `K${randomBytes(20).toString("base64url")}`,
@@ -258,24 +255,30 @@ export class B2Emulator extends EventEmitter {
 
   /** Visible files of the default bucket, in listing order. */
   files(): EmulatorFile[] {
-    return this.#buckets.get(this.bucketId)!.visibleFiles().map((v) => ({
-      fileName: v.fileName,
-      fileId: v.fileId,
-      size: v.data.length,
-      contentSha1: v.contentSha1,
-      fileInfo: { ...v.fileInfo },
-      data: v.data,
-    }));
+    return this.#buckets
+      .get(this.bucketId)!
+      .visibleFiles()
+      .map((v) => ({
+        fileName: v.fileName,
+        fileId: v.fileId,
+        size: v.data.length,
+        contentSha1: v.contentSha1,
+        fileInfo: { ...v.fileInfo },
+        data: v.data,
+      }));
   }
 
   /** Unfinished large files of the default bucket. */
   unfinishedLargeFiles(): EmulatorUnfinishedFile[] {
-    return this.#buckets.get(this.bucketId)!.unfinished("").map((v) => ({
-      fileName: v.fileName,
-      fileId: v.fileId,
-      parts: v.parts?.size ?? 0,
-      fileInfo: { ...v.fileInfo },
-    }));
+    return this.#buckets
+      .get(this.bucketId)!
+      .unfinished("")
+      .map((v) => ({
+        fileName: v.fileName,
+        fileId: v.fileId,
+        parts: v.parts?.size ?? 0,
+        fileInfo: { ...v.fileInfo },
+      }));
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -365,10 +368,7 @@ export class B2Emulator extends EventEmitter {
       case "upload": {
         const kind = route.api === "b2_upload_file" ? "file" : "part";
         const record = this.#auth.uploadUrl(route.urlId, kind, req.headers.authorization);
-        const body =
-          kind === "file"
-            ? await this.#transfers.uploadFile(req, record, notes)
-            : await this.#transfers.uploadPart(req, record, notes);
+        const body = kind === "file" ? await this.#transfers.uploadFile(req, record, notes) : await this.#transfers.uploadPart(req, record, notes);
         sendJson(res, 200, body);
         return;
       }

@@ -3,23 +3,10 @@ import { b2NameProblem } from "../fileNames.js";
 import { ApiError, badRequest } from "./emulatorHttp.js";
 
 /** A B2 capability an application key can have. */
-export type B2Capability =
-  | "listBuckets"
-  | "listFiles"
-  | "readFiles"
-  | "writeFiles"
-  | "deleteFiles"
-  | "shareFiles";
+export type B2Capability = "listBuckets" | "listFiles" | "readFiles" | "writeFiles" | "deleteFiles" | "shareFiles";
 
 /** Every capability (a key made with no restriction). */
-export const ALL_CAPABILITIES: readonly B2Capability[] = [
-  "listBuckets",
-  "listFiles",
-  "readFiles",
-  "writeFiles",
-  "deleteFiles",
-  "shareFiles",
-];
+export const ALL_CAPABILITIES: readonly B2Capability[] = ["listBuckets", "listFiles", "readFiles", "writeFiles", "deleteFiles", "shareFiles"];
 
 /** An application key known to the emulator. */
 export interface EmulatorKey {

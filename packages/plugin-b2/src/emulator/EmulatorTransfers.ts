@@ -181,7 +181,10 @@ export class EmulatorTransfers {
     if (given === "hex_digits_at_end") {
       if (raw.length < 40) throw badRequest("body too short to hold the SHA1 at its end");
       data = raw.subarray(0, raw.length - 40);
-      expected = raw.subarray(raw.length - 40).toString("latin1").toLowerCase();
+      expected = raw
+        .subarray(raw.length - 40)
+        .toString("latin1")
+        .toLowerCase();
     } else if (given !== "do_not_verify") {
       expected = given.replace(/^unverified:/, "").toLowerCase();
       if (!/^[0-9a-f]{40}$/.test(expected)) throw badRequest("X-Bz-Content-Sha1 must be 40 hex digits");

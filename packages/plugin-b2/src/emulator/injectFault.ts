@@ -12,13 +12,7 @@ const ECHOED_BODY_BYTES = 4096;
  * Applies a fault to one call: resolves to false to carry on (`slow`), true when it dropped the call (`reset`), or
  * throws the error answer. An upload endpoint that answers with an error marks its upload URL dead, as B2 does.
  */
-export async function injectFault(
-  fault: Fault,
-  route: Route,
-  req: IncomingMessage,
-  auth: EmulatorAuth,
-  signal: AbortSignal,
-): Promise<boolean> {
+export async function injectFault(fault: Fault, route: Route, req: IncomingMessage, auth: EmulatorAuth, signal: AbortSignal): Promise<boolean> {
   if (fault.kind === "slow") {
     await sleep(fault.slowMs, undefined, { signal });
     return false;

@@ -53,15 +53,11 @@ declare module "backblaze-b2" {
     listFileNames(
       args: { bucketId: string; startFileName?: string; maxFileCount?: number; prefix?: string; delimiter?: string } & B2.CallArgs,
     ): Promise<B2.Response>;
-    listFileVersions(
-      args: { bucketId: string; startFileName?: string; startFileId?: string; maxFileCount?: number } & B2.CallArgs,
-    ): Promise<B2.Response>;
+    listFileVersions(args: { bucketId: string; startFileName?: string; startFileId?: string; maxFileCount?: number } & B2.CallArgs): Promise<B2.Response>;
     hideFile(args: { bucketId: string; fileName: string } & B2.CallArgs): Promise<B2.Response>;
     deleteFileVersion(args: { fileId: string; fileName: string } & B2.CallArgs): Promise<B2.Response>;
     getFileInfo(args: { fileId: string } & B2.CallArgs): Promise<B2.Response>;
-    downloadFileByName(
-      args: { bucketName: string; fileName: string; responseType?: "stream" | "arraybuffer" } & B2.CallArgs,
-    ): Promise<B2.Response>;
+    downloadFileByName(args: { bucketName: string; fileName: string; responseType?: "stream" | "arraybuffer" } & B2.CallArgs): Promise<B2.Response>;
   }
 
   export = B2;

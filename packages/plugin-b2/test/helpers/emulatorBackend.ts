@@ -20,10 +20,7 @@ export const TEST_SIZES = {
 } as const;
 
 /** Starts an emulator (small part minimum) and a backend with fast backoff. */
-export async function startEmulatorBackend(
-  emulatorOptions: B2EmulatorOptions = {},
-  backendOptions: Partial<B2StorageOptions> = {},
-): Promise<EmulatorBackend> {
+export async function startEmulatorBackend(emulatorOptions: B2EmulatorOptions = {}, backendOptions: Partial<B2StorageOptions> = {}): Promise<EmulatorBackend> {
   const emulator = new B2Emulator({ absoluteMinimumPartSize: TEST_SIZES.minimumPartSize, ...emulatorOptions });
   await emulator.start();
   const backends: B2Storage[] = [];

@@ -136,10 +136,13 @@ export class FaultProxy {
   maxConcurrent(filter: (r: SeenRequest) => boolean): number {
     const edges = this.seen
       .filter(filter)
-      .flatMap((r) => [
-        [r.started, 1],
-        [r.ended ?? Infinity, -1],
-      ] as const)
+      .flatMap(
+        (r) =>
+          [
+            [r.started, 1],
+            [r.ended ?? Infinity, -1],
+          ] as const,
+      )
       .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     let now = 0;
     let max = 0;

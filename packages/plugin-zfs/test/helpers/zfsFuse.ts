@@ -46,7 +46,9 @@ export function sh(file: string, args: readonly string[], env?: NodeJS.ProcessEn
  * lazily unmounts what it had mounted and removes its pidfile, so the next start begins clean.
  */
 async function recoverWedgedDaemon(pid: number | undefined): Promise<void> {
-  const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => / - fuse\.zfs /.test(l));
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .filter((l) => / - fuse\.zfs /.test(l));
   for (const line of mounts) {
     const [, , devno] = line.split(" ");
     const minor = devno?.split(":")[1];
@@ -125,7 +127,9 @@ function runningDaemon(): number | undefined {
   } catch {
     // no pidfile
   }
-  const pids = readdirSync("/proc").filter((n) => /^\d+$/.test(n)).map(Number);
+  const pids = readdirSync("/proc")
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
   return pids.find((pid) => pid !== process.pid && isZfsFuseProcess(pid));
 }
 
@@ -142,7 +146,13 @@ export async function ensureZfsFuse(): Promise<ZfsFuse> {
     if (process.getuid?.() !== 0) throw new Error("the zfs-fuse daemon is not running and the tests are not root");
     const runningPid = runningDaemon();
     const running = runningPid !== undefined;
-    if (running && !(await waitFor("the running zfs-fuse daemon to answer", answers, 30_000).then(() => true, () => false))) {
+    if (
+      running &&
+      !(await waitFor("the running zfs-fuse daemon to answer", answers, 30_000).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       // Running but not answering for 50 s: wedged (a test run that hung left it so). Start over.
       await recoverWedgedDaemon(runningPid);
     }
