@@ -212,6 +212,7 @@ const cases: [string, string, RegExp][] = [
   ["port out of range", "<IPCBindTCPPortNumber>70000</IPCBindTCPPortNumber>", /from 0 to 65535, got "70000"/],
   ["bad address", "<IPCBindTCPAddress>localhost:80</IPCBindTCPAddress>", /<IPCBindTCPAddress>: expected an IPv4 or IPv6 address/],
   ["B2 chunk below B2's minimum", "<B2LargeFileChunkSize>1000</B2LargeFileChunkSize>", /from 5000000 to 5000000000, got "1000"/],
+  ["chunk size readers would refuse", "<ChunkSize>2048</ChunkSize>", /<ChunkSize>: .*from 4096 to 1073741824, got "2048"/],
   ["unknown storage", "<Storage>ftp</Storage>", /<Storage>: expected local, b2 or s3, got "ftp"/],
   ["unknown stability check", "<StabilityCheck>inotify</StabilityCheck>", /expected procfs or lsof/],
   ["bad S3 endpoint", "<S3Endpoint>ftp://x</S3Endpoint>", /<S3Endpoint>: expected an http:\/\/ or https:\/\/ URL/],

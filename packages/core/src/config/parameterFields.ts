@@ -1,3 +1,4 @@
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from "../repository/format.js";
 import type { Parameters } from "./Parameters.js";
 import {
   booleanKind,
@@ -79,7 +80,7 @@ export const parameterFields: readonly ParameterField[] = [
   field("localStoragePath", "LocalStoragePath", pathKind(), ours),
   field("repositoryPrefix", "RepositoryPrefix", keyPrefixKind, ours),
   field("stagingDirectory", "StagingDirectory", pathKind(), ours),
-  field("chunkSize", "ChunkSize", integerKind(1024, GiB, "bytes"), ours),
+  field("chunkSize", "ChunkSize", integerKind(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE, "bytes"), ours),
   field("stabilityCheck", "StabilityCheck", enumKind(["procfs", "lsof"]), ours),
   field("fanotifyQueue", "FanotifyQueue", enumKind(["default", "unlimited"]), ours),
   field("s3Endpoint", "S3Endpoint", urlKind, ours),

@@ -3,7 +3,6 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { createHash, randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
@@ -14,10 +13,14 @@ import {
   BATCH_GROUP_SIZE,
   FORMAT_NAME,
   FORMAT_VERSION,
+  MAX_BATCH_BYTES,
+  MAX_CHECKPOINT_ENTRIES,
+  MAX_RECORD_BYTES,
   asRecord,
   batchGroup,
   batchKey,
   checkpointKey,
+  chunkSizeProblem,
   compareIndexNames,
   dataKey,
   decodeIndexObject,
@@ -28,6 +31,7 @@ import {
   type IndexObjectName,
   type RepositoryConfig,
 } from "./format.js";
+import { boundedLines } from "./boundedLines.js";
 
 /** Options of {@link Repository.open}. */
 export interface OpenRepositoryOptions {
@@ -38,9 +42,17 @@ export interface OpenRepositoryOptions {
 }
 
 /** Reads its whole stream into a buffer. */
-async function collect(stream: Readable): Promise<Buffer> {
+async function collect(stream: Readable, limit = Number.POSITIVE_INFINITY, key = ""): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(part as Buffer);
+  let size = 0;
+  for await (const part of stream) {
+    size += (part as Buffer).length;
+    if (size > limit) {
+      stream.destroy();
+      throw new StorageError("INTEGRITY", `index object ${key} is corrupt: it is larger than ${limit} bytes`, { key, transient: false });
+    }
+    parts.push(part as Buffer);
+  }
   return Buffer.concat(parts);
 }
 
@@ -69,6 +81,8 @@ export class Repository {
       if (!options.create) {
         throw new BackupError("REPOSITORY_INVALID", `no repository at ${storage.description} (missing object "${key}")`);
       }
+      const problem = chunkSizeProblem(options.create.chunkSize);
+      if (problem) throw new BackupError("REPOSITORY_INVALID", `cannot create a repository at ${storage.description}: ${problem}`);
       const config: RepositoryConfig = {
         format: FORMAT_NAME,
         version: FORMAT_VERSION,
@@ -95,9 +109,8 @@ export class Repository {
     if (config.version !== FORMAT_VERSION) {
       throw new BackupError("REPOSITORY_VERSION", `repository format version ${config.version} is not supported (this program reads ${FORMAT_VERSION})`);
     }
-    if (!Number.isInteger(config.chunkSize) || config.chunkSize < 4096) {
-      throw new StorageError("INTEGRITY", `repository config "${key}" has an invalid chunkSize`, { key, transient: false });
-    }
+    const problem = chunkSizeProblem(config.chunkSize);
+    if (problem) throw new StorageError("INTEGRITY", `repository config "${key}" is invalid: ${problem}`, { key, transient: false });
     return new Repository(storage, prefix, config);
   }
 
@@ -181,7 +194,7 @@ export class Repository {
 
   /** Reads and verifies one batch. */
   async readBatch(name: IndexObjectName): Promise<{ header: IndexHeader; records: IndexRecord[] }> {
-    const bytes = await collect(await this.storage.get(this.prefix + name.key));
+    const bytes = await collect(await this.storage.get(this.prefix + name.key), MAX_BATCH_BYTES, name.key);
     const { header, lines } = decodeIndexObject(name, bytes);
     return { header, records: lines.map((l, i) => asRecord(l, `index object ${name.key} record ${i + 1}`)) };
   }
@@ -256,16 +269,21 @@ export class Repository {
     source.on("error", (err) => gunzip.destroy(err));
     source.pipe(gunzip).pipe(tee);
     gunzip.on("error", (err) => tee.destroy(err));
-    const rl = createInterface({ input: tee, crlfDelay: Infinity });
     let header: IndexHeader | undefined;
     let n = 0;
     try {
-      for await (const line of rl) {
+      // Bounded: no line longer than MAX_RECORD_BYTES is buffered, and no more entries than the header promises (at
+      // most MAX_CHECKPOINT_ENTRIES) are read, so a decompression bomb costs time, never unbounded memory.
+      for await (const line of boundedLines(tee, MAX_RECORD_BYTES)) {
         if (!header) {
           header = JSON.parse(line) as IndexHeader;
           if (header.v !== FORMAT_VERSION) fail(`version ${header.v}`);
+          if (!Number.isInteger(header.count) || header.count < 0 || header.count > MAX_CHECKPOINT_ENTRIES) {
+            fail(`header count ${JSON.stringify(header.count)} is not an entry count of at most ${MAX_CHECKPOINT_ENTRIES}`);
+          }
           continue;
         }
+        if (n >= header.count) fail(`more entries than the ${header.count} its header says`);
         const record = asRecord(JSON.parse(line), `index object ${name.key} record ${n + 1}`);
         if (record.op !== "put") fail(`record ${n + 1} is not a put`);
         n++;
@@ -275,6 +293,9 @@ export class Repository {
     } catch (err) {
       if (err instanceof StorageError) throw err;
       fail((err as Error).message);
+    } finally {
+      source.destroy();
+      gunzip.destroy();
     }
     if (hash.digest("hex") !== name.digest) fail("SHA-256 does not match its name");
     if (!header) fail("empty");

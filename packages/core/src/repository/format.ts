@@ -37,6 +37,28 @@ export interface IndexHeader {
   replaces?: string[];
 }
 
+/**
+ * Reading limits (docs/format.md "Limits"): what a reader decompresses of one batch object, the longest record line
+ * (a put of a 1 TiB file at 8 MiB chunks is about 9 MB), and the most entries a checkpoint may declare. An object
+ * past any of them is corrupt (an INTEGRITY error naming it), so a decompression bomb cannot exhaust memory.
+ */
+export const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+export const MAX_CHECKPOINT_ENTRIES = 100_000_000;
+
+/** Largest uid/gid an index may carry: 2^32 − 2 (2^32 − 1 is "no change" to chown(2)). */
+export const MAX_OWNER_ID = 4_294_967_294;
+/** Chunk sizes a repository may have (its `config`), the one rule the config loader and readers share. */
+export const MIN_CHUNK_SIZE = 4096;
+export const MAX_CHUNK_SIZE = 1024 * 1024 * 1024;
+
+/** Why `n` cannot be a repository's chunk size, or `undefined` when it can. */
+export function chunkSizeProblem(n: unknown): string | undefined {
+  if (typeof n !== "number" || !Number.isInteger(n)) return `chunk size ${JSON.stringify(n)} is not an integer`;
+  if (n < MIN_CHUNK_SIZE || n > MAX_CHUNK_SIZE) return `chunk size ${n} is outside ${MIN_CHUNK_SIZE} (4 KiB) to ${MAX_CHUNK_SIZE} (1 GiB) bytes`;
+  return undefined;
+}
+
 /** Hex SHA-256 of bytes. */
 export function sha256Hex(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
@@ -105,8 +127,9 @@ export function decodeIndexObject(name: IndexObjectName, bytes: Buffer): { heade
   if (sha256Hex(bytes) !== name.digest) fail(`SHA-256 of its ${bytes.length} bytes does not match its name`);
   let text: string;
   try {
-    text = gunzipSync(bytes).toString("utf8");
+    text = gunzipSync(bytes, { maxOutputLength: MAX_BATCH_BYTES }).toString("utf8");
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") return fail(`it decompresses to more than ${MAX_BATCH_BYTES} bytes`);
     return fail(`gzip: ${(err as Error).message}`);
   }
   const rows = text.split("\n");
@@ -146,7 +169,18 @@ export function asRecord(value: unknown, where: string): IndexRecord {
     if (!Array.isArray(r.chunks) || !r.chunks.every((c) => typeof c === "string" && /^[0-9a-f]{64}$/.test(c))) {
       bad(`put ${String(r.path)}: bad chunk list`);
     }
-    for (const f of ["size", "mtimeMs", "mode", "uid", "gid"]) if (typeof r[f] !== "number") bad(`put ${String(r.path)}: bad ${f}`);
+    const what = `put ${JSON.stringify(r.path)}`;
+    for (const f of ["size", "mtimeMs", "mode", "uid", "gid"]) if (typeof r[f] !== "number" || !Number.isFinite(r[f])) bad(`${what}: ${f} is not a number`);
+    const int = (f: string, max: number, meaning: string) => {
+      const v = r[f] as number;
+      if (!Number.isInteger(v) || v < 0 || v > max) bad(`${what}: ${f} ${JSON.stringify(v)} is not ${meaning}`);
+    };
+    int("mode", 0o7777, "permission bits (an integer from 0 to 07777)");
+    int("uid", MAX_OWNER_ID, `a user id (an integer from 0 to ${MAX_OWNER_ID})`);
+    int("gid", MAX_OWNER_ID, `a group id (an integer from 0 to ${MAX_OWNER_ID})`);
+    int("size", Number.MAX_SAFE_INTEGER, "a size in bytes");
+    if (r.type === "symlink" && typeof r.target !== "string") bad(`${what}: a symlink without a string target`);
+    if (r.type !== "file" && (r.chunks as unknown[]).length > 0) bad(`${what}: a ${String(r.type)} with content chunks`);
     return r as unknown as IndexRecord;
   }
   if (r.op === "move") {
