@@ -110,7 +110,8 @@ test("a checkpoint with a 1 GiB line is refused as corrupt, by name, without buf
 
 test("a checkpoint whose lines outnumber its header's count is refused at the first extra line", async () => {
   const lines = [`{"v":1,"kind":"checkpoint","seq":0,"time":1795000000000,"count":1}`];
-  for (let i = 0; i < 3; i++) lines.push(JSON.stringify({ op: "put", path: `/f${i}`, type: "dir", size: 0, mtimeMs: 1, mode: 493, uid: 0, gid: 0, chunks: [] }));
+  for (let i = 0; i < 3; i++)
+    lines.push(JSON.stringify({ op: "put", path: `/f${i}`, type: "dir", size: 0, mtimeMs: 1, mode: 493, uid: 0, gid: 0, chunks: [] }));
   const body = await bomb(`${lines.join("\n")}\n`, 0, "");
   const { dir, key } = await storeWith("checkpoint", body);
   try {

@@ -9,7 +9,11 @@ export class LineTooLongError extends Error {}
  * passed, so memory stays bounded whatever the stream holds. A final piece without `\n` is yielded as a line too;
  * `endedWithNewline` tells the caller whether the stream was complete.
  */
-export async function* boundedLines(input: Readable, maxLineBytes: number, state: { endedWithNewline: boolean } = { endedWithNewline: true }): AsyncIterable<string> {
+export async function* boundedLines(
+  input: Readable,
+  maxLineBytes: number,
+  state: { endedWithNewline: boolean } = { endedWithNewline: true },
+): AsyncIterable<string> {
   let parts: Buffer[] = [];
   let held = 0;
   for await (const chunk of input) {
