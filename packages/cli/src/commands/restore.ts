@@ -6,6 +6,7 @@ import { listEntries, type ListedEntry } from "../listing.js";
 import { outputGuard } from "../outputGuard.js";
 import { Progress, formatBytes } from "../progress.js";
 import { exactNameFields, terminalText } from "../terminalText.js";
+import { EXIT_INDEX_DAMAGED } from "../exitCodes.js";
 
 /** Options of `rtb list`, `rtb restore` and `rtb cat`. */
 export interface RestoreOptions extends CommonOptions {
@@ -16,12 +17,25 @@ export interface RestoreOptions extends CommonOptions {
   progress?: boolean;
 }
 
-async function openTree(options: RestoreOptions) {
+/**
+ * Opens the store and reads the tree, salvaging: each damaged index object (or gap) is named on stderr (`--json`: a
+ * `damage` event) and the rest is still listed or restored; `damaged` is then the exit status the command ends with.
+ */
+async function openTree(options: RestoreOptions, command: string) {
   const config = await loadCliConfig(options, "restore");
   const { engine, repository } = await openRepositoryReadOnly(config);
   const at = parseAt(options.at);
-  const tree = await loadTree(repository, at === undefined ? {} : { at });
-  return { engine, repository, tree };
+  const tree = await loadTree(repository, { salvage: true, ...(at === undefined ? {} : { at }) });
+  for (const d of tree.damage) {
+    if (options.json) process.stdout.write(`${JSON.stringify({ event: "damage", key: d.key ?? null, error: d.message })}\n`);
+    else process.stderr.write(`rtb ${command}: index damage: ${terminalText(d.message)}\n`);
+  }
+  if (tree.damage.length && !options.json) {
+    process.stderr.write(
+      `rtb ${command}: working from what could be read; entries the damaged objects changed may be missing or stale (rtb check tells more)\n`,
+    );
+  }
+  return { engine, repository, tree, damaged: tree.damage.length ? EXIT_INDEX_DAMAGED : 0 };
 }
 
 /** Paths on the command line resolve against the current directory, as `rtb backup`'s roots do. */
@@ -62,7 +76,7 @@ function outputStatus(command: string): number {
  * the parents of backed-up directories work. Reads the remote index only; stops early when stdout's reader goes away.
  */
 export async function listCommand(dirs: string[], options: RestoreOptions): Promise<number> {
-  const { engine, tree } = await openTree(options);
+  const { engine, tree, damaged } = await openTree(options, "list");
   try {
     const selection: { entries: ListedEntry[]; missing: string[] } =
       dirs.length === 0 ? Restorer.select(tree.entries, ["/"], true) : listEntries(tree.entries, absolute(dirs), Boolean(options.recursive));
@@ -72,7 +86,7 @@ export async function listCommand(dirs: string[], options: RestoreOptions): Prom
       process.stdout.write(`${options.json ? jsonOf(entry) : line(entry)}\n`);
     }
     for (const m of selection.missing) reportMissing("list", m, options.json);
-    return Math.max(selection.missing.length ? 1 : 0, outputStatus("list"));
+    return Math.max(selection.missing.length ? 1 : 0, outputStatus("list"), damaged);
   } finally {
     await engine.hooks.shutdown.promise();
   }
@@ -83,11 +97,11 @@ export async function listCommand(dirs: string[], options: RestoreOptions): Prom
  * (default: the current directory, as DQD does: /a/b.txt lands in ./a/b.txt). One `restored` line per file on stdout,
  * except on a terminal, which gets a progress line instead; `--json` streams every event. Writing stdout can fail
  * (`| head`) without stopping the restore. Exit 0 when everything was restored, 1 when anything failed, was unsafe or
- * was not found.
+ * was not found, 4 when the index is damaged (what could be read was still restored).
  */
 export async function restoreCommand(paths: string[], options: RestoreOptions): Promise<number> {
   if (paths.length === 0) throw new BackupError("RESTORE_NOT_FOUND", "rtb restore: name at least one file or directory (/ for everything)");
-  const { engine, repository, tree } = await openTree(options);
+  const { engine, repository, tree, damaged } = await openTree(options, "restore");
   try {
     const selection = Restorer.select(tree.entries, absolute(paths), Boolean(options.recursive));
     const quiet = engine.parameters.verbosity === "Quiet";
@@ -123,7 +137,7 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
       process.stderr.write(
         `restore done: ${result.restored} restored (${formatBytes(result.bytes)}), ${result.errors} failed, ${result.unsafe} unsafe, ${selection.missing.length} not found\n`,
       );
-    return Math.max(result.errors || result.unsafe || selection.missing.length ? 1 : 0, outputStatus("restore"));
+    return Math.max(result.errors || result.unsafe || selection.missing.length ? 1 : 0, outputStatus("restore"), damaged);
   } finally {
     await engine.hooks.shutdown.promise();
   }
@@ -141,7 +155,7 @@ class StdoutSink extends Writable {
 
 /** `rtb cat <path>`: writes one file's content to stdout, each chunk verified before it is written. */
 export async function catCommand(path: string, options: RestoreOptions): Promise<number> {
-  const { engine, repository, tree } = await openTree(options);
+  const { engine, repository, tree, damaged } = await openTree(options, "cat");
   try {
     const entry = tree.entries.get(resolve(path));
     if (!entry) throw new BackupError("RESTORE_NOT_FOUND", `${path}: not in the backup`);
@@ -150,7 +164,7 @@ export async function catCommand(path: string, options: RestoreOptions): Promise
     } catch (err) {
       if (!outputGuard.stdoutLost()) throw err;
     }
-    return outputStatus("cat");
+    return Math.max(outputStatus("cat"), damaged);
   } finally {
     await engine.hooks.shutdown.promise();
   }

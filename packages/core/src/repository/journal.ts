@@ -34,6 +34,11 @@ export interface ReadJournalOptions {
   verifyExpected?: boolean;
   /** Keys to list but not read (the caller wrote them and knows their records). */
   skipRead?: ReadonlySet<string>;
+  /**
+   * Salvage: a gap or an unreadable batch is passed here and reading goes on with the rest, instead of throwing.
+   * For readers that restore what they can (restore, list); never for writers.
+   */
+  onDamage?: (damage: IndexDamagedError) => void;
 }
 
 /** Whether a storage error means the object is bad or gone rather than the store being unreachable. */
@@ -65,10 +70,12 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
   for (const name of names) {
     if (name.seq <= after) continue;
     if (name.seq > lastSequence + 1) {
-      throw new IndexDamagedError(
+      const gap = new IndexDamagedError(
         `the index has a gap: no batch between ${lastSequence} and ${name.seq} (${name.seq - lastSequence === 2 ? `batch ${lastSequence + 1} is` : `batches ${lastSequence + 1}..${name.seq - 1} are`} missing; next is ${name.key})`,
         { key: name.key },
       );
+      if (!options.onDamage) throw gap;
+      options.onDamage(gap);
     }
     lastSequence = Math.max(lastSequence, name.seq);
   }
@@ -91,7 +98,15 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
       batches.push({ name, header: { v: 1, kind: "batch", seq: name.seq, time: name.time, count: 0 }, records: [] });
       continue;
     }
-    const { header, records } = await read(name);
+    let object: Awaited<ReturnType<typeof read>>;
+    try {
+      object = await read(name);
+    } catch (err) {
+      if (!(err instanceof IndexDamagedError) || !options.onDamage) throw err;
+      options.onDamage(err);
+      continue;
+    }
+    const { header, records } = object;
     for (const key of header.replaces ?? []) replaced.add(key);
     batches.push({ name, header, records });
   }

@@ -1,3 +1,4 @@
+import { BackupError, IndexDamagedError, StorageError, messageOf } from "../errors.js";
 import { applyRecord } from "../repository/format.js";
 import { readJournal } from "../repository/journal.js";
 import type { Repository } from "../repository/Repository.js";
@@ -13,27 +14,68 @@ export interface TreeView {
   time: number;
   /** Batches read (checkpoint excluded). */
   batchesRead: number;
+  /**
+   * Damage met and worked around: a checkpoint that could not be read (the tree was rebuilt from an older one or
+   * from the batches, so it is still complete), and with `salvage` also gaps and unreadable batches (skipped: the
+   * tree is then the best known state, and entries a lost batch changed, moved or deleted may be stale).
+   */
+  damage: IndexDamagedError[];
+}
+
+/** Options of {@link loadTree}. */
+export interface LoadTreeOptions {
+  /** Point in time (ms since the epoch): the tree as of then. Default: now. */
+  at?: number;
+  /** Restore what can be restored: report gaps and unreadable batches in `damage` and go on, instead of throwing. */
+  salvage?: boolean;
+}
+
+/** Whether a failed read means the object is bad or gone (not the store being unreachable). */
+function isDamage(err: unknown): boolean {
+  if (err instanceof StorageError) return err.code === "INTEGRITY" || err.code === "STORAGE_NOT_FOUND";
+  return err instanceof BackupError && err.code === "REPOSITORY_VERSION";
 }
 
 /**
- * Reads the tree from the remote index alone: the newest checkpoint at or before `at`, then the batches after it
- * up to `at`, every batch of each sequence number in journal order except those a later batch replaces. Every
- * object is verified as it is read; a corrupt or missing one, or a gap, is an INDEX_DAMAGED error naming it.
+ * Reads the tree from the remote index alone: the newest readable checkpoint at or before `at`, then the batches
+ * after it up to `at`, every batch of each sequence number in journal order except those a later batch replaces.
+ * Every object is verified as it is read. A damaged checkpoint falls back to an older one or to the batches (listed
+ * in `damage`); a corrupt or missing batch, or a gap, is an INDEX_DAMAGED error naming it, or with `salvage` one
+ * more entry in `damage` while the rest is applied.
  */
-export async function loadTree(repo: Repository, options: { at?: number } = {}): Promise<TreeView> {
+export async function loadTree(repo: Repository, options: LoadTreeOptions = {}): Promise<TreeView> {
   const at = options.at ?? Number.POSITIVE_INFINITY;
-  const entries = new Map<string, FileEntry>();
+  const damage: IndexDamagedError[] = [];
+  let entries = new Map<string, FileEntry>();
   let sequence = -1;
   let time = 0;
-  const checkpoint = (await repo.listCheckpoints()).filter((c) => c.time <= at).at(-1);
-  if (checkpoint) {
-    for await (const entry of repo.readCheckpoint(checkpoint)) entries.set(entry.path, entry);
+  // The newest readable checkpoint at or before `at`; a damaged one falls back to the one before, then to the batches
+  // (which a checkpoint only summarises), so the tree stays complete.
+  const checkpoints = (await repo.listCheckpoints()).filter((c) => c.time <= at);
+  for (let i = checkpoints.length - 1; i >= 0; i--) {
+    const checkpoint = checkpoints[i]!;
+    const scratch = new Map<string, FileEntry>();
+    try {
+      for await (const entry of repo.readCheckpoint(checkpoint)) scratch.set(entry.path, entry);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      const fallback = i > 0 ? `the one before (${checkpoints[i - 1]!.key})` : "the batches from the first";
+      damage.push(
+        new IndexDamagedError(`checkpoint ${checkpoint.key} cannot be read (${messageOf(err)}); the tree is rebuilt from ${fallback}`, {
+          cause: err,
+          key: checkpoint.key,
+        }),
+      );
+      continue;
+    }
+    entries = scratch;
     sequence = checkpoint.seq;
     time = checkpoint.time;
+    break;
   }
   let batchesRead = 0;
   // Every batch of a sequence number counts (several writers), in journal order; replaced batches are skipped.
-  const journal = await readJournal(repo, { after: sequence, at });
+  const journal = await readJournal(repo, { after: sequence, at, ...(options.salvage ? { onDamage: (d: IndexDamagedError) => void damage.push(d) } : {}) });
   for (const { name, records } of journal.batches) {
     if (journal.replaced.has(name.key)) continue;
     for (const record of records) applyRecord(entries, record);
@@ -41,5 +83,5 @@ export async function loadTree(repo: Repository, options: { at?: number } = {}):
     time = Math.max(time, name.time);
     batchesRead++;
   }
-  return { entries, sequence, time, batchesRead };
+  return { entries, sequence, time, batchesRead, damage };
 }
