@@ -42,7 +42,8 @@ function readInChild(store: string): Promise<{ error?: string; entries?: number;
     let out;
     try {
       const tree = await loadTree(await Repository.open(new LocalDirectoryStorage({ path: ${JSON.stringify(store)} })));
-      out = { entries: tree.entries.size };
+      // A damaged checkpoint is not fatal (the tree is rebuilt from the batches): report its damage as the error.
+      out = tree.damage.length ? { error: tree.damage.map((d) => d.message).join("; ") } : { entries: tree.entries.size };
     } catch (err) {
       out = { error: String(err && err.message) };
     }
