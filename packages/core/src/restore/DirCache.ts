@@ -26,17 +26,14 @@ export class DirCache {
   /** Key: segments joined by "/" ("" is the target). Map order is least recently used first. */
   readonly #slots = new Map<string, Slot>();
   readonly #failed = new Map<string, unknown>();
+  /** Evicted fds still closing: closeAll waits for them too. */
+  readonly #closing = new Set<Promise<void>>();
   #idle = 0;
 
   constructor(top: OpenDir, root: string, options: { maxIdle?: number } = {}) {
     this.#top = top;
     this.#root = root;
     this.#maxIdle = options.maxIdle ?? DEFAULT_IDLE;
-  }
-
-  /** Fds held open now (the target excluded); for tests and diagnostics. */
-  get openCount(): number {
-    return this.#slots.size;
   }
 
   /**
@@ -96,7 +93,9 @@ export class DirCache {
       if (slot.refs !== 0) continue;
       this.#slots.delete(key);
       this.#idle--;
-      void slot.value?.close().catch(() => undefined);
+      const closing = (slot.value?.close() ?? Promise.resolve()).catch(() => undefined);
+      this.#closing.add(closing);
+      void closing.then(() => this.#closing.delete(closing));
     }
   }
 
@@ -105,6 +104,6 @@ export class DirCache {
     const dirs = [...this.#slots.values()].map((s) => s.dir.catch(() => undefined));
     this.#slots.clear();
     this.#idle = 0;
-    await Promise.all(dirs.map(async (d) => (await d)?.close().catch(() => undefined)));
+    await Promise.all([...dirs.map(async (d) => (await d)?.close().catch(() => undefined)), ...this.#closing]);
   }
 }

@@ -1,5 +1,5 @@
 import { constants, type Stats } from "node:fs";
-import { chmod, chown, lchown, lstat, lutimes, mkdir, open, rename, stat, symlink, unlink, utimes, type FileHandle } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, open, rename, stat, symlink, unlink, utimes, type FileHandle } from "node:fs/promises";
 import { BackupError } from "../errors.js";
 import { fsPath } from "../fsNames.js";
 
@@ -27,8 +27,9 @@ export interface Meta {
  * - `openDir` opens with `O_DIRECTORY|O_NOFOLLOW`: a symlink there (planted before, or swapped in between `mkdir`
  *   and `open`) fails with ELOOP/ENOTDIR and becomes a RESTORE_UNSAFE_PATH error, never a directory elsewhere;
  * - `createFile` uses `O_CREAT|O_EXCL|O_NOFOLLOW`: an existing name of any kind, symlinks included, is EEXIST;
- * - `mkdir`, `symlink`, `rename`, `unlink`, `lstat`, `lchown` and `lutimes` never follow a symlink at the last
- *   component, and `rename` between two names of the same fd stays in that directory;
+ * - `mkdir`, `symlink`, `rename`, `unlink` and `lstat` never follow a symlink at the last component, and `rename`
+ *   between two names of the same fd stays in that directory;
+ * - a new symlink's owner and times are set through an `O_PATH|O_NOFOLLOW` fd of the link itself (`linkMeta`);
  * - metadata of the directory itself and of files is set on their open fds (fchown, fchmod, futimes), so a swap of
  *   the name afterwards changes nothing.
  *
@@ -137,10 +138,35 @@ export class OpenDir {
     return symlink(fsPath(target), this.pathOf(name));
   }
 
-  /** Sets owner and times of the symlink `name` itself, never of what it points to. */
-  async linkMeta(name: Buffer, meta: Omit<Meta, "mode">): Promise<void> {
-    if (meta.owner) await lchown(this.pathOf(name), meta.owner.uid, meta.owner.gid);
-    await lutimes(this.pathOf(name), meta.time, meta.time);
+  /**
+   * Sets owner and times of the symlink `name` itself, never of what it points to, and returns its inode number. The
+   * link is pinned first (`O_PATH|O_NOFOLLOW` gives an fd of the symlink itself) and checked to be a symlink; then
+   * `/proc/self/fd/<that fd>` names exactly that inode (the kernel does not follow the symlink it jumps to; glibc's
+   * `lchmod` relies on the same), so a link swapped for a hard link to someone else's file is refused, not chowned.
+   */
+  async linkMeta(name: Buffer, meta: Omit<Meta, "mode">, label: string): Promise<number> {
+    const handle = await open(this.pathOf(name), O_PATH | constants.O_NOFOLLOW);
+    try {
+      const st = await handle.stat();
+      if (!st.isSymbolicLink()) throw new BackupError("RESTORE_UNSAFE_PATH", `${label}: the new symlink was replaced by something else while restoring; not touching it`);
+      const pinned = `/proc/self/fd/${handle.fd}`;
+      if (meta.owner) await chown(pinned, meta.owner.uid, meta.owner.gid);
+      await utimes(pinned, meta.time, meta.time);
+      return st.ino;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Renames `from` to `to` (names in this directory) and checks that what now has the name is the object with inode
+   * `ino` that the caller created: a RESTORE_UNSAFE_PATH error when someone replaced it in between (only possible in
+   * a directory another user can write to; nothing outside the directory is touched either way).
+   */
+  async renameChecked(from: Buffer, to: Buffer, ino: number, label: string): Promise<void> {
+    await this.rename(from, to);
+    const st = await this.lstat(to).catch(() => undefined);
+    if (st?.ino !== ino) throw new BackupError("RESTORE_UNSAFE_PATH", `${label} was replaced by another object while restoring; its content is not the backup's`);
   }
 
   /** `lstat` of `name` (not followed). */

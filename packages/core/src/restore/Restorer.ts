@@ -265,9 +265,9 @@ export class Restorer {
       await dir.remove(temp);
       throw err;
     }
-    await handle.close();
+    const { ino } = await handle.stat().finally(() => handle.close());
     try {
-      await dir.rename(temp, name);
+      await dir.renameChecked(temp, name, ino, item.dest);
     } catch (err) {
       await dir.remove(temp);
       throw err;
@@ -282,10 +282,10 @@ export class Restorer {
     await dir.symlink(entry.target ?? "", temp);
     try {
       const { owner, time } = this.#meta(entry);
-      await dir.linkMeta(temp, { owner, time });
+      const ino = await dir.linkMeta(temp, { owner, time }, item.dest);
       const existing = await dir.lstat(name).catch(() => undefined);
       if (existing?.isDirectory()) throw new BackupError("RESTORE_UNSAFE_PATH", `${item.dest} is a directory; not replacing it with a symlink`);
-      await dir.rename(temp, name);
+      await dir.renameChecked(temp, name, ino, item.dest);
     } catch (err) {
       await dir.remove(temp);
       throw err;
