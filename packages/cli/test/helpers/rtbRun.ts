@@ -47,7 +47,7 @@ export function rtbCommand(args: readonly string[]): string {
 
 /**
  * Runs `command` on a pseudo-terminal (`script -qfec`), so stdout and stderr are a TTY; returns everything the
- * terminal received, byte for byte (as latin1 text), and the command's exit status.
+ * terminal received (as UTF-8 text) and the command's exit status.
  */
 export async function onTerminal(command: string, options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RtbResult> {
   return runProcess("script", ["-qfec", command, "/dev/null"], { ...options, env: { COLUMNS: "200", ...options.env } });
