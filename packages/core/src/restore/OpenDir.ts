@@ -148,7 +148,8 @@ export class OpenDir {
     const handle = await open(this.pathOf(name), O_PATH | constants.O_NOFOLLOW);
     try {
       const st = await handle.stat();
-      if (!st.isSymbolicLink()) throw new BackupError("RESTORE_UNSAFE_PATH", `${label}: the new symlink was replaced by something else while restoring; not touching it`);
+      if (!st.isSymbolicLink())
+        throw new BackupError("RESTORE_UNSAFE_PATH", `${label}: the new symlink was replaced by something else while restoring; not touching it`);
       const pinned = `/proc/self/fd/${handle.fd}`;
       if (meta.owner) await chown(pinned, meta.owner.uid, meta.owner.gid);
       await utimes(pinned, meta.time, meta.time);
@@ -166,7 +167,8 @@ export class OpenDir {
   async renameChecked(from: Buffer, to: Buffer, ino: number, label: string): Promise<void> {
     await this.rename(from, to);
     const st = await this.lstat(to).catch(() => undefined);
-    if (st?.ino !== ino) throw new BackupError("RESTORE_UNSAFE_PATH", `${label} was replaced by another object while restoring; its content is not the backup's`);
+    if (st?.ino !== ino)
+      throw new BackupError("RESTORE_UNSAFE_PATH", `${label} was replaced by another object while restoring; its content is not the backup's`);
   }
 
   /** `lstat` of `name` (not followed). */
