@@ -31,7 +31,7 @@ export async function* boundedLines(
     if (data.length) {
       held += data.length;
       if (held > maxLineBytes) throw new LineTooLongError(`a line is longer than ${maxLineBytes} bytes`);
-      parts.push(Buffer.from(data));
+      parts.push(data);
     }
   }
   state.endedWithNewline = held === 0;

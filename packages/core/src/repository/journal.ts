@@ -42,7 +42,7 @@ export interface ReadJournalOptions {
 }
 
 /** Whether a storage error means the object is bad or gone rather than the store being unreachable. */
-function isDamage(err: unknown): boolean {
+export function isDamage(err: unknown): boolean {
   if (err instanceof StorageError) return err.code === "INTEGRITY" || err.code === "STORAGE_NOT_FOUND";
   return err instanceof BackupError && err.code === "REPOSITORY_VERSION";
 }

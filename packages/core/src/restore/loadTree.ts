@@ -1,6 +1,6 @@
-import { BackupError, IndexDamagedError, StorageError, messageOf } from "../errors.js";
+import { IndexDamagedError, messageOf } from "../errors.js";
 import { applyRecord } from "../repository/format.js";
-import { readJournal } from "../repository/journal.js";
+import { isDamage, readJournal } from "../repository/journal.js";
 import type { Repository } from "../repository/Repository.js";
 import type { FileEntry } from "../types.js";
 
@@ -28,12 +28,6 @@ export interface LoadTreeOptions {
   at?: number;
   /** Restore what can be restored: report gaps and unreadable batches in `damage` and go on, instead of throwing. */
   salvage?: boolean;
-}
-
-/** Whether a failed read means the object is bad or gone (not the store being unreachable). */
-function isDamage(err: unknown): boolean {
-  if (err instanceof StorageError) return err.code === "INTEGRITY" || err.code === "STORAGE_NOT_FOUND";
-  return err instanceof BackupError && err.code === "REPOSITORY_VERSION";
 }
 
 /**
