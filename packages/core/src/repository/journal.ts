@@ -157,7 +157,9 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
   for (const key of options.onDamage ? replaced : []) {
     const seq = parseIndexKey(key)?.seq ?? -1;
     if (seq < from || listed.has(key)) continue;
-    options.onDamage!(new IndexDamagedError(`index batch ${key}, which a later batch replaces, is not stored (deleted?); its records are in the rewrite`, { key }));
+    options.onDamage!(
+      new IndexDamagedError(`index batch ${key}, which a later batch replaces, is not stored (deleted?); its records are in the rewrite`, { key }),
+    );
   }
   const live = new Map<number, number>();
   for (const b of batches) if (!replaced.has(b.name.key)) live.set(b.name.seq, (live.get(b.name.seq) ?? 0) + 1);
