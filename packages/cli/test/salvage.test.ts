@@ -6,6 +6,7 @@ import * as assert from "uvu/assert";
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LocalDirectoryStorage, Repository, loadTree } from "@rtbackup/core";
 import { rtb } from "./helpers/daemon.js";
 
 async function batchFiles(store: string): Promise<string[]> {
@@ -74,5 +75,41 @@ for (const damage of ["truncated", "deleted"] as const) {
     }
   });
 }
+
+test("the newest batch lost under a checkpoint that covers it: list and restore say so and exit 4, not an older state with 0", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "rtb-salvage-"));
+  try {
+    const src = join(dir, "src");
+    const store = join(dir, "store");
+    const config = join(dir, "rtb.config.json");
+    await writeFile(config, JSON.stringify({ parameters: { monitorFileSystemTypes: ["tmpfs"] } }));
+    const args = ["--config", config, "--store", store, "--state", join(dir, "state")];
+    await mkdir(src);
+    for (const name of ["a.txt", "b.txt"]) {
+      await writeFile(join(src, name), name);
+      const r = await rtb(["backup", src, ...args, "--no-progress", "--quiet"]);
+      assert.is(r.code, 0, r.stderr);
+    }
+    // A checkpoint of the whole tree (as the agent writes one every 50,000 records), then its newest batch is lost.
+    const repo = await Repository.open(new LocalDirectoryStorage({ path: store }));
+    const tree = await loadTree(repo);
+    const checkpoint = await repo.writeCheckpoint(tree.sequence, tree.time, tree.entries.values(), tree.entries.size);
+    const batches = await batchFiles(store);
+    await rm(batches[batches.length - 1]!);
+
+    const list = await rtb(["list", ...args]);
+    assert.is(list.code, 4, list.stderr);
+    assert.match(list.stderr, checkpoint);
+    assert.match(list.stderr, new RegExp(`no batch ${tree.sequence} is stored`));
+    assert.match(list.stdout, "a.txt");
+    assert.not.match(list.stdout, "b.txt", "the state the stored batches give");
+    const to = join(dir, "restored");
+    const restore = await rtb(["restore", "/", "-r", "--to", to, ...args, "--quiet"]);
+    assert.is(restore.code, 4, restore.stderr);
+    assert.is(await readFile(join(to, src, "a.txt"), "utf8"), "a.txt");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
 
 test.run();

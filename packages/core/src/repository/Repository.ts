@@ -14,7 +14,6 @@ import {
   FORMAT_NAME,
   FORMAT_VERSION,
   MAX_BATCH_BYTES,
-  MAX_CHECKPOINT_ENTRIES,
   MAX_RECORD_BYTES,
   asRecord,
   batchGroup,
@@ -25,6 +24,7 @@ import {
   dataKey,
   decodeIndexObject,
   encodeIndexObject,
+  headerProblem,
   parseIndexKey,
   sha256Hex,
   type IndexHeader,
@@ -39,6 +39,12 @@ export interface OpenRepositoryOptions {
   prefix?: string;
   /** Create the repository if there is none, with this chunk size. Without it, a missing repository is an error. */
   create?: { chunkSize: number };
+}
+
+/** Options of {@link Repository.readBatch}. */
+export interface ReadBatchOptions {
+  /** Salvage: a refused record (its error and 1-based number) is passed here and skipped instead of failing the batch. */
+  onBadRecord?: (err: StorageError, record: number) => void;
 }
 
 /** Reads its whole stream into a buffer. */
@@ -192,11 +198,24 @@ export class Repository {
     }
   }
 
-  /** Reads and verifies one batch. */
-  async readBatch(name: IndexObjectName): Promise<{ header: IndexHeader; records: IndexRecord[] }> {
+  /**
+   * Reads and verifies one batch. A record that breaks the format's rules is an INTEGRITY error naming the object,
+   * record and field; with `onBadRecord` (salvaging readers) it is passed there and left out, and the other records
+   * are returned.
+   */
+  async readBatch(name: IndexObjectName, options: ReadBatchOptions = {}): Promise<{ header: IndexHeader; records: IndexRecord[] }> {
     const bytes = await collect(await this.storage.get(this.prefix + name.key), MAX_BATCH_BYTES, name.key);
     const { header, lines } = decodeIndexObject(name, bytes);
-    return { header, records: lines.map((l, i) => asRecord(l, `index object ${name.key} record ${i + 1}`)) };
+    const records: IndexRecord[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      try {
+        records.push(asRecord(lines[i], `index object ${name.key} record ${i + 1}`, this.config.chunkSize));
+      } catch (err) {
+        if (!options.onBadRecord || !(err instanceof StorageError)) throw err;
+        options.onBadRecord(err, i + 1);
+      }
+    }
+    return { header, records };
   }
 
   /** Checkpoint objects, oldest first. */
@@ -277,14 +296,13 @@ export class Repository {
       for await (const line of boundedLines(tee, MAX_RECORD_BYTES)) {
         if (!header) {
           header = JSON.parse(line) as IndexHeader;
-          if (header.v !== FORMAT_VERSION) fail(`version ${header.v}`);
-          if (!Number.isInteger(header.count) || header.count < 0 || header.count > MAX_CHECKPOINT_ENTRIES) {
-            fail(`header count ${JSON.stringify(header.count)} is not an entry count of at most ${MAX_CHECKPOINT_ENTRIES}`);
-          }
+          if (header?.v !== FORMAT_VERSION) fail(`version ${header?.v}`);
+          const problem = headerProblem(header, name, "checkpoint");
+          if (problem) fail(problem);
           continue;
         }
         if (n >= header.count) fail(`more entries than the ${header.count} its header says`);
-        const record = asRecord(JSON.parse(line), `index object ${name.key} record ${n + 1}`);
+        const record = asRecord(JSON.parse(line), `index object ${name.key} record ${n + 1}`, this.config.chunkSize);
         if (record.op !== "put") fail(`record ${n + 1} is not a put`);
         n++;
         const { op: _op, ...entry } = record as Extract<IndexRecord, { op: "put" }>;

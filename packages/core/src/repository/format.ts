@@ -143,7 +143,8 @@ export function decodeIndexObject(name: IndexObjectName, bytes: Buffer): { heade
   if (header.v !== FORMAT_VERSION) {
     throw new BackupError("REPOSITORY_VERSION", `index object ${name.key} has version ${header.v}; this reader knows ${FORMAT_VERSION}`);
   }
-  if (header.seq !== name.seq) fail(`header seq ${header.seq} does not match its name`);
+  const problem = headerProblem(header, name, "batch");
+  if (problem) fail(problem);
   if (header.count !== rows.length - 1) fail(`header says ${header.count} records, found ${rows.length - 1}`);
   const lines: unknown[] = [];
   for (let i = 1; i < rows.length; i++) {
@@ -156,8 +157,32 @@ export function decodeIndexObject(name: IndexObjectName, bytes: Buffer): { heade
   return { header, lines };
 }
 
-/** Checks that a decoded record has the shape of an {@link IndexRecord}; returns it or throws naming the object. */
-export function asRecord(value: unknown, where: string): IndexRecord {
+/**
+ * Why a decoded header (its `v` already checked) cannot be the header of the object `name` of this `kind`, or
+ * `undefined` when it can: the kind, sequence number and time must be those of the object's name, `count` an entry
+ * count (at most {@link MAX_CHECKPOINT_ENTRIES}), and a batch's `replaces` a list of batch keys.
+ */
+export function headerProblem(header: unknown, name: IndexObjectName, kind: IndexHeader["kind"]): string | undefined {
+  if (typeof header !== "object" || header === null || Array.isArray(header)) return "the header is not an object";
+  const h = header as Record<string, unknown>;
+  if (h.kind !== kind) return `header kind ${JSON.stringify(h.kind)} is not "${kind}"`;
+  if (h.seq !== name.seq) return `header seq ${JSON.stringify(h.seq)} does not match its name (${name.seq})`;
+  if (h.time !== name.time) return `header time ${JSON.stringify(h.time)} does not match its name (${name.time})`;
+  if (!Number.isInteger(h.count) || (h.count as number) < 0 || (h.count as number) > MAX_CHECKPOINT_ENTRIES) {
+    return `header count ${JSON.stringify(h.count)} is not an entry count of at most ${MAX_CHECKPOINT_ENTRIES}`;
+  }
+  if (h.replaces !== undefined && (kind !== "batch" || !Array.isArray(h.replaces) || !h.replaces.every((k) => typeof k === "string" && parseIndexKey(k)))) {
+    return `header replaces ${JSON.stringify(h.replaces).slice(0, 200)} is not a list of batch keys`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks that a decoded record has the shape of an {@link IndexRecord}; returns it or throws naming the object, the
+ * record and the field. With the repository's `chunkSize`, a file's chunk count must also be the one its size
+ * gives (`ceil(size / chunkSize)`: no chunk for an empty file).
+ */
+export function asRecord(value: unknown, where: string, chunkSize?: number): IndexRecord {
   const r = value as Record<string, unknown>;
   const bad = (why: string): never => {
     throw new StorageError("INTEGRITY", `${where}: ${why}`, { transient: false });
@@ -181,6 +206,11 @@ export function asRecord(value: unknown, where: string): IndexRecord {
     int("size", Number.MAX_SAFE_INTEGER, "a size in bytes");
     if (r.type === "symlink" && typeof r.target !== "string") bad(`${what}: a symlink without a string target`);
     if (r.type !== "file" && (r.chunks as unknown[]).length > 0) bad(`${what}: a ${String(r.type)} with content chunks`);
+    if (r.type === "file" && chunkSize !== undefined) {
+      const expected = Math.ceil((r.size as number) / chunkSize);
+      const n = (r.chunks as unknown[]).length;
+      if (n !== expected) bad(`${what}: size ${r.size as number} needs ${expected} chunk(s) of ${chunkSize} bytes, the record has ${n}`);
+    }
     return r as unknown as IndexRecord;
   }
   if (r.op === "move") {

@@ -1,6 +1,6 @@
 import { BackupError, IndexDamagedError, StorageError, messageOf } from "../errors.js";
 import type { IndexRecord } from "../types.js";
-import type { IndexHeader, IndexObjectName } from "./format.js";
+import { parseIndexKey, type IndexHeader, type IndexObjectName } from "./format.js";
 import type { Repository } from "./Repository.js";
 
 /** One verified batch of the journal. */
@@ -18,6 +18,11 @@ export interface Journal {
   replaced: Set<string>;
   /** Highest sequence number listed (`after` when there is none). */
   lastSequence: number;
+  /**
+   * With `anchor`: why the checkpoint cannot be trusted (no batch under its sequence number, or one newer than its
+   * time). Nothing was read then; the caller falls back to an older checkpoint.
+   */
+  anchorProblem?: string;
   /** Sequence numbers that still carry more than one batch nobody replaced (a conflict not yet resolved). */
   unresolved: number[];
 }
@@ -26,6 +31,11 @@ export interface Journal {
 export interface ReadJournalOptions {
   /** Read the batches after this sequence number (a checkpoint's, or -1 for all). */
   after: number;
+  /**
+   * The checkpoint the read starts from (`after` is its `seq`): a batch under its sequence number must still be
+   * stored, and none of them may be newer than the checkpoint's time; otherwise `anchorProblem` says why.
+   */
+  anchor?: IndexObjectName;
   /** A sequence number that must have a batch (the last one a state cache applied). */
   expect?: number;
   /** Point in time: batches newer than this are ignored. */
@@ -48,6 +58,22 @@ export function isDamage(err: unknown): boolean {
 }
 
 /**
+ * Why checkpoint `c` disagrees with the batches listed from its sequence number on: the batch it names as its last is
+ * not stored (the newest batch was lost, or the checkpoint's number is false), or a batch under that number is newer
+ * than the checkpoint's time (a point-in-time read would then start from a state that did not exist yet).
+ */
+function checkpointProblem(c: IndexObjectName, names: readonly IndexObjectName[]): string | undefined {
+  const own = names.filter((n) => n.seq === c.seq);
+  if (!own.length) {
+    const next = names.find((n) => n.seq > c.seq);
+    return `checkpoint ${c.key} covers batches up to ${c.seq}, but no batch ${c.seq} is stored (${next ? `the next one is ${next.key}` : "and none after it"}): the batch was lost or the checkpoint's sequence number is false`;
+  }
+  const newest = own.reduce((a, b) => (b.time > a.time ? b : a));
+  if (newest.time > c.time) return `checkpoint ${c.key} has time ${c.time}, before its own batch ${newest.key} (${newest.time}): its time is false`;
+  return undefined;
+}
+
+/**
  * Reads and verifies the journal after `after`: every batch object is read and checked, every sequence number from
  * `after + 1` to the highest one must have a batch, and `expect` must be present. Any of these failing is an
  * {@link IndexDamagedError} naming the object or the gap; a store that cannot be reached is its own (transient)
@@ -56,10 +82,15 @@ export function isDamage(err: unknown): boolean {
 export async function readJournal(repo: Repository, options: ReadJournalOptions): Promise<Journal> {
   const { after } = options;
   const at = options.at ?? Number.POSITIVE_INFINITY;
-  const from = options.expect !== undefined && options.expect >= 0 ? Math.min(options.expect, after + 1) : after + 1;
+  let from = options.expect !== undefined && options.expect >= 0 ? Math.min(options.expect, after + 1) : after + 1;
+  if (options.anchor) from = Math.min(from, options.anchor.seq);
   const names: IndexObjectName[] = [];
   for await (const name of repo.listBatches(Math.max(0, from))) names.push(name);
   const seqs = new Set(names.map((n) => n.seq));
+  if (options.anchor) {
+    const anchorProblem = checkpointProblem(options.anchor, names);
+    if (anchorProblem) return { batches: [], replaced: new Set(), lastSequence: after, unresolved: [], anchorProblem };
+  }
   if (options.expect !== undefined && options.expect >= 0 && !seqs.has(options.expect)) {
     const where = `${repo.storage.description}${repo.prefix ? ` prefix ${repo.prefix}` : ""}`;
     throw new IndexDamagedError(
@@ -79,9 +110,18 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
     }
     lastSequence = Math.max(lastSequence, name.seq);
   }
+  const onBadRecord = options.onDamage
+    ? (name: IndexObjectName) => (err: StorageError, record: number) =>
+        options.onDamage!(
+          new IndexDamagedError(`index batch ${name.key} record ${record} is refused (${messageOf(err)}); the other records of the batch are applied`, {
+            cause: err,
+            key: name.key,
+          }),
+        )
+    : undefined;
   const read = async (name: IndexObjectName) => {
     try {
-      return await repo.readBatch(name);
+      return await repo.readBatch(name, onBadRecord ? { onBadRecord: onBadRecord(name) } : {});
     } catch (err) {
       if (!isDamage(err)) throw err;
       throw new IndexDamagedError(`index batch ${name.key} cannot be read (truncated, corrupt or deleted): ${messageOf(err)}`, { cause: err, key: name.key });
@@ -109,6 +149,17 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
     const { header, records } = object;
     for (const key of header.replaces ?? []) replaced.add(key);
     batches.push({ name, header, records });
+  }
+  // A writer rewrites a batch it wrote and then listed, so a replaced key that is not stored was most likely deleted:
+  // its records are carried by the rewrite, but the store has lost an object. Salvaging readers report it; writers
+  // need nothing from it (a store whose listings lag could show it later).
+  const listed = new Set(names.map((n) => n.key));
+  for (const key of options.onDamage ? replaced : []) {
+    const seq = parseIndexKey(key)?.seq ?? -1;
+    if (seq < from || listed.has(key)) continue;
+    options.onDamage!(
+      new IndexDamagedError(`index batch ${key}, which a later batch replaces, is not stored (deleted?); its records are in the rewrite`, { key }),
+    );
   }
   const live = new Map<number, number>();
   for (const b of batches) if (!replaced.has(b.name.key)) live.set(b.name.seq, (live.get(b.name.seq) ?? 0) + 1);

@@ -15,9 +15,10 @@ export interface TreeView {
   /** Batches read (checkpoint excluded). */
   batchesRead: number;
   /**
-   * Damage met and worked around: a checkpoint that could not be read (the tree was rebuilt from an older one or
-   * from the batches, so it is still complete), and with `salvage` also gaps and unreadable batches (skipped: the
-   * tree is then the best known state, and entries a lost batch changed, moved or deleted may be stale).
+   * Damage met and worked around: a checkpoint that could not be read or disagrees with its batches (the tree was
+   * rebuilt from an older one or from the batches, so it is still complete), and with `salvage` also gaps, unreadable
+   * batches and refused records (skipped: the tree is then the best known state, and entries a lost batch or record
+   * changed, moved or deleted may be stale), and replaced batches that are no longer stored.
    */
   damage: IndexDamagedError[];
 }
@@ -33,49 +34,60 @@ export interface LoadTreeOptions {
 /**
  * Reads the tree from the remote index alone: the newest readable checkpoint at or before `at`, then the batches
  * after it up to `at`, every batch of each sequence number in journal order except those a later batch replaces.
- * Every object is verified as it is read. A damaged checkpoint falls back to an older one or to the batches (listed
- * in `damage`); a corrupt or missing batch, or a gap, is an INDEX_DAMAGED error naming it, or with `salvage` one
- * more entry in `damage` while the rest is applied.
+ * Every object is verified as it is read. A checkpoint that cannot be read, or that disagrees with the batches under
+ * its number (none stored, or one newer than its time), falls back to an older one or to the batches (listed in
+ * `damage`); a corrupt or missing batch, or a gap, is an INDEX_DAMAGED error naming it, or with `salvage` one more
+ * entry in `damage` while the rest is applied (as is a refused record: the rest of its batch is applied).
  */
 export async function loadTree(repo: Repository, options: LoadTreeOptions = {}): Promise<TreeView> {
   const at = options.at ?? Number.POSITIVE_INFINITY;
   const damage: IndexDamagedError[] = [];
-  let entries = new Map<string, FileEntry>();
-  let sequence = -1;
-  let time = 0;
-  // The newest readable checkpoint at or before `at`; a damaged one falls back to the one before, then to the batches
-  // (which a checkpoint only summarises), so the tree stays complete.
+  // The newest readable checkpoint at or before `at` that agrees with the batches stored under its number; a damaged
+  // one falls back to the one before, then to the batches (which a checkpoint only summarises), so the tree stays
+  // complete.
   const checkpoints = (await repo.listCheckpoints()).filter((c) => c.time <= at);
-  for (let i = checkpoints.length - 1; i >= 0; i--) {
-    const checkpoint = checkpoints[i]!;
-    const scratch = new Map<string, FileEntry>();
-    try {
-      for await (const entry of repo.readCheckpoint(checkpoint)) scratch.set(entry.path, entry);
-    } catch (err) {
-      if (!isDamage(err)) throw err;
-      const fallback = i > 0 ? `the one before (${checkpoints[i - 1]!.key})` : "the batches from the first";
-      damage.push(
-        new IndexDamagedError(`checkpoint ${checkpoint.key} cannot be read (${messageOf(err)}); the tree is rebuilt from ${fallback}`, {
-          cause: err,
-          key: checkpoint.key,
-        }),
-      );
+  const fallback = (i: number) => (i > 0 ? `the one before (${checkpoints[i - 1]!.key})` : "the batches from the first");
+  // i = -1: no checkpoint, the batches from the first (always a starting point).
+  for (let i = checkpoints.length - 1; ; i--) {
+    const checkpoint = i >= 0 ? checkpoints[i]! : undefined;
+    const entries = new Map<string, FileEntry>();
+    if (checkpoint) {
+      try {
+        for await (const entry of repo.readCheckpoint(checkpoint)) entries.set(entry.path, entry);
+      } catch (err) {
+        if (!isDamage(err)) throw err;
+        damage.push(
+          new IndexDamagedError(`checkpoint ${checkpoint.key} cannot be read (${messageOf(err)}); the tree is rebuilt from ${fallback(i)}`, {
+            cause: err,
+            key: checkpoint.key,
+          }),
+        );
+        continue;
+      }
+    }
+    const found: IndexDamagedError[] = [];
+    const journal = await readJournal(repo, {
+      after: checkpoint?.seq ?? -1,
+      at,
+      ...(checkpoint ? { anchor: checkpoint } : {}),
+      ...(options.salvage ? { onDamage: (d: IndexDamagedError) => void found.push(d) } : {}),
+    });
+    if (journal.anchorProblem) {
+      damage.push(new IndexDamagedError(`${journal.anchorProblem}; the tree is rebuilt from ${fallback(i)}`, { key: checkpoint!.key }));
       continue;
     }
-    entries = scratch;
-    sequence = checkpoint.seq;
-    time = checkpoint.time;
-    break;
+    damage.push(...found);
+    let sequence = checkpoint?.seq ?? -1;
+    let time = checkpoint?.time ?? 0;
+    let batchesRead = 0;
+    // Every batch of a sequence number counts (several writers), in journal order; replaced batches are skipped.
+    for (const { name, records } of journal.batches) {
+      if (journal.replaced.has(name.key)) continue;
+      for (const record of records) applyRecord(entries, record);
+      sequence = name.seq;
+      time = Math.max(time, name.time);
+      batchesRead++;
+    }
+    return { entries, sequence, time, batchesRead, damage };
   }
-  let batchesRead = 0;
-  // Every batch of a sequence number counts (several writers), in journal order; replaced batches are skipped.
-  const journal = await readJournal(repo, { after: sequence, at, ...(options.salvage ? { onDamage: (d: IndexDamagedError) => void damage.push(d) } : {}) });
-  for (const { name, records } of journal.batches) {
-    if (journal.replaced.has(name.key)) continue;
-    for (const record of records) applyRecord(entries, record);
-    sequence = name.seq;
-    time = Math.max(time, name.time);
-    batchesRead++;
-  }
-  return { entries, sequence, time, batchesRead, damage };
 }
