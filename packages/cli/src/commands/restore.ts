@@ -106,11 +106,13 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
     const selection = Restorer.select(tree.entries, absolute(paths), Boolean(options.recursive));
     const quiet = engine.parameters.verbosity === "Quiet";
     const onTerminal = Boolean(process.stdout.isTTY && process.stderr.isTTY);
-    const totalBytes = selection.entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0);
+    // Progress counts the bytes of every file dealt with, restored or not, so a failure does not hold the line below 100%.
+    const fileSizes = new Map(selection.entries.filter((e) => e.type === "file").map((e) => [e.path, e.size]));
+    const totalBytes = [...fileSizes.values()].reduce((n, size) => n + size, 0);
     const done = { entries: 0, bytes: 0 };
     const report = (e: RestoreEvent) => {
       done.entries++;
-      if (e.event === "restored" && e.type === "file") done.bytes += e.size;
+      done.bytes += fileSizes.get(e.path) ?? 0;
       if (options.json) process.stdout.write(`${JSON.stringify({ ...e, ...exactNameFields(e.path) })}\n`);
       else if (e.event === "restored") {
         if (!quiet && !onTerminal) process.stdout.write(`restored ${terminalText(e.path)}\n`);
