@@ -1,4 +1,4 @@
-import { isPathUnder, type FileEntry } from "@rtbackup/core";
+import { isUnder, type FileEntry } from "@rtbackup/core";
 
 /** A directory that has no entry of its own but holds backed-up paths (the parents of a backup root). */
 export interface ImpliedDirectory {
@@ -46,7 +46,7 @@ export function listEntries(tree: ReadonlyMap<string, FileEntry>, paths: readonl
     let found = exact !== undefined;
     if (exact && recursive) chosen.set(dir, exact);
     for (const e of all) {
-      if (e.path === dir || !isPathUnder(e.path, dir)) continue;
+      if (e.path === dir || !isUnder(e.path, dir)) continue;
       found = true;
       const child = childOnTheWay(dir, e.path);
       if (recursive) {

@@ -1,31 +1,27 @@
-import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook, SyncWaterfallHook } from "tapable";
-import { BackupError } from "./errors.js";
-import { wrapTapErrors } from "./hooks.js";
-import { createLogRoot, type Logger, type LogRootOptions } from "./logger.js";
-import type { BackupPlugin } from "./Plugin.js";
+import { systemClock } from "./clock.js";
 import { MUST_BE_SET, defaultParameters, secretParameters, type Parameters } from "./config/Parameters.js";
+import { agentOwnPaths, tapAgentOwnPaths, tapCoreDefaults } from "./defaults/coreDefaults.js";
+import { createEngineHooks, type EngineHooks } from "./EngineHooks.js";
+import { BackupError } from "./errors.js";
+import { createLogRoot, type Logger, type LogRootOptions } from "./logger.js";
+import { Resources } from "./Resources.js";
+import { Runtime, type RuntimeContext, type RuntimeOptions, type ScanResult } from "./Runtime.js";
 import { processSecrets } from "./secrets/SecretRegistry.js";
-import type { StorageBackend } from "./storage/StorageBackend.js";
-import { LocalDirectoryStorage } from "./storage/LocalDirectoryStorage.js";
-import { Runtime, type RuntimeOptions, type ScanResult } from "./pipeline/Runtime.js";
-import { acquireLock } from "./state/lock.js";
 import { SourceHealthBoard } from "./SourceHealth.js";
+import { acquireLock } from "./state/lock.js";
+import type { StorageBackend } from "./storage/StorageBackend.js";
+import type { ChangeEvent } from "./types.js";
 import { mkdir } from "node:fs/promises";
-import type {
-  BackupAction,
-  ChangeEvent,
-  CommitInfo,
-  FailureInfo,
-  IntakeRequest,
-  IntakeVerdict,
-  ScanInfo,
-  Snapshot,
-  SnapshotRequest,
-  StabilityRequest,
-  StorageRequest,
-  UploadInfo,
-  WriterSet,
-} from "./types.js";
+
+/**
+ * A plugin: an object whose `apply` taps the engine's hooks. `apply` does no I/O (open resources in the
+ * `initialize` hook); options are validated in the constructor and a bad one throws a `ConfigError`.
+ */
+export interface BackupPlugin {
+  /** The plugin's name, also used as the tap name (by convention the class name). */
+  readonly name: string;
+  apply(engine: Engine): void;
+}
 
 const EARLY_EVENT_LIMIT = 100_000;
 
@@ -52,58 +48,8 @@ export type EngineMode = "daemon" | "backup" | "restore";
  * plugins tap them, and only the engine and its pipeline call them.
  */
 export class Engine {
-  /** Extension points in pipeline order. Plugins tap; only the engine calls. */
-  readonly hooks = Object.freeze({
-    /** Start-up, called once by `start()` in tap order. Plugins open resources here; sources start watching. */
-    initialize: new AsyncSeriesHook<[]>([], "initialize"),
-    /**
-     * Supplies the storage backend. Called once by `start()`; the first tap to return a backend wins. Core taps
-     * it last (stage 100) with the local-directory store when `parameters.storage` is `local`.
-     */
-    storage: new SyncBailHook<[StorageRequest], StorageBackend | undefined>(["request"], "storage"),
-    /** Wraps the chosen backend (mirror, encryption, fault injection): each tap returns the backend to use. */
-    wrapStorage: new SyncWaterfallHook<[StorageBackend]>(["backend"], "wrapStorage"),
-    /** The directories scans walk. Waterfall: each tap gets the list so far and returns the new list. */
-    roots: new AsyncSeriesWaterfallHook<[string[]]>(["roots"], "roots"),
-    /** Before each scan (initial backup, startup catch-up, periodic or requested rescan); e.g. dump a database. */
-    beforeScan: new AsyncSeriesHook<[ScanInfo]>(["scan"], "beforeScan"),
-    /** Stage 1 observer: every event a source submits, before intake. */
-    event: new SyncHook<[ChangeEvent]>(["event"], "event"),
-    /**
-     * Stage 2, intake: asked once per path of an event. Bail: the first tap returning `"include"` or `"exclude"`
-     * decides; `undefined` asks the next tap; if nobody decides the path is included. Core's path filters tap it.
-     */
-    intake: new AsyncSeriesBailHook<[IntakeRequest], IntakeVerdict | undefined>(["request"], "intake"),
-    /**
-     * Stage 3: names the filesystem (snapshot unit) a path lives on. Bail: first non-undefined answer wins; core
-     * falls back to the deepest mount point from the mount table.
-     */
-    filesystem: new SyncBailHook<[string], string | undefined>(["path"], "filesystem"),
-    /**
-     * Stage 3, snapshot: one call per filesystem per batch. Bail: the first tap returning a {@link Snapshot} wins;
-     * core falls back to the live (no snapshot) strategy. A tap that throws fails the batch, which is retried.
-     */
-    snapshot: new AsyncSeriesBailHook<[SnapshotRequest], Snapshot | undefined>(["request"], "snapshot"),
-    /**
-     * Stage 4, stability: which of these live paths does some process hold open for writing? Bail: the first tap
-     * returning a set wins; if none does, no file is considered to have a writer.
-     */
-    stability: new AsyncSeriesBailHook<[StabilityRequest], WriterSet | undefined>(["request"], "stability"),
-    /** Stage 5 observer: an action entered the action queue. */
-    action: new SyncHook<[BackupAction]>(["action"], "action"),
-    /** Stage 6 observer: an upload is starting. */
-    uploadStarted: new SyncHook<[UploadInfo]>(["upload"], "uploadStarted"),
-    /** Stage 6 observer: a file's content is stored (not yet committed). */
-    uploaded: new SyncHook<[UploadInfo]>(["upload"], "uploaded"),
-    /** Stage 7: an index batch is durably stored and the state cache updated. Awaited in tap order. */
-    commit: new AsyncSeriesHook<[CommitInfo]>(["commit"], "commit"),
-    /** Observer: a path failed at some stage (it will be retried unless stated otherwise). */
-    failure: new SyncHook<[FailureInfo]>(["failure"], "failure"),
-    /** Observer: a scan started (`done` false) or finished (`done` true). */
-    scan: new SyncHook<[ScanInfo & { readonly done: boolean; readonly changed?: number }]>(["scan"], "scan"),
-    /** Shut-down, called once by `stop()` after the pipeline drained. Plugins close what they opened. */
-    shutdown: new AsyncSeriesHook<[]>([], "shutdown"),
-  });
+  /** Extension points in pipeline order (declared in EngineHooks.ts). Plugins tap; only the engine and its stages call. */
+  readonly hooks: EngineHooks = createEngineHooks();
 
   /** The effective parameters (defaults filled in). */
   readonly parameters: Parameters;
@@ -111,7 +57,6 @@ export class Engine {
   readonly mode: EngineMode;
   readonly #loggerFor: (name: string) => Logger;
   readonly #plugins: BackupPlugin[] = [];
-  #submitHandler: ((event: ChangeEvent) => void) | undefined;
 
   constructor(options: EngineOptions = {}) {
     this.parameters = { ...defaultParameters(), ...options.parameters };
@@ -124,11 +69,10 @@ export class Engine {
       verbosity: this.parameters.verbosity,
       ...options.log,
     });
-    for (const [name, hook] of Object.entries(this.hooks)) wrapTapErrors(hook, name);
-    // The embedded default storage, asked last so any plugin can supply another.
-    this.hooks.storage.tap({ name: "LocalDirectoryStorage", stage: 100 }, ({ parameters }) =>
-      parameters.storage === "local" ? new LocalDirectoryStorage({ path: parameters.localStoragePath }) : undefined,
-    );
+    // Core's own answers (local storage, mount-table filesystems, live snapshots, the own-paths rule): taps like a
+    // plugin's, asked last (or, for the own-paths rule, first), so any plugin can answer instead.
+    tapCoreDefaults(this.hooks, systemClock);
+    tapAgentOwnPaths(this.hooks, agentOwnPaths(this.parameters));
     for (const plugin of options.plugins ?? []) this.use(plugin);
   }
 
@@ -142,8 +86,8 @@ export class Engine {
 
   /**
    * Starts: calls `initialize`, opens storage and the repository (creating it when absent), syncs the state cache
-   * with the remote index, and readies the action queue, workers and committer. Nothing is half-started on failure:
-   * whatever was opened is closed again and the error is rethrown.
+   * with the remote index, and builds the pipeline. Nothing is half-started on failure: whatever was opened is closed
+   * again and the error is rethrown.
    */
   async start(options: RuntimeOptions = {}): Promise<Runtime> {
     if (this.#runtime) return this.#runtime;
@@ -158,12 +102,25 @@ export class Engine {
       throw err;
     }
     try {
-      this.#runtime = await Runtime.open(this, options, lock);
+      const resources = await Resources.open(this.parameters, () => this.resolveStorage(), lock, this.getLogger("state"));
+      this.#runtime = await Runtime.open(this.#runtimeContext(options), resources, options);
     } catch (err) {
       await this.hooks.shutdown.promise().catch(() => undefined);
       throw err;
     }
+    this.#handOverEarlyEvents((event) => this.#runtime!.pipeline.submit(event));
     return this.#runtime;
+  }
+
+  #runtimeContext(options: RuntimeOptions): RuntimeContext {
+    return {
+      hooks: this.hooks,
+      parameters: this.parameters,
+      clock: options.clock ?? systemClock,
+      logger: (name) => this.getLogger(name),
+      sourceHealth: this.sourceHealth,
+      submit: (event) => this.submit(event),
+    };
   }
 
   /** Walks the roots and backs up everything new or changed, then waits until it is all committed. */
@@ -179,7 +136,6 @@ export class Engine {
     if (!this.#runtime) return;
     const runtime = this.#runtime;
     this.#runtime = undefined;
-    this.#submitHandler = undefined;
     this.#early = [];
     try {
       await runtime.close(options);
@@ -209,28 +165,37 @@ export class Engine {
   }
 
   /**
-   * Sources call this with every change they see. Events submitted before the pipeline runs (sources start in
-   * `initialize`) are held and handed over when it starts.
+   * Sources call this with every change they see: the `event` observers, then the pipeline's intake. Events
+   * submitted before the pipeline runs (sources start in `initialize`) are held and handed over when it starts.
    */
   submit(event: ChangeEvent): void {
     this.hooks.event.call(event);
-    if (this.#submitHandler) return this.#submitHandler(event);
+    if (this.#receiver) return this.#receiver(event);
+    if (this.#runtime) return this.#runtime.pipeline.submit(event);
     // Sources start in `initialize`, before the pipeline exists: hold their first events until it does. Past the
     // limit, one rescan of everything replaces what was dropped.
     if (this.#early.length < EARLY_EVENT_LIMIT) this.#early.push(event);
     else this.#earlyOverflow = true;
   }
 
-  /** Installs the function that receives submitted events (the pipeline does, when it starts) and hands it the held ones. */
-  setSubmitHandler(handler: ((event: ChangeEvent) => void) | undefined): void {
-    this.#submitHandler = handler;
-    if (!handler) return;
+  /**
+   * Sends submitted events to `receiver` instead of the pipeline (a source's tests and benchmarks record what it
+   * submits without starting anything), and hands it the held ones; `undefined` goes back to the pipeline.
+   */
+  setSubmitHandler(receiver: ((event: ChangeEvent) => void) | undefined): void {
+    this.#receiver = receiver;
+    if (receiver) this.#handOverEarlyEvents(receiver);
+  }
+
+  #receiver: ((event: ChangeEvent) => void) | undefined;
+
+  #handOverEarlyEvents(to: (event: ChangeEvent) => void): void {
     const early = this.#early;
     this.#early = [];
-    for (const e of early) handler(e);
+    for (const e of early) to(e);
     if (this.#earlyOverflow) {
       this.#earlyOverflow = false;
-      for (const root of this.parameters.backupRoots) handler({ type: "rescan", path: root, reason: "overflow" });
+      for (const root of this.parameters.backupRoots) to({ type: "rescan", path: root, reason: "overflow" });
     }
   }
 

@@ -64,3 +64,8 @@ export class ManualClock implements Clock {
     await settle();
   }
 }
+
+/** Resolves after `ms` on `clock` (a manual clock resolves it when advanced past it). */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+}

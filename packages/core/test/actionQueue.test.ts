@@ -11,8 +11,6 @@ test("a newer upload of a queued path replaces the queued one (newest wins) and 
   const gate = new Promise<void>((resolve) => (release = resolve));
   const queue = new ActionQueue({
     concurrency: 1,
-    highWaterMark: 100,
-    lowWaterMark: 50,
     handler: async (action) => {
       if (action.type === "upload") handled.push(action.source);
       await gate;

@@ -70,9 +70,9 @@ test("deletes and moves are replayed from the index", async () => {
     await engine.initialBackup();
     // A directory rename is one move record; the files are not uploaded again.
     await rename(join(ws.src, "dir"), join(ws.src, "moved"));
-    await runtime.queue.push({ type: "move", from: join(ws.src, "dir"), to: join(ws.src, "moved") });
+    await runtime.pipeline.enqueue({ type: "move", from: join(ws.src, "dir"), to: join(ws.src, "moved") });
     await rm(join(ws.src, "gone.txt"));
-    await runtime.queue.push({ type: "delete", path: join(ws.src, "gone.txt") });
+    await runtime.pipeline.enqueue({ type: "delete", path: join(ws.src, "gone.txt") });
     const uploadedBefore = runtime.uploader.stats.chunksUploaded;
     await runtime.drain();
     assert.is(runtime.uploader.stats.chunksUploaded, uploadedBefore);

@@ -118,7 +118,7 @@ test("a batch deleted while the agent runs halts the committer: drain throws, no
     const before = await batchFiles(ws);
     await rm(before.at(-1)!);
     await writeFile(join(ws.src, "b.txt"), "b");
-    await runtime.queue.push({ type: "upload", path: join(ws.src, "b.txt"), source: join(ws.src, "b.txt") });
+    await runtime.pipeline.enqueue({ type: "upload", path: join(ws.src, "b.txt"), source: join(ws.src, "b.txt") });
     try {
       await runtime.drain();
       assert.unreachable("drain must fail on a damaged index");
@@ -152,7 +152,7 @@ test("a batch truncated while the agent runs halts the next commit, naming the o
     const last = (await batchFiles(ws)).at(-1)!;
     await truncate(last, 10);
     await writeFile(join(ws.src, "b.txt"), "b");
-    await runtime.queue.push({ type: "upload", path: join(ws.src, "b.txt"), source: join(ws.src, "b.txt") });
+    await runtime.pipeline.enqueue({ type: "upload", path: join(ws.src, "b.txt"), source: join(ws.src, "b.txt") });
     const err = await runtime.drain().then(
       () => assert.unreachable("drain must fail on a truncated batch"),
       (e: unknown) => e as Error,

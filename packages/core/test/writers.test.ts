@@ -48,7 +48,7 @@ async function writer(ws: Workspace, name: string, wrap?: (b: StorageBackend) =>
 async function commitFile(w: Awaited<ReturnType<typeof writer>>, file: string) {
   const runtime = w.engine.runtime;
   await writeFile(join(w.src, file), `${w.name} ${file}`);
-  await runtime.queue.push({ type: "upload", path: join(w.src, file), source: join(w.src, file) });
+  await runtime.pipeline.enqueue({ type: "upload", path: join(w.src, file), source: join(w.src, file) });
   await runtime.drain();
 }
 

@@ -4,7 +4,7 @@ import { chmod, chown, lstat, mkdir, readFile, rename, rm, unlink, writeFile } f
 import { join } from "node:path";
 import { BackupError, ConfigError, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { Runtime } from "../pipeline/Runtime.js";
+import type { Runtime } from "../Runtime.js";
 import { BridgeConnection, defaultConnectionLimits, type BridgeConnectionLimits } from "./BridgeConnection.js";
 import type { BridgeRequestContext } from "./executeBridgeRequest.js";
 import { BRIDGE_FILES, type BridgeNotificationBody } from "./protocol.js";
@@ -121,9 +121,9 @@ export class BridgeServer {
   readonly #context: BridgeRequestContext;
 
   constructor(runtime: Runtime, options: BridgeServerOptions = {}) {
-    const p = runtime.engine.parameters;
+    const p = runtime.parameters;
     this.#runtime = runtime;
-    this.#log = runtime.engine.getLogger("bridge");
+    this.#log = runtime.logger("bridge");
     this.#ipcPath = options.ipcPath ?? p.ipcPath;
     this.#useUnix = options.useUnixSocket ?? p.ipcUseUNIXSocket;
     this.#useTcp = options.useTcpSocket ?? p.ipcUseTCPSocket;
@@ -316,7 +316,7 @@ export class BridgeServer {
   }
 
   #tapHooks(): void {
-    const hooks = this.#runtime.engine.hooks;
+    const hooks = this.#runtime.hooks;
     hooks.uploadStarted.tap(PLUGIN_NAME, (u) => this.#notify({ kind: "uploadStarted", path: u.path, size: u.size }));
     hooks.uploaded.tap(PLUGIN_NAME, (u) => this.#notify({ kind: "uploaded", path: u.path, size: u.size, bytesUploaded: u.bytesUploaded }));
     hooks.failure.tap(PLUGIN_NAME, (f) =>

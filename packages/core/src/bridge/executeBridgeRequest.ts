@@ -1,6 +1,6 @@
 import { posix } from "node:path";
-import type { Runtime } from "../pipeline/Runtime.js";
-import { isPathUnder } from "../repository/format.js";
+import type { Runtime } from "../Runtime.js";
+import { isUnder } from "../mounts/mountPaths.js";
 import { BridgeRequestError } from "./BridgeRequestError.js";
 import { MAX_CHECK_PATHS, type BridgeNotificationBody, type BridgeRequest, type BridgeScanStatus } from "./protocol.js";
 
@@ -108,7 +108,7 @@ export function executeBridgeRequest(ctx: BridgeRequestContext, request: BridgeR
       return rt.stats({ includeUploads: request.includeUploads !== false });
     case "check": {
       // An update for a path that is gone becomes a delete in the pipeline, so deletions are checked too.
-      for (const path of request.paths) rt.engine.submit({ type: "update", path });
+      for (const path of request.paths) rt.submit({ type: "update", path });
       return { submitted: request.paths.length, paused: rt.pipeline.paused };
     }
     case "pause": {
@@ -133,7 +133,7 @@ export function executeBridgeRequest(ctx: BridgeRequestContext, request: BridgeR
       // A rescan walks only inside what is backed up: a client cannot point the agent at the rest of the system.
       const requested = request.roots;
       return rt.roots().then((roots) => {
-        const outside = requested.find((r) => !roots.some((root) => isPathUnder(r, root)));
+        const outside = requested.find((r) => !roots.some((root) => isUnder(r, root)));
         if (outside !== undefined) throw new BridgeRequestError("BAD_REQUEST", `roots: ${outside} is not under a backup root`);
         return start();
       });

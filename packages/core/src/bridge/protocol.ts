@@ -1,4 +1,4 @@
-import type { AgentStats, ScanResult } from "../pipeline/Runtime.js";
+import type { AgentStats, ScanResult } from "../Runtime.js";
 import type { ScanInfo } from "../types.js";
 
 /**

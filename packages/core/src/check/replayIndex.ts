@@ -1,6 +1,7 @@
 import { messageOf } from "../errors.js";
+import { isUnder } from "../mounts/mountPaths.js";
 import { sameEntry } from "../pipeline/Uploader.js";
-import { applyRecord, isPathUnder, type IndexObjectName } from "../repository/format.js";
+import { applyRecord, type IndexObjectName } from "../repository/format.js";
 import type { Repository } from "../repository/Repository.js";
 import type { FileEntry } from "../types.js";
 import { MAX_LISTED_PATHS, type CheckWarning, type Damage, type DependentVersion } from "./CheckReport.js";
@@ -120,7 +121,7 @@ export async function replayIndex(repo: Repository, scan: IndexScan, damaged: Re
       if (record.op === "put") depend(record, b);
       else if (record.op === "move") {
         const single = out.tree.get(record.to);
-        const moved = single && single.type !== "dir" ? [single] : [...out.tree.values()].filter((e) => isPathUnder(e.path, record.to));
+        const moved = single && single.type !== "dir" ? [single] : [...out.tree.values()].filter((e) => isUnder(e.path, record.to));
         for (const entry of moved) depend(entry, b);
       }
     }

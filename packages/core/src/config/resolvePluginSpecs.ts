@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigError, messageOf } from "../errors.js";
-import type { BackupPlugin } from "../Plugin.js";
+import type { BackupPlugin } from "../Engine.js";
 import { configProblem, ConfigValidationError, type ConfigProblem } from "./ConfigValidationError.js";
 
 /**

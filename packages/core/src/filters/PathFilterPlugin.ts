@@ -1,6 +1,6 @@
 import type { Engine } from "../Engine.js";
 import { ConfigError } from "../errors.js";
-import type { BackupPlugin } from "../Plugin.js";
+import type { BackupPlugin } from "../Engine.js";
 import { RootedPathFilter } from "./RootedPathFilter.js";
 
 const PLUGIN_NAME = "PathFilterPlugin";

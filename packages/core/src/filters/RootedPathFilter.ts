@@ -1,5 +1,5 @@
 import { defaultPathFilters, type PathFilterRule } from "../config/Parameters.js";
-import { isPathUnder } from "../repository/format.js";
+import { isUnder } from "../mounts/mountPaths.js";
 import { PathFilter, type PathFilterOptions } from "./PathFilter.js";
 import { rulePattern } from "./pathFilterPatterns.js";
 
@@ -77,7 +77,7 @@ export class RootedPathFilter {
 
   /** True when `path` (absolute, normalised) is not to be backed up. */
   isExcluded(path: string): boolean {
-    for (const { root, filter } of this.#rooted) if (isPathUnder(path, root)) return filter.isExcluded(path);
+    for (const { root, filter } of this.#rooted) if (isUnder(path, root)) return filter.isExcluded(path);
     return this.#base.isExcluded(path);
   }
 }

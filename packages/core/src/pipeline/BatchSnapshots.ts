@@ -1,17 +1,7 @@
-import type { Clock } from "../clock.js";
-import type { Engine } from "../Engine.js";
+import { BackupError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { MountTable } from "../mounts/MountTable.js";
-import { SharedSnapshot, liveSnapshot } from "./SharedSnapshot.js";
-
-/** The mount table, or null where /proc cannot be read (then everything is one filesystem). */
-function readMounts(): MountTable | null {
-  try {
-    return MountTable.readSync();
-  } catch {
-    return null;
-  }
-}
+import { SharedSnapshot } from "./SharedSnapshot.js";
+import type { StageContext } from "./StageContext.js";
 
 /** What {@link BatchSnapshots.take} returns. */
 export interface TakenSnapshots {
@@ -22,21 +12,18 @@ export interface TakenSnapshots {
 }
 
 /**
- * Stage 3: groups a batch's paths by filesystem (the `filesystem` hook, else the deepest mount point) and takes one
- * snapshot per filesystem through the `snapshot` hook (the live strategy when no plugin answers), shared and
- * reference-counted by the batch's files.
+ * Stage 3: groups a batch's paths by filesystem (the `filesystem` hook; core's default answers with the deepest mount
+ * point) and takes one snapshot per filesystem through the `snapshot` hook (core's default: the live strategy),
+ * shared and reference-counted by the batch's files.
  */
 export class BatchSnapshots {
-  readonly #engine: Engine;
-  readonly #clock: Clock;
+  readonly #context: StageContext;
   readonly #log: Logger;
   readonly #active = new Set<SharedSnapshot>();
-  #mounts: MountTable | undefined | null;
 
-  constructor(engine: Engine, clock: Clock, log: Logger) {
-    this.#engine = engine;
-    this.#clock = clock;
-    this.#log = log;
+  constructor(context: StageContext) {
+    this.#context = context;
+    this.#log = context.logger("pipeline");
   }
 
   /** Snapshots currently held by some file. */
@@ -45,10 +32,7 @@ export class BatchSnapshots {
   }
 
   #filesystemOf(path: string): string {
-    const named = this.#engine.hooks.filesystem.call(path);
-    if (named) return named;
-    this.#mounts ??= readMounts();
-    return this.#mounts?.mountOf(path)?.mountPoint ?? "/";
+    return this.#context.hooks.filesystem.call(path) ?? "/";
   }
 
   /** One snapshot per filesystem for these paths. */
@@ -64,7 +48,8 @@ export class BatchSnapshots {
     await Promise.all(
       [...groups].map(async ([filesystem, list]) => {
         try {
-          const snapshot = (await this.#engine.hooks.snapshot.promise({ filesystem, paths: list })) ?? liveSnapshot(filesystem, this.#clock.now());
+          const snapshot = await this.#context.hooks.snapshot.promise({ filesystem, paths: list });
+          if (!snapshot) throw new BackupError("PLUGIN_MISSING", `no snapshot strategy answered for ${filesystem}`);
           const shared = new SharedSnapshot(snapshot, this.#log, (s) => this.#active.delete(s));
           this.#active.add(shared);
           shared.acquire(); // the batch's own hold, released below once every file has its reference

@@ -1,4 +1,3 @@
-import type { Engine } from "../Engine.js";
 import { IndexDamagedError, messageOf } from "../errors.js";
 import type { IndexObjectName } from "../repository/format.js";
 import { readJournal } from "../repository/journal.js";
@@ -7,13 +6,15 @@ import type { Logger } from "../logger.js";
 import type { Repository } from "../repository/Repository.js";
 import type { LocalIdentity, StateCache } from "../state/StateCache.js";
 import type { IndexRecord } from "../types.js";
-import { backoffDelay, delay, type BackoffPolicy } from "./retry.js";
+import { sleep } from "../clock.js";
+import { backoffDelay, type BackoffPolicy } from "./retry.js";
+import type { StageContext } from "./StageContext.js";
 
 /** Options of {@link Committer}. */
 export interface CommitterOptions {
   repository: Repository;
   cache: StateCache;
-  engine: Engine;
+  context: StageContext;
   /** BatchUploadConsolidationDelay: a batch closes this long after its first record. */
   delayMs: number;
   /** A batch also closes when it holds this many records. Default 5,000. */
@@ -22,7 +23,6 @@ export interface CommitterOptions {
   checkpointEvery?: number;
   /** Newest batch time already in the index (batch times never go backwards). */
   lastBatchTime?: number;
-  now?: () => number;
   /** Retry timing of failed batch writes. */
   backoff?: BackoffPolicy;
   /** Called once when committing stops because the remote index is damaged. */
@@ -46,7 +46,7 @@ export class Committer {
   readonly #o: Required<Omit<CommitterOptions, "lastBatchTime" | "onHalt">> & Pick<CommitterOptions, "onHalt">;
   readonly #log: Logger;
   #pending: Pending[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #timer: unknown;
   #chain: Promise<void> = Promise.resolve();
   #lastTime: number;
   #failures = 0;
@@ -59,9 +59,9 @@ export class Committer {
   readonly stats = { batches: 0, records: 0, checkpoints: 0, retries: 0, conflicts: 0, lastCommitAt: 0 };
 
   constructor(options: CommitterOptions) {
-    this.#o = { maxRecords: 5_000, checkpointEvery: 50_000, now: Date.now, backoff: { baseMs: 1_000, maxMs: 60_000 }, ...options };
+    this.#o = { maxRecords: 5_000, checkpointEvery: 50_000, backoff: { baseMs: 1_000, maxMs: 60_000 }, ...options };
     this.#lastTime = options.lastBatchTime ?? 0;
-    this.#log = options.engine.getLogger("commit");
+    this.#log = options.context.logger("commit");
   }
 
   /** Records waiting for the current batch to close (or held back by a halt). */
@@ -74,7 +74,7 @@ export class Committer {
     return new Promise((resolve) => {
       this.#pending.push({ record, identity, resolve });
       if (this.#pending.length >= this.#o.maxRecords) this.#closeBatch();
-      else if (!this.#timer) this.#timer = setTimeout(() => this.#closeBatch(), this.#o.delayMs);
+      else if (this.#timer === undefined) this.#timer = this.#o.context.clock.setTimeout(() => this.#closeBatch(), this.#o.delayMs);
     });
   }
 
@@ -95,7 +95,7 @@ export class Committer {
   }
 
   #closeBatch(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#o.context.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
@@ -122,10 +122,10 @@ export class Committer {
     this.#failures = 0;
     this.stats.batches++;
     this.stats.records += records.length;
-    this.stats.lastCommitAt = this.#o.now();
+    this.stats.lastCommitAt = this.#o.context.clock.now();
     this.#log.debug(`committed batch ${committed.seq} (${records.length} records) as ${committed.key}`);
     for (const p of batch) p.resolve();
-    await this.#o.engine.hooks.commit.promise({ sequence: committed.seq, key: committed.key, records }).catch((err) => {
+    await this.#o.context.hooks.commit.promise({ sequence: committed.seq, key: committed.key, records }).catch((err) => {
       this.#log.error("a commit observer failed", err);
     });
     const since = this.#o.cache.recordsSinceCheckpoint;
@@ -152,7 +152,7 @@ export class Committer {
         this.stats.retries++;
         const wait = backoffDelay(attempt, this.#o.backoff.baseMs, this.#o.backoff.maxMs);
         this.#log.error(`${what} failed (attempt ${attempt}); retrying in ${wait} ms`, err);
-        await delay(wait);
+        await sleep(this.#o.context.clock, wait);
       }
     }
   }
@@ -187,7 +187,7 @@ export class Committer {
     for (;;) {
       await this.#retrying("reading the index before a commit", () => this.#catchUp(new Set(replaces)));
       const seq = cache.lastSequence + 1;
-      const time = Math.max(this.#o.now(), this.#lastTime);
+      const time = Math.max(this.#o.context.clock.now(), this.#lastTime);
       const batch = repository.encodeBatch(seq, time, records, replaces);
       await cache.setInflight({ seq, time, key: batch.key, records, replaces });
       await this.#retrying(`writing index batch ${seq}`, () => repository.putBatch(batch));
@@ -209,7 +209,7 @@ export class Committer {
       );
       replaces = [...replaces, batch.key];
       // Two writers that collided list the same state; a random pause keeps them from colliding again.
-      await delay(20 + Math.floor(Math.random() * 200));
+      await sleep(this.#o.context.clock, 20 + Math.floor(Math.random() * 200));
     }
   }
 
@@ -252,7 +252,7 @@ export class Committer {
         return;
       } catch (err) {
         this.#log.error(`writing checkpoint at batch ${seq} failed (attempt ${attempt})`, err);
-        await delay(backoffDelay(attempt, this.#o.backoff.baseMs, this.#o.backoff.maxMs));
+        await sleep(this.#o.context.clock, backoffDelay(attempt, this.#o.backoff.baseMs, this.#o.backoff.maxMs));
       }
     }
     // A missing checkpoint only makes restores read more batches; the next commit tries again.

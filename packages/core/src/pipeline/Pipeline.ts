@@ -1,80 +1,88 @@
-import type { Clock } from "../clock.js";
-import { lstatBatchInSnapshots, lstatPath } from "./FileReader.js";
-import { goneFromLiveTree } from "./goneFromLiveTree.js";
 import { messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { isPathUnder } from "../repository/format.js";
-import type { BackupAction, ChangeEvent } from "../types.js";
-import type { Runtime } from "./Runtime.js";
-import type { SharedSnapshot } from "./SharedSnapshot.js";
-import { BatchSnapshots } from "./BatchSnapshots.js";
-import { Stability, type PromotionReason } from "./Stability.js";
-import { StagingArea, type StagedFile } from "./StagingArea.js";
+import type { Repository } from "../repository/Repository.js";
+import { Scanner, type ScanOutput } from "../scan/Scanner.js";
+import type { StateCache } from "../state/StateCache.js";
+import type { BackupAction, ChangeEvent, ScanInfo } from "../types.js";
 import { ActionHolds } from "./ActionHolds.js";
-import { wakeAll } from "./waiters.js";
-import type { BackoffPolicy } from "./retry.js";
+import { ActionQueue } from "./ActionQueue.js";
+import { BatchSnapshots } from "./BatchSnapshots.js";
+import { Committer } from "./Committer.js";
+import { lstatBatchInSnapshots } from "./FileReader.js";
+import { goneFromLiveTree } from "./goneFromLiveTree.js";
+import { Intake, type IntakeOutput } from "./Intake.js";
+import { isTransient, type BackoffPolicy } from "./retry.js";
 import { RetrySchedule } from "./RetrySchedule.js";
-import { PauseBuffer } from "./PauseBuffer.js";
+import type { SharedSnapshot } from "./SharedSnapshot.js";
+import { Stability, type PromotionReason } from "./Stability.js";
+import type { StageContext } from "./StageContext.js";
+import { StagingArea, type StagedFile } from "./StagingArea.js";
+import { Uploader } from "./Uploader.js";
+import { wakeAll } from "./waiters.js";
+
+/** Uploads retry per path (through intake); a delete or move retries as itself. */
+function retryKey(action: BackupAction): string {
+  if (action.type === "upload") return action.path;
+  return action.type === "move" ? `move\0${action.from}\0${action.to}` : `delete\0${action.path}`;
+}
 
 /** Options of {@link Pipeline}. */
 export interface PipelineOptions {
-  clock: Clock;
   /** Give up on a path after this many failed attempts (bounded runs only). Default: never. */
   maxAttempts?: number;
-  /** Retry timing of failed snapshots and uploads. Default {@link defaultBackoff}. */
+  /** Retry timing of failed snapshots, uploads and index writes. Default {@link defaultBackoff}. */
   backoff?: BackoffPolicy;
-  /** Called when a path is given up. */
+  /** Checkpoint every N committed records. */
+  checkpointEvery?: number;
+  /** Newest batch time already in the index (batch times never go backwards). */
+  lastBatchTime?: number;
+  /** Called when a path is given up (bounded runs). */
   onGiveUp?: (path: string, error: unknown, attempts: number) => void;
+  /** Called once when committing stops because the remote index is damaged. */
+  onHalt?: (error: Error) => void;
 }
 
 /**
- * Stages 1–4 in front of the action queue: intake (filters, coalescing, batching by SnapshotSharingWindow),
- * snapshots (one per filesystem per batch, shared and reference-counted), stability (writers, long polling), then
- * upload actions with staging copies. Also pause/unpause, back-pressure for producers, and retries of failed
- * uploads through a fresh snapshot.
+ * The seven stages, built and connected here, in order: 1–2 {@link Intake} (filters, coalescing, batches of
+ * SnapshotSharingWindow), 3 {@link BatchSnapshots} (one snapshot per filesystem per batch), 4 {@link Stability}
+ * (writers, long polling) and {@link StagingArea} (small files copied so the snapshot can go), 5 the
+ * {@link ActionQueue}, 6 the {@link Uploader}, 7 the {@link Committer}. The {@link Scanner} is a source feeding
+ * intake. The pipeline also owns the one retry path (every failure waits on {@link RetrySchedule}, on the injected
+ * clock) and back-pressure for producers.
  */
-export class Pipeline {
-  readonly #rt: Runtime;
-  readonly #o: PipelineOptions;
-  readonly #clock: Clock;
+export class Pipeline implements IntakeOutput, ScanOutput {
+  readonly #context: StageContext;
+  readonly #cache: StateCache;
   readonly #log: Logger;
-  readonly stability: Stability;
-  #batch = new Set<string>();
-  #batchTimer: unknown;
-  #batchesInFlight = 0;
-  readonly #pause = new PauseBuffer();
-  readonly #retries: RetrySchedule;
+  readonly #options: PipelineOptions;
+  readonly intake: Intake;
   readonly #snapshots: BatchSnapshots;
-  #roomWaiters: (() => void)[] = [];
-  #throttled = false;
-  #idleWaiters: (() => void)[] = [];
+  readonly stability: Stability;
   readonly #staging: StagingArea;
-  /** Snapshot references and staging copies of queued uploads (released by `handle`, or when an upload is replaced). */
+  /** Snapshot references and staging copies of queued uploads (released after the action, or when it is replaced). */
   readonly holds: ActionHolds;
-  #intakesInFlight = 0;
-  readonly stats = { events: 0, excluded: 0, coalesced: 0, batches: 0, snapshotFailures: 0, uploadFailures: 0, lastError: "" as string, lastErrorAt: 0 };
+  readonly queue: ActionQueue;
+  readonly uploader: Uploader;
+  readonly committer: Committer;
+  readonly scanner: Scanner;
+  readonly #retries: RetrySchedule;
+  #batchesInFlight = 0;
+  #throttled = false;
+  #roomWaiters: (() => void)[] = [];
+  #idleWaiters: (() => void)[] = [];
+  readonly #failures = { snapshotFailures: 0, uploadFailures: 0, lastError: "", lastErrorAt: 0 };
 
-  /** Files staged so far. */
-  get staged(): number {
-    return this.#staging.staged;
-  }
-
-  constructor(runtime: Runtime, options: PipelineOptions) {
-    this.#rt = runtime;
-    this.#o = options;
-    this.#clock = options.clock;
-    this.#log = runtime.engine.getLogger("pipeline");
-    const p = runtime.engine.parameters;
-    this.#retries = new RetrySchedule(this.#clock, options.backoff, options.maxAttempts, (path) => {
-      this.#addToBatch(path);
-      this.notify();
-    });
-    this.#snapshots = new BatchSnapshots(runtime.engine, this.#clock, this.#log);
-    this.#staging = new StagingArea(p.stagingDirectory, p.maximumFileSizeForStagingCopy);
-    this.holds = new ActionHolds(this.#staging);
+  constructor(context: StageContext, repository: Repository, cache: StateCache, options: PipelineOptions = {}) {
+    const p = context.parameters;
+    this.#context = context;
+    this.#cache = cache;
+    this.#options = options;
+    this.#log = context.logger("pipeline");
+    this.#retries = new RetrySchedule(context.clock, options.backoff, options.maxAttempts);
+    this.intake = new Intake(context, this);
+    this.#snapshots = new BatchSnapshots(context);
     this.stability = new Stability({
-      engine: runtime.engine,
-      clock: this.#clock,
+      context,
       pollInterval: p.openFileHandlePollingInterval,
       maxWaitForNoWriters: p.maximumTimeToWaitForNoOpenFileHandles,
       longPollingInterval: p.longPollingInterval,
@@ -82,23 +90,41 @@ export class Pipeline {
       promote: (path, shared, reason) => void this.#promote(path, shared, reason),
       resnapshot: (paths) => this.#snapshotPaths(paths),
     });
+    this.#staging = new StagingArea(p.stagingDirectory, p.maximumFileSizeForStagingCopy);
+    this.holds = new ActionHolds(this.#staging);
+    this.queue = new ActionQueue({
+      concurrency: p.uploadThreadCount,
+      handler: (action) => this.#perform(action),
+      onSettled: () => this.notify(),
+      onReplaced: (old) => void this.holds.release(old).catch((err) => this.#log.warn(`releasing a replaced upload failed: ${messageOf(err)}`)),
+    });
+    this.committer = new Committer({
+      context,
+      repository,
+      cache,
+      delayMs: p.batchUploadConsolidationDelay,
+      ...(options.lastBatchTime !== undefined ? { lastBatchTime: options.lastBatchTime } : {}),
+      ...(options.onHalt ? { onHalt: options.onHalt } : {}),
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}),
+    });
+    this.uploader = new Uploader({ context, repository, cache, committer: this.committer });
+    this.scanner = new Scanner(context, cache, this);
+  }
+
+  /** Counters of intake and of failures, for stats. */
+  get stats() {
+    return { ...this.intake.stats, ...this.#failures };
   }
 
   /** Paths somewhere between intake and the end of the action queue. */
   get outstanding(): number {
-    return (
-      this.#intakesInFlight +
-      this.#batch.size +
-      this.stability.waiting +
-      this.stability.longPolling +
-      this.#rt.queue.size +
-      this.#rt.queue.running +
-      this.#retries.waiting
-    );
+    const { intake, stability, queue } = this;
+    return intake.inFlight + intake.batched + stability.waiting + stability.longPolling + queue.size + queue.running + this.#retries.waiting;
   }
 
   get paused(): boolean {
-    return this.#pause.paused;
+    return this.intake.paused;
   }
 
   /** Batches between closing and handing their files to stability. */
@@ -108,12 +134,12 @@ export class Pipeline {
 
   /** Events being taken in (filters running). */
   get intakesInFlight(): number {
-    return this.#intakesInFlight;
+    return this.intake.inFlight;
   }
 
   /** Events buffered while paused. */
   get bufferedCount(): number {
-    return this.#pause.count;
+    return this.intake.buffered;
   }
 
   /** Snapshots currently held. */
@@ -121,166 +147,53 @@ export class Pipeline {
     return this.#snapshots.active;
   }
 
-  /** Resolves when the pipeline is below the low-water mark (producers call it between submissions). */
-  waitForRoom(): Promise<void> {
-    const p = this.#rt.engine.parameters;
-    if (this.outstanding >= p.queueHighWaterMark) this.#throttled = true;
-    if (!this.#throttled) return Promise.resolve();
-    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  /** Files staged so far. */
+  get staged(): number {
+    return this.#staging.staged;
   }
 
-  /** Resolves when nothing is in intake, stability, snapshots-in-progress, retries, or the action queue. */
-  idle(): Promise<void> {
-    if (this.#isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
+  // Stage 1: sources and scans.
 
-  readonly #isIdle = (): boolean => this.outstanding === 0 && this.#batchesInFlight === 0;
-
-  /** Re-evaluates waiters; called whenever work completes. */
-  notify(): void {
-    const p = this.#rt.engine.parameters;
-    if (this.#intakesInFlight === 0) wakeAll(this.#intakeWaiters.splice(0));
-    if (this.#throttled && this.outstanding <= p.queueLowWaterMark) {
-      this.#throttled = false;
-      wakeAll(this.#roomWaiters.splice(0));
-    }
-    if (this.#idleWaiters.length && this.#isIdle()) wakeAll(this.#idleWaiters.splice(0));
-  }
-
-  /** Pauses monitoring: events are buffered until `unpause`. */
-  pause(): void {
-    this.#pause.pause();
-  }
-
-  /** Resumes; buffered events are processed, or dropped when `discard` (then a rescan is the way to catch up). */
-  unpause(options: { discard?: boolean } = {}): { processed: number; discarded: number } {
-    const { events, overflow } = this.#pause.release();
-    if (options.discard) return { processed: 0, discarded: events.length };
-    for (const e of events) this.submit(e);
-    if (overflow) this.#rt.requestScan("overflow");
-    return { processed: events.length, discarded: 0 };
-  }
-
-  /** Entry point of every change event (sources call `engine.submit`, which lands here). */
+  /** Entry point of every change event (`engine.submit` lands here). */
   submit(event: ChangeEvent): void {
-    this.stats.events++;
-    if (this.#pause.hold(event)) return;
-    this.#intakesInFlight++;
-    void this.#intake(event)
-      .catch((err) => this.#error("intake", "path" in event ? event.path : event.to, err))
-      .finally(() => {
-        this.#intakesInFlight--;
-        this.notify();
-      });
+    this.intake.submit(event, () => this.notify());
   }
 
-  async #included(path: string, event: ChangeEvent): Promise<boolean> {
-    const hook = this.#rt.engine.hooks.intake;
-    if (!hook.isUsed()) return true;
-    const ok = (await hook.promise({ path, event })) !== "exclude";
-    if (!ok) this.stats.excluded++;
-    return ok;
+  admitFile(path: string): void {
+    this.intake.admitScanned(path);
   }
 
-  /** Whether the committed state has `path` (or anything under it). */
-  #committed(path: string): boolean {
-    if (this.#rt.cache.get(path)) return true;
-    for (const _ of this.#rt.cache.entriesUnder(path)) return true;
+  admitMetadata(path: string): void {
+    this.enqueue({ type: "upload", path, source: path });
+  }
+
+  admitDelete(path: string): void {
+    this.enqueue({ type: "delete", path });
+  }
+
+  requestScan(reason: ScanInfo["reason"], roots?: string[]): void {
+    this.scanner.request(reason, roots);
+  }
+
+  intakeFailed(path: string, error: unknown): void {
+    this.#error("intake", path, error);
+  }
+
+  committed(path: string): boolean {
+    if (this.#cache.get(path)) return true;
+    for (const _ of this.#cache.entriesUnder(path)) return true;
     return false;
   }
 
-  /**
-   * Whether a delete or move of `path` must be recorded: it is committed, or work that may record it is still in
-   * flight (queued uploads and moves, records not yet committed). In the second case the record may turn out to be
-   * a no-op, which is harmless; dropping it would leave a file in the backup that is gone.
-   */
-  #known(path: string): boolean {
-    if (this.#committed(path)) return true;
-    return this.#rt.queue.size + this.#rt.queue.running + this.#rt.committer.pendingCount + this.stability.waiting + this.stability.longPolling > 0;
+  mayBeRecorded(path: string): boolean {
+    if (this.committed(path)) return true;
+    const { queue, committer, stability } = this;
+    return queue.size + queue.running + committer.pendingCount + stability.waiting + stability.longPolling > 0;
   }
 
-  async #intake(event: ChangeEvent): Promise<void> {
-    switch (event.type) {
-      case "update":
-        if (await this.#included(event.path, event)) this.#addToBatch(event.path);
-        return;
-      case "rescan":
-        this.#rt.requestScan(event.reason === "overflow" ? "overflow" : "request", [event.path]);
-        return;
-      case "delete": {
-        if (!(await this.#included(event.path, event))) return;
-        const dropped = this.#dropPending(event.path);
-        if (dropped) this.stats.coalesced += dropped;
-        if (this.#known(event.path)) this.#enqueue({ type: "delete", path: event.path });
-        return;
-      }
-      case "move": {
-        const [fromOk, toOk] = await Promise.all([this.#included(event.from, event), this.#included(event.to, event)]);
-        if (!fromOk && !toOk) return;
-        if (!toOk) return this.#intake({ type: "delete", path: event.from });
-        // Pending updates follow the move: an update then a rename uploads to the new path.
-        for (const p of [...this.#batch]) {
-          if (isPathUnder(p, event.from)) {
-            this.#batch.delete(p);
-            this.#batch.add(event.to + p.slice(event.from.length));
-          }
-        }
-        if (fromOk && this.#known(event.from)) this.#enqueue({ type: "move", from: event.from, to: event.to });
-        // Content not committed under `from` yet would not move with the record: make sure `to` is read itself.
-        if (!(fromOk && this.#committed(event.from)) && !this.#batch.has(event.to)) {
-          const st = await lstatPath(event.to).catch(() => undefined);
-          if (st?.isDirectory()) this.#rt.requestScan("request", [event.to]);
-          else if (st) this.#addToBatch(event.to);
-        }
-        return;
-      }
-    }
-  }
+  // Stage 3: a closed batch is snapshotted, then stat'ed as a whole and handed to stability.
 
-  #dropPending(path: string): number {
-    let n = 0;
-    for (const p of [...this.#batch]) {
-      if (isPathUnder(p, path)) {
-        this.#batch.delete(p);
-        n++;
-      }
-    }
-    return n;
-  }
-
-  /** Adds a path to the current batch; the first path opens the SnapshotSharingWindow. */
-  #addToBatch(path: string): void {
-    if (this.#batch.has(path)) {
-      this.stats.coalesced++;
-      return;
-    }
-    this.#batch.add(path);
-    if (this.#batchTimer === undefined) {
-      this.#batchTimer = this.#clock.setTimeout(() => this.#closeBatch(), this.#rt.engine.parameters.snapshotSharingWindow);
-    }
-  }
-
-  /** Closes the current batch now (tests, shutdown). */
-  flushBatch(): void {
-    this.#closeBatch();
-  }
-
-  /** Waits until every submitted event has been taken in, then closes the current batch (drain, end of a scan). */
-  async flush(): Promise<void> {
-    while (this.#intakesInFlight > 0) await new Promise<void>((resolve) => this.#intakeWaiters.push(resolve));
-    this.#closeBatch();
-  }
-
-  #intakeWaiters: (() => void)[] = [];
-
-  #closeBatch(): void {
-    this.#clock.clearTimeout(this.#batchTimer);
-    this.#batchTimer = undefined;
-    if (this.#batch.size === 0) return;
-    const paths = [...this.#batch];
-    this.#batch = new Set();
-    this.stats.batches++;
+  snapshotBatch(paths: string[]): void {
     this.#batchesInFlight++;
     void this.#processBatch(paths).finally(() => {
       this.#batchesInFlight--;
@@ -292,7 +205,7 @@ export class Pipeline {
   async #snapshotPaths(paths: string[]): Promise<Map<string, SharedSnapshot>> {
     const { refs, failed } = await this.#snapshots.take(paths);
     for (const { paths: lost, error } of failed) {
-      this.stats.snapshotFailures++;
+      this.#failures.snapshotFailures++;
       for (const p of lost) this.#retryLater(p, error, "snapshot");
     }
     return refs;
@@ -310,12 +223,14 @@ export class Pipeline {
       } else if (!st) {
         // Gone at snapshot time: only this file lets go of the snapshot; the rest of the batch is unaffected.
         shared.release();
-        if (this.#known(path)) this.#enqueue({ type: "delete", path });
+        if (this.mayBeRecorded(path)) this.enqueue({ type: "delete", path });
       } else if (st.isFile()) this.stability.add(path, shared);
       else this.#enqueueUpload(path, shared, undefined);
     });
     this.notify();
   }
+
+  // Stage 4 → 5: a stable file is staged when small, then queued for upload.
 
   async #promote(path: string, shared: SharedSnapshot, reason: PromotionReason): Promise<void> {
     this.#log.debug(`${path} is stable (${reason})`);
@@ -339,57 +254,128 @@ export class Pipeline {
       ? { type: "upload", path, source: staged.path, stats: staged.stats }
       : { type: "upload", path, source: shared!.snapshot.pathOf(path), snapshot: shared!.snapshot };
     this.holds.hold(action, shared, staged);
-    this.#enqueue(action);
+    this.enqueue(action);
   }
 
-  #enqueue(action: BackupAction): void {
-    this.#rt.engine.hooks.action.call(action);
-    this.#rt.queue.enqueue(action);
+  /** Stage 5: an action enters the queue (the `action` observers see it). */
+  enqueue(action: BackupAction): void {
+    this.#context.hooks.action.call(action);
+    this.queue.enqueue(action);
     this.notify();
   }
 
+  // Stage 6: the queue's handler.
+
   /**
-   * The action-queue handler for pipeline actions: performs the action, then releases its snapshot reference or
-   * staging copy. A failed upload is not retried from the same snapshot: the path goes back through intake after a
-   * backoff, so it is read from a fresh snapshot (and a snapshot is never held across long failures).
+   * Performs one action through the uploader, then releases its snapshot reference or staging copy. Every failure
+   * takes the one retry path: an upload goes back through intake after a backoff (so it is read from a fresh
+   * snapshot, and no snapshot is held across long failures); a delete or move is queued again after a backoff.
    */
-  readonly handle = async (action: BackupAction): Promise<void> => {
+  async #perform(action: BackupAction): Promise<void> {
     const path = action.type === "move" ? action.to : action.path;
     try {
-      await this.#rt.uploader.handle(action);
-      this.#retries.succeeded(path);
-      if (action.type === "upload" && (await goneFromLiveTree(action.path, this.#rt))) this.#enqueue({ type: "delete", path: action.path });
+      await this.uploader.handle(action);
+      this.#retries.succeeded(retryKey(action));
+      if (action.type === "upload" && (await goneFromLiveTree(action.path, () => this.scanner.roots(), this.#context.parameters))) {
+        this.enqueue({ type: "delete", path: action.path });
+      }
     } catch (err) {
-      if (action.type !== "upload") throw err;
-      this.stats.uploadFailures++;
-      this.#retryLater(path, err, "upload");
+      if (action.type === "upload") this.#failures.uploadFailures++;
+      if (action.type === "upload") this.#retryLater(path, err, "upload");
+      else this.#retryLater(path, err, "upload", action);
     } finally {
       await this.holds.release(action);
       this.notify();
     }
-  };
+  }
 
   #error(stage: "intake" | "snapshot" | "upload", path: string, err: unknown): void {
-    this.stats.lastError = `${stage} ${path}: ${messageOf(err)}`;
-    this.stats.lastErrorAt = this.#clock.now();
+    this.#failures.lastError = `${stage} ${path}: ${messageOf(err)}`;
+    this.#failures.lastErrorAt = this.#context.clock.now();
     this.#log.error(`${stage} of ${path} failed`, err);
   }
 
-  #retryLater(path: string, err: unknown, stage: "snapshot" | "upload"): void {
+  /**
+   * The one retry path: the failure is logged and reported (`failure` hook); after a backoff the path goes back to
+   * intake (or `action`, a delete or move, back to the queue). An error that says a retry cannot help, or a bounded
+   * run's last attempt, gives the path up.
+   */
+  #retryLater(path: string, err: unknown, stage: "snapshot" | "upload", action?: BackupAction): void {
     this.#error(stage, path, err);
-    const decision = this.#retries.failed(path);
+    const key = action ? retryKey(action) : path;
+    const retry = action ? () => this.enqueue(action) : () => this.intake.addToBatch(path);
+    const decision = isTransient(err) || !action ? this.#retries.failed(key, () => (retry(), this.notify())) : this.#retries.giveUp(key);
+    const hooks = this.#context.hooks;
     if ("gaveUp" in decision) {
-      this.#rt.engine.hooks.failure.call({ path, stage, error: err, attempts: decision.attempts });
-      this.#o.onGiveUp?.(path, err, decision.attempts);
-    } else {
-      this.#rt.engine.hooks.failure.call({ path, stage, error: err, attempts: decision.attempts, retryAt: decision.retryAt });
+      hooks.failure.call({ path, stage, error: err, attempts: decision.attempts });
+      this.#options.onGiveUp?.(path, err, decision.attempts);
+    } else hooks.failure.call({ path, stage, error: err, attempts: decision.attempts, retryAt: decision.retryAt });
+  }
+
+  // Back-pressure and waiting.
+
+  /** Resolves when the pipeline is below the low-water mark (producers call it between submissions). */
+  waitForRoom(): Promise<void> {
+    if (this.outstanding >= this.#context.parameters.queueHighWaterMark) this.#throttled = true;
+    if (!this.#throttled) return Promise.resolve();
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  /** Resolves when nothing is in intake, stability, snapshots-in-progress, retries, or the action queue. */
+  idle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  readonly #isIdle = (): boolean => this.outstanding === 0 && this.#batchesInFlight === 0;
+
+  /** Re-evaluates waiters; called whenever work completes. */
+  notify(): void {
+    if (this.#throttled && this.outstanding <= this.#context.parameters.queueLowWaterMark) {
+      this.#throttled = false;
+      wakeAll(this.#roomWaiters.splice(0));
     }
+    if (this.#idleWaiters.length && this.#isIdle()) wakeAll(this.#idleWaiters.splice(0));
+  }
+
+  /** Waits until every queued action is done and every record committed. */
+  async drain(): Promise<void> {
+    for (;;) {
+      await this.intake.flush();
+      await this.idle();
+      await this.queue.idle();
+      await this.committer.flush();
+      if (this.outstanding === 0 && this.committer.pendingCount === 0) return;
+    }
+  }
+
+  /** Closes the open batch now (tests, shutdown). */
+  flushBatch(): void {
+    this.intake.closeBatch();
+  }
+
+  /** Waits until every submitted event has been taken in, then closes the open batch. */
+  flush(): Promise<void> {
+    return this.intake.flush();
+  }
+
+  /** Pauses monitoring: events are held until `unpause`. */
+  pause(): void {
+    this.intake.pause();
+  }
+
+  /** Resumes; held events are processed, or dropped when `discard` (then a rescan is the way to catch up). */
+  unpause(options: { discard?: boolean } = {}): { processed: number; discarded: number } {
+    const { events, overflow } = this.intake.unpause();
+    if (options.discard) return { processed: 0, discarded: events.length };
+    for (const e of events) this.submit(e);
+    if (overflow) this.requestScan("overflow");
+    return { processed: events.length, discarded: 0 };
   }
 
   /** Stops timers and releases every snapshot reference held by waiting files. */
   close(): void {
-    this.#clock.clearTimeout(this.#batchTimer);
-    this.#batchTimer = undefined;
+    this.intake.close();
     this.#retries.close();
     this.stability.clear();
   }

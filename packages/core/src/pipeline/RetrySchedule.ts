@@ -5,54 +5,59 @@ import { backoffDelay, defaultBackoff, type BackoffPolicy } from "./retry.js";
 export type RetryDecision = { attempts: number; retryAt: number } | { attempts: number; gaveUp: true };
 
 /**
- * Per-path failure counts and retry timers: each failure waits longer (exponential backoff with jitter), and a
- * bounded run gives up after `maxAttempts`. One timer per path, however often it fails meanwhile.
+ * The pipeline's one retry mechanism: per-key failure counts and retry timers on the injected clock. Each failure
+ * waits longer (exponential backoff with jitter), and a bounded run gives up after `maxAttempts`. One timer per key,
+ * however often it fails meanwhile.
  */
 export class RetrySchedule {
   readonly #clock: Clock;
   readonly #policy: BackoffPolicy;
   readonly #maxAttempts: number | undefined;
-  readonly #retry: (path: string) => void;
   readonly #attempts = new Map<string, number>();
   readonly #timers = new Map<string, unknown>();
 
-  /** `retry` is called when a path's wait is over. */
-  constructor(clock: Clock, policy: BackoffPolicy | undefined, maxAttempts: number | undefined, retry: (path: string) => void) {
+  constructor(clock: Clock, policy: BackoffPolicy | undefined, maxAttempts: number | undefined) {
     this.#clock = clock;
     this.#policy = policy ?? defaultBackoff;
     this.#maxAttempts = maxAttempts;
-    this.#retry = retry;
   }
 
-  /** Paths waiting for a retry. */
+  /** Keys waiting for a retry. */
   get waiting(): number {
     return this.#timers.size;
   }
 
-  /** A path succeeded: its count starts again. */
-  succeeded(path: string): void {
-    this.#attempts.delete(path);
+  /** `key` succeeded: its count starts again. */
+  succeeded(key: string): void {
+    this.#attempts.delete(key);
   }
 
-  /** Records a failure and schedules the retry, or gives up (bounded runs). */
-  failed(path: string): RetryDecision {
-    const attempts = (this.#attempts.get(path) ?? 0) + 1;
-    this.#attempts.set(path, attempts);
+  /** Records a failure and schedules `retry` after the backoff, or gives up (bounded runs). */
+  failed(key: string, retry: () => void): RetryDecision {
+    const attempts = (this.#attempts.get(key) ?? 0) + 1;
+    this.#attempts.set(key, attempts);
     if (this.#maxAttempts && attempts >= this.#maxAttempts) {
-      this.#attempts.delete(path);
+      this.#attempts.delete(key);
       return { attempts, gaveUp: true };
     }
     const wait = backoffDelay(attempts, this.#policy.baseMs, this.#policy.maxMs);
-    if (!this.#timers.has(path)) {
+    if (!this.#timers.has(key)) {
       this.#timers.set(
-        path,
+        key,
         this.#clock.setTimeout(() => {
-          this.#timers.delete(path);
-          this.#retry(path);
+          this.#timers.delete(key);
+          retry();
         }, wait),
       );
     }
     return { attempts, retryAt: this.#clock.now() + wait };
+  }
+
+  /** Records a failure that no retry can help: given up now. */
+  giveUp(key: string): RetryDecision {
+    const attempts = (this.#attempts.get(key) ?? 0) + 1;
+    this.#attempts.delete(key);
+    return { attempts, gaveUp: true };
   }
 
   /** Cancels every pending retry. */

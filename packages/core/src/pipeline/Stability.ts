@@ -1,19 +1,17 @@
 import { createReadStream } from "node:fs";
 import { lstat } from "node:fs/promises";
 import { createHash } from "node:crypto";
-import type { Clock } from "../clock.js";
 import { fsPath } from "../fsNames.js";
-import type { Engine } from "../Engine.js";
 import type { Logger } from "../logger.js";
 import type { SharedSnapshot } from "./SharedSnapshot.js";
+import type { StageContext } from "./StageContext.js";
 
 /** Why a file left the stability stage. */
 export type PromotionReason = "no-writer" | "content-stable" | "deadline";
 
 /** Options of {@link Stability}. */
 export interface StabilityOptions {
-  engine: Engine;
-  clock: Clock;
+  context: StageContext;
   /** OpenFileHandlePollingInterval. */
   pollInterval: number;
   /** MaximumTimeToWaitForNoOpenFileHandles. */
@@ -70,7 +68,7 @@ export class Stability {
 
   constructor(options: StabilityOptions) {
     this.#o = options;
-    this.#log = options.engine.getLogger("stability");
+    this.#log = options.context.logger("stability");
   }
 
   /** Files waiting for their writers to close. */
@@ -99,7 +97,7 @@ export class Stability {
       existing.shared = shared;
       return;
     }
-    this.#waiting.set(path, { path, shared, firstSeen: this.#o.clock.now() });
+    this.#waiting.set(path, { path, shared, firstSeen: this.#o.context.clock.now() });
     this.#fresh.add(path);
     this.#schedulePoll(0);
   }
@@ -111,18 +109,18 @@ export class Stability {
     this.#waiting.clear();
     this.#long.clear();
     this.#fresh.clear();
-    this.#o.clock.clearTimeout(this.#pollTimer);
-    this.#o.clock.clearTimeout(this.#longTimer);
+    this.#o.context.clock.clearTimeout(this.#pollTimer);
+    this.#o.context.clock.clearTimeout(this.#longTimer);
     this.#pollAt = Number.POSITIVE_INFINITY;
     return paths;
   }
 
   #schedulePoll(delay: number): void {
-    const at = this.#o.clock.now() + delay;
+    const at = this.#o.context.clock.now() + delay;
     if (at >= this.#pollAt) return;
-    this.#o.clock.clearTimeout(this.#pollTimer);
+    this.#o.context.clock.clearTimeout(this.#pollTimer);
     this.#pollAt = at;
-    this.#pollTimer = this.#o.clock.setTimeout(() => {
+    this.#pollTimer = this.#o.context.clock.setTimeout(() => {
       this.#pollAt = Number.POSITIVE_INFINITY;
       void this.#poll();
     }, delay);
@@ -130,7 +128,7 @@ export class Stability {
 
   async #writers(paths: string[]): Promise<ReadonlySet<string>> {
     this.stats.checks++;
-    const hook = this.#o.engine.hooks.stability;
+    const hook = this.#o.context.hooks.stability;
     if (!hook.isUsed() || paths.length === 0) return new Set();
     return (await hook.promise({ paths })) ?? new Set();
   }
@@ -140,7 +138,7 @@ export class Stability {
     this.#busy = true;
     try {
       // New files are checked at once; files already seen with a writer wait a full interval between checks.
-      const now = this.#o.clock.now();
+      const now = this.#o.context.clock.now();
       const items = [...this.#waiting.values()];
       this.#fresh.clear();
       let writers: ReadonlySet<string>;
@@ -174,7 +172,7 @@ export class Stability {
 
   #scheduleLong(): void {
     if (this.#longTimer !== undefined) return;
-    this.#longTimer = this.#o.clock.setTimeout(() => {
+    this.#longTimer = this.#o.context.clock.setTimeout(() => {
       this.#longTimer = undefined;
       void this.#pollContent();
     }, this.#o.longPollingInterval);
@@ -194,7 +192,7 @@ export class Stability {
         return;
       }
       const writers = await this.#writers(items.map((i) => i.path)).catch(() => new Set(items.map((i) => i.path)));
-      const now = this.#o.clock.now();
+      const now = this.#o.context.clock.now();
       for (const item of items) {
         const next = fresh.get(item.path);
         if (!next) continue;

@@ -1,10 +1,10 @@
-import type { Engine } from "../Engine.js";
 import { isErrno } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Repository } from "../repository/Repository.js";
 import type { CachedEntry, LocalIdentity, StateCache } from "../state/StateCache.js";
 import type { BackupAction, FileEntry } from "../types.js";
 import type { Committer } from "./Committer.js";
+import type { StageContext } from "./StageContext.js";
 import { entryOf, identityOf, readChunks, readLinkTarget, statPath } from "./FileReader.js";
 
 /** An upload in progress, for stats. */
@@ -44,7 +44,7 @@ export function unchangedOnDisk(
 
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {
-  engine: Engine;
+  context: StageContext;
   repository: Repository;
   cache: StateCache;
   committer: Committer;
@@ -66,7 +66,7 @@ export class Uploader {
 
   constructor(options: UploaderOptions) {
     this.#o = options;
-    this.#log = options.engine.getLogger("upload");
+    this.#log = options.context.logger("upload");
   }
 
   /** Forgets fresh chunks once the state cache knows them (called after each commit). */
@@ -103,7 +103,8 @@ export class Uploader {
   }
 
   async #upload(path: string, source: string, metadata?: import("node:fs").Stats): Promise<void> {
-    const { engine, repository, cache } = this.#o;
+    const { context, repository, cache } = this.#o;
+    const hooks = context.hooks;
     const cached = cache.get(path);
     let info;
     try {
@@ -133,10 +134,10 @@ export class Uploader {
       this.#record(entryOf(path, "symlink", stats, [], target), identityOf(stats), cached);
       return;
     }
-    const progress: UploadProgress = { path, size: stats.size, bytesDone: 0, startedAt: Date.now() };
+    const progress: UploadProgress = { path, size: stats.size, bytesDone: 0, startedAt: context.clock.now() };
     this.inProgress.set(path, progress);
-    const started = engine.hooks.uploadStarted.isUsed();
-    if (started) engine.hooks.uploadStarted.call({ path, size: stats.size });
+    const started = hooks.uploadStarted.isUsed();
+    if (started) hooks.uploadStarted.call({ path, size: stats.size });
     let bytesUploaded = 0;
     let chunksUploaded = 0;
     try {
@@ -164,8 +165,8 @@ export class Uploader {
       this.stats.chunksUploaded += chunksUploaded;
       const meta = metadata ?? after;
       this.#record(entryOf(path, "file", meta, chunks), identityOf(meta), cached);
-      if (engine.hooks.uploaded.isUsed()) {
-        engine.hooks.uploaded.call({ path, size: after.size, bytesUploaded, chunksUploaded, chunksTotal: chunks.length });
+      if (hooks.uploaded.isUsed()) {
+        hooks.uploaded.call({ path, size: after.size, bytesUploaded, chunksUploaded, chunksTotal: chunks.length });
       }
     } finally {
       this.inProgress.delete(path);

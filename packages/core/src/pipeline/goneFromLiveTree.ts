@@ -1,8 +1,8 @@
 import { isErrno } from "../errors.js";
-import { isPathUnder } from "../repository/format.js";
+import type { Parameters } from "../config/Parameters.js";
+import { isUnder } from "../mounts/mountPaths.js";
 import { checkRootMounts } from "../scan/rootMounts.js";
 import { lstatPath } from "./FileReader.js";
-import type { Runtime } from "./Runtime.js";
 
 /**
  * Whether `path` is gone from the live tree now: it does not exist (ENOENT, or a parent is no longer a directory)
@@ -15,16 +15,16 @@ import type { Runtime } from "./Runtime.js";
  * or after a rescan of its directory ran while the path was not committed yet and so could not be found missing
  * (fanotify fd mode, where removals raise no event at all). Either way the older put would stay current in the index.
  */
-export async function goneFromLiveTree(path: string, runtime: Runtime): Promise<boolean> {
+export async function goneFromLiveTree(path: string, roots: () => Promise<string[]>, parameters: Parameters): Promise<boolean> {
   try {
     await lstatPath(path);
     return false;
   } catch (err) {
     if (!isErrno(err, "ENOENT", "ENOTDIR")) return false;
   }
-  const root = (await runtime.roots()).filter((r) => isPathUnder(path, r)).sort((a, b) => b.length - a.length)[0];
+  const root = (await roots()).filter((r) => isUnder(path, r)).sort((a, b) => b.length - a.length)[0];
   if (root === undefined || root === path) return false;
   const rootStats = await lstatPath(root).catch(() => undefined);
   if (!rootStats?.isDirectory()) return false;
-  return (await checkRootMounts(runtime.engine.parameters.remoteFileStateCachePath, [root])).length === 0;
+  return (await checkRootMounts(parameters.remoteFileStateCachePath, [root])).length === 0;
 }

@@ -229,12 +229,6 @@ export function putRecord(entry: FileEntry): IndexRecord {
   return { op: "put", ...entry };
 }
 
-/** True when `path` is `dir` or lies under it. */
-export function isPathUnder(path: string, dir: string): boolean {
-  if (dir === "/") return path.startsWith("/");
-  return path === dir || path.startsWith(`${dir}/`);
-}
-
 /**
  * Applies one record to an in-memory view of the tree. A move or delete of a directory takes its whole subtree.
  * This is the single definition of the index's semantics; restore, listing and state-cache rebuilds all use it.

@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { BackupError, messageOf } from "../errors.js";
 import { encodeName, fsPath } from "../fsNames.js";
-import { isPathUnder } from "../repository/format.js";
+import { isUnder } from "../mounts/mountPaths.js";
 import type { Repository } from "../repository/Repository.js";
 import type { FileEntry } from "../types.js";
 import { DirCache } from "./DirCache.js";
@@ -110,7 +110,7 @@ export class Restorer {
         found = true;
       }
       for (const e of all) {
-        if (e.path === path || !isPathUnder(e.path, path)) continue;
+        if (e.path === path || !isUnder(e.path, path)) continue;
         const direct = dirname(e.path) === path;
         if (recursive || (direct && e.type !== "dir")) {
           chosen.set(e.path, e);

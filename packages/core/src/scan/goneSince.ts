@@ -1,4 +1,4 @@
-import { isPathUnder } from "../repository/format.js";
+import { isUnder } from "../mounts/mountPaths.js";
 import type { StateCache } from "../state/StateCache.js";
 
 /**
@@ -9,13 +9,13 @@ import type { StateCache } from "../state/StateCache.js";
 export function goneSince(cache: StateCache, root: string, seen: ReadonlySet<string>, unseen: readonly string[]): string[] {
   const gone: string[] = [];
   for (const entry of cache.entriesUnder(root)) {
-    if (!seen.has(entry.path) && !unseen.some((m) => isPathUnder(entry.path, m))) gone.push(entry.path);
+    if (!seen.has(entry.path) && !unseen.some((m) => isUnder(entry.path, m))) gone.push(entry.path);
   }
   gone.sort();
   const out: string[] = [];
   let lastDir: string | undefined;
   for (const path of gone) {
-    if (lastDir !== undefined && isPathUnder(path, lastDir)) continue;
+    if (lastDir !== undefined && isUnder(path, lastDir)) continue;
     if (cache.get(path)?.type === "dir") lastDir = path;
     out.push(path);
   }

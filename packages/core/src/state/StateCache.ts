@@ -1,9 +1,10 @@
 import { mkdir } from "node:fs/promises";
+import { isUnder } from "../mounts/mountPaths.js";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { BackupError } from "../errors.js";
 import { decodeName, encodeName, hasEscapedBytes } from "../fsNames.js";
-import { isPathUnder, sha256Hex } from "../repository/format.js";
+import { sha256Hex } from "../repository/format.js";
 import type { EntryType, FileEntry, IndexRecord } from "../types.js";
 
 /** What the state cache knows about one path: the index entry plus local identity (ctime, inode). */
@@ -203,7 +204,7 @@ export class StateCache {
     for (const { key, value } of this.#files.getRange({ start, end })) if (key !== dir) yield decode(key, value);
     for (const { key, value } of this.#files.getRange({ start: LONG, end: "~M" })) {
       const entry = decode(key, value);
-      if (isPathUnder(entry.path, dir)) yield entry;
+      if (isUnder(entry.path, dir)) yield entry;
     }
   }
 

@@ -71,6 +71,8 @@ export async function pipelineEngine(ws: Workspace, extra: Partial<RtbParameters
       maximumTimeToWaitForNoOpenFileHandles: 30_000,
       longPollingInterval: 30_000,
       maximumLongPollingTime: 600_000,
+      // Every timer runs on the manual clock, the committer's too: a batch of records closes at the next advance.
+      batchUploadConsolidationDelay: 0,
       ...extra,
     }),
     log: { sink: silentSink },

@@ -1,8 +1,20 @@
-import type { Runtime, ScanResult } from "./Runtime.js";
-import type { ScanInfo } from "../types.js";
-import type { SourceHealth } from "../SourceHealth.js";
+import type { Pipeline } from "./pipeline/Pipeline.js";
+import type { ScanResult } from "./scan/ScanResult.js";
+import type { StateCache } from "./state/StateCache.js";
+import type { StorageBackend } from "./storage/StorageBackend.js";
+import type { ScanInfo } from "./types.js";
+import type { SourceHealth, SourceHealthBoard } from "./SourceHealth.js";
 
-/** The stats object of a running agent (see {@link Runtime.stats}). */
+/** What the stats are read from (a runtime). */
+export interface StatsSource {
+  readonly storage: StorageBackend;
+  readonly cache: StateCache;
+  readonly pipeline: Pipeline;
+  readonly sourceHealth: SourceHealthBoard;
+  readonly gaveUp: readonly unknown[];
+}
+
+/** The stats object of a running agent (`runtime.stats()`). */
 export interface AgentStats {
   time: string;
   storage: string;
@@ -37,31 +49,33 @@ export interface AgentStats {
   sources: SourceHealth[];
 }
 
-/** Builds the stats object of a runtime (see {@link Runtime.stats}). */
-export function agentStats(rt: Runtime, options: { includeUploads?: boolean } = {}): AgentStats {
+/** Builds the stats object of a runtime. */
+export function agentStats(rt: StatsSource, options: { includeUploads?: boolean } = {}): AgentStats {
   const now = Date.now();
-  const u = rt.uploader.stats;
+  const { uploader, committer, queue, scanner, stability } = rt.pipeline;
+  const u = uploader.stats;
   const pl = rt.pipeline.stats;
-  const sources = rt.engine.sourceHealth.list();
+  const scan = scanner.status;
+  const sources = rt.sourceHealth.list();
   const sourcesNotWatching = sources.filter((s) => s.state !== "watching").length;
   return {
     time: new Date(now).toISOString(),
     storage: rt.storage.description,
     paused: rt.pipeline.paused,
     queues: {
-      intake: rt.pipeline.outstanding - rt.pipeline.stability.waiting - rt.pipeline.stability.longPolling - rt.queue.size - rt.queue.running,
+      intake: rt.pipeline.outstanding - stability.waiting - stability.longPolling - queue.size - queue.running,
       bufferedWhilePaused: rt.pipeline.bufferedCount,
-      openFiles: rt.pipeline.stability.waiting,
-      longPolling: rt.pipeline.stability.longPolling,
-      actions: rt.queue.size,
-      uploading: rt.queue.running,
-      pendingCommit: rt.committer.pendingCount,
+      openFiles: stability.waiting,
+      longPolling: stability.longPolling,
+      actions: queue.size,
+      uploading: queue.running,
+      pendingCommit: committer.pendingCount,
     },
     snapshots: rt.pipeline.activeSnapshots,
     uploads:
       options.includeUploads === false
         ? []
-        : [...rt.uploader.inProgress.values()].map((p) => {
+        : [...uploader.inProgress.values()].map((p) => {
             const secs = Math.max((now - p.startedAt) / 1000, 0.001);
             return { path: p.path, size: p.size, bytesDone: p.bytesDone, bytesPerSecond: Math.round(p.bytesDone / secs) };
           }),
@@ -74,11 +88,11 @@ export function agentStats(rt: Runtime, options: { includeUploads?: boolean } = 
       unchanged: u.unchanged,
       moves: u.moves,
       deletes: u.deletes,
-      batchesCommitted: rt.committer.stats.batches,
-      recordsCommitted: rt.committer.stats.records,
+      batchesCommitted: committer.stats.batches,
+      recordsCommitted: committer.stats.records,
     },
     errors: {
-      count: pl.snapshotFailures + pl.uploadFailures + rt.queue.stats.failed + rt.committer.stats.retries + sourcesNotWatching,
+      count: pl.snapshotFailures + pl.uploadFailures + queue.stats.failed + committer.stats.retries + sourcesNotWatching,
       sourcesNotWatching,
       snapshotFailures: pl.snapshotFailures,
       uploadFailures: pl.uploadFailures,
@@ -87,11 +101,11 @@ export function agentStats(rt: Runtime, options: { includeUploads?: boolean } = 
       lastAt: pl.lastErrorAt ? new Date(pl.lastErrorAt).toISOString() : undefined,
     },
     rescan: {
-      running: rt.scanStatus.running,
-      reason: rt.scanStatus.reason,
-      walked: rt.scanStatus.walked,
-      queued: rt.scanStatus.queued,
-      last: rt.scanStatus.last,
+      running: scan.running,
+      reason: scan.reason,
+      walked: scan.walked,
+      queued: scan.queued,
+      last: scan.last,
     },
     stateCache: { paths: rt.cache.size, lastSequence: rt.cache.lastSequence },
     sources,

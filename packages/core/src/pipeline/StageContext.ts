@@ -1,0 +1,16 @@
+import type { Clock } from "../clock.js";
+import type { Parameters } from "../config/Parameters.js";
+import type { EngineHooks } from "../EngineHooks.js";
+import type { Logger } from "../logger.js";
+
+/**
+ * What every stage of the pipeline is given: the hooks it calls, the parameters, the one clock all timers and
+ * retries run on (tests drive it), and named loggers. Stages never see the engine, the runtime or each other's
+ * internals; the pipeline connects them.
+ */
+export interface StageContext {
+  readonly hooks: EngineHooks;
+  readonly parameters: Parameters;
+  readonly clock: Clock;
+  logger(name: string): Logger;
+}

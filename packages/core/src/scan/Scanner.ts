@@ -1,0 +1,223 @@
+import { agentOwnPaths, isAgentOwnPath } from "../defaults/ownPaths.js";
+import { isErrno, messageOf } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { isUnder } from "../mounts/mountPaths.js";
+import type { StageContext } from "../pipeline/StageContext.js";
+import { unchangedOnDisk } from "../pipeline/Uploader.js";
+import type { StateCache } from "../state/StateCache.js";
+import type { ScanInfo } from "../types.js";
+import { goneSince } from "./goneSince.js";
+import { checkRootMounts } from "./rootMounts.js";
+import type { ScanResult } from "./ScanResult.js";
+import { walk } from "./walk.js";
+
+/** Where a scan sends what it finds (the pipeline implements it). Each path was filtered once, by the scanner. */
+export interface ScanOutput {
+  /** A new or changed regular file: into intake's batch, to be snapshotted and read. */
+  admitFile(path: string): void;
+  /** A new or changed directory or symlink: metadata only, queued for upload at once. */
+  admitMetadata(path: string): void;
+  /** A tracked path the scan no longer found. */
+  admitDelete(path: string): void;
+  /** Resolves when the pipeline has room again (back-pressure on the walk). */
+  waitForRoom(): Promise<void>;
+}
+
+/** What a running or finished scan reports. */
+export interface ScanStatus {
+  running: boolean;
+  reason?: ScanInfo["reason"];
+  walked: number;
+  queued: number;
+  startedAt?: number;
+  last?: ScanResult;
+}
+
+/** A scan waiting to run. */
+interface ScanRequest {
+  reason: ScanInfo["reason"];
+  roots: string[] | undefined;
+}
+
+/**
+ * The scanner is a change source: the initial backup, the start-up catch-up, periodic and overflow rescans and
+ * requested subtree scans walk the roots and feed what changed (size, mtime, ctime, inode against the state cache)
+ * into the pipeline, each path filtered once. What is gone becomes a delete, unless it could not be read (never
+ * "deleted") or the scan was cancelled. Scans run one at a time; requests coalesce.
+ */
+export class Scanner {
+  readonly #context: StageContext;
+  readonly #cache: StateCache;
+  readonly #out: ScanOutput;
+  readonly #log: Logger;
+  #queue: ScanRequest[] = [];
+  #running: Promise<void> | undefined;
+  #abort: AbortController | undefined;
+  #periodicTimer: unknown;
+  #closed = false;
+  status: ScanStatus = { running: false, walked: 0, queued: 0 };
+
+  constructor(context: StageContext, cache: StateCache, out: ScanOutput) {
+    this.#context = context;
+    this.#cache = cache;
+    this.#out = out;
+    this.#log = context.logger("runtime");
+  }
+
+  /** The roots scans walk: `backupRoots` through the `roots` hook. */
+  async roots(): Promise<string[]> {
+    return this.#context.hooks.roots.promise([...this.#context.parameters.backupRoots]);
+  }
+
+  /** The `intake` hook for one scanned path: true when it is to be backed up. */
+  async #included(path: string): Promise<boolean> {
+    const hook = this.#context.hooks.intake;
+    if (!hook.isUsed()) return true;
+    return (await hook.promise({ path, event: { type: "update", path } })) !== "exclude";
+  }
+
+  /** Walks the roots (all of them, or `roots`) once; see the class. Back-pressure from the pipeline slows the walk. */
+  async scan(reason: ScanInfo["reason"], roots?: string[]): Promise<ScanResult> {
+    const { hooks, clock } = this.#context;
+    const started = clock.now();
+    const list = roots ?? (await this.roots());
+    const info: ScanInfo = { reason, roots: list };
+    await hooks.beforeScan.promise(info);
+    this.status = { running: true, reason, walked: 0, queued: 0, startedAt: started };
+    hooks.scan.call({ ...info, done: false });
+    const walked = await this.#walkRoots(list);
+    let deleted = 0;
+    // A cancelled scan saw only part of the tree: it deletes nothing.
+    for (const root of walked.cancelled ? [] : walked.walkable) {
+      for (const path of goneSince(this.#cache, root, walked.seen, walked.unseen)) {
+        deleted++;
+        this.#out.admitDelete(path);
+        await this.#out.waitForRoom();
+      }
+    }
+    const { seen, changed, unreadable, cancelled } = walked;
+    const result: ScanResult = { reason, roots: list, seen: seen.size, changed, deleted, unreadable, cancelled, durationMs: clock.now() - started };
+    this.status = { running: false, walked: this.status.walked, queued: this.status.queued, last: result };
+    hooks.scan.call({ ...info, done: true, changed: changed + deleted });
+    return result;
+  }
+
+  /** The walk of a scan: what it saw, what it queued, what it could not read, and what it must not take for gone. */
+  async #walkRoots(list: string[]) {
+    const own = agentOwnPaths(this.#context.parameters);
+    const seen = new Set<string>();
+    // Filesystems mounted inside a root are not walked (their own roots cover them): never take their files for deleted.
+    const otherFilesystems: string[] = [];
+    // "Cannot read" is never "deleted": what lies under an unreadable path keeps its index entries.
+    const unreadable: ScanResult["unreadable"] = [];
+    const onUnreadable = (path: string, err: unknown) => {
+      const error = isErrno(err, "ENOENT") ? "does not exist" : messageOf(err);
+      unreadable.push({ path, error });
+      this.#log.error(`cannot read ${path}: ${error}; nothing under it is taken for deleted`);
+      this.#context.hooks.failure.call({ path, stage: "scan", error: err, attempts: 1 });
+    };
+    for (const { root, error } of await checkRootMounts(this.#context.parameters.remoteFileStateCachePath, list)) onUnreadable(root, new Error(error));
+    const walkable = list.filter((root) => !unreadable.some((u) => u.path === root));
+    const signal = this.#abort?.signal;
+    let changed = 0;
+    for (const root of walkable) {
+      const entries = walk(root, {
+        skip: (p) => isAgentOwnPath(p, own),
+        onOtherFilesystem: (p) => otherFilesystems.push(p),
+        ...(signal ? { signal } : {}),
+        onUnreadable,
+      });
+      for await (const { path, stats } of entries) {
+        if (!(await this.#included(path))) continue;
+        seen.add(path);
+        this.status.walked++;
+        if (unchangedOnDisk(this.#cache.get(path), stats)) continue;
+        if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) continue;
+        changed++;
+        this.status.queued++;
+        // Directories and symlinks carry metadata only: no snapshot or stability check needed.
+        if (stats.isFile()) this.#out.admitFile(path);
+        else this.#out.admitMetadata(path);
+        await this.#out.waitForRoom();
+        if (signal?.aborted) break;
+      }
+    }
+    // A filesystem mounted inside a root that is itself walked as a root was seen through that root.
+    const unseen = [...otherFilesystems.filter((m) => !list.includes(m)), ...unreadable.map((u) => u.path)];
+    return { seen, changed, unreadable, walkable, unseen, cancelled: signal?.aborted ?? false };
+  }
+
+  /**
+   * Queues a scan (`roots` undefined: all roots). A full scan waiting already covers any subtree request, so
+   * requests coalesce.
+   */
+  request(reason: ScanInfo["reason"], roots?: string[]): void {
+    if (this.#closed) return;
+    if (this.#queue.some((r) => r.roots === undefined)) return;
+    if (roots === undefined) this.#queue = [{ reason, roots: undefined }];
+    else {
+      const pending = this.#queue.find((r) => r.roots);
+      if (pending?.roots) {
+        for (const root of roots) if (!pending.roots.some((r) => isUnder(root, r))) pending.roots.push(root);
+      } else this.#queue.push({ reason, roots: [...roots] });
+    }
+    this.#running ??= this.#runQueued();
+  }
+
+  async #runQueued(): Promise<void> {
+    try {
+      while (this.#queue.length && !this.#closed) {
+        const next = this.#queue.shift()!;
+        this.#abort = new AbortController();
+        try {
+          const roots = next.roots ?? (await this.roots());
+          const result = await this.scan(
+            next.reason,
+            roots.filter((r) => r.startsWith("/")),
+          );
+          const problems = result.unreadable.length ? `, ${result.unreadable.length} unreadable (kept, not deleted)` : "";
+          this.#log.info(
+            `${next.reason} scan: ${result.seen} paths, ${result.changed} changed, ${result.deleted} deleted${problems}, ${(result.durationMs / 1000).toFixed(1)} s`,
+          );
+        } catch (err) {
+          this.#log.error(`${next.reason} scan failed`, err);
+        }
+      }
+    } finally {
+      this.#running = undefined;
+      this.#abort = undefined;
+    }
+  }
+
+  /** Cancels the running scan (what it queued so far is still processed). */
+  cancel(): boolean {
+    if (!this.#abort) return false;
+    this.#abort.abort();
+    return true;
+  }
+
+  /** Resolves when no scan is running or queued. */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  /** Monitoring duties: a catch-up scan now (`initial`: the initial backup), then one every PeriodicRescanInterval. */
+  startPeriodic(options: { initial?: boolean } = {}): void {
+    this.request(options.initial ? "initial" : "startup");
+    const schedule = () => {
+      this.#periodicTimer = this.#context.clock.setTimeout(() => {
+        this.request("periodic");
+        schedule();
+      }, this.#context.parameters.periodicRescanInterval);
+    };
+    schedule();
+  }
+
+  /** Stops: no new scans, the running one is cancelled, and waited for. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#context.clock.clearTimeout(this.#periodicTimer);
+    this.cancel();
+    await this.idle();
+  }
+}
