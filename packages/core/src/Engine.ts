@@ -38,6 +38,11 @@ export interface EngineOptions {
    * bounded backup run), `restore` (reading only: list, restore, cat — no snapshots, no uploads). Default `backup`.
    */
   mode?: EngineMode;
+  /**
+   * False: core's own default taps (local storage, mount-table filesystems, live snapshots, the own-paths rule) are
+   * not applied, so a plugin's unit test can ask a hook what that plugin alone answers. Default true.
+   */
+  coreDefaults?: boolean;
 }
 
 /** See {@link EngineOptions.mode}. */
@@ -71,8 +76,10 @@ export class Engine {
     });
     // Core's own answers (local storage, mount-table filesystems, live snapshots, the own-paths rule): taps like a
     // plugin's, asked last (or, for the own-paths rule, first), so any plugin can answer instead.
-    tapCoreDefaults(this.hooks, systemClock);
-    tapAgentOwnPaths(this.hooks, agentOwnPaths(this.parameters));
+    if (options.coreDefaults !== false) {
+      tapCoreDefaults(this.hooks, systemClock);
+      tapAgentOwnPaths(this.hooks, agentOwnPaths(this.parameters));
+    }
     for (const plugin of options.plugins ?? []) this.use(plugin);
   }
 

@@ -1,66 +1,118 @@
-export * from "./errors.js";
-export * from "./logger.js";
-export * from "./types.js";
-export * from "./Plugin.js";
-export * from "./Engine.js";
-export * from "./config/Parameters.js";
-export * from "./storage/StorageBackend.js";
-export * from "./storage/LocalDirectoryStorage.js";
-export * from "./mounts/index.js";
-export * from "./repository/format.js";
-export * from "./repository/Repository.js";
-export * from "./repository/syncState.js";
-export * from "./repository/journal.js";
-export * from "./state/StateCache.js";
-export * from "./state/lock.js";
-export * from "./pipeline/retry.js";
-export * from "./pipeline/ActionQueue.js";
-export * from "./pipeline/Committer.js";
-export * from "./pipeline/FileReader.js";
-export * from "./pipeline/Uploader.js";
-export * from "./Runtime.js";
-export * from "./Resources.js";
-export * from "./EngineHooks.js";
-export * from "./scan/Scanner.js";
-export * from "./pipeline/Intake.js";
-export * from "./pipeline/StageContext.js";
-export * from "./defaults/ownPaths.js";
-export * from "./scan/walk.js";
-export * from "./restore/loadTree.js";
-export * from "./restore/safePath.js";
-export * from "./restore/Restorer.js";
-export * from "./config/ConfigValidationError.js";
-export * from "./config/duration.js";
-export * from "./config/parseXmlParameters.js";
-export * from "./config/parseConfigObject.js";
-export * from "./config/loadConfig.js";
-export * from "./config/resolvePluginSpecs.js";
-export * from "./config/formatParameters.js";
-export * from "./filters/PathFilter.js";
-export * from "./filters/PathFilterPlugin.js";
-export * from "./filters/RootedPathFilter.js";
-export * from "./filters/realUserHomes.js";
-export * from "./clock.js";
-export * from "./pipeline/SharedSnapshot.js";
-export * from "./pipeline/Stability.js";
-export * from "./pipeline/Pipeline.js";
-export * from "./bridge/protocol.js";
-export * from "./bridge/FrameDecoder.js";
-export * from "./bridge/BridgeRequestError.js";
-export * from "./bridge/BridgeServer.js";
-export * from "./bridge/BridgeClient.js";
-export * from "./pipeline/StagingArea.js";
-export type { BridgeConnectionLimits } from "./bridge/BridgeConnection.js";
-export * from "./pipeline/BatchSnapshots.js";
-export * from "./pipeline/RetrySchedule.js";
-export * from "./pipeline/PauseBuffer.js";
-export * from "./fsNames.js";
-export * from "./secrets/SecretRegistry.js";
-export * from "./SourceHealth.js";
-export * from "./check/CheckReport.js";
-export * from "./check/ReadDataSubset.js";
-export * from "./check/scanIndex.js";
-export * from "./check/replayIndex.js";
-export * from "./check/checkContent.js";
-export * from "./check/checkRepository.js";
-export * from "./check/repairChunks.js";
+// The public API of @rtbackup/core: what plugins, the cli, tools and tests use, by name. Anything not listed here
+// is internal to core and may change.
+
+// The engine, its hooks, plugins and the running agent
+export { BackupError, ConfigError, IndexDamagedError, NativeError, PluginError, StorageError, isErrno, messageOf } from "./errors.js";
+export type { ErrorCode } from "./errors.js";
+export { createLogRoot, silentSink, stderrSink } from "./logger.js";
+export type { LogRootOptions, LogSink, Logger, Verbosity } from "./logger.js";
+export type {
+  BackupAction,
+  ChangeEvent,
+  CommitInfo,
+  EntryType,
+  FailureInfo,
+  FileEntry,
+  IndexRecord,
+  IntakeRequest,
+  IntakeVerdict,
+  ScanInfo,
+  Snapshot,
+  SnapshotRequest,
+  StabilityRequest,
+  StorageRequest,
+  UploadInfo,
+  WriterSet,
+} from "./types.js";
+export { Engine } from "./Engine.js";
+export type { BackupPlugin, EngineMode, EngineOptions } from "./Engine.js";
+export { StateCache } from "./state/StateCache.js";
+export type { CachedEntry, InflightBatch, LocalIdentity } from "./state/StateCache.js";
+export { acquireLock } from "./state/lock.js";
+export type { Lock } from "./state/lock.js";
+export type { AgentStats } from "./agentStats.js";
+export { Runtime } from "./Runtime.js";
+export type { GaveUp, RuntimeContext, RuntimeOptions } from "./Runtime.js";
+export type { EngineHooks } from "./EngineHooks.js";
+export { ManualClock, sleep, systemClock } from "./clock.js";
+export type { Clock } from "./clock.js";
+export { REDACTED, SecretRegistry, processSecrets, redactSecrets } from "./secrets/SecretRegistry.js";
+export { SourceHealthBoard } from "./SourceHealth.js";
+export type { SourceHealth, SourceHealthReport, SourceState } from "./SourceHealth.js";
+
+// Configuration
+export { MUST_BE_SET, defaultParameters, defaultPathFilters } from "./config/Parameters.js";
+export type { Parameters, PathFilterRule, StorageKind } from "./config/Parameters.js";
+export { ConfigValidationError } from "./config/ConfigValidationError.js";
+export type { ConfigProblem } from "./config/ConfigValidationError.js";
+export { formatDuration, parseDuration } from "./config/duration.js";
+export { parseXmlParameters } from "./config/parseXmlParameters.js";
+export type { XmlParametersResult } from "./config/parseXmlParameters.js";
+export { parseConfigObject } from "./config/parseConfigObject.js";
+export type { ConfigObjectResult, ConfigPath, ParseConfigObjectOptions } from "./config/parseConfigObject.js";
+export { loadConfig } from "./config/loadConfig.js";
+export type { LoadConfigOptions, LoadedConfig } from "./config/loadConfig.js";
+export { resolvePluginSpecs } from "./config/resolvePluginSpecs.js";
+export type { PluginEntry, PluginSpec, ResolvePluginSpecsOptions } from "./config/resolvePluginSpecs.js";
+export { formatParametersText, formatParametersXml } from "./config/formatParameters.js";
+export type { FormatParametersOptions } from "./config/formatParameters.js";
+
+// Path filters and mounts
+export { decodeMountInfoField, parseMountInfo } from "./mounts/mountInfo.js";
+export type { MountInfo } from "./mounts/mountInfo.js";
+export { MountTable } from "./mounts/MountTable.js";
+export { fileSystemTypeMatches, selectMounts } from "./mounts/selectMounts.js";
+export type { MountSelectionOptions } from "./mounts/selectMounts.js";
+export { isUnder, mountOf, trimTrailingSlash } from "./mounts/mountPaths.js";
+export { PathFilter } from "./filters/PathFilter.js";
+export type { PathFilterOptions } from "./filters/PathFilter.js";
+export { PathFilterPlugin } from "./filters/PathFilterPlugin.js";
+export type { PathFilterPluginOptions } from "./filters/PathFilterPlugin.js";
+export { RootedPathFilter } from "./filters/RootedPathFilter.js";
+export type { RootFilterFinding } from "./filters/RootedPathFilter.js";
+export { realUserHomes } from "./filters/realUserHomes.js";
+
+// Storage and the repository format
+export { keyProblem } from "./storage/StorageBackend.js";
+export type { Body, ByteRange, ObjectInfo, StorageBackend } from "./storage/StorageBackend.js";
+export { LocalDirectoryStorage } from "./storage/LocalDirectoryStorage.js";
+export type { LocalDirectoryStorageOptions } from "./storage/LocalDirectoryStorage.js";
+export { asRecord, batchKey, checkpointKey, chunkSizeProblem, dataKey, encodeIndexObject, sha256Hex } from "./repository/format.js";
+export { Repository } from "./repository/Repository.js";
+
+// Reading the tree, restoring, checking
+export { loadTree } from "./restore/loadTree.js";
+export type { LoadTreeOptions, TreeView } from "./restore/loadTree.js";
+export { Restorer } from "./restore/Restorer.js";
+export type { RestoreEvent, RestoreResult, RestorerOptions, Selection } from "./restore/Restorer.js";
+export type { CheckReport, CheckSummary, CheckWarning, Damage, DamageKind, DependentVersion } from "./check/CheckReport.js";
+export { parseReadDataSubset } from "./check/ReadDataSubset.js";
+export type { ReadDataSubset } from "./check/ReadDataSubset.js";
+export type { IndexScan } from "./check/scanIndex.js";
+export type { Replay } from "./check/replayIndex.js";
+export type { CheckContentOptions, ContentCheck } from "./check/checkContent.js";
+export { checkRepository } from "./check/checkRepository.js";
+export type { CheckOptions, CheckOutcome } from "./check/checkRepository.js";
+export { repairChunks } from "./check/repairChunks.js";
+export type { RepairOptions, RepairResult, RepairedChunk, UnrepairedChunk } from "./check/repairChunks.js";
+
+// Pipeline parts that plugins, tools and tests use (file reading, snapshots, the queue, scans)
+export { delay } from "./pipeline/retry.js";
+export { ActionQueue } from "./pipeline/ActionQueue.js";
+export { unchangedOnDisk } from "./pipeline/Uploader.js";
+export type { ScanResult } from "./scan/ScanResult.js";
+export { walk } from "./scan/walk.js";
+export { Stability } from "./pipeline/Stability.js";
+
+// The bridge (the daemon's local socket)
+export { BRIDGE_FILES, encodeFrame } from "./bridge/protocol.js";
+export type { BridgeNotification, BridgeScanStatus } from "./bridge/protocol.js";
+export { FrameDecoder } from "./bridge/FrameDecoder.js";
+export { BridgeRequestError } from "./bridge/BridgeRequestError.js";
+export { BridgeServer } from "./bridge/BridgeServer.js";
+export type { BridgeServerOptions } from "./bridge/BridgeServer.js";
+export { BridgeClient } from "./bridge/BridgeClient.js";
+export type { BridgeEndpoint } from "./bridge/BridgeClient.js";
+
+// Names are bytes
+export { decodeName, encodeName, fsPath, hasEscapedBytes } from "./fsNames.js";
