@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
+import { parseMountInfo as parseCoreMountInfo, PROC_MOUNTINFO, type MountInfo } from "@rtbackup/core";
 
-/** One line of `/proc/self/mountinfo`. */
+/** One line of `/proc/self/mountinfo`: the fields of core's {@link MountInfo} that this plugin uses. */
 export interface MountEntry {
   /** Path inside the mounted filesystem that appears at `mountpoint` (`/` unless it is a bind mount of a subtree). */
   readonly root: string;
@@ -15,43 +16,21 @@ export interface MountEntry {
 /** Filesystem types that are ZFS datasets. */
 export const ZFS_MOUNT_TYPES: ReadonlySet<string> = new Set(["zfs", "fuse.zfs"]);
 
-/** Decodes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`). */
-function unescape(field: string): string {
-  if (!field.includes("\\")) return field;
-  const bytes: number[] = [];
-  for (let i = 0; i < field.length; i++) {
-    const m = /^\\([0-7]{3})/.exec(field.slice(i, i + 4));
-    if (m) {
-      bytes.push(parseInt(m[1]!, 8));
-      i += 3;
-    } else {
-      bytes.push(...Buffer.from(field[i]!, "utf8"));
-    }
-  }
-  return Buffer.from(bytes).toString("utf8");
+/**
+ * Parses `/proc/<pid>/mountinfo` with `parseMountInfo` of `@rtbackup/core` (octal escapes decoded, lines without the
+ * documented shape skipped) and keeps the fields this plugin uses.
+ */
+export function parseMountInfo(text: string): MountEntry[] {
+  return parseCoreMountInfo(text).map(toMountEntry);
 }
 
-/** Parses `/proc/<pid>/mountinfo` (see proc(5)). Malformed lines are skipped. */
-export function parseMountInfo(text: string): MountEntry[] {
-  const out: MountEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (!line) continue;
-    const fields = line.split(" ");
-    const dash = fields.indexOf("-", 6);
-    if (dash < 0 || fields.length < dash + 3) continue;
-    out.push({
-      root: unescape(fields[3]!),
-      mountpoint: unescape(fields[4]!),
-      fsType: fields[dash + 1]!,
-      source: unescape(fields[dash + 2]!),
-    });
-  }
-  return out;
+function toMountEntry(m: MountInfo): MountEntry {
+  return { root: m.root, mountpoint: m.mountPoint, fsType: m.fsType, source: m.source };
 }
 
 /** Reads the calling process's mount table. */
 export function readProcMountInfo(): Promise<string> {
-  return readFile("/proc/self/mountinfo", "utf8");
+  return readFile(PROC_MOUNTINFO, "utf8");
 }
 
 /** Parent directory of an absolute normalised path (`/` for `/x`, undefined for `/`). */

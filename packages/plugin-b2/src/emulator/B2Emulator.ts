@@ -1,18 +1,17 @@
 import { EventEmitter, setMaxListeners } from "node:events";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { decodeB2Name } from "../fileNames.js";
 import { EmulatorApi, randomBucketId, type EmulatorContext } from "./EmulatorApi.js";
 import { ALL_CAPABILITIES, EmulatorAuth, type B2Capability, type EmulatorKey } from "./EmulatorAuth.js";
 import { EmulatorBucket } from "./EmulatorBucket.js";
-import { ApiError, ClientAborted, drainBody, readParams, sendError, sendJson } from "./emulatorHttp.js";
-import { injectFault } from "./injectFault.js";
-import { EmulatorTransfers, type TransferNotes } from "./EmulatorTransfers.js";
+import { EmulatorDispatcher } from "./EmulatorDispatcher.js";
+import { EmulatorDownloads } from "./EmulatorDownloads.js";
+import { EmulatorUploads } from "./EmulatorUploads.js";
 import { FaultInjector, type FaultKind, type FaultOptions } from "./FaultInjector.js";
-import { TRANSACTION_CLASSES, type B2ApiName, type TransactionClass } from "./transactionClasses.js";
-import { routeOf, type Route } from "./emulatorRoutes.js";
+import type { EmulatorLogEntry } from "./emulatorLog.js";
+import type { B2ApiName } from "./transactionClasses.js";
 import { countTransactions, maxOverlap, type TransactionCounts } from "./emulatorStats.js";
 
 /** Options of {@link B2Emulator}. Everything is optional; credentials and ids are random by default. */
@@ -39,29 +38,6 @@ export interface B2EmulatorOptions {
   latencyMs?: Partial<Record<B2ApiName, number>>;
   /** Largest body accepted in memory (default 1 GiB). */
   maxBodyBytes?: number;
-}
-
-/** One call the emulator served. Never holds a token or a key. */
-export interface EmulatorLogEntry {
-  seq: number;
-  api: B2ApiName;
-  txClass: TransactionClass;
-  method: string;
-  /** HTTP status sent, or 0 when the connection was dropped before an answer. */
-  status: number;
-  /** B2 error code of an error answer. */
-  code?: string;
-  fault: FaultKind | null;
-  /** Transactions billed (list calls returning over 1,000 results count several). */
-  billed: number;
-  startedAt: number;
-  endedAt: number;
-  fileName?: string;
-  fileId?: string;
-  partNumber?: number;
-  bytes?: number;
-  /** For upload_part: parts of the same large file being received at that moment, this one included. */
-  concurrentParts?: number;
 }
 
 /** A visible file as the emulator holds it. */
@@ -100,16 +76,12 @@ export class B2Emulator extends EventEmitter {
   readonly #buckets = new Map<string, EmulatorBucket>();
   readonly #faults: FaultInjector;
   readonly #latency = new Map<B2ApiName, number>();
-  readonly #log: EmulatorLogEntry[] = [];
-  readonly #api: EmulatorApi;
-  readonly #transfers: EmulatorTransfers;
+  readonly #dispatcher: EmulatorDispatcher;
   readonly #sockets = new Set<Socket>();
   readonly #stopping = new AbortController();
   #server: Server | undefined;
   #baseUrl = "";
-  #seq = 0;
   #fileSeq = 0;
-  #pending = 0;
 
   constructor(options: B2EmulatorOptions = {}) {
     super();
@@ -141,8 +113,18 @@ export class B2Emulator extends EventEmitter {
         if (ms) await sleep(ms, undefined, { signal: this.#stopping.signal });
       },
     };
-    this.#api = new EmulatorApi(ctx);
-    this.#transfers = new EmulatorTransfers(ctx, this.#api, options.maxBodyBytes ?? 1024 ** 3);
+    const api = new EmulatorApi(ctx);
+    this.#dispatcher = new EmulatorDispatcher({
+      auth: this.#auth,
+      api,
+      uploads: new EmulatorUploads(ctx, api, options.maxBodyBytes ?? 1024 ** 3),
+      downloads: new EmulatorDownloads(ctx, api),
+      faults: this.#faults,
+      latency: this.#latency,
+      stopping: this.#stopping.signal,
+      baseUrl: () => this.#baseUrl,
+      answered: (entry) => this.emit("request", entry),
+    });
   }
 
   /** Adds another application key (e.g. one without deleteFiles) and returns its credentials. */
@@ -164,7 +146,7 @@ export class B2Emulator extends EventEmitter {
   /** Starts listening on an ephemeral port of 127.0.0.1; resolves to the base URL. */
   async start(): Promise<string> {
     if (this.#server) return this.#baseUrl;
-    const server = createServer((req, res) => void this.#serve(req, res));
+    const server = createServer((req, res) => void this.#dispatcher.serve(req, res));
     server.keepAliveTimeout = 60_000;
     server.on("connection", (socket: Socket) => {
       this.#sockets.add(socket);
@@ -230,27 +212,27 @@ export class B2Emulator extends EventEmitter {
 
   /** Every call served so far, in order of arrival. */
   get log(): readonly EmulatorLogEntry[] {
-    return this.#log;
+    return this.#dispatcher.log;
   }
 
   /** Calls and billed transactions per class and per API, for log entries with `seq > sinceSeq`. */
   counts(sinceSeq = 0): TransactionCounts {
-    return countTransactions(this.#log.filter((e) => e.seq > sinceSeq));
+    return countTransactions(this.#dispatcher.log.filter((e) => e.seq > sinceSeq));
   }
 
   /** Calls being served right now (a `slow` call keeps going after its client gave up). */
   get pending(): number {
-    return this.#pending;
+    return this.#dispatcher.pending;
   }
 
   /** The sequence number of the last call (pass it to `counts` to count what comes after). */
   get lastSeq(): number {
-    return this.#seq;
+    return this.#dispatcher.lastSeq;
   }
 
   /** Most calls of `api` in progress at one time (from the log's start and end times), optionally filtered. */
   maxConcurrency(api: B2ApiName, filter: (e: EmulatorLogEntry) => boolean = () => true): number {
-    return maxOverlap(this.#log.filter((e) => e.api === api && filter(e)));
+    return maxOverlap(this.#dispatcher.log.filter((e) => e.api === api && filter(e)));
   }
 
   /** Visible files of the default bucket, in listing order. */
@@ -279,109 +261,5 @@ export class B2Emulator extends EventEmitter {
         parts: v.parts?.size ?? 0,
         fileInfo: { ...v.fileInfo },
       }));
-  }
-
-  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", this.#baseUrl);
-    const route = routeOf(req.method ?? "GET", url);
-    if (!route) {
-      await drainBody(req);
-      sendError(res, new ApiError(404, "not_found", "no such API"));
-      return;
-    }
-    this.#pending += 1;
-    const entry: EmulatorLogEntry = {
-      seq: ++this.#seq,
-      api: route.api,
-      txClass: TRANSACTION_CLASSES[route.api],
-      method: req.method ?? "GET",
-      status: 0,
-      fault: null,
-      billed: 1,
-      startedAt: Date.now(),
-      endedAt: 0,
-    };
-    this.#log.push(entry);
-    const notes: TransferNotes = {};
-    const named = route.kind === "download" && route.api === "b2_download_file_by_name" ? route.fileName : req.headers["x-bz-file-name"];
-    if (typeof named === "string") {
-      try {
-        notes.fileName = decodeB2Name(named);
-      } catch {
-        // A malformed name is refused by the handler.
-      }
-    }
-    try {
-      const latency = this.#latency.get(route.api);
-      if (latency && route.kind !== "upload") await sleep(latency, undefined, { signal: this.#stopping.signal });
-      const fault = this.#faults.pick(route.api);
-      let resetDownload = false;
-      if (fault) {
-        entry.fault = fault.kind;
-        if (fault.kind === "reset" && route.kind === "download") resetDownload = true;
-        else if (await injectFault(fault, route, req, this.#auth, this.#stopping.signal)) return;
-      }
-      await this.#dispatch(route, url, req, res, entry, notes, resetDownload);
-    } catch (err) {
-      if (err instanceof ApiError) {
-        entry.code = err.code;
-        sendError(res, err);
-      } else if (!(err instanceof ClientAborted) && !this.#stopping.signal.aborted) {
-        sendError(res, new ApiError(500, "internal_error", err instanceof Error ? err.message : String(err)));
-      } else {
-        req.socket.destroy();
-      }
-    } finally {
-      Object.assign(entry, notes);
-      entry.status = res.headersSent ? res.statusCode : 0;
-      entry.endedAt = Date.now();
-      this.#pending -= 1;
-      this.emit("request", entry);
-    }
-  }
-
-  async #dispatch(
-    route: Route,
-    url: URL,
-    req: IncomingMessage,
-    res: ServerResponse,
-    entry: EmulatorLogEntry,
-    notes: TransferNotes,
-    resetDownload: boolean,
-  ): Promise<void> {
-    switch (route.kind) {
-      case "authorize": {
-        await drainBody(req);
-        const { token, key } = this.#auth.authorize(req.headers.authorization);
-        sendJson(res, 200, this.#api.authorizeBody(token, key, route.version));
-        return;
-      }
-      case "json": {
-        const params = await readParams(req, url);
-        const result = this.#api.call(route.api, params, req.headers.authorization);
-        entry.billed = result.billed ?? 1;
-        if (result.fileName !== undefined) notes.fileName = result.fileName;
-        if (result.fileId !== undefined) notes.fileId = result.fileId;
-        sendJson(res, 200, result.body);
-        return;
-      }
-      case "upload": {
-        const kind = route.api === "b2_upload_file" ? "file" : "part";
-        const record = this.#auth.uploadUrl(route.urlId, kind, req.headers.authorization);
-        const body = kind === "file" ? await this.#transfers.uploadFile(req, record, notes) : await this.#transfers.uploadPart(req, record, notes);
-        sendJson(res, 200, body);
-        return;
-      }
-      case "download": {
-        await drainBody(req);
-        const token = req.headers.authorization ?? url.searchParams.get("Authorization") ?? undefined;
-        const version =
-          route.api === "b2_download_file_by_name"
-            ? this.#api.versionByName(token, route.bucketName, route.fileName)
-            : this.#api.versionById(token, url.searchParams.get("fileId") ?? "");
-        this.#transfers.download(req, res, version, resetDownload, notes);
-        return;
-      }
-    }
   }
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { decodeB2Name } from "../fileNames.js";
 import { checkName, type B2Capability, type EmulatorAuth, type EmulatorKey } from "./EmulatorAuth.js";
 import type { EmulatorBucket, FolderEntry, StoredVersion } from "./EmulatorBucket.js";
 import { ApiError, badRequest, fileJson, int, optStr, str, type Params } from "./emulatorHttp.js";
@@ -131,33 +130,6 @@ export class EmulatorApi {
       recommendedPartSize,
       allowed,
     };
-  }
-
-  /** The version a download by name returns (bucket name and percent-encoded file name from the URL). */
-  versionByName(token: string | undefined, bucketName: string, encodedName: string): StoredVersion {
-    const key = this.key(token, "readFiles");
-    const bucket = [...this.#ctx.buckets.values()].find((b) => b.bucketName === bucketName);
-    if (!bucket) throw new ApiError(404, "not_found", `bucket ${bucketName} does not exist`);
-    this.bucket(key, bucket.bucketId);
-    let name: string;
-    try {
-      name = decodeB2Name(encodedName);
-    } catch {
-      throw badRequest("file name is not properly percent-encoded");
-    }
-    if (key.namePrefix !== null && !name.startsWith(key.namePrefix)) {
-      throw new ApiError(401, "unauthorized", "file name is outside the application key's name prefix");
-    }
-    const version = bucket.visible(name);
-    if (!version) throw new ApiError(404, "not_found", `File with such name does not exist: ${name}`);
-    return version;
-  }
-
-  /** The version a download by id returns. */
-  versionById(token: string | undefined, fileId: string): StoredVersion {
-    const version = this.version(this.key(token, "readFiles"), fileId);
-    if (!version || version.action !== "upload") throw new ApiError(404, "not_found", `file not present: ${fileId}`);
-    return version;
   }
 
   /** The key behind an account token, checked for expiry and a capability. */

@@ -37,6 +37,12 @@ export function sendError(res: ServerResponse, err: ApiError): void {
   sendJson(res, err.status, { status: err.status, code: err.code, message: err.message }, err.headers);
 }
 
+/** The first value of a request header. */
+export function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
 /** Raised when the client went away before its request body was complete. */
 export class ClientAborted extends Error {}
 

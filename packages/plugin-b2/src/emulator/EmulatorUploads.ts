@@ -1,25 +1,21 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { decodeB2Name, encodeB2Name } from "../fileNames.js";
+import { decodeB2Name } from "../fileNames.js";
 import type { EmulatorApi, EmulatorContext } from "./EmulatorApi.js";
 import { checkName, type UploadUrlRecord } from "./EmulatorAuth.js";
 import type { StoredVersion } from "./EmulatorBucket.js";
-import { ApiError, badRequest, drainBody, fileJson, parseRange, readBody } from "./emulatorHttp.js";
+import { ApiError, badRequest, drainBody, fileJson, headerOf, readBody, sendJson } from "./emulatorHttp.js";
+import type { TransferNotes } from "./emulatorLog.js";
+import type { Route } from "./emulatorRoutes.js";
 
-/** What a transfer handler records about its call in the emulator's log. */
-export interface TransferNotes {
-  fileName?: string;
-  fileId?: string;
-  partNumber?: number;
-  bytes?: number;
-  concurrentParts?: number;
-}
+/** A request to an upload URL. */
+export type UploadRoute = Extract<Route, { kind: "upload" }>;
 
 /** Largest single upload or part B2 accepts (5 GB). */
 const MAX_UPLOAD_BYTES = 5_000_000_000;
 
-/** Uploads (`b2_upload_file`, `b2_upload_part`) and downloads (by name, by id) of the emulator. */
-export class EmulatorTransfers {
+/** The upload routes of the emulator: `b2_upload_file` and `b2_upload_part`, on the URLs handed out for them. */
+export class EmulatorUploads {
   readonly #ctx: EmulatorContext;
   readonly #api: EmulatorApi;
   readonly #maxBodyBytes: number;
@@ -31,8 +27,16 @@ export class EmulatorTransfers {
     this.#maxBodyBytes = maxBodyBytes;
   }
 
+  /** Checks the upload URL and its token, receives the upload and answers it. */
+  async serve(route: UploadRoute, req: IncomingMessage, res: ServerResponse, notes: TransferNotes): Promise<void> {
+    const kind = route.api === "b2_upload_file" ? "file" : "part";
+    const record = this.#ctx.auth.uploadUrl(route.urlId, kind, req.headers.authorization);
+    const body = kind === "file" ? await this.#uploadFile(req, record, notes) : await this.#uploadPart(req, record, notes);
+    sendJson(res, 200, body);
+  }
+
   /** `b2_upload_file` on an upload URL. */
-  async uploadFile(req: IncomingMessage, record: UploadUrlRecord, notes: TransferNotes): Promise<unknown> {
+  async #uploadFile(req: IncomingMessage, record: UploadUrlRecord, notes: TransferNotes): Promise<unknown> {
     return this.#exclusive(req, record, async () => {
       const fileName = this.#fileName(req);
       notes.fileName = fileName;
@@ -64,7 +68,7 @@ export class EmulatorTransfers {
   }
 
   /** `b2_upload_part` on an upload part URL. */
-  async uploadPart(req: IncomingMessage, record: UploadUrlRecord, notes: TransferNotes): Promise<unknown> {
+  async #uploadPart(req: IncomingMessage, record: UploadUrlRecord, notes: TransferNotes): Promise<unknown> {
     return this.#exclusive(req, record, async () => {
       const fileId = record.fileId!;
       notes.fileId = fileId;
@@ -93,44 +97,6 @@ export class EmulatorTransfers {
         else this.#partsInFlight.set(fileId, left);
       }
     });
-  }
-
-  /** Download by name or id: GET (optionally with `Range`) or HEAD. `resetMidBody` drops the connection halfway. */
-  download(req: IncomingMessage, res: ServerResponse, version: StoredVersion, resetMidBody: boolean, notes: TransferNotes): void {
-    notes.fileName = version.fileName;
-    notes.fileId = version.fileId;
-    const size = version.data.length;
-    const headers: Record<string, string> = {
-      "Content-Type": version.contentType,
-      "Accept-Ranges": "bytes",
-      "X-Bz-File-Id": version.fileId,
-      "X-Bz-File-Name": encodeB2Name(version.fileName),
-      "X-Bz-Content-Sha1": version.contentSha1 ?? "none",
-      "X-Bz-Upload-Timestamp": String(version.uploadTimestamp),
-      "Cache-Control": "max-age=0",
-    };
-    for (const [k, v] of Object.entries(version.fileInfo)) headers[`X-Bz-Info-${k}`] = encodeURIComponent(v);
-    const range = parseRange(headerOf(req, "range"), size);
-    if (range === "unsatisfiable") throw new ApiError(416, "range_not_satisfiable", `the range is outside the file (size ${size})`);
-    let status = 200;
-    let body = version.data;
-    if (range) {
-      status = 206;
-      body = version.data.subarray(range.start, range.end + 1);
-      headers["Content-Range"] = `bytes ${range.start}-${range.end}/${size}`;
-    }
-    headers["Content-Length"] = String(body.length);
-    notes.bytes = req.method === "HEAD" ? 0 : body.length;
-    res.writeHead(status, headers);
-    if (req.method === "HEAD") {
-      res.end();
-      return;
-    }
-    if (resetMidBody) {
-      res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
-      return;
-    }
-    res.end(body);
   }
 
   async #exclusive<T>(req: IncomingMessage, record: UploadUrlRecord, work: () => Promise<T>): Promise<T> {
@@ -193,9 +159,4 @@ export class EmulatorTransfers {
     if (expected !== undefined && expected !== sha1) throw badRequest("Sha1 did not match data received");
     return { data, sha1 };
   }
-}
-
-function headerOf(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
