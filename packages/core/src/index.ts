@@ -60,7 +60,7 @@ export type { FormatParametersOptions } from "./config/formatParameters.js";
 // Path filters and mounts
 export { decodeMountInfoField, parseMountInfo } from "./mounts/mountInfo.js";
 export type { MountInfo } from "./mounts/mountInfo.js";
-export { MountTable } from "./mounts/MountTable.js";
+export { MountTable, PROC_MOUNTINFO } from "./mounts/MountTable.js";
 export { fileSystemTypeMatches, selectMounts } from "./mounts/selectMounts.js";
 export type { MountSelectionOptions } from "./mounts/selectMounts.js";
 export { isUnder, mountOf, trimTrailingSlash } from "./mounts/mountPaths.js";

@@ -102,6 +102,29 @@ export class Uploader {
     void this.#o.committer.add({ op: "put", ...entry }, identity);
   }
 
+  /**
+   * Stores one chunk unless it is stored already (known to the state cache, or stored by this process and not yet
+   * committed); true when this call sent it. The same content twice at once (zero-filled regions of an image, copies
+   * of a file) is stored once: the second waits for the first.
+   */
+  async #storeChunk(id: string, data: Buffer): Promise<boolean> {
+    const already = this.#puttingChunks.get(id);
+    if (already) {
+      await already;
+      return false;
+    }
+    if (this.#freshChunks.has(id) || this.#o.cache.hasChunk(id)) return false;
+    const put = this.#o.repository.putChunk(id, data);
+    this.#puttingChunks.set(id, put);
+    try {
+      await put;
+    } finally {
+      this.#puttingChunks.delete(id);
+    }
+    this.#freshChunks.add(id);
+    return true;
+  }
+
   async #upload(path: string, source: string, metadata?: import("node:fs").Stats): Promise<void> {
     const { context, repository, cache } = this.#o;
     const hooks = context.hooks;
@@ -142,18 +165,7 @@ export class Uploader {
     let chunksUploaded = 0;
     try {
       const { chunks, stats: after } = await readChunks(source, path, repository.config.chunkSize, async (id, data) => {
-        const already = this.#puttingChunks.get(id);
-        if (already) await already;
-        else if (!this.#freshChunks.has(id) && !cache.hasChunk(id)) {
-          // The same content twice at once (zero-filled regions of an image, copies of a file) is stored once.
-          const put = repository.putChunk(id, data);
-          this.#puttingChunks.set(id, put);
-          try {
-            await put;
-          } finally {
-            this.#puttingChunks.delete(id);
-          }
-          this.#freshChunks.add(id);
+        if (await this.#storeChunk(id, data)) {
           bytesUploaded += data.length;
           chunksUploaded++;
         }

@@ -74,6 +74,46 @@ function checkpointProblem(c: IndexObjectName, names: readonly IndexObjectName[]
 }
 
 /**
+ * Checks that every sequence number from `after + 1` to the highest listed has a batch; a gap is an
+ * {@link IndexDamagedError} (thrown, or passed to `onDamage` by salvaging readers). Returns the highest number.
+ */
+function checkGaps(names: readonly IndexObjectName[], after: number, onDamage: ((damage: IndexDamagedError) => void) | undefined): number {
+  let lastSequence = after;
+  for (const name of names) {
+    if (name.seq <= after) continue;
+    if (name.seq > lastSequence + 1) {
+      const gap = new IndexDamagedError(
+        `the index has a gap: no batch between ${lastSequence} and ${name.seq} (${name.seq - lastSequence === 2 ? `batch ${lastSequence + 1} is` : `batches ${lastSequence + 1}..${name.seq - 1} are`} missing; next is ${name.key})`,
+        { key: name.key },
+      );
+      if (!onDamage) throw gap;
+      onDamage(gap);
+    }
+    lastSequence = Math.max(lastSequence, name.seq);
+  }
+  return lastSequence;
+}
+
+/**
+ * A writer rewrites a batch it wrote and then listed, so a replaced key that is not stored was most likely deleted:
+ * its records are carried by the rewrite, but the store has lost an object. Salvaging readers report it; writers
+ * need nothing from it (a store whose listings lag could show it later).
+ */
+function reportMissingReplaced(
+  names: readonly IndexObjectName[],
+  replaced: ReadonlySet<string>,
+  from: number,
+  onDamage: (damage: IndexDamagedError) => void,
+): void {
+  const listed = new Set(names.map((n) => n.key));
+  for (const key of replaced) {
+    const seq = parseIndexKey(key)?.seq ?? -1;
+    if (seq < from || listed.has(key)) continue;
+    onDamage(new IndexDamagedError(`index batch ${key}, which a later batch replaces, is not stored (deleted?); its records are in the rewrite`, { key }));
+  }
+}
+
+/**
  * Reads and verifies the journal after `after`: every batch object is read and checked, every sequence number from
  * `after + 1` to the highest one must have a batch, and `expect` must be present. Any of these failing is an
  * {@link IndexDamagedError} naming the object or the gap; a store that cannot be reached is its own (transient)
@@ -97,19 +137,7 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
       `index batch ${options.expect} (the last one this state cache applied) is missing from ${where}: it was deleted or the store was replaced`,
     );
   }
-  let lastSequence = after;
-  for (const name of names) {
-    if (name.seq <= after) continue;
-    if (name.seq > lastSequence + 1) {
-      const gap = new IndexDamagedError(
-        `the index has a gap: no batch between ${lastSequence} and ${name.seq} (${name.seq - lastSequence === 2 ? `batch ${lastSequence + 1} is` : `batches ${lastSequence + 1}..${name.seq - 1} are`} missing; next is ${name.key})`,
-        { key: name.key },
-      );
-      if (!options.onDamage) throw gap;
-      options.onDamage(gap);
-    }
-    lastSequence = Math.max(lastSequence, name.seq);
-  }
+  const lastSequence = checkGaps(names, after, options.onDamage);
   const onBadRecord = options.onDamage
     ? (name: IndexObjectName) => (err: StorageError, record: number) =>
         options.onDamage!(
@@ -150,17 +178,7 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
     for (const key of header.replaces ?? []) replaced.add(key);
     batches.push({ name, header, records });
   }
-  // A writer rewrites a batch it wrote and then listed, so a replaced key that is not stored was most likely deleted:
-  // its records are carried by the rewrite, but the store has lost an object. Salvaging readers report it; writers
-  // need nothing from it (a store whose listings lag could show it later).
-  const listed = new Set(names.map((n) => n.key));
-  for (const key of options.onDamage ? replaced : []) {
-    const seq = parseIndexKey(key)?.seq ?? -1;
-    if (seq < from || listed.has(key)) continue;
-    options.onDamage!(
-      new IndexDamagedError(`index batch ${key}, which a later batch replaces, is not stored (deleted?); its records are in the rewrite`, { key }),
-    );
-  }
+  if (options.onDamage) reportMissingReplaced(names, replaced, from, options.onDamage);
   const live = new Map<number, number>();
   for (const b of batches) if (!replaced.has(b.name.key)) live.set(b.name.seq, (live.get(b.name.seq) ?? 0) + 1);
   const unresolved = [...live].filter(([, n]) => n > 1).map(([seq]) => seq);
