@@ -1,4 +1,5 @@
 import { systemClock } from "./clock.js";
+import { observe } from "./hooks.js";
 import { MUST_BE_SET, defaultParameters, secretParameters, type Parameters } from "./config/Parameters.js";
 import { agentOwnPaths, tapAgentOwnPaths, tapCoreDefaults } from "./defaults/coreDefaults.js";
 import { createEngineHooks, type EngineHooks } from "./EngineHooks.js";
@@ -176,7 +177,7 @@ export class Engine {
    * submitted before the pipeline runs (sources start in `initialize`) are held and handed over when it starts.
    */
   submit(event: ChangeEvent): void {
-    this.hooks.event.call(event);
+    observe(this.hooks.event, event, this.#observerLog);
     if (this.#receiver) return this.#receiver(event);
     if (this.#runtime) return this.#runtime.pipeline.submit(event);
     // Sources start in `initialize`, before the pipeline exists: hold their first events until it does. Past the
@@ -195,6 +196,7 @@ export class Engine {
   }
 
   #receiver: ((event: ChangeEvent) => void) | undefined;
+  readonly #observerLog = { error: (message: string, err?: unknown) => this.getLogger("engine").error(message, err) };
 
   #handOverEarlyEvents(to: (event: ChangeEvent) => void): void {
     const early = this.#early;

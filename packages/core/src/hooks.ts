@@ -1,4 +1,5 @@
 import { PluginError } from "./errors.js";
+import type { SyncHook } from "tapable";
 
 interface InterceptableHook {
   intercept(interceptor: { register?: (tap: any) => any }): void;
@@ -49,4 +50,20 @@ export function wrapTapErrors(hook: InterceptableHook, hookName: string): void {
       return tap;
     },
   });
+}
+
+/**
+ * Calls an observer hook (`event`, `action`, `uploadStarted`, `uploaded`, `failure`, `scan`) tap by tap: a tap that
+ * throws is logged with the plugin it came from, the taps after it still run, and the work it observes (an upload, a
+ * scan) never fails because of it.
+ */
+export function observe<T>(hook: SyncHook<[T]>, arg: NoInfer<T>, log: { error(message: string, err?: unknown): void }): void {
+  if (!hook.isUsed()) return;
+  for (const tap of hook.taps) {
+    try {
+      (tap.fn as (arg: T) => unknown)(arg);
+    } catch (err) {
+      log.error(`observer ${tap.name} failed (ignored)`, err);
+    }
+  }
 }

@@ -267,3 +267,34 @@ test("vim's save (rename to f~, write f, delete f~) leaves only f, even before t
 });
 
 test.run();
+
+test("an observer that throws (uploadStarted, uploaded, action) is logged, later taps still run, the upload never fails", async () => {
+  const ws = await workspace();
+  const thrower: import("@rtbackup/core").BackupPlugin = {
+    name: "ThrowingObserver",
+    apply(engine) {
+      const boom = () => {
+        throw new Error("observer bug");
+      };
+      engine.hooks.uploadStarted.tap("ThrowingObserver", boom);
+      engine.hooks.uploaded.tap("ThrowingObserver", boom);
+      engine.hooks.action.tap("ThrowingObserver", boom);
+    },
+  };
+  const { engine, runtime, clock, uploads, submit } = await pipelineEngine(ws, {}, [thrower]);
+  try {
+    const f = join(ws.src, "watched.txt");
+    await writeFile(f, "still backed up");
+    await submit({ type: "update", path: f });
+    await clock.advance(1000);
+    await settle(clock, () => uploads.length === 1, "upload");
+    await runtime.drain();
+    assert.is(runtime.committer.stats.records, 1, "the record is committed");
+    assert.is(runtime.pipeline.stats.uploadFailures, 0, "nothing counted as failed");
+    await restoreAll(ws);
+    assert.is(await readFile(join(ws.out, f), "utf8"), "still backed up");
+  } finally {
+    await engine.stop({ drain: false });
+    await ws.cleanup();
+  }
+});

@@ -1,4 +1,5 @@
 import { messageOf } from "../errors.js";
+import { observe } from "../hooks.js";
 import type { Logger } from "../logger.js";
 import type { Repository } from "../repository/Repository.js";
 import { Scanner, type ScanOutput } from "../scan/Scanner.js";
@@ -259,7 +260,7 @@ export class Pipeline implements IntakeOutput, ScanOutput {
 
   /** Stage 5: an action enters the queue (the `action` observers see it). */
   enqueue(action: BackupAction): void {
-    this.#context.hooks.action.call(action);
+    observe(this.#context.hooks.action, action, this.#log);
     this.queue.enqueue(action);
     this.notify();
   }
@@ -307,9 +308,9 @@ export class Pipeline implements IntakeOutput, ScanOutput {
     const decision = isTransient(err) || !action ? this.#retries.failed(key, () => (retry(), this.notify())) : this.#retries.giveUp(key);
     const hooks = this.#context.hooks;
     if ("gaveUp" in decision) {
-      hooks.failure.call({ path, stage, error: err, attempts: decision.attempts });
+      observe(hooks.failure, { path, stage, error: err, attempts: decision.attempts }, this.#log);
       this.#options.onGiveUp?.(path, err, decision.attempts);
-    } else hooks.failure.call({ path, stage, error: err, attempts: decision.attempts, retryAt: decision.retryAt });
+    } else observe(hooks.failure, { path, stage, error: err, attempts: decision.attempts, retryAt: decision.retryAt }, this.#log);
   }
 
   // Back-pressure and waiting.

@@ -1,4 +1,5 @@
 import { isErrno } from "../errors.js";
+import { observe } from "../hooks.js";
 import type { Logger } from "../logger.js";
 import type { Repository } from "../repository/Repository.js";
 import type { CachedEntry, LocalIdentity, StateCache } from "../state/StateCache.js";
@@ -160,7 +161,7 @@ export class Uploader {
     const progress: UploadProgress = { path, size: stats.size, bytesDone: 0, startedAt: context.clock.now() };
     this.inProgress.set(path, progress);
     const started = hooks.uploadStarted.isUsed();
-    if (started) hooks.uploadStarted.call({ path, size: stats.size });
+    if (started) observe(hooks.uploadStarted, { path, size: stats.size }, this.#log);
     let bytesUploaded = 0;
     let chunksUploaded = 0;
     try {
@@ -178,7 +179,7 @@ export class Uploader {
       const meta = metadata ?? after;
       this.#record(entryOf(path, "file", meta, chunks), identityOf(meta), cached);
       if (hooks.uploaded.isUsed()) {
-        hooks.uploaded.call({ path, size: after.size, bytesUploaded, chunksUploaded, chunksTotal: chunks.length });
+        observe(hooks.uploaded, { path, size: after.size, bytesUploaded, chunksUploaded, chunksTotal: chunks.length }, this.#log);
       }
     } finally {
       this.inProgress.delete(path);

@@ -1,4 +1,5 @@
 import { agentOwnPaths, isAgentOwnPath } from "../defaults/ownPaths.js";
+import { observe } from "../hooks.js";
 import { isErrno, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { isUnder } from "../mounts/mountPaths.js";
@@ -84,7 +85,7 @@ export class Scanner {
     const info: ScanInfo = { reason, roots: list };
     await hooks.beforeScan.promise(info);
     this.status = { running: true, reason, walked: 0, queued: 0, startedAt: started };
-    hooks.scan.call({ ...info, done: false });
+    observe(hooks.scan, { ...info, done: false }, this.#log);
     const walked = await this.#walkRoots(list);
     let deleted = 0;
     // A cancelled scan saw only part of the tree: it deletes nothing.
@@ -98,7 +99,7 @@ export class Scanner {
     const { seen, changed, unreadable, cancelled } = walked;
     const result: ScanResult = { reason, roots: list, seen: seen.size, changed, deleted, unreadable, cancelled, durationMs: clock.now() - started };
     this.status = { running: false, walked: this.status.walked, queued: this.status.queued, last: result };
-    hooks.scan.call({ ...info, done: true, changed: changed + deleted });
+    observe(hooks.scan, { ...info, done: true, changed: changed + deleted }, this.#log);
     return result;
   }
 
@@ -114,7 +115,7 @@ export class Scanner {
       const error = isErrno(err, "ENOENT") ? "does not exist" : messageOf(err);
       unreadable.push({ path, error });
       this.#log.error(`cannot read ${path}: ${error}; nothing under it is taken for deleted`);
-      this.#context.hooks.failure.call({ path, stage: "scan", error: err, attempts: 1 });
+      observe(this.#context.hooks.failure, { path, stage: "scan", error: err, attempts: 1 }, this.#log);
     };
     for (const { root, error } of await checkRootMounts(this.#context.parameters.remoteFileStateCachePath, list)) onUnreadable(root, new Error(error));
     const walkable = list.filter((root) => !unreadable.some((u) => u.path === root));
