@@ -266,8 +266,6 @@ test("vim's save (rename to f~, write f, delete f~) leaves only f, even before t
   }
 });
 
-test.run();
-
 test("an observer that throws (uploadStarted, uploaded, action) is logged, later taps still run, the upload never fails", async () => {
   const ws = await workspace();
   const thrower: import("@rtbackup/core").BackupPlugin = {
@@ -298,3 +296,5 @@ test("an observer that throws (uploadStarted, uploaded, action) is logged, later
     await ws.cleanup();
   }
 });
+
+test.run();
