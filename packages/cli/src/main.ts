@@ -1,4 +1,4 @@
-import { BackupError, ConfigError, messageOf } from "@rtbackup/core";
+import { BackupError, ConfigError, exitStatusOf, messageOf } from "@rtbackup/core";
 import { backupCommand } from "./commands/backup.js";
 import { catCommand, listCommand, restoreCommand } from "./commands/restore.js";
 import { checkCommand } from "./commands/check.js";
@@ -11,7 +11,7 @@ import { installOutputRedaction } from "./redactOutput.js";
 import { outputGuard } from "./outputGuard.js";
 import { terminalText } from "./terminalText.js";
 import { UsageError } from "./UsageError.js";
-import { EXIT_INDEX_DAMAGED, EXIT_USAGE } from "./exitCodes.js";
+import { EXIT_USAGE } from "./exitCodes.js";
 
 const VERSION = "0.1.0";
 
@@ -124,7 +124,6 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) process.stderr.write(`rtb: configuration error: ${err.message.split("\n").map(terminalText).join("\n")}\n`);
     else if (err instanceof BackupError) process.stderr.write(`rtb: ${terminalText(err.message)}\n`);
     else process.stderr.write(`rtb: ${terminalText(messageOf(err))}\n${process.env.RTB_DEBUG ? `${(err as Error).stack}\n` : ""}`);
-    if (err instanceof BackupError && err.code === "INDEX_DAMAGED") return EXIT_INDEX_DAMAGED;
-    return err instanceof ConfigError ? EXIT_USAGE : 1;
+    return exitStatusOf(err);
   }
 }

@@ -88,7 +88,7 @@ export class Engine {
 
   /** The running pipeline (after `start()`). */
   get runtime(): Runtime {
-    if (!this.#runtime) throw new BackupError("ABORTED", "the engine is not started");
+    if (!this.#runtime) throw new BackupError("ENGINE_NOT_STARTED", "the engine is not started");
     return this.#runtime;
   }
 

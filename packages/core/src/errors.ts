@@ -1,32 +1,51 @@
 import { redactSecrets } from "./secrets/SecretRegistry.js";
 
+/** What one error code means to whoever meets it: a one-line title and the exit status of `rtb`. */
+export interface ErrorKind {
+  /** What went wrong, in a few words (docs/errors.md, `--json` output). */
+  readonly title: string;
+  /** The exit status `rtb` ends with when this error stops a command. */
+  readonly exit: number;
+}
+
 /**
- * One catalogue of error codes (after fastify's `lib/errors.js`). Every error the project throws on purpose is a
- * {@link BackupError} carrying one of these codes, so callers and tests match on `code`, never on message text.
+ * The one catalogue of error codes (after fastify's `lib/errors.js`). Every error the project throws on purpose is a
+ * {@link BackupError} carrying one of these codes, with one meaning per code, so callers and tests match on `code`,
+ * never on message text. The message itself is written where the error is thrown, because it names the object, path,
+ * element or value at fault; the catalogue says what the code means and how `rtb` exits on it. Whether the pipeline
+ * retries is decided per error (`StorageError#transient`): a 503 and a refused key are both STORAGE_FAILED.
+ * docs/errors.md lists the same table (a test keeps the two equal).
  */
 export const ErrorCodes = {
-  CONFIG_INVALID: "Invalid configuration",
-  CONFIG_NOT_FOUND: "Configuration file not found",
-  PLUGIN_FAILED: "A plugin failed inside a hook",
-  PLUGIN_MISSING: "No plugin supplied a required stage",
-  STORAGE_FAILED: "A storage operation failed",
-  STORAGE_NOT_FOUND: "Object not found in storage",
-  INTEGRITY: "Stored data failed verification",
-  REPOSITORY_INVALID: "Not a valid repository",
-  REPOSITORY_VERSION: "Unsupported repository format version",
-  RESTORE_UNSAFE_PATH: "Index entry would escape the restore target",
-  RESTORE_NOT_FOUND: "Path not found in the backup",
-  STATE_CACHE: "Local state cache failure",
-  NATIVE: "A system call failed",
-  LOCKED: "Another instance holds the lock",
-  SNAPSHOT_FAILED: "Snapshot could not be created",
-  SOURCE_FAILED: "A change source failed",
-  ABORTED: "Operation aborted",
-  INDEX_DAMAGED: "The remote index cannot be read completely",
-} as const;
+  CONFIG_INVALID: { title: "The configuration is invalid", exit: 2 },
+  CONFIG_NOT_FOUND: { title: "The configuration file was not found", exit: 1 },
+  PLUGIN_FAILED: { title: "A plugin failed inside a hook", exit: 1 },
+  PLUGIN_MISSING: { title: "No plugin supplied a required stage", exit: 1 },
+  STORAGE_FAILED: { title: "A storage operation failed", exit: 1 },
+  STORAGE_NOT_FOUND: { title: "An object is missing from the store", exit: 1 },
+  INTEGRITY: { title: "Stored data failed verification", exit: 1 },
+  REPOSITORY_INVALID: { title: "Not a valid repository", exit: 1 },
+  REPOSITORY_VERSION: { title: "Unsupported repository format version", exit: 1 },
+  RESTORE_UNSAFE_PATH: { title: "An index entry would escape the restore target", exit: 1 },
+  RESTORE_NOT_FOUND: { title: "The path is not in the backup", exit: 1 },
+  STATE_CACHE: { title: "The local state cache failed", exit: 1 },
+  NATIVE: { title: "A system call failed", exit: 1 },
+  LOCKED: { title: "Another process holds the lock", exit: 1 },
+  SNAPSHOT_FAILED: { title: "A snapshot could not be created or read", exit: 1 },
+  SOURCE_FAILED: { title: "A change source failed", exit: 1 },
+  ENGINE_NOT_STARTED: { title: "The engine is not started", exit: 1 },
+  FILE_CHANGED: { title: "A file changed while it was being read", exit: 1 },
+  OUTPUT_CLOSED: { title: "Standard output was closed", exit: 1 },
+  INDEX_DAMAGED: { title: "The remote index cannot be read completely", exit: 4 },
+} as const satisfies Record<string, ErrorKind>;
 
 /** A code from {@link ErrorCodes}. */
 export type ErrorCode = keyof typeof ErrorCodes;
+
+/** The exit status for anything thrown: the catalogue's for a {@link BackupError}, 1 for anything else. */
+export function exitStatusOf(err: unknown): number {
+  return err instanceof BackupError ? ErrorCodes[err.code].exit : 1;
+}
 
 /** Base of every error this project throws on purpose. Known secrets are redacted from its message. */
 export class BackupError extends Error {

@@ -2,8 +2,8 @@
 // is internal to core and may change.
 
 // The engine, its hooks, plugins and the running agent
-export { BackupError, ConfigError, IndexDamagedError, NativeError, PluginError, StorageError, isErrno, messageOf } from "./errors.js";
-export type { ErrorCode } from "./errors.js";
+export { BackupError, ConfigError, ErrorCodes, IndexDamagedError, NativeError, PluginError, StorageError, exitStatusOf, isErrno, messageOf } from "./errors.js";
+export type { ErrorCode, ErrorKind } from "./errors.js";
 export { createLogRoot, silentSink, stderrSink } from "./logger.js";
 export type { LogRootOptions, LogSink, Logger, Verbosity } from "./logger.js";
 export type {

@@ -148,7 +148,7 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
 /** Stdout for `Restorer.cat`: a write after stdout's reader went away throws, so the rest is not downloaded. */
 class StdoutSink extends Writable {
   override write(chunk: unknown): boolean {
-    if (outputGuard.stdoutLost()) throw new BackupError("ABORTED", "standard output was closed");
+    if (outputGuard.stdoutLost()) throw new BackupError("OUTPUT_CLOSED", "standard output was closed");
     const ok = process.stdout.write(chunk as Buffer);
     if (!ok) process.stdout.once("drain", () => this.emit("drain"));
     return ok;

@@ -1,5 +1,4 @@
-import { BridgeServer, ConfigError, messageOf } from "@rtbackup/core";
-import { EXIT_INDEX_DAMAGED } from "../exitCodes.js";
+import { BridgeServer, ConfigError, exitStatusOf, messageOf } from "@rtbackup/core";
 import { createEngine, loadCliConfig, type CommonOptions } from "../context.js";
 
 /** Options of `rtb run`. */
@@ -71,7 +70,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
       stopping = true;
       log.error(`stopping: ${error.message}`);
       process.stderr.write(`rtb: ${error.message}\n`);
-      const code = (error as { code?: string }).code === "INDEX_DAMAGED" ? EXIT_INDEX_DAMAGED : 1;
+      const code = exitStatusOf(error);
       (bridge?.close() ?? Promise.resolve())
         .then(() => engine.stop({ drain: false }))
         .catch((err: unknown) => log.error("stopping failed", err))

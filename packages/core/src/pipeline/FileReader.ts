@@ -10,7 +10,7 @@ import type { SharedSnapshot } from "./SharedSnapshot.js";
 /** A file whose content changed while it was being read (live reads only); the caller retries later. */
 export class FileChangedError extends BackupError {
   constructor(path: string) {
-    super("ABORTED", `${path} changed while it was being read`);
+    super("FILE_CHANGED", `${path} changed while it was being read`);
   }
 }
 
