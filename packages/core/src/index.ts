@@ -64,6 +64,7 @@ export { MountTable, PROC_MOUNTINFO } from "./mounts/MountTable.js";
 export { fileSystemTypeMatches, selectMounts } from "./mounts/selectMounts.js";
 export type { MountSelectionOptions } from "./mounts/selectMounts.js";
 export { isUnder, mountOf, trimTrailingSlash } from "./mounts/mountPaths.js";
+export { agentOwnPaths, isAgentOwnPath } from "./defaults/ownPaths.js";
 export { PathFilter } from "./filters/PathFilter.js";
 export type { PathFilterOptions } from "./filters/PathFilter.js";
 export { PathFilterPlugin } from "./filters/PathFilterPlugin.js";
