@@ -30,7 +30,7 @@ try {
   let since = emulator.lastSeq;
   const runtime = await engine.start();
   await engine.initialBackup();
-  const uploads = runtime.uploader.stats.files;
+  const uploads = runtime.stats({ includeUploads: false }).totals.filesUploaded;
   const files = Number(countArg);
   await engine.stop();
   const backup = emulator.counts(since);

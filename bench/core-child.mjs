@@ -48,8 +48,8 @@ if (mode === "backup") {
     scanMs: scan.durationMs,
     seen: scan.seen,
     changed: scan.changed,
-    files: runtime.uploader.stats.files,
-    bytes: runtime.uploader.stats.bytes,
+    files: runtime.stats({ includeUploads: false }).totals.filesUploaded,
+    bytes: runtime.stats({ includeUploads: false }).totals.bytesRead,
   };
   await engine.stop();
 } else if (mode === "restore") {

@@ -76,10 +76,14 @@ export function createEngine(config: LoadedConfig, mode: PresetMode = "backup"):
 /** Opens the repository for reading only (restore, list, cat): no state cache, no lock, nothing created. */
 export async function openRepositoryReadOnly(config: LoadedConfig): Promise<{ engine: Engine; repository: Repository }> {
   const engine = createEngine(config, "restore");
-  await engine.hooks.initialize.promise();
-  const storage = engine.resolveStorage();
-  const repository = await Repository.open(storage, { prefix: config.parameters.repositoryPrefix });
-  return { engine, repository };
+  const storage = await engine.openStore();
+  try {
+    const repository = await Repository.open(storage, { prefix: config.parameters.repositoryPrefix });
+    return { engine, repository };
+  } catch (err) {
+    await engine.stop().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Parses `--at`: an ISO date/time, or ms since the epoch. */

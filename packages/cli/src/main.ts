@@ -25,12 +25,12 @@ export async function main(argv: string[]): Promise<number> {
   installOutputRedaction();
   outputGuard.install();
   let code = 0;
-  const run = (fn: () => Promise<number>) => {
+  let pending: Promise<void> = Promise.resolve();
+  const run: Run = (fn) => {
     pending = fn().then((c) => {
       code = c;
     });
   };
-  let pending: Promise<void> = Promise.resolve();
   // Every option is declared here, with `<value>` when it takes one: anything else on a command line is an error.
   const prog = new CommandLine("rtb", VERSION);
   prog
@@ -42,6 +42,39 @@ export async function main(argv: string[]): Promise<number> {
     .option("--quiet", "Only warnings and errors")
     .refuse("exclude", "exclusions are PathFilters in the configuration (docs/configuration.md)");
 
+  declareBackupCommands(prog, run);
+  declareRestoreCommands(prog, run);
+  declareStoreCommands(prog, run);
+
+  try {
+    prog.parse(translateDqdArguments(argv));
+    await pending;
+    return code;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(
+        `rtb${err.command ? ` ${err.command}` : ""}: ${terminalText(err.message)}\nRun "rtb ${err.command ? `${err.command} ` : ""}--help" for the commands and options.\n`,
+      );
+      return EXIT_USAGE;
+    }
+    reportError(err);
+    return exitStatusOf(err);
+  }
+}
+
+/** Writes an error that ended a command on stderr (with its stack under RTB_DEBUG when it is not one of ours). */
+function reportError(err: unknown): void {
+  // A message can carry a path from the index (or the command line): escaped, so no control character reaches the terminal.
+  if (err instanceof ConfigError) process.stderr.write(`rtb: configuration error: ${err.message.split("\n").map(terminalText).join("\n")}\n`);
+  else if (err instanceof BackupError) process.stderr.write(`rtb: ${terminalText(err.message)}\n`);
+  else process.stderr.write(`rtb: ${terminalText(messageOf(err))}\n${process.env.RTB_DEBUG ? `${(err as Error).stack}\n` : ""}`);
+}
+
+/** Runs a command's promise; its result is the exit status. */
+type Run = (fn: () => Promise<number>) => void;
+
+/** `backup` and `run`: the commands that upload. */
+function declareBackupCommands(prog: CommandLine, run: Run): void {
   prog
     .command("backup [roots...]", "Initial backup of the roots (or BackupRoots), then exit", { alias: "initial-backup" })
     .option("--json", "Print a JSON summary on stdout")
@@ -53,7 +86,10 @@ export async function main(argv: string[]): Promise<number> {
     .command("run", "Run the daemon: catch up, then back up changes as they happen", { alias: ["daemon", "monitor"] })
     .option("--initial-backup", "Do a full initial backup first (DQD's /INITIALBACKUPTHENMONITOR)")
     .action((opts: Record<string, unknown>) => run(() => runCommand({ ...opts, initialBackup: Boolean(opts["initial-backup"]) })));
+}
 
+/** `list`, `restore` and `cat`: the commands that read the store. */
+function declareRestoreCommands(prog: CommandLine, run: Run): void {
   prog
     .command("list [dirs...]", "List backed-up files (all), or what is in the given directories", { alias: "ls" })
     .option("-r, --recursive", "List whole subtrees")
@@ -75,7 +111,10 @@ export async function main(argv: string[]): Promise<number> {
     .command("cat <path>", "Write one backed-up file to stdout")
     .option("--at <time>", "State as of this time (ISO 8601, or ms since the epoch)")
     .action((path: string, opts: Record<string, unknown>) => run(() => catCommand(path, opts)));
+}
 
+/** `check`, `config check` and `console`: the commands that verify the store, the config or a running daemon. */
+function declareStoreCommands(prog: CommandLine, run: Run): void {
   prog
     .command("check", "Verify the store: every index object readable, no gaps, checkpoints agree, every content object present")
     .option("--read-data", "Also download and re-hash every content object")
@@ -108,22 +147,4 @@ export async function main(argv: string[]): Promise<number> {
     .action((sub: string, first: string | undefined, opts: Record<string, unknown>) =>
       run(() => consoleCommand(sub, rest(opts, first), consoleOptionsFrom(opts))),
     );
-
-  try {
-    prog.parse(translateDqdArguments(argv));
-    await pending;
-    return code;
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(
-        `rtb${err.command ? ` ${err.command}` : ""}: ${terminalText(err.message)}\nRun "rtb ${err.command ? `${err.command} ` : ""}--help" for the commands and options.\n`,
-      );
-      return EXIT_USAGE;
-    }
-    // A message can carry a path from the index (or the command line): escaped, so no control character reaches the terminal.
-    if (err instanceof ConfigError) process.stderr.write(`rtb: configuration error: ${err.message.split("\n").map(terminalText).join("\n")}\n`);
-    else if (err instanceof BackupError) process.stderr.write(`rtb: ${terminalText(err.message)}\n`);
-    else process.stderr.write(`rtb: ${terminalText(messageOf(err))}\n${process.env.RTB_DEBUG ? `${(err as Error).stack}\n` : ""}`);
-    return exitStatusOf(err);
-  }
 }

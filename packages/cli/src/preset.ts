@@ -1,11 +1,12 @@
-import { access, constants } from "node:fs/promises";
-import { join } from "node:path";
 import {
   BackupError,
   ConfigError,
   MountTable,
   PathFilterPlugin,
+  agentOwnPaths,
   fileSystemTypeMatches,
+  findExecutable,
+  isAgentOwnPath,
   isUnder,
   selectMounts,
   type BackupPlugin,
@@ -14,48 +15,29 @@ import {
   type Parameters,
 } from "@rtbackup/core";
 
-type PluginClass = new (options?: unknown) => BackupPlugin;
-
-/** Imports a plugin package, with an error that says what is missing. */
-async function load(pkg: string): Promise<Record<string, unknown>> {
+/**
+ * Imports a plugin package (typed: the cli's tsconfig references every plugin), with an error that says what is
+ * missing. Packages are imported only when a setting asks for them, so an install without one still runs the rest.
+ */
+async function load<T>(pkg: string, importer: () => Promise<T>): Promise<T> {
   try {
-    return (await import(pkg)) as Record<string, unknown>;
+    return await importer();
   } catch (err) {
     throw new BackupError("PLUGIN_MISSING", `the default preset needs ${pkg} (${(err as Error).message})`, { cause: err });
   }
 }
 
-function exported<T>(module: Record<string, unknown>, pkg: string, exportName: string): T {
-  const value = module[exportName];
-  if (typeof value !== "function") throw new BackupError("PLUGIN_MISSING", `${pkg} does not export ${exportName}`);
-  return value as T;
-}
-
-async function pluginClass(pkg: string, exportName: string): Promise<PluginClass> {
-  return exported<PluginClass>(await load(pkg), pkg, exportName);
-}
+const b2 = () => load("@rtbackup/plugin-b2", () => import("@rtbackup/plugin-b2"));
+const s3 = () => load("@rtbackup/plugin-s3", () => import("@rtbackup/plugin-s3"));
+const zfsPlugin = () => load("@rtbackup/plugin-zfs", () => import("@rtbackup/plugin-zfs"));
+const openFiles = () => load("@rtbackup/plugin-open-files", () => import("@rtbackup/plugin-open-files"));
+const fanotify = () => load("@rtbackup/plugin-fanotify", () => import("@rtbackup/plugin-fanotify"));
 
 /** What the preset is assembled for. */
 export type PresetMode = "daemon" | "backup" | "restore";
 
 const ROOTS_PLUGIN = "MonitoredMountRootsPlugin";
 const SCOPE_PLUGIN = "BackupScopePlugin";
-const SNAPSHOT_MOUNTS = /\/\.zfs\/snapshot(\/|$)/;
-
-/**
- * The agent's own working directories (staging, state cache, the local store) and the directory where ZFS clones
- * are mounted: never backed up, and never watched, wherever they live.
- */
-function agentPaths(parameters: Parameters, cloneDirectory: string | undefined): string[] {
-  const paths = [parameters.stagingDirectory, parameters.remoteFileStateCachePath];
-  if (parameters.storage === "local") paths.push(parameters.localStoragePath);
-  if (cloneDirectory !== undefined) paths.push(cloneDirectory);
-  return paths;
-}
-
-function isAgentPath(path: string, agent: readonly string[]): boolean {
-  return SNAPSHOT_MOUNTS.test(path) || agent.some((dir) => isUnder(path, dir));
-}
 
 /**
  * The monitored mounts (MonitorFileSystemTypes, PreferredMountPoints, one per filesystem tree) that are not the
@@ -64,7 +46,7 @@ function isAgentPath(path: string, agent: readonly string[]): boolean {
  */
 function monitoredMounts(parameters: Parameters, table: MountTable, agent: readonly string[], wanted: (m: MountInfo) => boolean = () => true): MountInfo[] {
   const types = parameters.monitorFileSystemTypes;
-  const candidates = table.visible.filter((m) => fileSystemTypeMatches(m.fsType, types) && !isAgentPath(m.mountPoint, agent) && wanted(m));
+  const candidates = table.visible.filter((m) => fileSystemTypeMatches(m.fsType, types) && !isAgentOwnPath(m.mountPoint, agent) && wanted(m));
   return selectMounts(candidates, { fileSystemTypes: types, preferredMountPoints: parameters.preferredMountPoints });
 }
 
@@ -105,37 +87,17 @@ class BackupScopePlugin implements BackupPlugin {
   apply(engine: Engine): void {
     const roots = engine.parameters.backupRoots;
     engine.hooks.intake.tapPromise({ name: SCOPE_PLUGIN, stage: -100 }, async ({ path }) => {
-      if (isAgentPath(path, this.#agent)) return "exclude";
+      if (isAgentOwnPath(path, this.#agent)) return "exclude";
       if (roots.length && !roots.some((root) => isUnder(path, root))) return "exclude";
       return undefined;
     });
   }
 }
 
-/** Whether a program can be run: an absolute path, or a bare command name looked up in PATH (as spawn does). */
-async function executable(program: string): Promise<boolean> {
-  const candidates = program.includes("/")
-    ? [program]
-    : (process.env.PATH ?? "")
-        .split(":")
-        .filter(Boolean)
-        .map((dir) => join(dir, program));
-  for (const path of candidates) {
-    if (
-      await access(path, constants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return true;
-  }
-  return false;
-}
-
 /** Whether ZFS snapshots can be used: ZFS is monitored, the zfs command exists and a ZFS filesystem is mounted. */
 async function zfsAvailable(parameters: Parameters): Promise<boolean> {
   if (!fileSystemTypeMatches("zfs", parameters.monitorFileSystemTypes)) return false;
-  if (!(await executable(parameters.zfsBinaryPath))) return false;
+  if (!(await findExecutable(parameters.zfsBinaryPath)).path) return false;
   const table = await MountTable.read().catch(() => undefined);
   return Boolean(table?.visible.some((m) => m.fsType === "zfs" || m.fsType === "fuse.zfs"));
 }
@@ -181,31 +143,28 @@ export async function presetPlugins(parameters: Parameters, mode: PresetMode = "
   const add = (plugin: BackupPlugin) => {
     if (!given.has(plugin.name)) plugins.push(plugin);
   };
-  if (parameters.storage === "b2") add(new (await pluginClass("@rtbackup/plugin-b2", "B2StoragePlugin"))());
-  else if (parameters.storage === "s3") add(new (await pluginClass("@rtbackup/plugin-s3", "S3StoragePlugin"))());
+  if (parameters.storage === "b2") add(new (await b2()).B2StoragePlugin());
+  else if (parameters.storage === "s3") add(new (await s3()).S3StoragePlugin());
   if (mode === "restore") return plugins;
 
   let cloneDirectory: string | undefined;
   let zfs: BackupPlugin | undefined;
   if (await zfsAvailable(parameters)) {
-    const pkg = "@rtbackup/plugin-zfs";
-    const module = await load(pkg);
+    const { ZfsSnapshotPlugin, parseZfsSnapshotOptions } = await zfsPlugin();
     const options = { zfsBinaryPath: parameters.zfsBinaryPath };
-    const parse = exported<(o: unknown) => { cloneDirectory: string }>(module, pkg, "parseZfsSnapshotOptions");
-    cloneDirectory = parse(options).cloneDirectory;
-    zfs = new (exported<PluginClass>(module, pkg, "ZfsSnapshotPlugin"))(options);
+    cloneDirectory = parseZfsSnapshotOptions(options).cloneDirectory;
+    zfs = new ZfsSnapshotPlugin(options);
   }
-  const agent = agentPaths(parameters, cloneDirectory);
+  // Core's own-paths rule, with the clone directory as one more of the agent's own directories.
+  const agent = agentOwnPaths(parameters, cloneDirectory === undefined ? [] : [cloneDirectory]);
   add(new BackupScopePlugin(agent));
   add(new PathFilterPlugin());
   add(new MonitoredMountRootsPlugin(agent));
-  const openFiles = await load("@rtbackup/plugin-open-files");
-  add((openFiles.createStabilityPlugin as (p: Parameters) => BackupPlugin)(parameters));
+  add((await openFiles()).createStabilityPlugin(parameters));
   if (zfs) add(zfs);
   if (mode === "daemon" && parameters.enableFileAccessNotify) {
-    const options: Record<string, unknown> = { ignorePaths: agent };
-    if (parameters.backupRoots.length) options.mountPoints = fanotifyMountPoints(parameters, await MountTable.read(), agent);
-    add(new (await pluginClass("@rtbackup/plugin-fanotify", "FanotifySourcePlugin"))(options));
+    const mountPoints = parameters.backupRoots.length ? fanotifyMountPoints(parameters, await MountTable.read(), agent) : undefined;
+    add(new (await fanotify()).FanotifySourcePlugin({ ignorePaths: agent, ...(mountPoints ? { mountPoints } : {}) }));
   }
   return plugins;
 }

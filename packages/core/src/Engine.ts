@@ -139,9 +139,37 @@ export class Engine {
     return result;
   }
 
-  /** Drains in-flight work (unless `drain: false`), commits, closes everything and calls `shutdown`. */
+  /**
+   * Opens the store for reading only (restore, list, cat, check): calls `initialize` and asks the storage hook for
+   * the backend. No lock, no state cache, no pipeline, nothing created. `stop()` calls `shutdown` afterwards; on a
+   * failure here it has been called already.
+   */
+  async openStore(): Promise<StorageBackend> {
+    if (this.#runtime) return this.#runtime.storage;
+    if (!this.#storeOpen) {
+      await this.hooks.initialize.promise();
+      this.#storeOpen = true;
+    }
+    try {
+      return this.resolveStorage();
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  #storeOpen = false;
+
+  /**
+   * Drains in-flight work (unless `drain: false`), commits, closes everything and calls `shutdown`. After
+   * {@link openStore}, only calls `shutdown`.
+   */
   async stop(options: { drain?: boolean } = {}): Promise<void> {
-    if (!this.#runtime) return;
+    if (!this.#runtime) {
+      if (!this.#storeOpen) return;
+      this.#storeOpen = false;
+      return this.hooks.shutdown.promise();
+    }
     const runtime = this.#runtime;
     this.#runtime = undefined;
     this.#early = [];

@@ -52,62 +52,75 @@ export interface AgentStats {
 /** Builds the stats object of a runtime. */
 export function agentStats(rt: StatsSource, options: { includeUploads?: boolean } = {}): AgentStats {
   const now = Date.now();
-  const { uploader, committer, queue, scanner, stability } = rt.pipeline;
-  const u = uploader.stats;
-  const pl = rt.pipeline.stats;
-  const scan = scanner.status;
+  const scan = rt.pipeline.scanner.status;
   const sources = rt.sourceHealth.list();
-  const sourcesNotWatching = sources.filter((s) => s.state !== "watching").length;
   return {
     time: new Date(now).toISOString(),
     storage: rt.storage.description,
     paused: rt.pipeline.paused,
-    queues: {
-      intake: rt.pipeline.outstanding - stability.waiting - stability.longPolling - queue.size - queue.running,
-      bufferedWhilePaused: rt.pipeline.bufferedCount,
-      openFiles: stability.waiting,
-      longPolling: stability.longPolling,
-      actions: queue.size,
-      uploading: queue.running,
-      pendingCommit: committer.pendingCount,
-    },
+    queues: queuesOf(rt.pipeline),
     snapshots: rt.pipeline.activeSnapshots,
-    uploads:
-      options.includeUploads === false
-        ? []
-        : [...uploader.inProgress.values()].map((p) => {
-            const secs = Math.max((now - p.startedAt) / 1000, 0.001);
-            return { path: p.path, size: p.size, bytesDone: p.bytesDone, bytesPerSecond: Math.round(p.bytesDone / secs) };
-          }),
-    totals: {
-      events: pl.events,
-      filesUploaded: u.files,
-      bytesRead: u.bytes,
-      bytesUploaded: u.bytesUploaded,
-      chunksUploaded: u.chunksUploaded,
-      unchanged: u.unchanged,
-      moves: u.moves,
-      deletes: u.deletes,
-      batchesCommitted: committer.stats.batches,
-      recordsCommitted: committer.stats.records,
-    },
-    errors: {
-      count: pl.snapshotFailures + pl.uploadFailures + queue.stats.failed + committer.stats.retries + sourcesNotWatching,
-      sourcesNotWatching,
-      snapshotFailures: pl.snapshotFailures,
-      uploadFailures: pl.uploadFailures,
-      gaveUp: rt.gaveUp.length,
-      last: pl.lastError || undefined,
-      lastAt: pl.lastErrorAt ? new Date(pl.lastErrorAt).toISOString() : undefined,
-    },
-    rescan: {
-      running: scan.running,
-      reason: scan.reason,
-      walked: scan.walked,
-      queued: scan.queued,
-      last: scan.last,
-    },
+    uploads: options.includeUploads === false ? [] : uploadsOf(rt.pipeline, now),
+    totals: totalsOf(rt.pipeline),
+    errors: errorsOf(rt, sources),
+    rescan: { running: scan.running, reason: scan.reason, walked: scan.walked, queued: scan.queued, last: scan.last },
     stateCache: { paths: rt.cache.size, lastSequence: rt.cache.lastSequence },
     sources,
+  };
+}
+
+/** What waits where: every outstanding path is in exactly one of intake, openFiles, longPolling, actions, uploading. */
+function queuesOf(pipeline: Pipeline): AgentStats["queues"] {
+  const { stability, queue, committer } = pipeline;
+  return {
+    intake: pipeline.outstanding - stability.waiting - stability.longPolling - queue.size - queue.running,
+    bufferedWhilePaused: pipeline.bufferedCount,
+    openFiles: stability.waiting,
+    longPolling: stability.longPolling,
+    actions: queue.size,
+    uploading: queue.running,
+    pendingCommit: committer.pendingCount,
+  };
+}
+
+/** The uploads in progress, with their rate so far. */
+function uploadsOf(pipeline: Pipeline, now: number): AgentStats["uploads"] {
+  return [...pipeline.uploader.inProgress.values()].map((p) => {
+    const secs = Math.max((now - p.startedAt) / 1000, 0.001);
+    return { path: p.path, size: p.size, bytesDone: p.bytesDone, bytesPerSecond: Math.round(p.bytesDone / secs) };
+  });
+}
+
+/** Counters since the start. */
+function totalsOf(pipeline: Pipeline): AgentStats["totals"] {
+  const u = pipeline.uploader.stats;
+  const { committer } = pipeline;
+  return {
+    events: pipeline.stats.events,
+    filesUploaded: u.files,
+    bytesRead: u.bytes,
+    bytesUploaded: u.bytesUploaded,
+    chunksUploaded: u.chunksUploaded,
+    unchanged: u.unchanged,
+    moves: u.moves,
+    deletes: u.deletes,
+    batchesCommitted: committer.stats.batches,
+    recordsCommitted: committer.stats.records,
+  };
+}
+
+/** Failures so far (each retried, none dropped) and the last one. */
+function errorsOf(rt: StatsSource, sources: readonly SourceHealth[]): AgentStats["errors"] {
+  const pl = rt.pipeline.stats;
+  const { queue, committer } = rt.pipeline;
+  const sourcesNotWatching = sources.filter((s) => s.state !== "watching").length;
+  return {
+    count: pl.snapshotFailures + pl.uploadFailures + queue.stats.failed + committer.stats.retries + sourcesNotWatching,
+    sourcesNotWatching,
+    snapshotFailures: pl.snapshotFailures,
+    uploadFailures: pl.uploadFailures,
+    gaveUp: rt.gaveUp.length,
+    last: pl.lastError || undefined,
+    lastAt: pl.lastErrorAt ? new Date(pl.lastErrorAt).toISOString() : undefined,
   };
 }

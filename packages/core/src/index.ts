@@ -117,3 +117,5 @@ export type { BridgeEndpoint } from "./bridge/BridgeClient.js";
 
 // Names are bytes
 export { decodeName, encodeName, fsPath, hasEscapedBytes } from "./fsNames.js";
+export { collectStream, type CollectOptions } from "./io/collectStream.js";
+export { findExecutable, type ExecutableLookup } from "./io/findExecutable.js";

@@ -1,9 +1,9 @@
 import { lstat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { fsPath, messageOf } from "@rtbackup/core";
+import { fsPath, messageOf, type AgentStats, type GaveUp, type ScanResult } from "@rtbackup/core";
 
-import { createEngine, loadCliConfig, type CommonOptions } from "../context.js";
-import { Progress, formatBytes } from "../progress.js";
+import { createEngine, loadCliConfig, type CommonOptions, type LoadedConfig } from "../context.js";
+import { Progress, formatBytes, type ProgressSnapshot } from "../progress.js";
 import { terminalText } from "../terminalText.js";
 
 /** Options of `rtb backup`. */
@@ -21,44 +21,17 @@ export interface BackupOptions extends CommonOptions {
  */
 export async function backupCommand(roots: string[], options: BackupOptions): Promise<number> {
   const config = await loadCliConfig(options);
-  if (roots.length) {
-    // Roots named here replace BackupRoots; the path filters treat them as `rtb run` treats BackupRoots (a default
-    // exclusion such as /tmp or /var does not apply under a root; rules inside it, .git, .cache, ..., still do).
-    config.parameters.backupRoots = roots.map((r) => resolve(r));
-  }
-  if (config.parameters.backupRoots.length === 0) {
-    process.stderr.write("rtb backup: nothing to back up: give directories as arguments or set BackupRoots in the config\n");
-    return 2;
-  }
-  const missing = await missingRoots(config.parameters.backupRoots);
-  if (missing.length) {
-    for (const m of missing) process.stderr.write(`rtb backup: ${m}\n`);
-    process.stderr.write("rtb backup: nothing was backed up and no store was opened\n");
-    return 2;
-  }
+  const refused = await refusedRoots(config, roots);
+  if (refused) return refused;
   for (const w of config.warnings) process.stderr.write(`rtb: warning: ${w}\n`);
   const engine = createEngine(config);
   const runtime = await engine.start({ maxAttempts: 5 });
   const log = engine.getLogger("backup");
-  log.info(
-    `backing up ${config.parameters.backupRoots.join(", ")} to ${runtime.storage.description}${config.parameters.repositoryPrefix ? ` (prefix ${config.parameters.repositoryPrefix})` : ""}`,
-  );
-  const progress = new Progress(
-    (elapsedMs) => {
-      const stats = runtime.uploader.stats;
-      const scanStatus = runtime.scanStatus;
-      const remaining = runtime.pipeline.outstanding;
-      const rate = stats.bytes / Math.max(elapsedMs / 1000, 0.001);
-      // The work is counted once the scan has walked everything: what it queued, and the deletes it found.
-      const total = scanStatus.running || !scanStatus.last ? undefined : scanStatus.queued + scanStatus.last.deleted;
-      return {
-        phase: total === undefined ? "scanning" : "uploading",
-        counters: `${stats.files} files, ${formatBytes(stats.bytes)} read, ${formatBytes(stats.bytesUploaded)} uploaded, ${remaining} queued, ${formatBytes(rate)}/s`,
-        ...(total === undefined ? {} : { done: Math.max(0, total - remaining), total }),
-      };
-    },
-    { enabled: options.progress !== false && config.parameters.verbosity !== "Quiet" },
-  );
+  const { backupRoots, repositoryPrefix } = config.parameters;
+  log.info(`backing up ${backupRoots.join(", ")} to ${runtime.storage.description}${repositoryPrefix ? ` (prefix ${repositoryPrefix})` : ""}`);
+  const progress = new Progress((elapsedMs) => progressLine(runtime.stats({ includeUploads: false }), elapsedMs), {
+    enabled: options.progress !== false && config.parameters.verbosity !== "Quiet",
+  });
   let scan;
   try {
     scan = await engine.initialBackup();
@@ -68,30 +41,11 @@ export async function backupCommand(roots: string[], options: BackupOptions): Pr
     throw err;
   }
   progress.done();
-  if (scan.seen === 0) log.warn(`nothing was backed up: ${config.parameters.backupRoots.join(", ")} is missing, empty or excluded by PathFilters`);
-  const stats = runtime.uploader.stats;
+  if (scan.seen === 0) log.warn(`nothing was backed up: ${backupRoots.join(", ")} is missing, empty or excluded by PathFilters`);
+  const { totals } = runtime.stats({ includeUploads: false });
   const gaveUp = [...runtime.gaveUp];
   await engine.stop();
-  const summary = {
-    walked: scan.seen,
-    changed: scan.changed,
-    deleted: scan.deleted,
-    filesRead: stats.files,
-    bytesRead: stats.bytes,
-    bytesUploaded: stats.bytesUploaded,
-    chunksUploaded: stats.chunksUploaded,
-    failed: gaveUp.length,
-    unreadable: scan.unreadable.length,
-    seconds: scan.durationMs / 1000,
-  };
-  if (options.json) process.stdout.write(`${JSON.stringify({ event: "summary", ...summary, failures: gaveUp, unreadablePaths: scan.unreadable })}\n`);
-  else {
-    process.stderr.write(
-      `backup done: ${scan.seen} paths, ${scan.changed} new or changed, ${scan.deleted} deleted; ${stats.files} files read (${formatBytes(stats.bytes)}), ${formatBytes(stats.bytesUploaded)} uploaded\n`,
-    );
-    for (const g of gaveUp) process.stderr.write(`FAILED ${terminalText(g.path)}: ${g.error} (after ${g.attempts} attempts)\n`);
-    for (const u of scan.unreadable) process.stderr.write(`UNREADABLE ${terminalText(u.path)}: ${u.error} (its backed-up entries are kept)\n`);
-  }
+  report(scan, totals, gaveUp, Boolean(options.json));
   if (scan.unreadable.length) {
     log.error(`${scan.unreadable.length} path(s) could not be read; nothing under them was recorded as deleted`);
     if (!gaveUp.length) return 3;
@@ -106,6 +60,65 @@ export async function backupCommand(roots: string[], options: BackupOptions): Pr
     return 3;
   }
   return 0;
+}
+
+/**
+ * Applies roots named on the command line (they replace BackupRoots) and refuses to start without roots or with a
+ * root that does not exist: the exit status then (2), before any store is opened or created; else undefined.
+ */
+async function refusedRoots(config: LoadedConfig, roots: string[]): Promise<number | undefined> {
+  if (roots.length) {
+    // Roots named here replace BackupRoots; the path filters treat them as `rtb run` treats BackupRoots (a default
+    // exclusion such as /tmp or /var does not apply under a root; rules inside it, .git, .cache, ..., still do).
+    config.parameters.backupRoots = roots.map((r) => resolve(r));
+  }
+  if (config.parameters.backupRoots.length === 0) {
+    process.stderr.write("rtb backup: nothing to back up: give directories as arguments or set BackupRoots in the config\n");
+    return 2;
+  }
+  const missing = await missingRoots(config.parameters.backupRoots);
+  if (!missing.length) return undefined;
+  for (const m of missing) process.stderr.write(`rtb backup: ${m}\n`);
+  process.stderr.write("rtb backup: nothing was backed up and no store was opened\n");
+  return 2;
+}
+
+/** The progress line: scanning until the walk is done, then uploading with done/total (what it queued plus deletes). */
+function progressLine(stats: AgentStats, elapsedMs: number): ProgressSnapshot {
+  const { totals, rescan, queues } = stats;
+  const remaining = queues.intake + queues.openFiles + queues.longPolling + queues.actions + queues.uploading;
+  const rate = totals.bytesRead / Math.max(elapsedMs / 1000, 0.001);
+  const total = rescan.running || !rescan.last ? undefined : rescan.queued + rescan.last.deleted;
+  return {
+    phase: total === undefined ? "scanning" : "uploading",
+    counters: `${totals.filesUploaded} files, ${formatBytes(totals.bytesRead)} read, ${formatBytes(totals.bytesUploaded)} uploaded, ${remaining} queued, ${formatBytes(rate)}/s`,
+    ...(total === undefined ? {} : { done: Math.max(0, total - remaining), total }),
+  };
+}
+
+/** The summary: one JSON line with `--json`, else lines on stderr naming every failed and unreadable path. */
+function report(scan: ScanResult, totals: AgentStats["totals"], gaveUp: readonly GaveUp[], json: boolean): void {
+  if (json) {
+    const summary = {
+      walked: scan.seen,
+      changed: scan.changed,
+      deleted: scan.deleted,
+      filesRead: totals.filesUploaded,
+      bytesRead: totals.bytesRead,
+      bytesUploaded: totals.bytesUploaded,
+      chunksUploaded: totals.chunksUploaded,
+      failed: gaveUp.length,
+      unreadable: scan.unreadable.length,
+      seconds: scan.durationMs / 1000,
+    };
+    process.stdout.write(`${JSON.stringify({ event: "summary", ...summary, failures: gaveUp, unreadablePaths: scan.unreadable })}\n`);
+    return;
+  }
+  process.stderr.write(
+    `backup done: ${scan.seen} paths, ${scan.changed} new or changed, ${scan.deleted} deleted; ${totals.filesUploaded} files read (${formatBytes(totals.bytesRead)}), ${formatBytes(totals.bytesUploaded)} uploaded\n`,
+  );
+  for (const g of gaveUp) process.stderr.write(`FAILED ${terminalText(g.path)}: ${g.error} (after ${g.attempts} attempts)\n`);
+  for (const u of scan.unreadable) process.stderr.write(`UNREADABLE ${terminalText(u.path)}: ${u.error} (its backed-up entries are kept)\n`);
 }
 
 /** The roots that do not exist or cannot be stat'ed, each as a message naming it. */

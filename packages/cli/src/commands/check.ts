@@ -15,6 +15,7 @@ import {
   type Damage,
   type Lock,
   type RepairResult,
+  type ReadDataSubset,
   type Repository,
 } from "@rtbackup/core";
 import { loadCliConfig, openRepositoryReadOnly, type CommonOptions } from "../context.js";
@@ -196,33 +197,42 @@ export async function checkCommand(options: CheckCommandOptions): Promise<number
       progress.done();
     }
     printReport(outcome, json);
-    let left = outcome.damage.length;
-    let repaired = 0;
-    if (options.repair) {
-      const chunkDamage = outcome.damage.filter((d) => d.kind === "chunk-missing" || d.kind === "chunk-corrupt").length;
-      const result = await repairChunks(repository, outcome, access.cache ? { cache: access.cache } : {});
-      printRepair(result, access, json);
-      repaired = result.repaired.length;
-      left = outcome.damage.length - chunkDamage + result.left.length;
-      if (left > result.left.length && !json)
-        process.stdout.write("index damage is not repaired by --repair: restore the objects named above from another copy of the store\n");
-    }
-    const s = outcome.summary;
-    if (json) {
-      process.stdout.write(
-        `${JSON.stringify({ event: "summary", ...s, readData, ...(subset ? { subset: subset.spec } : {}), repaired, left, ok: left === 0 })}\n`,
-      );
-    } else {
-      const read = readData ? `, ${s.chunksRead} read (${formatBytes(s.bytesRead)}${subset ? `, subset ${subset.spec}` : ""})` : "";
-      const tail = options.repair ? `; ${repaired} repaired, ${left} left` : "";
-      process.stdout.write(
-        `check: ${s.batches} batch(es), ${s.checkpoints} checkpoint(s), last sequence ${s.lastSequence}; ${s.chunksReferenced} chunk(s) referenced, ${s.chunksPresent} present${read}; ` +
-          `${s.orphans} orphan object(s) (${formatBytes(s.orphanBytes)}); ${s.damaged} damaged, ${s.warnings} warning(s)${tail}\n`,
-      );
-    }
+    const { repaired, left } = options.repair ? await repair(repository, outcome, access, json) : { repaired: 0, left: outcome.damage.length };
+    printSummary(outcome.summary, { json, readData, subset, repair: Boolean(options.repair), repaired, left });
     return left === 0 ? 0 : EXIT_CHECK_DAMAGE;
   } finally {
     await closeCache(access);
-    await engine.hooks.shutdown.promise();
+    await engine.stop();
   }
+}
+
+/** `--repair`: stores again what it can and reports it; `left` counts the damage still there (index damage included). */
+async function repair(repository: Repository, outcome: CheckOutcome, access: CacheAccess, json: boolean): Promise<{ repaired: number; left: number }> {
+  const chunkDamage = outcome.damage.filter((d) => d.kind === "chunk-missing" || d.kind === "chunk-corrupt").length;
+  const result = await repairChunks(repository, outcome, access.cache ? { cache: access.cache } : {});
+  printRepair(result, access, json);
+  const left = outcome.damage.length - chunkDamage + result.left.length;
+  if (left > result.left.length && !json)
+    process.stdout.write("index damage is not repaired by --repair: restore the objects named above from another copy of the store\n");
+  return { repaired: result.repaired.length, left };
+}
+
+/** The last line: what was checked, what is damaged, what was repaired (a `summary` event with `--json`). */
+function printSummary(
+  s: CheckOutcome["summary"],
+  o: { json: boolean; readData: boolean; subset: ReadDataSubset | undefined; repair: boolean; repaired: number; left: number },
+): void {
+  const { readData, subset, repaired, left } = o;
+  if (o.json) {
+    process.stdout.write(
+      `${JSON.stringify({ event: "summary", ...s, readData, ...(subset ? { subset: subset.spec } : {}), repaired, left, ok: left === 0 })}\n`,
+    );
+    return;
+  }
+  const read = readData ? `, ${s.chunksRead} read (${formatBytes(s.bytesRead)}${subset ? `, subset ${subset.spec}` : ""})` : "";
+  const tail = o.repair ? `; ${repaired} repaired, ${left} left` : "";
+  process.stdout.write(
+    `check: ${s.batches} batch(es), ${s.checkpoints} checkpoint(s), last sequence ${s.lastSequence}; ${s.chunksReferenced} chunk(s) referenced, ${s.chunksPresent} present${read}; ` +
+      `${s.orphans} orphan object(s) (${formatBytes(s.orphanBytes)}); ${s.damaged} damaged, ${s.warnings} warning(s)${tail}\n`,
+  );
 }

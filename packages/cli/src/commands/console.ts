@@ -76,7 +76,7 @@ export async function consoleCommand(subcommand: string | undefined, args: strin
   let client: BridgeClient | undefined;
   try {
     client = await BridgeClient.connect(endpoint);
-    await run(client, subcommand, args, options, out, interval, count);
+    await run({ client, options, out, interval, count }, subcommand, args);
     return 0;
   } catch (err) {
     out.error(messageOf(err), err instanceof BridgeRequestError ? err.code : (err as NodeJS.ErrnoException).code);
@@ -87,33 +87,12 @@ export async function consoleCommand(subcommand: string | undefined, args: strin
   }
 }
 
-async function run(
-  client: BridgeClient,
-  sub: string,
-  args: string[],
-  options: ConsoleOptions,
-  out: ConsoleOutput,
-  interval: number,
-  count: number | undefined,
-): Promise<void> {
+/** Runs one subcommand against the daemon. */
+async function run(session: Session, sub: string, args: string[]): Promise<void> {
+  const { client, out, options } = session;
   switch (sub) {
-    case "stats": {
-      const withUploads = Boolean(options.uploads);
-      const stop = interrupted();
-      try {
-        for (let i = 0; ; i++) {
-          const s = await client.request("stats", { includeUploads: withUploads });
-          out.item("Statistics", s, () => formatStats(s, withUploads) + (options.repeat ? "\n" : ""));
-          if (!options.repeat || (count !== undefined && i + 1 >= count)) return;
-          let timer: NodeJS.Timeout | undefined;
-          const stopped = await Promise.race([stop.promise.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), interval)))]);
-          clearTimeout(timer);
-          if (stopped) return;
-        }
-      } finally {
-        stop.dispose();
-      }
-    }
+    case "stats":
+      return repeatStats(session);
     case "check": {
       const paths = args.map((a) => resolve(a));
       const r = await client.request("check", { paths });
@@ -138,48 +117,86 @@ async function run(
       out.item("RescanRequested", r, () => (r.alreadyRunning ? `a rescan is running; rescan #${r.number} queued after it` : `rescan #${r.number} requested`));
       return;
     }
-    case "rescan-status": {
-      let s = await client.request("rescanStatus");
-      out.item("RescanStatus", s, () => formatScanStatus(s));
-      if (!options.follow) return;
-      const stop = interrupted();
-      try {
-        while (s.running) {
-          const next = client.request("rescanStatus", { wait: true, timeoutMs: interval });
-          const r = await Promise.race([next, stop.promise.then(() => undefined)]);
-          if (!r) return;
-          s = r;
-          out.item("RescanStatus", s, () => formatScanStatus(s));
-        }
-      } finally {
-        stop.dispose();
-      }
-      return;
-    }
+    case "rescan-status":
+      return followRescan(session);
     case "cancel-rescan": {
       const r = await client.request("cancelRescan");
       out.item("RescanCancelled", r, () => (r.cancelled ? "rescan cancelled" : "no rescan was running"));
       return;
     }
-    case "watch": {
-      const stop = interrupted();
-      let seen = 0;
-      let reachedCount!: () => void;
-      const enough = new Promise<void>((r) => (reachedCount = r));
-      const closed = new Promise<Error | undefined>((r) => client.onClose(r));
-      client.onNotification((n) => {
-        out.item("Notification", n, () => formatNotification(n));
-        if (count !== undefined && ++seen >= count) reachedCount();
-      });
-      try {
-        const r = await client.request("subscribe");
-        process.stderr.write(`rtb: watching notifications after #${r.lastSeq} (Ctrl-C to stop)\n`);
-        const end = await Promise.race([stop.promise, enough, closed]);
-        if (end instanceof Error) throw end;
-      } finally {
-        stop.dispose();
-      }
-      return;
-    }
+    case "watch":
+      return watchNotifications(session);
   }
+}
+
+/** What a subcommand works with. */
+interface Session {
+  readonly client: BridgeClient;
+  readonly options: ConsoleOptions;
+  readonly out: ConsoleOutput;
+  /** Milliseconds between updates (`--interval`). */
+  readonly interval: number;
+  /** Stop after this many outputs (`--count`). */
+  readonly count: number | undefined;
+}
+
+/** `stats`: once, or with `--repeat` every interval until interrupted or `--count` outputs. */
+async function repeatStats({ client, options, out, interval, count }: Session): Promise<void> {
+  const withUploads = Boolean(options.uploads);
+  const stop = interrupted();
+  try {
+    for (let i = 0; ; i++) {
+      const s = await client.request("stats", { includeUploads: withUploads });
+      out.item("Statistics", s, () => formatStats(s, withUploads) + (options.repeat ? "\n" : ""));
+      if (!options.repeat || (count !== undefined && i + 1 >= count)) return;
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([stop.promise.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), interval)))]);
+      clearTimeout(timer);
+      if (stopped) return;
+    }
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** `rescan-status`: once, or with `--follow` until the rescan ends or the user interrupts. */
+async function followRescan({ client, options, out, interval }: Session): Promise<void> {
+  let s = await client.request("rescanStatus");
+  out.item("RescanStatus", s, () => formatScanStatus(s));
+  if (!options.follow) return;
+  const stop = interrupted();
+  try {
+    while (s.running) {
+      const next = client.request("rescanStatus", { wait: true, timeoutMs: interval });
+      const r = await Promise.race([next, stop.promise.then(() => undefined)]);
+      if (!r) return;
+      s = r;
+      out.item("RescanStatus", s, () => formatScanStatus(s));
+    }
+  } finally {
+    stop.dispose();
+  }
+  return;
+}
+
+/** `watch`: prints notifications until interrupted, `--count` of them, or the daemon closes the connection. */
+async function watchNotifications({ client, out, count }: Session): Promise<void> {
+  const stop = interrupted();
+  let seen = 0;
+  let reachedCount!: () => void;
+  const enough = new Promise<void>((r) => (reachedCount = r));
+  const closed = new Promise<Error | undefined>((r) => client.onClose(r));
+  client.onNotification((n) => {
+    out.item("Notification", n, () => formatNotification(n));
+    if (count !== undefined && ++seen >= count) reachedCount();
+  });
+  try {
+    const r = await client.request("subscribe");
+    process.stderr.write(`rtb: watching notifications after #${r.lastSeq} (Ctrl-C to stop)\n`);
+    const end = await Promise.race([stop.promise, enough, closed]);
+    if (end instanceof Error) throw end;
+  } finally {
+    stop.dispose();
+  }
+  return;
 }

@@ -88,7 +88,7 @@ export async function listCommand(dirs: string[], options: RestoreOptions): Prom
     for (const m of selection.missing) reportMissing("list", m, options.json);
     return Math.max(selection.missing.length ? 1 : 0, outputStatus("list"), damaged);
   } finally {
-    await engine.hooks.shutdown.promise();
+    await engine.stop();
   }
 }
 
@@ -141,7 +141,7 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
       );
     return Math.max(result.errors || result.unsafe || selection.missing.length ? 1 : 0, outputStatus("restore"), damaged);
   } finally {
-    await engine.hooks.shutdown.promise();
+    await engine.stop();
   }
 }
 
@@ -168,6 +168,6 @@ export async function catCommand(path: string, options: RestoreOptions): Promise
     }
     return Math.max(outputStatus("cat"), damaged);
   } finally {
-    await engine.hooks.shutdown.promise();
+    await engine.stop();
   }
 }

@@ -1,4 +1,4 @@
-import { BridgeServer, ConfigError, exitStatusOf, messageOf } from "@rtbackup/core";
+import { BridgeServer, ConfigError, exitStatusOf, messageOf, type Engine, type Logger, type Parameters, type Runtime } from "@rtbackup/core";
 import { createEngine, loadCliConfig, type CommonOptions } from "../context.js";
 
 /** Options of `rtb run`. */
@@ -23,23 +23,39 @@ export async function runCommand(options: RunOptions): Promise<number> {
   log.info(
     `rtb ${process.pid} monitoring ${roots.length ? roots.join(", ") : "(no roots)"}; uploading to ${runtime.storage.description}${config.parameters.repositoryPrefix ? ` prefix ${config.parameters.repositoryPrefix}` : ""}; plugins: ${sources}; sources: ${engine.sourceHealth.summary()}; config: ${config.source}`,
   );
-  // The bridge is how operators reach the daemon; a bad IPC setting is fatal, a socket that cannot be made is not.
-  let bridge: BridgeServer | undefined;
+  const bridge = await startBridge(engine, runtime, config.parameters);
+  runtime.startPeriodicScans({ initial: Boolean(options.initialBackup) });
+  return untilStopped(engine, runtime, bridge, log);
+}
+
+/**
+ * The bridge is how operators reach the daemon; a bad IPC setting is fatal (the engine is stopped and the error
+ * rethrown), a socket that cannot be made is not (logged; undefined).
+ */
+async function startBridge(engine: Engine, runtime: Runtime, parameters: Parameters): Promise<BridgeServer | undefined> {
+  const log = engine.getLogger("daemon");
   try {
-    const group = config.parameters.ipcSocketGroup || process.env.RTB_BRIDGE_GROUP;
-    bridge = new BridgeServer(runtime, group ? { group } : {});
+    const group = parameters.ipcSocketGroup || process.env.RTB_BRIDGE_GROUP;
+    const bridge = new BridgeServer(runtime, group ? { group } : {});
     await bridge.listen();
-    const where = [bridge.socketPath, bridge.tcpPort === undefined ? undefined : `${config.parameters.ipcBindTCPAddress}:${bridge.tcpPort}`].filter(Boolean);
+    const where = [bridge.socketPath, bridge.tcpPort === undefined ? undefined : `${parameters.ipcBindTCPAddress}:${bridge.tcpPort}`].filter(Boolean);
     if (where.length) log.info(`bridge listening on ${where.join(" and ")}`);
+    return bridge;
   } catch (err) {
-    bridge = undefined;
     if (err instanceof ConfigError) {
       await engine.stop({ drain: false });
       throw err;
     }
     log.error(`bridge not started (rtb console will not reach this daemon): ${messageOf(err)}`);
+    return undefined;
   }
-  runtime.startPeriodicScans({ initial: Boolean(options.initialBackup) });
+}
+
+/**
+ * Runs until SIGTERM or SIGINT (drain, commit, exit 0; a second signal exits at once) or until committing halts
+ * (a damaged index: stop without draining, exit with the error's status). Resolves with the exit status.
+ */
+function untilStopped(engine: Engine, runtime: Runtime, bridge: BridgeServer | undefined, log: Logger): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {

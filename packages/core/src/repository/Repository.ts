@@ -32,6 +32,7 @@ import {
   type RepositoryConfig,
 } from "./format.js";
 import { boundedLines } from "./boundedLines.js";
+import { collectStream } from "../io/collectStream.js";
 
 /** Options of {@link Repository.open}. */
 export interface OpenRepositoryOptions {
@@ -48,18 +49,11 @@ export interface ReadBatchOptions {
 }
 
 /** Reads its whole stream into a buffer. */
-async function collect(stream: Readable, limit = Number.POSITIVE_INFINITY, key = ""): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const part of stream) {
-    size += (part as Buffer).length;
-    if (size > limit) {
-      stream.destroy();
-      throw new StorageError("INTEGRITY", `index object ${key} is corrupt: it is larger than ${limit} bytes`, { key, transient: false });
-    }
-    parts.push(part as Buffer);
-  }
-  return Buffer.concat(parts);
+function collect(stream: Readable, limit = Number.POSITIVE_INFINITY, key = ""): Promise<Buffer> {
+  return collectStream(stream, {
+    limit,
+    tooLarge: () => new StorageError("INTEGRITY", `index object ${key} is corrupt: it is larger than ${limit} bytes`, { key, transient: false }),
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { collectStream } from "../io/collectStream.js";
 
 /**
  * The body of a `put`: bytes in memory, or a factory that opens a fresh stream. Backends that retry call the
@@ -56,10 +57,7 @@ export interface StorageBackend {
 /** Reads a whole body into memory. For small objects (index batches, config). */
 export async function bodyToBuffer(body: Body): Promise<Buffer> {
   if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const stream = await body();
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(Buffer.isBuffer(part) ? part : Buffer.from(part as Uint8Array));
-  return Buffer.concat(parts);
+  return collectStream(await body());
 }
 
 /** Opens a body as a stream (a fresh one each call). */

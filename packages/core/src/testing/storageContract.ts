@@ -3,6 +3,7 @@ import * as assert from "uvu/assert";
 import { Readable } from "node:stream";
 import { createHash, randomBytes } from "node:crypto";
 import { StorageError } from "../errors.js";
+import { collectStream } from "../io/collectStream.js";
 import type { StorageBackend } from "../storage/StorageBackend.js";
 
 /** What a contract run needs from the backend under test. */
@@ -21,10 +22,8 @@ export interface StorageContractOptions {
 }
 
 /** Collects a stream into one buffer. */
-export async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(Buffer.isBuffer(part) ? part : Buffer.from(part as Uint8Array));
-  return Buffer.concat(parts);
+export function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  return collectStream(stream);
 }
 
 async function collectKeys(backend: StorageBackend, prefix: string): Promise<string[]> {
