@@ -61,95 +61,132 @@ async function verify(a, b, who) {
   if (r.status !== 0) throw new Error(`${who}: restored tree differs from the source: ${(r.stdout + r.stderr).slice(0, 1000)}`);
 }
 
+/**
+ * One dataset: generated, then backed up, backed up again unchanged and incrementally, and restored, by rtb and by
+ * each peer; then backed up and restored through the B2 emulator. Returns every figure, or what was measured until
+ * a failure and the error.
+ */
 async function datasetBench(ds) {
   const dir = await mkdtemp(join(tmpdir(), `rtb-bench-${ds.name}-`));
-  let server;
+  const run = { dir, server: undefined };
   const r = { describe: ds.describe };
   try {
-    const src = join(dir, "src");
     say(`\n=== dataset ${ds.name}: ${ds.describe}`);
-    const files = await ds.generate(src);
-    const du = spawnSync("du", ["-sm", src], { encoding: "utf8" }).stdout.split("\t")[0];
-    r.files = files.length;
-    r.MiB = Number(du);
-    await timed("sync", [], { measure: false });
-    const local = JSON.stringify({ kind: "local", path: join(dir, "store") });
-    const stateLocal = join(dir, "state-local");
-
-    r.cp_a = await cpFloor(src, dir);
-    await rm(join(dir, "cp-copy"), { recursive: true, force: true });
-    await findFloor(src);
-    r.find = await findFloor(src);
-
-    r.rtb_local_backup = await nodeChild(child("core-child.mjs"), ["backup", local, src, stateLocal]);
-    say(`rtb initial backup (local store): ${r.rtb_local_backup.wallSeconds.toFixed(2)} s`);
-    r.rtb_rescan = await nodeChild(child("core-child.mjs"), ["backup", local, src, stateLocal]);
-    if (r.rtb_rescan.changed !== 0) throw new Error(`unchanged rescan queued ${r.rtb_rescan.changed} paths`);
-    say(
-      `rtb unchanged rescan: scan ${r.rtb_rescan.scanMs} ms (process ${r.rtb_rescan.wallSeconds.toFixed(2)} s); find ${(r.find.seconds * 1000).toFixed(0)} ms`,
-    );
-
-    const rs = tools.restic ? restic(join(dir, "restic-repo"), join(dir, "restic-cache")) : undefined;
-    if (rs) {
-      await rs.init();
-      r.restic_backup = await rs.backup(src);
-      say(`restic initial backup: ${r.restic_backup.seconds.toFixed(2)} s`);
-    }
-
-    server = await startS3rver(join(dir, "s3rver"), "rtb-bench");
-    const s3 = JSON.stringify({ kind: "s3", endpoint: server.endpoint, bucket: "rtb-bench", prefix: "rtb" });
-    const stateS3 = join(dir, "state-s3");
-    r.rtb_s3_backup = await nodeChild(child("core-child.mjs"), ["backup", s3, src, stateS3]);
-    say(`rtb initial backup (s3rver): ${r.rtb_s3_backup.wallSeconds.toFixed(2)} s`);
-    const rc = tools.rclone ? rclone(server) : undefined;
-    if (rc) {
-      r.rclone_up = await rc.up(src, "rclone");
-      say(`rclone copy up: ${r.rclone_up.seconds.toFixed(2)} s`);
-    }
-
-    r.touched = await touchOnePercent(files);
-    await timed("sync", [], { measure: false });
-    r.rtb_local_incremental = await nodeChild(child("core-child.mjs"), ["backup", local, src, stateLocal]);
-    if (rs) r.restic_incremental = await rs.backup(src);
-    r.rtb_s3_incremental = await nodeChild(child("core-child.mjs"), ["backup", s3, src, stateS3]);
-    if (rc) r.rclone_incremental = await rc.up(src, "rclone");
-    say(
-      `incremental (${r.touched} files touched): rtb local ${r.rtb_local_incremental.wallSeconds.toFixed(2)} s, restic ${r.restic_incremental?.seconds.toFixed(2)} s, rtb s3 ${r.rtb_s3_incremental.wallSeconds.toFixed(2)} s, rclone ${r.rclone_incremental?.seconds.toFixed(2)} s`,
-    );
-
-    r.rtb_local_restore = await nodeChild(child("core-child.mjs"), ["restore", local, join(dir, "out-local")]);
-    await verify(src, join(dir, "out-local", src.slice(1)), "rtb local restore");
-    await rm(join(dir, "out-local"), { recursive: true, force: true });
-    if (rs) {
-      r.restic_restore = await rs.restore(join(dir, "out-restic"));
-      await verify(src, join(dir, "out-restic", src.slice(1)), "restic restore");
-      await rm(join(dir, "out-restic"), { recursive: true, force: true });
-    }
-    r.rtb_s3_restore = await nodeChild(child("core-child.mjs"), ["restore", s3, join(dir, "out-s3")]);
-    await verify(src, join(dir, "out-s3", src.slice(1)), "rtb s3 restore");
-    await rm(join(dir, "out-s3"), { recursive: true, force: true });
-    if (rc) {
-      r.rclone_down = await rc.down("rclone", join(dir, "out-rclone"));
-      await verify(src, join(dir, "out-rclone"), "rclone copy down");
-      await rm(join(dir, "out-rclone"), { recursive: true, force: true });
-    }
-    say(
-      `restore: rtb local ${r.rtb_local_restore.wallSeconds.toFixed(2)} s, restic ${r.restic_restore?.seconds.toFixed(2)} s, rtb s3 ${r.rtb_s3_restore.wallSeconds.toFixed(2)} s, rclone ${r.rclone_down?.seconds.toFixed(2)} s (all verified)`,
-    );
-    await server.stop();
-    server = undefined;
-
-    r.b2 = await nodeChild(child("b2-child.mjs"), [src, join(dir, "b2"), String(files.length)]);
-    say(`B2 transactions per 1,000 files: backup ${JSON.stringify(r.b2.backupPer1000)}, restore ${JSON.stringify(r.b2.restorePer1000)}`);
+    await generateDataset(ds, run, r);
+    await measureFloors(run, r);
+    await localBackups(run, r);
+    await s3Backups(run, r);
+    await incrementalBackups(run, r);
+    await restores(run, r);
+    await run.server.stop();
+    run.server = undefined;
+    await b2Transactions(run, r);
   } catch (err) {
     say(`dataset ${ds.name} FAILED: ${err.stack ?? err}`);
     r.error = String(err.message ?? err).slice(0, 1000);
   } finally {
-    await server?.stop();
+    await run.server?.stop();
     await rm(dir, { recursive: true, force: true });
   }
   for (const v of Object.values(r)) if (v && typeof v === "object") (delete v.stdout, delete v.stderr);
   return r;
+}
+
+/** Generates the dataset's tree under `run.dir` and records its size; sets the paths of the local store and state. */
+async function generateDataset(ds, run, r) {
+  const { dir } = run;
+  run.src = join(dir, "src");
+  run.files = await ds.generate(run.src);
+  const du = spawnSync("du", ["-sm", run.src], { encoding: "utf8" }).stdout.split("\t")[0];
+  r.files = run.files.length;
+  r.MiB = Number(du);
+  await timed("sync", [], { measure: false });
+  run.local = JSON.stringify({ kind: "local", path: join(dir, "store") });
+  run.stateLocal = join(dir, "state-local");
+}
+
+/** The floors: `cp -a` of the tree, and `find` over it (once to warm up, then measured). */
+async function measureFloors(run, r) {
+  r.cp_a = await cpFloor(run.src, run.dir);
+  await rm(join(run.dir, "cp-copy"), { recursive: true, force: true });
+  await findFloor(run.src);
+  r.find = await findFloor(run.src);
+}
+
+/** rtb's initial backup to the local store and its unchanged rescan; restic's initial backup (when installed). */
+async function localBackups(run, r) {
+  const { dir, src, local, stateLocal } = run;
+  r.rtb_local_backup = await nodeChild(child("core-child.mjs"), ["backup", local, src, stateLocal]);
+  say(`rtb initial backup (local store): ${r.rtb_local_backup.wallSeconds.toFixed(2)} s`);
+  r.rtb_rescan = await nodeChild(child("core-child.mjs"), ["backup", local, src, stateLocal]);
+  if (r.rtb_rescan.changed !== 0) throw new Error(`unchanged rescan queued ${r.rtb_rescan.changed} paths`);
+  say(`rtb unchanged rescan: scan ${r.rtb_rescan.scanMs} ms (process ${r.rtb_rescan.wallSeconds.toFixed(2)} s); find ${(r.find.seconds * 1000).toFixed(0)} ms`);
+
+  run.rs = tools.restic ? restic(join(dir, "restic-repo"), join(dir, "restic-cache")) : undefined;
+  if (run.rs) {
+    await run.rs.init();
+    r.restic_backup = await run.rs.backup(src);
+    say(`restic initial backup: ${r.restic_backup.seconds.toFixed(2)} s`);
+  }
+}
+
+/** Starts s3rver; rtb's initial backup to it, and rclone's copy up (when installed). */
+async function s3Backups(run, r) {
+  const { dir, src } = run;
+  run.server = await startS3rver(join(dir, "s3rver"), "rtb-bench");
+  run.s3 = JSON.stringify({ kind: "s3", endpoint: run.server.endpoint, bucket: "rtb-bench", prefix: "rtb" });
+  run.stateS3 = join(dir, "state-s3");
+  r.rtb_s3_backup = await nodeChild(child("core-child.mjs"), ["backup", run.s3, src, run.stateS3]);
+  say(`rtb initial backup (s3rver): ${r.rtb_s3_backup.wallSeconds.toFixed(2)} s`);
+  run.rc = tools.rclone ? rclone(run.server) : undefined;
+  if (run.rc) {
+    r.rclone_up = await run.rc.up(src, "rclone");
+    say(`rclone copy up: ${r.rclone_up.seconds.toFixed(2)} s`);
+  }
+}
+
+/** Rewrites 1% of the files, then every contender backs up again. */
+async function incrementalBackups(run, r) {
+  const { src, local, stateLocal, rs, s3, stateS3, rc } = run;
+  r.touched = await touchOnePercent(run.files);
+  await timed("sync", [], { measure: false });
+  r.rtb_local_incremental = await nodeChild(child("core-child.mjs"), ["backup", local, src, stateLocal]);
+  if (rs) r.restic_incremental = await rs.backup(src);
+  r.rtb_s3_incremental = await nodeChild(child("core-child.mjs"), ["backup", s3, src, stateS3]);
+  if (rc) r.rclone_incremental = await rc.up(src, "rclone");
+  say(
+    `incremental (${r.touched} files touched): rtb local ${r.rtb_local_incremental.wallSeconds.toFixed(2)} s, restic ${r.restic_incremental?.seconds.toFixed(2)} s, rtb s3 ${r.rtb_s3_incremental.wallSeconds.toFixed(2)} s, rclone ${r.rclone_incremental?.seconds.toFixed(2)} s`,
+  );
+}
+
+/** Every contender restores the whole tree; each restore is compared with the source, then removed. */
+async function restores(run, r) {
+  const { dir, src, local, rs, s3, rc } = run;
+  r.rtb_local_restore = await nodeChild(child("core-child.mjs"), ["restore", local, join(dir, "out-local")]);
+  await verify(src, join(dir, "out-local", src.slice(1)), "rtb local restore");
+  await rm(join(dir, "out-local"), { recursive: true, force: true });
+  if (rs) {
+    r.restic_restore = await rs.restore(join(dir, "out-restic"));
+    await verify(src, join(dir, "out-restic", src.slice(1)), "restic restore");
+    await rm(join(dir, "out-restic"), { recursive: true, force: true });
+  }
+  r.rtb_s3_restore = await nodeChild(child("core-child.mjs"), ["restore", s3, join(dir, "out-s3")]);
+  await verify(src, join(dir, "out-s3", src.slice(1)), "rtb s3 restore");
+  await rm(join(dir, "out-s3"), { recursive: true, force: true });
+  if (rc) {
+    r.rclone_down = await rc.down("rclone", join(dir, "out-rclone"));
+    await verify(src, join(dir, "out-rclone"), "rclone copy down");
+    await rm(join(dir, "out-rclone"), { recursive: true, force: true });
+  }
+  say(
+    `restore: rtb local ${r.rtb_local_restore.wallSeconds.toFixed(2)} s, restic ${r.restic_restore?.seconds.toFixed(2)} s, rtb s3 ${r.rtb_s3_restore.wallSeconds.toFixed(2)} s, rclone ${r.rclone_down?.seconds.toFixed(2)} s (all verified)`,
+  );
+}
+
+/** Backup and restore through the B2 emulator, with its transaction counts per 1,000 files. */
+async function b2Transactions(run, r) {
+  r.b2 = await nodeChild(child("b2-child.mjs"), [run.src, join(run.dir, "b2"), String(run.files.length)]);
+  say(`B2 transactions per 1,000 files: backup ${JSON.stringify(r.b2.backupPer1000)}, restore ${JSON.stringify(r.b2.restorePer1000)}`);
 }
 
 async function latencyBench() {

@@ -180,28 +180,17 @@ async function makeTree(root) {
   for (let i = 0; i < TREE_LARGE; i++) await writeFile(join(root, "large", `big${i}.bin`), fill(large));
 }
 
+/**
+ * The engine with B2StoragePlugin: initial backup of a generated tree, a full restore from the bucket alone, and
+ * listing everything; records times and B2 transactions per class in `figures`.
+ */
 async function engineBench(emulator, info, figures) {
   const dir = await mkdtemp(join(tmpdir(), "rtb-b2-bench-"));
   const restoreBackend = backendFor(info, { owner: "bench-restore", namePrefix: "engine/" });
   try {
     const src = join(dir, "src");
     await makeTree(src);
-    const files = TREE_SMALL + TREE_LARGE;
-    const engine = new Engine({
-      parameters: {
-        storage: "b2",
-        remoteStorageKeyID: info.keyId,
-        remoteStorageApplicationKey: info.applicationKey,
-        remoteStorageBucketID: info.bucketId,
-        remoteFileStateCachePath: join(dir, "state"),
-        stagingDirectory: join(dir, "staging"),
-        backupRoots: [src],
-        pathFilters: [],
-        batchUploadConsolidationDelay: 1000,
-      },
-      log: { sink: silentSink },
-      plugins: [new B2StoragePlugin({ authorizeUrl: info.authorizeUrl, owner: "bench-engine", namePrefix: "engine/" })],
-    });
+    const engine = engineFor(info, dir, src);
     const backup = await phase(emulator, async () => {
       await engine.start();
       try {
@@ -211,13 +200,7 @@ async function engineBench(emulator, info, figures) {
       }
     });
     const out = join(dir, "out");
-    const restore = await phase(emulator, async () => {
-      const repo = await Repository.open(restoreBackend);
-      const tree = await loadTree(repo);
-      const result = await new Restorer(repo).restore(Restorer.select(tree.entries, ["/"], true).entries, out);
-      if (result.errors || result.unsafe) throw new Error(`restore had errors: ${JSON.stringify(result)}`);
-      return result;
-    });
+    const restore = await phase(emulator, () => restoreAll(restoreBackend, out));
     const listTree = await phase(emulator, async () => loadTree(await Repository.open(restoreBackend)));
     const listAll = await phase(emulator, async () => {
       let n = 0;
@@ -226,28 +209,62 @@ async function engineBench(emulator, info, figures) {
     });
     const sample = join("small", "d7", "f777.bin");
     if (!(await readFile(join(src, sample))).equals(await readFile(join(out, src.slice(1), sample)))) throw new Error("restored file differs");
-    const mib = (TREE_SMALL * 4096 + TREE_LARGE * 16 * 1024 * 1024) / 1048576;
-    figures.engine_initial_backup_s = +(backup.ms / 1000).toFixed(2);
-    figures.engine_restore_s = +(restore.ms / 1000).toFixed(2);
-    figures.engine_objects_in_bucket = listAll.result;
-    record(figures, "engine_tx_per_1000_files_backed_up", per1000(backup.counts, files));
-    record(figures, "engine_tx_per_1000_files_restored", per1000(restore.counts, files));
-    record(figures, "engine_tx_list_whole_tree_from_index", listTree.counts.billed);
-    record(figures, "engine_tx_list_every_object_in_bucket", listAll.counts.billed);
-    say(`engine, tree of ${TREE_SMALL} x 4 KiB + ${TREE_LARGE} x 16 MiB (${mib.toFixed(0)} MiB, ${listAll.result} objects in the bucket):`);
-    say(`  initial backup ${(backup.ms / 1000).toFixed(2)} s, restore ${(restore.ms / 1000).toFixed(2)} s`);
-    say(
-      `  billed transactions per 1,000 files (A/B/C): backed up ${JSON.stringify(per1000(backup.counts, files))}, restored ${JSON.stringify(per1000(restore.counts, files))}`,
-    );
-    say(
-      `  listing everything (billed A/B/C, in all): the whole tree from the index ${JSON.stringify(listTree.counts.billed)}, every object ${JSON.stringify(listAll.counts.billed)}`,
-    );
-    say(`  calls for the backup: ${JSON.stringify(backup.counts.byApi)}`);
-    say(`  calls for the restore: ${JSON.stringify(restore.counts.byApi)}`);
+    reportEngine(figures, { backup, restore, listTree, listAll });
   } finally {
     await restoreBackend.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** An engine backing `src` up into the emulated bucket, with its state and staging under `dir`. */
+function engineFor(info, dir, src) {
+  return new Engine({
+    parameters: {
+      storage: "b2",
+      remoteStorageKeyID: info.keyId,
+      remoteStorageApplicationKey: info.applicationKey,
+      remoteStorageBucketID: info.bucketId,
+      remoteFileStateCachePath: join(dir, "state"),
+      stagingDirectory: join(dir, "staging"),
+      backupRoots: [src],
+      pathFilters: [],
+      batchUploadConsolidationDelay: 1000,
+    },
+    log: { sink: silentSink },
+    plugins: [new B2StoragePlugin({ authorizeUrl: info.authorizeUrl, owner: "bench-engine", namePrefix: "engine/" })],
+  });
+}
+
+/** Restores the whole tree from the bucket alone into `out`; throws when the restore had errors. */
+async function restoreAll(backend, out) {
+  const repo = await Repository.open(backend);
+  const tree = await loadTree(repo);
+  const result = await new Restorer(repo).restore(Restorer.select(tree.entries, ["/"], true).entries, out);
+  if (result.errors || result.unsafe) throw new Error(`restore had errors: ${JSON.stringify(result)}`);
+  return result;
+}
+
+/** Records the engine phases' figures and prints them. */
+function reportEngine(figures, { backup, restore, listTree, listAll }) {
+  const files = TREE_SMALL + TREE_LARGE;
+  const mib = (TREE_SMALL * 4096 + TREE_LARGE * 16 * 1024 * 1024) / 1048576;
+  figures.engine_initial_backup_s = +(backup.ms / 1000).toFixed(2);
+  figures.engine_restore_s = +(restore.ms / 1000).toFixed(2);
+  figures.engine_objects_in_bucket = listAll.result;
+  record(figures, "engine_tx_per_1000_files_backed_up", per1000(backup.counts, files));
+  record(figures, "engine_tx_per_1000_files_restored", per1000(restore.counts, files));
+  record(figures, "engine_tx_list_whole_tree_from_index", listTree.counts.billed);
+  record(figures, "engine_tx_list_every_object_in_bucket", listAll.counts.billed);
+  say(`engine, tree of ${TREE_SMALL} x 4 KiB + ${TREE_LARGE} x 16 MiB (${mib.toFixed(0)} MiB, ${listAll.result} objects in the bucket):`);
+  say(`  initial backup ${(backup.ms / 1000).toFixed(2)} s, restore ${(restore.ms / 1000).toFixed(2)} s`);
+  say(
+    `  billed transactions per 1,000 files (A/B/C): backed up ${JSON.stringify(per1000(backup.counts, files))}, restored ${JSON.stringify(per1000(restore.counts, files))}`,
+  );
+  say(
+    `  listing everything (billed A/B/C, in all): the whole tree from the index ${JSON.stringify(listTree.counts.billed)}, every object ${JSON.stringify(listAll.counts.billed)}`,
+  );
+  say(`  calls for the backup: ${JSON.stringify(backup.counts.byApi)}`);
+  say(`  calls for the restore: ${JSON.stringify(restore.counts.byApi)}`);
 }
 
 const emulator = startEmulator({});

@@ -2,7 +2,7 @@ import { completeParameters, type ParameterSettings } from "./completeParameters
 import { configProblem, ConfigValidationError, type ConfigProblem } from "./ConfigValidationError.js";
 import { didYouMean } from "./didYouMean.js";
 import type { Parameters, PathFilterRule } from "./Parameters.js";
-import { parameterFields } from "./parameterFields.js";
+import { parameterFields, type ParameterField } from "./parameterFields.js";
 import { isPluginInstance, type PluginEntry } from "./resolvePluginSpecs.js";
 import { BadValue, showValue } from "./valueKinds.js";
 import { pathFilterValueProblem } from "../filters/pathFilterPatterns.js";
@@ -62,54 +62,8 @@ export function parseConfigObject(config: unknown, options: ParseConfigObjectOpt
     problems.push(configProblem(options.file, undefined, "", `expected an object with parameters, plugins or preset, got ${showValue(config, false)}`));
     throw new ConfigValidationError(problems);
   }
-  for (const key of Object.keys(config)) {
-    if (TOP_KEYS.includes(key)) continue;
-    const isParameter = didYouMean(key, parameterKeys);
-    unknownKey([], key, TOP_KEYS, isParameter ? ` (settings go under "parameters", e.g. parameters.${isParameter})` : "");
-  }
-
-  const values: Partial<Record<keyof Parameters, unknown>> = {};
-  const failed = new Set<keyof Parameters>();
-  let pathFilters: ParameterSettings["pathFilters"];
-  const rawParameters = config["parameters"];
-  if (rawParameters !== undefined && !isObject(rawParameters)) {
-    problem(["parameters"], `expected an object, got ${showValue(rawParameters, false)}`);
-  } else if (rawParameters) {
-    for (const [key, value] of Object.entries(rawParameters)) {
-      const path = ["parameters", key];
-      if (key === "pathFilters") {
-        pathFilters = readPathFilters(value, path, problem, unknownKey);
-        continue;
-      }
-      const field = fieldsByKey.get(key);
-      if (!field) {
-        unknownKey(["parameters"], key, parameterKeys);
-        continue;
-      }
-      if (value === undefined) continue;
-      const before = problems.length;
-      const convert = (item: unknown, itemPath: ConfigPath): unknown => {
-        try {
-          return field.kind.fromValue(item, { baseDir: options.baseDir });
-        } catch (err) {
-          if (!(err instanceof BadValue)) throw err;
-          problem(itemPath, `expected ${err.expected}, got ${showValue(item, field.secret)}`);
-          return undefined;
-        }
-      };
-      if (!field.list) {
-        const converted = convert(value, path);
-        if (converted !== undefined) values[field.key] = converted;
-      } else if (!Array.isArray(value)) {
-        problem(path, `expected a list, got ${showValue(value, field.secret)}`);
-      } else {
-        const items = value.map((item, i) => convert(item, [...path, i]));
-        if (items.every((item) => item !== undefined)) values[field.key] = items;
-      }
-      if (problems.length > before) failed.add(field.key);
-    }
-  }
-
+  checkTopKeys(config, unknownKey);
+  const { values, failed, pathFilters } = readParameters(config["parameters"], options.baseDir, problem, unknownKey);
   const plugins = readPlugins(config["plugins"], problem, unknownKey);
   const preset = config["preset"] ?? true;
   if (typeof preset !== "boolean") problem(["preset"], `expected true or false, got ${showValue(preset, false)}`);
@@ -130,7 +84,74 @@ export function parseConfigObject(config: unknown, options: ParseConfigObjectOpt
 }
 
 type Problem = (path: ConfigPath, message: string) => void;
-type UnknownKey = (path: ConfigPath, key: string, known: readonly string[]) => void;
+type UnknownKey = (path: ConfigPath, key: string, known: readonly string[], extra?: string) => void;
+
+/** What the `parameters` object gave: the values read, the fields that had a problem, and the path filters. */
+interface ParameterValues {
+  values: Partial<Record<keyof Parameters, unknown>>;
+  failed: Set<keyof Parameters>;
+  pathFilters: ParameterSettings["pathFilters"];
+}
+
+/** Reports every top-level key other than parameters, plugins and preset (pointing a setting to `parameters`). */
+function checkTopKeys(config: Record<string, unknown>, unknownKey: UnknownKey): void {
+  for (const key of Object.keys(config)) {
+    if (TOP_KEYS.includes(key)) continue;
+    const isParameter = didYouMean(key, parameterKeys);
+    unknownKey([], key, TOP_KEYS, isParameter ? ` (settings go under "parameters", e.g. parameters.${isParameter})` : "");
+  }
+}
+
+/** Reads the `parameters` object: each known field's value, the path filters, and a problem for each unknown key. */
+function readParameters(raw: unknown, baseDir: string, problem: Problem, unknownKey: UnknownKey): ParameterValues {
+  const result: ParameterValues = { values: {}, failed: new Set(), pathFilters: undefined };
+  if (raw !== undefined && !isObject(raw)) {
+    problem(["parameters"], `expected an object, got ${showValue(raw, false)}`);
+    return result;
+  }
+  if (!raw) return result;
+  for (const [key, value] of Object.entries(raw)) {
+    const path = ["parameters", key];
+    if (key === "pathFilters") {
+      result.pathFilters = readPathFilters(value, path, problem, unknownKey);
+      continue;
+    }
+    const field = fieldsByKey.get(key);
+    if (!field) {
+      unknownKey(["parameters"], key, parameterKeys);
+      continue;
+    }
+    if (value === undefined) continue;
+    let reported = 0;
+    const converted = readParameterValue(field, value, path, baseDir, (at, message) => {
+      reported++;
+      problem(at, message);
+    });
+    if (converted !== undefined) result.values[field.key] = converted;
+    if (reported > 0) result.failed.add(field.key);
+  }
+  return result;
+}
+
+/** The value of one field (a list of them for a list field); undefined, with the problems reported, when it is bad. */
+function readParameterValue(field: ParameterField, value: unknown, path: ConfigPath, baseDir: string, problem: Problem): unknown {
+  const convert = (item: unknown, itemPath: ConfigPath): unknown => {
+    try {
+      return field.kind.fromValue(item, { baseDir });
+    } catch (err) {
+      if (!(err instanceof BadValue)) throw err;
+      problem(itemPath, `expected ${err.expected}, got ${showValue(item, field.secret)}`);
+      return undefined;
+    }
+  };
+  if (!field.list) return convert(value, path);
+  if (!Array.isArray(value)) {
+    problem(path, `expected a list, got ${showValue(value, field.secret)}`);
+    return undefined;
+  }
+  const items = value.map((item, i) => convert(item, [...path, i]));
+  return items.every((item) => item !== undefined) ? items : undefined;
+}
 
 function readPathFilters(value: unknown, path: ConfigPath, problem: Problem, unknownKey: UnknownKey): ParameterSettings["pathFilters"] {
   let rawRules: unknown = value;

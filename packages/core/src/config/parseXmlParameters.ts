@@ -42,54 +42,10 @@ export function parseXmlParameters(text: string, fileName: string): XmlParameter
   const warnings: string[] = [];
   const problem = (line: number | undefined, subject: string, message: string) => problems.push(configProblem(fileName, line, subject, message));
 
-  let roots: XmlElement[];
-  try {
-    roots = readXmlTree(text);
-  } catch (err) {
-    if (!(err instanceof XmlSyntaxError)) throw err;
-    const lineText = err.line === undefined ? "" : (text.split("\n")[err.line - 1] ?? "");
-    const hidden = secretElements.some((name) => lineText.includes(name));
-    const detail = hidden ? "details not shown because the line holds a secret" : err.message;
-    throw new ConfigValidationError([configProblem(fileName, err.line, "", `malformed XML: ${detail}`, err.column)]);
-  }
-  const root = roots[0];
-  if (roots.length !== 1 || !root) {
-    problem(roots[1]?.line, "", `expected one <${ROOT}> root element, found ${roots.length} root elements`);
-    throw new ConfigValidationError(problems);
-  }
-  if (root.name !== ROOT) {
-    problem(root.line, `<${root.name}>`, `expected the root element <${ROOT}>`);
-    throw new ConfigValidationError(problems);
-  }
+  const root = readRoot(text, fileName);
   checkAttributes(root, [], problem);
   if (root.text !== "") problem(root.line, `<${ROOT}>`, "expected only elements, found text");
-
-  const values: Partial<Record<keyof Parameters, unknown>> = {};
-  const lines = new Map<string, number | undefined>();
-  const failed = new Set<keyof Parameters>();
-  let pathFilters: ParameterSettings["pathFilters"];
-  for (const element of root.children) {
-    const seen = lines.get(element.name);
-    if (lines.has(element.name)) {
-      problem(element.line, `<${element.name}>`, `appears more than once${seen === undefined ? "" : ` (first on line ${seen})`}`);
-      continue;
-    }
-    lines.set(element.name, element.line);
-    const field = fieldsByElement.get(element.name);
-    if (field) {
-      const before = problems.length;
-      const value = readField(field, element, problem);
-      if (value !== undefined) values[field.key] = value;
-      if (problems.length > before) failed.add(field.key);
-    } else if (element.name === "PathFilters") {
-      pathFilters = readPathFilters(element, problem);
-    } else if (isDqdOnlyElement(element.name)) {
-      warnings.push(`${fileName}:${element.line ?? "?"}: <${element.name}> is a DQD.RealTimeBackup setting this program does not use; ignored`);
-    } else {
-      const suggestion = didYouMean(element.name, knownElements);
-      problem(element.line, `<${element.name}>`, `unknown element${suggestion ? ` (did you mean <${suggestion}>?)` : ""}`);
-    }
-  }
+  const { values, lines, failed, pathFilters } = readElements(root, fileName, problem, warnings);
 
   const parameters = completeParameters(
     { values: values as Partial<Parameters>, pathFilters },
@@ -107,6 +63,65 @@ export function parseXmlParameters(text: string, fileName: string): XmlParameter
 }
 
 type Report = (line: number | undefined, subject: string, message: string) => void;
+
+/** What the children of the root gave: the values read, each element's line, the fields that had a problem, the path filters. */
+interface ElementValues {
+  values: Partial<Record<keyof Parameters, unknown>>;
+  lines: Map<string, number | undefined>;
+  failed: Set<keyof Parameters>;
+  pathFilters: ParameterSettings["pathFilters"];
+}
+
+/** Parses the document and returns its `<OperatingParameters>` root; malformed XML or another root is thrown at once. */
+function readRoot(text: string, fileName: string): XmlElement {
+  let roots: XmlElement[];
+  try {
+    roots = readXmlTree(text);
+  } catch (err) {
+    if (!(err instanceof XmlSyntaxError)) throw err;
+    const lineText = err.line === undefined ? "" : (text.split("\n")[err.line - 1] ?? "");
+    const hidden = secretElements.some((name) => lineText.includes(name));
+    const detail = hidden ? "details not shown because the line holds a secret" : err.message;
+    throw new ConfigValidationError([configProblem(fileName, err.line, "", `malformed XML: ${detail}`, err.column)]);
+  }
+  const root = roots[0];
+  if (roots.length !== 1 || !root) {
+    throw new ConfigValidationError([configProblem(fileName, roots[1]?.line, "", `expected one <${ROOT}> root element, found ${roots.length} root elements`)]);
+  }
+  if (root.name !== ROOT) throw new ConfigValidationError([configProblem(fileName, root.line, `<${root.name}>`, `expected the root element <${ROOT}>`)]);
+  return root;
+}
+
+/** Reads every child of the root: settings, path filters, DQD-only elements (a warning each); duplicates and unknown elements are problems. */
+function readElements(root: XmlElement, fileName: string, problem: Report, warnings: string[]): ElementValues {
+  const result: ElementValues = { values: {}, lines: new Map(), failed: new Set(), pathFilters: undefined };
+  for (const element of root.children) {
+    const seen = result.lines.get(element.name);
+    if (result.lines.has(element.name)) {
+      problem(element.line, `<${element.name}>`, `appears more than once${seen === undefined ? "" : ` (first on line ${seen})`}`);
+      continue;
+    }
+    result.lines.set(element.name, element.line);
+    const field = fieldsByElement.get(element.name);
+    if (field) {
+      let reported = 0;
+      const value = readField(field, element, (line, subject, message) => {
+        reported++;
+        problem(line, subject, message);
+      });
+      if (value !== undefined) result.values[field.key] = value;
+      if (reported > 0) result.failed.add(field.key);
+    } else if (element.name === "PathFilters") {
+      result.pathFilters = readPathFilters(element, problem);
+    } else if (isDqdOnlyElement(element.name)) {
+      warnings.push(`${fileName}:${element.line ?? "?"}: <${element.name}> is a DQD.RealTimeBackup setting this program does not use; ignored`);
+    } else {
+      const suggestion = didYouMean(element.name, knownElements);
+      problem(element.line, `<${element.name}>`, `unknown element${suggestion ? ` (did you mean <${suggestion}>?)` : ""}`);
+    }
+  }
+  return result;
+}
 
 function checkAttributes(element: XmlElement, allowed: readonly string[], problem: Report): void {
   for (const attribute of Object.keys(element.attributes)) {

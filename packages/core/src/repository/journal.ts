@@ -113,6 +113,9 @@ function reportMissingReplaced(
   }
 }
 
+/** Reads one batch object, with its damage turned into an {@link IndexDamagedError} naming it. */
+type BatchReader = (name: IndexObjectName) => Promise<{ header: IndexHeader; records: IndexRecord[] }>;
+
 /**
  * Reads and verifies the journal after `after`: every batch object is read and checked, every sequence number from
  * `after + 1` to the highest one must have a batch, and `expect` must be present. Any of these failing is an
@@ -121,33 +124,53 @@ function reportMissingReplaced(
  */
 export async function readJournal(repo: Repository, options: ReadJournalOptions): Promise<Journal> {
   const { after } = options;
-  const at = options.at ?? Number.POSITIVE_INFINITY;
-  let from = options.expect !== undefined && options.expect >= 0 ? Math.min(options.expect, after + 1) : after + 1;
-  if (options.anchor) from = Math.min(from, options.anchor.seq);
+  const from = firstListed(options);
   const names: IndexObjectName[] = [];
   for await (const name of repo.listBatches(Math.max(0, from))) names.push(name);
-  const seqs = new Set(names.map((n) => n.seq));
   if (options.anchor) {
     const anchorProblem = checkpointProblem(options.anchor, names);
     if (anchorProblem) return { batches: [], replaced: new Set(), lastSequence: after, unresolved: [], anchorProblem };
   }
-  if (options.expect !== undefined && options.expect >= 0 && !seqs.has(options.expect)) {
+  checkExpected(repo, names, options.expect);
+  const lastSequence = checkGaps(names, after, options.onDamage);
+  const read = batchReader(repo, options.onDamage);
+  if (options.verifyExpected) for (const name of names) if (name.seq === options.expect && name.seq <= after) await read(name);
+  const { batches, replaced } = await readBatches(names, options, read);
+  if (options.onDamage) reportMissingReplaced(names, replaced, from, options.onDamage);
+  return { batches, replaced, lastSequence, unresolved: unresolvedSequences(batches, replaced) };
+}
+
+/** The first sequence number to list: after `after`, or from `expect` or the anchor when they are not after it. */
+function firstListed(options: ReadJournalOptions): number {
+  const { after } = options;
+  let from = options.expect !== undefined && options.expect >= 0 ? Math.min(options.expect, after + 1) : after + 1;
+  if (options.anchor) from = Math.min(from, options.anchor.seq);
+  return from;
+}
+
+/** Throws when `expect` (the last batch a state cache applied) is not among the batches listed. */
+function checkExpected(repo: Repository, names: readonly IndexObjectName[], expect: number | undefined): void {
+  const seqs = new Set(names.map((n) => n.seq));
+  if (expect !== undefined && expect >= 0 && !seqs.has(expect)) {
     const where = `${repo.storage.description}${repo.prefix ? ` prefix ${repo.prefix}` : ""}`;
     throw new IndexDamagedError(
-      `index batch ${options.expect} (the last one this state cache applied) is missing from ${where}: it was deleted or the store was replaced`,
+      `index batch ${expect} (the last one this state cache applied) is missing from ${where}: it was deleted or the store was replaced`,
     );
   }
-  const lastSequence = checkGaps(names, after, options.onDamage);
-  const onBadRecord = options.onDamage
+}
+
+/** How to read a batch: damage is thrown as {@link IndexDamagedError}; salvaging readers get refused records via `onDamage`. */
+function batchReader(repo: Repository, onDamage: ((damage: IndexDamagedError) => void) | undefined): BatchReader {
+  const onBadRecord = onDamage
     ? (name: IndexObjectName) => (err: StorageError, record: number) =>
-        options.onDamage!(
+        onDamage(
           new IndexDamagedError(`index batch ${name.key} record ${record} is refused (${messageOf(err)}); the other records of the batch are applied`, {
             cause: err,
             key: name.key,
           }),
         )
     : undefined;
-  const read = async (name: IndexObjectName) => {
+  return async (name) => {
     try {
       return await repo.readBatch(name, onBadRecord ? { onBadRecord: onBadRecord(name) } : {});
     } catch (err) {
@@ -155,18 +178,26 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
       throw new IndexDamagedError(`index batch ${name.key} cannot be read (truncated, corrupt or deleted): ${messageOf(err)}`, { cause: err, key: name.key });
     }
   };
-  if (options.verifyExpected) for (const name of names) if (name.seq === options.expect && name.seq <= after) await read(name);
+}
+
+/** Reads the batches after `after` (up to `at`), in journal order, and collects the keys they replace. */
+async function readBatches(
+  names: readonly IndexObjectName[],
+  options: ReadJournalOptions,
+  read: BatchReader,
+): Promise<{ batches: JournalBatch[]; replaced: Set<string> }> {
+  const at = options.at ?? Number.POSITIVE_INFINITY;
   const batches: JournalBatch[] = [];
   const replaced = new Set<string>();
-  // The gap check above covers every batch; a point-in-time read then ignores batches newer than `at` (writers'
+  // The gap check covers every batch; a point-in-time read then ignores batches newer than `at` (writers'
   // clocks differ, so a newer batch may carry a lower sequence number than an older one).
   for (const name of names) {
-    if (name.seq <= after || name.time > at) continue;
+    if (name.seq <= options.after || name.time > at) continue;
     if (options.skipRead?.has(name.key)) {
       batches.push({ name, header: { v: 1, kind: "batch", seq: name.seq, time: name.time, count: 0 }, records: [] });
       continue;
     }
-    let object: Awaited<ReturnType<typeof read>>;
+    let object: Awaited<ReturnType<BatchReader>>;
     try {
       object = await read(name);
     } catch (err) {
@@ -178,9 +209,12 @@ export async function readJournal(repo: Repository, options: ReadJournalOptions)
     for (const key of header.replaces ?? []) replaced.add(key);
     batches.push({ name, header, records });
   }
-  if (options.onDamage) reportMissingReplaced(names, replaced, from, options.onDamage);
+  return { batches, replaced };
+}
+
+/** Sequence numbers that still carry more than one batch nobody replaced. */
+function unresolvedSequences(batches: readonly JournalBatch[], replaced: ReadonlySet<string>): number[] {
   const live = new Map<number, number>();
   for (const b of batches) if (!replaced.has(b.name.key)) live.set(b.name.seq, (live.get(b.name.seq) ?? 0) + 1);
-  const unresolved = [...live].filter(([, n]) => n > 1).map(([seq]) => seq);
-  return { batches, replaced, lastSequence, unresolved };
+  return [...live].filter(([, n]) => n > 1).map(([seq]) => seq);
 }
