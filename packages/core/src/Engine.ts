@@ -6,6 +6,7 @@ import { createEngineHooks, type EngineHooks } from "./EngineHooks.js";
 import { BackupError } from "./errors.js";
 import { createLogRoot, type Logger, type LogRootOptions } from "./logger.js";
 import { Resources } from "./Resources.js";
+import { WorkTracker } from "./pipeline/WorkTracker.js";
 import { Runtime, type RuntimeContext, type RuntimeOptions, type ScanResult } from "./Runtime.js";
 import { processSecrets } from "./secrets/SecretRegistry.js";
 import { SourceHealthBoard } from "./SourceHealth.js";
@@ -125,6 +126,7 @@ export class Engine {
       hooks: this.hooks,
       parameters: this.parameters,
       clock: options.clock ?? systemClock,
+      work: new WorkTracker(),
       logger: (name) => this.getLogger(name),
       sourceHealth: this.sourceHealth,
       submit: (event) => this.submit(event),

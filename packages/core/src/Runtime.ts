@@ -173,6 +173,14 @@ export class Runtime {
     this.pipeline.scanner.startPeriodic(options);
   }
 
+  /**
+   * Resolves when no asynchronous work is in flight (hook calls, file and store I/O): from then on only a timer
+   * firing or a new event can move the pipeline. With a manual clock, tests advance it, await this, and assert.
+   */
+  quiet(): Promise<void> {
+    return this.#context.work.quiet();
+  }
+
   /** Waits until every queued action is done and every record committed. */
   drain(): Promise<void> {
     return this.pipeline.drain();

@@ -45,6 +45,13 @@ export class ManualClock implements Clock {
     return this.#timers.size;
   }
 
+  /** Number of timers due now (an `advance(0)` fires them). */
+  get due(): number {
+    let n = 0;
+    for (const t of this.#timers.values()) if (t.at <= this.#now) n++;
+    return n;
+  }
+
   /**
    * Moves time forward by `ms`, firing each due timer in order and letting promise callbacks run between them
    * (`settle` is awaited after every timer, e.g. a few microtask turns or an I/O flush).

@@ -3,14 +3,11 @@ import * as assert from "uvu/assert";
 import { mkdir, readFile, rm, writeFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import type { ManualClock } from "@rtbackup/core";
-import { CopySnapshotPlugin, pipelineEngine, settle, until } from "./helpers/pipeline.js";
+import { CopySnapshotPlugin, advance, pipelineEngine, settle } from "./helpers/pipeline.js";
 
 /** Advances the manual clock in steps, letting the real I/O each step triggers finish before the next one. */
 async function run(clock: ManualClock, total: number, step: number): Promise<void> {
-  for (let t = 0; t < total; t += step) {
-    await clock.advance(step);
-    await new Promise((r) => setTimeout(r, 15));
-  }
+  for (let t = 0; t < total; t += step) await advance(clock, step);
 }
 import { restoreAll, workspace } from "./helpers/tree.js";
 
@@ -216,7 +213,7 @@ test("pause buffers changes; unpause processes them, or discards them when asked
     await clock.advance(2000);
     assert.is(uploads.length, 0);
     assert.equal(runtime.pipeline.unpause(), { processed: 1, discarded: 0 });
-    await until(() => runtime.pipeline.intakesInFlight === 0);
+    await runtime.quiet();
     await clock.advance(1000);
     await settle(clock, () => uploads.length === 1, "buffered change processed");
     runtime.pipeline.pause();

@@ -7,17 +7,14 @@ import * as assert from "uvu/assert";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LocalDirectoryStorage, Repository, loadTree, type ManualClock, type Runtime } from "@rtbackup/core";
-import { CopySnapshotPlugin, pipelineEngine, settle } from "./helpers/pipeline.js";
+import { CopySnapshotPlugin, advance, pipelineEngine, settle } from "./helpers/pipeline.js";
 import { workspace } from "./helpers/tree.js";
 
 /** Drains the runtime while moving the manual clock, so work the drain waits for (windows, polls) can happen. */
 async function drain(clock: ManualClock, runtime: Runtime): Promise<void> {
   let done = false;
   const drained = runtime.drain().then(() => (done = true));
-  for (let i = 0; i < 500 && !done; i++) {
-    await clock.advance(500);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  for (let i = 0; i < 500 && !done; i++) await advance(clock, 500);
   assert.ok(done, "the pipeline drained");
   await drained;
 }

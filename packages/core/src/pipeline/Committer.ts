@@ -100,7 +100,8 @@ export class Committer {
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
-    this.#chain = this.#chain.then(() => this.#commit(batch));
+    const previous = this.#chain;
+    this.#chain = this.#o.context.work.run(() => previous.then(() => this.#commit(batch)));
   }
 
   async #commit(batch: Pending[]): Promise<void> {

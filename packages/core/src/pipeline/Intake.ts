@@ -71,7 +71,8 @@ export class Intake {
     this.stats.events++;
     if (this.#pause.hold(event)) return;
     this.#inFlight++;
-    void this.#take(event)
+    void this.#context.work
+      .run(() => this.#take(event))
       .catch((err) => this.#out.intakeFailed("path" in event ? event.path : event.to, err))
       .finally(() => {
         this.#inFlight--;

@@ -88,16 +88,17 @@ export class Pipeline implements IntakeOutput, ScanOutput {
       maxWaitForNoWriters: p.maximumTimeToWaitForNoOpenFileHandles,
       longPollingInterval: p.longPollingInterval,
       maxLongPollingTime: p.maximumLongPollingTime,
-      promote: (path, shared, reason) => void this.#promote(path, shared, reason),
+      promote: (path, shared, reason) => void context.work.run(() => this.#promote(path, shared, reason)),
       resnapshot: (paths) => this.#snapshotPaths(paths),
     });
     this.#staging = new StagingArea(p.stagingDirectory, p.maximumFileSizeForStagingCopy);
     this.holds = new ActionHolds(this.#staging);
     this.queue = new ActionQueue({
       concurrency: p.uploadThreadCount,
-      handler: (action) => this.#perform(action),
+      handler: (action) => context.work.run(() => this.#perform(action)),
       onSettled: () => this.notify(),
-      onReplaced: (old) => void this.holds.release(old).catch((err) => this.#log.warn(`releasing a replaced upload failed: ${messageOf(err)}`)),
+      onReplaced: (old) =>
+        void context.work.run(() => this.holds.release(old)).catch((err) => this.#log.warn(`releasing a replaced upload failed: ${messageOf(err)}`)),
     });
     this.committer = new Committer({
       context,
@@ -196,10 +197,12 @@ export class Pipeline implements IntakeOutput, ScanOutput {
 
   snapshotBatch(paths: string[]): void {
     this.#batchesInFlight++;
-    void this.#processBatch(paths).finally(() => {
-      this.#batchesInFlight--;
-      this.notify();
-    });
+    void this.#context.work
+      .run(() => this.#processBatch(paths))
+      .finally(() => {
+        this.#batchesInFlight--;
+        this.notify();
+      });
   }
 
   /** One snapshot per filesystem; a failed one sends its paths back for a later batch, never "deleted". */

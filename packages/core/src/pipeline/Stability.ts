@@ -122,7 +122,7 @@ export class Stability {
     this.#pollAt = at;
     this.#pollTimer = this.#o.context.clock.setTimeout(() => {
       this.#pollAt = Number.POSITIVE_INFINITY;
-      void this.#poll();
+      void this.#o.context.work.run(() => this.#poll());
     }, delay);
   }
 
@@ -174,7 +174,7 @@ export class Stability {
     if (this.#longTimer !== undefined) return;
     this.#longTimer = this.#o.context.clock.setTimeout(() => {
       this.#longTimer = undefined;
-      void this.#pollContent();
+      void this.#o.context.work.run(() => this.#pollContent());
     }, this.#o.longPollingInterval);
   }
 

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import type { Parameters } from "../config/Parameters.js";
 import type { EngineHooks } from "../EngineHooks.js";
 import type { Logger } from "../logger.js";
+import type { WorkTracker } from "./WorkTracker.js";
 
 /**
  * What every stage of the pipeline is given: the hooks it calls, the parameters, the one clock all timers and
@@ -12,5 +13,7 @@ export interface StageContext {
   readonly hooks: EngineHooks;
   readonly parameters: Parameters;
   readonly clock: Clock;
+  /** The asynchronous work in flight, so tests on a manual clock know when only the clock can move things. */
+  readonly work: WorkTracker;
   logger(name: string): Logger;
 }

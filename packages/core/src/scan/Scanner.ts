@@ -78,7 +78,11 @@ export class Scanner {
   }
 
   /** Walks the roots (all of them, or `roots`) once; see the class. Back-pressure from the pipeline slows the walk. */
-  async scan(reason: ScanInfo["reason"], roots?: string[]): Promise<ScanResult> {
+  scan(reason: ScanInfo["reason"], roots?: string[]): Promise<ScanResult> {
+    return this.#context.work.run(() => this.#scan(reason, roots));
+  }
+
+  async #scan(reason: ScanInfo["reason"], roots: string[] | undefined): Promise<ScanResult> {
     const { hooks, clock } = this.#context;
     const started = clock.now();
     const list = roots ?? (await this.roots());
@@ -93,7 +97,7 @@ export class Scanner {
       for (const path of goneSince(this.#cache, root, walked.seen, walked.unseen)) {
         deleted++;
         this.#out.admitDelete(path);
-        await this.#out.waitForRoom();
+        await this.#context.work.aside(this.#out.waitForRoom());
       }
     }
     const { seen, changed, unreadable, cancelled } = walked;
@@ -139,7 +143,7 @@ export class Scanner {
         // Directories and symlinks carry metadata only: no snapshot or stability check needed.
         if (stats.isFile()) this.#out.admitFile(path);
         else this.#out.admitMetadata(path);
-        await this.#out.waitForRoom();
+        await this.#context.work.aside(this.#out.waitForRoom());
         if (signal?.aborted) break;
       }
     }
@@ -171,7 +175,7 @@ export class Scanner {
         const next = this.#queue.shift()!;
         this.#abort = new AbortController();
         try {
-          const roots = next.roots ?? (await this.roots());
+          const roots = next.roots ?? (await this.#context.work.run(() => this.roots()));
           const result = await this.scan(
             next.reason,
             roots.filter((r) => r.startsWith("/")),

@@ -3,12 +3,19 @@ import { dirname, join } from "node:path";
 import { Engine, ManualClock, silentSink, type BackupPlugin, type Parameters as RtbParameters, type Runtime, type Snapshot } from "@rtbackup/core";
 import { testParameters, type Workspace } from "./tree.js";
 
-/** Polls `cond` (real time) until it is true or `ms` passes. */
-export async function until(cond: () => boolean | Promise<boolean>, ms = 5000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
+/** The runtime each test clock drives, so {@link settle} can wait for its work (set by {@link pipelineEngine}). */
+const runtimes = new WeakMap<ManualClock, Runtime>();
+
+/**
+ * Fires what is due on `clock` and waits until the pipeline is quiet (no hook call or I/O in flight), again while
+ * that work left timers due now; then only moving the clock, or a new event, can change anything.
+ */
+export async function quiesce(clock: ManualClock, runtime: Runtime): Promise<void> {
+  for (let round = 0; ; round++) {
+    if (round > 10_000) throw new Error("the pipeline keeps scheduling work due now: a timer loop");
+    await clock.advance(0);
+    await runtime.quiet();
+    if (clock.due === 0) return;
   }
 }
 
@@ -85,21 +92,34 @@ export async function pipelineEngine(ws: Workspace, extra: Partial<RtbParameters
   const uploads: string[] = [];
   engine.hooks.uploaded.tap("test", (u) => uploads.push(u.path));
   const runtime: Runtime = await engine.start({ clock });
+  runtimes.set(clock, runtime);
   /** Submits an event and lets intake (asynchronous: filters are hooks) take it before the clock moves. */
   const submit = async (event: Parameters<Engine["submit"]>[0]) => {
     engine.submit(event);
-    await until(() => runtime.pipeline.intakesInFlight === 0, 5000, "intake");
+    await runtime.quiet();
   };
   return { engine, runtime, clock, writers, checks, uploads, submit };
 }
 
-/** Fires timers due now (manual clock) and waits (real time) until `cond` holds, repeatedly, with a deadline. */
-export async function settle(clock: ManualClock, cond: () => boolean | Promise<boolean>, what = "condition", ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    await clock.advance(0);
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/**
+ * Moves `clock` (from {@link pipelineEngine}) forward by `ms`, letting the pipeline finish the work each timer
+ * starts before the next timer fires, then {@link quiesce}s: the manual clock and the real I/O never race.
+ */
+export async function advance(clock: ManualClock, ms: number): Promise<void> {
+  const runtime = runtimes.get(clock);
+  if (!runtime) throw new Error("advance: this clock drives no pipelineEngine runtime");
+  await clock.advance(ms, () => runtime.quiet());
+  await quiesce(clock, runtime);
+}
+
+/**
+ * Lets the pipeline of `clock` (from {@link pipelineEngine}) do everything it can without time moving
+ * ({@link quiesce}), then checks `cond`: what was not reached by then cannot be reached without advancing the
+ * clock, so the test fails at once instead of after a real-time timeout.
+ */
+export async function settle(clock: ManualClock, cond: () => boolean | Promise<boolean>, what = "condition"): Promise<void> {
+  const runtime = runtimes.get(clock);
+  if (!runtime) throw new Error("settle: this clock drives no pipelineEngine runtime");
+  await quiesce(clock, runtime);
+  if (!(await cond())) throw new Error(`${what}: not reached once the pipeline was quiet (only moving the clock could change that)`);
 }
