@@ -88,7 +88,12 @@ async function datasetBench(ds) {
     await run.server?.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  for (const v of Object.values(r)) if (v && typeof v === "object") (delete v.stdout, delete v.stderr);
+  for (const v of Object.values(r)) {
+    if (v && typeof v === "object") {
+      delete v.stdout;
+      delete v.stderr;
+    }
+  }
   return r;
 }
 

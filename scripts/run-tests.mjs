@@ -101,12 +101,14 @@ function escape(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/** The whole tree passes the formatter (prettier, .prettierrc.json): one check, counted like a test file. */
-function formatCheck() {
+/**
+ * A check the whole tree passes, counted like one test file: the formatter (prettier, .prettierrc.json), the linter
+ * (eslint.config.mjs) and the shape rules (scripts/check-shape.mjs: file and function sizes, no import circle).
+ */
+function treeCheck(name, argv, hint) {
   return new Promise((resolveRun) => {
     const started = Date.now();
-    const bin = join(root, "node_modules", "prettier", "bin", "prettier.cjs");
-    const child = spawn(process.execPath, [bin, "--check", "--log-level", "warn", "."], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
@@ -115,9 +117,9 @@ function formatCheck() {
       if (code === 0) passed++;
       else {
         failed++;
-        failures.push("format (npx prettier --write . fixes it)");
+        failures.push(`${name} (${hint})`);
       }
-      process.stdout.write(`${code === 0 ? "ok  " : "FAIL"} format: prettier --check . (${secs}s)\n`);
+      process.stdout.write(`${code === 0 ? "ok  " : "FAIL"} ${name} (${secs}s)\n`);
       if (code !== 0)
         process.stdout.write(
           out
@@ -130,7 +132,16 @@ function formatCheck() {
   });
 }
 
-if (targets.length === 0 && !filter) await formatCheck();
+if (targets.length === 0 && !filter) {
+  const bin = (pkg, path) => join(root, "node_modules", pkg, path);
+  await treeCheck(
+    "format: prettier --check .",
+    [bin("prettier", "bin/prettier.cjs"), "--check", "--log-level", "warn", "."],
+    "npx prettier --write . fixes it",
+  );
+  await treeCheck("lint: eslint .", [bin("eslint", "bin/eslint.js"), "."], "npx eslint . lists the findings");
+  await treeCheck("shape: scripts/check-shape.mjs", [join(root, "scripts", "check-shape.mjs")], "files at most 400 lines, functions at most 60");
+}
 for (const file of files) await runOne(file);
 if (failures.length) process.stdout.write(`failed files:\n${failures.map((f) => `  ${f}`).join("\n")}\n`);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);

@@ -21,7 +21,7 @@ test("XML output: PascalCase elements, singular children for arrays, escaping, o
   out.begin();
   out.item("Statistics", { paused: false, uploads: [{ path: '/a<b>&"c"' }], errors: { last: undefined } }, () => "");
   out.end();
-  assert.match(text, /^<\?xml version="1.0" encoding="utf-8"\?>\n<RTBOutput>\n  <Statistics TimestampUTC="\d{4}-[^"]+Z">\n/);
+  assert.match(text, /^<\?xml version="1.0" encoding="utf-8"\?>\n<RTBOutput>\n {2}<Statistics TimestampUTC="\d{4}-[^"]+Z">\n/);
   assert.match(text, /<Paused>false<\/Paused>/);
   assert.match(text, /<Uploads>\n\s+<Upload>\n\s+<Path>\/a&lt;b&gt;&amp;&quot;c&quot;<\/Path>/);
   assert.match(text, /<Errors \/>/);
@@ -37,7 +37,7 @@ test("console without a daemon: a clear message and exit 1; bad usage exits 2", 
     assert.match(missing.stderr, /no such socket \(is the daemon running/);
     const xml = await rtb(["console", "pause", "--xml", "--connect", join(dir, "bridge.socket")]);
     assert.is(xml.code, 1);
-    assert.match(xml.stdout, /<RTBOutput>\n  <Error TimestampUTC="[^"]+">[\s\S]*<Code>ENOENT<\/Code>[\s\S]*<\/RTBOutput>\n$/);
+    assert.match(xml.stdout, /<RTBOutput>\n {2}<Error TimestampUTC="[^"]+">[\s\S]*<Code>ENOENT<\/Code>[\s\S]*<\/RTBOutput>\n$/);
     assert.is((await rtb(["console", "check", "--connect", join(dir, "s")])).code, 2, "check needs paths");
     assert.is((await rtb(["console", "stats", "--json", "--xml", "--connect", join(dir, "s")])).code, 2);
     assert.is((await rtb(["console", "stats", "--repeat", "--count", "0", "--connect", join(dir, "s")])).code, 2);

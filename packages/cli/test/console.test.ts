@@ -113,7 +113,7 @@ test("every request through rtb console: stats, check, pause, unpause, rescan, s
     const repeated = await consoleJson(ws, ["stats", "--repeat", "--count", "2", "--interval", "50"]);
     assert.is(repeated.length, 2);
     const xml = await rtb(["console", "stats", "--xml", "--config", ws.config]);
-    assert.match(xml.stdout, /^<\?xml[^>]*>\n<RTBOutput>\n  <Statistics TimestampUTC="[^"]+">\n[\s\S]*<Queues>[\s\S]*<\/Statistics>\n<\/RTBOutput>\n$/);
+    assert.match(xml.stdout, /^<\?xml[^>]*>\n<RTBOutput>\n {2}<Statistics TimestampUTC="[^"]+">\n[\s\S]*<Queues>[\s\S]*<\/Statistics>\n<\/RTBOutput>\n$/);
     const port = (await readFile(join(ws.ipc, "bridge-tcp-port"), "utf8")).trim();
     const tcp = await rtb(["console", "pause", "--connect", `127.0.0.1:${port}`, "--config", ws.config]);
     assert.equal([tcp.code, tcp.stdout], [0, "monitoring paused\n"], tcp.stderr);

@@ -44,9 +44,16 @@ function fakeTerminal(columns = 40) {
       const ch = stream.bytes[i]!;
       const row = lines.length - 1;
       if (ch === "\r") col = 0;
-      else if (ch === "\n") (lines.push(""), (col = 0));
-      else if (stream.bytes.startsWith("\x1b[K", i)) ((lines[row] = lines[row]!.slice(0, col)), (i += 2));
-      else ((lines[row] = lines[row]!.slice(0, col) + ch + lines[row]!.slice(col + 1)), col++);
+      else if (ch === "\n") {
+        lines.push("");
+        col = 0;
+      } else if (stream.bytes.startsWith("\x1b[K", i)) {
+        lines[row] = lines[row]!.slice(0, col);
+        i += 2;
+      } else {
+        lines[row] = lines[row]!.slice(0, col) + ch + lines[row]!.slice(col + 1);
+        col++;
+      }
     }
     return lines;
   };

@@ -2,8 +2,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { randomBytes } from "node:crypto";
-import { appendFile, mkdir, readdir, readFile, rename, rm, truncate, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { appendFile, readdir, readFile, rename, rm, truncate, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import {
   LocalDirectoryStorage,
   Repository,
@@ -12,25 +12,19 @@ import {
   checkRepository,
   dataKey,
   loadTree,
-  parseReadDataSubset,
   repairChunks,
   sha256Hex,
-  type Damage,
   type StorageBackend,
 } from "@rtbackup/core";
 import { backupOnce, workspace, type Workspace } from "./helpers/tree.js";
 
 const open = (ws: Workspace) => Repository.open(new LocalDirectoryStorage({ path: ws.store }));
 const chunkFile = (ws: Workspace, id: string) => join(ws.store, dataKey(id));
-const ofKind = (damage: Damage[], kind: Damage["kind"]) => damage.filter((d) => d.kind === kind);
 
 async function batchFiles(ws: Workspace): Promise<string[]> {
   const dir = join(ws.store, "index", "batch", "00000000");
   return (await readdir(dir)).sort().map((n) => join(dir, n));
 }
-
-/** A later batch must carry a later time (batch times are ms). */
-const tick = () => new Promise((r) => setTimeout(r, 5));
 
 test("--repair stores again a deleted chunk whose file is still on disk; then the check is clean", async () => {
   const ws = await workspace();

@@ -1,22 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { randomBytes } from "node:crypto";
-import { appendFile, mkdir, readdir, readFile, rename, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import {
-  LocalDirectoryStorage,
-  Repository,
-  StateCache,
-  StorageError,
-  checkRepository,
-  dataKey,
-  loadTree,
-  parseReadDataSubset,
-  repairChunks,
-  sha256Hex,
-  type Damage,
-  type StorageBackend,
-} from "@rtbackup/core";
+import { LocalDirectoryStorage, Repository, checkRepository, dataKey, loadTree, parseReadDataSubset, sha256Hex, type Damage } from "@rtbackup/core";
 import { backupOnce, workspace, type Workspace } from "./helpers/tree.js";
 
 const open = (ws: Workspace) => Repository.open(new LocalDirectoryStorage({ path: ws.store }));

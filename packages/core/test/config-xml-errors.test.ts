@@ -1,25 +1,7 @@
 // XML configuration errors: each bad element or value named with its line (split from config-xml.test.ts).
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import {
-  ConfigError,
-  ConfigValidationError,
-  defaultParameters,
-  defaultPathFilters,
-  formatDuration,
-  formatParametersText,
-  formatParametersXml,
-  MUST_BE_SET,
-  parseDuration,
-  parseXmlParameters,
-  type ConfigProblem,
-} from "@rtbackup/core";
-
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "config");
-const fixture = (name: string) => readFileSync(join(fixtures, name), "utf8");
+import { ConfigError, ConfigValidationError, parseXmlParameters, type ConfigProblem } from "@rtbackup/core";
 
 function doc(...elements: string[]): string {
   return `<?xml version="1.0" encoding="utf-8"?>\n<OperatingParameters>\n${elements.map((e) => `  ${e}\n`).join("")}</OperatingParameters>\n`;

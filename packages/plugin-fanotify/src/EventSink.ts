@@ -1,11 +1,10 @@
-import { isUnder, type ChangeEvent, type Logger } from "@rtbackup/core";
+import { isAgentOwnPath, type ChangeEvent, type Logger } from "@rtbackup/core";
 import type { FanotifyStats } from "./FanotifyStats.js";
 import type { RescanCoalescer } from "./RescanCoalescer.js";
 
-const SNAPSHOT_DIR = /\/\.zfs\/snapshot(\/|$)/;
-
 /** Options of {@link EventSink}. */
 export interface EventSinkOptions {
+  /** The agent's own directories and any other ignored prefixes; `.zfs/snapshot` is always ignored (core's rule). */
   readonly ignorePaths: readonly string[];
   readonly stats: FanotifyStats;
   readonly logger: Logger;
@@ -76,8 +75,6 @@ export class EventSink {
   }
 
   #ignored(path: string): boolean {
-    if (path.includes("/.zfs/") && SNAPSHOT_DIR.test(path)) return true;
-    for (const prefix of this.#options.ignorePaths) if (isUnder(path, prefix)) return true;
-    return false;
+    return isAgentOwnPath(path, this.#options.ignorePaths);
   }
 }

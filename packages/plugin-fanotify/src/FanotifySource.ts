@@ -1,5 +1,5 @@
 import { closeSync, constants as fsConstants, openSync } from "node:fs";
-import { BackupError, type ChangeEvent, type Clock, type Logger, type MountInfo, type SourceHealthReport } from "@rtbackup/core";
+import { BackupError, type ChangeEvent, type MountInfo, type SourceHealthReport } from "@rtbackup/core";
 import { constants as C, errnoOf, FanotifyGroup, fsidOf, resolveHandle, type RawFanotifyEvent } from "./binding.js";
 import { DirectoryCache } from "./DirectoryCache.js";
 import { emptyFanotifyStats, type FanotifyStats } from "./FanotifyStats.js";

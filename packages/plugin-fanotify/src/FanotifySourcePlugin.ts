@@ -1,4 +1,4 @@
-import { ConfigError, MountTable, type BackupPlugin, type Engine, type MountInfo } from "@rtbackup/core";
+import { agentOwnPaths, ConfigError, MountTable, type BackupPlugin, type Engine, type Logger, type MountInfo } from "@rtbackup/core";
 import { FanotifySource } from "./FanotifySource.js";
 import { FdPeriodicRescan } from "./FdPeriodicRescan.js";
 import { MountWatcher } from "./MountWatcher.js";
@@ -54,19 +54,29 @@ export class FanotifySourcePlugin implements BackupPlugin {
 
   async #start(engine: Engine): Promise<void> {
     const logger = engine.getLogger(PLUGIN_NAME);
-    const parameters = engine.parameters;
-    if (!parameters.enableFileAccessNotify) {
+    if (!engine.parameters.enableFileAccessNotify) {
       logger.info("EnableFileAccessNotify is false: not watching");
       return;
     }
+    const select = async (allowNone: boolean) => {
+      const p = engine.parameters;
+      return selectMounts(await MountTable.read(this.#options.mountInfoPath), this.#options, p.monitorFileSystemTypes, p.preferredMountPoints, allowNone);
+    };
+    const mounts = await select(false);
+    const source = this.#openSource(engine, mounts, logger);
+    this.#startFdRescan(engine, source, logger);
+    logger.info(`source health: ${engine.sourceHealth.summary()}`);
+    if (!this.#options.mountPoints && this.#options.mountCheckInterval > 0) this.#watchMounts(source, mounts, () => select(true), logger);
+  }
+
+  /** Marks the mounts and starts reading events; own paths (core's rule, plus `ignorePaths`) are dropped here. */
+  #openSource(engine: Engine, mounts: MountInfo[], logger: Logger): FanotifySource {
     const o = this.#options;
-    const readTable = () => MountTable.read(o.mountInfoPath);
-    const mounts = selectMounts(await readTable(), o, parameters.monitorFileSystemTypes, parameters.preferredMountPoints);
     const source = new FanotifySource({
       mounts,
       mode: o.mode,
-      queue: o.queue ?? parameters.fanotifyQueue,
-      ignorePaths: [...o.ignorePaths, parameters.stagingDirectory],
+      queue: o.queue ?? engine.parameters.fanotifyQueue,
+      ignorePaths: agentOwnPaths(engine.parameters, o.ignorePaths),
       ignoreOwnProcess: o.ignoreOwnProcess,
       readBufferSize: o.readBufferSize,
       maxReadsPerWakeup: o.maxReadsPerWakeup,
@@ -85,39 +95,45 @@ export class FanotifySourcePlugin implements BackupPlugin {
     source.open();
     this.#source = source;
     for (const w of source.watched) logger.info(`watching ${w.mountPoint} (${w.fsType}, ${w.mode} mode)`);
+    return source;
+  }
+
+  /** fd mode never reports deletes and renames: rescans of the fd-mode mounts find them. */
+  #startFdRescan(engine: Engine, source: FanotifySource, logger: Logger): void {
+    const o = this.#options;
     const fdMounts = () => source.watched.filter((w) => w.mode === "fd").map((w) => w.mountPoint);
-    if (fdMounts().length > 0) {
-      logger.info(
-        `fd mode: ${source.reportsFdErrors ? "per-event open errors reported (FAN_REPORT_FD_ERROR)" : "a failed open of an event's file fails a read (no FAN_REPORT_FD_ERROR)"}; ` +
-          "each is one lost event, covered by a rescan; deletes and renames are found by rescans" +
-          (o.rescanEventDirectories ? " of the directories that saw events" : ""),
-      );
-      this.#fdRescan = new FdPeriodicRescan({
-        mountPoints: fdMounts,
-        minMs: o.minFdRescanInterval,
-        maxMs: o.maxFdRescanInterval,
-        periodicMs: parameters.periodicRescanInterval,
-        rescan: (path) => engine.submit({ type: "rescan", path, reason: "periodic rescan of an fd-mode mount" }),
-      });
-      this.#fdRescan.start();
-    }
-    logger.info(`source health: ${engine.sourceHealth.summary()}`);
-    if (!o.mountPoints && o.mountCheckInterval > 0) {
-      let last = mounts.map(mountKey).join("\n");
-      this.#mountWatcher = new MountWatcher({
-        intervalMs: o.mountCheckInterval,
-        target: source,
-        logger,
-        select: async () => {
-          const now = selectMounts(await readTable(), o, parameters.monitorFileSystemTypes, parameters.preferredMountPoints, true);
-          const key = now.map(mountKey).join("\n");
-          if (key === last) return undefined;
-          last = key;
-          return now;
-        },
-      });
-      this.#mountWatcher.start();
-    }
+    if (fdMounts().length === 0) return;
+    logger.info(
+      `fd mode: ${source.reportsFdErrors ? "per-event open errors reported (FAN_REPORT_FD_ERROR)" : "a failed open of an event's file fails a read (no FAN_REPORT_FD_ERROR)"}; ` +
+        "each is one lost event, covered by a rescan; deletes and renames are found by rescans" +
+        (o.rescanEventDirectories ? " of the directories that saw events" : ""),
+    );
+    this.#fdRescan = new FdPeriodicRescan({
+      mountPoints: fdMounts,
+      minMs: o.minFdRescanInterval,
+      maxMs: o.maxFdRescanInterval,
+      periodicMs: engine.parameters.periodicRescanInterval,
+      rescan: (path) => engine.submit({ type: "rescan", path, reason: "periodic rescan of an fd-mode mount" }),
+    });
+    this.#fdRescan.start();
+  }
+
+  /** Re-reads the mount table now and then, and watches filesystems mounted later (new datasets). */
+  #watchMounts(source: FanotifySource, mounts: MountInfo[], select: () => Promise<MountInfo[]>, logger: Logger): void {
+    let last = mounts.map(mountKey).join("\n");
+    this.#mountWatcher = new MountWatcher({
+      intervalMs: this.#options.mountCheckInterval,
+      target: source,
+      logger,
+      select: async () => {
+        const now = await select();
+        const key = now.map(mountKey).join("\n");
+        if (key === last) return undefined;
+        last = key;
+        return now;
+      },
+    });
+    this.#mountWatcher.start();
   }
 
   async #stop(): Promise<void> {

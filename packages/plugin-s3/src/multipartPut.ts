@@ -52,6 +52,7 @@ export async function multipartPut(r: MultipartPutRequest): Promise<void> {
     });
     data = checked;
   }
+  // eslint-disable-next-line prefer-const -- assigned below, after the proxy that reads it is made
   let upload: Upload | undefined;
   let firstFailure: unknown;
   // lib-storage keeps sending the remaining parts after one part fails; watching its requests lets us stop it at

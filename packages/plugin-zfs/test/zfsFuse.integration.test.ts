@@ -59,7 +59,7 @@ async function mountsUnder(dir: string): Promise<string[]> {
 }
 
 test("one snapshot shared by a batch; a file changed afterwards reads as it was; gone after release", async (ctx) => {
-  const { engine, plugin: p } = plugin(ctx);
+  const { engine } = plugin(ctx);
   const files = ["a.txt", "b.txt", "sub/c.txt"].map((f) => join(ctx.data, f));
   await mkdir(join(ctx.data, "sub"), { recursive: true });
   for (const f of files) await writeFile(f, `v1 of ${f}`);

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { Writable } from "node:stream";
-import { BackupError, Restorer, loadTree, type FileEntry, type RestoreEvent } from "@rtbackup/core";
+import { BackupError, Restorer, loadTree, type RestoreEvent } from "@rtbackup/core";
 import { loadCliConfig, openRepositoryReadOnly, parseAt, type CommonOptions } from "../context.js";
 import { listEntries, type ListedEntry } from "../listing.js";
 import { outputGuard } from "../outputGuard.js";

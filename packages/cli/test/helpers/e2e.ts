@@ -238,7 +238,6 @@ export async function writeJsonConfig(path: string, parameters: Record<string, u
  */
 export async function buildMaterial(dir: string): Promise<{ tree: string; archive: string }> {
   const tree = join(dir, "tree");
-  const tarSource = join(dir, "tarsrc");
   const archive = join(dir, "archive.tar");
   await mkdir(dir, { recursive: true });
   await shell(

@@ -20,10 +20,6 @@ export interface BridgeRequestContext {
 const MAX_WAIT_MS = 30_000;
 const MAX_PATH_BYTES = 4096;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function optionalBoolean(req: Record<string, unknown>, key: string): boolean | undefined {
   const value = req[key];
   if (value === undefined) return undefined;

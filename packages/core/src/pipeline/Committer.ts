@@ -49,7 +49,6 @@ export class Committer {
   #timer: unknown;
   #chain: Promise<void> = Promise.resolve();
   #lastTime: number;
-  #failures = 0;
   #halted: Error | undefined;
   /** After a checkpoint was deferred (an unresolved conflict), the next try waits for this many records. */
   #checkpointDeferredUntil = 0;
@@ -120,7 +119,6 @@ export class Committer {
       this.#halt(err);
       return;
     }
-    this.#failures = 0;
     this.stats.batches++;
     this.stats.records += records.length;
     this.stats.lastCommitAt = this.#o.context.clock.now();
@@ -149,7 +147,6 @@ export class Committer {
         return await fn();
       } catch (err) {
         if (err instanceof IndexDamagedError) throw err;
-        this.#failures++;
         this.stats.retries++;
         const wait = backoffDelay(attempt, this.#o.backoff.baseMs, this.#o.backoff.maxMs);
         this.#log.error(`${what} failed (attempt ${attempt}); retrying in ${wait} ms`, err);
