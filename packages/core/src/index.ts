@@ -56,6 +56,23 @@ export { resolvePluginSpecs } from "./config/resolvePluginSpecs.js";
 export type { PluginEntry, PluginSpec, ResolvePluginSpecsOptions } from "./config/resolvePluginSpecs.js";
 export { formatParametersText, formatParametersXml } from "./config/formatParameters.js";
 export type { FormatParametersOptions } from "./config/formatParameters.js";
+// The options helper every plugin validates its options with, and the value kinds it reads them by.
+export { PluginOptions, checkedKind, functionKind, loggerKind, nonEmptyTextKind, numberKind } from "./config/pluginOptions.js";
+export type { OptionKind, PluginOptionsSettings } from "./config/pluginOptions.js";
+export {
+  BadValue,
+  booleanKind,
+  commandKind,
+  durationKind,
+  enumKind,
+  integerKind,
+  keyPrefixKind,
+  pathKind,
+  patternKind,
+  textKind,
+  urlKind,
+} from "./config/valueKinds.js";
+export type { ValueKind, ValueSource } from "./config/valueKinds.js";
 
 // Path filters and mounts
 export { decodeMountInfoField, parseMountInfo } from "./mounts/mountInfo.js";

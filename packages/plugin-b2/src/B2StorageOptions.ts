@@ -1,5 +1,16 @@
 import { hostname } from "node:os";
-import { ConfigError, type Logger } from "@rtbackup/core";
+import {
+  BadValue,
+  booleanKind,
+  checkedKind,
+  enumKind,
+  integerKind,
+  loggerKind,
+  patternKind,
+  PluginOptions,
+  type Logger,
+  type OptionKind,
+} from "@rtbackup/core";
 import { b2NameProblem } from "./fileNames.js";
 
 /** The real authorize endpoint (v2: the API version `backblaze-b2` speaks). */
@@ -72,64 +83,74 @@ export type OptionNamer = (option: keyof B2StorageOptions) => string;
 
 const defaultNamer: OptionNamer = (option) => `B2Storage.options.${option}`;
 
-/** Validates options; a bad value throws a {@link ConfigError} naming the option and what was expected. */
+const KNOWN: readonly (keyof B2StorageOptions)[] = [
+  "keyId",
+  "applicationKey",
+  "bucketId",
+  "largeFileThreshold",
+  "largeFileChunkSize",
+  "namePrefix",
+  "deleteMode",
+  "partConcurrency",
+  "listPageSize",
+  "requestTimeoutMs",
+  "maxAttempts",
+  "backoffBaseMs",
+  "backoffMaxMs",
+  "authorizeUrl",
+  "owner",
+  "cancelStaleLargeFiles",
+  "logger",
+];
+
+/** A credential: not empty; an ID has no spaces or colons (they would break the Basic authorization). */
+function credentialKind(what: string, idLike: boolean): OptionKind<string> {
+  return {
+    fromValue(value) {
+      if (typeof value !== "string" || value.trim() === "") throw new BadValue(`${what} (a non-empty string)`);
+      if (idLike && /[\s:]/.test(value)) throw new BadValue(`${what} without spaces or colons`);
+      return value;
+    },
+  };
+}
+
+const namePrefixKind: OptionKind<string> = {
+  fromValue(value) {
+    if (typeof value !== "string") throw new BadValue("a string");
+    const problem = value === "" ? undefined : b2NameProblem(`${value}x`);
+    if (problem) throw new BadValue(`a valid B2 name prefix (${problem})`);
+    return value;
+  },
+};
+
+const authorizeUrlKind = patternKind(/^https?:\/\/[^/]+\/\S*b2_authorize_account$/, "an http(s) URL ending in b2_authorize_account");
+const ownerKind = checkedKind<string>("a non-empty string of at most 200 characters", (v) => typeof v === "string" && v !== "" && v.length <= 200);
+
+/**
+ * Validates options with core's {@link PluginOptions}; a bad value throws a {@link ConfigError} naming the option
+ * (through `where`) and what was expected. Credentials are never echoed.
+ */
 export function parseB2StorageOptions(raw: unknown, where: OptionNamer = defaultNamer): ResolvedB2StorageOptions {
-  if (typeof raw !== "object" || raw === null) throw new ConfigError(where("keyId"), "expected an options object with keyId, applicationKey and bucketId");
-  const o = raw as Record<string, unknown>;
-  const credential = (name: "keyId" | "applicationKey" | "bucketId", what: string): string => {
-    const v = o[name];
-    // The value itself is never echoed: it may be a secret.
-    if (typeof v !== "string" || v.trim() === "") throw new ConfigError(where(name), `expected ${what} (a non-empty string)`);
-    if (/[\s:]/.test(v) && name !== "applicationKey") throw new ConfigError(where(name), `expected ${what} without spaces or colons`);
-    return v;
-  };
-  const int = (name: keyof B2StorageOptions, fallback: number, min: number, max: number): number => {
-    const v = o[name];
-    if (v === undefined) return fallback;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-      throw new ConfigError(where(name), `expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  };
-  const namePrefix = o["namePrefix"] ?? "";
-  if (typeof namePrefix !== "string") throw new ConfigError(where("namePrefix"), "expected a string");
-  if (namePrefix !== "") {
-    const problem = b2NameProblem(`${namePrefix}x`);
-    if (problem) throw new ConfigError(where("namePrefix"), `expected a valid B2 name prefix (${problem})`);
-  }
-  const deleteMode = o["deleteMode"] ?? "delete";
-  if (deleteMode !== "delete" && deleteMode !== "hide") throw new ConfigError(where("deleteMode"), 'expected "delete" or "hide"');
-  const authorizeUrl = o["authorizeUrl"] ?? B2_AUTHORIZE_URL;
-  if (typeof authorizeUrl !== "string" || !/^https?:\/\/[^/]+\/\S*b2_authorize_account$/.test(authorizeUrl)) {
-    throw new ConfigError(where("authorizeUrl"), "expected an http(s) URL ending in b2_authorize_account");
-  }
-  const owner = o["owner"] ?? hostname();
-  if (typeof owner !== "string" || owner === "" || owner.length > 200) throw new ConfigError(where("owner"), "expected a non-empty string");
-  const cancelStale = o["cancelStaleLargeFiles"] ?? true;
-  if (typeof cancelStale !== "boolean") throw new ConfigError(where("cancelStaleLargeFiles"), "expected true or false");
-  const logger = o["logger"];
-  if (logger !== undefined && (typeof logger !== "object" || logger === null || typeof (logger as Logger).warn !== "function")) {
-    throw new ConfigError(where("logger"), "expected a Logger (engine.getLogger(name))");
-  }
+  const o = PluginOptions.read("B2Storage", raw, KNOWN, { where: where as (option: string) => string, secret: ["keyId", "applicationKey", "bucketId"] });
+  const int = (name: keyof B2StorageOptions, fallback: number, min: number, max: number): number => o.get(name, integerKind(min, max), fallback);
   const backoffBaseMs = int("backoffBaseMs", 500, 1, 600_000);
-  const resolved: ResolvedB2StorageOptions = {
-    keyId: credential("keyId", "an application key ID"),
-    applicationKey: credential("applicationKey", "an application key"),
-    bucketId: credential("bucketId", "a bucket ID"),
+  return {
+    keyId: o.required("keyId", credentialKind("an application key ID", true), "an application key ID"),
+    applicationKey: o.required("applicationKey", credentialKind("an application key", false), "an application key"),
+    bucketId: o.required("bucketId", credentialKind("a bucket ID", true), "a bucket ID"),
     largeFileThreshold: int("largeFileThreshold", 10_485_760, 1, MAX_SINGLE_UPLOAD),
     largeFileChunkSize: int("largeFileChunkSize", 5_242_880, 1, MAX_SINGLE_UPLOAD),
-    namePrefix,
-    deleteMode,
+    namePrefix: o.get("namePrefix", namePrefixKind, ""),
+    deleteMode: o.get("deleteMode", enumKind(["delete", "hide"] as const), "delete"),
     partConcurrency: int("partConcurrency", 4, 1, 64),
     listPageSize: int("listPageSize", 1000, 1, 10_000),
     requestTimeoutMs: int("requestTimeoutMs", 120_000, 1, 24 * 3600 * 1000),
     maxAttempts: int("maxAttempts", 8, 1, 100),
     backoffBaseMs,
     backoffMaxMs: int("backoffMaxMs", Math.max(30_000, backoffBaseMs), backoffBaseMs, 3_600_000),
-    authorizeUrl,
-    owner,
-    cancelStaleLargeFiles: cancelStale,
-    logger: logger as Logger | undefined,
+    authorizeUrl: o.get("authorizeUrl", authorizeUrlKind, B2_AUTHORIZE_URL),
+    owner: o.get("owner", ownerKind, hostname()),
+    cancelStaleLargeFiles: o.get("cancelStaleLargeFiles", booleanKind, true),
+    logger: o.get("logger", loggerKind),
   };
-  return resolved;
 }

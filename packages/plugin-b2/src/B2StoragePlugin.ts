@@ -1,4 +1,4 @@
-import { ConfigError, MUST_BE_SET, type BackupPlugin, type Engine, type Parameters, type StorageBackend } from "@rtbackup/core";
+import { ConfigError, MUST_BE_SET, PluginOptions, type BackupPlugin, type Engine, type Parameters, type StorageBackend } from "@rtbackup/core";
 import { B2Storage } from "./B2Storage.js";
 import { parseB2StorageOptions, type B2StorageOptions } from "./B2StorageOptions.js";
 
@@ -20,7 +20,7 @@ const PARAMETER_OF = {
   largeFileChunkSize: ["b2LargeFileChunkSize", "B2LargeFileChunkSize"],
 } as const satisfies Partial<Record<keyof B2StorageOptions, readonly [keyof Parameters, string]>>;
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof B2StoragePluginOptions>([
+const KNOWN_OPTIONS: readonly (keyof B2StoragePluginOptions)[] = [
   "keyId",
   "applicationKey",
   "bucketId",
@@ -37,7 +37,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof B2StoragePluginOptions>
   "authorizeUrl",
   "owner",
   "cancelStaleLargeFiles",
-]);
+];
 
 /**
  * Supplies the Backblaze B2 backend ({@link B2Storage}) when the parameters say `storage` is `b2`. It taps only the
@@ -50,14 +50,9 @@ export class B2StoragePlugin implements BackupPlugin {
   /** Validates options; a bad one throws a ConfigError naming `B2StoragePlugin.options.<name>`. */
   constructor(options: unknown = {}) {
     const where = (option: string) => `${PLUGIN_NAME}.options.${option}`;
-    if (typeof options !== "object" || options === null || Array.isArray(options)) {
-      throw new ConfigError(`${PLUGIN_NAME}.options`, "expected an object");
-    }
-    for (const name of Object.keys(options)) {
-      if (!KNOWN_OPTIONS.has(name)) throw new ConfigError(where(name), `unknown option (known: ${[...KNOWN_OPTIONS].join(", ")})`);
-    }
+    PluginOptions.read(PLUGIN_NAME, options, KNOWN_OPTIONS);
     // Stand-ins for credentials that will come from the parameters, so everything given here is checked now.
-    parseB2StorageOptions({ keyId: "pending", applicationKey: "pending", bucketId: "pending", ...options }, where);
+    parseB2StorageOptions({ keyId: "pending", applicationKey: "pending", bucketId: "pending", ...(options as object) }, where);
     this.#options = { ...(options as B2StoragePluginOptions) };
   }
 

@@ -1,4 +1,15 @@
-import { ConfigError } from "@rtbackup/core";
+import {
+  BadValue,
+  PluginOptions,
+  booleanKind,
+  durationKind,
+  enumKind,
+  formatDuration,
+  integerKind,
+  nonEmptyTextKind,
+  pathKind,
+  type OptionKind,
+} from "@rtbackup/core";
 
 /** Options of {@link FanotifySourcePlugin}. Everything is optional; the engine's parameters fill the rest. */
 export interface FanotifySourceOptions {
@@ -81,7 +92,7 @@ export interface ResolvedFanotifyOptions {
   readonly maxFdRescanInterval: number;
 }
 
-const KEYS = new Set([
+const KEYS = [
   "mountPoints",
   "fileSystemTypes",
   "preferredMountPoints",
@@ -100,80 +111,52 @@ const KEYS = new Set([
   "rescanEventDirectories",
   "minFdRescanInterval",
   "maxFdRescanInterval",
-]);
+];
 
-/** Validates plugin options; a bad value is a ConfigError naming `<where>.<option>` and what was expected. */
-export function parseFanotifyOptions(input: unknown, where = "FanotifySourcePlugin.options"): ResolvedFanotifyOptions {
-  if (input === undefined || input === null) input = {};
-  if (typeof input !== "object" || Array.isArray(input)) throw new ConfigError(where, "expected an object");
-  const o = input as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KEYS.has(key)) throw new ConfigError(`${where}.${key}`, `unknown option (known: ${[...KEYS].join(", ")})`);
-  }
+const DAY_MS = 86_400_000;
+
+/**
+ * Validates plugin options with core's {@link PluginOptions}: a bad value is a ConfigError naming
+ * `FanotifySourcePlugin.options.<option>` (`<option>[i]` in a list) and what was expected.
+ */
+export function parseFanotifyOptions(input: unknown): ResolvedFanotifyOptions {
+  const o = PluginOptions.read("FanotifySourcePlugin", input, KEYS);
   return {
-    mountPoints: absolutePaths(o.mountPoints, `${where}.mountPoints`),
-    fileSystemTypes: strings(o.fileSystemTypes, `${where}.fileSystemTypes`),
-    preferredMountPoints: absolutePaths(o.preferredMountPoints, `${where}.preferredMountPoints`),
-    mode: oneOf(o.mode, ["auto", "fid", "fd"] as const, `${where}.mode`) ?? "auto",
-    queue: oneOf(o.queue, ["default", "unlimited"] as const, `${where}.queue`),
-    ignorePaths: absolutePaths(o.ignorePaths, `${where}.ignorePaths`) ?? [],
-    ignoreOwnProcess: bool(o.ignoreOwnProcess, `${where}.ignoreOwnProcess`) ?? true,
-    readBufferSize: int(o.readBufferSize, `${where}.readBufferSize`, 4096, 64 << 20) ?? 256 * 1024,
-    maxReadsPerWakeup: int(o.maxReadsPerWakeup, `${where}.maxReadsPerWakeup`, 1, 1024) ?? 2,
-    directoryCacheSize: int(o.directoryCacheSize, `${where}.directoryCacheSize`, 16, 1 << 24) ?? 65536,
-    renameEvents: bool(o.renameEvents, `${where}.renameEvents`) ?? true,
-    mountCheckInterval: int(o.mountCheckInterval, `${where}.mountCheckInterval`, 0, 86_400_000) ?? 5000,
-    mountInfoPath: absolutePaths(o.mountInfoPath === undefined ? undefined : [o.mountInfoPath], `${where}.mountInfoPath`)?.[0],
-    reportFdErrors: bool(o.reportFdErrors, `${where}.reportFdErrors`) ?? true,
-    rescanDelay: int(o.rescanDelay, `${where}.rescanDelay`, 0, 600_000) ?? 1000,
-    rescanEventDirectories: bool(o.rescanEventDirectories, `${where}.rescanEventDirectories`) ?? true,
-    ...fdRescanBounds(o, where),
+    mountPoints: o.list("mountPoints", pathKind()),
+    fileSystemTypes: o.list("fileSystemTypes", nonEmptyTextKind),
+    preferredMountPoints: o.list("preferredMountPoints", pathKind()),
+    mode: o.get("mode", enumKind(["auto", "fid", "fd"] as const), "auto"),
+    queue: o.get("queue", enumKind(["default", "unlimited"] as const)),
+    ignorePaths: o.list("ignorePaths", pathKind()) ?? [],
+    ignoreOwnProcess: o.get("ignoreOwnProcess", booleanKind, true),
+    readBufferSize: o.get("readBufferSize", integerKind(4096, 64 << 20, "bytes"), 256 * 1024),
+    maxReadsPerWakeup: o.get("maxReadsPerWakeup", integerKind(1, 1024), 2),
+    directoryCacheSize: o.get("directoryCacheSize", integerKind(16, 1 << 24), 65536),
+    renameEvents: o.get("renameEvents", booleanKind, true),
+    mountCheckInterval: o.get("mountCheckInterval", upTo(DAY_MS), 5000),
+    mountInfoPath: o.get("mountInfoPath", pathKind()),
+    reportFdErrors: o.get("reportFdErrors", booleanKind, true),
+    rescanDelay: o.get("rescanDelay", upTo(600_000), 1000),
+    rescanEventDirectories: o.get("rescanEventDirectories", booleanKind, true),
+    ...fdRescanBounds(o),
   };
 }
 
-function fdRescanBounds(o: Record<string, unknown>, where: string): { minFdRescanInterval: number; maxFdRescanInterval: number } {
-  const min = int(o.minFdRescanInterval, `${where}.minFdRescanInterval`, 0, 86_400_000) ?? 120_000;
-  const max = int(o.maxFdRescanInterval, `${where}.maxFdRescanInterval`, 0, 86_400_000) ?? 3_600_000;
-  if (min > max) {
-    throw new ConfigError(`${where}.minFdRescanInterval`, `${min} is more than maxFdRescanInterval (${max})`);
-  }
+/** A duration (milliseconds, or an xs:duration string) of at most `maxMs`. */
+function upTo(maxMs: number): OptionKind<number> {
+  const duration = durationKind(false);
+  return {
+    fromValue(value, source) {
+      const ms = duration.fromValue(value, source);
+      if (ms > maxMs) throw new BadValue(`a duration of at most ${maxMs} ms (${formatDuration(maxMs)})`);
+      return ms;
+    },
+  };
+}
+
+function fdRescanBounds(o: PluginOptions): { minFdRescanInterval: number; maxFdRescanInterval: number } {
+  const min = o.get("minFdRescanInterval", upTo(DAY_MS), 120_000);
+  const max = o.get("maxFdRescanInterval", upTo(DAY_MS), 3_600_000);
+  if (min > max) o.fail("minFdRescanInterval", `${min} is more than maxFdRescanInterval (${max})`);
   return { minFdRescanInterval: min, maxFdRescanInterval: max };
-}
-
-function strings(v: unknown, where: string): string[] | undefined {
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.some((s) => typeof s !== "string" || s === "")) {
-    throw new ConfigError(where, "expected an array of non-empty strings");
-  }
-  return [...(v as string[])];
-}
-
-function absolutePaths(v: unknown, where: string): string[] | undefined {
-  const list = strings(v, where);
-  list?.forEach((p, i) => {
-    if (!p.startsWith("/")) throw new ConfigError(`${where}[${i}]`, `expected an absolute path, got "${p}"`);
-  });
-  return list?.map((p) => (p.length > 1 ? p.replace(/\/+$/, "") : p));
-}
-
-function oneOf<T extends string>(v: unknown, allowed: readonly T[], where: string): T | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) {
-    throw new ConfigError(where, `expected one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
-  }
-  return v as T;
-}
-
-function bool(v: unknown, where: string): boolean | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== "boolean") throw new ConfigError(where, "expected true or false");
-  return v;
-}
-
-function int(v: unknown, where: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(where, `expected an integer from ${min} to ${max}`);
-  }
-  return v;
 }

@@ -1,6 +1,5 @@
-import { access, constants } from "node:fs/promises";
-import { ConfigError, type BackupPlugin, type Engine, type Logger, type StabilityRequest, type WriterSet } from "@rtbackup/core";
-import { LsofWriterCheck, parseLsofCheckOptions, type LsofCheckOptions } from "./LsofWriterCheck.js";
+import { ConfigError, findExecutable, type BackupPlugin, type Engine, type Logger, type StabilityRequest, type WriterSet } from "@rtbackup/core";
+import { LsofWriterCheck, type LsofCheckOptions } from "./LsofWriterCheck.js";
 
 const PLUGIN_NAME = "LsofStabilityPlugin";
 
@@ -16,8 +15,7 @@ export class LsofStabilityPlugin implements BackupPlugin {
 
   /** @throws ConfigError when an option is invalid (see {@link LsofCheckOptions}). */
   constructor(options?: LsofCheckOptions) {
-    const where = `${PLUGIN_NAME} options`;
-    this.check = new LsofWriterCheck(parseLsofCheckOptions(options, where), where);
+    this.check = new LsofWriterCheck(options, PLUGIN_NAME);
   }
 
   apply(engine: Engine): void {
@@ -27,25 +25,11 @@ export class LsofStabilityPlugin implements BackupPlugin {
 
   async #verifyBinary(): Promise<void> {
     const binary = this.check.binaryPath;
-    const candidates = binary.includes("/")
-      ? [binary]
-      : (process.env["PATH"] ?? "")
-          .split(":")
-          .filter(Boolean)
-          .map((dir) => `${dir}/${binary}`);
-    let lastCode = "ENOENT";
-    for (const candidate of candidates) {
-      try {
-        await access(candidate, constants.X_OK);
-        return;
-      } catch (err) {
-        lastCode = (err as NodeJS.ErrnoException).code ?? "error";
-      }
-    }
+    const found = await findExecutable(binary);
+    if (found.path !== undefined) return;
     throw new ConfigError(
       "lsofBinaryPath (LSOFBinaryPath)",
-      `cannot run lsof at "${binary}" (${binary.includes("/") ? lastCode : "not found in PATH"}): ` +
-        `install lsof (Debian: apt-get install lsof) or set LSOFBinaryPath to where it is`,
+      `cannot run lsof at "${binary}" (${found.problem}): install lsof (Debian: apt-get install lsof) or set LSOFBinaryPath to where it is`,
     );
   }
 

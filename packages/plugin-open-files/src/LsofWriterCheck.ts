@@ -2,9 +2,8 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BackupError, ConfigError, fsPath, hasEscapedBytes, isErrno, messageOf } from "@rtbackup/core";
+import { BackupError, commandKind, ConfigError, durationKind, fsPath, hasEscapedBytes, integerKind, isErrno, messageOf, PluginOptions } from "@rtbackup/core";
 import { CandidateIndex, type CandidateFile } from "./CandidateIndex.js";
-import { optionalNumber, optionalString, optionsRecord } from "./options.js";
 import { isLsofWriteAccess, parseLsofFields } from "./parseLsofFields.js";
 import { TimeSlicer } from "./TimeSlicer.js";
 import type { WriterCheck } from "./WriterCheck.js";
@@ -51,8 +50,8 @@ export class LsofWriterCheck implements WriterCheck {
   readonly #maxArgumentBytes: number;
 
   /** @throws ConfigError when an option is invalid. */
-  constructor(options: LsofCheckOptions = {}, where = "LsofWriterCheck options") {
-    const parsed = parseLsofCheckOptions(options, where);
+  constructor(options: LsofCheckOptions = {}, owner = "LsofWriterCheck") {
+    const parsed = parseLsofCheckOptions(options, owner);
     this.#binary = parsed.lsofBinaryPath ?? "/usr/bin/lsof";
     this.#timeoutMs = parsed.timeoutMs ?? 60_000;
     this.#maxArgumentBytes = parsed.maxArgumentBytes ?? 131_072;
@@ -146,16 +145,16 @@ export class LsofWriterCheck implements WriterCheck {
 }
 
 /**
- * Validates {@link LsofCheckOptions}.
- * @param where names the options in errors (e.g. `LsofStabilityPlugin options`).
+ * Validates {@link LsofCheckOptions} with core's {@link PluginOptions}.
+ * @param owner names the options in errors (`<owner>.options.timeoutMs`).
  * @throws ConfigError naming the option and what was expected.
  */
-export function parseLsofCheckOptions(options: unknown, where: string): LsofCheckOptions {
-  const record = optionsRecord(options, where, ["lsofBinaryPath", "timeoutMs", "maxArgumentBytes"]);
+export function parseLsofCheckOptions(options: unknown, owner: string): LsofCheckOptions {
+  const o = PluginOptions.read(owner, options, ["lsofBinaryPath", "timeoutMs", "maxArgumentBytes"]);
   // A bare name is looked up in PATH, as DQD's Process.Start did.
-  const lsofBinaryPath = optionalString(record, "lsofBinaryPath", where);
-  const timeoutMs = optionalNumber(record, "timeoutMs", where, 1, 3_600_000);
-  const maxArgumentBytes = optionalNumber(record, "maxArgumentBytes", where, 1, 1_048_576, true);
+  const lsofBinaryPath = o.get("lsofBinaryPath", commandKind);
+  const timeoutMs = o.get("timeoutMs", durationKind(true));
+  const maxArgumentBytes = o.get("maxArgumentBytes", integerKind(1, 1_048_576, "bytes"));
   return {
     ...(lsofBinaryPath !== undefined && { lsofBinaryPath }),
     ...(timeoutMs !== undefined && { timeoutMs }),

@@ -1,5 +1,5 @@
 import type { BackupPlugin, Engine, Logger, StabilityRequest, WriterSet } from "@rtbackup/core";
-import { parseProcfsCheckOptions, ProcfsWriterCheck, type ProcfsCheckOptions } from "./ProcfsWriterCheck.js";
+import { ProcfsWriterCheck, type ProcfsCheckOptions } from "./ProcfsWriterCheck.js";
 
 const PLUGIN_NAME = "ProcfsStabilityPlugin";
 
@@ -15,8 +15,7 @@ export class ProcfsStabilityPlugin implements BackupPlugin {
 
   /** @throws ConfigError when an option is invalid (see {@link ProcfsCheckOptions}). */
   constructor(options?: ProcfsCheckOptions) {
-    const where = `${PLUGIN_NAME} options`;
-    this.check = new ProcfsWriterCheck(parseProcfsCheckOptions(options, where), where);
+    this.check = new ProcfsWriterCheck(options, PLUGIN_NAME);
   }
 
   apply(engine: Engine): void {

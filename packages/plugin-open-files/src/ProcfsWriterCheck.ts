@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { isErrno, messageOf, NativeError } from "@rtbackup/core";
+import { isErrno, messageOf, NativeError, numberKind, pathKind, PluginOptions } from "@rtbackup/core";
 import { CandidateIndex, type CandidateFile } from "./CandidateIndex.js";
-import { optionalAbsolutePath, optionalNumber, optionsRecord } from "./options.js";
 import { TimeSlicer } from "./TimeSlicer.js";
 import type { WriterCheck } from "./WriterCheck.js";
 
@@ -61,8 +60,8 @@ export class ProcfsWriterCheck implements WriterCheck {
   readonly #sliceMs: number;
 
   /** @throws ConfigError when an option is invalid. */
-  constructor(options: ProcfsCheckOptions = {}, where = "ProcfsWriterCheck options") {
-    const parsed = parseProcfsCheckOptions(options, where);
+  constructor(options: ProcfsCheckOptions = {}, owner = "ProcfsWriterCheck") {
+    const parsed = parseProcfsCheckOptions(options, owner);
     this.#procRoot = parsed.procRoot ?? "/proc";
     this.#sliceMs = parsed.sliceMs ?? 2;
   }
@@ -207,14 +206,14 @@ export class ProcfsWriterCheck implements WriterCheck {
 }
 
 /**
- * Validates {@link ProcfsCheckOptions}.
- * @param where names the options in errors (e.g. `ProcfsStabilityPlugin options`).
+ * Validates {@link ProcfsCheckOptions} with core's {@link PluginOptions}.
+ * @param owner names the options in errors (`<owner>.options.sliceMs`).
  * @throws ConfigError naming the option and what was expected.
  */
-export function parseProcfsCheckOptions(options: unknown, where: string): ProcfsCheckOptions {
-  const record = optionsRecord(options, where, ["procRoot", "sliceMs"]);
-  const procRoot = optionalAbsolutePath(record, "procRoot", where);
-  const sliceMs = optionalNumber(record, "sliceMs", where, 0.1, 1000);
+export function parseProcfsCheckOptions(options: unknown, owner: string): ProcfsCheckOptions {
+  const o = PluginOptions.read(owner, options, ["procRoot", "sliceMs"]);
+  const procRoot = o.get("procRoot", pathKind());
+  const sliceMs = o.get("sliceMs", numberKind(0.1, 1000, "milliseconds"));
   return { ...(procRoot !== undefined && { procRoot }), ...(sliceMs !== undefined && { sliceMs }) };
 }
 

@@ -181,7 +181,7 @@ test("bad options are ConfigErrors naming the option", () => {
   );
   assert.throws(
     () => new LsofWriterCheck({ maxArgumentBytes: 1.5 }),
-    (e: unknown) => e instanceof ConfigError && /maxArgumentBytes: expected an integer/.test((e as Error).message),
+    (e: unknown) => e instanceof ConfigError && /maxArgumentBytes: expected a whole number of bytes from 1 to 1048576, got 1.5/.test((e as Error).message),
   );
   assert.throws(
     () => new LsofWriterCheck({ bogus: 1 } as never),

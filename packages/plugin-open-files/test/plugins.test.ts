@@ -85,15 +85,15 @@ test("a bare binary name is looked up in PATH", async () => {
 test("options are validated in the constructor, errors name the plugin's option", () => {
   assert.throws(
     () => new ProcfsStabilityPlugin({ sliceMs: -1 }),
-    (e: unknown) => e instanceof ConfigError && e.where === "ProcfsStabilityPlugin options.sliceMs",
+    (e: unknown) => e instanceof ConfigError && e.where === "ProcfsStabilityPlugin.options.sliceMs",
   );
   assert.throws(
     () => new LsofStabilityPlugin({ timeoutMs: Number.NaN }),
-    (e: unknown) => e instanceof ConfigError && e.where === "LsofStabilityPlugin options.timeoutMs",
+    (e: unknown) => e instanceof ConfigError && e.where === "LsofStabilityPlugin.options.timeoutMs",
   );
   assert.throws(
     () => new ProcfsStabilityPlugin({ lsofBinaryPath: "/usr/bin/lsof" } as never),
-    (e: unknown) => e instanceof ConfigError && e.where === "ProcfsStabilityPlugin options.lsofBinaryPath",
+    (e: unknown) => e instanceof ConfigError && e.where === "ProcfsStabilityPlugin.options.lsofBinaryPath",
   );
 });
 

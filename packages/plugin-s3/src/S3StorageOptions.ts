@@ -1,4 +1,17 @@
-import { ConfigError, type Logger, type Parameters } from "@rtbackup/core";
+import {
+  BadValue,
+  booleanKind,
+  ConfigError,
+  integerKind,
+  loggerKind,
+  nonEmptyTextKind,
+  patternKind,
+  PluginOptions,
+  urlKind,
+  type Logger,
+  type OptionKind,
+  type Parameters,
+} from "@rtbackup/core";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -87,7 +100,7 @@ export interface ResolvedS3StorageOptions {
   logger: Logger | undefined;
 }
 
-const KNOWN = new Set<string>([
+const KNOWN = [
   "bucket",
   "endpoint",
   "region",
@@ -108,73 +121,42 @@ const KNOWN = new Set<string>([
   "abortStaleUploads",
   "staleUploadPrefix",
   "logger",
-]);
+];
 
-/** Names an option in an error message: `S3StoragePlugin options.bucket`, or an XML element. */
+/** Names an option in an error message: `S3StoragePlugin.options.bucket`, or an XML element. */
 export type WhereOf = (option: string) => string;
 
 /**
- * Validates options given in code or a JS/JSON/YAML config. Every bad value throws a `ConfigError` that names the
- * option (through `whereOf`) and what was expected. Credentials are never echoed.
+ * Validates options given in code or a JS/JSON/YAML config with core's {@link PluginOptions}. Every bad value
+ * throws a `ConfigError` that names the option (`<owner>.options.<option>`, or through `whereOf`) and what was
+ * expected. Credentials (and the endpoint, which may carry some) are never echoed.
  */
-export function parseS3StorageOptions(value: unknown, whereOf: WhereOf = (o) => `S3Storage options.${o}`): ResolvedS3StorageOptions {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ConfigError(whereOf("").replace(/\.$/, ""), "expected an object with at least `bucket`");
-  }
-  const o = value as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key)) throw new ConfigError(whereOf(key), `unknown option (known: ${[...KNOWN].join(", ")})`);
-  }
-  const bucket = requiredString(o, "bucket", whereOf);
-  if (/[/\s]/.test(bucket)) throw new ConfigError(whereOf("bucket"), "expected a bucket name without '/' or spaces");
-  const endpoint = optionalString(o, "endpoint", whereOf);
-  if (endpoint !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      throw new ConfigError(whereOf("endpoint"), "expected an http:// or https:// URL");
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new ConfigError(whereOf("endpoint"), "expected an http:// or https:// URL");
-    }
-    if (url.username || url.password) {
-      throw new ConfigError(whereOf("endpoint"), "credentials do not belong in the URL; use the credentials options");
-    }
-  }
-  const region = optionalString(o, "region", whereOf) ?? "us-east-1";
-  const prefix = keyPrefix(o, "prefix", whereOf);
-  const staleUploadPrefix = keyPrefix(o, "staleUploadPrefix", whereOf);
-  const partSize = integer(o, "partSize", whereOf, 16 * MiB, 5 * MiB, 5 * GiB);
-  const storageClass = optionalString(o, "storageClass", whereOf);
-  if (storageClass !== undefined && !/^[A-Za-z0-9_]+$/.test(storageClass)) {
-    throw new ConfigError(whereOf("storageClass"), "expected a storage class name such as STANDARD or STANDARD_IA");
-  }
-  const logger = o.logger;
-  if (logger !== undefined && (typeof logger !== "object" || logger === null || typeof (logger as Logger).warn !== "function")) {
-    throw new ConfigError(whereOf("logger"), "expected a Logger (engine.getLogger(name))");
-  }
+export function parseS3StorageOptions(value: unknown, owner = "S3Storage", whereOf?: WhereOf): ResolvedS3StorageOptions {
+  const o = PluginOptions.read(owner, value, KNOWN, { ...(whereOf && { where: whereOf }), secret: ["credentials", "endpoint"] });
+  const endpoint = o.get("endpoint", endpointKind);
+  const partSize = o.get("partSize", integerKind(5 * MiB, 5 * GiB, "bytes"), 16 * MiB);
+  const int = (key: string, fallback: number, min: number, max: number) => o.get(key, integerKind(min, max), fallback);
   return {
-    bucket,
+    bucket: o.required("bucket", bucketKind, "a bucket name"),
     endpoint,
-    region,
-    prefix,
-    credentials: credentials(o.credentials, whereOf),
-    forcePathStyle: boolean(o, "forcePathStyle", whereOf, endpoint !== undefined),
-    storageClass,
+    region: o.get("region", nonEmptyTextKind, "us-east-1"),
+    prefix: o.get("prefix", prefixKind, ""),
+    credentials: o.get("credentials", credentialsKind),
+    forcePathStyle: o.get("forcePathStyle", booleanKind, endpoint !== undefined),
+    storageClass: o.get("storageClass", storageClassKind),
     partSize,
-    multipartThreshold: integer(o, "multipartThreshold", whereOf, partSize, 0, 5 * GiB),
-    concurrency: integer(o, "concurrency", whereOf, 4, 1, 256),
-    maxAttempts: integer(o, "maxAttempts", whereOf, 5, 1, 20),
-    retries: integer(o, "retries", whereOf, 3, 1, 20),
-    retryBaseDelay: integer(o, "retryBaseDelay", whereOf, 500, 0, 60_000),
-    listPageSize: integer(o, "listPageSize", whereOf, 1000, 1, 1000),
-    requestTimeout: integer(o, "requestTimeout", whereOf, 120_000, 1, 3_600_000),
-    connectionTimeout: integer(o, "connectionTimeout", whereOf, 10_000, 1, 600_000),
-    contentMd5: boolean(o, "contentMd5", whereOf, true),
-    abortStaleUploads: boolean(o, "abortStaleUploads", whereOf, true),
-    staleUploadPrefix,
-    logger: logger as Logger | undefined,
+    multipartThreshold: o.get("multipartThreshold", integerKind(0, 5 * GiB, "bytes"), partSize),
+    concurrency: int("concurrency", 4, 1, 256),
+    maxAttempts: int("maxAttempts", 5, 1, 20),
+    retries: int("retries", 3, 1, 20),
+    retryBaseDelay: int("retryBaseDelay", 500, 0, 60_000),
+    listPageSize: int("listPageSize", 1000, 1, 1000),
+    requestTimeout: int("requestTimeout", 120_000, 1, 3_600_000),
+    connectionTimeout: int("connectionTimeout", 10_000, 1, 600_000),
+    contentMd5: o.get("contentMd5", booleanKind, true),
+    abortStaleUploads: o.get("abortStaleUploads", booleanKind, true),
+    staleUploadPrefix: o.get("staleUploadPrefix", prefixKind, ""),
+    logger: o.get("logger", loggerKind),
   };
 }
 
@@ -223,69 +205,56 @@ export function s3OptionsFromParameters(parameters: Parameters, logger?: Logger)
   if (parameters.s3StorageClass.trim() !== "") options.storageClass = parameters.s3StorageClass.trim();
   if (parameters.repositoryPrefix.trim() !== "") options.staleUploadPrefix = parameters.repositoryPrefix.trim();
   if (logger) options.logger = logger;
-  return parseS3StorageOptions(options, whereOf);
+  return parseS3StorageOptions(options, "S3StoragePlugin", whereOf);
 }
+
+const bucketKind: OptionKind<string> = {
+  fromValue(value, source) {
+    const name = nonEmptyTextKind.fromValue(value, source);
+    if (/[/\s]/.test(name)) throw new BadValue("a bucket name without '/' or spaces");
+    return name;
+  },
+};
+
+const endpointKind: OptionKind<string> = {
+  fromValue(value, source) {
+    const text = urlKind.fromValue(typeof value === "string" ? value.trim() : value, source);
+    if (text === "") throw new BadValue("an http:// or https:// URL");
+    const url = new URL(text);
+    if (url.username || url.password) throw new BadValue("a URL without a user name or password (credentials belong in the credentials option)");
+    return text;
+  },
+};
+
+const storageClassKind = patternKind(/^[A-Za-z0-9_]+$/, "a storage class name such as STANDARD or STANDARD_IA");
 
 /** A key prefix: no leading `/`, no `.`/`..` segments or control characters; a `/` is appended when missing. */
-function keyPrefix(o: Record<string, unknown>, key: string, whereOf: WhereOf): string {
-  const prefix = optionalString(o, key, whereOf, true) ?? "";
-  if (prefix.startsWith("/") || /[\u0000-\u001f\u007f\\]/.test(prefix) || prefix.split("/").some((s) => s === ".." || s === ".")) {
-    throw new ConfigError(whereOf(key), "expected a key prefix without a leading '/', '.' or '..' segments, or control characters");
-  }
-  return prefix !== "" && !prefix.endsWith("/") ? `${prefix}/` : prefix;
-}
-
-function requiredString(o: Record<string, unknown>, key: string, whereOf: WhereOf): string {
-  const v = optionalString(o, key, whereOf);
-  if (v === undefined) throw new ConfigError(whereOf(key), "required: expected a non-empty string");
-  return v;
-}
-
-function optionalString(o: Record<string, unknown>, key: string, whereOf: WhereOf, allowEmpty = false): string | undefined {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== "string") throw new ConfigError(whereOf(key), "expected a string");
-  if (v.trim() === "" && !allowEmpty) throw new ConfigError(whereOf(key), "expected a non-empty string");
-  return v.trim();
-}
-
-function integer(o: Record<string, unknown>, key: string, whereOf: WhereOf, def: number, min: number, max: number): number {
-  const v = o[key];
-  if (v === undefined) return def;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(whereOf(key), `expected an integer from ${min} to ${max}`);
-  }
-  return v;
-}
-
-function boolean(o: Record<string, unknown>, key: string, whereOf: WhereOf, def: boolean): boolean {
-  const v = o[key];
-  if (v === undefined) return def;
-  if (typeof v !== "boolean") throw new ConfigError(whereOf(key), "expected true or false");
-  return v;
-}
-
-function credentials(v: unknown, whereOf: WhereOf): S3Credentials | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v === "function") return v as S3Credentials;
-  const expected = "expected { accessKeyId, secretAccessKey[, sessionToken] } or a credential provider function";
-  if (typeof v !== "object" || v === null) throw new ConfigError(whereOf("credentials"), expected);
-  const c = v as Record<string, unknown>;
-  for (const key of Object.keys(c)) {
-    if (key !== "accessKeyId" && key !== "secretAccessKey" && key !== "sessionToken") {
-      throw new ConfigError(whereOf("credentials"), `unknown field ${key}; ${expected}`);
+const prefixKind: OptionKind<string> = {
+  fromValue(value) {
+    const expected = "a key prefix without a leading '/', '.' or '..' segments, or control characters";
+    if (typeof value !== "string") throw new BadValue(expected);
+    const prefix = value.trim();
+    if (prefix.startsWith("/") || /[\u0000-\u001f\u007f\\]/.test(prefix) || prefix.split("/").some((s) => s === ".." || s === ".")) {
+      throw new BadValue(expected);
     }
-  }
-  if (typeof c.accessKeyId !== "string" || c.accessKeyId.trim() === "") {
-    throw new ConfigError(whereOf("credentials"), `accessKeyId missing or empty; ${expected}`);
-  }
-  if (typeof c.secretAccessKey !== "string" || c.secretAccessKey.trim() === "") {
-    throw new ConfigError(whereOf("credentials"), `secretAccessKey missing or empty; ${expected}`);
-  }
-  if (c.sessionToken !== undefined && typeof c.sessionToken !== "string") {
-    throw new ConfigError(whereOf("credentials"), `sessionToken must be a string; ${expected}`);
-  }
-  const out: S3StaticCredentials = { accessKeyId: c.accessKeyId.trim(), secretAccessKey: c.secretAccessKey.trim() };
-  if (typeof c.sessionToken === "string" && c.sessionToken !== "") out.sessionToken = c.sessionToken;
-  return out;
-}
+    return prefix !== "" && !prefix.endsWith("/") ? `${prefix}/` : prefix;
+  },
+};
+
+/** Static credentials or a provider function; what is wrong is named, the values never are. */
+const credentialsKind: OptionKind<S3Credentials> = {
+  fromValue(v) {
+    if (typeof v === "function") return v as S3Credentials;
+    const expected = "{ accessKeyId, secretAccessKey[, sessionToken] } or a credential provider function";
+    if (typeof v !== "object" || v === null) throw new BadValue(expected);
+    const c = v as Record<string, unknown>;
+    const unknown = Object.keys(c).find((key) => key !== "accessKeyId" && key !== "secretAccessKey" && key !== "sessionToken");
+    if (unknown !== undefined) throw new BadValue(`${expected} (unknown field ${unknown})`);
+    if (typeof c.accessKeyId !== "string" || c.accessKeyId.trim() === "") throw new BadValue(`${expected}; accessKeyId is missing or empty`);
+    if (typeof c.secretAccessKey !== "string" || c.secretAccessKey.trim() === "") throw new BadValue(`${expected}; secretAccessKey is missing or empty`);
+    if (c.sessionToken !== undefined && typeof c.sessionToken !== "string") throw new BadValue(`${expected}; sessionToken must be a string`);
+    const out: S3StaticCredentials = { accessKeyId: c.accessKeyId.trim(), secretAccessKey: c.secretAccessKey.trim() };
+    if (typeof c.sessionToken === "string" && c.sessionToken !== "") out.sessionToken = c.sessionToken;
+    return out;
+  },
+};

@@ -24,7 +24,7 @@ export class S3StoragePlugin implements BackupPlugin {
   #storage: S3Storage | undefined;
 
   constructor(options?: unknown) {
-    this.#explicit = options === undefined ? undefined : parseS3StorageOptions(options, (o) => `${PLUGIN_NAME} options${o ? `.${o}` : ""}`);
+    this.#explicit = options === undefined ? undefined : parseS3StorageOptions(options, PLUGIN_NAME);
   }
 
   apply(engine: Engine): void {

@@ -118,25 +118,26 @@ test("initialize only warns when the store is unreachable (uploads retry later)"
 
 test("bad explicit options are ConfigErrors naming the option and what was expected", () => {
   const cases: [unknown, RegExp][] = [
-    [{}, /^S3StoragePlugin options\.bucket: required/],
-    [{ bucket: "a/b" }, /options\.bucket: expected a bucket name/],
+    [{}, /^S3StoragePlugin\.options\.bucket: required: expected a bucket name/],
+    [{ bucket: "a/b" }, /options\.bucket: expected a bucket name without '\/' or spaces, got "a\/b"/],
     [{ bucket: "b", endpoint: "ftp://x" }, /options\.endpoint: expected an http:\/\/ or https:\/\/ URL/],
-    [{ bucket: "b", endpoint: "https://user:pw@x" }, /options\.endpoint: credentials do not belong in the URL/],
-    [{ bucket: "b", partSize: 1024 }, /options\.partSize: expected an integer from 5242880 to 5368709120/],
-    [{ bucket: "b", concurrency: 0 }, /options\.concurrency: expected an integer from 1 to 256/],
-    [{ bucket: "b", listPageSize: 1001 }, /options\.listPageSize: expected an integer from 1 to 1000/],
+    [{ bucket: "b", endpoint: "https://user:pw@x" }, /options\.endpoint: expected a URL without a user name or password/],
+    [{ bucket: "b", partSize: 1024 }, /options\.partSize: expected a whole number of bytes from 5242880 to 5368709120, got 1024/],
+    [{ bucket: "b", concurrency: 0 }, /options\.concurrency: expected a whole number from 1 to 256/],
+    [{ bucket: "b", listPageSize: 1001 }, /options\.listPageSize: expected a whole number from 1 to 1000/],
     [{ bucket: "b", forcePathStyle: "yes" }, /options\.forcePathStyle: expected true or false/],
     [{ bucket: "b", storageClass: "cold storage" }, /options\.storageClass: expected a storage class name/],
     [{ bucket: "b", prefix: "/abs" }, /options\.prefix: expected a key prefix/],
-    [{ bucket: "b", credentials: { accessKeyId: "AKIASHOWNOT" } }, /options\.credentials: secretAccessKey missing/],
-    [{ bucket: "b", bukket: "x" }, /options\.bukket: unknown option/],
-    ["just-a-string", /^S3StoragePlugin options: expected an object/],
+    [{ bucket: "b", credentials: { accessKeyId: "AKIASHOWNOT" } }, /options\.credentials: expected .*secretAccessKey is missing/],
+    [{ bucket: "b", bukket: "x" }, /options\.bukket: unknown option \(did you mean bucket\?\)/],
+    ["just-a-string", /^S3StoragePlugin\.options: expected an object/],
   ];
   for (const [options, pattern] of cases) {
     const err = configError(() => new S3StoragePlugin(options));
     assert.match(err.message, pattern);
     assert.not.match(err.message, /AKIASHOWNOT/);
   }
+  assert.not.match(configError(() => new S3StoragePlugin({ bucket: "b", endpoint: "https://user:pw@x" })).message, /pw/, "nor a password in the URL");
 });
 
 test("from parameters: defaults, and errors naming the XML element and the key", () => {

@@ -1,5 +1,4 @@
-import { isAbsolute } from "node:path";
-import { ConfigError } from "@rtbackup/core";
+import { PluginOptions, durationKind, enumKind, functionKind, pathKind, patternKind } from "@rtbackup/core";
 import type { SnapshotOwner } from "./SnapshotNaming.js";
 import type { ZfsExec } from "./spawnExec.js";
 
@@ -50,7 +49,7 @@ export interface ResolvedZfsSnapshotOptions {
   readonly hostTag: string | undefined;
 }
 
-const KNOWN = new Set([
+const KNOWN = [
   "zfsBinaryPath",
   "snapshotPrefix",
   "cloneDirectory",
@@ -62,67 +61,30 @@ const KNOWN = new Set([
   "pathExists",
   "ownerAlive",
   "hostTag",
-]);
+];
 
 /** Letters, digits and `_ . : -` (what ZFS allows in names), not ending in `-`, at most 64 characters. */
 const PREFIX = /^[A-Za-z0-9](?:[A-Za-z0-9_.:-]{0,62}[A-Za-z0-9_.:])?$/;
+const prefixKind = patternKind(PREFIX, "1-64 letters, digits, '_', '.', ':' or '-' (not starting or ending with '-')");
+const hostTagKind = patternKind(/^[0-9a-f]{8}$/, "8 lowercase hex digits");
 
 /**
- * Validates plugin options. `where` names them in errors (e.g. `plugins[1].options`); every bad value throws a
- * {@link ConfigError} naming the exact option and what was expected.
+ * Validates plugin options with core's {@link PluginOptions}: every bad value throws a `ConfigError` naming
+ * `ZfsSnapshotPlugin.options.<option>` and what was expected. Durations are milliseconds or xs:duration strings.
  */
-export function parseZfsSnapshotOptions(options: unknown, where = "ZfsSnapshotPlugin options"): ResolvedZfsSnapshotOptions {
-  if (options === undefined || options === null) options = {};
-  if (typeof options !== "object" || Array.isArray(options)) throw new ConfigError(where, "expected an object");
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key)) throw new ConfigError(`${where}.${key}`, `unknown option (known: ${[...KNOWN].join(", ")})`);
-  }
-  const path = (key: string): string | undefined => {
-    const v = o[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== "string" || !isAbsolute(v)) throw new ConfigError(`${where}.${key}`, "expected an absolute path");
-    return v;
-  };
-  const duration = (key: string, fallback: number): number => {
-    const v = o[key];
-    if (v === undefined) return fallback;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-      throw new ConfigError(`${where}.${key}`, "expected a number of milliseconds >= 0");
-    }
-    return v;
-  };
-  const fn = <T>(key: string): T | undefined => {
-    const v = o[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== "function") throw new ConfigError(`${where}.${key}`, "expected a function");
-    return v as T;
-  };
-  const prefix = o.snapshotPrefix ?? "rtb";
-  if (typeof prefix !== "string" || !PREFIX.test(prefix)) {
-    throw new ConfigError(`${where}.snapshotPrefix`, "expected 1-64 letters, digits, '_', '.', ':' or '-' (not starting or ending with '-')");
-  }
-  const access = o.access ?? "auto";
-  if (access !== "auto" && access !== "snapdir" && access !== "clone") {
-    throw new ConfigError(`${where}.access`, 'expected "auto", "snapdir" or "clone"');
-  }
-  const host = o.hostTag;
-  if (host !== undefined && (typeof host !== "string" || !/^[0-9a-f]{8}$/.test(host))) {
-    throw new ConfigError(`${where}.hostTag`, "expected 8 lowercase hex digits");
-  }
-  const commandTimeout = duration("commandTimeout", 120_000);
-  if (commandTimeout === 0) throw new ConfigError(`${where}.commandTimeout`, "expected a number of milliseconds > 0");
+export function parseZfsSnapshotOptions(options: unknown): ResolvedZfsSnapshotOptions {
+  const o = PluginOptions.read("ZfsSnapshotPlugin", options, KNOWN);
   return {
-    zfsBinaryPath: path("zfsBinaryPath"),
-    snapshotPrefix: prefix,
-    cloneDirectory: path("cloneDirectory") ?? "/run/rtbackup/zfs-clones",
-    access,
-    busyRetryTime: duration("busyRetryTime", 5000),
-    commandTimeout,
-    exec: fn<ZfsExec>("exec"),
-    readMountInfo: fn<() => Promise<string>>("readMountInfo"),
-    pathExists: fn<(path: string) => Promise<boolean>>("pathExists"),
-    ownerAlive: fn<(owner: SnapshotOwner) => boolean>("ownerAlive"),
-    hostTag: host,
+    zfsBinaryPath: o.get("zfsBinaryPath", pathKind()),
+    snapshotPrefix: o.get("snapshotPrefix", prefixKind, "rtb"),
+    cloneDirectory: o.get("cloneDirectory", pathKind(), "/run/rtbackup/zfs-clones"),
+    access: o.get("access", enumKind<ZfsAccessMode>(["auto", "snapdir", "clone"]), "auto"),
+    busyRetryTime: o.get("busyRetryTime", durationKind(false), 5000),
+    commandTimeout: o.get("commandTimeout", durationKind(true), 120_000),
+    exec: o.get("exec", functionKind) as ZfsExec | undefined,
+    readMountInfo: o.get("readMountInfo", functionKind) as (() => Promise<string>) | undefined,
+    pathExists: o.get("pathExists", functionKind) as ((path: string) => Promise<boolean>) | undefined,
+    ownerAlive: o.get("ownerAlive", functionKind) as ((owner: SnapshotOwner) => boolean) | undefined,
+    hostTag: o.get("hostTag", hostTagKind),
   };
 }

@@ -26,19 +26,19 @@ test("defaults", () => {
 
 test("every bad value names the option and what was expected", () => {
   const cases: [unknown, string, RegExp][] = [
-    ["x", "ZfsSnapshotPlugin options", /expected an object/],
-    [{ zfsBinaryPath: "zfs" }, "ZfsSnapshotPlugin options.zfsBinaryPath", /absolute path/],
-    [{ cloneDirectory: 7 }, "ZfsSnapshotPlugin options.cloneDirectory", /absolute path/],
-    [{ snapshotPrefix: "" }, "ZfsSnapshotPlugin options.snapshotPrefix", /letters, digits/],
-    [{ snapshotPrefix: "a/b" }, "ZfsSnapshotPlugin options.snapshotPrefix", /letters, digits/],
-    [{ snapshotPrefix: "rtb-" }, "ZfsSnapshotPlugin options.snapshotPrefix", /not starting or ending/],
-    [{ snapshotPrefix: "x".repeat(65) }, "ZfsSnapshotPlugin options.snapshotPrefix", /1-64/],
-    [{ access: "fast" }, "ZfsSnapshotPlugin options.access", /"auto", "snapdir" or "clone"/],
-    [{ busyRetryTime: -1 }, "ZfsSnapshotPlugin options.busyRetryTime", />= 0/],
-    [{ commandTimeout: 0 }, "ZfsSnapshotPlugin options.commandTimeout", /> 0/],
-    [{ exec: "spawn" }, "ZfsSnapshotPlugin options.exec", /function/],
-    [{ hostTag: "HOST" }, "ZfsSnapshotPlugin options.hostTag", /8 lowercase hex/],
-    [{ prefix: "rtb" }, "ZfsSnapshotPlugin options.prefix", /unknown option/],
+    ["x", "ZfsSnapshotPlugin.options", /expected an object/],
+    [{ zfsBinaryPath: "zfs" }, "ZfsSnapshotPlugin.options.zfsBinaryPath", /absolute path/],
+    [{ cloneDirectory: 7 }, "ZfsSnapshotPlugin.options.cloneDirectory", /absolute path/],
+    [{ snapshotPrefix: "" }, "ZfsSnapshotPlugin.options.snapshotPrefix", /letters, digits/],
+    [{ snapshotPrefix: "a/b" }, "ZfsSnapshotPlugin.options.snapshotPrefix", /letters, digits/],
+    [{ snapshotPrefix: "rtb-" }, "ZfsSnapshotPlugin.options.snapshotPrefix", /not starting or ending/],
+    [{ snapshotPrefix: "x".repeat(65) }, "ZfsSnapshotPlugin.options.snapshotPrefix", /1-64/],
+    [{ access: "fast" }, "ZfsSnapshotPlugin.options.access", /expected auto, snapdir or clone, got "fast"/],
+    [{ busyRetryTime: -1 }, "ZfsSnapshotPlugin.options.busyRetryTime", /expected a number of milliseconds or an xs:duration string.*got -1/],
+    [{ commandTimeout: 0 }, "ZfsSnapshotPlugin.options.commandTimeout", /expected a positive number of milliseconds/],
+    [{ exec: "spawn" }, "ZfsSnapshotPlugin.options.exec", /function/],
+    [{ hostTag: "HOST" }, "ZfsSnapshotPlugin.options.hostTag", /8 lowercase hex/],
+    [{ prefix: "rtb" }, "ZfsSnapshotPlugin.options.prefix", /unknown option/],
   ];
   for (const [options, where, message] of cases) {
     const err = configError(options);
@@ -55,11 +55,13 @@ test("valid values are kept", () => {
     cloneDirectory: "/var/tmp/clones",
     access: "clone",
     busyRetryTime: 0,
+    commandTimeout: "PT2M",
   });
   assert.is(o.zfsBinaryPath, "/sbin/zfs");
   assert.is(o.snapshotPrefix, "backup.agent:1");
   assert.is(o.access, "clone");
   assert.is(o.busyRetryTime, 0);
+  assert.is(o.commandTimeout, 120_000, "a duration may be an xs:duration string, as in the parameters");
 });
 
 test.run();

@@ -154,9 +154,11 @@ export function pathKind(allowEmpty = false): ValueKind<string> {
       return normalizePath(t);
     },
     fromValue(value, source) {
-      if (typeof value !== "string" || value.includes("\0")) throw new BadValue(allowEmpty ? "a path, or an empty string" : "a path");
+      // Without a directory to resolve against (options given in code), only an absolute path will do.
+      const anyPath = source.baseDir === undefined ? expected : allowEmpty ? "a path, or an empty string" : "a path";
+      if (typeof value !== "string" || value.includes("\0")) throw new BadValue(anyPath);
       if (value === "" && allowEmpty) return "";
-      if (value === "") throw new BadValue("a path");
+      if (value === "") throw new BadValue(anyPath);
       if (isAbsolute(value)) return normalizePath(value);
       if (source.baseDir === undefined) throw new BadValue(expected);
       return resolve(source.baseDir, value);
