@@ -11,7 +11,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { StorageError, keyProblem, processSecrets, type Body, type ByteRange, type ObjectInfo, type StorageBackend } from "@rtbackup/core";
+import { StorageError, collectStream, keyProblem, processSecrets, type Body, type ByteRange, type ObjectInfo, type StorageBackend } from "@rtbackup/core";
 import { lengthError } from "./ExactLengthStream.js";
 import { RetryPolicy } from "./RetryPolicy.js";
 import { abortStaleUploads } from "./abortStaleUploads.js";
@@ -358,20 +358,14 @@ async function readExactly(key: string, body: Body, size: number): Promise<Buffe
     return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   }
   const stream = await body();
-  const parts: Buffer[] = [];
-  let seen = 0;
+  let data: Buffer;
   try {
-    for await (const chunk of stream) {
-      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-      seen += buf.length;
-      if (seen > size) throw lengthError(key, `more than ${size} bytes`, size);
-      parts.push(buf);
-    }
+    data = await collectStream(stream, { limit: size, tooLarge: () => lengthError(key, `more than ${size} bytes`, size) });
   } finally {
     stream.destroy();
   }
-  if (seen !== size) throw lengthError(key, `${seen} bytes`, size);
-  return Buffer.concat(parts, size);
+  if (data.length !== size) throw lengthError(key, `${data.length} bytes`, size);
+  return data;
 }
 
 function sdkLogger(o: ResolvedS3StorageOptions): {
