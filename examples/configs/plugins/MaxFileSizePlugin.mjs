@@ -1,20 +1,17 @@
 // A complete plugin in one plain JavaScript file, loaded by a config file (see ../local-plugin.rtb.config.yaml and
 // docs/plugins.md): files larger than maxBytes are not backed up.
 import { lstat } from "node:fs/promises";
-import { ConfigError } from "@rtbackup/core";
+import { PluginOptions, integerKind } from "@rtbackup/core";
 
 const PLUGIN_NAME = "MaxFileSizePlugin";
 
 export class MaxFileSizePlugin {
   name = PLUGIN_NAME;
 
-  constructor(options = {}) {
-    const { maxBytes = 1024 ** 3, ...unknown } = options ?? {};
-    for (const key of Object.keys(unknown)) throw new ConfigError(`options.${key}`, "unknown option");
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
-      throw new ConfigError("options.maxBytes", `expected a whole number of bytes ≥ 0, got ${JSON.stringify(maxBytes)}`);
-    }
-    this.maxBytes = maxBytes;
+  constructor(options) {
+    // A bad or unknown option throws a ConfigError naming MaxFileSizePlugin.options.<option>.
+    const o = PluginOptions.read(PLUGIN_NAME, options, ["maxBytes"]);
+    this.maxBytes = o.get("maxBytes", integerKind(0, Number.MAX_SAFE_INTEGER, "bytes"), 1024 ** 3);
   }
 
   apply(engine) {

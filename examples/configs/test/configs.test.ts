@@ -67,7 +67,22 @@ test("a plugin named in a config is imported and its options checked: a bad opti
     const r = await rtb(["config", "check", file]);
     assert.is(r.code, 2, r.stderr);
     assert.match(r.stderr, "plugins[1].options");
-    assert.match(r.stderr, "options.failureThreshold: expected a whole number ≥ 1, got 0");
+    assert.match(r.stderr, "WebhookNotifyPlugin.options.failureThreshold: expected a whole number of at least 1, got 0");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("the plugin file checks its options: a misspelt option fails rtb config check, naming it", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "rtb-example-configs-"));
+  try {
+    const file = join(dir, "rtb.config.json");
+    const plugin = { module: join(configs, "plugins/MaxFileSizePlugin.mjs"), export: "MaxFileSizePlugin", options: { maxByte: 4096 } };
+    await writeFile(file, JSON.stringify({ parameters: { storage: "local", localStoragePath: join(dir, "store") }, plugins: [plugin] }));
+    const r = await rtb(["config", "check", file]);
+    assert.is(r.code, 2, r.stderr);
+    assert.match(r.stderr, "plugins[0].options");
+    assert.match(r.stderr, "MaxFileSizePlugin.options.maxByte: unknown option (did you mean maxBytes?); known: maxBytes");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,4 @@
-import { isAbsolute } from "node:path";
-import { ConfigError, LocalDirectoryStorage, type BackupPlugin, type Engine, type StorageBackend } from "@rtbackup/core";
+import { LocalDirectoryStorage, PluginOptions, booleanKind, pathKind, type BackupPlugin, type Engine, type StorageBackend } from "@rtbackup/core";
 import { MirrorStorage } from "./MirrorStorage.js";
 
 const PLUGIN_NAME = "MirrorStoragePlugin";
@@ -12,16 +11,15 @@ export interface MirrorStorageOptions {
   readonly preferMirror: boolean;
 }
 
-/** Checks raw options; a bad value throws a ConfigError naming the option. */
-export function parseMirrorStorageOptions(raw: unknown, where = "options"): MirrorStorageOptions {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(where, "expected an object with path");
-  const o = raw as Record<string, unknown>;
-  for (const key of Object.keys(o)) if (key !== "path" && key !== "preferMirror") throw new ConfigError(`${where}.${key}`, "unknown option");
-  if (typeof o.path !== "string" || !isAbsolute(o.path))
-    throw new ConfigError(`${where}.path`, `expected an absolute directory path, got ${JSON.stringify(o.path)}`);
-  const preferMirror = o.preferMirror ?? false;
-  if (typeof preferMirror !== "boolean") throw new ConfigError(`${where}.preferMirror`, "expected true or false");
-  return { path: o.path, preferMirror };
+const KNOWN = ["path", "preferMirror"];
+
+/** Checks raw options with core's {@link PluginOptions}; a bad value throws a ConfigError naming the option. */
+export function parseMirrorStorageOptions(raw: unknown): MirrorStorageOptions {
+  const o = PluginOptions.read(PLUGIN_NAME, raw, KNOWN);
+  return {
+    path: o.required("path", pathKind(), "an absolute directory path"),
+    preferMirror: o.get("preferMirror", booleanKind, false),
+  };
 }
 
 /**

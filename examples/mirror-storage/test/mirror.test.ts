@@ -94,11 +94,12 @@ test("reads fall back to the next backend for a missing object; a failing put fa
 
 test("options are checked in the constructor, naming the option", () => {
   for (const [options, where] of [
-    [undefined, "options"],
-    [{}, "options.path"],
-    [{ path: "relative/dir" }, "options.path"],
-    [{ path: "/m", preferMirror: "yes" }, "options.preferMirror"],
-    [{ path: "/m", extra: 1 }, "options.extra"],
+    [undefined, "MirrorStoragePlugin.options.path"],
+    ["/m", "MirrorStoragePlugin.options"],
+    [{}, "MirrorStoragePlugin.options.path"],
+    [{ path: "relative/dir" }, "MirrorStoragePlugin.options.path"],
+    [{ path: "/m", preferMirror: "yes" }, "MirrorStoragePlugin.options.preferMirror"],
+    [{ path: "/m", extra: 1 }, "MirrorStoragePlugin.options.extra"],
   ] as Array<[unknown, string]>) {
     try {
       new MirrorStoragePlugin(options);
@@ -107,6 +108,17 @@ test("options are checked in the constructor, naming the option", () => {
       assert.instance(err, ConfigError);
       assert.is((err as ConfigError).where, where);
     }
+  }
+});
+
+test("an unknown option is refused, naming it and the nearest known one", () => {
+  try {
+    new MirrorStoragePlugin({ path: "/m", pth: "/m" });
+    assert.unreachable("accepted a misspelt option");
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    assert.is((err as ConfigError).where, "MirrorStoragePlugin.options.pth");
+    assert.is((err as Error).message, "MirrorStoragePlugin.options.pth: unknown option (did you mean path?); known: path, preferMirror");
   }
 });
 

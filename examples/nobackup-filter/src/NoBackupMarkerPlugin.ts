@@ -1,6 +1,6 @@
 import { lstat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ConfigError, type BackupPlugin, type Engine, type IntakeRequest, type IntakeVerdict } from "@rtbackup/core";
+import { PluginOptions, checkedKind, type BackupPlugin, type Engine, type IntakeRequest, type IntakeVerdict } from "@rtbackup/core";
 
 const PLUGIN_NAME = "NoBackupMarkerPlugin";
 
@@ -10,17 +10,19 @@ export interface NoBackupMarkerOptions {
   readonly marker: string;
 }
 
-/** Checks raw options (`undefined` takes every default); a bad value throws a ConfigError naming the option. */
-export function parseNoBackupMarkerOptions(raw: unknown, where = "options"): NoBackupMarkerOptions {
-  if (raw === undefined) return { marker: ".nobackup" };
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(where, "expected an object");
-  const o = raw as Record<string, unknown>;
-  for (const key of Object.keys(o)) if (key !== "marker") throw new ConfigError(`${where}.${key}`, "unknown option");
-  const marker = o.marker ?? ".nobackup";
-  if (typeof marker !== "string" || marker === "" || marker === "." || marker === ".." || marker.includes("/") || marker.includes("\0")) {
-    throw new ConfigError(`${where}.marker`, `expected a plain file name, got ${JSON.stringify(marker)}`);
-  }
-  return { marker };
+/** A plain file name: not empty, not `.` or `..`, no `/` and no NUL. */
+const markerKind = checkedKind<string>(
+  "a plain file name",
+  (v) => typeof v === "string" && v !== "" && v !== "." && v !== ".." && !v.includes("/") && !v.includes("\0"),
+);
+
+/**
+ * Checks raw options with core's {@link PluginOptions} (`undefined` or `null` takes every default); a bad value
+ * throws a ConfigError naming `NoBackupMarkerPlugin.options.<option>`.
+ */
+export function parseNoBackupMarkerOptions(raw: unknown): NoBackupMarkerOptions {
+  const o = PluginOptions.read(PLUGIN_NAME, raw, ["marker"]);
+  return { marker: o.get("marker", markerKind, ".nobackup") };
 }
 
 /**

@@ -98,11 +98,11 @@ test("a custom marker name; bad options name the option", async () => {
     await rm(dir, { recursive: true, force: true });
   }
   for (const [options, where] of [
-    [null, "options"],
-    [{ marker: "" }, "options.marker"],
-    [{ marker: "a/b" }, "options.marker"],
-    [{ marker: 3 }, "options.marker"],
-    [{ markers: [".nobackup"] }, "options.markers"],
+    [[".nobackup"], "NoBackupMarkerPlugin.options"],
+    [{ marker: "" }, "NoBackupMarkerPlugin.options.marker"],
+    [{ marker: "a/b" }, "NoBackupMarkerPlugin.options.marker"],
+    [{ marker: 3 }, "NoBackupMarkerPlugin.options.marker"],
+    [{ markers: [".nobackup"] }, "NoBackupMarkerPlugin.options.markers"],
   ] as Array<[unknown, string]>) {
     try {
       new NoBackupMarkerPlugin(options);
@@ -111,6 +111,14 @@ test("a custom marker name; bad options name the option", async () => {
       assert.instance(err, ConfigError);
       assert.is((err as ConfigError).where, where);
     }
+  }
+  // As for every plugin, null (an empty `options:` in YAML) means no options.
+  assert.is(new NoBackupMarkerPlugin(null).options.marker, ".nobackup");
+  try {
+    new NoBackupMarkerPlugin({ markers: [".nobackup"] });
+    assert.unreachable("accepted a misspelt option");
+  } catch (err) {
+    assert.is((err as Error).message, "NoBackupMarkerPlugin.options.markers: unknown option (did you mean marker?); known: marker");
   }
 });
 

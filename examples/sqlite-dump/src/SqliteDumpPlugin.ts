@@ -1,7 +1,18 @@
 import { spawn } from "node:child_process";
 import { open, rename, rm } from "node:fs/promises";
-import { basename, dirname, isAbsolute, join } from "node:path";
-import { ConfigError, type BackupPlugin, type Engine, type ScanInfo } from "@rtbackup/core";
+import { basename, dirname, join } from "node:path";
+import {
+  BadValue,
+  PluginOptions,
+  commandKind,
+  durationKind,
+  formatDuration,
+  pathKind,
+  type BackupPlugin,
+  type Engine,
+  type OptionKind,
+  type ScanInfo,
+} from "@rtbackup/core";
 
 const PLUGIN_NAME = "SqliteDumpPlugin";
 
@@ -13,31 +24,39 @@ export interface SqliteDumpOptions {
   readonly output: string;
   /** The sqlite3 command-line tool. Default `sqlite3` (found on PATH). */
   readonly sqlite3Path: string;
-  /** Give up on a dump that takes longer than this (ms). Default 600000. */
+  /** Give up on a dump that takes longer than this (ms, or an xs:duration string such as `PT10M`). Default 600000. */
   readonly timeoutMs: number;
 }
 
-/** Checks raw options (from a config file or code); a bad value throws a ConfigError naming the option. */
-export function parseSqliteDumpOptions(raw: unknown, where = "options"): SqliteDumpOptions {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(where, "expected an object with database and output");
-  const o = raw as Record<string, unknown>;
-  const known = new Set(["database", "output", "sqlite3Path", "timeoutMs"]);
-  for (const key of Object.keys(o)) if (!known.has(key)) throw new ConfigError(`${where}.${key}`, "unknown option");
-  const absolute = (key: string): string => {
-    const v = o[key];
-    if (typeof v !== "string" || !isAbsolute(v)) throw new ConfigError(`${where}.${key}`, `expected an absolute path, got ${JSON.stringify(v)}`);
-    return v;
+const KNOWN = ["database", "output", "sqlite3Path", "timeoutMs"];
+
+/** A duration (milliseconds, or an xs:duration string) of whole milliseconds, at least `minMs`. */
+function wholeMsAtLeast(minMs: number): OptionKind<number> {
+  const duration = durationKind(false);
+  return {
+    fromValue(value, source) {
+      const ms = duration.fromValue(value, source);
+      if (!Number.isInteger(ms) || ms < minMs) throw new BadValue(`a duration of at least ${minMs} ms (${formatDuration(minMs)}), in whole milliseconds`);
+      return ms;
+    },
   };
-  const database = absolute("database");
-  const output = absolute("output");
-  if (output === database) throw new ConfigError(`${where}.output`, "must differ from database");
-  const sqlite3Path = o.sqlite3Path ?? "sqlite3";
-  if (typeof sqlite3Path !== "string" || sqlite3Path === "") throw new ConfigError(`${where}.sqlite3Path`, "expected a command name or path");
-  const timeoutMs = o.timeoutMs ?? 600_000;
-  if (typeof timeoutMs !== "number" || !Number.isInteger(timeoutMs) || timeoutMs < 1) {
-    throw new ConfigError(`${where}.timeoutMs`, `expected a whole number of milliseconds ≥ 1, got ${JSON.stringify(timeoutMs)}`);
-  }
-  return { database, output, sqlite3Path, timeoutMs };
+}
+
+/**
+ * Checks raw options (from a config file or code) with core's {@link PluginOptions}; a bad value throws a
+ * ConfigError naming `SqliteDumpPlugin.options.<option>`.
+ */
+export function parseSqliteDumpOptions(raw: unknown): SqliteDumpOptions {
+  const o = PluginOptions.read(PLUGIN_NAME, raw, KNOWN);
+  const database = o.required("database", pathKind(), "an absolute path");
+  const output = o.required("output", pathKind(), "an absolute path");
+  if (output === database) o.fail("output", "must differ from database");
+  return {
+    database,
+    output,
+    sqlite3Path: o.get("sqlite3Path", commandKind, "sqlite3"),
+    timeoutMs: o.get("timeoutMs", wholeMsAtLeast(1), 600_000),
+  };
 }
 
 /**

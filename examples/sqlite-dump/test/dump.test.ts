@@ -78,13 +78,14 @@ test("a dump that cannot be taken fails the scan with the plugin's name and leav
 
 test("options are checked in the constructor, naming the option", () => {
   const bad: Array<[unknown, string]> = [
-    [undefined, "options"],
-    [{ output: "/x.sql" }, "options.database"],
-    [{ database: "rel.db", output: "/x.sql" }, "options.database"],
-    [{ database: "/a.db", output: "/a.db" }, "options.output"],
-    [{ database: "/a.db", output: "/x.sql", timeoutMs: 0 }, "options.timeoutMs"],
-    [{ database: "/a.db", output: "/x.sql", sqlite3Path: "" }, "options.sqlite3Path"],
-    [{ database: "/a.db", output: "/x.sql", typo: 1 }, "options.typo"],
+    [undefined, "SqliteDumpPlugin.options.database"],
+    ["/a.db", "SqliteDumpPlugin.options"],
+    [{ output: "/x.sql" }, "SqliteDumpPlugin.options.database"],
+    [{ database: "rel.db", output: "/x.sql" }, "SqliteDumpPlugin.options.database"],
+    [{ database: "/a.db", output: "/a.db" }, "SqliteDumpPlugin.options.output"],
+    [{ database: "/a.db", output: "/x.sql", timeoutMs: 0 }, "SqliteDumpPlugin.options.timeoutMs"],
+    [{ database: "/a.db", output: "/x.sql", sqlite3Path: "" }, "SqliteDumpPlugin.options.sqlite3Path"],
+    [{ database: "/a.db", output: "/x.sql", typo: 1 }, "SqliteDumpPlugin.options.typo"],
   ];
   for (const [options, where] of bad) {
     try {
@@ -94,6 +95,20 @@ test("options are checked in the constructor, naming the option", () => {
       assert.instance(err, ConfigError);
       assert.is((err as ConfigError).where, where);
     }
+  }
+});
+
+test("an unknown option is refused, naming it and the nearest known one", () => {
+  try {
+    new SqliteDumpPlugin({ database: "/a.db", output: "/x.sql", timeout: 1000 });
+    assert.unreachable("accepted a misspelt option");
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    assert.is((err as ConfigError).where, "SqliteDumpPlugin.options.timeout");
+    assert.is(
+      (err as Error).message,
+      "SqliteDumpPlugin.options.timeout: unknown option (did you mean timeoutMs?); known: database, output, sqlite3Path, timeoutMs",
+    );
   }
 });
 

@@ -1,5 +1,18 @@
 import { hostname } from "node:os";
-import { ConfigError, messageOf, type BackupPlugin, type Engine, type FailureInfo, type ScanInfo } from "@rtbackup/core";
+import {
+  BadValue,
+  PluginOptions,
+  booleanKind,
+  durationKind,
+  formatDuration,
+  integerKind,
+  messageOf,
+  type BackupPlugin,
+  type Engine,
+  type FailureInfo,
+  type OptionKind,
+  type ScanInfo,
+} from "@rtbackup/core";
 
 const PLUGIN_NAME = "WebhookNotifyPlugin";
 
@@ -13,7 +26,7 @@ export interface WebhookNotifyOptions {
   readonly notifyDrift: boolean;
   /** Extra request headers (e.g. `Authorization`); treated as secrets. Default none. */
   readonly headers: Readonly<Record<string, string>>;
-  /** Give up on one POST after this long (ms). Default 10000. */
+  /** Give up on one POST after this long (ms, or an xs:duration string such as `PT10S`). Default 10000. */
   readonly timeoutMs: number;
 }
 
@@ -30,38 +43,56 @@ export type WebhookPayload =
     }
   | { readonly event: "drift"; readonly host: string; readonly reason: ScanInfo["reason"]; readonly roots: readonly string[]; readonly changed: number };
 
-/** Checks raw options; a bad value throws a ConfigError naming the option. */
-export function parseWebhookNotifyOptions(raw: unknown, where = "options"): WebhookNotifyOptions {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(where, "expected an object with url");
-  const o = raw as Record<string, unknown>;
-  const known = new Set(["url", "failureThreshold", "notifyDrift", "headers", "timeoutMs"]);
-  for (const key of Object.keys(o)) if (!known.has(key)) throw new ConfigError(`${where}.${key}`, "unknown option");
-  let url: URL | undefined;
-  try {
-    url = typeof o.url === "string" ? new URL(o.url) : undefined;
-  } catch {
-    url = undefined;
-  }
-  // The URL may carry a token, so the message never repeats it.
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) throw new ConfigError(`${where}.url`, "expected an http:// or https:// URL");
-  const wholeAtLeast1 = (key: string, fallback: number): number => {
-    const v = o[key] ?? fallback;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 1)
-      throw new ConfigError(`${where}.${key}`, `expected a whole number ≥ 1, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const notifyDrift = o.notifyDrift ?? true;
-  if (typeof notifyDrift !== "boolean") throw new ConfigError(`${where}.notifyDrift`, "expected true or false");
-  const headers = o.headers ?? {};
-  if (typeof headers !== "object" || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== "string")) {
-    throw new ConfigError(`${where}.headers`, "expected an object of header names to string values");
-  }
+const KNOWN = ["url", "failureThreshold", "notifyDrift", "headers", "timeoutMs"];
+
+/** An http:// or https:// URL, returned normalized. */
+const webhookUrlKind: OptionKind<string> = {
+  fromValue(value) {
+    let url: URL | undefined;
+    try {
+      url = typeof value === "string" ? new URL(value) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) throw new BadValue("an http:// or https:// URL");
+    return url.href;
+  },
+};
+
+/** An object of header names to string values, returned as a copy. */
+const headersKind: OptionKind<Record<string, string>> = {
+  fromValue(value) {
+    if (typeof value !== "object" || value === null || Array.isArray(value) || Object.values(value).some((v) => typeof v !== "string")) {
+      throw new BadValue("an object of header names to string values");
+    }
+    return { ...(value as Record<string, string>) };
+  },
+};
+
+/** A duration (milliseconds, or an xs:duration string) of whole milliseconds, at least `minMs`. */
+function wholeMsAtLeast(minMs: number): OptionKind<number> {
+  const duration = durationKind(false);
   return {
-    url: url.href,
-    failureThreshold: wholeAtLeast1("failureThreshold", 3),
-    notifyDrift,
-    headers: { ...(headers as Record<string, string>) },
-    timeoutMs: wholeAtLeast1("timeoutMs", 10_000),
+    fromValue(value, source) {
+      const ms = duration.fromValue(value, source);
+      if (!Number.isInteger(ms) || ms < minMs) throw new BadValue(`a duration of at least ${minMs} ms (${formatDuration(minMs)}), in whole milliseconds`);
+      return ms;
+    },
+  };
+}
+
+/**
+ * Checks raw options with core's {@link PluginOptions}; a bad value throws a ConfigError naming
+ * `WebhookNotifyPlugin.options.<option>`. The URL and the headers may carry a token, so errors never show them.
+ */
+export function parseWebhookNotifyOptions(raw: unknown): WebhookNotifyOptions {
+  const o = PluginOptions.read(PLUGIN_NAME, raw, KNOWN, { secret: ["url", "headers"] });
+  return {
+    url: o.required("url", webhookUrlKind, "an http:// or https:// URL"),
+    failureThreshold: o.get("failureThreshold", integerKind(1), 3),
+    notifyDrift: o.get("notifyDrift", booleanKind, true),
+    headers: o.get("headers", headersKind, {}),
+    timeoutMs: o.get("timeoutMs", wholeMsAtLeast(1), 10_000),
   };
 }
 

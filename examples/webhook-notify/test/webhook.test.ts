@@ -137,15 +137,17 @@ test("a webhook server error is logged without the URL and never breaks the pipe
 
 test("options are checked in the constructor, naming the option, without echoing the URL", () => {
   for (const [options, where] of [
-    [undefined, "options"],
-    [{}, "options.url"],
-    [{ url: "ftp://host/secret" }, "options.url"],
-    [{ url: "not a url secret" }, "options.url"],
-    [{ url: "http://h/", failureThreshold: 0 }, "options.failureThreshold"],
-    [{ url: "http://h/", notifyDrift: 1 }, "options.notifyDrift"],
-    [{ url: "http://h/", headers: { a: 1 } }, "options.headers"],
-    [{ url: "http://h/", timeoutMs: 1.5 }, "options.timeoutMs"],
-    [{ url: "http://h/", threshold: 3 }, "options.threshold"],
+    [undefined, "WebhookNotifyPlugin.options.url"],
+    [["http://h/"], "WebhookNotifyPlugin.options"],
+    [{}, "WebhookNotifyPlugin.options.url"],
+    [{ url: "ftp://host/secret" }, "WebhookNotifyPlugin.options.url"],
+    [{ url: "not a url secret" }, "WebhookNotifyPlugin.options.url"],
+    [{ url: "http://h/", failureThreshold: 0 }, "WebhookNotifyPlugin.options.failureThreshold"],
+    [{ url: "http://h/", notifyDrift: 1 }, "WebhookNotifyPlugin.options.notifyDrift"],
+    [{ url: "http://h/", headers: { a: 1 } }, "WebhookNotifyPlugin.options.headers"],
+    [{ url: "http://h/", headers: { authorization: "Bearer secret", n: 1 } }, "WebhookNotifyPlugin.options.headers"],
+    [{ url: "http://h/", timeoutMs: 1.5 }, "WebhookNotifyPlugin.options.timeoutMs"],
+    [{ url: "http://h/", threshold: 3 }, "WebhookNotifyPlugin.options.threshold"],
   ] as Array<[unknown, string]>) {
     try {
       new WebhookNotifyPlugin(options);
@@ -153,8 +155,23 @@ test("options are checked in the constructor, naming the option, without echoing
     } catch (err) {
       assert.instance(err, ConfigError);
       assert.is((err as ConfigError).where, where);
-      assert.not.match((err as Error).message, "secret");
+      // Core says "a value that is not shown because it is a secret" instead of the value; nothing else may say it.
+      assert.not.match((err as Error).message.replace("a value that is not shown because it is a secret", ""), "secret");
     }
+  }
+});
+
+test("an unknown option is refused, naming it and the nearest known one", () => {
+  try {
+    new WebhookNotifyPlugin({ url: "http://h/", timeout: 5000 });
+    assert.unreachable("accepted a misspelt option");
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    assert.is((err as ConfigError).where, "WebhookNotifyPlugin.options.timeout");
+    assert.is(
+      (err as Error).message,
+      "WebhookNotifyPlugin.options.timeout: unknown option (did you mean timeoutMs?); known: url, failureThreshold, notifyDrift, headers, timeoutMs",
+    );
   }
 });
 

@@ -1,4 +1,20 @@
-import { ConfigError, messageOf, systemClock, type BackupPlugin, type Clock, type Engine } from "@rtbackup/core";
+import {
+  BadValue,
+  PluginOptions,
+  checkedKind,
+  commandKind,
+  durationKind,
+  formatDuration,
+  functionKind,
+  integerKind,
+  messageOf,
+  patternKind,
+  systemClock,
+  type BackupPlugin,
+  type Clock,
+  type Engine,
+  type OptionKind,
+} from "@rtbackup/core";
 import { spawnExec, type Exec } from "./spawnExec.js";
 import type { RetentionPolicy } from "./selectRetained.js";
 import { ZfsRetention, type RetentionResult } from "./ZfsRetention.js";
@@ -22,58 +38,72 @@ export interface ZfsRetentionOptions {
 
 const DEFAULT_KEEP: RetentionPolicy = { frequent: 4, hourly: 24, daily: 7, weekly: 4 };
 
-/** Checks raw options; a bad value throws a ConfigError naming the option. */
-export function parseZfsRetentionOptions(raw: unknown, where = "options"): ZfsRetentionOptions {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(where, "expected an object with datasets");
-  const o = raw as Record<string, unknown>;
-  const known = new Set(["datasets", "prefix", "keep", "intervalMs", "zfsPath", "exec", "clock", "onTick"]);
-  for (const key of Object.keys(o)) if (!known.has(key)) throw new ConfigError(`${where}.${key}`, "unknown option");
-  const datasets = o.datasets;
-  if (!Array.isArray(datasets) || datasets.length === 0) throw new ConfigError(`${where}.datasets`, "expected a non-empty list of dataset names");
-  datasets.forEach((d, i) => {
-    if (typeof d !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/.test(d) || d.endsWith("/") || d.includes("//")) {
-      throw new ConfigError(`${where}.datasets[${i}]`, `expected a dataset name like pool/home, got ${JSON.stringify(d)}`);
-    }
-  });
-  const prefix = o.prefix ?? "rtb-auto";
-  if (typeof prefix !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(prefix)) {
-    throw new ConfigError(`${where}.prefix`, `expected letters, digits, _ . : - (starting with a letter or digit), got ${JSON.stringify(prefix)}`);
-  }
-  const keepRaw = o.keep ?? {};
-  if (typeof keepRaw !== "object" || keepRaw === null || Array.isArray(keepRaw))
-    throw new ConfigError(`${where}.keep`, "expected { frequent, hourly, daily, weekly }");
-  const keep: Record<string, number> = { ...DEFAULT_KEEP };
-  for (const [k, v] of Object.entries(keepRaw)) {
-    if (!(k in DEFAULT_KEEP)) throw new ConfigError(`${where}.keep.${k}`, "unknown class (expected frequent, hourly, daily or weekly)");
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
-      throw new ConfigError(`${where}.keep.${k}`, `expected a whole number ≥ 0, got ${JSON.stringify(v)}`);
-    keep[k] = v;
-  }
-  if (keep.frequent! < 1) throw new ConfigError(`${where}.keep.frequent`, "must be at least 1 (the newest snapshot is always kept)");
-  const intervalMs = o.intervalMs ?? 15 * 60_000;
-  if (typeof intervalMs !== "number" || !Number.isInteger(intervalMs) || intervalMs < 60_000) {
-    throw new ConfigError(`${where}.intervalMs`, `expected a whole number of milliseconds ≥ 60000, got ${JSON.stringify(intervalMs)}`);
-  }
-  const zfsPath = o.zfsPath ?? "zfs";
-  if (typeof zfsPath !== "string" || zfsPath === "") throw new ConfigError(`${where}.zfsPath`, "expected a command name or path");
-  const fn = (key: string) => {
-    if (o[key] !== undefined && typeof o[key] !== "function") throw new ConfigError(`${where}.${key}`, "expected a function");
-  };
-  fn("exec");
-  fn("onTick");
-  const clock = o.clock ?? systemClock;
-  if (typeof clock !== "object" || clock === null || typeof (clock as Clock).now !== "function" || typeof (clock as Clock).setTimeout !== "function") {
-    throw new ConfigError(`${where}.clock`, "expected a Clock (now, setTimeout, clearTimeout)");
-  }
+const KNOWN = ["datasets", "prefix", "keep", "intervalMs", "zfsPath", "exec", "clock", "onTick"];
+const KEEP_CLASSES = ["frequent", "hourly", "daily", "weekly"];
+
+const datasetKind = checkedKind<string>(
+  "a dataset name like pool/home",
+  (d) => typeof d === "string" && /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/.test(d) && !d.endsWith("/") && !d.includes("//"),
+);
+const prefixKind = patternKind(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, "letters, digits, _ . : - (starting with a letter or digit)");
+const keepKind = checkedKind<Record<string, unknown>>("{ frequent, hourly, daily, weekly }", (v) => typeof v === "object" && v !== null && !Array.isArray(v));
+const frequentKind = checkedKind<number>(
+  "a whole number of at least 1 (the newest snapshot is always kept)",
+  (v) => Number.isSafeInteger(v) && (v as number) >= 1,
+);
+const clockKind = checkedKind<Clock>(
+  "a Clock (now, setTimeout, clearTimeout)",
+  (v) => typeof v === "object" && v !== null && ["now", "setTimeout", "clearTimeout"].every((m) => typeof (v as Record<string, unknown>)[m] === "function"),
+);
+
+/** A duration (milliseconds, or an xs:duration string) of whole milliseconds, at least `minMs`. */
+function wholeMsAtLeast(minMs: number): OptionKind<number> {
+  const duration = durationKind(false);
   return {
-    datasets: datasets as string[],
-    prefix,
-    keep: keep as unknown as RetentionPolicy,
-    intervalMs,
-    zfsPath,
-    exec: (o.exec as Exec | undefined) ?? spawnExec(),
-    clock: clock as Clock,
-    onTick: o.onTick as ((results: RetentionResult[]) => void) | undefined,
+    fromValue(value, source) {
+      const ms = duration.fromValue(value, source);
+      if (!Number.isInteger(ms) || ms < minMs) throw new BadValue(`a duration of at least ${minMs} ms (${formatDuration(minMs)}), in whole milliseconds`);
+      return ms;
+    },
+  };
+}
+
+/** The `keep` option: an object of its own, each class named `ZfsRetentionPlugin.options.keep.<class>` when bad. */
+function readKeep(o: PluginOptions): RetentionPolicy {
+  const where = o.where("keep");
+  const k = PluginOptions.read(where, o.get("keep", keepKind, {}), KEEP_CLASSES, { where: (name) => `${where}.${name}` });
+  const count = integerKind(0);
+  return {
+    frequent: k.get("frequent", frequentKind, DEFAULT_KEEP.frequent),
+    hourly: k.get("hourly", count, DEFAULT_KEEP.hourly),
+    daily: k.get("daily", count, DEFAULT_KEEP.daily),
+    weekly: k.get("weekly", count, DEFAULT_KEEP.weekly),
+  };
+}
+
+/** `datasets`: a non-empty list of dataset names, each named `datasets[i]` when bad. */
+function readDatasets(o: PluginOptions): string[] {
+  if (!o.has("datasets")) o.fail("datasets", "required: expected a non-empty list of dataset names");
+  const datasets = o.list("datasets", datasetKind)!;
+  if (datasets.length === 0) o.fail("datasets", "expected a non-empty list of dataset names, got []");
+  return datasets;
+}
+
+/**
+ * Checks raw options with core's {@link PluginOptions}; a bad value throws a ConfigError naming
+ * `ZfsRetentionPlugin.options.<option>` (`keep.<class>` inside `keep`, `datasets[i]` in the list).
+ */
+export function parseZfsRetentionOptions(raw: unknown): ZfsRetentionOptions {
+  const o = PluginOptions.read(PLUGIN_NAME, raw, KNOWN);
+  return {
+    datasets: readDatasets(o),
+    prefix: o.get("prefix", prefixKind, "rtb-auto"),
+    keep: readKeep(o),
+    intervalMs: o.get("intervalMs", wholeMsAtLeast(60_000), 15 * 60_000),
+    zfsPath: o.get("zfsPath", commandKind, "zfs"),
+    exec: (o.get("exec", functionKind) as Exec | undefined) ?? spawnExec(),
+    clock: o.get("clock", clockKind, systemClock),
+    onTick: o.get("onTick", functionKind) as ((results: RetentionResult[]) => void) | undefined,
   };
 }
 

@@ -156,17 +156,18 @@ test("the real exec runs a command without a shell and reports its status and ou
 
 test("options are checked in the constructor, naming the option", () => {
   for (const [options, where] of [
-    [undefined, "options"],
-    [{}, "options.datasets"],
-    [{ datasets: [] }, "options.datasets"],
-    [{ datasets: ["tank/ok", "/tank/bad"] }, "options.datasets[1]"],
-    [{ datasets: ["tank"], prefix: "bad prefix" }, "options.prefix"],
-    [{ datasets: ["tank"], keep: { hourly: -1 } }, "options.keep.hourly"],
-    [{ datasets: ["tank"], keep: { monthly: 3 } }, "options.keep.monthly"],
-    [{ datasets: ["tank"], keep: { frequent: 0 } }, "options.keep.frequent"],
-    [{ datasets: ["tank"], intervalMs: 1000 }, "options.intervalMs"],
-    [{ datasets: ["tank"], exec: "zfs" }, "options.exec"],
-    [{ datasets: ["tank"], snapshotEvery: 1 }, "options.snapshotEvery"],
+    [undefined, "ZfsRetentionPlugin.options.datasets"],
+    [["tank"], "ZfsRetentionPlugin.options"],
+    [{}, "ZfsRetentionPlugin.options.datasets"],
+    [{ datasets: [] }, "ZfsRetentionPlugin.options.datasets"],
+    [{ datasets: ["tank/ok", "/tank/bad"] }, "ZfsRetentionPlugin.options.datasets[1]"],
+    [{ datasets: ["tank"], prefix: "bad prefix" }, "ZfsRetentionPlugin.options.prefix"],
+    [{ datasets: ["tank"], keep: { hourly: -1 } }, "ZfsRetentionPlugin.options.keep.hourly"],
+    [{ datasets: ["tank"], keep: { monthly: 3 } }, "ZfsRetentionPlugin.options.keep.monthly"],
+    [{ datasets: ["tank"], keep: { frequent: 0 } }, "ZfsRetentionPlugin.options.keep.frequent"],
+    [{ datasets: ["tank"], intervalMs: 1000 }, "ZfsRetentionPlugin.options.intervalMs"],
+    [{ datasets: ["tank"], exec: "zfs" }, "ZfsRetentionPlugin.options.exec"],
+    [{ datasets: ["tank"], snapshotEvery: 1 }, "ZfsRetentionPlugin.options.snapshotEvery"],
   ] as Array<[unknown, string]>) {
     try {
       new ZfsRetentionPlugin(options);
@@ -174,6 +175,28 @@ test("options are checked in the constructor, naming the option", () => {
     } catch (err) {
       assert.instance(err, ConfigError);
       assert.is((err as ConfigError).where, where);
+    }
+  }
+});
+
+test("an unknown option is refused, naming it and the nearest known one, inside keep too", () => {
+  for (const [options, message] of [
+    [
+      { datasets: ["tank"], intervalMS: 60_000 },
+      "ZfsRetentionPlugin.options.intervalMS: unknown option (did you mean intervalMs?); known: datasets, prefix, keep, intervalMs, zfsPath, exec, clock, onTick",
+    ],
+    [
+      { datasets: ["tank"], keep: { dayly: 7 } },
+      "ZfsRetentionPlugin.options.keep.dayly: unknown option (did you mean daily?); known: frequent, hourly, daily, weekly",
+    ],
+  ] as Array<[unknown, string]>) {
+    try {
+      new ZfsRetentionPlugin(options);
+      assert.unreachable(`accepted ${JSON.stringify(options)}`);
+    } catch (err) {
+      assert.instance(err, ConfigError);
+      assert.is((err as ConfigError).where, message.slice(0, message.indexOf(":")));
+      assert.is((err as Error).message, message);
     }
   }
 });
