@@ -1,18 +1,7 @@
 import { spawn } from "node:child_process";
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import {
-  BadValue,
-  PluginOptions,
-  commandKind,
-  durationKind,
-  formatDuration,
-  pathKind,
-  type BackupPlugin,
-  type Engine,
-  type OptionKind,
-  type ScanInfo,
-} from "@rtbackup/core";
+import { PluginOptions, commandKind, durationRangeKind, pathKind, type BackupPlugin, type Engine, type ScanInfo } from "@rtbackup/core";
 
 const PLUGIN_NAME = "SqliteDumpPlugin";
 
@@ -30,18 +19,6 @@ export interface SqliteDumpOptions {
 
 const KNOWN = ["database", "output", "sqlite3Path", "timeoutMs"];
 
-/** A duration (milliseconds, or an xs:duration string) of whole milliseconds, at least `minMs`. */
-function wholeMsAtLeast(minMs: number): OptionKind<number> {
-  const duration = durationKind(false);
-  return {
-    fromValue(value, source) {
-      const ms = duration.fromValue(value, source);
-      if (!Number.isInteger(ms) || ms < minMs) throw new BadValue(`a duration of at least ${minMs} ms (${formatDuration(minMs)}), in whole milliseconds`);
-      return ms;
-    },
-  };
-}
-
 /**
  * Checks raw options (from a config file or code) with core's {@link PluginOptions}; a bad value throws a
  * ConfigError naming `SqliteDumpPlugin.options.<option>`.
@@ -55,7 +32,7 @@ export function parseSqliteDumpOptions(raw: unknown): SqliteDumpOptions {
     database,
     output,
     sqlite3Path: o.get("sqlite3Path", commandKind, "sqlite3"),
-    timeoutMs: o.get("timeoutMs", wholeMsAtLeast(1), 600_000),
+    timeoutMs: o.get("timeoutMs", durationRangeKind(1), 600_000),
   };
 }
 

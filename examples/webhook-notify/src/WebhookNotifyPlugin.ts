@@ -3,8 +3,7 @@ import {
   BadValue,
   PluginOptions,
   booleanKind,
-  durationKind,
-  formatDuration,
+  durationRangeKind,
   integerKind,
   messageOf,
   type BackupPlugin,
@@ -69,18 +68,6 @@ const headersKind: OptionKind<Record<string, string>> = {
   },
 };
 
-/** A duration (milliseconds, or an xs:duration string) of whole milliseconds, at least `minMs`. */
-function wholeMsAtLeast(minMs: number): OptionKind<number> {
-  const duration = durationKind(false);
-  return {
-    fromValue(value, source) {
-      const ms = duration.fromValue(value, source);
-      if (!Number.isInteger(ms) || ms < minMs) throw new BadValue(`a duration of at least ${minMs} ms (${formatDuration(minMs)}), in whole milliseconds`);
-      return ms;
-    },
-  };
-}
-
 /**
  * Checks raw options with core's {@link PluginOptions}; a bad value throws a ConfigError naming
  * `WebhookNotifyPlugin.options.<option>`. The URL and the headers may carry a token, so errors never show them.
@@ -92,7 +79,7 @@ export function parseWebhookNotifyOptions(raw: unknown): WebhookNotifyOptions {
     failureThreshold: o.get("failureThreshold", integerKind(1), 3),
     notifyDrift: o.get("notifyDrift", booleanKind, true),
     headers: o.get("headers", headersKind, {}),
-    timeoutMs: o.get("timeoutMs", wholeMsAtLeast(1), 10_000),
+    timeoutMs: o.get("timeoutMs", durationRangeKind(1), 10_000),
   };
 }
 

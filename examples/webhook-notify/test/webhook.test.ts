@@ -146,7 +146,7 @@ test("options are checked in the constructor, naming the option, without echoing
     [{ url: "http://h/", notifyDrift: 1 }, "WebhookNotifyPlugin.options.notifyDrift"],
     [{ url: "http://h/", headers: { a: 1 } }, "WebhookNotifyPlugin.options.headers"],
     [{ url: "http://h/", headers: { authorization: "Bearer secret", n: 1 } }, "WebhookNotifyPlugin.options.headers"],
-    [{ url: "http://h/", timeoutMs: 1.5 }, "WebhookNotifyPlugin.options.timeoutMs"],
+    [{ url: "http://h/", timeoutMs: 0 }, "WebhookNotifyPlugin.options.timeoutMs"],
     [{ url: "http://h/", threshold: 3 }, "WebhookNotifyPlugin.options.threshold"],
   ] as Array<[unknown, string]>) {
     try {

@@ -1,10 +1,8 @@
 import {
-  BadValue,
   PluginOptions,
   checkedKind,
   commandKind,
-  durationKind,
-  formatDuration,
+  durationRangeKind,
   functionKind,
   integerKind,
   messageOf,
@@ -13,7 +11,6 @@ import {
   type BackupPlugin,
   type Clock,
   type Engine,
-  type OptionKind,
 } from "@rtbackup/core";
 import { spawnExec, type Exec } from "./spawnExec.js";
 import type { RetentionPolicy } from "./selectRetained.js";
@@ -56,18 +53,6 @@ const clockKind = checkedKind<Clock>(
   (v) => typeof v === "object" && v !== null && ["now", "setTimeout", "clearTimeout"].every((m) => typeof (v as Record<string, unknown>)[m] === "function"),
 );
 
-/** A duration (milliseconds, or an xs:duration string) of whole milliseconds, at least `minMs`. */
-function wholeMsAtLeast(minMs: number): OptionKind<number> {
-  const duration = durationKind(false);
-  return {
-    fromValue(value, source) {
-      const ms = duration.fromValue(value, source);
-      if (!Number.isInteger(ms) || ms < minMs) throw new BadValue(`a duration of at least ${minMs} ms (${formatDuration(minMs)}), in whole milliseconds`);
-      return ms;
-    },
-  };
-}
-
 /** The `keep` option: an object of its own, each class named `ZfsRetentionPlugin.options.keep.<class>` when bad. */
 function readKeep(o: PluginOptions): RetentionPolicy {
   const where = o.where("keep");
@@ -99,7 +84,7 @@ export function parseZfsRetentionOptions(raw: unknown): ZfsRetentionOptions {
     datasets: readDatasets(o),
     prefix: o.get("prefix", prefixKind, "rtb-auto"),
     keep: readKeep(o),
-    intervalMs: o.get("intervalMs", wholeMsAtLeast(60_000), 15 * 60_000),
+    intervalMs: o.get("intervalMs", durationRangeKind(60_000), 15 * 60_000),
     zfsPath: o.get("zfsPath", commandKind, "zfs"),
     exec: (o.get("exec", functionKind) as Exec | undefined) ?? spawnExec(),
     clock: o.get("clock", clockKind, systemClock),

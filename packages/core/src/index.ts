@@ -57,7 +57,7 @@ export type { PluginEntry, PluginSpec, ResolvePluginSpecsOptions } from "./confi
 export { formatParametersText, formatParametersXml } from "./config/formatParameters.js";
 export type { FormatParametersOptions } from "./config/formatParameters.js";
 // The options helper every plugin validates its options with, and the value kinds it reads them by.
-export { PluginOptions, checkedKind, functionKind, loggerKind, nonEmptyTextKind, numberKind } from "./config/pluginOptions.js";
+export { PluginOptions, checkedKind, durationRangeKind, functionKind, loggerKind, nonEmptyTextKind, numberKind } from "./config/pluginOptions.js";
 export type { OptionKind, PluginOptionsSettings } from "./config/pluginOptions.js";
 export {
   BadValue,

@@ -1,15 +1,4 @@
-import {
-  BadValue,
-  PluginOptions,
-  booleanKind,
-  durationKind,
-  enumKind,
-  formatDuration,
-  integerKind,
-  nonEmptyTextKind,
-  pathKind,
-  type OptionKind,
-} from "@rtbackup/core";
+import { PluginOptions, booleanKind, durationRangeKind, enumKind, integerKind, nonEmptyTextKind, pathKind } from "@rtbackup/core";
 
 /** Options of {@link FanotifySourcePlugin}. Everything is optional; the engine's parameters fill the rest. */
 export interface FanotifySourceOptions {
@@ -133,30 +122,18 @@ export function parseFanotifyOptions(input: unknown): ResolvedFanotifyOptions {
     maxReadsPerWakeup: o.get("maxReadsPerWakeup", integerKind(1, 1024), 2),
     directoryCacheSize: o.get("directoryCacheSize", integerKind(16, 1 << 24), 65536),
     renameEvents: o.get("renameEvents", booleanKind, true),
-    mountCheckInterval: o.get("mountCheckInterval", upTo(DAY_MS), 5000),
+    mountCheckInterval: o.get("mountCheckInterval", durationRangeKind(0, DAY_MS), 5000),
     mountInfoPath: o.get("mountInfoPath", pathKind()),
     reportFdErrors: o.get("reportFdErrors", booleanKind, true),
-    rescanDelay: o.get("rescanDelay", upTo(600_000), 1000),
+    rescanDelay: o.get("rescanDelay", durationRangeKind(0, 600_000), 1000),
     rescanEventDirectories: o.get("rescanEventDirectories", booleanKind, true),
     ...fdRescanBounds(o),
   };
 }
 
-/** A duration (milliseconds, or an xs:duration string) of at most `maxMs`. */
-function upTo(maxMs: number): OptionKind<number> {
-  const duration = durationKind(false);
-  return {
-    fromValue(value, source) {
-      const ms = duration.fromValue(value, source);
-      if (ms > maxMs) throw new BadValue(`a duration of at most ${maxMs} ms (${formatDuration(maxMs)})`);
-      return ms;
-    },
-  };
-}
-
 function fdRescanBounds(o: PluginOptions): { minFdRescanInterval: number; maxFdRescanInterval: number } {
-  const min = o.get("minFdRescanInterval", upTo(DAY_MS), 120_000);
-  const max = o.get("maxFdRescanInterval", upTo(DAY_MS), 3_600_000);
+  const min = o.get("minFdRescanInterval", durationRangeKind(0, DAY_MS), 120_000);
+  const max = o.get("maxFdRescanInterval", durationRangeKind(0, DAY_MS), 3_600_000);
   if (min > max) o.fail("minFdRescanInterval", `${min} is more than maxFdRescanInterval (${max})`);
   return { minFdRescanInterval: min, maxFdRescanInterval: max };
 }

@@ -1,7 +1,8 @@
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { didYouMean } from "./didYouMean.js";
-import { BadValue, showValue, type ValueKind, type ValueSource } from "./valueKinds.js";
+import { formatDuration } from "./duration.js";
+import { BadValue, durationKind, MAX_TIMER_MS, showValue, type ValueKind, type ValueSource } from "./valueKinds.js";
 
 /** What reading an option needs of a kind: reading a JS value. Every {@link ValueKind} is one. */
 export type OptionKind<T> = Pick<ValueKind<T>, "fromValue">;
@@ -141,3 +142,26 @@ export const loggerKind: OptionKind<Logger> = checkedKind(
   "a Logger (engine.getLogger(name))",
   (v) => typeof v === "object" && v !== null && typeof (v as Logger).warn === "function",
 );
+
+/**
+ * A duration from `minMs` to `maxMs`: a number of milliseconds, or an xs:duration string (`"PT30S"`) as in the
+ * parameters. The message names both bounds in milliseconds and as a duration.
+ */
+export function durationRangeKind(minMs: number, maxMs: number = MAX_TIMER_MS): OptionKind<number> {
+  const duration = durationKind(false);
+  const bound = (ms: number) => `${ms} ms (${formatDuration(ms)})`;
+  const expected = maxMs === MAX_TIMER_MS ? `a duration of at least ${bound(minMs)}` : `a duration from ${bound(minMs)} to ${bound(maxMs)}`;
+  return {
+    fromValue(value, source) {
+      let ms: number;
+      try {
+        ms = duration.fromValue(value, source);
+      } catch (err) {
+        if (err instanceof BadValue) throw new BadValue(`${expected}: ${err.expected}`);
+        throw err;
+      }
+      if (ms < minMs || ms > maxMs) throw new BadValue(expected);
+      return ms;
+    },
+  };
+}
