@@ -1,0 +1,23 @@
+// Format v2's building blocks (docs/format-v2.md), as `@rtbackup/core/v2`: the content-defined chunker, the blob
+// codec and the pack codec. The agent does not write v2 yet; these are the tested parts it will be built from.
+export { DEFAULT_CDC, FastCdc, cdcParamsProblem, gearTable } from "./fastcdc.js";
+export type { CdcParams } from "./fastcdc.js";
+export { ZSTD_LEVEL, compressBlob, decompressBlob } from "./codec.js";
+export type { BlobCodec } from "./codec.js";
+export {
+  MAX_BLOB_SIZE,
+  MAX_PACK_BYTES,
+  MAX_TOC_BYTES,
+  MAX_TOC_ENTRIES,
+  PACK_MAGIC,
+  PACK_TAIL_BYTES,
+  PackBuilder,
+  PackError,
+  TOC_MAGIC,
+  blobEntryOf,
+  openBlob,
+  parseToc,
+  readPack,
+  tocLengthOf,
+} from "./pack.js";
+export type { BlobEntry, Pack } from "./pack.js";

@@ -1,0 +1,166 @@
+import { createHash } from "node:crypto";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { compressBlob, decompressBlob, type BlobCodec } from "./codec.js";
+
+/** The first 8 bytes of every pack. */
+export const PACK_MAGIC = Buffer.from("RTBPACK2", "latin1");
+/** The last 8 bytes of every pack, after the table of contents and its 4-byte length. */
+export const TOC_MAGIC = Buffer.from("RTBPTOC2", "latin1");
+/** Bytes after the table of contents: its length (4) and the closing magic (8). */
+export const PACK_TAIL_BYTES = 12;
+/** Largest pack a reader accepts. */
+export const MAX_PACK_BYTES = 1024 * 1024 * 1024;
+/** Largest uncompressed blob (the most a chunking's maxSize may be). */
+export const MAX_BLOB_SIZE = 16 * 1024 * 1024;
+/** Largest table of contents, uncompressed, and most blobs in one pack. */
+export const MAX_TOC_BYTES = 64 * 1024 * 1024;
+export const MAX_TOC_ENTRIES = 1_000_000;
+
+/** Where one blob is, and how to read it (a table-of-contents line, and the `blob` record of a v2 batch). */
+export interface BlobEntry {
+  /** SHA-256 (hex) of the uncompressed bytes. */
+  readonly id: string;
+  /** First stored byte, from the start of the pack. */
+  readonly offset: number;
+  /** Stored bytes. */
+  readonly length: number;
+  /** Uncompressed bytes. */
+  readonly size: number;
+  readonly codec: BlobCodec;
+}
+
+/** A finished pack: its bytes, its id (SHA-256 of the bytes) and what is in it. */
+export interface Pack {
+  readonly id: string;
+  readonly bytes: Buffer;
+  readonly entries: readonly BlobEntry[];
+}
+
+/** A pack that is wrong: what is wrong, for an error that names the pack. */
+export class PackError extends Error {}
+
+const ID = /^[0-9a-f]{64}$/;
+
+/**
+ * Builds one pack (docs/format-v2.md "Packs"): blobs are appended as they come, each compressed when that makes
+ * it smaller; {@link finish} adds the table of contents and names the pack by the SHA-256 of its bytes.
+ */
+export class PackBuilder {
+  readonly #parts: Buffer[] = [PACK_MAGIC];
+  readonly #entries: BlobEntry[] = [];
+  readonly #byId = new Map<string, BlobEntry>();
+  #length = PACK_MAGIC.length;
+
+  /** Bytes so far (without the table of contents), to close the pack at a size target. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Blobs so far. */
+  get count(): number {
+    return this.#entries.length;
+  }
+
+  /** Whether the blob is already in this pack. */
+  has(id: string): boolean {
+    return this.#byId.has(id);
+  }
+
+  /** Appends one blob; `id` must be the SHA-256 of `raw` (checked). A blob already in the pack is not added twice. */
+  add(id: string, raw: Uint8Array): BlobEntry {
+    if (raw.length > MAX_BLOB_SIZE) throw new RangeError(`a blob of ${raw.length} bytes is larger than ${MAX_BLOB_SIZE}`);
+    if (createHash("sha256").update(raw).digest("hex") !== id) throw new Error(`blob ${id}: its bytes do not hash to its id`);
+    const existing = this.#byId.get(id);
+    if (existing) return existing;
+    const { codec, stored } = compressBlob(raw);
+    const entry: BlobEntry = { id, offset: this.#length, length: stored.length, size: raw.length, codec };
+    this.#parts.push(stored);
+    this.#entries.push(entry);
+    this.#byId.set(id, entry);
+    this.#length += stored.length;
+    return entry;
+  }
+
+  /** The whole pack. The builder is not used after this. */
+  finish(): Pack {
+    const toc = gzipSync(Buffer.from(this.#entries.map((e) => `${JSON.stringify(e)}\n`).join("")));
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(toc.length, 0);
+    const bytes = Buffer.concat([...this.#parts, toc, length, TOC_MAGIC]);
+    return { id: createHash("sha256").update(bytes).digest("hex"), bytes, entries: [...this.#entries] };
+  }
+}
+
+/** The length of the table of contents, from the pack's last {@link PACK_TAIL_BYTES} bytes. */
+export function tocLengthOf(tail: Buffer, packLength: number): number {
+  if (tail.length !== PACK_TAIL_BYTES || !tail.subarray(4).equals(TOC_MAGIC)) throw new PackError("it does not end with the table-of-contents magic");
+  const length = tail.readUInt32BE(0);
+  if (length > packLength - PACK_MAGIC.length - PACK_TAIL_BYTES) throw new PackError(`its table of contents (${length} bytes) is longer than the pack`);
+  return length;
+}
+
+/** Parses and checks a table of contents (gzip of JSON lines): every entry well formed, in order, inside the blobs. */
+export function parseToc(gzipped: Buffer, blobsEnd: number): BlobEntry[] {
+  let text: string;
+  try {
+    text = gunzipSync(gzipped, { maxOutputLength: MAX_TOC_BYTES }).toString("utf8");
+  } catch (err) {
+    throw new PackError(`its table of contents does not decompress (${(err as Error).message})`);
+  }
+  if (text !== "" && !text.endsWith("\n")) throw new PackError("its table of contents does not end with a newline");
+  const lines = text === "" ? [] : text.slice(0, -1).split("\n");
+  if (lines.length > MAX_TOC_ENTRIES) throw new PackError(`its table of contents has more than ${MAX_TOC_ENTRIES} entries`);
+  let next = PACK_MAGIC.length;
+  return lines.map((line, i) => {
+    const entry = blobEntryOf(parseLine(line, i), `table-of-contents entry ${i + 1}`);
+    if (entry.offset !== next) throw new PackError(`table-of-contents entry ${i + 1} starts at ${entry.offset}, expected ${next}`);
+    next += entry.length;
+    if (next > blobsEnd) throw new PackError(`table-of-contents entry ${i + 1} ends past the blobs (${next} > ${blobsEnd})`);
+    return entry;
+  });
+}
+
+function parseLine(line: string, i: number): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new PackError(`table-of-contents entry ${i + 1} is not JSON`);
+  }
+}
+
+/** Checks one blob entry field by field (a table-of-contents line or a batch's `blob` record). */
+export function blobEntryOf(value: unknown, what: string): BlobEntry {
+  const v = value as Record<string, unknown>;
+  const int = (n: unknown, max: number) => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= max;
+  if (typeof value !== "object" || value === null) throw new PackError(`${what} is not an object`);
+  if (typeof v.id !== "string" || !ID.test(v.id)) throw new PackError(`${what}: id is not 64 lowercase hex digits`);
+  if (!int(v.offset, MAX_PACK_BYTES) || (v.offset as number) < PACK_MAGIC.length) throw new PackError(`${what}: bad offset`);
+  if (!int(v.size, MAX_BLOB_SIZE)) throw new PackError(`${what}: size is not a whole number from 0 to ${MAX_BLOB_SIZE}`);
+  if (!int(v.length, MAX_PACK_BYTES)) throw new PackError(`${what}: bad length`);
+  if (v.codec !== "zstd" && v.codec !== "none") throw new PackError(`${what}: unknown codec ${JSON.stringify(v.codec)}`);
+  if (v.codec === "none" && v.length !== v.size) throw new PackError(`${what}: a blob stored without compression must have length = size`);
+  return { id: v.id, offset: v.offset as number, length: v.length as number, size: v.size as number, codec: v.codec };
+}
+
+/** Reads a whole pack: checks its magic, its id (when given) and its table of contents. */
+export function readPack(bytes: Buffer, id?: string): BlobEntry[] {
+  if (bytes.length > MAX_PACK_BYTES) throw new PackError(`it is larger than ${MAX_PACK_BYTES} bytes`);
+  if (id !== undefined && createHash("sha256").update(bytes).digest("hex") !== id) throw new PackError("its bytes do not hash to its name");
+  if (bytes.length < PACK_MAGIC.length + PACK_TAIL_BYTES || !bytes.subarray(0, PACK_MAGIC.length).equals(PACK_MAGIC)) {
+    throw new PackError("it does not start with the pack magic");
+  }
+  const tocLength = tocLengthOf(bytes.subarray(bytes.length - PACK_TAIL_BYTES), bytes.length);
+  const tocStart = bytes.length - PACK_TAIL_BYTES - tocLength;
+  return parseToc(bytes.subarray(tocStart, bytes.length - PACK_TAIL_BYTES), tocStart);
+}
+
+/**
+ * One blob's uncompressed bytes from its stored bytes (a ranged read of `entry.offset`, `entry.length`): at most
+ * `entry.size` bytes are ever produced, and they must hash to `entry.id`.
+ */
+export function openBlob(entry: BlobEntry, stored: Buffer): Buffer {
+  if (stored.length !== entry.length) throw new PackError(`blob ${entry.id}: ${stored.length} stored bytes, expected ${entry.length}`);
+  const raw = entry.codec === "none" ? stored : decompressBlob(stored, entry.size, entry.id);
+  if (createHash("sha256").update(raw).digest("hex") !== entry.id) throw new PackError(`blob ${entry.id}: its bytes do not hash to its id`);
+  return raw;
+}
