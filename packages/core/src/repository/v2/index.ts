@@ -21,3 +21,7 @@ export {
   tocLengthOf,
 } from "./pack.js";
 export type { BlobEntry, Pack } from "./pack.js";
+export { LANE_ID, checkLane, compareLaneBatches, laneBatchKey, laneGroupPrefix, laneHeaderProblem, laneKey, mergeLanes, parseLaneBatchKey } from "./lanes.js";
+export type { LaneBatchHeader, LaneBatchName, LaneDamage } from "./lanes.js";
+// The record semantics (put, move, delete) are v1's, unchanged.
+export { applyRecord } from "../format.js";
