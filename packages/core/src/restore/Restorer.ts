@@ -239,6 +239,13 @@ export class Restorer {
     const { entry } = item;
     const name = encodeName(item.segments.at(-1)!);
     const temp = Buffer.concat([Buffer.from("."), name.subarray(0, 40), Buffer.from(`.rtb-restore-${randomBytes(6).toString("hex")}`)]);
+    if (entry.chunks.length <= 1) {
+      // One chunk at most: fetched first, then the file is made in one synchronous step (OpenDir.placeFileSync).
+      const data = entry.chunks.length === 0 ? Buffer.alloc(0) : await this.#chunk(entry.chunks[0]!);
+      if (data.length !== entry.size) throw new BackupError("INTEGRITY", `${entry.path}: content is ${data.length} bytes, the index says ${entry.size}`);
+      dir.placeFileSync(temp, name, data, this.#meta(entry), item.dest);
+      return;
+    }
     const handle = await dir.createFile(temp);
     try {
       let written = 0;
