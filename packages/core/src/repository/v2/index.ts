@@ -25,3 +25,5 @@ export { LANE_ID, checkLane, compareLaneBatches, laneBatchKey, laneGroupPrefix, 
 export type { LaneBatchHeader, LaneBatchName, LaneDamage } from "./lanes.js";
 // The record semantics (put, move, delete) are v1's, unchanged.
 export { applyRecord } from "../format.js";
+export { PackStore, packKey } from "./PackStore.js";
+export type { PackStoreOptions, StoredBlob } from "./PackStore.js";

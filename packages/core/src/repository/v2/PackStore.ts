@@ -1,0 +1,172 @@
+import { StorageError } from "../../errors.js";
+import { collectStream } from "../../io/collectStream.js";
+import type { StorageBackend } from "../../storage/StorageBackend.js";
+import { MAX_PACK_BYTES, PACK_TAIL_BYTES, PackBuilder, PackError, openBlob, parseToc, tocLengthOf, type BlobEntry, type Pack } from "./pack.js";
+
+/** Options of {@link PackStore}. */
+export interface PackStoreOptions {
+  /** The repository prefix (`hosts/alpha/`, or empty). */
+  readonly prefix?: string;
+  /** A pack is stored once it holds this many bytes (the config's `packSize`). Default 16 MiB. */
+  readonly packSize?: number;
+}
+
+/** A blob as the index records it: where it is ({@link BlobEntry}) and in which pack. */
+export interface StoredBlob extends BlobEntry {
+  readonly pack: string;
+}
+
+const ID = /^[0-9a-f]{64}$/;
+
+/** `packs/<aa>/<pack id>`. */
+export function packKey(id: string): string {
+  if (!ID.test(id)) throw new RangeError(`not a pack id: ${JSON.stringify(id)}`);
+  return `packs/${id.slice(0, 2)}/${id}`;
+}
+
+/**
+ * Packs on a store (docs/format-v2.md "Packs"). Blobs are appended to an open pack, which is stored when it reaches
+ * `packSize` and at every {@link flush}; `flush` hands out, with their packs, the blobs stored since the last one,
+ * for the index batch that will name them, so that no record names a blob whose pack is not stored and durable.
+ *
+ * A pack that fails to store is kept and tried again at the next `flush` (its blobs are never dropped); `flush`
+ * fails until it is stored. Reading a blob is one ranged read of its pack, verified.
+ */
+export class PackStore {
+  readonly storage: StorageBackend;
+  readonly #prefix: string;
+  readonly #packSize: number;
+  #open = new PackBuilder();
+  /** Closed packs not yet stored (a failed put is kept here). */
+  readonly #unstored: Pack[] = [];
+  /** Stores in flight. */
+  readonly #storing = new Set<Promise<void>>();
+  /** Blobs stored since the last flush. */
+  #stored: StoredBlob[] = [];
+  /** Ids in the open pack, in unstored packs, or stored since the last flush: added, not yet handed out. */
+  readonly #pending = new Set<string>();
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(storage: StorageBackend, options: PackStoreOptions = {}) {
+    this.storage = storage;
+    this.#prefix = options.prefix ?? "";
+    this.#packSize = options.packSize ?? 16 * 1024 * 1024;
+    if (!Number.isSafeInteger(this.#packSize) || this.#packSize < 1 || this.#packSize > MAX_PACK_BYTES / 2) {
+      throw new RangeError(`packSize must be a whole number of bytes from 1 to ${MAX_PACK_BYTES / 2}`);
+    }
+  }
+
+  /** Whether a blob was added and not yet handed out by {@link flush} (so it need not be added again). */
+  pending(id: string): boolean {
+    return this.#pending.has(id);
+  }
+
+  /**
+   * Appends one blob (`id` is the SHA-256 of `raw`; checked). Resolves once it is in the open pack; when that fills
+   * the pack, once the pack's store has been tried (a failure keeps it for the next flush, it does not reject).
+   */
+  async add(id: string, raw: Uint8Array): Promise<void> {
+    if (this.#pending.has(id)) return;
+    this.#open.add(id, raw);
+    this.#pending.add(id);
+    if (this.#open.length >= this.#packSize) await this.#closeOpen();
+  }
+
+  /**
+   * Stores the open pack and any pack a put failed for, waits for every store in flight, makes them durable
+   * (`sync`), and returns the blobs stored since the last flush. Rejects (keeping everything) when a pack cannot be
+   * stored; call it again.
+   */
+  flush(): Promise<StoredBlob[]> {
+    // One flush at a time: a second waits for the first, then hands out what was stored after it.
+    const next = this.#flushing.then(() => this.#flush());
+    this.#flushing = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  async #flush(): Promise<StoredBlob[]> {
+    await this.#closeOpen();
+    while (this.#storing.size > 0) await Promise.all(this.#storing);
+    const failed = [...this.#unstored];
+    this.#unstored.length = 0;
+    const errors: unknown[] = [];
+    for (const pack of failed) {
+      await this.#store(pack).catch((err: unknown) => {
+        this.#unstored.push(pack);
+        errors.push(err);
+      });
+    }
+    if (errors.length > 0) throw errors[0];
+    await this.storage.sync?.();
+    const out = this.#stored;
+    this.#stored = [];
+    for (const blob of out) this.#pending.delete(blob.id);
+    return out;
+  }
+
+  /** One blob's bytes: one ranged read of its pack, decompressed (never past its size) and verified. */
+  async read(blob: StoredBlob): Promise<Buffer> {
+    const key = this.#prefix + packKey(blob.pack);
+    const range = blob.length === 0 ? undefined : { start: blob.offset, end: blob.offset + blob.length - 1 };
+    const stored = blob.length === 0 ? Buffer.alloc(0) : await collectStream(await this.storage.get(key, range), { limit: blob.length });
+    try {
+      return openBlob(blob, stored);
+    } catch (err) {
+      throw new StorageError("INTEGRITY", `pack ${key}: ${(err as Error).message}`, { key, transient: false });
+    }
+  }
+
+  /** A pack's table of contents, by two ranged reads (its tail, then the table), checked. */
+  async contents(pack: string): Promise<BlobEntry[]> {
+    const key = this.#prefix + packKey(pack);
+    const info = await this.storage.head(key);
+    if (!info) throw new StorageError("STORAGE_NOT_FOUND", `pack not found: ${key}`, { key, transient: false });
+    try {
+      if (info.size < 8 + PACK_TAIL_BYTES) throw new PackError(`it is ${info.size} bytes, too short for a pack`);
+      const tail = await this.#range(key, info.size - PACK_TAIL_BYTES, PACK_TAIL_BYTES);
+      const tocLength = tocLengthOf(tail, info.size);
+      const tocStart = info.size - PACK_TAIL_BYTES - tocLength;
+      return parseToc(await this.#range(key, tocStart, tocLength), tocStart);
+    } catch (err) {
+      if (!(err instanceof PackError)) throw err;
+      throw new StorageError("INTEGRITY", `pack ${key} is corrupt: ${err.message}`, { key, transient: false });
+    }
+  }
+
+  /** Every pack in the store (its id and size). */
+  async *list(): AsyncGenerator<{ id: string; size: number }> {
+    for await (const info of this.storage.list(`${this.#prefix}packs/`)) {
+      const id = info.key.slice(info.key.lastIndexOf("/") + 1);
+      if (ID.test(id) && info.key === this.#prefix + packKey(id)) yield { id, size: info.size };
+    }
+  }
+
+  async #range(key: string, start: number, length: number): Promise<Buffer> {
+    if (length === 0) return Buffer.alloc(0);
+    const bytes = await collectStream(await this.storage.get(key, { start, end: start + length - 1 }), { limit: length });
+    if (bytes.length !== length) throw new PackError(`a read of ${length} bytes at ${start} returned ${bytes.length}`);
+    return bytes;
+  }
+
+  /** Closes the open pack (when it has blobs) and starts storing it; a failure keeps it in `#unstored`. */
+  async #closeOpen(): Promise<void> {
+    if (this.#open.count === 0) return;
+    const pack = this.#open.finish();
+    this.#open = new PackBuilder();
+    const storing = this.#store(pack).catch(() => void this.#unstored.push(pack));
+    this.#storing.add(storing);
+    try {
+      await storing;
+    } finally {
+      this.#storing.delete(storing);
+    }
+  }
+
+  async #store(pack: Pack): Promise<void> {
+    await this.storage.put(this.#prefix + packKey(pack.id), pack.bytes, pack.bytes.length);
+    for (const entry of pack.entries) this.#stored.push({ ...entry, pack: pack.id });
+  }
+}
