@@ -1,0 +1,170 @@
+import { randomBytes } from "node:crypto";
+import { BackupError, StorageError } from "../../errors.js";
+import { collectStream } from "../../io/collectStream.js";
+import type { StorageBackend } from "../../storage/StorageBackend.js";
+import type { IndexRecord } from "../../types.js";
+import { FORMAT_NAME } from "../format.js";
+import { DEFAULT_CDC, FastCdc, cdcParamsProblem, type CdcParams } from "./fastcdc.js";
+import { decodeLaneBatch, encodeLaneBatch } from "./laneBatch.js";
+import { laneBatchKey, laneKey, parseLaneBatchKey, LANE_ID, type LaneBatchName } from "./lanes.js";
+import { PackStore, type StoredBlob } from "./PackStore.js";
+
+/** The `config` object of a v2 repository (docs/format-v2.md). */
+export interface V2Config {
+  readonly format: typeof FORMAT_NAME;
+  readonly version: 2;
+  readonly id: string;
+  readonly created: string;
+  readonly hash: "sha256";
+  readonly chunking: { readonly kind: "fastcdc" } & CdcParams;
+  readonly compression: "zstd";
+  readonly packSize: number;
+  readonly encryption: { readonly mode: "none" };
+}
+
+/** Why `c` is not a v2 config this reader knows, or undefined. */
+export function v2ConfigProblem(c: unknown): string | undefined {
+  const v = c as Record<string, unknown>;
+  if (typeof c !== "object" || c === null) return "it is not an object";
+  if (v.format !== FORMAT_NAME) return `format ${JSON.stringify(v.format)} is not "${FORMAT_NAME}"`;
+  if (v.version !== 2) return `version ${JSON.stringify(v.version)} is not 2`;
+  if (typeof v.id !== "string" || !/^[0-9a-f]{32}$/.test(v.id)) return "id is not 32 hex digits";
+  if (v.hash !== "sha256") return `hash ${JSON.stringify(v.hash)} is not known`;
+  if (v.compression !== "zstd") return `compression ${JSON.stringify(v.compression)} is not known`;
+  const enc = v.encryption as Record<string, unknown> | undefined;
+  if (enc?.mode !== "none") return `encryption mode ${JSON.stringify(enc?.mode)} is not known to this reader`;
+  const chunking = v.chunking as Record<string, unknown> | undefined;
+  if (chunking?.kind !== "fastcdc") return `chunking ${JSON.stringify(chunking?.kind)} is not known`;
+  const problem = cdcParamsProblem(chunking as unknown as CdcParams);
+  if (problem) return `chunking: ${problem}`;
+  if (!Number.isSafeInteger(v.packSize) || (v.packSize as number) < 1 << 20 || (v.packSize as number) > 1 << 30) return "packSize is not 1 MiB to 1 GiB";
+  return undefined;
+}
+
+/**
+ * A v2 repository on a store: its config, its packs, and writers and readers of its lanes. The agent does not use
+ * it yet (it writes v1); it is the whole of v2 as docs/format-v2.md specifies it, except checkpoints.
+ */
+export class RepositoryV2 {
+  readonly storage: StorageBackend;
+  readonly prefix: string;
+  readonly config: V2Config;
+  readonly packs: PackStore;
+  readonly chunker: FastCdc;
+
+  private constructor(storage: StorageBackend, prefix: string, config: V2Config) {
+    this.storage = storage;
+    this.prefix = prefix;
+    this.config = config;
+    this.packs = new PackStore(storage, { prefix, packSize: config.packSize });
+    this.chunker = new FastCdc(config.chunking);
+  }
+
+  /** Creates a v2 repository under `prefix`; refuses when there is a config already. */
+  static async create(storage: StorageBackend, options: { prefix?: string; packSize?: number; chunking?: CdcParams } = {}): Promise<RepositoryV2> {
+    const prefix = options.prefix ?? "";
+    if (await storage.head(`${prefix}config`)) throw new BackupError("REPOSITORY_INVALID", `there is a repository at ${storage.description} already`);
+    const config: V2Config = {
+      format: FORMAT_NAME,
+      version: 2,
+      id: randomBytes(16).toString("hex"),
+      created: new Date().toISOString(),
+      hash: "sha256",
+      chunking: { kind: "fastcdc", ...(options.chunking ?? DEFAULT_CDC) },
+      compression: "zstd",
+      packSize: options.packSize ?? 16 * 1024 * 1024,
+      encryption: { mode: "none" },
+    };
+    const problem = v2ConfigProblem(config);
+    if (problem) throw new BackupError("REPOSITORY_INVALID", `cannot create a v2 repository: ${problem}`);
+    const body = Buffer.from(`${JSON.stringify(config, null, 2)}\n`);
+    await storage.put(`${prefix}config`, body, body.length);
+    await storage.sync?.();
+    return new RepositoryV2(storage, prefix, config);
+  }
+
+  /** Opens the v2 repository under `prefix`. */
+  static async open(storage: StorageBackend, options: { prefix?: string } = {}): Promise<RepositoryV2> {
+    const prefix = options.prefix ?? "";
+    const key = `${prefix}config`;
+    let config: unknown;
+    try {
+      config = JSON.parse((await collectStream(await storage.get(key), { limit: 1 << 20 })).toString("utf8"));
+    } catch (err) {
+      if (err instanceof StorageError && err.code === "STORAGE_NOT_FOUND")
+        throw new BackupError("REPOSITORY_INVALID", `no repository at ${storage.description}`);
+      throw new StorageError("INTEGRITY", `repository config ${key} is not JSON`, { key, transient: false });
+    }
+    const problem = v2ConfigProblem(config);
+    if (problem) throw new BackupError("REPOSITORY_INVALID", `${key}: ${problem}`);
+    return new RepositoryV2(storage, prefix, config as V2Config);
+  }
+
+  /** The batches of one lane, in sequence order (from a listing). */
+  async laneBatches(lane: string): Promise<LaneBatchName[]> {
+    const out: LaneBatchName[] = [];
+    for await (const info of this.storage.list(`${this.prefix}lanes/${lane}/batch/`)) {
+      const name = parseLaneBatchKey(info.key.slice(this.prefix.length));
+      if (name) out.push(name);
+    }
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Every lane id with a `lane` object. */
+  async lanes(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const info of this.storage.list(`${this.prefix}lanes/`)) {
+      const m = /^lanes\/([0-9a-f]{32})\/lane$/.exec(info.key.slice(this.prefix.length));
+      if (m) out.push(m[1]!);
+    }
+    return out;
+  }
+
+  /** One batch, read and verified (digest, header, count, records). */
+  async readBatch(name: LaneBatchName): Promise<{ prev: string | null; blobs: StoredBlob[]; records: IndexRecord[] }> {
+    const key = this.prefix + name.key;
+    return decodeLaneBatch(name, await collectStream(await this.storage.get(key)), key);
+  }
+
+  /** A writer of the lane `lane` (16 random bytes, hex); the lane's `lane` object is written first when missing. */
+  async openLane(lane: string = randomBytes(16).toString("hex"), host = "unknown"): Promise<LaneWriter> {
+    if (!LANE_ID.test(lane)) throw new RangeError(`not a lane id: ${JSON.stringify(lane)}`);
+    const key = this.prefix + laneKey(lane);
+    if (!(await this.storage.head(key))) {
+      const body = Buffer.from(`${JSON.stringify({ lane, host, created: new Date().toISOString() })}\n`);
+      await this.storage.put(key, body, body.length);
+    }
+    const last = (await this.laneBatches(lane)).at(-1);
+    return new LaneWriter(this, lane, last);
+  }
+}
+
+/**
+ * Appends to one lane. Only this writer writes there, so a commit is one put (no re-check, no rewrite): the packs
+ * are flushed and made durable first, then the batch names their blobs and the records that use them.
+ */
+export class LaneWriter {
+  readonly #repo: RepositoryV2;
+  readonly lane: string;
+  #last: LaneBatchName | undefined;
+
+  constructor(repo: RepositoryV2, lane: string, last: LaneBatchName | undefined) {
+    this.#repo = repo;
+    this.lane = lane;
+    this.#last = last;
+  }
+
+  /** Writes one batch: the blobs stored since the last commit, then `records`. */
+  async commit(records: readonly IndexRecord[]): Promise<LaneBatchName> {
+    const repo = this.#repo;
+    const blobs = await repo.packs.flush();
+    const seq = this.#last ? this.#last.seq + 1 : 0;
+    const time = Math.max(Date.now(), this.#last?.time ?? 0);
+    const { body, digest } = encodeLaneBatch({ lane: this.lane, seq, time, prev: this.#last?.digest ?? null }, blobs, records);
+    const name = parseLaneBatchKey(laneBatchKey(this.lane, seq, time, digest))!;
+    await repo.storage.put(repo.prefix + name.key, body, body.length);
+    await repo.storage.sync?.();
+    this.#last = name;
+    return name;
+  }
+}
