@@ -83,7 +83,8 @@ export type OptionNamer = (option: keyof B2StorageOptions) => string;
 
 const defaultNamer: OptionNamer = (option) => `B2Storage.options.${option}`;
 
-const KNOWN: readonly (keyof B2StorageOptions)[] = [
+/** Every option of {@link B2Storage}. */
+export const B2_STORAGE_OPTIONS: readonly (keyof B2StorageOptions)[] = [
   "keyId",
   "applicationKey",
   "bucketId",
@@ -131,7 +132,10 @@ const ownerKind = checkedKind<string>("a non-empty string of at most 200 charact
  * (through `where`) and what was expected. Credentials are never echoed.
  */
 export function parseB2StorageOptions(raw: unknown, where: OptionNamer = defaultNamer): ResolvedB2StorageOptions {
-  const o = PluginOptions.read("B2Storage", raw, KNOWN, { where: where as (option: string) => string, secret: ["keyId", "applicationKey", "bucketId"] });
+  const o = PluginOptions.read("B2Storage", raw, B2_STORAGE_OPTIONS, {
+    where: where as (option: string) => string,
+    secret: ["keyId", "applicationKey", "bucketId"],
+  });
   const int = (name: keyof B2StorageOptions, fallback: number, min: number, max: number): number => o.get(name, integerKind(min, max), fallback);
   const backoffBaseMs = int("backoffBaseMs", 500, 1, 600_000);
   return {

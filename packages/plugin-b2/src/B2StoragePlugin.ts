@@ -1,6 +1,6 @@
 import { ConfigError, MUST_BE_SET, PluginOptions, type BackupPlugin, type Engine, type Parameters, type StorageBackend } from "@rtbackup/core";
 import { B2Storage } from "./B2Storage.js";
-import { parseB2StorageOptions, type B2StorageOptions } from "./B2StorageOptions.js";
+import { B2_STORAGE_OPTIONS, parseB2StorageOptions, type B2StorageOptions } from "./B2StorageOptions.js";
 
 const PLUGIN_NAME = "B2StoragePlugin";
 
@@ -20,24 +20,8 @@ const PARAMETER_OF = {
   largeFileChunkSize: ["b2LargeFileChunkSize", "B2LargeFileChunkSize"],
 } as const satisfies Partial<Record<keyof B2StorageOptions, readonly [keyof Parameters, string]>>;
 
-const KNOWN_OPTIONS: readonly (keyof B2StoragePluginOptions)[] = [
-  "keyId",
-  "applicationKey",
-  "bucketId",
-  "largeFileThreshold",
-  "largeFileChunkSize",
-  "namePrefix",
-  "deleteMode",
-  "partConcurrency",
-  "listPageSize",
-  "requestTimeoutMs",
-  "maxAttempts",
-  "backoffBaseMs",
-  "backoffMaxMs",
-  "authorizeUrl",
-  "owner",
-  "cancelStaleLargeFiles",
-];
+/** The plugin takes every option of B2Storage but the logger (it passes its own). */
+const KNOWN_OPTIONS = B2_STORAGE_OPTIONS.filter((o) => o !== "logger");
 
 /**
  * Supplies the Backblaze B2 backend ({@link B2Storage}) when the parameters say `storage` is `b2`. It taps only the
