@@ -87,12 +87,18 @@ export class RepositoryV2 {
   static async open(storage: StorageBackend, options: { prefix?: string } = {}): Promise<RepositoryV2> {
     const prefix = options.prefix ?? "";
     const key = `${prefix}config`;
-    let config: unknown;
+    let bytes: Buffer;
     try {
-      config = JSON.parse((await collectStream(await storage.get(key), { limit: 1 << 20 })).toString("utf8"));
+      bytes = await collectStream(await storage.get(key), { limit: 1 << 20 });
     } catch (err) {
       if (err instanceof StorageError && err.code === "STORAGE_NOT_FOUND")
         throw new BackupError("REPOSITORY_INVALID", `no repository at ${storage.description}`);
+      throw err;
+    }
+    let config: unknown;
+    try {
+      config = JSON.parse(bytes.toString("utf8"));
+    } catch {
       throw new StorageError("INTEGRITY", `repository config ${key} is not JSON`, { key, transient: false });
     }
     const problem = v2ConfigProblem(config);
@@ -147,6 +153,7 @@ export class LaneWriter {
   readonly #repo: RepositoryV2;
   readonly lane: string;
   #last: LaneBatchName | undefined;
+  #chain: Promise<void> = Promise.resolve();
 
   constructor(repo: RepositoryV2, lane: string, last: LaneBatchName | undefined) {
     this.#repo = repo;
@@ -154,8 +161,17 @@ export class LaneWriter {
     this.#last = last;
   }
 
-  /** Writes one batch: the blobs stored since the last commit, then `records`. */
-  async commit(records: readonly IndexRecord[]): Promise<LaneBatchName> {
+  /** Writes one batch: the blobs stored since the last commit, then `records`. Commits run one at a time. */
+  commit(records: readonly IndexRecord[]): Promise<LaneBatchName> {
+    const next = this.#chain.then(() => this.#commit(records));
+    this.#chain = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  async #commit(records: readonly IndexRecord[]): Promise<LaneBatchName> {
     const repo = this.#repo;
     const blobs = await repo.packs.flush();
     const seq = this.#last ? this.#last.seq + 1 : 0;
