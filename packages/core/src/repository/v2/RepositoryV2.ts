@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { BackupError, StorageError } from "../../errors.js";
 import { collectStream } from "../../io/collectStream.js";
 import type { StorageBackend } from "../../storage/StorageBackend.js";
-import type { IndexRecord } from "../../types.js";
+import type { FileEntry, IndexRecord } from "../../types.js";
 import { FORMAT_NAME } from "../format.js";
 import { DEFAULT_CDC, FastCdc, cdcParamsProblem, type CdcParams } from "./fastcdc.js";
-import { decodeLaneBatch, encodeLaneBatch } from "./laneBatch.js";
+import { decodeCheckpointV2, decodeLaneBatch, encodeCheckpointV2, encodeLaneBatch, parseCheckpointKey, type CheckpointName } from "./laneBatch.js";
 import { laneBatchKey, laneKey, parseLaneBatchKey, LANE_ID, type LaneBatchName } from "./lanes.js";
 import { PackStore, type StoredBlob } from "./PackStore.js";
 
@@ -43,7 +43,7 @@ export function v2ConfigProblem(c: unknown): string | undefined {
 
 /**
  * A v2 repository on a store: its config, its packs, and writers and readers of its lanes. The agent does not use
- * it yet (it writes v1); it is the whole of v2 as docs/format-v2.md specifies it, except checkpoints.
+ * it yet (it writes v1); it is the whole of v2 as docs/format-v2.md specifies it.
  */
 export class RepositoryV2 {
   readonly storage: StorageBackend;
@@ -130,6 +130,37 @@ export class RepositoryV2 {
   async readBatch(name: LaneBatchName): Promise<{ prev: string | null; blobs: StoredBlob[]; records: IndexRecord[] }> {
     const key = this.prefix + name.key;
     return decodeLaneBatch(name, await collectStream(await this.storage.get(key)), key);
+  }
+
+  /** Every checkpoint, oldest first (by time, then lane, then digest: key order). */
+  async checkpoints(): Promise<CheckpointName[]> {
+    const out: CheckpointName[] = [];
+    for await (const info of this.storage.list(`${this.prefix}index/checkpoint/`)) {
+      const name = parseCheckpointKey(info.key.slice(this.prefix.length));
+      if (name) out.push(name);
+    }
+    return out.sort((a, b) => a.time - b.time || (a.key < b.key ? -1 : 1));
+  }
+
+  /** One checkpoint, read and verified. */
+  async readCheckpoint(name: CheckpointName): Promise<ReturnType<typeof decodeCheckpointV2>> {
+    return decodeCheckpointV2(name, await collectStream(await this.storage.get(this.prefix + name.key)));
+  }
+
+  /**
+   * Writes a checkpoint of `tree` (as `readTreeV2` gave it) that covers, of each lane, the batches up to `lanes`;
+   * `time` is the newest covered batch's time. Every blob the covered batches located is carried, named by a file
+   * or not: a later batch may name a blob stored before the checkpoint (deduplicated against it).
+   */
+  async writeCheckpoint(
+    writer: string,
+    tree: { entries: ReadonlyMap<string, FileEntry>; blobs: ReadonlyMap<string, StoredBlob> },
+    covered: { lanes: Readonly<Record<string, number>>; time: number },
+  ): Promise<CheckpointName> {
+    const { body, key } = encodeCheckpointV2({ lane: writer, time: covered.time, lanes: covered.lanes }, [...tree.blobs.values()], tree.entries.values());
+    await this.storage.put(this.prefix + key, body, body.length);
+    await this.storage.sync?.();
+    return parseCheckpointKey(key)!;
   }
 
   /** A writer of the lane `lane` (16 random bytes, hex); the lane's `lane` object is written first when missing. */

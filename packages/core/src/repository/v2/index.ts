@@ -29,6 +29,7 @@ export { PackStore, packKey } from "./PackStore.js";
 export type { PackStoreOptions, StoredBlob } from "./PackStore.js";
 export { LaneWriter, RepositoryV2, v2ConfigProblem } from "./RepositoryV2.js";
 export type { V2Config } from "./RepositoryV2.js";
-export { decodeLaneBatch, encodeLaneBatch } from "./laneBatch.js";
+export { decodeCheckpointV2, decodeLaneBatch, encodeCheckpointV2, encodeLaneBatch, parseCheckpointKey } from "./laneBatch.js";
+export type { CheckpointName } from "./laneBatch.js";
 export { readFileV2, readTreeV2 } from "./readTreeV2.js";
 export type { TreeV2 } from "./readTreeV2.js";

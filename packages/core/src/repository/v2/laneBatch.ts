@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { StorageError } from "../../errors.js";
-import type { IndexRecord } from "../../types.js";
+import type { FileEntry, IndexRecord } from "../../types.js";
 import { MAX_BATCH_BYTES, asRecord } from "../format.js";
 import { laneHeaderProblem, type LaneBatchHeader, type LaneBatchName } from "./lanes.js";
 import { PackError, blobEntryOf } from "./pack.js";
@@ -25,8 +25,23 @@ export function encodeLaneBatch(
 
 /** Reads a v2 batch: digest, size limit, header against the name, count, each `blob` and record checked. */
 export function decodeLaneBatch(name: LaneBatchName, bytes: Buffer, key: string): { prev: string | null; blobs: StoredBlob[]; records: IndexRecord[] } {
+  const { header, blobs, records } = decodeLines(name, bytes, key, (h) => laneHeaderProblem(h, name));
+  return { prev: (header as LaneBatchHeader).prev, blobs, records };
+}
+
+/**
+ * The lines of a v2 index object (a batch or a checkpoint): its digest checked against its name, at most
+ * MAX_BATCH_BYTES inflated, the header checked by `headerProblem` and against the line count, then `blob` lines
+ * (first) and records, each checked.
+ */
+function decodeLines(
+  name: { readonly digest: string },
+  bytes: Buffer,
+  key: string,
+  headerProblem: (header: unknown) => string | undefined,
+): { header: unknown; blobs: StoredBlob[]; records: IndexRecord[] } {
   const corrupt = (why: string): never => {
-    throw new StorageError("INTEGRITY", `index batch ${key} is corrupt: ${why}`, { key, transient: false });
+    throw new StorageError("INTEGRITY", `index object ${key} is corrupt: ${why}`, { key, transient: false });
   };
   if (createHash("sha256").update(bytes).digest("hex") !== name.digest) corrupt("its bytes do not hash to its name");
   let text = "";
@@ -44,16 +59,16 @@ export function decodeLaneBatch(name: LaneBatchName, bytes: Buffer, key: string)
       return corrupt(`line ${n + 1} is not JSON`);
     }
   };
-  const header = parse(lines[0]!, 0) as LaneBatchHeader;
-  const problem = laneHeaderProblem(header, name);
+  const header = parse(lines[0]!, 0) as { count?: unknown };
+  const problem = headerProblem(header);
   if (problem) corrupt(problem);
-  if (header.count !== lines.length - 1) corrupt(`its header counts ${header.count} lines, it has ${lines.length - 1}`);
+  if (header.count !== lines.length - 1) corrupt(`its header counts ${String(header.count)} lines, it has ${lines.length - 1}`);
   const blobs: StoredBlob[] = [];
   const records: IndexRecord[] = [];
   for (let i = 1; i < lines.length; i++) {
     const value = parse(lines[i]!, i) as Record<string, unknown>;
     if (value?.op !== "blob") {
-      records.push(asRecord(value, `index batch ${key} record ${i}`));
+      records.push(asRecord(value, `index object ${key} record ${i}`));
       continue;
     }
     if (records.length > 0) corrupt(`line ${i + 1}: a blob after the records (blobs come first)`);
@@ -65,5 +80,65 @@ export function decodeLaneBatch(name: LaneBatchName, bytes: Buffer, key: string)
       corrupt((err as Error).message);
     }
   }
-  return { prev: header.prev, blobs, records };
+  return { header, blobs, records };
+}
+
+const CHECKPOINT = /^index\/checkpoint\/(\d{13})-([0-9a-f]{32})-([0-9a-f]{64})$/;
+
+/** The name of a v2 checkpoint: `index/checkpoint/<time>-<lane>-<digest>`. */
+export interface CheckpointName {
+  readonly key: string;
+  readonly time: number;
+  readonly lane: string;
+  readonly digest: string;
+}
+
+/** The parts of a checkpoint key; undefined for anything else. */
+export function parseCheckpointKey(key: string): CheckpointName | undefined {
+  const m = CHECKPOINT.exec(key);
+  return m ? { key, time: Number(m[1]), lane: m[2]!, digest: m[3]! } : undefined;
+}
+
+/** A checkpoint's bytes: header (with the last batch it covers of each lane), the blobs its files name, the puts. */
+export function encodeCheckpointV2(
+  at: { lane: string; time: number; lanes: Readonly<Record<string, number>> },
+  blobs: readonly StoredBlob[],
+  entries: Iterable<FileEntry>,
+): { body: Buffer; digest: string; key: string } {
+  const lines: string[] = [];
+  for (const b of blobs) lines.push(JSON.stringify({ op: "blob", id: b.id, pack: b.pack, offset: b.offset, length: b.length, size: b.size, codec: b.codec }));
+  for (const e of entries) lines.push(JSON.stringify({ op: "put", ...e }));
+  const header = { v: 2, kind: "checkpoint", lane: at.lane, time: at.time, count: lines.length, lanes: at.lanes };
+  const body = gzipSync(Buffer.from(`${[JSON.stringify(header), ...lines].join("\n")}\n`));
+  const digest = createHash("sha256").update(body).digest("hex");
+  return { body, digest, key: `index/checkpoint/${String(at.time).padStart(13, "0")}-${at.lane}-${digest}` };
+}
+
+/** Reads a v2 checkpoint: digest, header against the name, the covered lanes, then its blobs and puts. */
+export function decodeCheckpointV2(name: CheckpointName, bytes: Buffer): { lanes: Record<string, number>; blobs: StoredBlob[]; entries: FileEntry[] } {
+  const corrupt = (why: string): never => {
+    throw new StorageError("INTEGRITY", `checkpoint ${name.key} is corrupt: ${why}`, { key: name.key, transient: false });
+  };
+  let header: Record<string, unknown> = {};
+  const { blobs, records } = decodeLines(name, bytes, name.key, (h) => {
+    header = h as Record<string, unknown>;
+    if (header.v !== 2 || header.kind !== "checkpoint") return "its header is not a v2 checkpoint's";
+    if (header.lane !== name.lane || header.time !== name.time) return "its header does not match its name";
+    return undefined;
+  });
+  const lanes = header.lanes as Record<string, unknown>;
+  if (
+    typeof lanes !== "object" ||
+    lanes === null ||
+    !Object.entries(lanes).every(([l, s]) => /^[0-9a-f]{32}$/.test(l) && Number.isSafeInteger(s) && (s as number) >= 0)
+  ) {
+    corrupt("its header's lanes are not lane ids with sequence numbers");
+  }
+  const entries: FileEntry[] = [];
+  for (const r of records) {
+    if (r.op !== "put") corrupt(`it holds a ${r.op} record (a checkpoint holds only puts)`);
+    const { op: _op, ...entry } = r as Extract<IndexRecord, { op: "put" }>;
+    entries.push(entry);
+  }
+  return { lanes: lanes as Record<string, number>, blobs, entries };
 }

@@ -1,7 +1,8 @@
 import { BackupError } from "../../errors.js";
 import type { FileEntry } from "../../types.js";
 import { applyRecord } from "../format.js";
-import { checkLane, mergeLanes, type LaneBatchName, type LaneDamage } from "./lanes.js";
+import type { CheckpointName } from "./laneBatch.js";
+import { checkLane, compareLaneBatches, mergeLanes, type LaneBatchName, type LaneDamage } from "./lanes.js";
 import type { StoredBlob } from "./PackStore.js";
 import type { RepositoryV2 } from "./RepositoryV2.js";
 
@@ -11,38 +12,103 @@ export interface TreeV2 {
   readonly blobs: Map<string, StoredBlob>;
   /** What was wrong with a lane (a gap, a broken chain): the batches before it were applied. */
   readonly damage: LaneDamage[];
+  /** The checkpoint the read started from, if any. */
+  readonly checkpoint: CheckpointName | undefined;
+  /** The last batch applied of each lane (what a checkpoint of this tree covers). */
+  readonly covered: Record<string, number>;
+  /** The newest applied batch's time (0 with none). */
+  readonly time: number;
 }
 
 /**
  * Reads every lane (docs/format-v2.md "Merging lanes"): each lane's batches checked (sequence, `prev` chain, time),
  * then all lanes' batches applied in one order, batch time then lane id then sequence number, so the later commit
- * of a path wins. `at` keeps only batches committed at or before that time. A lane is applied up to its first
- * damage. A file that names a blob no batch located, or whose size is not the sum of its blobs, is an error.
+ * of a path wins. It starts from the newest usable checkpoint (see {@link usableCheckpoint}). `at` keeps only what
+ * was committed at or before that time. A lane is applied up to its first damage. A file that names a blob no batch
+ * located, or whose size is not the sum of its blobs, is an error.
  */
 export async function readTreeV2(repo: RepositoryV2, options: { at?: number } = {}): Promise<TreeV2> {
+  const listed = new Map<string, LaneBatchName[]>();
+  for (const lane of await repo.lanes())
+    listed.set(
+      lane,
+      (await repo.laneBatches(lane)).filter((n) => options.at === undefined || n.time <= options.at),
+    );
+  const start = await usableCheckpoint(repo, listed, options.at);
+  const entries = new Map<string, FileEntry>();
+  const blobs = new Map<string, StoredBlob>();
+  if (start) {
+    for (const b of start.content.blobs) blobs.set(b.id, b);
+    for (const e of start.content.entries) entries.set(e.path, e);
+  }
   const damage: LaneDamage[] = [];
   const usable: LaneBatchName[][] = [];
   const read = new Map<string, Awaited<ReturnType<RepositoryV2["readBatch"]>>>();
-  for (const lane of await repo.lanes()) {
-    const names = (await repo.laneBatches(lane)).filter((n) => options.at === undefined || n.time <= options.at);
+  const covered: Record<string, number> = {};
+  for (const [lane, names] of listed) {
+    const from = (start?.content.lanes[lane] ?? -1) + 1;
     const batches = [];
-    for (const name of names) {
+    for (const name of names.filter((n) => n.seq >= from)) {
       const batch = await repo.readBatch(name);
       read.set(name.key, batch);
       batches.push({ name, prev: batch.prev });
     }
-    const problems = checkLane(batches);
+    const problems = checkLane(batches, from);
+    // The first batch after a checkpoint must follow the one it covers (whose digest is in its name).
+    const before = names.find((n) => n.seq === from - 1);
+    const first = batches[0];
+    if (before && first && first.name.seq === from && first.prev !== before.digest) {
+      problems.unshift({ kind: "chain", lane, seq: from, message: `lane ${lane} batch ${from} does not follow batch ${from - 1} (its prev is ${first.prev})` });
+    }
     damage.push(...problems);
     const stop = problems.length > 0 ? Math.min(...problems.map((p) => p.seq)) : Infinity;
-    usable.push(names.filter((n) => n.seq < stop));
+    const applied = batches.map((b) => b.name).filter((n) => n.seq < stop);
+    usable.push(applied);
+    const last = applied.at(-1)?.seq ?? from - 1;
+    if (last >= 0) covered[lane] = last;
   }
-  const entries = new Map<string, FileEntry>();
-  const blobs = new Map<string, StoredBlob>();
+  let time = start?.name.time ?? 0;
   for (const name of mergeLanes(usable)) {
     const batch = read.get(name.key)!;
     for (const blob of batch.blobs) if (!blobs.has(blob.id)) blobs.set(blob.id, blob);
     for (const record of batch.records) applyRecord(entries, record);
+    time = Math.max(time, name.time);
   }
+  checkSizes(entries, blobs);
+  return { entries, blobs, damage, checkpoint: start?.name, covered, time };
+}
+
+/**
+ * The newest checkpoint (at or before `at`) a reader may start from: every batch it covers is still listed (the
+ * lane's batch at the covered number is there), and every batch it does not cover comes after all it covers in the
+ * merge order, so that starting from it gives the same tree as reading every batch. Damaged ones are skipped.
+ */
+async function usableCheckpoint(repo: RepositoryV2, listed: ReadonlyMap<string, LaneBatchName[]>, at: number | undefined) {
+  const candidates = (await repo.checkpoints()).filter((c) => at === undefined || c.time <= at).reverse();
+  for (const name of candidates) {
+    let content;
+    try {
+      content = await repo.readCheckpoint(name);
+    } catch {
+      continue;
+    }
+    const coveredNames: LaneBatchName[] = [];
+    let present = true;
+    for (const [lane, seq] of Object.entries(content.lanes)) {
+      const batch = listed.get(lane)?.find((n) => n.seq === seq);
+      if (!batch) present = false;
+      else coveredNames.push(batch);
+    }
+    if (!present) continue;
+    const lastCovered = mergeLanes([coveredNames]).at(-1);
+    const uncovered = [...listed].flatMap(([lane, names]) => names.filter((n) => n.seq > (content.lanes[lane] ?? -1)));
+    if (lastCovered && uncovered.some((n) => compareLaneBatches(n, lastCovered) < 0)) continue;
+    return { name, content };
+  }
+  return undefined;
+}
+
+function checkSizes(entries: ReadonlyMap<string, FileEntry>, blobs: ReadonlyMap<string, StoredBlob>): void {
   for (const entry of entries.values()) {
     if (entry.type !== "file") continue;
     let size = 0;
@@ -53,7 +119,6 @@ export async function readTreeV2(repo: RepositoryV2, options: { at?: number } = 
     }
     if (size !== entry.size) throw new BackupError("INDEX_DAMAGED", `${entry.path}: its blobs hold ${size} bytes, the index says ${entry.size}`);
   }
-  return { entries, blobs, damage };
 }
 
 /** A file's content: its blobs in order, each one ranged read, verified. */
