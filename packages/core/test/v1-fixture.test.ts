@@ -1,13 +1,13 @@
-// A format v1 repository written by an earlier version (fixtures/v1-repository, made by its make.mjs) restores
+// A format v1 repository written by an earlier version (fixtures/v1-repository, made by its make.ts) restores
 // exactly, now and as of an earlier moment: v1 stays readable whatever later versions write.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createHash } from "node:crypto";
-import { cp, lstat, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LocalDirectoryStorage, Repository, Restorer, loadTree } from "@rtbackup/core";
+import { manifest } from "./helpers/manifest.js";
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "v1-repository");
 
@@ -15,30 +15,6 @@ interface Expected {
   source: string;
   first: { at: number; tree: Record<string, unknown> };
   last: { tree: Record<string, unknown> };
-}
-
-/** The same listing as make.mjs writes: entries keyed by the hex of their path's bytes. */
-async function manifest(root: Buffer): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {};
-  async function visit(dir: Buffer, rel: string) {
-    for (const raw of (await readdir(dir, { encoding: "buffer" })).sort(Buffer.compare)) {
-      const p = Buffer.concat([dir, Buffer.from("/"), raw]);
-      const key = `${rel}/${raw.toString("hex")}`;
-      const st = await lstat(p);
-      if (st.isDirectory()) {
-        out[key] = { type: "dir", mode: st.mode & 0o7777 };
-        await visit(p, key);
-      } else if (st.isSymbolicLink()) out[key] = { type: "symlink", target: (await readlink(p, { encoding: "buffer" })).toString("hex") };
-      else {
-        const sha256 = createHash("sha256")
-          .update(await readFile(p))
-          .digest("hex");
-        out[key] = { type: "file", mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs), size: st.size, sha256 };
-      }
-    }
-  }
-  await visit(root, "");
-  return out;
 }
 
 test("the v1 fixture restores exactly: the newest state, and the state as of its first backup", async () => {
