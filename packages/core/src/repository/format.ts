@@ -73,7 +73,12 @@ const pad = (n: number, width: number) => String(n).padStart(width, "0");
 
 /** Group directory of a batch sequence number. */
 export function batchGroup(seq: number): string {
-  return `index/batch/${pad(Math.floor(seq / BATCH_GROUP_SIZE), 8)}/`;
+  return `index/batch/${groupName(seq)}/`;
+}
+
+/** The group directory name of a sequence number: floor(seq / 10,000), 8 digits (v1's journal and v2's lanes). */
+export function groupName(seq: number): string {
+  return pad(Math.floor(seq / BATCH_GROUP_SIZE), 8);
 }
 
 /** Key of a batch object: the group, then `<seq>-<time>-<sha256 of the stored bytes>`. */

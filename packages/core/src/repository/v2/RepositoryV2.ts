@@ -116,14 +116,24 @@ export class RepositoryV2 {
     return out.sort((a, b) => a.seq - b.seq);
   }
 
-  /** Every lane id with a `lane` object. */
-  async lanes(): Promise<string[]> {
-    const out: string[] = [];
+  /**
+   * Every lane with a `lane` object, and its batches in sequence order, from one listing of `lanes/` (the listing
+   * returns both kinds of object: listing each lane again would read every batch name twice).
+   */
+  async lanes(): Promise<Map<string, LaneBatchName[]>> {
+    const lanes = new Map<string, LaneBatchName[]>();
+    const batches: LaneBatchName[] = [];
     for await (const info of this.storage.list(`${this.prefix}lanes/`)) {
-      const m = /^lanes\/([0-9a-f]{32})\/lane$/.exec(info.key.slice(this.prefix.length));
-      if (m) out.push(m[1]!);
+      const key = info.key.slice(this.prefix.length);
+      const lane = /^lanes\/([0-9a-f]{32})\/lane$/.exec(key)?.[1];
+      if (lane) lanes.set(lane, []);
+      else {
+        const name = parseLaneBatchKey(key);
+        if (name) batches.push(name);
+      }
     }
-    return out;
+    for (const name of batches.sort((a, b) => a.seq - b.seq)) lanes.get(name.lane)?.push(name);
+    return lanes;
   }
 
   /** One batch, read and verified (digest, header, count, records). */

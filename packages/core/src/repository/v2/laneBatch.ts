@@ -9,6 +9,11 @@ import type { StoredBlob } from "./PackStore.js";
 
 const PACK_ID = /^[0-9a-f]{64}$/;
 
+/** The `blob` line of a batch or a checkpoint: where one blob is. */
+function blobLine(b: StoredBlob): string {
+  return JSON.stringify({ op: "blob", id: b.id, pack: b.pack, offset: b.offset, length: b.length, size: b.size, codec: b.codec });
+}
+
 /** The bytes of a v2 batch (gzip of JSON lines: header, `blob` records, then the records) and their digest. */
 export function encodeLaneBatch(
   at: Pick<LaneBatchHeader, "lane" | "seq" | "time" | "prev">,
@@ -17,7 +22,7 @@ export function encodeLaneBatch(
 ): { body: Buffer; digest: string } {
   const header: LaneBatchHeader = { v: 2, kind: "batch", lane: at.lane, seq: at.seq, time: at.time, count: blobs.length + records.length, prev: at.prev };
   const lines = [JSON.stringify(header)];
-  for (const b of blobs) lines.push(JSON.stringify({ op: "blob", id: b.id, pack: b.pack, offset: b.offset, length: b.length, size: b.size, codec: b.codec }));
+  for (const b of blobs) lines.push(blobLine(b));
   for (const r of records) lines.push(JSON.stringify(r));
   const body = gzipSync(Buffer.from(`${lines.join("\n")}\n`));
   return { body, digest: createHash("sha256").update(body).digest("hex") };
@@ -106,7 +111,7 @@ export function encodeCheckpointV2(
   entries: Iterable<FileEntry>,
 ): { body: Buffer; digest: string; key: string } {
   const lines: string[] = [];
-  for (const b of blobs) lines.push(JSON.stringify({ op: "blob", id: b.id, pack: b.pack, offset: b.offset, length: b.length, size: b.size, codec: b.codec }));
+  for (const b of blobs) lines.push(blobLine(b));
   for (const e of entries) lines.push(JSON.stringify({ op: "put", ...e }));
   const header = { v: 2, kind: "checkpoint", lane: at.lane, time: at.time, count: lines.length, lanes: at.lanes };
   const body = gzipSync(Buffer.from(`${[JSON.stringify(header), ...lines].join("\n")}\n`));

@@ -1,7 +1,4 @@
-import { BATCH_GROUP_SIZE, MAX_CHECKPOINT_ENTRIES } from "../format.js";
-
-/** The group directory of a sequence number: floor(seq / 10,000), 8 digits, as in v1. */
-const groupOf = (seq: number) => String(Math.floor(seq / BATCH_GROUP_SIZE)).padStart(8, "0");
+import { MAX_CHECKPOINT_ENTRIES, groupName } from "../format.js";
 
 /** A lane id: 16 random bytes, in lowercase hex. */
 export const LANE_ID = /^[0-9a-f]{32}$/;
@@ -45,7 +42,7 @@ export function laneKey(lane: string): string {
 
 /** The listing prefix of a lane's batches of one group (10,000 sequence numbers). */
 export function laneGroupPrefix(lane: string, seq: number): string {
-  return `lanes/${lane}/batch/${groupOf(seq)}/`;
+  return `lanes/${lane}/batch/${groupName(seq)}/`;
 }
 
 /** `lanes/<lane>/batch/<group>/<seq>-<time>-<digest>`. */
@@ -59,7 +56,7 @@ export function parseLaneBatchKey(key: string): LaneBatchName | undefined {
   const m = LANE_BATCH.exec(key);
   if (!m) return undefined;
   const seq = Number(m[3]);
-  if (m[2] !== groupOf(seq)) return undefined;
+  if (m[2] !== groupName(seq)) return undefined;
   return { key, lane: m[1]!, seq, time: Number(m[4]), digest: m[5]! };
 }
 

@@ -29,10 +29,10 @@ export interface TreeV2 {
  */
 export async function readTreeV2(repo: RepositoryV2, options: { at?: number } = {}): Promise<TreeV2> {
   const listed = new Map<string, LaneBatchName[]>();
-  for (const lane of await repo.lanes())
+  for (const [lane, names] of await repo.lanes())
     listed.set(
       lane,
-      (await repo.laneBatches(lane)).filter((n) => options.at === undefined || n.time <= options.at),
+      names.filter((n) => options.at === undefined || n.time <= options.at),
     );
   const start = await usableCheckpoint(repo, listed, options.at);
   const entries = new Map<string, FileEntry>();
