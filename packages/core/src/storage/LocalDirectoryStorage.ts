@@ -126,26 +126,24 @@ export class LocalDirectoryStorage implements StorageBackend {
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
     const file = this.#file(key);
-    if (!range) {
-      const small = await this.#readSmall(key, file);
-      if (small) return Readable.from([small]);
-    }
+    if (!range) return this.#readWhole(key, file);
     const info = await this.head(key);
     if (!info) throw new StorageError("STORAGE_NOT_FOUND", `object not found: ${key}`, { key, transient: false });
-    if (range && (range.start < 0 || range.end < range.start || range.start >= Math.max(info.size, 1))) {
+    if (range.start < 0 || range.end < range.start || range.start >= Math.max(info.size, 1)) {
       throw new StorageError("STORAGE_FAILED", `get ${key}: invalid range ${range.start}-${range.end}`, {
         key,
         transient: false,
       });
     }
-    return createReadStream(file, range ? { start: range.start, end: Math.min(range.end, info.size - 1) } : {});
+    return createReadStream(file, { start: range.start, end: Math.min(range.end, info.size - 1) });
   }
 
   /**
-   * A whole object of at most {@link SMALL_OBJECT} bytes in four calls (open, fstat, read, close) instead of a
-   * stat and a read stream: restoring many small files is mostly these round trips. Undefined for a larger object.
+   * A whole object through one open fd: an object of at most {@link SMALL_OBJECT} bytes is read at once (open,
+   * fstat, read, close: restoring many small files is mostly these round trips); a larger one is streamed from the
+   * same fd, which the stream closes.
    */
-  async #readSmall(key: string, file: string): Promise<Buffer | undefined> {
+  async #readWhole(key: string, file: string): Promise<Readable> {
     let handle;
     try {
       handle = await open(file, "r");
@@ -153,10 +151,14 @@ export class LocalDirectoryStorage implements StorageBackend {
       if (isErrno(err, "ENOENT", "ENOTDIR", "EISDIR")) throw new StorageError("STORAGE_NOT_FOUND", `object not found: ${key}`, { key, transient: false });
       throw err;
     }
+    let streaming = false;
     try {
       const info = await handle.stat();
       if (!info.isFile()) throw new StorageError("STORAGE_NOT_FOUND", `object not found: ${key}`, { key, transient: false });
-      if (info.size > SMALL_OBJECT) return undefined;
+      if (info.size > SMALL_OBJECT) {
+        streaming = true;
+        return handle.createReadStream();
+      }
       // One byte more than the size, so an object that grew since the fstat is read whole (and fails verification).
       const buffer = Buffer.allocUnsafe(info.size + 1);
       let length = 0;
@@ -165,9 +167,9 @@ export class LocalDirectoryStorage implements StorageBackend {
         if (bytesRead === 0) break;
         length += bytesRead;
       }
-      return buffer.subarray(0, length);
+      return Readable.from([buffer.subarray(0, length)]);
     } finally {
-      await handle.close();
+      if (!streaming) await handle.close();
     }
   }
 
