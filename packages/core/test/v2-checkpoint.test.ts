@@ -5,8 +5,9 @@ import * as assert from "uvu/assert";
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalDirectoryStorage, type StorageBackend } from "@rtbackup/core";
+import { LocalDirectoryStorage } from "@rtbackup/core";
 import { RepositoryV2, encodeLaneBatch, laneBatchKey, readTreeV2, type TreeV2 } from "@rtbackup/core/v2";
+import { counting } from "./helpers/counting.js";
 import { backupTree } from "./helpers/v2writer.js";
 
 const CHUNKING = { minSize: 4096, avgSize: 16384, maxSize: 65536, seed: 0 };
@@ -14,20 +15,7 @@ const CHUNKING = { minSize: 4096, avgSize: 16384, maxSize: 65536, seed: 0 };
 /** A local store that counts the batch objects it is asked for. */
 async function setup() {
   const dir = await mkdtemp(join(tmpdir(), "rtb-v2-cp-"));
-  const local = new LocalDirectoryStorage({ path: join(dir, "store") });
-  const reads = { batches: 0 };
-  const storage: StorageBackend = {
-    description: local.description,
-    put: (k, b, s) => local.put(k, b, s),
-    get(k, r) {
-      if (k.includes("/batch/")) reads.batches++;
-      return local.get(k, r);
-    },
-    head: (k) => local.head(k),
-    list: (p) => local.list(p),
-    delete: (k) => local.delete(k),
-    sync: () => local.sync(),
-  };
+  const { storage, calls: reads } = counting(new LocalDirectoryStorage({ path: join(dir, "store") }));
   const repo = await RepositoryV2.create(storage, { packSize: 1 << 20, chunking: CHUNKING });
   return { dir, storage, repo, reads, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

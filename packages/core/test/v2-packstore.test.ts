@@ -6,8 +6,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalDirectoryStorage, StorageError, type StorageBackend } from "@rtbackup/core";
+import { LocalDirectoryStorage, StorageError } from "@rtbackup/core";
 import { PackStore, packKey, type StoredBlob } from "@rtbackup/core/v2";
+import { counting } from "./helpers/counting.js";
 import { flaky, seeded } from "./helpers/flaky.js";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -16,23 +17,7 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 async function store() {
   const dir = await mkdtemp(join(tmpdir(), "rtb-packstore-"));
   const local = new LocalDirectoryStorage({ path: dir });
-  const calls = { put: 0, get: 0, ranged: 0 };
-  const counted: StorageBackend = {
-    description: local.description,
-    put(k, b, size) {
-      calls.put++;
-      return local.put(k, b, size);
-    },
-    get(k, r) {
-      calls.get++;
-      if (r) calls.ranged++;
-      return local.get(k, r);
-    },
-    head: (k) => local.head(k),
-    list: (p) => local.list(p),
-    delete: (k) => local.delete(k),
-    sync: () => local.sync(),
-  };
+  const { storage: counted, calls } = counting(local);
   return { dir, local, counted, calls, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
