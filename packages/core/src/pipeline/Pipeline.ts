@@ -318,11 +318,14 @@ export class Pipeline implements IntakeOutput, ScanOutput {
 
   // Back-pressure and waiting.
 
-  /** Resolves when the pipeline is below the low-water mark (producers call it between submissions). */
+  /**
+   * Resolves when the pipeline is below the low-water mark (producers call it between submissions, from counted
+   * work). While it holds a producer, the producer is not counted as work in flight (`WorkTracker.aside`).
+   */
   waitForRoom(): Promise<void> {
     if (this.outstanding >= this.#context.parameters.queueHighWaterMark) this.#throttled = true;
     if (!this.#throttled) return Promise.resolve();
-    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+    return this.#context.work.aside(new Promise((resolve) => this.#roomWaiters.push(resolve)));
   }
 
   /** Resolves when nothing is in intake, stability, snapshots-in-progress, retries, or the action queue. */

@@ -20,7 +20,7 @@ export interface ScanOutput {
   admitMetadata(path: string): void;
   /** A tracked path the scan no longer found. */
   admitDelete(path: string): void;
-  /** Resolves when the pipeline has room again (back-pressure on the walk). */
+  /** Resolves when the pipeline has room again (back-pressure on the walk; a scan held here is not work in flight). */
   waitForRoom(): Promise<void>;
 }
 
@@ -97,7 +97,7 @@ export class Scanner {
       for (const path of goneSince(this.#cache, root, walked.seen, walked.unseen)) {
         deleted++;
         this.#out.admitDelete(path);
-        await this.#context.work.aside(this.#out.waitForRoom());
+        await this.#out.waitForRoom();
       }
     }
     const { seen, changed, unreadable, cancelled } = walked;
@@ -143,7 +143,7 @@ export class Scanner {
         // Directories and symlinks carry metadata only: no snapshot or stability check needed.
         if (stats.isFile()) this.#out.admitFile(path);
         else this.#out.admitMetadata(path);
-        await this.#context.work.aside(this.#out.waitForRoom());
+        await this.#out.waitForRoom();
         if (signal?.aborted) break;
       }
     }
