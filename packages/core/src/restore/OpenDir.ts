@@ -167,7 +167,7 @@ export class OpenDir {
     try {
       renameSync(tempPath, this.pathOf(name));
       if (lstatSync(this.pathOf(name), { throwIfNoEntry: false })?.ino !== ino) {
-        throw new BackupError("RESTORE_UNSAFE_PATH", `${label} was replaced by another object while restoring; its content is not the backup's`);
+        throw replacedWhileRestoring(label);
       }
     } catch (err) {
       removeSync(tempPath);
@@ -214,8 +214,7 @@ export class OpenDir {
   async renameChecked(from: Buffer, to: Buffer, ino: number, label: string): Promise<void> {
     await this.rename(from, to);
     const st = await this.lstat(to).catch(() => undefined);
-    if (st?.ino !== ino)
-      throw new BackupError("RESTORE_UNSAFE_PATH", `${label} was replaced by another object while restoring; its content is not the backup's`);
+    if (st?.ino !== ino) throw replacedWhileRestoring(label);
   }
 
   /** `lstat` of `name` (not followed). */
@@ -261,4 +260,9 @@ function removeSync(path: Buffer): void {
   } catch {
     // Already gone, or never made.
   }
+}
+
+/** The error for a name that, after the rename, holds another object than the one the restore made. */
+function replacedWhileRestoring(label: string): BackupError {
+  return new BackupError("RESTORE_UNSAFE_PATH", `${label} was replaced by another object while restoring; its content is not the backup's`);
 }

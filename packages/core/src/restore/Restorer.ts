@@ -227,7 +227,7 @@ export class Restorer {
       if (!out.write(data)) await new Promise<void>((r) => out.once("drain", () => r()));
     }
     if (written !== entry.size) {
-      throw new BackupError("INTEGRITY", `${entry.path}: content is ${written} bytes, the index says ${entry.size}`);
+      throw sizeMismatch(entry, written);
     }
   }
 
@@ -242,7 +242,7 @@ export class Restorer {
     if (entry.chunks.length <= 1) {
       // One chunk at most: fetched first, then the file is made in one synchronous step (OpenDir.placeFileSync).
       const data = entry.chunks.length === 0 ? Buffer.alloc(0) : await this.#chunk(entry.chunks[0]!);
-      if (data.length !== entry.size) throw new BackupError("INTEGRITY", `${entry.path}: content is ${data.length} bytes, the index says ${entry.size}`);
+      if (data.length !== entry.size) throw sizeMismatch(entry, data.length);
       dir.placeFileSync(temp, name, data, this.#meta(entry), item.dest);
       return;
     }
@@ -264,7 +264,7 @@ export class Restorer {
         written += data.length;
       }
       if (written !== entry.size) {
-        throw new BackupError("INTEGRITY", `${entry.path}: content is ${written} bytes, the index says ${entry.size}`);
+        throw sizeMismatch(entry, written);
       }
       await OpenDir.applyFileMeta(handle, this.#meta(entry));
     } catch (err) {
@@ -298,4 +298,9 @@ export class Restorer {
       throw err;
     }
   }
+}
+
+/** The error for content whose verified chunks do not add up to the size the index records. */
+function sizeMismatch(entry: FileEntry, bytes: number): BackupError {
+  return new BackupError("INTEGRITY", `${entry.path}: content is ${bytes} bytes, the index says ${entry.size}`);
 }
