@@ -3,7 +3,7 @@
 // uvu + tsx, then prints one plain summary line: "N passed, N failed". Exits non-zero if anything failed.
 // Usage: node scripts/run-tests.mjs [package-dir-or-file ...] [--filter REGEX]
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -142,6 +142,31 @@ if (targets.length === 0 && !filter) {
   await treeCheck("lint: eslint .", [bin("eslint", "bin/eslint.js"), "."], "npx eslint . lists the findings");
   await treeCheck("shape: scripts/check-shape.mjs", [join(root, "scripts", "check-shape.mjs")], "files at most 400 lines, functions at most 60");
 }
+/**
+ * Some tests run processes as an unprivileged user (nobody), which must reach the checkout. Run by root from a
+ * directory others cannot search (`mktemp -d` makes 0700 ones, a home directory may be one), search permission
+ * (o+x, not read) is added to each such ancestor for the run and taken back when the runner exits.
+ */
+function letOthersSearchCheckout() {
+  if (process.getuid?.() !== 0) return;
+  const changed = [];
+  for (let dir = root; ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+      changed.push([dir, mode]);
+    }
+    if (dir === dirname(dir)) break;
+  }
+  if (changed.length === 0) return;
+  process.stdout.write(`(search permission for others added to ${changed.map(([d]) => d).join(", ")} for this run)\n`);
+  process.on("exit", () => {
+    for (const [dir, mode] of changed) chmodSync(dir, mode);
+  });
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
+}
+
+letOthersSearchCheckout();
 for (const file of files) await runOne(file);
 if (failures.length) process.stdout.write(`failed files:\n${failures.map((f) => `  ${f}`).join("\n")}\n`);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
