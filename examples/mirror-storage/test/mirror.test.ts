@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, Engine, LocalDirectoryStorage, Repository, Restorer, loadTree, silentSink, type StorageBackend } from "@rtbackup/core";
+import {ConfigError, Engine, LocalDirectoryStorage, openRepository, Restorer, loadTree, silentSink, type StorageBackend} from "@rtbackup/core";
 import { readAll } from "@rtbackup/core/testing";
 import { MirrorStorage, MirrorStoragePlugin } from "@rtbackup/example-mirror-storage";
 
@@ -18,9 +18,9 @@ async function workspace() {
 }
 
 async function restoreFrom(storage: StorageBackend, out: string): Promise<number> {
-  const repo = await Repository.open(storage);
+  const repo = await openRepository(storage);
   const tree = await loadTree(repo, {});
-  const result = await new Restorer(repo).restore(Restorer.select(tree.entries, ["/"], true).entries, out);
+  const result = await new Restorer(tree.chunks).restore(Restorer.select(tree.entries, ["/"], true).entries, out);
   return result.errors;
 }
 

@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, Engine, LocalDirectoryStorage, Repository, loadTree, silentSink } from "@rtbackup/core";
+import {ConfigError, Engine, LocalDirectoryStorage, openRepository, loadTree, silentSink} from "@rtbackup/core";
 import { NoBackupMarkerPlugin } from "@rtbackup/example-nobackup-filter";
 
 async function workspace() {
@@ -33,7 +33,7 @@ async function workspace() {
 
 /** The paths in the backup's latest tree, relative to `src`. */
 async function backedUp(store: string, src: string): Promise<string[]> {
-  const tree = await loadTree(await Repository.open(new LocalDirectoryStorage({ path: store })), {});
+  const tree = await loadTree(await openRepository(new LocalDirectoryStorage({ path: store })), {});
   return [...tree.entries.keys()]
     .filter((p) => p.startsWith(`${src}/`))
     .map((p) => p.slice(src.length + 1))

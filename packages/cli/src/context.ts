@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { ConfigError, Engine, Repository, loadConfig, resolvePluginSpecs, stderrSink, type BackupPlugin, type LogSink, type Parameters } from "@rtbackup/core";
+import { ConfigError, Engine, openRepository, loadConfig, resolvePluginSpecs, stderrSink, type AnyRepository, type BackupPlugin, type LogSink, type Parameters } from "@rtbackup/core";
 import { presetPlugins, type PresetMode } from "./preset.js";
 import { terminalText } from "./terminalText.js";
 
@@ -74,11 +74,11 @@ export function createEngine(config: LoadedConfig, mode: PresetMode = "backup"):
 }
 
 /** Opens the repository for reading only (restore, list, cat): no state cache, no lock, nothing created. */
-export async function openRepositoryReadOnly(config: LoadedConfig): Promise<{ engine: Engine; repository: Repository }> {
+export async function openRepositoryReadOnly(config: LoadedConfig): Promise<{ engine: Engine; repository: AnyRepository }> {
   const engine = createEngine(config, "restore");
   const storage = await engine.openStore();
   try {
-    const repository = await Repository.open(storage, { prefix: config.parameters.repositoryPrefix });
+    const repository = await openRepository(storage, { prefix: config.parameters.repositoryPrefix });
     return { engine, repository };
   } catch (err) {
     await engine.stop().catch(() => undefined);

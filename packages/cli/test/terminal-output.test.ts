@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import { mkdir, mkdtemp, readdir, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalDirectoryStorage, Repository, dataKey, loadTree } from "@rtbackup/core";
+import {LocalDirectoryStorage, openRepository, dataKey, loadTree} from "@rtbackup/core";
 import { StatusLine } from "../src/StatusLine.js";
 import { estimateRemainingMs, formatDuration, formatProgress } from "../src/progressLine.js";
 import { RTB, rtb } from "./helpers/daemon.js";
@@ -105,7 +105,7 @@ test("rtb restore on a terminal: one progress line with a percentage and an ETA,
     const common = ["--store", store, "--state", join(dir, "state")];
     const backup = await rtb(["backup", src, ...common, "--no-progress"]);
     assert.is(backup.code, 0, backup.stderr);
-    const tree = await loadTree(await Repository.open(new LocalDirectoryStorage({ path: store })));
+    const tree = await loadTree(await openRepository(new LocalDirectoryStorage({ path: store })));
     await unlink(join(store, dataKey(tree.entries.get(join(src, `${EVIL}.gone`))!.chunks[0]!)));
 
     const tty = await rtbOnTerminal(["restore", "-r", src, "--to", join(dir, "tty"), ...common]);

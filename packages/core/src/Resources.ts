@@ -1,8 +1,9 @@
 import { rm } from "node:fs/promises";
 import type { Parameters } from "./config/Parameters.js";
 import type { Logger } from "./logger.js";
-import { Repository } from "./repository/Repository.js";
+import { isV2, openRepository, type AnyRepository } from "./repository/openRepository.js";
 import { syncStateCache, type SyncResult } from "./repository/syncState.js";
+import { syncLaneState } from "./repository/v2/syncLaneState.js";
 import type { Lock } from "./state/lock.js";
 import { StateCache } from "./state/StateCache.js";
 import type { StorageBackend } from "./storage/StorageBackend.js";
@@ -14,13 +15,13 @@ import type { StorageBackend } from "./storage/StorageBackend.js";
  */
 export class Resources {
   readonly storage: StorageBackend;
-  readonly repository: Repository;
+  readonly repository: AnyRepository;
   readonly cache: StateCache;
   /** What the start-up sync of the state cache with the index found. */
   readonly sync: SyncResult;
   readonly #lock: Lock;
 
-  private constructor(storage: StorageBackend, repository: Repository, cache: StateCache, sync: SyncResult, lock: Lock) {
+  private constructor(storage: StorageBackend, repository: AnyRepository, cache: StateCache, sync: SyncResult, lock: Lock) {
     this.storage = storage;
     this.repository = repository;
     this.cache = cache;
@@ -34,11 +35,14 @@ export class Resources {
     let storage: StorageBackend | undefined;
     try {
       storage = resolveStorage();
-      const repository = await Repository.open(storage, { prefix: parameters.repositoryPrefix, create: { chunkSize: parameters.chunkSize } });
+      const repository = await openRepository(storage, {
+        prefix: parameters.repositoryPrefix,
+        create: { format: parameters.repositoryFormat, chunkSize: parameters.chunkSize },
+      });
       // Staging copies left by a crash are stale: their files go through the pipeline again.
       await rm(parameters.stagingDirectory, { recursive: true, force: true }).catch(() => undefined);
       cache = await StateCache.open(parameters.remoteFileStateCachePath);
-      const sync = await syncStateCache(repository, cache, log);
+      const sync = isV2(repository) ? await syncLaneState(repository, cache, log) : await syncStateCache(repository, cache, log);
       return new Resources(storage, repository, cache, sync, lock);
     } catch (err) {
       await cache?.close();

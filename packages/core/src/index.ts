@@ -99,8 +99,11 @@ export { asRecord, batchKey, checkpointKey, chunkSizeProblem, dataKey, encodeInd
 export { Repository } from "./repository/Repository.js";
 
 // Reading the tree, restoring, checking
-export { loadTree } from "./restore/loadTree.js";
-export type { LoadTreeOptions, TreeView } from "./restore/loadTree.js";
+export { contentOf, loadTree } from "./restore/loadTree.js";
+export type { ChunkSource, LoadTreeOptions, TreeView } from "./restore/loadTree.js";
+export { isV2, openRepository } from "./repository/openRepository.js";
+export type { RepositoryV2 } from "./repository/v2/RepositoryV2.js";
+export type { AnyRepository, OpenAnyOptions, RepositoryFormat } from "./repository/openRepository.js";
 export { Restorer } from "./restore/Restorer.js";
 export type { RestoreEvent, RestoreResult, RestorerOptions, Selection } from "./restore/Restorer.js";
 export type { CheckReport, CheckSummary, CheckWarning, Damage, DamageKind, DependentVersion } from "./check/CheckReport.js";
@@ -110,6 +113,7 @@ export type { IndexScan } from "./check/scanIndex.js";
 export type { Replay } from "./check/replayIndex.js";
 export type { CheckContentOptions, ContentCheck } from "./check/checkContent.js";
 export { checkRepository } from "./check/checkRepository.js";
+export { checkRepositoryV2 } from "./check/checkRepositoryV2.js";
 export type { CheckOptions, CheckOutcome } from "./check/checkRepository.js";
 export { repairChunks } from "./check/repairChunks.js";
 export type { RepairOptions, RepairResult, RepairedChunk, UnrepairedChunk } from "./check/repairChunks.js";

@@ -5,7 +5,7 @@ import { readdirSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LocalDirectoryStorage, Repository, Restorer, loadTree, type FileEntry, type RestoreEvent } from "@rtbackup/core";
+import { LocalDirectoryStorage, Restorer, loadTree, openRepository, type ChunkSource, type FileEntry, type RestoreEvent } from "@rtbackup/core";
 import { backupOnce, workspace } from "./helpers/tree.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -24,19 +24,19 @@ function run(cmd: string, args: string[], cwd?: string): Promise<{ code: number 
 }
 
 /** A file entry of a one-file backup, to reuse its stored content under other paths. */
-async function sampleEntry(ws: Awaited<ReturnType<typeof workspace>>): Promise<{ repo: Repository; file: FileEntry; sequence: number }> {
+async function sampleEntry(ws: Awaited<ReturnType<typeof workspace>>): Promise<{ chunks: ChunkSource; file: FileEntry; sequence: number }> {
   await writeFile(join(ws.src, "f.txt"), "content\n");
   await backupOnce(ws);
-  const repo = await Repository.open(new LocalDirectoryStorage({ path: ws.store }));
+  const repo = await openRepository(new LocalDirectoryStorage({ path: ws.store }));
   const tree = await loadTree(repo);
   const file = [...tree.entries.values()].find((e) => e.path.endsWith("/f.txt"))!;
-  return { repo, file, sequence: tree.sequence };
+  return { chunks: tree.chunks, file, sequence: tree.sequence };
 }
 
 test("a tree deeper than PATH_MAX and wider than the directory fd cache restores, holding a bounded number of fds", async () => {
   const ws = await workspace();
   try {
-    const { repo, file } = await sampleEntry(ws);
+    const { chunks, file } = await sampleEntry(ws);
     const dir = (path: string): FileEntry => ({ ...file, path, type: "dir", size: 0, chunks: [], mode: 0o40750 });
     const entries: FileEntry[] = [];
     // 40 levels of 120-byte names: 4,840 bytes of path, beyond PATH_MAX (4,096), which no path-based call accepts.
@@ -52,7 +52,7 @@ test("a tree deeper than PATH_MAX and wider than the directory fd cache restores
     const before = readdirSync("/proc/self/fd").length;
     let most = before;
     const events: RestoreEvent[] = [];
-    const restorer = new Restorer(repo, {
+    const restorer = new Restorer(chunks, {
       maxOpenDirs: 8,
       concurrency: 4,
       onEvent: (e) => {
@@ -93,9 +93,10 @@ test("without /proc, restore fails up front with an error that says so, and writ
     await mkdir(target);
     // A child in its own mount namespace with /proc unmounted runs the restore and prints what happened.
     const script = [
-      `import { LocalDirectoryStorage, Repository, Restorer } from "@rtbackup/core";`,
-      `const repo = await Repository.open(new LocalDirectoryStorage({ path: ${JSON.stringify(ws.store)} }));`,
-      `try { await new Restorer(repo).restore([${JSON.stringify(file)}], ${JSON.stringify(target)}); console.log(JSON.stringify({ ok: true })); }`,
+      `import { LocalDirectoryStorage, Restorer, loadTree, openRepository } from "@rtbackup/core";`,
+      `const repo = await openRepository(new LocalDirectoryStorage({ path: ${JSON.stringify(ws.store)} }));`,
+      `const tree = await loadTree(repo);`,
+      `try { await new Restorer(tree.chunks).restore([${JSON.stringify(file)}], ${JSON.stringify(target)}); console.log(JSON.stringify({ ok: true })); }`,
       `catch (err) { console.log(JSON.stringify({ code: err.code, message: err.message })); }`,
     ].join("\n");
     const shell = 'umount -l /proc && exec "$0" --input-type=module -e "$1"';

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Engine, LocalDirectoryStorage, Repository, Restorer, loadTree, silentSink, type RestoreEvent } from "@rtbackup/core";
+import {Engine, LocalDirectoryStorage, openRepository, Restorer, loadTree, silentSink, type RestoreEvent} from "@rtbackup/core";
 
 const NOBODY = 65534;
 const TRIES = 200;
@@ -95,8 +95,9 @@ test("a local user swapping directories and temp files under a running restore c
     } finally {
       await engine.stop();
     }
-    const repo = await Repository.open(new LocalDirectoryStorage({ path: join(base, "store") }));
-    const entries = Restorer.select((await loadTree(repo)).entries, [src], true).entries;
+    const repo = await openRepository(new LocalDirectoryStorage({ path: join(base, "store") }));
+    const tree = await loadTree(repo);
+    const entries = Restorer.select(tree.entries, [src], true).entries;
     assert.ok(
       entries.some((e) => e.type === "file" && (e.mode & 0o7777) === 0o4755) && entries.some((e) => e.type === "symlink"),
       "the tree has a setuid file and a symlink",
@@ -136,7 +137,7 @@ test("a local user swapping directories and temp files under a running restore c
       for (const name of await readdir(target)) await rm(join(target, name), { recursive: true, force: true });
       process.kill(pid, "SIGCONT");
       const events: RestoreEvent[] = [];
-      const result = await new Restorer(repo, { onEvent: (e) => events.push(e), concurrency: 4 }).restore(entries, target);
+      const result = await new Restorer(tree.chunks, { onEvent: (e) => events.push(e), concurrency: 4 }).restore(entries, target);
       process.kill(pid, "SIGSTOP");
       await stopped(pid);
       assert.is(result.restored + result.errors + result.unsafe, entries.length, `try ${tries}: every entry restored or reported: ${JSON.stringify(events)}`);

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Engine, LocalDirectoryStorage, Repository, loadTree, silentSink } from "@rtbackup/core";
+import {Engine, LocalDirectoryStorage, openRepository, loadTree, silentSink} from "@rtbackup/core";
 import { backupOnce, testParameters, workspace } from "./helpers/tree.js";
 
 test("a scan cancelled part-way deletes nothing it did not get to see", async () => {
@@ -31,7 +31,7 @@ test("a scan cancelled part-way deletes nothing it did not get to see", async ()
     } finally {
       await engine.stop();
     }
-    const tree = await loadTree(await Repository.open(new LocalDirectoryStorage({ path: ws.store })));
+    const tree = await loadTree(await openRepository(new LocalDirectoryStorage({ path: ws.store })));
     assert.is([...tree.entries.keys()].filter((p) => p.endsWith("/f.txt")).length, 40);
   } finally {
     await ws.cleanup();

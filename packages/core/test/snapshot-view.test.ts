@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Engine, LocalDirectoryStorage, Repository, loadTree, silentSink, type BackupPlugin, type Snapshot } from "@rtbackup/core";
+import {Engine, LocalDirectoryStorage, openRepository, loadTree, silentSink, type BackupPlugin, type Snapshot} from "@rtbackup/core";
 import { backupOnce, testParameters, workspace } from "./helpers/tree.js";
 
 /** A snapshot strategy whose views are empty directories, as a clone that failed to mount leaves them. */
@@ -48,7 +48,7 @@ test("files missing from a failed (empty) snapshot view but present on disk are 
     } finally {
       await engine.stop();
     }
-    const tree = await loadTree(await Repository.open(new LocalDirectoryStorage({ path: ws.store })));
+    const tree = await loadTree(await openRepository(new LocalDirectoryStorage({ path: ws.store })));
     assert.ok(tree.entries.has(join(ws.src, "a.txt")) && tree.entries.has(join(ws.src, "sub", "b.txt")), "the index still has both files");
   } finally {
     await ws.cleanup();

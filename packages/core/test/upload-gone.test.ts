@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { LocalDirectoryStorage, Repository, loadTree, type ManualClock, type Runtime } from "@rtbackup/core";
+import {LocalDirectoryStorage, openRepository, loadTree, type ManualClock, type Runtime} from "@rtbackup/core";
 import { CopySnapshotPlugin, advance, pipelineEngine, settle } from "./helpers/pipeline.js";
 import { workspace } from "./helpers/tree.js";
 
@@ -20,7 +20,7 @@ async function drain(clock: ManualClock, runtime: Runtime): Promise<void> {
 }
 
 async function indexedPaths(store: string): Promise<string[]> {
-  const tree = await loadTree(await Repository.open(new LocalDirectoryStorage({ path: store })));
+  const tree = await loadTree(await openRepository(new LocalDirectoryStorage({ path: store })));
   return [...tree.entries.keys()].sort();
 }
 

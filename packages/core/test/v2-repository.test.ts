@@ -68,7 +68,7 @@ test("two writers back up into one prefix at once: both trees complete, the late
       await writeFile(shared, text);
       const id = sha(Buffer.from(text));
       await repo.packs.add(id, Buffer.from(text));
-      return lane.commit([{ op: "put", path: shared, type: "file", size: text.length, mtimeMs: 0, mode: 0o644, uid: 0, gid: 0, chunks: [id] }]);
+      return (await lane.commit([{ op: "put", path: shared, type: "file", size: text.length, mtimeMs: 0, mode: 0o644, uid: 0, gid: 0, chunks: [id] }])).name;
     };
     const first = await put(repoB, laneB, "b wrote first");
     await new Promise((r) => setTimeout(r, 5));

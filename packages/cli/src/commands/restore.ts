@@ -127,7 +127,7 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
       }),
       { enabled: onTerminal && !options.json && !quiet && options.progress !== false, plain: false },
     );
-    const restorer = new Restorer(repository, { onEvent: report });
+    const restorer = new Restorer(tree.chunks, { onEvent: report });
     let result;
     try {
       result = await restorer.restore(selection.entries, resolve(options.to ?? "."));
@@ -162,7 +162,7 @@ export async function catCommand(path: string, options: RestoreOptions): Promise
     const entry = tree.entries.get(resolve(path));
     if (!entry) throw new BackupError("RESTORE_NOT_FOUND", `${path}: not in the backup`);
     try {
-      await new Restorer(repository).cat(entry, new StdoutSink());
+      await new Restorer(tree.chunks).cat(entry, new StdoutSink());
     } catch (err) {
       if (!outputGuard.stdoutLost()) throw err;
     }

@@ -62,8 +62,10 @@ export interface Parameters {
   repositoryPrefix: string;
   /** Where staging copies go (cleaned at start). */
   stagingDirectory: string;
-  /** Size of content chunks for new repositories (files larger than this are split). */
+  /** Size of content chunks for new format 1 repositories (files larger than this are split). */
   chunkSize: number;
+  /** Format of a new repository: 2 (packs, compression, content-defined chunks, one lane per writer) or 1. */
+  repositoryFormat: 1 | 2;
   /** `true` when `lsof` was asked for (LSOFBinaryPath set explicitly or StabilityCheck=lsof). */
   stabilityCheck: "procfs" | "lsof";
   /** fanotify queue: `default` (16,384 events, then overflow → rescan) or `unlimited`. */
@@ -159,6 +161,7 @@ export function defaultParameters(): Parameters {
     repositoryPrefix: "",
     stagingDirectory: "/var/tmp/rtb-staging",
     chunkSize: 8 * 1024 * 1024,
+    repositoryFormat: 2,
     stabilityCheck: "procfs",
     fanotifyQueue: "default",
 

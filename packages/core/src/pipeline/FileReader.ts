@@ -1,8 +1,9 @@
-import { lstat, open, readlink } from "node:fs/promises";
+import { lstat, open, readlink, type FileHandle } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { BackupError, isErrno } from "../errors.js";
 import { decodeName, encodeName, fsPath } from "../fsNames.js";
 import { sha256Hex } from "../repository/format.js";
+import type { FastCdc } from "../repository/v2/fastcdc.js";
 import type { EntryType, FileEntry } from "../types.js";
 import type { LocalIdentity } from "../state/StateCache.js";
 import type { SharedSnapshot } from "./SharedSnapshot.js";
@@ -78,15 +79,46 @@ export function entryOf(livePath: string, type: EntryType, stats: Stats, chunks:
 /** What {@link readChunks} reports per chunk. */
 export type ChunkSink = (id: string, data: Buffer) => Promise<void>;
 
+/** How a file is cut: fixed-size chunks of this many bytes (format v1), or content-defined chunks (format v2). */
+export type Chunking = number | FastCdc;
+
+/** Blocks a content-defined chunker is fed with (a small file is one read). */
+const CDC_BLOCK = 4 * 1024 * 1024;
+
+/** The file's chunks as buffers: fixed-size reads, or blocks cut by the content-defined chunker. */
+async function* chunksOf(handle: FileHandle, size: number, chunking: Chunking): AsyncGenerator<Buffer> {
+  const block = typeof chunking === "number" ? chunking : CDC_BLOCK;
+  let offset = 0;
+  const reads = async function* () {
+    for (;;) {
+      // A fresh buffer per read: what is handed on is never overwritten by the next read.
+      const buffer = Buffer.allocUnsafe(Math.min(block, Math.max(size - offset, 1)));
+      let filled = 0;
+      while (filled < buffer.length) {
+        const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      offset += filled;
+      if (filled > 0) yield filled === buffer.length ? buffer : buffer.subarray(0, filled);
+      // A short read is the end; a file that grew is read on (and then refused as changed).
+      if (filled < buffer.length) return;
+    }
+  };
+  if (typeof chunking === "number") yield* reads();
+  else yield* chunking.chunks(reads());
+}
+
 /**
- * Reads a regular file in fixed-size chunks, hashes each and hands it to `sink` (which uploads it unless it is
- * already stored). Each chunk is hashed and uploaded from the same buffer, so what is stored is what was hashed.
- * If the file's size or mtime differ after the read from before it, throws {@link FileChangedError}.
+ * Reads a regular file in chunks (fixed-size or content-defined, see {@link Chunking}), hashes each and hands it to
+ * `sink` (which stores it unless it is already stored). Each chunk is hashed and stored from the same buffer, so
+ * what is stored is what was hashed. If the file's size or mtime differ after the read from before it, throws
+ * {@link FileChangedError}.
  */
 export async function readChunks(
   readPath: string,
   livePath: string,
-  chunkSize: number,
+  chunking: Chunking,
   sink: ChunkSink,
   inFlight = 3,
 ): Promise<{ chunks: string[]; stats: Stats }> {
@@ -95,7 +127,6 @@ export async function readChunks(
     const before = await handle.stat();
     const chunks: string[] = [];
     let offset = 0;
-    const buffer = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(before.size, 1)));
     // Up to `inFlight` chunks of one file are handed on at once, so a large file's puts overlap (and its reads
     // overlap its puts); the first failure wins once every started put has settled.
     const pending: Promise<void>[] = [];
@@ -104,15 +135,7 @@ export async function readChunks(
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
     };
-    for (;;) {
-      let filled = 0;
-      while (filled < buffer.length) {
-        const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      if (filled === 0) break;
-      const data = Buffer.from(buffer.subarray(0, filled));
+    for await (const data of chunksOf(handle, before.size, chunking)) {
       const id = sha256Hex(data);
       const put = sink(id, data);
       put.catch(() => undefined); // observed by settleAll; never an unhandled rejection
@@ -126,8 +149,7 @@ export async function readChunks(
         }
       }
       chunks.push(id);
-      offset += filled;
-      if (filled < buffer.length) break;
+      offset += data.length;
     }
     await settleAll();
     const after = await handle.stat();

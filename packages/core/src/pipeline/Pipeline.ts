@@ -1,7 +1,7 @@
 import { messageOf } from "../errors.js";
 import { observe } from "../hooks.js";
 import type { Logger } from "../logger.js";
-import type { Repository } from "../repository/Repository.js";
+import { isV2, type AnyRepository } from "../repository/openRepository.js";
 import { Scanner, type ScanOutput } from "../scan/Scanner.js";
 import type { StateCache } from "../state/StateCache.js";
 import type { BackupAction, ChangeEvent, ScanInfo } from "../types.js";
@@ -9,6 +9,7 @@ import { ActionHolds } from "./ActionHolds.js";
 import { ActionQueue } from "./ActionQueue.js";
 import { BatchSnapshots } from "./BatchSnapshots.js";
 import { Committer } from "./Committer.js";
+import { LaneCommitter, type IndexCommitter } from "./LaneCommitter.js";
 import { lstatBatchInSnapshots } from "./FileReader.js";
 import { goneFromLiveTree } from "./goneFromLiveTree.js";
 import { Intake, type IntakeOutput } from "./Intake.js";
@@ -64,7 +65,7 @@ export class Pipeline implements IntakeOutput, ScanOutput {
   readonly holds: ActionHolds;
   readonly queue: ActionQueue;
   readonly uploader: Uploader;
-  readonly committer: Committer;
+  readonly committer: IndexCommitter;
   readonly scanner: Scanner;
   readonly #retries: RetrySchedule;
   #batchesInFlight = 0;
@@ -73,7 +74,7 @@ export class Pipeline implements IntakeOutput, ScanOutput {
   #idleWaiters: (() => void)[] = [];
   readonly #failures = { snapshotFailures: 0, uploadFailures: 0, lastError: "", lastErrorAt: 0 };
 
-  constructor(context: StageContext, repository: Repository, cache: StateCache, options: PipelineOptions = {}) {
+  constructor(context: StageContext, repository: AnyRepository, cache: StateCache, options: PipelineOptions = {}) {
     const p = context.parameters;
     this.#context = context;
     this.#cache = cache;
@@ -100,16 +101,16 @@ export class Pipeline implements IntakeOutput, ScanOutput {
       onReplaced: (old) =>
         void context.work.run(() => this.holds.release(old)).catch((err) => this.#log.warn(`releasing a replaced upload failed: ${messageOf(err)}`)),
     });
-    this.committer = new Committer({
+    const committing = {
       context,
-      repository,
       cache,
       delayMs: p.batchUploadConsolidationDelay,
       ...(options.lastBatchTime !== undefined ? { lastBatchTime: options.lastBatchTime } : {}),
       ...(options.onHalt ? { onHalt: options.onHalt } : {}),
       ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}),
-    });
+    };
+    this.committer = isV2(repository) ? new LaneCommitter({ ...committing, repository }) : new Committer({ ...committing, repository });
     this.uploader = new Uploader({ context, repository, cache, committer: this.committer });
     this.scanner = new Scanner(context, cache, this);
   }

@@ -1,12 +1,12 @@
 import { isErrno } from "../errors.js";
 import { observe } from "../hooks.js";
 import type { Logger } from "../logger.js";
-import type { Repository } from "../repository/Repository.js";
+import { isV2, type AnyRepository } from "../repository/openRepository.js";
 import type { CachedEntry, LocalIdentity, StateCache } from "../state/StateCache.js";
 import type { BackupAction, FileEntry } from "../types.js";
-import type { Committer } from "./Committer.js";
+import type { IndexCommitter } from "./LaneCommitter.js";
 import type { StageContext } from "./StageContext.js";
-import { entryOf, identityOf, readChunks, readLinkTarget, statPath } from "./FileReader.js";
+import { entryOf, identityOf, readChunks, readLinkTarget, statPath, type Chunking } from "./FileReader.js";
 
 /** An upload in progress, for stats. */
 export interface UploadProgress {
@@ -46,9 +46,21 @@ export function unchangedOnDisk(
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {
   context: StageContext;
-  repository: Repository;
+  repository: AnyRepository;
   cache: StateCache;
-  committer: Committer;
+  committer: IndexCommitter;
+}
+
+/** Where the upload stage puts content: how files are cut, and how one chunk is stored. */
+interface ContentStore {
+  readonly chunking: Chunking;
+  /** v1: one object per chunk; v2: appended to the open pack (stored at the next commit or when it fills). */
+  put(id: string, data: Buffer): Promise<void>;
+}
+
+function contentStoreOf(repo: AnyRepository): ContentStore {
+  if (isV2(repo)) return { chunking: repo.chunker, put: (id, data) => repo.packs.add(id, data, true) };
+  return { chunking: repo.config.chunkSize, put: (id, data) => repo.putChunk(id, data) };
 }
 
 /**
@@ -59,6 +71,7 @@ export interface UploaderOptions {
 export class Uploader {
   readonly #o: UploaderOptions;
   readonly #log: Logger;
+  readonly #content: ContentStore;
   readonly inProgress = new Map<string, UploadProgress>();
   /** Chunks stored by this process whose index record is not committed yet (the state cache learns them then). */
   readonly #freshChunks = new Set<string>();
@@ -68,6 +81,7 @@ export class Uploader {
   constructor(options: UploaderOptions) {
     this.#o = options;
     this.#log = options.context.logger("upload");
+    this.#content = contentStoreOf(options.repository);
   }
 
   /** Forgets fresh chunks once the state cache knows them (called after each commit). */
@@ -115,7 +129,7 @@ export class Uploader {
       return false;
     }
     if (this.#freshChunks.has(id) || this.#o.cache.hasChunk(id)) return false;
-    const put = this.#o.repository.putChunk(id, data);
+    const put = this.#content.put(id, data);
     this.#puttingChunks.set(id, put);
     try {
       await put;
@@ -127,7 +141,7 @@ export class Uploader {
   }
 
   async #upload(path: string, source: string, metadata?: import("node:fs").Stats): Promise<void> {
-    const { context, repository, cache } = this.#o;
+    const { context, cache } = this.#o;
     const hooks = context.hooks;
     const cached = cache.get(path);
     let info;
@@ -165,7 +179,7 @@ export class Uploader {
     let bytesUploaded = 0;
     let chunksUploaded = 0;
     try {
-      const { chunks, stats: after } = await readChunks(source, path, repository.config.chunkSize, async (id, data) => {
+      const { chunks, stats: after } = await readChunks(source, path, this.#content.chunking, async (id, data) => {
         if (await this.#storeChunk(id, data)) {
           bytesUploaded += data.length;
           chunksUploaded++;

@@ -48,6 +48,15 @@ export interface ReadBatchOptions {
   onBadRecord?: (err: StorageError, record: number) => void;
 }
 
+/** A config of a format version the v1 reader does not read (`openRepository` opens version 2 with the v2 reader). */
+export class UnsupportedVersionError extends BackupError {
+  readonly version: unknown;
+  constructor(version: unknown) {
+    super("REPOSITORY_VERSION", `repository format version ${String(version)} is not supported (this program reads ${FORMAT_VERSION} and 2)`);
+    this.version = version;
+  }
+}
+
 /** Reads its whole stream into a buffer. */
 function collect(stream: Readable, limit = Number.POSITIVE_INFINITY, key = ""): Promise<Buffer> {
   return collectStream(stream, {
@@ -106,9 +115,7 @@ export class Repository {
     if (config.format !== FORMAT_NAME) {
       throw new BackupError("REPOSITORY_INVALID", `"${key}" is not a realtime-backup repository config`);
     }
-    if (config.version !== FORMAT_VERSION) {
-      throw new BackupError("REPOSITORY_VERSION", `repository format version ${config.version} is not supported (this program reads ${FORMAT_VERSION})`);
-    }
+    if (config.version !== FORMAT_VERSION) throw new UnsupportedVersionError(config.version);
     const problem = chunkSizeProblem(config.chunkSize);
     if (problem) throw new StorageError("INTEGRITY", `repository config "${key}" is invalid: ${problem}`, { key, transient: false });
     return new Repository(storage, prefix, config);

@@ -5,7 +5,7 @@ import type { Writable } from "node:stream";
 import { BackupError, messageOf } from "../errors.js";
 import { encodeName, fsPath } from "../fsNames.js";
 import { isUnder } from "../mounts/mountPaths.js";
-import type { Repository } from "../repository/Repository.js";
+import type { ChunkSource } from "./loadTree.js";
 import type { FileEntry } from "../types.js";
 import { DirCache } from "./DirCache.js";
 import { OpenDir, type Meta } from "./OpenDir.js";
@@ -69,13 +69,13 @@ interface Placed {
  * its bytes are written.
  */
 export class Restorer {
-  readonly #repo: Repository;
+  readonly #repo: ChunkSource;
   readonly #concurrency: number;
   readonly #owner: boolean;
   readonly #onEvent: (event: RestoreEvent) => void;
   readonly #maxOpenDirs: number | undefined;
 
-  constructor(repo: Repository, options: RestorerOptions = {}) {
+  constructor(repo: ChunkSource, options: RestorerOptions = {}) {
     this.#repo = repo;
     this.#concurrency = options.concurrency ?? 8;
     this.#owner = options.restoreOwner ?? process.getuid?.() === 0;

@@ -1,14 +1,23 @@
 import { IndexDamagedError, messageOf } from "../errors.js";
 import { applyRecord } from "../repository/format.js";
 import { isDamage, readJournal } from "../repository/journal.js";
+import { isV2, type AnyRepository } from "../repository/openRepository.js";
 import type { Repository } from "../repository/Repository.js";
+import { readBlobV2, readTreeV2 } from "../repository/v2/readTreeV2.js";
+import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
+import type { StoredBlob } from "../repository/v2/PackStore.js";
 import type { FileEntry } from "../types.js";
+
+/** Where a restore gets the verified bytes of a content id (a v1 object, or a v2 blob by one ranged read). */
+export interface ChunkSource {
+  getChunk(id: string): Promise<Buffer>;
+}
 
 /** The backed-up tree as of some moment. */
 export interface TreeView {
   /** path → entry. */
   entries: Map<string, FileEntry>;
-  /** The last batch applied (-1 for an empty index). */
+  /** The last batch applied (-1 for an empty index); v2, whose lanes number their own batches: batches applied, minus one. */
   sequence: number;
   /** Time of that batch (ms since the epoch; 0 for an empty index). */
   time: number;
@@ -21,6 +30,17 @@ export interface TreeView {
    * changed, moved or deleted may be stale), and replaced batches that are no longer stored.
    */
   damage: IndexDamagedError[];
+  /** The content of this tree's entries, read through the repository the tree was loaded from. */
+  chunks: ChunkSource;
+  /** v2: where each blob the tree names is (its pack, offset and length). */
+  blobs?: ReadonlyMap<string, StoredBlob>;
+}
+
+/** The content of `tree`'s entries read through `repo` (the same repository, opened on another backend). */
+export function contentOf(repo: AnyRepository, tree: TreeView): ChunkSource {
+  if (!isV2(repo)) return repo;
+  const blobs = tree.blobs ?? new Map<string, StoredBlob>();
+  return { getChunk: (id) => readBlobV2(repo, { blobs }, id) };
 }
 
 /** Options of {@link loadTree}. */
@@ -39,7 +59,33 @@ export interface LoadTreeOptions {
  * `damage`); a corrupt or missing batch, or a gap, is an INDEX_DAMAGED error naming it, or with `salvage` one more
  * entry in `damage` while the rest is applied (as is a refused record: the rest of its batch is applied).
  */
-export async function loadTree(repo: Repository, options: LoadTreeOptions = {}): Promise<TreeView> {
+export async function loadTree(repo: AnyRepository, options: LoadTreeOptions = {}): Promise<TreeView> {
+  return isV2(repo) ? loadTreeV2(repo, options) : loadTreeV1(repo, options);
+}
+
+/**
+ * A v2 tree (docs/format-v2.md "Merging lanes") as a {@link TreeView}: each lane's damage, and each file whose content
+ * the index cannot give, is an entry in `damage` with `salvage` (the rest is there), else an error.
+ */
+async function loadTreeV2(repo: RepositoryV2, options: LoadTreeOptions): Promise<TreeView> {
+  const tree = await readTreeV2(repo, options.at === undefined ? {} : { at: options.at });
+  const damage = [
+    ...tree.damage.map((d) => new IndexDamagedError(`${d.message}; the lane is read up to it`)),
+    ...tree.broken.map((b) => new IndexDamagedError(`${b.message}; it is left out`)),
+  ];
+  if (damage.length > 0 && !options.salvage) throw damage[0];
+  return {
+    entries: tree.entries,
+    sequence: Object.values(tree.covered).reduce((a, b) => a + b + 1, 0) - 1,
+    time: tree.time,
+    batchesRead: 0,
+    damage,
+    chunks: { getChunk: (id) => readBlobV2(repo, tree, id) },
+    blobs: tree.blobs,
+  };
+}
+
+async function loadTreeV1(repo: Repository, options: LoadTreeOptions): Promise<TreeView> {
   const at = options.at ?? Number.POSITIVE_INFINITY;
   const damage: IndexDamagedError[] = [];
   // The newest readable checkpoint at or before `at` that agrees with the batches stored under its number; a damaged
@@ -88,6 +134,6 @@ export async function loadTree(repo: Repository, options: LoadTreeOptions = {}):
       time = Math.max(time, name.time);
       batchesRead++;
     }
-    return { entries, sequence, time, batchesRead, damage };
+    return { entries, sequence, time, batchesRead, damage, chunks: repo };
   }
 }

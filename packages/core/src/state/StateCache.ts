@@ -84,6 +84,18 @@ export interface InflightBatch {
   replaces: string[];
 }
 
+/**
+ * Where a format v2 writer stands (docs/format-v2.md "Lanes"): its own lane, its last stored batch, the last batch of
+ * every lane the cache has applied, and the batch it is storing (so that a crash stores that same object again).
+ */
+export interface LaneState {
+  lane: string;
+  last: { key: string; seq: number; time: number; digest: string } | undefined;
+  /** Lane id → the last batch of it applied here. */
+  applied: Record<string, number>;
+  inflight?: { key: string; body: Uint8Array; seq: number; records: IndexRecord[]; blobs: string[] } | undefined;
+}
+
 /** Local identity of a file at upload time, recorded beside its index entry. */
 export interface LocalIdentity {
   ctimeMs: number;
@@ -243,12 +255,15 @@ export class StateCache {
     seq: number,
     records: readonly IndexRecord[],
     identity?: ReadonlyMap<string, LocalIdentity>,
-    options: { chunksStored?: boolean; clearInflight?: boolean } = {},
+    options: { chunksStored?: boolean; clearInflight?: boolean; lane?: LaneState; chunks?: readonly string[] } = {},
   ): Promise<void> {
     await this.#root.transaction(() => {
+      for (const id of options.chunks ?? []) this.#chunks.put(id, 1);
       for (const r of records) this.#apply(r, identity, options.chunksStored === true);
       if (options.clearInflight) this.#meta.remove("inflight");
-      this.#meta.put("lastSeq", Math.max(seq, this.lastSequence));
+      // A v2 batch moves its lane's position (sequence numbers are per lane there, not one journal's).
+      if (options.lane) this.#meta.put("lane", options.lane);
+      else this.#meta.put("lastSeq", Math.max(seq, this.lastSequence));
       this.#meta.put("sinceCheckpoint", this.recordsSinceCheckpoint + records.length);
     });
   }
@@ -262,6 +277,16 @@ export class StateCache {
   async setInflight(batch: InflightBatch | undefined): Promise<void> {
     if (batch) await this.#meta.put("inflight", batch);
     else await this.#meta.remove("inflight");
+  }
+
+  /** A format v2 writer's position ({@link LaneState}); undefined for a v1 cache or a new one. */
+  get lane(): LaneState | undefined {
+    return this.#meta.get("lane") as LaneState | undefined;
+  }
+
+  /** Replaces the v2 writer's position. */
+  async setLane(state: LaneState): Promise<void> {
+    await this.#meta.put("lane", state);
   }
 
   /** Keys of batches applied while another batch shared their sequence number (their writer may rewrite them). */

@@ -1,7 +1,7 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Engine, LocalDirectoryStorage, Repository, Restorer, loadTree, silentSink, type Parameters, type StorageBackend } from "@rtbackup/core";
+import { Engine, LocalDirectoryStorage, Restorer, loadTree, openRepository, silentSink, type Parameters, type StorageBackend } from "@rtbackup/core";
 
 /** A temp workspace: src tree, store, state dir, restore dir. Removed by cleanup(). */
 export interface Workspace {
@@ -50,10 +50,10 @@ export async function backupOnce(ws: Workspace, extra: Partial<Parameters> = {},
 
 /** Restores everything (or the given paths) from the store into `out`. */
 export async function restoreAll(ws: Workspace, options: { at?: number; paths?: string[]; out?: string } = {}) {
-  const repo = await Repository.open(new LocalDirectoryStorage({ path: ws.store }));
+  const repo = await openRepository(new LocalDirectoryStorage({ path: ws.store }));
   const tree = await loadTree(repo, options.at === undefined ? {} : { at: options.at });
   const events: unknown[] = [];
-  const restorer = new Restorer(repo, { onEvent: (e) => events.push(e) });
+  const restorer = new Restorer(tree.chunks, { onEvent: (e) => events.push(e) });
   const sel = Restorer.select(tree.entries, options.paths ?? ["/"], true);
   const result = await restorer.restore(sel.entries, options.out ?? ws.out);
   return { result, events, tree };

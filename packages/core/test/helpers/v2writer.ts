@@ -39,5 +39,5 @@ export async function putTree(repo: RepositoryV2, root: string, known: Set<strin
 
 /** Backs up `root` through `lane` as one batch. */
 export async function backupTree(repo: RepositoryV2, lane: LaneWriter, root: string, known: Set<string>) {
-  return lane.commit(await putTree(repo, root, known));
+  return (await lane.commit(await putTree(repo, root, known))).name;
 }

@@ -1,7 +1,7 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Engine, Repository, Restorer, loadTree, silentSink, type Parameters, type StorageBackend } from "@rtbackup/core";
+import {Engine, openRepository, Restorer, loadTree, silentSink, type Parameters, type StorageBackend} from "@rtbackup/core";
 import { B2StoragePlugin, type B2StoragePluginOptions } from "@rtbackup/plugin-b2";
 import type { B2Emulator } from "@rtbackup/plugin-b2/emulator";
 import { bytes } from "./treeData.js";
@@ -66,9 +66,9 @@ export async function backupThroughEngine(ws: Workspace, emulator: B2Emulator, p
 
 /** Restores everything from `backend` (the bucket alone) into the workspace's `out`. */
 export async function restoreFrom(backend: StorageBackend, ws: Workspace) {
-  const repo = await Repository.open(backend);
+  const repo = await openRepository(backend);
   const tree = await loadTree(repo);
-  const restorer = new Restorer(repo, {});
+  const restorer = new Restorer(tree.chunks, {});
   const selection = Restorer.select(tree.entries, ["/"], true);
   return restorer.restore(selection.entries, ws.out);
 }

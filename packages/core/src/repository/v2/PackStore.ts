@@ -62,12 +62,13 @@ export class PackStore {
   }
 
   /**
-   * Appends one blob (`id` is the SHA-256 of `raw`; checked). Resolves once it is in the open pack; when that fills
-   * the pack, once the pack's store has been tried (a failure keeps it for the next flush, it does not reject).
+   * Appends one blob (`id` is the SHA-256 of `raw`; checked unless `hashed`, see {@link PackBuilder.add}). Resolves
+   * once it is in the open pack; when that fills the pack, once the pack's store has been tried (a failure keeps it
+   * for the next flush, it does not reject).
    */
-  async add(id: string, raw: Uint8Array): Promise<void> {
+  async add(id: string, raw: Uint8Array, hashed = false): Promise<void> {
     if (this.#pending.has(id)) return;
-    this.#open.add(id, raw);
+    this.#open.add(id, raw, hashed);
     this.#pending.add(id);
     if (this.#open.length >= this.#packSize) await this.#closeOpen();
   }

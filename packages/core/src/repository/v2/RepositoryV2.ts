@@ -173,28 +173,53 @@ export class RepositoryV2 {
     return parseCheckpointKey(key)!;
   }
 
+  /** A writer of lane `lane` whose last stored batch is known (`last`; none for a new lane): nothing is read. */
+  lane(lane: string, last: LaneBatchName | undefined): LaneWriter {
+    if (!LANE_ID.test(lane)) throw new RangeError(`not a lane id: ${JSON.stringify(lane)}`);
+    return new LaneWriter(this, lane, last);
+  }
+
+  /** Writes lane `lane`'s `lane` object (who writes it), unless it is there. */
+  async describeLane(lane: string, host: string): Promise<void> {
+    const key = this.prefix + laneKey(lane);
+    if (await this.storage.head(key)) return;
+    const body = Buffer.from(`${JSON.stringify({ lane, host, created: new Date().toISOString() })}\n`);
+    await this.storage.put(key, body, body.length);
+  }
+
   /** A writer of the lane `lane` (16 random bytes, hex); the lane's `lane` object is written first when missing. */
   async openLane(lane: string = randomBytes(16).toString("hex"), host = "unknown"): Promise<LaneWriter> {
     if (!LANE_ID.test(lane)) throw new RangeError(`not a lane id: ${JSON.stringify(lane)}`);
-    const key = this.prefix + laneKey(lane);
-    if (!(await this.storage.head(key))) {
-      const body = Buffer.from(`${JSON.stringify({ lane, host, created: new Date().toISOString() })}\n`);
-      await this.storage.put(key, body, body.length);
-    }
+    await this.describeLane(lane, host);
     const last = (await this.laneBatches(lane)).at(-1);
     return new LaneWriter(this, lane, last);
   }
 }
 
+/** What {@link LaneWriter.commit} may be told. */
+export interface LaneCommitOptions {
+  /** The batch's time (ms); never before the lane's last batch. Default: now. */
+  readonly time?: number;
+  /** Called with the encoded batch before it is stored (a writer records it, so that a crash stores it again). */
+  readonly prepared?: (batch: { name: LaneBatchName; body: Buffer; blobs: readonly StoredBlob[] }) => Promise<void>;
+}
+
 /**
  * Appends to one lane. Only this writer writes there, so a commit is one put (no re-check, no rewrite): the packs
- * are flushed and made durable first, then the batch names their blobs and the records that use them.
+ * are flushed and made durable first, then the batch names their blobs and the records that use them. Blobs a
+ * failed commit handed out stay with the writer and go into the next batch it stores: no record can name a blob no
+ * batch locates. A batch whose put failed is stored again (the same bytes, the same key) before the next commit: a
+ * put whose answer was lost never leaves two batches with one number.
  */
 export class LaneWriter {
   readonly #repo: RepositoryV2;
   readonly lane: string;
   #last: LaneBatchName | undefined;
   #chain: Promise<void> = Promise.resolve();
+  /** Blobs flushed (their packs stored) that no stored batch locates yet. */
+  #unnamed: StoredBlob[] = [];
+  /** The batch whose put failed: stored again, the same bytes, before any other. */
+  #prepared: { name: LaneBatchName; body: Buffer; blobs: readonly StoredBlob[]; records: readonly IndexRecord[] } | undefined;
 
   constructor(repo: RepositoryV2, lane: string, last: LaneBatchName | undefined) {
     this.#repo = repo;
@@ -202,9 +227,14 @@ export class LaneWriter {
     this.#last = last;
   }
 
+  /** The lane's last stored batch. */
+  get last(): LaneBatchName | undefined {
+    return this.#last;
+  }
+
   /** Writes one batch: the blobs stored since the last commit, then `records`. Commits run one at a time. */
-  commit(records: readonly IndexRecord[]): Promise<LaneBatchName> {
-    const next = this.#chain.then(() => this.#commit(records));
+  commit(records: readonly IndexRecord[], options: LaneCommitOptions = {}): Promise<{ name: LaneBatchName; blobs: readonly StoredBlob[] }> {
+    const next = this.#chain.then(() => this.#commit(records, options));
     this.#chain = next.then(
       () => undefined,
       () => undefined,
@@ -212,16 +242,42 @@ export class LaneWriter {
     return next;
   }
 
-  async #commit(records: readonly IndexRecord[]): Promise<LaneBatchName> {
+  async #commit(records: readonly IndexRecord[], options: LaneCommitOptions): Promise<{ name: LaneBatchName; blobs: readonly StoredBlob[] }> {
+    // A put that failed may have landed all the same (a lost answer): the same bytes are stored again under the same
+    // key before anything else, so the lane never holds two batches with one number.
+    const unsure = this.#prepared;
+    if (unsure) {
+      await this.#put(unsure);
+      if (unsure.records === records) return unsure;
+    }
     const repo = this.#repo;
-    const blobs = await repo.packs.flush();
+    this.#unnamed.push(...(await repo.packs.flush()));
+    const blobs = this.#unnamed;
     const seq = this.#last ? this.#last.seq + 1 : 0;
-    const time = Math.max(Date.now(), this.#last?.time ?? 0);
+    const time = Math.max(options.time ?? Date.now(), this.#last?.time ?? 0);
     const { body, digest } = encodeLaneBatch({ lane: this.lane, seq, time, prev: this.#last?.digest ?? null }, blobs, records);
     const name = parseLaneBatchKey(laneBatchKey(this.lane, seq, time, digest))!;
-    await repo.storage.put(repo.prefix + name.key, body, body.length);
+    await options.prepared?.({ name, body, blobs });
+    const batch = { name, body, blobs, records };
+    this.#prepared = batch;
+    await this.#put(batch);
+    return batch;
+  }
+
+  async #put(batch: { name: LaneBatchName; body: Buffer }): Promise<void> {
+    const repo = this.#repo;
+    await repo.storage.put(repo.prefix + batch.name.key, batch.body, batch.body.length);
+    await repo.storage.sync?.();
+    this.#last = batch.name;
+    this.#unnamed = [];
+    this.#prepared = undefined;
+  }
+
+  /** Stores again a batch a crashed run encoded (its exact bytes; the same key), and makes it the lane's last. */
+  async restore(name: LaneBatchName, body: Uint8Array): Promise<void> {
+    const repo = this.#repo;
+    await repo.storage.put(repo.prefix + name.key, Buffer.from(body), body.length);
     await repo.storage.sync?.();
     this.#last = name;
-    return name;
   }
 }

@@ -66,10 +66,13 @@ export class PackBuilder {
     return this.#byId.has(id);
   }
 
-  /** Appends one blob; `id` must be the SHA-256 of `raw` (checked). A blob already in the pack is not added twice. */
-  add(id: string, raw: Uint8Array): BlobEntry {
+  /**
+   * Appends one blob; `id` must be the SHA-256 of `raw` (checked, unless `hashed`: the caller computed `id` from these
+   * very bytes). A blob already in the pack is not added twice.
+   */
+  add(id: string, raw: Uint8Array, hashed = false): BlobEntry {
     if (raw.length > MAX_BLOB_SIZE) throw new RangeError(`a blob of ${raw.length} bytes is larger than ${MAX_BLOB_SIZE}`);
-    if (createHash("sha256").update(raw).digest("hex") !== id) throw new Error(`blob ${id}: its bytes do not hash to its id`);
+    if (!hashed && createHash("sha256").update(raw).digest("hex") !== id) throw new Error(`blob ${id}: its bytes do not hash to its id`);
     const existing = this.#byId.get(id);
     if (existing) return existing;
     const { codec, stored } = compressBlob(raw);

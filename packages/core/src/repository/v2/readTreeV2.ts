@@ -1,5 +1,6 @@
-import { BackupError } from "../../errors.js";
+import { BackupError, messageOf } from "../../errors.js";
 import type { FileEntry } from "../../types.js";
+import { isDamage } from "../journal.js";
 import { applyRecord } from "../format.js";
 import type { CheckpointName } from "./laneBatch.js";
 import { checkLane, compareLaneBatches, mergeLanes, type LaneBatchName, type LaneDamage } from "./lanes.js";
@@ -10,8 +11,10 @@ import type { RepositoryV2 } from "./RepositoryV2.js";
 export interface TreeV2 {
   readonly entries: Map<string, FileEntry>;
   readonly blobs: Map<string, StoredBlob>;
-  /** What was wrong with a lane (a gap, a broken chain): the batches before it were applied. */
+  /** What was wrong with a lane (a gap, a broken chain, a batch that cannot be read): the batches before it were applied. */
   readonly damage: LaneDamage[];
+  /** Files left out of `entries` because the index cannot give their content (a blob no batch locates, a wrong size). */
+  readonly broken: { path: string; message: string }[];
   /** The checkpoint the read started from, if any. */
   readonly checkpoint: CheckpointName | undefined;
   /** The last batch applied of each lane (what a checkpoint of this tree covers). */
@@ -24,8 +27,9 @@ export interface TreeV2 {
  * Reads every lane (docs/format-v2.md "Merging lanes"): each lane's batches checked (sequence, `prev` chain, time),
  * then all lanes' batches applied in one order, batch time then lane id then sequence number, so the later commit
  * of a path wins. It starts from the newest usable checkpoint (see {@link usableCheckpoint}). `at` keeps only what
- * was committed at or before that time. A lane is applied up to its first damage. A file that names a blob no batch
- * located, or whose size is not the sum of its blobs, is an error.
+ * was committed at or before that time. A lane is applied up to its first damage (a batch that cannot be read is
+ * damage there, not a failure of the whole read). A file that names a blob no batch located, or whose size is not the
+ * sum of its blobs, is left out and listed in `broken`; everything else is still there.
  */
 export async function readTreeV2(repo: RepositoryV2, options: { at?: number } = {}): Promise<TreeV2> {
   const listed = new Map<string, LaneBatchName[]>();
@@ -48,12 +52,20 @@ export async function readTreeV2(repo: RepositoryV2, options: { at?: number } = 
   for (const [lane, names] of listed) {
     const from = (start?.content.lanes[lane] ?? -1) + 1;
     const batches = [];
+    let unreadable: LaneDamage | undefined;
     for (const name of names.filter((n) => n.seq >= from)) {
-      const batch = await repo.readBatch(name);
-      read.set(name.key, batch);
-      batches.push({ name, prev: batch.prev });
+      try {
+        const batch = await repo.readBatch(name);
+        read.set(name.key, batch);
+        batches.push({ name, prev: batch.prev });
+      } catch (err) {
+        if (!isDamage(err)) throw err;
+        unreadable = { kind: "unreadable", lane, seq: name.seq, message: `lane ${lane} batch ${name.seq} (${name.key}) cannot be read: ${messageOf(err)}` };
+        break;
+      }
     }
     const problems = checkLane(batches, from);
+    if (unreadable) problems.push(unreadable);
     // The first batch after a checkpoint must follow the one it covers (whose digest is in its name).
     const before = names.find((n) => n.seq === from - 1);
     const first = batches[0];
@@ -74,8 +86,9 @@ export async function readTreeV2(repo: RepositoryV2, options: { at?: number } = 
     for (const record of batch.records) applyRecord(entries, record);
     time = Math.max(time, name.time);
   }
-  checkSizes(entries, blobs);
-  return { entries, blobs, damage, checkpoint: start?.name, covered, time };
+  const broken = brokenEntries(entries, blobs);
+  for (const b of broken) entries.delete(b.path);
+  return { entries, blobs, damage, broken, checkpoint: start?.name, covered, time };
 }
 
 /**
@@ -108,22 +121,33 @@ async function usableCheckpoint(repo: RepositoryV2, listed: ReadonlyMap<string, 
   return undefined;
 }
 
-function checkSizes(entries: ReadonlyMap<string, FileEntry>, blobs: ReadonlyMap<string, StoredBlob>): void {
+/** Files whose content the index cannot give: a blob no batch locates, or blobs that do not add up to the size. */
+function brokenEntries(entries: ReadonlyMap<string, FileEntry>, blobs: ReadonlyMap<string, StoredBlob>): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
   for (const entry of entries.values()) {
     if (entry.type !== "file") continue;
     let size = 0;
-    for (const id of entry.chunks) {
-      const blob = blobs.get(id);
-      if (!blob) throw new BackupError("INDEX_DAMAGED", `${entry.path} names blob ${id}, which no batch locates`);
-      size += blob.size;
+    const missing = entry.chunks.find((id) => !blobs.has(id));
+    if (missing) {
+      out.push({ path: entry.path, message: `${entry.path} names blob ${missing}, which no batch locates` });
+      continue;
     }
-    if (size !== entry.size) throw new BackupError("INDEX_DAMAGED", `${entry.path}: its blobs hold ${size} bytes, the index says ${entry.size}`);
+    for (const id of entry.chunks) size += blobs.get(id)!.size;
+    if (size !== entry.size) out.push({ path: entry.path, message: `${entry.path}: its blobs hold ${size} bytes, the index says ${entry.size}` });
   }
+  return out;
 }
 
 /** A file's content: its blobs in order, each one ranged read, verified. */
 export async function readFileV2(repo: RepositoryV2, tree: TreeV2, entry: FileEntry): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for (const id of entry.chunks) parts.push(await repo.packs.read(tree.blobs.get(id)!));
+  for (const id of entry.chunks) parts.push(await readBlobV2(repo, tree, id));
   return Buffer.concat(parts);
+}
+
+/** One blob of the tree, by a ranged read of its pack, verified; a blob the tree does not locate is an error. */
+export function readBlobV2(repo: RepositoryV2, tree: { readonly blobs: ReadonlyMap<string, StoredBlob> }, id: string): Promise<Buffer> {
+  const blob = tree.blobs.get(id);
+  if (!blob) return Promise.reject(new BackupError("INDEX_DAMAGED", `blob ${id} is not located by any index batch`));
+  return repo.packs.read(blob);
 }

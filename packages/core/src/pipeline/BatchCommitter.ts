@@ -1,0 +1,170 @@
+import { IndexDamagedError, messageOf } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { LocalIdentity, StateCache } from "../state/StateCache.js";
+import type { IndexRecord } from "../types.js";
+import { sleep } from "../clock.js";
+import { backoffDelay, type BackoffPolicy } from "./retry.js";
+import type { StageContext } from "./StageContext.js";
+
+/** Options of a committer (either format). */
+export interface CommitterOptions {
+  cache: StateCache;
+  context: StageContext;
+  /** BatchUploadConsolidationDelay: a batch closes this long after its first record. */
+  delayMs: number;
+  /** A batch also closes when it holds this many records. Default 5,000. */
+  maxRecords?: number;
+  /** Write a checkpoint once this many records were committed since the last one. Default 50,000. */
+  checkpointEvery?: number;
+  /** Newest batch time already in the index (batch times never go backwards). */
+  lastBatchTime?: number;
+  /** Retry timing of failed batch writes. */
+  backoff?: BackoffPolicy;
+  /** Called once when committing stops because the remote index is damaged. */
+  onHalt?: (error: Error) => void;
+}
+
+interface Pending {
+  record: IndexRecord;
+  identity: LocalIdentity | undefined;
+  resolve: () => void;
+}
+
+/** What the upload stage and the runtime use of stage 7, whatever the repository format. */
+export interface IndexCommitter {
+  readonly pendingCount: number;
+  readonly halted: Error | undefined;
+  readonly stats: { batches: number; records: number; checkpoints: number; retries: number; conflicts: number; lastCommitAt: number };
+  add(record: IndexRecord, identity?: LocalIdentity): Promise<void>;
+  flush(): Promise<void>;
+  resume(): Promise<void>;
+  checkpoint(): Promise<void>;
+}
+
+/**
+ * Stage 7's batching, shared by both formats: gathers index records into batches (closed `delayMs` after their first
+ * record, or at `maxRecords`), writes them one at a time through {@link write} (which retries until the batch is
+ * stored — never dropped), then resolves the records, calls the `commit` hook and writes a checkpoint when due. A
+ * write that fails for good (a damaged index, a state cache that cannot be written) halts it: the records are held,
+ * never committed on top, and `flush` throws.
+ */
+export abstract class BatchCommitter implements IndexCommitter {
+  protected readonly o: Required<Omit<CommitterOptions, "lastBatchTime" | "onHalt">> & Pick<CommitterOptions, "onHalt">;
+  protected readonly log: Logger;
+  /** Newest batch time written or seen (batch times never go backwards). */
+  protected lastTime: number;
+  #pending: Pending[] = [];
+  #timer: unknown;
+  #chain: Promise<void> = Promise.resolve();
+  #halted: Error | undefined;
+  /** After a checkpoint was deferred (an unresolved conflict), the next try waits for this many records. */
+  protected checkpointDeferredUntil = 0;
+  /** Records of batches not committed because committing halted (never dropped; the process stops). */
+  readonly #held: Pending[] = [];
+  /** Batches and records committed by this instance; `conflicts`: batches written again after another writer. */
+  readonly stats = { batches: 0, records: 0, checkpoints: 0, retries: 0, conflicts: 0, lastCommitAt: 0 };
+
+  constructor(options: CommitterOptions, logName = "commit") {
+    this.o = { maxRecords: 5_000, checkpointEvery: 50_000, backoff: { baseMs: 1_000, maxMs: 60_000 }, ...options };
+    this.lastTime = options.lastBatchTime ?? 0;
+    this.log = options.context.logger(logName);
+  }
+
+  /** Stores one batch (retrying until it is stored) and applies it to the state cache; its number and key. */
+  protected abstract write(records: IndexRecord[], identity: ReadonlyMap<string, LocalIdentity>): Promise<{ seq: number; key: string }>;
+  /** Completes what a previous run left in flight. */
+  abstract resume(): Promise<void>;
+  /** Writes a checkpoint (retried; a failure only makes restores read more). */
+  abstract checkpoint(): Promise<void>;
+
+  /** Records waiting for the current batch to close (or held back by a halt). */
+  get pendingCount(): number {
+    return this.#pending.length + this.#held.length;
+  }
+
+  /** Adds a record; resolves once it is committed (stored remotely and in the state cache). */
+  add(record: IndexRecord, identity?: LocalIdentity): Promise<void> {
+    return new Promise((resolve) => {
+      this.#pending.push({ record, identity, resolve });
+      if (this.#pending.length >= this.o.maxRecords) this.#closeBatch();
+      else if (this.#timer === undefined) this.#timer = this.o.context.clock.setTimeout(() => this.#closeBatch(), this.o.delayMs);
+    });
+  }
+
+  /** The error that stopped committing: an {@link IndexDamagedError}, or a state cache that cannot be written. */
+  get halted(): Error | undefined {
+    return this.#halted;
+  }
+
+  /**
+   * Closes the current batch now and waits until everything handed in so far is committed. Throws the error that
+   * stopped committing (the records stay uncommitted).
+   */
+  async flush(): Promise<void> {
+    this.#closeBatch();
+    await this.#chain;
+    if (this.#halted) throw this.#halted;
+  }
+
+  #closeBatch(): void {
+    this.o.context.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    const previous = this.#chain;
+    this.#chain = this.o.context.work.run(() => previous.then(() => this.#commit(batch)));
+  }
+
+  async #commit(batch: Pending[]): Promise<void> {
+    if (this.#halted) {
+      this.#held.push(...batch);
+      return;
+    }
+    const records = batch.map((p) => p.record);
+    const identity = new Map<string, LocalIdentity>();
+    for (const p of batch) if (p.identity && p.record.op === "put") identity.set(p.record.path, p.identity);
+    let committed: { seq: number; key: string };
+    try {
+      committed = await this.write(records, identity);
+    } catch (err) {
+      this.#held.push(...batch);
+      this.halt(err);
+      return;
+    }
+    this.stats.batches++;
+    this.stats.records += records.length;
+    this.stats.lastCommitAt = this.o.context.clock.now();
+    this.log.debug(`committed batch ${committed.seq} (${records.length} records) as ${committed.key}`);
+    for (const p of batch) p.resolve();
+    await this.o.context.hooks.commit.promise({ sequence: committed.seq, key: committed.key, records }).catch((err) => {
+      this.log.error("a commit observer failed", err);
+    });
+    const since = this.o.cache.recordsSinceCheckpoint;
+    if (since >= this.o.checkpointEvery && since >= this.checkpointDeferredUntil) await this.checkpoint();
+  }
+
+  protected halt(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(messageOf(err));
+    this.#halted = error;
+    if (err instanceof IndexDamagedError) {
+      this.log.error(`the remote index is damaged; committing stopped (nothing is written on top of it): ${error.message}`);
+    } else this.log.error(`committing stopped: ${error.message}`);
+    this.o.onHalt?.(error);
+  }
+
+  /** Retries `fn` with backoff until it succeeds; a damaged index is never retried. */
+  protected async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof IndexDamagedError) throw err;
+        this.stats.retries++;
+        const wait = backoffDelay(attempt, this.o.backoff.baseMs, this.o.backoff.maxMs);
+        this.log.error(`${what} failed (attempt ${attempt}); retrying in ${wait} ms`, err);
+        await sleep(this.o.context.clock, wait);
+      }
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import { BackupError, IndexDamagedError } from "../errors.js";
+import { sleep } from "../clock.js";
+import type { LaneState, LocalIdentity } from "../state/StateCache.js";
+import type { IndexRecord } from "../types.js";
+import { parseLaneBatchKey } from "../repository/v2/lanes.js";
+import { readTreeV2 } from "../repository/v2/readTreeV2.js";
+import type { LaneWriter, RepositoryV2 } from "../repository/v2/RepositoryV2.js";
+import { BatchCommitter, type CommitterOptions } from "./BatchCommitter.js";
+import { backoffDelay } from "./retry.js";
+
+export type { IndexCommitter } from "./BatchCommitter.js";
+
+/** Options of {@link LaneCommitter}. */
+export interface LaneCommitterOptions extends CommitterOptions {
+  repository: RepositoryV2;
+}
+
+/**
+ * Stage 7 on a v2 repository (docs/format-v2.md "Lanes"): this writer's own lane, so a commit is one put that no
+ * other writer can collide with. Each batch flushes the open pack first (so every blob a record names is stored and
+ * durable before the batch is), is recorded in the state cache before it is stored (a crash stores the same bytes
+ * again, {@link resume}), and is applied to the cache once stored. Checkpoints are written from the merged tree of
+ * every lane, so any reader can start from them.
+ */
+export class LaneCommitter extends BatchCommitter {
+  readonly #repo: RepositoryV2;
+  #writer: LaneWriter | undefined;
+
+  constructor(options: LaneCommitterOptions) {
+    super(options);
+    this.#repo = options.repository;
+  }
+
+  /** The writer of this cache's lane (as the start-up sync left it). */
+  get #lane(): LaneWriter {
+    if (!this.#writer) {
+      const state = this.#state();
+      const last = state.last ? parseLaneBatchKey(state.last.key) : undefined;
+      this.#writer = this.#repo.lane(state.lane, last);
+    }
+    return this.#writer;
+  }
+
+  #state(): LaneState {
+    const state = this.o.cache.lane;
+    if (!state) throw new BackupError("STATE_CACHE", "the state cache has no lane of this v2 repository (it was not synced)");
+    return state;
+  }
+
+  protected async write(records: IndexRecord[], identity: ReadonlyMap<string, LocalIdentity>): Promise<{ seq: number; key: string }> {
+    const cache = this.o.cache;
+    const { name, blobs } = await this.retrying("writing a lane batch", () =>
+      this.#lane.commit(records, {
+        time: Math.max(this.o.context.clock.now(), this.lastTime),
+        prepared: async ({ name, body, blobs }) => {
+          const inflight = { key: name.key, body, seq: name.seq, records, blobs: blobs.map((b) => b.id) };
+          await cache.setLane({ ...this.#state(), inflight });
+        },
+      }),
+    );
+    this.lastTime = name.time;
+    await this.#applied(name, records, blobs.map((b) => b.id), identity);
+    return { seq: name.seq, key: name.key };
+  }
+
+  /** Applies a stored batch of this lane to the cache: its records, its blobs as stored, and the lane's position. */
+  async #applied(name: { key: string; seq: number; time: number; digest: string }, records: readonly IndexRecord[], blobs: readonly string[], identity?: ReadonlyMap<string, LocalIdentity>) {
+    const state = this.#state();
+    const lane: LaneState = {
+      lane: state.lane,
+      last: { key: name.key, seq: name.seq, time: name.time, digest: name.digest },
+      applied: { ...state.applied, [state.lane]: name.seq },
+    };
+    await this.o.cache.applyBatch(name.seq, records, identity, { chunksStored: true, lane, chunks: blobs });
+  }
+
+  /**
+   * Stores again the batch a previous run encoded and did not see stored (the start-up sync applied it when it
+   * was listed): the same bytes under the same key, which only this writer writes.
+   */
+  async resume(): Promise<void> {
+    const state = this.#state();
+    const inflight = state.inflight;
+    if (!inflight) return;
+    const name = parseLaneBatchKey(inflight.key);
+    if (!name || name.lane !== state.lane) throw new BackupError("STATE_CACHE", `the batch left in flight (${inflight.key}) is not of this lane`);
+    this.log.info(`storing index batch ${name.seq} (${inflight.records.length} records) left in flight by the previous run`);
+    const writer = this.#lane;
+    await this.retrying(`storing lane batch ${name.seq}`, () => writer.restore(name, inflight.body));
+    await this.#applied(name, inflight.records, inflight.blobs);
+    this.lastTime = Math.max(this.lastTime, name.time);
+  }
+
+  /**
+   * Writes a checkpoint of the merged tree of every lane as far as it reads cleanly (none when a lane is damaged:
+   * readers then read the batches, which is slower, never wrong).
+   */
+  async checkpoint(): Promise<void> {
+    if (this.halted || this.o.cache.recordsSinceCheckpoint === 0) return;
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      try {
+        const tree = await readTreeV2(this.#repo);
+        if (tree.damage.length > 0 || tree.broken.length > 0) {
+          this.log.warn(`no checkpoint: the index has damage (${[...tree.damage, ...tree.broken].map((d) => d.message).join("; ")})`);
+          this.checkpointDeferredUntil = this.o.cache.recordsSinceCheckpoint + this.o.checkpointEvery;
+          return;
+        }
+        const name = await this.#repo.writeCheckpoint(this.#state().lane, tree, { lanes: tree.covered, time: tree.time });
+        await this.o.cache.markCheckpoint(this.o.cache.lastSequence);
+        this.stats.checkpoints++;
+        this.log.info(`wrote checkpoint ${name.key} (${tree.entries.size} entries, ${tree.blobs.size} blobs)`);
+        return;
+      } catch (err) {
+        if (err instanceof IndexDamagedError) return this.halt(err);
+        this.log.error(`writing a checkpoint failed (attempt ${attempt})`, err);
+        await sleep(this.o.context.clock, backoffDelay(attempt, this.o.backoff.baseMs, this.o.backoff.maxMs));
+      }
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { IndexDamagedError, messageOf } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import type { LaneState, StateCache } from "../../state/StateCache.js";
+import type { FileEntry } from "../../types.js";
+import { isDamage } from "../journal.js";
+import type { SyncResult } from "../syncState.js";
+import { checkLane, mergeLanes, type LaneBatchName } from "./lanes.js";
+import { readTreeV2 } from "./readTreeV2.js";
+import type { RepositoryV2 } from "./RepositoryV2.js";
+
+async function* each(entries: Iterable<FileEntry>): AsyncIterable<FileEntry> {
+  yield* entries;
+}
+
+/**
+ * Brings the state cache in line with a v2 repository. A cache of another repository (or none) is rebuilt from the
+ * merged tree of every lane, and this writer gets a new lane of its own (its `lane` object names the host); blobs
+ * count as stored only when their pack is listed. A known cache applies the batches of every lane past the ones it
+ * applied, in merge order (its own included: a batch a crash left in flight that did reach the store). This writer's
+ * own last batch no longer listed, or damage in its own lane, is an INDEX_DAMAGED error (nothing is written on top);
+ * damage in another writer's lane is logged and that lane applied up to it.
+ */
+export async function syncLaneState(repo: RepositoryV2, cache: StateCache, log?: Logger): Promise<SyncResult> {
+  const known = cache.lane;
+  if (cache.repositoryId !== repo.config.id || !known) return rebuild(repo, cache, log);
+  let state: LaneState = known;
+  const lanes = await repo.lanes();
+  const own = lanes.get(state.lane) ?? [];
+  if (state.last && !own.some((n) => n.key === state.last!.key)) {
+    throw new IndexDamagedError(`this agent's last index batch ${state.last.key} is no longer in the store: the index lost what this agent committed`, {
+      key: state.last.key,
+    });
+  }
+  const fresh: LaneBatchName[][] = [];
+  const read = new Map<string, Awaited<ReturnType<RepositoryV2["readBatch"]>>>();
+  for (const [lane, names] of lanes) {
+    const from = (state.applied[lane] ?? -1) + 1;
+    const batches: { name: LaneBatchName; prev: string | null }[] = [];
+    const problems = [];
+    for (const name of names.filter((n) => n.seq >= from)) {
+      try {
+        const batch = await repo.readBatch(name);
+        read.set(name.key, batch);
+        batches.push({ name, prev: batch.prev });
+      } catch (err) {
+        if (!isDamage(err)) throw err;
+        problems.push({ seq: name.seq, message: `lane ${lane} batch ${name.seq} (${name.key}) cannot be read: ${messageOf(err)}` });
+        break;
+      }
+    }
+    problems.push(...checkLane(batches, from));
+    const first = batches[0];
+    if (lane === state.lane && first && first.name.seq === from && state.last && first.prev !== state.last.digest) {
+      problems.push({ seq: from, message: `this agent's lane batch ${from} does not follow its batch ${from - 1}` });
+    }
+    if (problems.length > 0 && lane === state.lane) throw new IndexDamagedError(`this agent's own lane is damaged: ${problems.map((p) => p.message).join("; ")}`);
+    for (const p of problems) log?.warn(`another writer's lane is damaged, applied up to it: ${p.message}`);
+    const stop = Math.min(Infinity, ...problems.map((p) => p.seq));
+    fresh.push(batches.map((b) => b.name).filter((n) => n.seq < stop));
+  }
+  let lastBatchTime = state.last?.time ?? 0;
+  let applied = 0;
+  for (const name of mergeLanes(fresh)) {
+    const batch = read.get(name.key)!;
+    const mine = name.lane === state.lane;
+    state = {
+      lane: state.lane,
+      last: mine ? { key: name.key, seq: name.seq, time: name.time, digest: name.digest } : state.last,
+      applied: { ...state.applied, [name.lane]: name.seq },
+      // A batch left in flight that reached the store is applied here like any other; nothing is left to resume.
+      ...(state.inflight && !(mine && state.inflight.key === name.key) ? { inflight: state.inflight } : {}),
+    };
+    await cache.applyBatch(name.seq, batch.records, undefined, { lane: state, chunks: batch.blobs.map((b) => b.id) });
+    lastBatchTime = Math.max(lastBatchTime, name.time);
+    applied++;
+  }
+  if (applied > 0) log?.info(`applied ${applied} index batch(es) missing from the local state cache`);
+  return { mode: applied > 0 ? "caught-up" : "current", batchesApplied: applied, lastBatchTime };
+}
+
+async function rebuild(repo: RepositoryV2, cache: StateCache, log?: Logger): Promise<SyncResult> {
+  log?.info(`rebuilding the local state cache from ${repo.storage.description}`);
+  await cache.reset(repo.config.id);
+  const tree = await readTreeV2(repo);
+  for (const d of tree.damage) log?.warn(`index damage, applied up to it: ${d.message}`);
+  for (const b of tree.broken) log?.warn(`index damage: ${b.message}; the file is read again when it is seen`);
+  await cache.loadEntries(each(tree.entries.values()), -1);
+  // Blobs count as stored only when their pack is listed: content deleted behind the agent's back is sent again.
+  const packs = new Set<string>();
+  for await (const pack of repo.packs.list()) packs.add(pack.id);
+  await cache.addChunks([...tree.blobs.values()].filter((b) => packs.has(b.pack)).map((b) => b.id));
+  const lane = randomBytes(16).toString("hex");
+  await repo.describeLane(lane, hostname());
+  await cache.setLane({ lane, last: undefined, applied: { ...tree.covered } });
+  log?.info(`this agent writes lane ${lane} of ${repo.storage.description}`);
+  return { mode: "rebuilt", batchesApplied: 0, lastBatchTime: tree.time };
+}
