@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalDirectoryStorage, Repository, loadTree } from "@rtbackup/core";
+import { LocalDirectoryStorage, Repository, isV2, loadTree, openRepository } from "@rtbackup/core";
 import { daemonWorkspace, rtb, send, startDaemon, waitForRestoreToMatch } from "./helpers/daemon.js";
 
 test("two rtb backup processes with their own state directories on one store: every commit of both is visible", async () => {
@@ -15,12 +15,14 @@ test("two rtb backup processes with their own state directories on one store: ev
     const rounds = 5;
     for (let round = 0; round < rounds; round++) {
       for (const w of writers) await writeFile(join(w.src, `file-${round}.txt`), `${w.name} ${round}`);
-      // Started together, both read the index at the same point and pick the same next sequence number.
+      // Started together: each commits to its own lane (v2), so neither waits for nor collides with the other.
       const runs = await Promise.all(writers.map((w) => rtb(["backup", w.src, "--store", store, "--state", w.state, "--no-progress", "--quiet"])));
       for (const run of runs) assert.is(run.code, 0, run.stderr);
     }
-    const repo = await Repository.open(new LocalDirectoryStorage({ path: store }));
+    const repo = await openRepository(new LocalDirectoryStorage({ path: store }));
+    assert.ok(isV2(repo));
     const tree = await loadTree(repo);
+    assert.equal(tree.damage, []);
     const missing: string[] = [];
     for (const w of writers) {
       for (let round = 0; round < rounds; round++) {
@@ -38,12 +40,14 @@ test("two rtb backup processes with their own state directories on one store: ev
   }
 });
 
-test("rtb backup on a store whose index lost a batch exits 4 naming the gap, and commits nothing", async () => {
+test("v1: rtb backup on a store whose index lost a batch exits 4 naming the gap, and commits nothing", async () => {
   const dir = await mkdtemp(join(tmpdir(), "rtb-damaged-"));
   try {
     const src = join(dir, "src");
     const store = join(dir, "store");
     await mkdir(src);
+    // Format v1: one journal for all writers, numbered batches (v2's lanes are tested below).
+    await Repository.open(new LocalDirectoryStorage({ path: store }), { create: { chunkSize: 1 << 20 } });
     for (const name of ["a", "b", "c"]) {
       await writeFile(join(src, name), name);
       const run = await rtb(["backup", src, "--store", store, "--state", join(dir, "state"), "--no-progress", "--quiet"]);
@@ -63,8 +67,8 @@ test("rtb backup on a store whose index lost a batch exits 4 naming the gap, and
   }
 });
 
-test("the daemon stops with exit 4 when the batch it built on disappears, and commits nothing on top", async () => {
-  const ws = await daemonWorkspace();
+test("v1: the daemon stops with exit 4 when the batch it built on disappears, and commits nothing on top", async () => {
+  const ws = await daemonWorkspace({ repositoryFormat: 1 });
   try {
     await writeFile(join(ws.src, "one.txt"), "1");
     const daemon = await startDaemon(ws);
@@ -84,6 +88,33 @@ test("the daemon stops with exit 4 when the batch it built on disappears, and co
     assert.is((await readdir(group)).length, batches.length - 1, "nothing was committed on top");
   } finally {
     await ws.cleanup();
+  }
+});
+
+test("v2: rtb backup whose own lane lost its last batch exits 4 naming it, and commits nothing on top", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "rtb-lane-lost-"));
+  try {
+    const src = join(dir, "src");
+    const store = join(dir, "store");
+    const state = join(dir, "state");
+    await mkdir(src);
+    for (const name of ["a", "b"]) {
+      await writeFile(join(src, name), name);
+      const run = await rtb(["backup", src, "--store", store, "--state", state, "--no-progress", "--quiet"]);
+      assert.is(run.code, 0, run.stderr);
+    }
+    const [lane] = await readdir(join(store, "lanes"));
+    const group = join(store, "lanes", lane!, "batch", (await readdir(join(store, "lanes", lane!, "batch")))[0]!);
+    const batches = (await readdir(group)).sort();
+    assert.is(batches.length, 2);
+    await rm(join(group, batches[1]!));
+    await writeFile(join(src, "c"), "c");
+    const run = await rtb(["backup", src, "--store", store, "--state", state, "--no-progress", "--quiet"]);
+    assert.is(run.code, 4, run.stderr);
+    assert.match(run.stderr, /last index batch .* is no longer in the store/);
+    assert.equal((await readdir(group)).sort(), batches.slice(0, 1), "nothing was committed on top");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

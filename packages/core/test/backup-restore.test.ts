@@ -35,13 +35,13 @@ test("a second backup of an unchanged tree uploads nothing and writes no index r
   }
 });
 
-test("a change in the middle of a large file re-uploads only the changed chunk", async () => {
+test("v1: a change in the middle of a large file re-uploads only the changed fixed-size chunk", async () => {
   const ws = await workspace();
   try {
     const big = Buffer.alloc(10 * 64 * 1024, 1);
     for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
     await writeFile(join(ws.src, "disk.img"), big);
-    await backupOnce(ws);
+    await backupOnce(ws, { repositoryFormat: 1 });
     big.write("CHANGED IN THE MIDDLE", 5 * 64 * 1024 + 100);
     await writeFile(join(ws.src, "disk.img"), big);
     const puts: string[] = [];

@@ -27,7 +27,7 @@ async function batchFiles(ws: Workspace): Promise<string[]> {
 }
 
 test("--repair stores again a deleted chunk whose file is still on disk; then the check is clean", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     const content = randomBytes(4096 * 3 + 100);
     await writeFile(join(ws.src, "data.bin"), content);
@@ -59,7 +59,7 @@ test("--repair stores again a deleted chunk whose file is still on disk; then th
 });
 
 test("--repair never stores wrong bytes: a chunk whose file changed on disk is left, and nothing is written", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "f.txt"), "original bytes");
     await backupOnce(ws);
@@ -82,7 +82,7 @@ test("--repair never stores wrong bytes: a chunk whose file changed on disk is l
 });
 
 test("--repair records unrepaired damage in the state cache, so the next backup uploads the content again", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "a.txt"), "content that moves");
     await backupOnce(ws);
@@ -112,7 +112,7 @@ test("--repair records unrepaired damage in the state cache, so the next backup 
 });
 
 test("a moved file's new path depends on its chunks; --repair overwrites a corrupt chunk with verified bytes", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "a.txt"), "moving bytes");
     await backupOnce(ws);
@@ -147,7 +147,7 @@ test("a moved file's new path depends on its chunks; --repair overwrites a corru
 });
 
 test("a corrupt checkpoint is named; the batches are still replayed and checked", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "a.txt"), "a");
     await backupOnce(ws);
@@ -174,7 +174,7 @@ test("a corrupt checkpoint is named; the batches are still replayed and checked"
 });
 
 test("--repair also finds the bytes through the state cache when index damage hides the file's current path", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "a.txt"), "bytes that moved");
     await backupOnce(ws);
@@ -206,7 +206,7 @@ test("--repair also finds the bytes through the state cache when index damage hi
 });
 
 test("a store that cannot be reached is an error, not damage", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "a.txt"), "a");
     await backupOnce(ws);

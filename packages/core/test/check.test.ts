@@ -19,7 +19,7 @@ async function batchFiles(ws: Workspace): Promise<string[]> {
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
 test("a healthy store has no damage; orphan data objects are counted, not damage", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "a.txt"), "alpha");
     await writeFile(join(ws.src, "b.txt"), "beta");
@@ -43,7 +43,7 @@ test("a healthy store has no damage; orphan data objects are counted, not damage
 });
 
 test("a deleted chunk is named with every version that needs it (path, batch seq and time, current or not)", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "a.txt"), "shared content");
     await writeFile(join(ws.src, "other.txt"), "unrelated");
@@ -72,7 +72,7 @@ test("a deleted chunk is named with every version that needs it (path, batch seq
 });
 
 test("a flipped byte is invisible to a listing-only check and found by --read-data", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "precious.txt"), "the precious content");
     await backupOnce(ws);
@@ -93,7 +93,7 @@ test("a flipped byte is invisible to a listing-only check and found by --read-da
 });
 
 test("a truncated chunk is corrupt by its listed size alone", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "f.txt"), "0123456789");
     await backupOnce(ws);
@@ -111,7 +111,7 @@ test("a truncated chunk is corrupt by its listed size alone", async () => {
 });
 
 test("a truncated batch is named with its sequence number and time; the rest is still checked", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "one.txt"), "one");
     await backupOnce(ws);
@@ -137,7 +137,7 @@ test("a truncated batch is named with its sequence number and time; the rest is 
 });
 
 test("a batch deleted in the middle is a gap; a checkpoint beyond the batches and a lost newest batch too", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     for (const n of ["a", "b", "c"]) {
       await writeFile(join(ws.src, `${n}.txt`), n);
@@ -177,7 +177,7 @@ test("a batch deleted in the middle is a gap; a checkpoint beyond the batches an
 });
 
 test("a checkpoint that disagrees with its batches is reported with the differing paths; an agreeing one is not", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "keep.txt"), "keep");
     await writeFile(join(ws.src, "mode.txt"), "mode");
@@ -206,7 +206,7 @@ test("a checkpoint that disagrees with its batches is reported with the differin
 });
 
 test("several live batches under one number are a warning; a batch that replaces the other resolves it", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "x.txt"), "x");
     await backupOnce(ws);
@@ -232,7 +232,7 @@ test("several live batches under one number are a warning; a batch that replaces
 });
 
 test("--read-data-subset: 100% equals --read-data, a small slice reads fewer, n/t slices cover every chunk once", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "big.bin"), randomBytes(4096 * 40));
     await backupOnce(ws, { chunkSize: 4096 });

@@ -9,7 +9,7 @@ import { LocalDirectoryStorage, Repository, loadTree } from "@rtbackup/core";
 import { backupOnce, workspace } from "./helpers/tree.js";
 
 test("a corrupt checkpoint falls back to the batches: the same tree, the checkpoint named in the damage", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "a.txt"), "a");
     await writeFile(join(ws.src, "b.txt"), "b");

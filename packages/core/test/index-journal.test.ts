@@ -40,7 +40,7 @@ async function startFails(ws: Workspace): Promise<IndexDamagedError> {
 }
 
 test("a content object deleted behind the agent is uploaded again by a fresh state cache, and restores", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "precious.txt"), "content whose object goes missing");
     await backup(ws);
@@ -58,7 +58,7 @@ test("a content object deleted behind the agent is uploaded again by a fresh sta
 });
 
 test("a truncated batch the state cache already applied stops the next start, naming the object", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "a.txt"), "a");
     await backup(ws);
@@ -73,7 +73,7 @@ test("a truncated batch the state cache already applied stops the next start, na
 });
 
 test("the state cache's last batch deleted from the store stops the next start", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "a.txt"), "a");
     await backup(ws);
@@ -91,7 +91,7 @@ test("the state cache's last batch deleted from the store stops the next start",
 });
 
 test("a gap in sequence numbers stops the start of a fresh state cache, naming both ends", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     for (const name of ["a", "b", "c"]) {
       await writeFile(join(ws.src, name), name);
@@ -109,7 +109,7 @@ test("a gap in sequence numbers stops the start of a fresh state cache, naming b
 });
 
 test("a batch deleted while the agent runs halts the committer: drain throws, nothing is committed on top", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   const engine = new Engine({ parameters: testParameters(ws), log: { sink: silentSink } });
   try {
     await writeFile(join(ws.src, "a.txt"), "a");
@@ -143,7 +143,7 @@ test("a batch deleted while the agent runs halts the committer: drain throws, no
 });
 
 test("a batch truncated while the agent runs halts the next commit, naming the object", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   const engine = new Engine({ parameters: testParameters(ws), log: { sink: silentSink } });
   try {
     await writeFile(join(ws.src, "a.txt"), "a");
@@ -166,7 +166,7 @@ test("a batch truncated while the agent runs halts the next commit, naming the o
 });
 
 test("a state cache older than the newest checkpoint in the store is rebuilt from the store", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   const other = { remoteFileStateCachePath: join(ws.dir, "state-b") };
   try {
     await writeFile(join(ws.src, "a.txt"), "a");
@@ -185,7 +185,7 @@ test("a state cache older than the newest checkpoint in the store is rebuilt fro
 });
 
 test("a point-in-time read over writers with different clocks sees each batch by its own time, and no false gap", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     const repo = await Repository.open(new LocalDirectoryStorage({ path: ws.store }), { create: { chunkSize: 65536 } });
     const put = (path: string) => ({ op: "put" as const, path, type: "file" as const, size: 0, mtimeMs: 1, mode: 0o644, uid: 0, gid: 0, chunks: [] });

@@ -17,7 +17,7 @@ async function firstFile(dir: string): Promise<string> {
 }
 
 test("a corrupted content object is detected, named, and never restored", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "precious.txt"), "the precious content");
     await backupOnce(ws);
@@ -42,7 +42,7 @@ test("a corrupted content object is detected, named, and never restored", async 
 });
 
 test("a truncated index batch is detected and named", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "a.txt"), "a");
     await backupOnce(ws);
@@ -64,7 +64,7 @@ test("a truncated index batch is detected and named", async () => {
 });
 
 test("hostile index entries cannot write outside the restore target", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await writeFile(join(ws.src, "ok.txt"), "fine");
     await backupOnce(ws);
@@ -105,7 +105,7 @@ test("hostile index entries cannot write outside the restore target", async () =
 });
 
 test("a pre-existing symlink inside the target is not followed", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   try {
     await mkdir(join(ws.src, "d"));
     await writeFile(join(ws.src, "d", "f.txt"), "data");

@@ -42,10 +42,12 @@ test("names that are not UTF-8 are backed up, recorded losslessly, kept by the s
     assert.is(first.seen, 7, "the root and all six entries are walked");
     assert.equal(first.unreadable, []);
 
-    // The index is plain UTF-8 JSON; a byte that is not UTF-8 is the escape \udcXX (docs/format.md, "Names").
+    // The index is plain UTF-8 JSON; a byte that is not UTF-8 is the escape \udcXX (docs/format.md, "Names"; v2's
+    // lane batches are the same JSON lines).
     const storage = new LocalDirectoryStorage({ path: ws.store });
     let text = "";
-    for await (const info of storage.list("index/")) {
+    for await (const info of storage.list("lanes/")) {
+      if (!info.key.includes("/batch/")) continue;
       const body = await readFile(join(ws.store, info.key));
       const plain = gunzipSync(body);
       assert.ok(isUtf8(plain), `${info.key} is valid UTF-8`);

@@ -53,7 +53,7 @@ async function commitFile(w: Awaited<ReturnType<typeof writer>>, file: string) {
 }
 
 test("two writers that commit under the same sequence number both keep their commits; caches agree with readers", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   const gate = barrier(2);
   const writers = [await writer(ws, "alpha", (b) => gateFirstBatch(b, gate)), await writer(ws, "beta", (b) => gateFirstBatch(b, gate))];
   try {
@@ -100,7 +100,7 @@ test("two writers that commit under the same sequence number both keep their com
 });
 
 test("a batch left in flight beside another writer's is rewritten at the next start, and applied once", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   const w = await writer(ws, "alpha");
   try {
     await writeFile(join(w.src, "a.txt"), "a");
@@ -136,7 +136,7 @@ test("a batch left in flight beside another writer's is rewritten at the next st
 });
 
 test("no checkpoint hides a batch another writer left beside ours under the same number", async () => {
-  const ws = await workspace();
+  const ws = await workspace({ format: 1 });
   const w = await writer(ws, "alpha");
   try {
     await writeFile(join(w.src, "a.txt"), "a");

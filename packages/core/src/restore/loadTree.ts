@@ -68,9 +68,9 @@ export async function loadTree(repo: AnyRepository, options: LoadTreeOptions = {
  * the index cannot give, is an entry in `damage` with `salvage` (the rest is there), else an error.
  */
 async function loadTreeV2(repo: RepositoryV2, options: LoadTreeOptions): Promise<TreeView> {
-  const tree = await readTreeV2(repo, options.at === undefined ? {} : { at: options.at });
+  const tree = await readTreeV2(repo, { ...(options.at === undefined ? {} : { at: options.at }), salvage: options.salvage === true });
   const damage = [
-    ...tree.damage.map((d) => new IndexDamagedError(`${d.message}; the lane is read up to it`)),
+    ...tree.damage.map((d) => new IndexDamagedError(options.salvage ? `${d.message}; the rest of the lane is applied` : d.message)),
     ...tree.broken.map((b) => new IndexDamagedError(`${b.message}; it is left out`)),
   ];
   if (damage.length > 0 && !options.salvage) throw damage[0];

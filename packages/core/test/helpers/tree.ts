@@ -10,12 +10,15 @@ export interface Workspace {
   store: string;
   state: string;
   out: string;
+  /** The format engines on this workspace create their repository in (the default, v2, when absent). */
+  format?: 1 | 2;
   cleanup(): Promise<void>;
 }
 
-export async function workspace(): Promise<Workspace> {
+/** A workspace; `format: 1` for the tests of format v1's own machinery (its journal, its content objects). */
+export async function workspace(options: { format?: 1 | 2 } = {}): Promise<Workspace> {
   const dir = await mkdtemp(join(tmpdir(), "rtb-test-"));
-  const ws = { dir, src: join(dir, "src"), store: join(dir, "store"), state: join(dir, "state"), out: join(dir, "out") };
+  const ws = { dir, src: join(dir, "src"), store: join(dir, "store"), state: join(dir, "state"), out: join(dir, "out"), ...options };
   await mkdir(ws.src);
   return { ...ws, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -32,6 +35,7 @@ export function testParameters(ws: Workspace, extra: Partial<Parameters> = {}): 
     stagingDirectory: join(ws.dir, "staging"),
     pathFilters: [],
     chunkSize: 64 * 1024,
+    ...(ws.format ? { repositoryFormat: ws.format } : {}),
     ...extra,
   };
 }

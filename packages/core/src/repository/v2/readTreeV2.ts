@@ -28,10 +28,10 @@ export interface TreeV2 {
  * then all lanes' batches applied in one order, batch time then lane id then sequence number, so the later commit
  * of a path wins. It starts from the newest usable checkpoint (see {@link usableCheckpoint}). `at` keeps only what
  * was committed at or before that time. A lane is applied up to its first damage (a batch that cannot be read is
- * damage there, not a failure of the whole read). A file that names a blob no batch located, or whose size is not the
+ * damage there, not a failure of the whole read); with `salvage`, every readable batch of it is applied. A file that names a blob no batch located, or whose size is not the
  * sum of its blobs, is left out and listed in `broken`; everything else is still there.
  */
-export async function readTreeV2(repo: RepositoryV2, options: { at?: number } = {}): Promise<TreeV2> {
+export async function readTreeV2(repo: RepositoryV2, options: { at?: number; salvage?: boolean } = {}): Promise<TreeV2> {
   const listed = new Map<string, LaneBatchName[]>();
   for (const [lane, names] of await repo.lanes())
     listed.set(
@@ -52,7 +52,7 @@ export async function readTreeV2(repo: RepositoryV2, options: { at?: number } = 
   for (const [lane, names] of listed) {
     const from = (start?.content.lanes[lane] ?? -1) + 1;
     const batches = [];
-    let unreadable: LaneDamage | undefined;
+    const unreadable: LaneDamage[] = [];
     for (const name of names.filter((n) => n.seq >= from)) {
       try {
         const batch = await repo.readBatch(name);
@@ -60,12 +60,12 @@ export async function readTreeV2(repo: RepositoryV2, options: { at?: number } = 
         batches.push({ name, prev: batch.prev });
       } catch (err) {
         if (!isDamage(err)) throw err;
-        unreadable = { kind: "unreadable", lane, seq: name.seq, message: `lane ${lane} batch ${name.seq} (${name.key}) cannot be read: ${messageOf(err)}` };
-        break;
+        unreadable.push({ kind: "unreadable", lane, seq: name.seq, message: `lane ${lane} batch ${name.seq} (${name.key}) cannot be read: ${messageOf(err)}` });
+        if (!options.salvage) break;
       }
     }
-    const problems = checkLane(batches, from);
-    if (unreadable) problems.push(unreadable);
+    // A batch that cannot be read is named once (not again as the gap it leaves).
+    const problems = [...unreadable, ...checkLane(batches, from).filter((p) => !(p.kind === "gap" && unreadable.some((u) => u.seq === p.seq - 1)))];
     // The first batch after a checkpoint must follow the one it covers (whose digest is in its name).
     const before = names.find((n) => n.seq === from - 1);
     const first = batches[0];
@@ -73,7 +73,8 @@ export async function readTreeV2(repo: RepositoryV2, options: { at?: number } = 
       problems.unshift({ kind: "chain", lane, seq: from, message: `lane ${lane} batch ${from} does not follow batch ${from - 1} (its prev is ${first.prev})` });
     }
     damage.push(...problems);
-    const stop = problems.length > 0 ? Math.min(...problems.map((p) => p.seq)) : Infinity;
+    // Salvaging, every readable batch counts (later records still hold whole entries); else a lane ends at its damage.
+    const stop = problems.length > 0 && !options.salvage ? Math.min(...problems.map((p) => p.seq)) : Infinity;
     const applied = batches.map((b) => b.name).filter((n) => n.seq < stop);
     usable.push(applied);
     const last = applied.at(-1)?.seq ?? from - 1;
