@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {ConfigError, Engine, LocalDirectoryStorage, openRepository, Restorer, loadTree, silentSink, type StorageBackend} from "@rtbackup/core";
+import { ConfigError, Engine, LocalDirectoryStorage, openRepository, Restorer, loadTree, silentSink, type StorageBackend } from "@rtbackup/core";
 import { readAll } from "@rtbackup/core/testing";
 import { MirrorStorage, MirrorStoragePlugin } from "@rtbackup/example-mirror-storage";
 

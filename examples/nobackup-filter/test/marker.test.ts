@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {ConfigError, Engine, LocalDirectoryStorage, openRepository, loadTree, silentSink} from "@rtbackup/core";
+import { ConfigError, Engine, LocalDirectoryStorage, openRepository, loadTree, silentSink } from "@rtbackup/core";
 import { NoBackupMarkerPlugin } from "@rtbackup/example-nobackup-filter";
 
 async function workspace() {

@@ -30,7 +30,9 @@ test("a path that keeps failing to upload is reported once, when its attempts re
   const ws = await workspace();
   const server = await startHookServer();
   const engine = new Engine({
-    parameters: ws.parameters,
+    // Format v1, where each chunk is its own put: a v2 agent stores content in packs at commit time, so a store
+    // that refuses them is a commit being retried (logged, counted), not one path's failed upload.
+    parameters: { ...ws.parameters, repositoryFormat: 1 },
     log: { sink: silentSink },
     plugins: [new WebhookNotifyPlugin({ url: server.url, failureThreshold: 2, headers: { authorization: "Bearer t0k" } })],
   });

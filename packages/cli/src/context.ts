@@ -1,7 +1,18 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { ConfigError, Engine, openRepository, loadConfig, resolvePluginSpecs, stderrSink, type AnyRepository, type BackupPlugin, type LogSink, type Parameters } from "@rtbackup/core";
+import {
+  ConfigError,
+  Engine,
+  openRepository,
+  loadConfig,
+  resolvePluginSpecs,
+  stderrSink,
+  type AnyRepository,
+  type BackupPlugin,
+  type LogSink,
+  type Parameters,
+} from "@rtbackup/core";
 import { presetPlugins, type PresetMode } from "./preset.js";
 import { terminalText } from "./terminalText.js";
 

@@ -17,7 +17,7 @@ const lines = (stdout: string) =>
 // Without ZFS in the preset: a ZFS pool another test mounted must not change what these tests see.
 async function noZfsConfig(dir: string): Promise<string> {
   const file = join(dir, "rtb.config.json");
-  await writeFile(file, JSON.stringify({ parameters: { monitorFileSystemTypes: ["tmpfs"] } }));
+  await writeFile(file, JSON.stringify({ parameters: { monitorFileSystemTypes: ["tmpfs"], repositoryFormat: 1 } }));
   return file;
 }
 

@@ -23,7 +23,7 @@ for (const damage of ["truncated", "deleted"] as const) {
       const src = join(dir, "src");
       const store = join(dir, "store");
       const config = join(dir, "rtb.config.json");
-      await writeFile(config, JSON.stringify({ parameters: { monitorFileSystemTypes: ["tmpfs"] } }));
+      await writeFile(config, JSON.stringify({ parameters: { monitorFileSystemTypes: ["tmpfs"], repositoryFormat: 1 } }));
       const args = ["--config", config, "--store", store, "--state", join(dir, "state")];
       await mkdir(src);
       // Three runs, three batches: a.txt, then b.txt, then c.txt and a new a.txt.
@@ -82,7 +82,7 @@ test("the newest batch lost under a checkpoint that covers it: list and restore 
     const src = join(dir, "src");
     const store = join(dir, "store");
     const config = join(dir, "rtb.config.json");
-    await writeFile(config, JSON.stringify({ parameters: { monitorFileSystemTypes: ["tmpfs"] } }));
+    await writeFile(config, JSON.stringify({ parameters: { monitorFileSystemTypes: ["tmpfs"], repositoryFormat: 1 } }));
     const args = ["--config", config, "--store", store, "--state", join(dir, "state")];
     await mkdir(src);
     for (const name of ["a.txt", "b.txt"]) {

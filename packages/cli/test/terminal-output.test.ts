@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import { mkdir, mkdtemp, readdir, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {LocalDirectoryStorage, openRepository, dataKey, loadTree} from "@rtbackup/core";
+import { LocalDirectoryStorage, Repository, dataKey, loadTree, openRepository } from "@rtbackup/core";
 import { StatusLine } from "../src/StatusLine.js";
 import { estimateRemainingMs, formatDuration, formatProgress } from "../src/progressLine.js";
 import { RTB, rtb } from "./helpers/daemon.js";
@@ -103,6 +103,8 @@ test("rtb restore on a terminal: one progress line with a percentage and an ETA,
     await writeFile(join(src, `${EVIL}.gone`), "its content object is deleted below");
     const store = join(dir, "store");
     const common = ["--store", store, "--state", join(dir, "state")];
+    // Format v1, where each file's content is its own object, so that one file's can be deleted below.
+    await Repository.open(new LocalDirectoryStorage({ path: store }), { create: { chunkSize: 8 * 1024 * 1024 } });
     const backup = await rtb(["backup", src, ...common, "--no-progress"]);
     assert.is(backup.code, 0, backup.stderr);
     const tree = await loadTree(await openRepository(new LocalDirectoryStorage({ path: store })));

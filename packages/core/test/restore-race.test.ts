@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import {Engine, LocalDirectoryStorage, openRepository, Restorer, loadTree, silentSink, type RestoreEvent} from "@rtbackup/core";
+import { Engine, LocalDirectoryStorage, openRepository, Restorer, loadTree, silentSink, type RestoreEvent } from "@rtbackup/core";
 
 const NOBODY = 65534;
 const TRIES = 200;

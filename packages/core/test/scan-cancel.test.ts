@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {Engine, LocalDirectoryStorage, openRepository, loadTree, silentSink} from "@rtbackup/core";
+import { Engine, LocalDirectoryStorage, openRepository, loadTree, silentSink } from "@rtbackup/core";
 import { backupOnce, testParameters, workspace } from "./helpers/tree.js";
 
 test("a scan cancelled part-way deletes nothing it did not get to see", async () => {

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {Engine, LocalDirectoryStorage, openRepository, loadTree, silentSink, type BackupPlugin, type Snapshot} from "@rtbackup/core";
+import { Engine, LocalDirectoryStorage, openRepository, loadTree, silentSink, type BackupPlugin, type Snapshot } from "@rtbackup/core";
 import { backupOnce, testParameters, workspace } from "./helpers/tree.js";
 
 /** A snapshot strategy whose views are empty directories, as a clone that failed to mount leaves them. */

@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {LocalDirectoryStorage, openRepository, loadTree, type ManualClock, type Runtime} from "@rtbackup/core";
+import { LocalDirectoryStorage, openRepository, loadTree, type ManualClock, type Runtime } from "@rtbackup/core";
 import { CopySnapshotPlugin, advance, pipelineEngine, settle } from "./helpers/pipeline.js";
 import { workspace } from "./helpers/tree.js";
 

@@ -84,7 +84,10 @@ test("RepositoryFormat only chooses the format of a new repository: a v1 one sta
     await writeFile(join(ws.src, "b.txt"), "two");
     const puts: { key: string; size: number }[] = [];
     await backupOnce(ws, {}, (b) => recordPuts(b, puts));
-    assert.ok(puts.some((p) => p.key.startsWith("index/batch/")), puts.map((p) => p.key).join(", "));
+    assert.ok(
+      puts.some((p) => p.key.startsWith("index/batch/")),
+      puts.map((p) => p.key).join(", "),
+    );
     assert.not.ok(isV2(await openRepository(new LocalDirectoryStorage({ path: ws.store }))));
     const { result, tree } = await restoreAll(ws);
     assert.is(result.errors, 0);

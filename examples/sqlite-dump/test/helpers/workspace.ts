@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalDirectoryStorage, Repository, Restorer, loadTree, type Parameters } from "@rtbackup/core";
+import { LocalDirectoryStorage, Restorer, loadTree, openRepository, type Parameters } from "@rtbackup/core";
 
 /** A temp workspace: src (the backup root), store, state, out (restore target), data (outside the root). */
 export interface Workspace {
@@ -39,9 +39,9 @@ export function testParameters(ws: Workspace): Partial<Parameters> {
 
 /** Restores everything from the workspace's store into `out`, reading the store alone. */
 export async function restoreAll(ws: Workspace): Promise<{ errors: number }> {
-  const repo = await Repository.open(new LocalDirectoryStorage({ path: ws.store }));
+  const repo = await openRepository(new LocalDirectoryStorage({ path: ws.store }));
   const tree = await loadTree(repo, {});
-  const restorer = new Restorer(repo);
+  const restorer = new Restorer(tree.chunks);
   const result = await restorer.restore(Restorer.select(tree.entries, ["/"], true).entries, ws.out);
   return { errors: result.errors };
 }

@@ -178,7 +178,8 @@ export async function checkCommand(options: CheckCommandOptions): Promise<number
     return EXIT_CHECK_DAMAGE;
   }
   const { engine, repository } = opened;
-  if (isV2(repository)) return checkV2(repository, { readData, subset, json, repair: Boolean(options.repair), quiet: config.parameters.verbosity === "Quiet" }, engine);
+  if (isV2(repository))
+    return checkV2(repository, { readData, subset, json, repair: Boolean(options.repair), quiet: config.parameters.verbosity === "Quiet" }, engine);
   let access: CacheAccess = {};
   try {
     access = await openCache(config.parameters.remoteFileStateCachePath, repository);
@@ -217,7 +218,8 @@ async function checkV2(
   engine: { stop(): Promise<void> },
 ): Promise<number> {
   try {
-    if (o.repair) throw new ConfigError("--repair", "is not available for format v2 repositories yet: restore damaged packs from another copy, or back the files up again");
+    if (o.repair)
+      throw new ConfigError("--repair", "is not available for format v2 repositories yet: restore damaged packs from another copy, or back the files up again");
     const progress = progressLine(Boolean(process.stderr.isTTY) && !o.json && !o.quiet);
     let outcome: CheckOutcome;
     try {

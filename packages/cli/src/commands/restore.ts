@@ -35,7 +35,7 @@ async function openTree(options: RestoreOptions, command: string) {
       `rtb ${command}: working from what could be read; entries the damaged objects changed may be missing or stale (rtb check tells more)\n`,
     );
   }
-  return { engine, repository, tree, damaged: tree.damage.length ? EXIT_INDEX_DAMAGED : 0 };
+  return { engine, tree, damaged: tree.damage.length ? EXIT_INDEX_DAMAGED : 0 };
 }
 
 /** Paths on the command line resolve against the current directory, as `rtb backup`'s roots do. */
@@ -101,7 +101,7 @@ export async function listCommand(dirs: string[], options: RestoreOptions): Prom
  */
 export async function restoreCommand(paths: string[], options: RestoreOptions): Promise<number> {
   if (paths.length === 0) throw new BackupError("RESTORE_NOT_FOUND", "rtb restore: name at least one file or directory (/ for everything)");
-  const { engine, repository, tree, damaged } = await openTree(options, "restore");
+  const { engine, tree, damaged } = await openTree(options, "restore");
   try {
     const selection = Restorer.select(tree.entries, absolute(paths), Boolean(options.recursive));
     const quiet = engine.parameters.verbosity === "Quiet";
@@ -157,7 +157,7 @@ class StdoutSink extends Writable {
 
 /** `rtb cat <path>`: writes one file's content to stdout, each chunk verified before it is written. */
 export async function catCommand(path: string, options: RestoreOptions): Promise<number> {
-  const { engine, repository, tree, damaged } = await openTree(options, "cat");
+  const { engine, tree, damaged } = await openTree(options, "cat");
   try {
     const entry = tree.entries.get(resolve(path));
     if (!entry) throw new BackupError("RESTORE_NOT_FOUND", `${path}: not in the backup`);

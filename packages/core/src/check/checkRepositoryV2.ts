@@ -11,21 +11,63 @@ import type { CheckOptions, CheckOutcome } from "./checkRepository.js";
 
 type Batch = { name: LaneBatchName; blobs: StoredBlob[]; records: IndexRecord[] };
 
+/** The lanes as read: every readable batch, in merge order, and where each blob is. */
+interface LanesRead {
+  order: LaneBatchName[];
+  read: Map<string, Batch>;
+  located: Map<string, StoredBlob>;
+  batchCount: number;
+}
+
 /**
  * Verifies a v2 repository (docs/format-v2.md) without restoring it: every lane batch is read and verified and each
  * lane's sequence, chain and times checked; every checkpoint is read and compared, entry by entry, with the merge of
  * the batches it covers; every blob a file names must be located by a batch and lie inside a listed pack (one
- * listing of `packs/`); with `readData`, every pack (or the `subset` of pack ids) is read blob by blob, each one
+ * listing of `packs/`); with `readData`, every blob (or those whose pack id is in `subset`) is read by a ranged read,
  * decompressed and re-hashed. Each damaged blob lists the versions that need it. Nothing is written.
  */
 export async function checkRepositoryV2(repo: RepositoryV2, options: CheckOptions = {}): Promise<CheckOutcome> {
   options.onPhase?.("index");
   const damage: Damage[] = [];
-  const lanes = await repo.lanes();
+  const lanes = await readLanes(repo, damage);
+  const checkpoints = await repo.checkpoints();
+  for (const c of checkpoints) await checkCheckpoint(repo, c, lanes, damage);
+  options.onPhase?.("content");
+  const packs = new Map<string, number>();
+  for await (const p of repo.packs.list()) packs.set(p.id, p.size);
+  const { tree, needed } = versionsOf(lanes);
+  const bad = new Map<string, Damage>();
+  const present = locateBlobs(lanes.located, packs, needed, bad);
+  const named = new Set([...lanes.located.values()].map((b) => b.pack));
+  const orphans = [...packs].filter(([id]) => !named.has(id));
+  const reading = options.readData ? await readBlobs(repo, lanes.located, needed, bad, options) : { chunksRead: 0, bytesRead: 0 };
+  options.onPhase?.("replay");
+  for (const [id, d] of bad) damage.push(withDependents(d, needed.get(id) ?? []));
+  return {
+    damage,
+    warnings: [],
+    tree,
+    summary: {
+      batches: lanes.batchCount,
+      checkpoints: checkpoints.length,
+      lastSequence: lanes.batchCount - 1,
+      chunksReferenced: needed.size,
+      chunksPresent: present,
+      ...reading,
+      orphans: orphans.length,
+      orphanBytes: orphans.reduce((n, [, size]) => n + size, 0),
+      damaged: damage.length,
+      warnings: 0,
+    },
+  };
+}
+
+/** Reads every batch of every lane; what cannot be read, and each lane's gaps and breaks, are damage. */
+async function readLanes(repo: RepositoryV2, damage: Damage[]): Promise<LanesRead> {
   const usable: LaneBatchName[][] = [];
   const read = new Map<string, Batch>();
   let batchCount = 0;
-  for (const [lane, names] of lanes) {
+  for (const names of (await repo.lanes()).values()) {
     batchCount += names.length;
     const ok: { name: LaneBatchName; prev: string | null }[] = [];
     for (const name of names) {
@@ -35,111 +77,112 @@ export async function checkRepositoryV2(repo: RepositoryV2, options: CheckOption
         ok.push({ name, prev: batch.prev });
       } catch (err) {
         if (!isDamage(err)) throw err;
-        damage.push({ kind: "batch-unreadable", key: name.key, seq: name.seq, time: name.time, message: `lane batch ${name.key} cannot be read: ${messageOf(err)}` });
+        damage.push({
+          kind: "batch-unreadable",
+          key: name.key,
+          seq: name.seq,
+          time: name.time,
+          message: `lane batch ${name.key} cannot be read: ${messageOf(err)}`,
+        });
       }
     }
     for (const p of checkLane(ok)) {
       if (p.kind === "gap") damage.push({ kind: "sequence-gap", missing: { from: p.seq, to: p.seq }, message: p.message });
-      else if (!damage.some((d) => d.seq === p.seq && d.key?.startsWith(`lanes/${lane}/`))) damage.push({ kind: "batch-unreadable", seq: p.seq, message: p.message });
+      else damage.push({ kind: "batch-unreadable", seq: p.seq, message: p.message });
     }
     usable.push(ok.map((b) => b.name));
   }
   const order = mergeLanes(usable);
   const located = new Map<string, StoredBlob>();
   for (const name of order) for (const b of read.get(name.key)!.blobs) if (!located.has(b.id)) located.set(b.id, b);
-  const checkpoints = await repo.checkpoints();
-  for (const c of checkpoints) await checkCheckpoint(repo, c, order, read, damage);
+  return { order, read, located, batchCount };
+}
 
-  options.onPhase?.("content");
-  const packs = new Map<string, number>();
-  for await (const p of repo.packs.list()) packs.set(p.id, p.size);
-  // Every version of every file: the blobs it needs, and whether it is the newest tree's.
+/** The newest tree, and for each blob every version of a file that needs it (current when the tree still has it). */
+function versionsOf(lanes: LanesRead): { tree: Map<string, FileEntry>; needed: Map<string, DependentVersion[]> } {
   const tree = new Map<string, FileEntry>();
-  const versions = new Map<string, DependentVersion[]>();
-  const needed = new Map<string, { record: FileEntry; at: DependentVersion }[]>();
-  for (const name of order) {
-    for (const record of read.get(name.key)!.records) {
+  const puts: { record: FileEntry; at: DependentVersion }[] = [];
+  const needed = new Map<string, DependentVersion[]>();
+  for (const name of lanes.order) {
+    for (const record of lanes.read.get(name.key)!.records) {
       applyRecord(tree, record);
       if (record.op !== "put" || record.type !== "file") continue;
       const at: DependentVersion = { path: record.path, seq: name.seq, time: name.time, key: name.key, current: false };
+      puts.push({ record, at });
       for (const id of new Set(record.chunks)) {
-        const list = needed.get(id) ?? [];
-        list.push({ record, at });
-        needed.set(id, list);
+        const list = needed.get(id);
+        if (list) list.push(at);
+        else needed.set(id, [at]);
       }
     }
   }
-  for (const list of needed.values()) for (const v of list) v.at.current = tree.get(v.at.path) === v.record;
-  const bad = new Map<string, Damage>();
-  const blobDamage = (id: string, kind: Damage["kind"], key: string, message: string) => {
-    if (!bad.has(id)) bad.set(id, { kind, key, chunk: id, message });
-  };
+  // Current: the newest tree still has this content at this path (what a restore of "now" needs).
+  for (const { record, at } of puts) at.current = tree.get(at.path)?.chunks.join() === record.chunks.join();
+  return { tree, needed };
+}
+
+/** Each needed blob must be located, in a listed pack, inside it; returns how many are. */
+function locateBlobs(
+  located: ReadonlyMap<string, StoredBlob>,
+  packs: ReadonlyMap<string, number>,
+  needed: ReadonlyMap<string, unknown>,
+  bad: Map<string, Damage>,
+): number {
   let present = 0;
   for (const id of needed.keys()) {
     const blob = located.get(id);
-    if (!blob) blobDamage(id, "chunk-missing", "", `blob ${id} is not located by any readable lane batch`);
-    else if (!packs.has(blob.pack)) blobDamage(id, "chunk-missing", packKey(blob.pack), `pack ${packKey(blob.pack)} (holding blob ${id}) is missing`);
-    else if (blob.offset + blob.length > packs.get(blob.pack)!) blobDamage(id, "chunk-corrupt", packKey(blob.pack), `pack ${packKey(blob.pack)} is shorter than blob ${id} needs`);
+    const key = blob ? packKey(blob.pack) : "";
+    if (!blob) bad.set(id, { kind: "chunk-missing", chunk: id, message: `blob ${id} is not located by any readable lane batch` });
+    else if (!packs.has(blob.pack)) bad.set(id, { kind: "chunk-missing", key, chunk: id, message: `pack ${key} (holding blob ${id}) is missing` });
+    else if (blob.offset + blob.length > packs.get(blob.pack)!)
+      bad.set(id, { kind: "chunk-corrupt", key, chunk: id, message: `pack ${key} is shorter than blob ${id} needs` });
     else present++;
   }
-  const named = new Set([...located.values()].map((b) => b.pack));
-  let orphans = 0;
-  let orphanBytes = 0;
-  for (const [id, size] of packs) if (!named.has(id)) (orphans++, (orphanBytes += size));
-  let chunksRead = 0;
+  return present;
+}
+
+/** `readData`: every needed blob not yet found damaged (or in `subset` of pack ids) is read and verified. */
+async function readBlobs(
+  repo: RepositoryV2,
+  located: ReadonlyMap<string, StoredBlob>,
+  needed: ReadonlyMap<string, unknown>,
+  bad: Map<string, Damage>,
+  options: CheckOptions,
+): Promise<{ chunksRead: number; bytesRead: number }> {
+  const toRead = [...needed.keys()].filter((id) => !bad.has(id) && (!options.subset || options.subset.includes(located.get(id)!.pack)));
   let bytesRead = 0;
-  if (options.readData) {
-    const toRead = [...needed.keys()].filter((id) => !bad.has(id) && located.has(id) && (!options.subset || options.subset.includes(located.get(id)!.pack)));
-    for (const id of toRead) {
-      const blob = located.get(id)!;
-      try {
-        await repo.packs.read(blob);
-      } catch (err) {
-        if (!isDamage(err)) throw err;
-        blobDamage(id, "chunk-corrupt", packKey(blob.pack), `blob ${id} in pack ${packKey(blob.pack)} does not verify: ${messageOf(err)}`);
-      }
-      chunksRead++;
-      bytesRead += blob.length;
-      options.onRead?.(chunksRead, toRead.length);
+  for (const [i, id] of toRead.entries()) {
+    const blob = located.get(id)!;
+    try {
+      await repo.packs.read(blob);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      bad.set(id, {
+        kind: "chunk-corrupt",
+        key: packKey(blob.pack),
+        chunk: id,
+        message: `blob ${id} in pack ${packKey(blob.pack)} does not verify: ${messageOf(err)}`,
+      });
     }
+    bytesRead += blob.length;
+    options.onRead?.(i + 1, toRead.length);
   }
-  options.onPhase?.("replay");
-  for (const [id, d] of bad) {
-    const list = (needed.get(id) ?? []).map((v) => v.at);
-    const current = list.filter((v) => v.current).length;
-    d.dependents = list.slice(0, MAX_LISTED_DEPENDENTS);
-    d.dependentCount = list.length;
-    d.message += `; needed by ${list.length} version(s) of ${new Set(list.map((v) => v.path)).size} path(s)${current ? `, ${current} of them current` : ""}`;
-    damage.push(d);
-  }
+  return { chunksRead: toRead.length, bytesRead };
+}
+
+function withDependents(d: Damage, versions: readonly DependentVersion[]): Damage {
+  const current = versions.filter((v) => v.current).length;
+  const paths = new Set(versions.map((v) => v.path)).size;
   return {
-    damage,
-    warnings: [],
-    tree,
-    summary: {
-      batches: batchCount,
-      checkpoints: checkpoints.length,
-      lastSequence: batchCount - 1,
-      chunksReferenced: needed.size,
-      chunksPresent: present,
-      chunksRead,
-      bytesRead,
-      orphans,
-      orphanBytes,
-      damaged: damage.length,
-      warnings: 0,
-    },
+    ...d,
+    dependents: versions.slice(0, MAX_LISTED_DEPENDENTS),
+    dependentCount: versions.length,
+    message: `${d.message}; needed by ${versions.length} version(s) of ${paths} path(s)${current ? `, ${current} of them current` : ""}`,
   };
 }
 
 /** A checkpoint must read, and hold exactly the tree the batches it covers give. */
-async function checkCheckpoint(
-  repo: RepositoryV2,
-  c: CheckpointName,
-  order: readonly LaneBatchName[],
-  read: ReadonlyMap<string, Batch>,
-  damage: Damage[],
-): Promise<void> {
+async function checkCheckpoint(repo: RepositoryV2, c: CheckpointName, lanes: LanesRead, damage: Damage[]): Promise<void> {
   let content;
   try {
     content = await repo.readCheckpoint(c);
@@ -149,15 +192,12 @@ async function checkCheckpoint(
     return;
   }
   const expected = new Map<string, FileEntry>();
-  for (const name of order) {
+  for (const name of lanes.order) {
     if (name.seq > (content.lanes[name.lane] ?? -1)) continue;
-    for (const r of read.get(name.key)!.records) applyRecord(expected, r);
+    for (const r of lanes.read.get(name.key)!.records) applyRecord(expected, r);
   }
-  const differ: string[] = [];
   const got = new Map(content.entries.map((e) => [e.path, e]));
-  for (const path of new Set([...expected.keys(), ...got.keys()])) {
-    if (JSON.stringify(expected.get(path)) !== JSON.stringify(got.get(path))) differ.push(path);
-  }
+  const differ = [...new Set([...expected.keys(), ...got.keys()])].filter((path) => JSON.stringify(expected.get(path)) !== JSON.stringify(got.get(path)));
   if (differ.length === 0) return;
   damage.push({
     kind: "checkpoint-mismatch",

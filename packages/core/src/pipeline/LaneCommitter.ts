@@ -59,12 +59,22 @@ export class LaneCommitter extends BatchCommitter {
       }),
     );
     this.lastTime = name.time;
-    await this.#applied(name, records, blobs.map((b) => b.id), identity);
+    await this.#applied(
+      name,
+      records,
+      blobs.map((b) => b.id),
+      identity,
+    );
     return { seq: name.seq, key: name.key };
   }
 
   /** Applies a stored batch of this lane to the cache: its records, its blobs as stored, and the lane's position. */
-  async #applied(name: { key: string; seq: number; time: number; digest: string }, records: readonly IndexRecord[], blobs: readonly string[], identity?: ReadonlyMap<string, LocalIdentity>) {
+  async #applied(
+    name: { key: string; seq: number; time: number; digest: string },
+    records: readonly IndexRecord[],
+    blobs: readonly string[],
+    identity?: ReadonlyMap<string, LocalIdentity>,
+  ) {
     const state = this.#state();
     const lane: LaneState = {
       lane: state.lane,

@@ -1,7 +1,7 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {Engine, openRepository, Restorer, loadTree, silentSink, type Parameters, type StorageBackend} from "@rtbackup/core";
+import { Engine, openRepository, Restorer, loadTree, silentSink, type Parameters, type StorageBackend } from "@rtbackup/core";
 import { B2StoragePlugin, type B2StoragePluginOptions } from "@rtbackup/plugin-b2";
 import type { B2Emulator } from "@rtbackup/plugin-b2/emulator";
 import { bytes } from "./treeData.js";

@@ -55,7 +55,8 @@ export async function syncLaneState(repo: RepositoryV2, cache: StateCache, log?:
     if (lane === state.lane && first && first.name.seq === from && state.last && first.prev !== state.last.digest) {
       problems.push({ seq: from, message: `this agent's lane batch ${from} does not follow its batch ${from - 1}` });
     }
-    if (problems.length > 0 && lane === state.lane) throw new IndexDamagedError(`this agent's own lane is damaged: ${problems.map((p) => p.message).join("; ")}`);
+    if (problems.length > 0 && lane === state.lane)
+      throw new IndexDamagedError(`this agent's own lane is damaged: ${problems.map((p) => p.message).join("; ")}`);
     for (const p of problems) log?.warn(`another writer's lane is damaged, applied up to it: ${p.message}`);
     const stop = Math.min(Infinity, ...problems.map((p) => p.seq));
     fresh.push(batches.map((b) => b.name).filter((n) => n.seq < stop));
