@@ -1,6 +1,7 @@
 // The benchmark's datasets, deterministic by seed and sized by --scale:
 //  small: many files of 1–16 KiB in a deep tree (random bytes);
-//  large: a few files of 64 MiB (random bytes);
+//  sparse: 10,000 files of 1–16 KiB, five to a directory (2,000 directories): many directories, few files each;
+//  large: a few files of 256 MiB (random bytes);
 //  mixed: a home-directory-like tree: dot-config text, documents, source trees, photos/archives, duplicates, symlinks.
 import { mkdir, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -29,11 +30,13 @@ function textBytes(size, next) {
 export function datasets(scale) {
   const n = (x, min = 1) => Math.max(min, Math.round(x * scale));
   const small = n(5000, 10);
+  const sparse = n(10000, 10);
   const large = n(4);
   const mixed = n(2000, 20);
   return [
     { name: "small", describe: `${small} × 1–16 KiB, 7 levels deep`, generate: (root) => makeSmall(root, small) },
-    { name: "large", describe: `${large} × 64 MiB`, generate: (root) => makeLarge(root, large) },
+    { name: "sparse", describe: `${sparse} × 1–16 KiB, 5 per directory (${Math.ceil(sparse / 5)} directories)`, generate: (root) => makeSparse(root, sparse) },
+    { name: "large", describe: `${large} × 256 MiB`, generate: (root) => makeLarge(root, large) },
     { name: "mixed", describe: `${mixed} files, home-like (text, source, media, duplicates, symlinks)`, generate: (root) => makeMixed(root, mixed) },
   ];
 }
@@ -64,9 +67,24 @@ async function makeSmall(root, count) {
   return files;
 }
 
+async function makeSparse(root, count) {
+  const fill = prng(41);
+  const pick = randomInt(42);
+  const buf = Buffer.alloc(16 * KiB);
+  const files = [];
+  for (let i = 0; i < count; i++) {
+    // Two levels: 40 top directories of 50 each, five files per leaf directory.
+    const d = Math.floor(i / 5);
+    const path = join(root, `top${d % 40}`, `dir${d}`, `file${i}.dat`);
+    await put(path, fill(buf).subarray(0, KiB + pick(15 * KiB + 1)));
+    files.push(path);
+  }
+  return files;
+}
+
 async function makeLarge(root, count) {
   const fill = prng(21);
-  const buf = Buffer.alloc(64 * MiB);
+  const buf = Buffer.alloc(256 * MiB);
   const files = [];
   for (let i = 0; i < count; i++) {
     const path = join(root, `image${i}.img`);

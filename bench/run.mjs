@@ -9,7 +9,7 @@
 // of 1,000 changed files with both windows at 100 ms. With --scaling: StateCache at 100k and 1M entries and a
 // rescan of as many real files as fit in the time budget.
 //
-// Options: --scale X (default 1; dataset sizes), --only REGEX (sections: dataset:small|large|mixed, latency,
+// Options: --scale X (default 1; dataset sizes), --only REGEX (sections: dataset:small|sparse|large|mixed, latency,
 //          scaling, packages/<pkg>/<bench>; a run with --only writes results/partial.* instead of latest.*),
 //          --scaling (add the scaling run), --scaling-files N (most real files for its rescan; default 1,000,000;
 //          with N below 100,000 the cache is measured at N entries only, for a quick try).

@@ -44,6 +44,7 @@ export interface AgentStats {
     lastAt: string | undefined;
   };
   rescan: { running: boolean; reason: ScanInfo["reason"] | undefined; walked: number; queued: number; last: ScanResult | undefined };
+  /** `lastSequence`: the last index batch the cache applied (format v2: this agent's own lane's). */
   stateCache: { paths: number; lastSequence: number };
   /** Health of every change source (watching / degraded / stopped, events lost, last error). */
   sources: SourceHealth[];
@@ -64,7 +65,7 @@ export function agentStats(rt: StatsSource, options: { includeUploads?: boolean 
     totals: totalsOf(rt.pipeline),
     errors: errorsOf(rt, sources),
     rescan: { running: scan.running, reason: scan.reason, walked: scan.walked, queued: scan.queued, last: scan.last },
-    stateCache: { paths: rt.cache.size, lastSequence: rt.cache.lastSequence },
+    stateCache: { paths: rt.cache.size, lastSequence: rt.cache.lane ? (rt.cache.lane.last?.seq ?? -1) : rt.cache.lastSequence },
     sources,
   };
 }

@@ -3,8 +3,9 @@ import * as assert from "uvu/assert";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { LocalDirectoryStorage, isV2, openRepository, type StorageBackend } from "@rtbackup/core";
-import { backupOnce, describe, makeSampleTree, restoreAll, workspace } from "./helpers/tree.js";
+import { Engine, LocalDirectoryStorage, isV2, openRepository, silentSink, type StorageBackend } from "@rtbackup/core";
+import { RepositoryV2, readTreeV2 } from "@rtbackup/core/v2";
+import { backupOnce, describe, makeSampleTree, restoreAll, testParameters, workspace } from "./helpers/tree.js";
 
 /** Records each put's key and size. */
 function recordPuts(backend: StorageBackend, puts: { key: string; size: number }[]): StorageBackend {
@@ -92,6 +93,90 @@ test("RepositoryFormat only chooses the format of a new repository: a v1 one sta
     const { result, tree } = await restoreAll(ws);
     assert.is(result.errors, 0);
     assert.ok(tree.entries.has(join(ws.src, "b.txt")));
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("the engine writes v2 checkpoints from the merged tree; readers and a new state cache start from them", async () => {
+  const ws = await workspace();
+  try {
+    for (let i = 0; i < 120; i++) {
+      await mkdir(join(ws.src, `d${i % 4}`), { recursive: true });
+      await writeFile(join(ws.src, `d${i % 4}`, `f${i}`), `content ${i}`);
+    }
+    const engine = new Engine({ parameters: testParameters(ws, { batchUploadConsolidationDelay: 5 }), log: { sink: silentSink } });
+    await engine.start({ checkpointEvery: 40 });
+    try {
+      await engine.initialBackup();
+    } finally {
+      await engine.stop();
+    }
+    const repo = await RepositoryV2.open(new LocalDirectoryStorage({ path: ws.store }));
+    const checkpoints = await repo.checkpoints();
+    assert.ok(checkpoints.length >= 1, "a checkpoint was written");
+    const tree = await readTreeV2(repo);
+    assert.ok(tree.checkpoint, "the reader starts from it");
+    assert.equal(tree.damage, []);
+    const { result } = await restoreAll(ws);
+    assert.is(result.errors, 0);
+    assert.equal(await describe(join(ws.out, ws.src.slice(1))), await describe(ws.src));
+    // A new state directory is rebuilt from the store: nothing is uploaded again.
+    const puts: { key: string; size: number }[] = [];
+    const scan = await backupOnce(ws, { remoteFileStateCachePath: join(ws.dir, "fresh-state") }, (b) => recordPuts(b, puts));
+    assert.equal(
+      puts.filter((p) => p.key.startsWith("packs/")),
+      [],
+      `nothing stored again (${scan.changed} queued)`,
+    );
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("two engines with their own state directories back up into one prefix at once; a path both write follows the later commit", async () => {
+  const ws = await workspace();
+  try {
+    const shared = join(ws.src, "shared");
+    await mkdir(shared);
+    const roots = ["alpha", "beta"].map((name) => join(ws.src, name));
+    for (const [i, root] of roots.entries()) {
+      for (let d = 0; d < 5; d++) {
+        await mkdir(join(root, `d${d}`), { recursive: true });
+        for (let f = 0; f < 20; f++) await writeFile(join(root, `d${d}`, `f${f}`), `${i} ${d} ${f} `.repeat(1 + f));
+      }
+    }
+    const engines = roots.map(
+      (root, i) =>
+        new Engine({
+          parameters: testParameters(ws, { backupRoots: [root, shared], remoteFileStateCachePath: join(ws.dir, `state-${i}`) }),
+          log: { sink: silentSink },
+        }),
+    );
+    const note = join(shared, "note.txt");
+    await writeFile(note, "written first, backed up by alpha");
+    let firstDone = 0;
+    await Promise.all(engines.map((e) => e.start()));
+    try {
+      await Promise.all(engines.map((e) => e.initialBackup()));
+      firstDone = Date.now();
+      await new Promise((r) => setTimeout(r, 20));
+      await writeFile(note, "written later, backed up by beta");
+      await engines[1]!.initialBackup();
+    } finally {
+      await Promise.all(engines.map((e) => e.stop()));
+    }
+    const repo = await RepositoryV2.open(new LocalDirectoryStorage({ path: ws.store }));
+    const lanes = await repo.lanes();
+    assert.is(lanes.size, 2, "one lane per engine");
+    const { result, tree } = await restoreAll(ws);
+    assert.is(result.errors, 0);
+    assert.equal(tree.damage, []);
+    assert.equal(await describe(join(ws.out, ws.src.slice(1)), false), await describe(ws.src, false), "both trees, complete");
+    assert.is(await readFile(join(ws.out, note.slice(1)), "utf8"), "written later, backed up by beta", "the later commit wins");
+    const before = join(ws.dir, "as-of-first");
+    await restoreAll(ws, { at: firstDone, out: before, paths: [note] });
+    assert.is(await readFile(join(before, note.slice(1)), "utf8"), "written first, backed up by alpha", "and the earlier one stays readable");
   } finally {
     await ws.cleanup();
   }

@@ -42,8 +42,8 @@ export function v2ConfigProblem(c: unknown): string | undefined {
 }
 
 /**
- * A v2 repository on a store: its config, its packs, and writers and readers of its lanes. The agent does not use
- * it yet (it writes v1); it is the whole of v2 as docs/format-v2.md specifies it.
+ * A v2 repository on a store: its config, its packs, and writers and readers of its lanes, as docs/format-v2.md
+ * specifies them. The agent writes through it (pipeline/LaneCommitter.ts).
  */
 export class RepositoryV2 {
   readonly storage: StorageBackend;

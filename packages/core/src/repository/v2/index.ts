@@ -1,5 +1,5 @@
 // Format v2's building blocks (docs/format-v2.md), as `@rtbackup/core/v2`: the content-defined chunker, the blob
-// codec and the pack codec. The agent does not write v2 yet; these are the tested parts it will be built from.
+// codec, the pack codec, lanes and their readers. The agent writes v2 through them (pipeline/LaneCommitter.ts).
 export { DEFAULT_CDC, FastCdc, cdcParamsProblem, gearTable } from "./fastcdc.js";
 export type { CdcParams } from "./fastcdc.js";
 export { ZSTD_LEVEL, compressBlob, decompressBlob } from "./codec.js";
