@@ -2,7 +2,7 @@
 // which counts every call by billing class), then a full restore reads it back from the bucket alone.
 // Usage: node b2-child.mjs <src> <work-dir> <files in the tree>; prints one JSON line.
 import { join } from "node:path";
-import { Engine, Repository, Restorer, loadTree, silentSink } from "@rtbackup/core";
+import { Engine, Restorer, loadTree, openRepository, silentSink } from "@rtbackup/core";
 import { B2Storage, B2StoragePlugin } from "@rtbackup/plugin-b2";
 import { B2Emulator } from "@rtbackup/plugin-b2/emulator";
 
@@ -36,9 +36,9 @@ try {
   const backup = emulator.counts(since);
   since = emulator.lastSeq;
   const reader = new B2Storage({ ...access, authorizeUrl: emulator.authorizeUrl, owner: "bench-restore" });
-  const repo = await Repository.open(reader);
+  const repo = await openRepository(reader);
   const tree = await loadTree(repo);
-  const result = await new Restorer(repo, { restoreOwner: false }).restore(Restorer.select(tree.entries, ["/"], true).entries, join(dir, "out"));
+  const result = await new Restorer(tree.chunks, { restoreOwner: false }).restore(Restorer.select(tree.entries, ["/"], true).entries, join(dir, "out"));
   await reader.close();
   if (result.errors || result.unsafe) throw new Error(`restore had errors: ${JSON.stringify(result)}`);
   const restore = emulator.counts(since);

@@ -2,7 +2,7 @@
 // Usage: node core-child.mjs backup <storage-json> <src> <state> | restore <storage-json> <out>
 // <storage-json>: {"kind":"local","path":...} | {"kind":"s3","endpoint":...,"bucket":...,"prefix":...}
 import { join } from "node:path";
-import { Engine, LocalDirectoryStorage, Repository, Restorer, loadTree, silentSink } from "@rtbackup/core";
+import { Engine, LocalDirectoryStorage, Restorer, loadTree, openRepository, silentSink } from "@rtbackup/core";
 import { S3Storage, S3StoragePlugin } from "@rtbackup/plugin-s3";
 
 const S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
@@ -57,9 +57,9 @@ if (mode === "backup") {
     storage.kind === "local"
       ? new LocalDirectoryStorage({ path: storage.path })
       : new S3Storage({ endpoint: storage.endpoint, bucket: storage.bucket, credentials: S3_CREDENTIALS });
-  const repo = await Repository.open(backend, storage.prefix ? { prefix: storage.prefix } : {});
+  const repo = await openRepository(backend, storage.prefix ? { prefix: storage.prefix } : {});
   const tree = await loadTree(repo);
-  const result = await new Restorer(repo, { restoreOwner: false }).restore(Restorer.select(tree.entries, ["/"], true).entries, a);
+  const result = await new Restorer(tree.chunks, { restoreOwner: false }).restore(Restorer.select(tree.entries, ["/"], true).entries, a);
   await backend.close?.();
   if (result.errors || result.unsafe) throw new Error(`restore had errors: ${JSON.stringify(result)}`);
   extra = { restored: result.restored, bytes: result.bytes };

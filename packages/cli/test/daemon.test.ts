@@ -58,19 +58,22 @@ test("changes made while the daemon was down are caught up at start", async () =
   }
 });
 
-test("SIGKILL mid-upload and mid-commit loses nothing: after restart and catch-up a restore equals the source", async () => {
+test("SIGKILL mid-pack, mid-commit and mid-checkpoint loses nothing: after restart and catch-up a restore equals the source", async () => {
   const ws = await daemonWorkspace();
   try {
     const files = Array.from({ length: 40 }, (_, i) => join(ws.src, `d${i % 4}`, `f${i}.bin`));
     for (let i = 0; i < 4; i++) await mkdir(join(ws.src, `d${i}`));
     for (const [i, f] of files.entries()) await writeFile(f, Buffer.alloc(1000 + i * 97, i));
+    // Content (a v2 pack), a lane batch, a checkpoint: each put completes, then the daemon dies before it learns so.
     for (const crash of [
-      { when: "data-put", after: 7 },
+      { when: "data-put", after: 2 },
       { when: "index-put", after: 1 },
-      { when: "data-put", after: 3 },
+      { when: "checkpoint-put", after: 1 },
+      { when: "data-put", after: 1 },
       { when: "index-put", after: 2 },
     ]) {
-      await writeConfig(ws.config, ws.dir, ws.socket, { uploadThreadCount: 2 }, [{ module: join(FIXTURES, "crash.mjs"), options: crash }]);
+      const parameters = { uploadThreadCount: 2, checkpointEvery: 15 };
+      await writeConfig(ws.config, ws.dir, ws.socket, parameters, [{ module: join(FIXTURES, "crash.mjs"), options: crash }]);
       const daemon = await startDaemon(ws);
       const exited = new Promise((r) => daemon.once("exit", (code, signal) => r(signal ?? code)));
       // If the workload is too small to reach the crash point, kill it anyway: still a SIGKILL at an arbitrary point.
@@ -90,6 +93,12 @@ test("SIGKILL mid-upload and mid-commit loses nothing: after restart and catch-u
     assert.is(await stopDaemon(daemon), 0);
     const errorLog = await readFile(join(ws.dir, "error.log"), "utf8").catch(() => "");
     assert.not.match(errorLog, /INTEGRITY|corrupt/);
+    // No lane with a gap or two batches under one number, every checkpoint agrees with its batches, no blob lost.
+    const checkConfig = join(ws.dir, "check.config.json");
+    await writeFile(checkConfig, JSON.stringify({ parameters: { monitorFileSystemTypes: ["tmpfs"] } }));
+    const check = await rtb(["check", "--read-data", "--config", checkConfig, "--store", ws.store, "--state", join(ws.dir, "check-state")]);
+    assert.is(check.code, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, /[1-9]\d* checkpoint\(s\)/, "a checkpoint was written (and one put was killed)");
   } finally {
     await ws.cleanup();
   }

@@ -27,7 +27,7 @@ export interface GaveUp {
 export interface RuntimeOptions {
   /** Give up on an action after this many attempts (for runs that must end). Default: never. */
   maxAttempts?: number;
-  /** Checkpoint every N committed records. */
+  /** Checkpoint every N committed records. Default: the CheckpointEvery parameter. */
   checkpointEvery?: number;
   /** Time source of every timer and retry (tests inject a manual clock). */
   clock?: Clock;
@@ -70,7 +70,7 @@ export class Runtime {
       onGiveUp: (path, error, attempts) => this.gaveUp.push({ path, error: messageOf(error), attempts }),
       ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
-      ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}),
+      checkpointEvery: options.checkpointEvery ?? context.parameters.checkpointEvery,
     });
     context.hooks.commit.tap({ name: "Runtime", stage: -100 }, () => this.pipeline.uploader.forgetCommittedChunks());
   }

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Readable } from "node:stream";
-import { Engine, Repository, Restorer, loadTree, silentSink } from "@rtbackup/core";
+import { Engine, Restorer, loadTree, openRepository, silentSink } from "@rtbackup/core";
 import { B2Storage, B2StoragePlugin } from "@rtbackup/plugin-b2";
 
 const SMALL_COUNT = 1000;
@@ -201,7 +201,7 @@ async function engineBench(emulator, info, figures) {
     });
     const out = join(dir, "out");
     const restore = await phase(emulator, () => restoreAll(restoreBackend, out));
-    const listTree = await phase(emulator, async () => loadTree(await Repository.open(restoreBackend)));
+    const listTree = await phase(emulator, async () => loadTree(await openRepository(restoreBackend)));
     const listAll = await phase(emulator, async () => {
       let n = 0;
       for await (const _ of restoreBackend.list("")) n++;
@@ -237,9 +237,9 @@ function engineFor(info, dir, src) {
 
 /** Restores the whole tree from the bucket alone into `out`; throws when the restore had errors. */
 async function restoreAll(backend, out) {
-  const repo = await Repository.open(backend);
+  const repo = await openRepository(backend);
   const tree = await loadTree(repo);
-  const result = await new Restorer(repo).restore(Restorer.select(tree.entries, ["/"], true).entries, out);
+  const result = await new Restorer(tree.chunks).restore(Restorer.select(tree.entries, ["/"], true).entries, out);
   if (result.errors || result.unsafe) throw new Error(`restore had errors: ${JSON.stringify(result)}`);
   return result;
 }

@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Engine, Repository, Restorer, loadTree, silentSink } from "@rtbackup/core";
+import { Engine, Restorer, loadTree, openRepository, silentSink } from "@rtbackup/core";
 import { S3Storage, S3StoragePlugin } from "@rtbackup/plugin-s3";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -251,9 +251,9 @@ try {
   const backup = seconds(t0);
   const reader = new S3Storage({ endpoint: server.endpoint, bucket: BUCKET, credentials: CREDENTIALS });
   t0 = performance.now();
-  const repo = await Repository.open(reader, { prefix: "repo" });
+  const repo = await openRepository(reader, { prefix: "repo" });
   const tree = await loadTree(repo);
-  const restored = await new Restorer(repo, { restoreOwner: false }).restore(Restorer.select(tree.entries, ["/"], true).entries, join(dir, "out"));
+  const restored = await new Restorer(tree.chunks, { restoreOwner: false }).restore(Restorer.select(tree.entries, ["/"], true).entries, join(dir, "out"));
   const restore = seconds(t0);
   await reader.close();
   if (restored.errors || restored.unsafe) throw new Error(`restore had errors: ${JSON.stringify(restored)}`);

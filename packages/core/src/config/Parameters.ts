@@ -66,6 +66,8 @@ export interface Parameters {
   chunkSize: number;
   /** Format of a new repository: 2 (packs, compression, content-defined chunks, one lane per writer) or 1. */
   repositoryFormat: 1 | 2;
+  /** A checkpoint (the whole tree in one object) is written once this many records were committed since the last. */
+  checkpointEvery: number;
   /** `true` when `lsof` was asked for (LSOFBinaryPath set explicitly or StabilityCheck=lsof). */
   stabilityCheck: "procfs" | "lsof";
   /** fanotify queue: `default` (16,384 events, then overflow → rescan) or `unlimited`. */
@@ -162,6 +164,7 @@ export function defaultParameters(): Parameters {
     stagingDirectory: "/var/tmp/rtb-staging",
     chunkSize: 8 * 1024 * 1024,
     repositoryFormat: 2,
+    checkpointEvery: 50_000,
     stabilityCheck: "procfs",
     fanotifyQueue: "default",
 

@@ -6,7 +6,7 @@ import type { CachedEntry, LocalIdentity, StateCache } from "../state/StateCache
 import type { BackupAction, FileEntry } from "../types.js";
 import type { IndexCommitter } from "./LaneCommitter.js";
 import type { StageContext } from "./StageContext.js";
-import { entryOf, identityOf, readChunks, readLinkTarget, statPath, type Chunking } from "./FileReader.js";
+import { SMALL_FILE_BYTES, entryOf, identityOf, readChunks, readLinkTarget, readSmallFileSync, statPath, statPathSync, type Chunking } from "./FileReader.js";
 
 /** An upload in progress, for stats. */
 export interface UploadProgress {
@@ -141,12 +141,13 @@ export class Uploader {
   }
 
   async #upload(path: string, source: string, metadata?: import("node:fs").Stats): Promise<void> {
-    const { context, cache } = this.#o;
-    const hooks = context.hooks;
-    const cached = cache.get(path);
+    const cached = this.#o.cache.get(path);
+    // Synchronous calls (microseconds on a local disk) only on the live path or a staging copy: a snapshot view may be
+    // a FUSE mount, whose calls go through the thread pool so that a stuck one never stops the event loop.
+    const local = source === path || metadata !== undefined;
     let info;
     try {
-      info = await statPath(source);
+      info = local ? statPathSync(source) : await statPath(source);
     } catch (err) {
       if (isErrno(err, "ENOENT", "ENOTDIR")) {
         if (cached) {
@@ -172,20 +173,35 @@ export class Uploader {
       this.#record(entryOf(path, "symlink", stats, [], target), identityOf(stats), cached);
       return;
     }
-    const progress: UploadProgress = { path, size: stats.size, bytesDone: 0, startedAt: context.clock.now() };
+    await this.#uploadFile(path, source, { stats, metadata, cached, local });
+  }
+
+  /** Reads a regular file's content, stores the chunks not stored yet, and records it. */
+  async #uploadFile(
+    path: string,
+    source: string,
+    o: { stats: import("node:fs").Stats; metadata: import("node:fs").Stats | undefined; cached: CachedEntry | undefined; local: boolean },
+  ): Promise<void> {
+    const { stats, metadata, cached, local } = o;
+    const hooks = this.#o.context.hooks;
+    const progress: UploadProgress = { path, size: stats.size, bytesDone: 0, startedAt: this.#o.context.clock.now() };
     this.inProgress.set(path, progress);
     const started = hooks.uploadStarted.isUsed();
     if (started) observe(hooks.uploadStarted, { path, size: stats.size }, this.#log);
     let bytesUploaded = 0;
     let chunksUploaded = 0;
     try {
-      const { chunks, stats: after } = await readChunks(source, path, this.#content.chunking, async (id, data) => {
+      const sink = async (id: string, data: Buffer) => {
         if (await this.#storeChunk(id, data)) {
           bytesUploaded += data.length;
           chunksUploaded++;
         }
         progress.bytesDone += data.length;
-      });
+      };
+      // A small local file (most of a tree) is read at once with synchronous calls; a larger one, one in a snapshot
+      // view, or one that is no longer a small regular file when opened, in chunks through the thread pool.
+      const small = local && stats.size <= SMALL_FILE_BYTES ? await readSmallFileSync(source, path, this.#content.chunking, sink) : undefined;
+      const { chunks, stats: after } = small ?? (await readChunks(source, path, this.#content.chunking, sink));
       this.stats.files++;
       this.stats.bytes += after.size;
       this.stats.bytesUploaded += bytesUploaded;

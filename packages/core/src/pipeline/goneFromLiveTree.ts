@@ -2,6 +2,8 @@ import { isErrno } from "../errors.js";
 import type { Parameters } from "../config/Parameters.js";
 import { isUnder } from "../mounts/mountPaths.js";
 import { checkRootMounts } from "../scan/rootMounts.js";
+import { lstatSync } from "node:fs";
+import { fsPath } from "../fsNames.js";
 import { lstatPath } from "./FileReader.js";
 
 /**
@@ -17,7 +19,8 @@ import { lstatPath } from "./FileReader.js";
  */
 export async function goneFromLiveTree(path: string, roots: () => Promise<string[]>, parameters: Parameters): Promise<boolean> {
   try {
-    await lstatPath(path);
+    // Synchronous: a live path on a local disk, asked after every upload (a thread-pool trip costs more than the call).
+    lstatSync(fsPath(path));
     return false;
   } catch (err) {
     if (!isErrno(err, "ENOENT", "ENOTDIR")) return false;
