@@ -321,11 +321,14 @@ export class Pipeline implements IntakeOutput, ScanOutput {
 
   /**
    * Resolves when the pipeline is below the low-water mark (producers call it between submissions, from counted
-   * work). While it holds a producer, the producer is not counted as work in flight (`WorkTracker.aside`).
+   * work). While it holds a producer, the producer is not counted as work in flight (`WorkTracker.aside`). A producer
+   * held back closes the open intake batch: its paths count as outstanding, and would otherwise wait for the end of
+   * the SnapshotSharingWindow before anything could drain (a scan of a large tree stalled that long every time).
    */
   waitForRoom(): Promise<void> {
     if (this.outstanding >= this.#context.parameters.queueHighWaterMark) this.#throttled = true;
     if (!this.#throttled) return Promise.resolve();
+    if (this.intake.batched > 0) this.intake.closeBatch();
     return this.#context.work.aside(new Promise((resolve) => this.#roomWaiters.push(resolve)));
   }
 
