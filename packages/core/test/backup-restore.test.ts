@@ -139,4 +139,22 @@ function recordPuts(backend: StorageBackend, puts: string[]): StorageBackend {
   };
 }
 
+test("a scan held back by the high-water mark does not wait out the SnapshotSharingWindow", async () => {
+  const ws = await workspace();
+  try {
+    for (let d = 0; d < 6; d++) {
+      await mkdir(join(ws.src, `d${d}`));
+      for (let i = 0; i < 25; i++) await writeFile(join(ws.src, `d${d}`, `f${i}`), `${d}/${i}`);
+    }
+    // An hour-long window: a batch that waited for it would never let this scan finish within the test's time.
+    const scan = await backupOnce(ws, { snapshotSharingWindow: 3_600_000, queueHighWaterMark: 20, queueLowWaterMark: 10 });
+    assert.is(scan.changed, 157);
+    const { result, tree } = await restoreAll(ws);
+    assert.is(result.errors, 0);
+    assert.is(tree.entries.size, 157);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
 test.run();
