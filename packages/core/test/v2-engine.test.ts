@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Engine, LocalDirectoryStorage, isV2, openRepository, silentSink, type StorageBackend } from "@rtbackup/core";
+import { Engine, LocalDirectoryStorage, Restorer, isV2, loadTree, openRepository, silentSink, type RestoreEvent, type StorageBackend } from "@rtbackup/core";
 import { RepositoryV2, readTreeV2 } from "@rtbackup/core/v2";
 import { backupOnce, describe, makeSampleTree, restoreAll, testParameters, workspace } from "./helpers/tree.js";
 
@@ -72,6 +72,54 @@ test("a 1-byte insertion near the start of a large file uploads only the chunks 
     const { result } = await restoreAll(ws);
     assert.is(result.errors, 0);
     assert.ok((await readFile(join(ws.out, ws.src.slice(1), "disk.img"))).equals(changed));
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("restore reads neighbouring blobs of a pack at once, yet one damaged blob fails only its own file", async () => {
+  const ws = await workspace();
+  try {
+    for (let i = 0; i < 40; i++) await writeFile(join(ws.src, `f${i}.txt`), `file ${i} `.repeat(50 + i));
+    await backupOnce(ws);
+    const repo = await RepositoryV2.open(new LocalDirectoryStorage({ path: ws.store }));
+    const tree = await readTreeV2(repo);
+    const victim = tree.entries.get(join(ws.src, "f7.txt"))!;
+    const blob = tree.blobs.get(victim.chunks[0]!)!;
+    const packFile = join(ws.store, "packs", blob.pack.slice(0, 2), blob.pack);
+    const bytes = await readFile(packFile);
+    bytes[blob.offset + Math.floor(blob.length / 2)]! ^= 0xff;
+    await writeFile(packFile, bytes);
+    const gets: string[] = [];
+    const storage = new LocalDirectoryStorage({ path: ws.store });
+    const counted: StorageBackend = {
+      ...storage,
+      description: storage.description,
+      get: (key, range) => (gets.push(key), storage.get(key, range)),
+      put: (k, b, n) => storage.put(k, b, n),
+      head: (k) => storage.head(k),
+      list: (p) => storage.list(p),
+      delete: (k) => storage.delete(k),
+    };
+    const reading = await loadTree(await openRepository(counted));
+    gets.length = 0;
+    const events: RestoreEvent[] = [];
+    const result = await new Restorer(reading.chunks, { onEvent: (e) => events.push(e) }).restore(
+      Restorer.select(reading.entries, [ws.src], true).entries,
+      ws.out,
+    );
+    assert.is(result.errors, 1);
+    const failed = events.filter((e) => e.event === "error");
+    assert.equal(
+      failed.map((e) => e.path),
+      [victim.path],
+    );
+    assert.match((failed[0] as { error: string }).error, new RegExp(`pack packs/${blob.pack.slice(0, 2)}/${blob.pack}`));
+    assert.ok(gets.length < 10, `reads of packs for 40 files: ${gets.length}`);
+    for (let i = 0; i < 40; i++) {
+      if (i === 7) continue;
+      assert.is(await readFile(join(ws.out, ws.src.slice(1), `f${i}.txt`), "utf8"), `file ${i} `.repeat(50 + i));
+    }
   } finally {
     await ws.cleanup();
   }

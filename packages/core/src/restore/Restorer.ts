@@ -130,6 +130,7 @@ export class Restorer {
     const root = resolve(target);
     await mkdir(fsPath(root), { recursive: true });
     const top = await OpenDir.openTarget(root);
+    this.#repo.plan?.(entries.flatMap((e) => (e.type === "file" ? e.chunks : [])));
     const cache = new DirCache(top, root, this.#maxOpenDirs === undefined ? {} : { maxIdle: this.#maxOpenDirs });
     try {
       return await this.#restoreInto(cache, entries, root);

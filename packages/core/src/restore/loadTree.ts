@@ -3,7 +3,8 @@ import { applyRecord } from "../repository/format.js";
 import { isDamage, readJournal } from "../repository/journal.js";
 import { isV2, type AnyRepository } from "../repository/openRepository.js";
 import type { Repository } from "../repository/Repository.js";
-import { readBlobV2, readTreeV2 } from "../repository/v2/readTreeV2.js";
+import { readTreeV2 } from "../repository/v2/readTreeV2.js";
+import { PackedChunks } from "./PackedChunks.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
 import type { StoredBlob } from "../repository/v2/PackStore.js";
 import type { FileEntry } from "../types.js";
@@ -11,6 +12,8 @@ import type { FileEntry } from "../types.js";
 /** Where a restore gets the verified bytes of a content id (a v1 object, or a v2 blob by one ranged read). */
 export interface ChunkSource {
   getChunk(id: string): Promise<Buffer>;
+  /** Told, before a restore, every content id it will ask for (in any order, repeats counted), to read ahead. */
+  plan?(ids: Iterable<string>): void;
 }
 
 /** The backed-up tree as of some moment. */
@@ -39,8 +42,7 @@ export interface TreeView {
 /** The content of `tree`'s entries read through `repo` (the same repository, opened on another backend). */
 export function contentOf(repo: AnyRepository, tree: TreeView): ChunkSource {
   if (!isV2(repo)) return repo;
-  const blobs = tree.blobs ?? new Map<string, StoredBlob>();
-  return { getChunk: (id) => readBlobV2(repo, { blobs }, id) };
+  return new PackedChunks(repo, tree.blobs ?? new Map<string, StoredBlob>());
 }
 
 /** Options of {@link loadTree}. */
@@ -80,7 +82,7 @@ async function loadTreeV2(repo: RepositoryV2, options: LoadTreeOptions): Promise
     time: tree.time,
     batchesRead: 0,
     damage,
-    chunks: { getChunk: (id) => readBlobV2(repo, tree, id) },
+    chunks: new PackedChunks(repo, tree.blobs),
     blobs: tree.blobs,
   };
 }
