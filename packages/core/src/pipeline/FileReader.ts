@@ -91,12 +91,46 @@ export type ChunkSink = (id: string, data: Buffer) => Promise<void>;
 /** How a file is cut: fixed-size chunks of this many bytes (format v1), or content-defined chunks (format v2). */
 export type Chunking = number | FastCdc;
 
-/** Blocks a content-defined chunker is fed with (a small file is one read). */
-const CDC_BLOCK = 4 * 1024 * 1024;
+/** Reads a content-defined chunker cuts in (a smaller file is one read). */
+const CDC_BLOCK = 16 * 1024 * 1024;
 
-/** The file's chunks as buffers: fixed-size reads, or blocks cut by the content-defined chunker. */
+/**
+ * Content-defined chunks of a file: each read goes into a fresh buffer after the uncut rest of the last one (less
+ * than one chunk), and the chunks are views of it: only that rest is copied, never the file.
+ */
+async function* cdcChunks(handle: FileHandle, size: number, cdc: FastCdc): AsyncGenerator<Buffer> {
+  const { maxSize } = cdc.params;
+  let rest = Buffer.alloc(0);
+  let offset = 0;
+  for (let end = false; !end;) {
+    const buffer = Buffer.allocUnsafe(rest.length + Math.min(CDC_BLOCK, Math.max(size - offset, 1)));
+    rest.copy(buffer, 0);
+    let filled = rest.length;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      offset += bytesRead;
+    }
+    // A short read is the end; a file that grew is read on (and then refused as changed).
+    end = filled < buffer.length;
+    let at = 0;
+    while (filled - at >= maxSize || (end && at < filled)) {
+      const n = cdc.cut(buffer, at, filled);
+      yield buffer.subarray(at, at + n);
+      at += n;
+    }
+    rest = buffer.subarray(at, filled);
+  }
+}
+
+/** The file's chunks as buffers: fixed-size reads, or content-defined chunks. */
 async function* chunksOf(handle: FileHandle, size: number, chunking: Chunking): AsyncGenerator<Buffer> {
-  const block = typeof chunking === "number" ? chunking : CDC_BLOCK;
+  if (typeof chunking !== "number") {
+    yield* cdcChunks(handle, size, chunking);
+    return;
+  }
+  const block = chunking;
   let offset = 0;
   const reads = async function* () {
     for (;;) {
@@ -114,8 +148,7 @@ async function* chunksOf(handle: FileHandle, size: number, chunking: Chunking): 
       if (filled < buffer.length) return;
     }
   };
-  if (typeof chunking === "number") yield* reads();
-  else yield* chunking.chunks(reads());
+  yield* reads();
 }
 
 /**

@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { StorageError } from "../../errors.js";
 import { collectStream } from "../../io/collectStream.js";
 import type { StorageBackend } from "../../storage/StorageBackend.js";
@@ -167,7 +168,8 @@ export class PackStore {
   }
 
   async #store(pack: Pack): Promise<void> {
-    await this.storage.put(this.#prefix + packKey(pack.id), pack.bytes, pack.bytes.length);
+    // A stream of the parts: a backend that needs one buffer joins them itself; the local store writes them as they are.
+    await this.storage.put(this.#prefix + packKey(pack.id), () => Readable.from(pack.parts, { objectMode: false }), pack.size);
     for (const entry of pack.entries) this.#stored.push({ ...entry, pack: pack.id });
   }
 }

@@ -29,9 +29,14 @@ export interface BlobEntry {
   readonly codec: BlobCodec;
 }
 
-/** A finished pack: its bytes, its id (SHA-256 of the bytes) and what is in it. */
+/** A finished pack: its bytes (as the parts they were built from, and joined on demand), its id and what is in it. */
 export interface Pack {
+  /** SHA-256 of the bytes. */
   readonly id: string;
+  /** The bytes, in order (stored as they are, never joined). */
+  readonly parts: readonly Buffer[];
+  readonly size: number;
+  /** The bytes as one buffer (joined the first time it is asked for). */
   readonly bytes: Buffer;
   readonly entries: readonly BlobEntry[];
 }
@@ -89,8 +94,21 @@ export class PackBuilder {
     const toc = gzipSync(Buffer.from(this.#entries.map((e) => `${JSON.stringify(e)}\n`).join("")));
     const length = Buffer.alloc(4);
     length.writeUInt32BE(toc.length, 0);
-    const bytes = Buffer.concat([...this.#parts, toc, length, TOC_MAGIC]);
-    return { id: createHash("sha256").update(bytes).digest("hex"), bytes, entries: [...this.#entries] };
+    const parts = [...this.#parts, toc, length, TOC_MAGIC];
+    // Hashed part by part and kept in parts: a pack of 16 MiB is never copied into one buffer to be stored.
+    const hash = createHash("sha256");
+    for (const part of parts) hash.update(part);
+    const size = this.#length + toc.length + PACK_TAIL_BYTES;
+    let joined: Buffer | undefined;
+    return {
+      id: hash.digest("hex"),
+      parts,
+      size,
+      get bytes() {
+        return (joined ??= Buffer.concat(parts, size));
+      },
+      entries: [...this.#entries],
+    };
   }
 }
 
