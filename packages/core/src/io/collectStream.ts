@@ -24,5 +24,6 @@ export async function collectStream(stream: AsyncIterable<unknown>, options: Col
     }
     parts.push(part);
   }
-  return Buffer.concat(parts, seen);
+  // One chunk (a ranged read in one go) is returned as it is: no copy.
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, seen);
 }

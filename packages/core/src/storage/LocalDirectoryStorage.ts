@@ -135,7 +135,9 @@ export class LocalDirectoryStorage implements StorageBackend {
         transient: false,
       });
     }
-    return createReadStream(file, { start: range.start, end: Math.min(range.end, info.size - 1) });
+    const end = Math.min(range.end, info.size - 1);
+    // A range is read in one go when it is up to 8 MiB (a run of a pack's blobs): one read, one chunk, no joining.
+    return createReadStream(file, { start: range.start, end, highWaterMark: Math.min(Math.max(end - range.start + 1, 1), 8 * 1024 * 1024) });
   }
 
   /**
