@@ -37,7 +37,8 @@ class ScriptedBurstSource {
     });
     return new Promise((resolve, reject) => {
       writer.once("error", reject);
-      writer.once("exit", (code) =>
+      // "close", not "exit": a child's last messages may still be on their way when "exit" is emitted.
+      writer.once("close", (code) =>
         code === 0 && closed.size === paths.length ? resolve(closed) : reject(new Error(`writer exited ${code} after ${closed.size} files`)),
       );
     });
