@@ -47,35 +47,17 @@ export async function readTreeV2(repo: RepositoryV2, options: { at?: number; sal
   }
   const damage: LaneDamage[] = [];
   const usable: LaneBatchName[][] = [];
-  const read = new Map<string, Awaited<ReturnType<RepositoryV2["readBatch"]>>>();
+  const read: LaneBatches = new Map();
   const covered: Record<string, number> = {};
   for (const [lane, names] of listed) {
     const from = (start?.content.lanes[lane] ?? -1) + 1;
-    const batches = [];
-    const unreadable: LaneDamage[] = [];
-    for (const name of names.filter((n) => n.seq >= from)) {
-      try {
-        const batch = await repo.readBatch(name);
-        read.set(name.key, batch);
-        batches.push({ name, prev: batch.prev });
-      } catch (err) {
-        if (!isDamage(err)) throw err;
-        unreadable.push({ kind: "unreadable", lane, seq: name.seq, message: `lane ${lane} batch ${name.seq} (${name.key}) cannot be read: ${messageOf(err)}` });
-        if (!options.salvage) break;
-      }
-    }
-    // A batch that cannot be read is named once (not again as the gap it leaves).
-    const problems = [...unreadable, ...checkLane(batches, from).filter((p) => !(p.kind === "gap" && unreadable.some((u) => u.seq === p.seq - 1)))];
     // The first batch after a checkpoint must follow the one it covers (whose digest is in its name).
-    const before = names.find((n) => n.seq === from - 1);
-    const first = batches[0];
-    if (before && first && first.name.seq === from && first.prev !== before.digest) {
-      problems.unshift({ kind: "chain", lane, seq: from, message: `lane ${lane} batch ${from} does not follow batch ${from - 1} (its prev is ${first.prev})` });
-    }
+    const after = names.find((n) => n.seq === from - 1)?.digest;
+    const { batches, problems } = await readLane(repo, names, from, read, { salvage: options.salvage === true, ...(after ? { after } : {}) });
     damage.push(...problems);
     // Salvaging, every readable batch counts (later records still hold whole entries); else a lane ends at its damage.
     const stop = problems.length > 0 && !options.salvage ? Math.min(...problems.map((p) => p.seq)) : Infinity;
-    const applied = batches.map((b) => b.name).filter((n) => n.seq < stop);
+    const applied = batches.filter((n) => n.seq < stop);
     usable.push(applied);
     const last = applied.at(-1)?.seq ?? from - 1;
     if (last >= 0) covered[lane] = last;
@@ -90,6 +72,45 @@ export async function readTreeV2(repo: RepositoryV2, options: { at?: number; sal
   const broken = brokenEntries(entries, blobs);
   for (const b of broken) entries.delete(b.path);
   return { entries, blobs, damage, broken, checkpoint: start?.name, covered, time };
+}
+
+/** Batch bodies by key, as {@link readLane} read them. */
+export type LaneBatches = Map<string, Awaited<ReturnType<RepositoryV2["readBatch"]>>>;
+
+/**
+ * Reads one lane's batches numbered `from` on (each verified; bodies kept in `read`) and checks the lane: its
+ * readable batches in order, and its damage (a batch that cannot be read, named once and not again as the gap it
+ * leaves; gaps, numbers twice, broken chains, times going back; a first batch that does not follow `after`, the
+ * digest of the batch before it). Without `salvage` reading stops at the first batch that cannot be read.
+ */
+export async function readLane(
+  repo: RepositoryV2,
+  names: readonly LaneBatchName[],
+  from: number,
+  read: LaneBatches,
+  options: { salvage?: boolean; after?: string } = {},
+): Promise<{ batches: LaneBatchName[]; problems: LaneDamage[] }> {
+  const batches: { name: LaneBatchName; prev: string | null }[] = [];
+  const unreadable: LaneDamage[] = [];
+  for (const name of names.filter((n) => n.seq >= from)) {
+    try {
+      const batch = await repo.readBatch(name);
+      read.set(name.key, batch);
+      batches.push({ name, prev: batch.prev });
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      const message = `lane ${name.lane} batch ${name.seq} (${name.key}) cannot be read: ${messageOf(err)}`;
+      unreadable.push({ kind: "unreadable", lane: name.lane, seq: name.seq, message });
+      if (!options.salvage) break;
+    }
+  }
+  const problems = [...unreadable, ...checkLane(batches, from).filter((p) => !(p.kind === "gap" && unreadable.some((u) => u.seq === p.seq - 1)))];
+  const first = batches[0];
+  if (options.after && first && first.name.seq === from && first.prev !== options.after) {
+    const message = `lane ${first.name.lane} batch ${from} does not follow batch ${from - 1} (its prev is ${first.prev})`;
+    problems.unshift({ kind: "chain", lane: first.name.lane, seq: from, message });
+  }
+  return { batches: batches.map((b) => b.name), problems };
 }
 
 /**

@@ -1,13 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { IndexDamagedError, messageOf } from "../../errors.js";
+import { IndexDamagedError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { LaneState, StateCache } from "../../state/StateCache.js";
 import type { FileEntry } from "../../types.js";
-import { isDamage } from "../journal.js";
 import type { SyncResult } from "../syncState.js";
-import { checkLane, mergeLanes, type LaneBatchName } from "./lanes.js";
-import { readTreeV2 } from "./readTreeV2.js";
+import { mergeLanes, type LaneBatchName } from "./lanes.js";
+import { readLane, readTreeV2, type LaneBatches } from "./readTreeV2.js";
 import type { RepositoryV2 } from "./RepositoryV2.js";
 
 async function* each(entries: Iterable<FileEntry>): AsyncIterable<FileEntry> {
@@ -34,32 +33,17 @@ export async function syncLaneState(repo: RepositoryV2, cache: StateCache, log?:
     });
   }
   const fresh: LaneBatchName[][] = [];
-  const read = new Map<string, Awaited<ReturnType<RepositoryV2["readBatch"]>>>();
+  const read: LaneBatches = new Map();
   for (const [lane, names] of lanes) {
     const from = (state.applied[lane] ?? -1) + 1;
-    const batches: { name: LaneBatchName; prev: string | null }[] = [];
-    const problems = [];
-    for (const name of names.filter((n) => n.seq >= from)) {
-      try {
-        const batch = await repo.readBatch(name);
-        read.set(name.key, batch);
-        batches.push({ name, prev: batch.prev });
-      } catch (err) {
-        if (!isDamage(err)) throw err;
-        problems.push({ seq: name.seq, message: `lane ${lane} batch ${name.seq} (${name.key}) cannot be read: ${messageOf(err)}` });
-        break;
-      }
-    }
-    problems.push(...checkLane(batches, from));
-    const first = batches[0];
-    if (lane === state.lane && first && first.name.seq === from && state.last && first.prev !== state.last.digest) {
-      problems.push({ seq: from, message: `this agent's lane batch ${from} does not follow its batch ${from - 1}` });
-    }
+    // This agent's own lane must follow the last batch it stored.
+    const after = lane === state.lane ? state.last?.digest : undefined;
+    const { batches, problems } = await readLane(repo, names, from, read, after ? { after } : {});
     if (problems.length > 0 && lane === state.lane)
       throw new IndexDamagedError(`this agent's own lane is damaged: ${problems.map((p) => p.message).join("; ")}`);
     for (const p of problems) log?.warn(`another writer's lane is damaged, applied up to it: ${p.message}`);
     const stop = Math.min(Infinity, ...problems.map((p) => p.seq));
-    fresh.push(batches.map((b) => b.name).filter((n) => n.seq < stop));
+    fresh.push(batches.filter((n) => n.seq < stop));
   }
   let lastBatchTime = state.last?.time ?? 0;
   let applied = 0;
