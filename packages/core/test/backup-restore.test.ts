@@ -2,7 +2,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { appendFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Engine, silentSink, type StorageBackend } from "@rtbackup/core";
+import { Engine, silentSink } from "@rtbackup/core";
+import { recordPuts } from "./helpers/counting.js";
 import { backupOnce, describe, makeSampleTree, restoreAll, testParameters, workspace } from "./helpers/tree.js";
 
 test("a tree round-trips: content, empty files, odd names, deep paths, symlinks, modes, mtimes", async () => {
@@ -26,7 +27,7 @@ test("a second backup of an unchanged tree uploads nothing and writes no index r
   try {
     await makeSampleTree(ws.src);
     await backupOnce(ws);
-    const puts: string[] = [];
+    const puts: { key: string; size: number }[] = [];
     const scan = await backupOnce(ws, {}, (b) => recordPuts(b, puts));
     assert.is(scan.changed, 0);
     assert.equal(puts, []);
@@ -44,10 +45,10 @@ test("v1: a change in the middle of a large file re-uploads only the changed fix
     await backupOnce(ws, { repositoryFormat: 1 });
     big.write("CHANGED IN THE MIDDLE", 5 * 64 * 1024 + 100);
     await writeFile(join(ws.src, "disk.img"), big);
-    const puts: string[] = [];
+    const puts: { key: string; size: number }[] = [];
     await backupOnce(ws, {}, (b) => recordPuts(b, puts));
-    const data = puts.filter((k) => k.startsWith("data/"));
-    const index = puts.filter((k) => k.startsWith("index/batch/"));
+    const data = puts.map((p) => p.key).filter((k) => k.startsWith("data/"));
+    const index = puts.map((p) => p.key).filter((k) => k.startsWith("index/batch/"));
     assert.is(data.length, 1, `data objects written: ${data.join(", ")}`);
     assert.is(index.length, 1);
     const { result } = await restoreAll(ws);
@@ -124,20 +125,6 @@ test("restore --at brings back an older version", async () => {
     await ws.cleanup();
   }
 });
-
-function recordPuts(backend: StorageBackend, puts: string[]): StorageBackend {
-  return {
-    description: backend.description,
-    put: (key, body, size) => {
-      puts.push(key);
-      return backend.put(key, body, size);
-    },
-    get: (key, range) => backend.get(key, range),
-    head: (key) => backend.head(key),
-    list: (prefix) => backend.list(prefix),
-    delete: (key) => backend.delete(key),
-  };
-}
 
 test("a scan held back by the high-water mark does not wait out the SnapshotSharingWindow", async () => {
   const ws = await workspace();

@@ -3,25 +3,10 @@ import * as assert from "uvu/assert";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Engine, LocalDirectoryStorage, Restorer, isV2, loadTree, openRepository, silentSink, type RestoreEvent, type StorageBackend } from "@rtbackup/core";
+import { Engine, LocalDirectoryStorage, Restorer, isV2, loadTree, openRepository, silentSink, type RestoreEvent } from "@rtbackup/core";
 import { RepositoryV2, readTreeV2 } from "@rtbackup/core/v2";
+import { counting, recordPuts } from "./helpers/counting.js";
 import { backupOnce, describe, makeSampleTree, restoreAll, testParameters, workspace } from "./helpers/tree.js";
-
-/** Records each put's key and size. */
-function recordPuts(backend: StorageBackend, puts: { key: string; size: number }[]): StorageBackend {
-  return {
-    description: backend.description,
-    put: (key, body, size) => {
-      puts.push({ key, size });
-      return backend.put(key, body, size);
-    },
-    get: (key, range) => backend.get(key, range),
-    head: (key) => backend.head(key),
-    list: (prefix) => backend.list(prefix),
-    delete: (key) => backend.delete(key),
-    sync: () => backend.sync?.() ?? Promise.resolve(),
-  };
-}
 
 const kindOf = (key: string) => (key.startsWith("packs/") ? "pack" : /^lanes\/[0-9a-f]{32}\/batch\//.test(key) ? "batch" : key);
 
@@ -90,19 +75,9 @@ test("restore reads neighbouring blobs of a pack at once, yet one damaged blob f
     const bytes = await readFile(packFile);
     bytes[blob.offset + Math.floor(blob.length / 2)]! ^= 0xff;
     await writeFile(packFile, bytes);
-    const gets: string[] = [];
-    const storage = new LocalDirectoryStorage({ path: ws.store });
-    const counted: StorageBackend = {
-      ...storage,
-      description: storage.description,
-      get: (key, range) => (gets.push(key), storage.get(key, range)),
-      put: (k, b, n) => storage.put(k, b, n),
-      head: (k) => storage.head(k),
-      list: (p) => storage.list(p),
-      delete: (k) => storage.delete(k),
-    };
+    const { storage: counted, calls } = counting(new LocalDirectoryStorage({ path: ws.store }));
     const reading = await loadTree(await openRepository(counted));
-    gets.length = 0;
+    const before = calls.get;
     const events: RestoreEvent[] = [];
     const result = await new Restorer(reading.chunks, { onEvent: (e) => events.push(e) }).restore(
       Restorer.select(reading.entries, [ws.src], true).entries,
@@ -115,7 +90,7 @@ test("restore reads neighbouring blobs of a pack at once, yet one damaged blob f
       [victim.path],
     );
     assert.match((failed[0] as { error: string }).error, new RegExp(`pack packs/${blob.pack.slice(0, 2)}/${blob.pack}`));
-    assert.ok(gets.length < 10, `reads of packs for 40 files: ${gets.length}`);
+    assert.ok(calls.get - before < 10, `reads of packs for 40 files: ${calls.get - before}`);
     for (let i = 0; i < 40; i++) {
       if (i === 7) continue;
       assert.is(await readFile(join(ws.out, ws.src.slice(1), `f${i}.txt`), "utf8"), `file ${i} `.repeat(50 + i));

@@ -30,3 +30,19 @@ export function counting(backend: StorageBackend): { storage: StorageBackend; ca
   };
   return { storage, calls };
 }
+
+/** Wraps a backend so that every put's key and size is recorded in `puts` (the rest passes through). */
+export function recordPuts(backend: StorageBackend, puts: { key: string; size: number }[]): StorageBackend {
+  return {
+    description: backend.description,
+    put: (key, body, size) => {
+      puts.push({ key, size });
+      return backend.put(key, body, size);
+    },
+    get: (key, range) => backend.get(key, range),
+    head: (key) => backend.head(key),
+    list: (prefix) => backend.list(prefix),
+    delete: (key) => backend.delete(key),
+    sync: () => backend.sync?.() ?? Promise.resolve(),
+  };
+}
