@@ -2,19 +2,18 @@ import { messageOf } from "../errors.js";
 import { applyRecord } from "../repository/format.js";
 import { isDamage } from "../repository/journal.js";
 import type { CheckpointName } from "../repository/v2/laneBatch.js";
-import { checkLane, mergeLanes, type LaneBatchName } from "../repository/v2/lanes.js";
+import { mergeLanes, type LaneBatchName } from "../repository/v2/lanes.js";
+import { readLane, type LaneBatches } from "../repository/v2/readTreeV2.js";
 import { packKey, type StoredBlob } from "../repository/v2/PackStore.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
-import type { FileEntry, IndexRecord } from "../types.js";
+import type { FileEntry } from "../types.js";
 import { MAX_LISTED_DEPENDENTS, MAX_LISTED_PATHS, type Damage, type DependentVersion } from "./CheckReport.js";
 import type { CheckOptions, CheckOutcome } from "./checkRepository.js";
-
-type Batch = { name: LaneBatchName; blobs: StoredBlob[]; records: IndexRecord[] };
 
 /** The lanes as read: every readable batch, in merge order, and where each blob is. */
 interface LanesRead {
   order: LaneBatchName[];
-  read: Map<string, Batch>;
+  read: LaneBatches;
   located: Map<string, StoredBlob>;
   batchCount: number;
 }
@@ -65,32 +64,19 @@ export async function checkRepositoryV2(repo: RepositoryV2, options: CheckOption
 /** Reads every batch of every lane; what cannot be read, and each lane's gaps and breaks, are damage. */
 async function readLanes(repo: RepositoryV2, damage: Damage[]): Promise<LanesRead> {
   const usable: LaneBatchName[][] = [];
-  const read = new Map<string, Batch>();
+  const read: LaneBatches = new Map();
   let batchCount = 0;
   for (const names of (await repo.lanes()).values()) {
     batchCount += names.length;
-    const ok: { name: LaneBatchName; prev: string | null }[] = [];
-    for (const name of names) {
-      try {
-        const batch = await repo.readBatch(name);
-        read.set(name.key, { name, ...batch });
-        ok.push({ name, prev: batch.prev });
-      } catch (err) {
-        if (!isDamage(err)) throw err;
-        damage.push({
-          kind: "batch-unreadable",
-          key: name.key,
-          seq: name.seq,
-          time: name.time,
-          message: `lane batch ${name.key} cannot be read: ${messageOf(err)}`,
-        });
+    const { batches, problems } = await readLane(repo, names, 0, read, { salvage: true });
+    for (const p of problems) {
+      if (p.kind === "gap") damage.push({ kind: "sequence-gap", missing: { from: p.seq, to: p.seq }, message: p.message });
+      else {
+        const name = p.kind === "unreadable" ? names.find((n) => n.seq === p.seq) : undefined;
+        damage.push({ kind: "batch-unreadable", seq: p.seq, ...(name ? { key: name.key, time: name.time } : {}), message: p.message });
       }
     }
-    for (const p of checkLane(ok)) {
-      if (p.kind === "gap") damage.push({ kind: "sequence-gap", missing: { from: p.seq, to: p.seq }, message: p.message });
-      else damage.push({ kind: "batch-unreadable", seq: p.seq, message: p.message });
-    }
-    usable.push(ok.map((b) => b.name));
+    usable.push(batches);
   }
   const order = mergeLanes(usable);
   const located = new Map<string, StoredBlob>();
