@@ -3,11 +3,12 @@
 // <storage-json>: {"kind":"local","path":...} | {"kind":"s3","endpoint":...,"bucket":...,"prefix":...}
 import { join } from "node:path";
 import { Engine, LocalDirectoryStorage, Restorer, loadTree, openRepository, silentSink } from "@rtbackup/core";
-import { S3Storage, S3StoragePlugin } from "@rtbackup/plugin-s3";
 
 const S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const [mode, storageJson, a, b] = process.argv.slice(2);
 const storage = JSON.parse(storageJson);
+// Loaded only when used, as the CLI loads its plugins: a local run does not pay for the S3 client's modules.
+const s3 = storage.kind === "s3" ? await import("@rtbackup/plugin-s3") : undefined;
 const started = performance.now();
 let extra = {};
 
@@ -22,7 +23,7 @@ function storageParameters() {
       s3SecretAccessKey: S3_CREDENTIALS.secretAccessKey,
       repositoryPrefix: storage.prefix,
     },
-    plugins: [new S3StoragePlugin()],
+    plugins: [new s3.S3StoragePlugin()],
   };
 }
 
@@ -56,7 +57,7 @@ if (mode === "backup") {
   const backend =
     storage.kind === "local"
       ? new LocalDirectoryStorage({ path: storage.path })
-      : new S3Storage({ endpoint: storage.endpoint, bucket: storage.bucket, credentials: S3_CREDENTIALS });
+      : new s3.S3Storage({ endpoint: storage.endpoint, bucket: storage.bucket, credentials: S3_CREDENTIALS });
   const repo = await openRepository(backend, storage.prefix ? { prefix: storage.prefix } : {});
   const tree = await loadTree(repo);
   const result = await new Restorer(tree.chunks, { restoreOwner: false }).restore(Restorer.select(tree.entries, ["/"], true).entries, a);

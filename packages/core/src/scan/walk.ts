@@ -1,5 +1,5 @@
-import { lstat, readdir } from "node:fs/promises";
-import { lstatSync } from "node:fs";
+import { lstat } from "node:fs/promises";
+import { lstatSync, readdirSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { join } from "node:path";
 import { isErrno } from "../errors.js";
@@ -53,7 +53,9 @@ export async function* walk(root: string, options: WalkOptions = {}): AsyncGener
     const dir = stack.pop()!;
     let names: string[];
     try {
-      names = (await readdir(fsPath(dir), { encoding: "buffer" })).map((name) => decodeName(name));
+      // Synchronous, like the lstats below: one thread-pool round trip per directory made the walk of a tree with
+      // few files per directory mostly idle time.
+      names = readdirSync(fsPath(dir), { encoding: "buffer" }).map((name) => decodeName(name));
     } catch (err) {
       // A directory that vanished (or was replaced by a file) since it was listed is gone, not unreadable.
       if (!isErrno(err, "ENOENT", "ENOTDIR")) options.onUnreadable?.(dir, err);
