@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine, openRepository, Restorer, loadTree, silentSink } from "@rtbackup/core";
@@ -85,9 +85,15 @@ test("through 503 SlowDown, 500s and connection resets, a backup to s3rver compl
         .join("; ")}`;
     await withDeadline(engine.start(), 60_000, recent);
     const scan = await withDeadline(engine.initialBackup(), 90_000, recent);
+    assert.ok(scan.changed >= 36, `files queued: ${scan.changed}`);
+    // A second commit (a changed file and a new one): how many batches the first scan made depends on timing, and
+    // the faults below need at least ten PUTs (config, lane, then a pack and a batch per commit, each retried once).
+    await appendFile(join(src, "docs", "small-3.bin"), "changed after the first commit");
+    await writeFile(join(src, "docs", "new-after-first"), randomBytes(5000));
+    const rescan = await withDeadline(engine.initialBackup(), 90_000, recent);
+    assert.ok(rescan.changed >= 2, `files queued by the second scan: ${rescan.changed}`);
     await withDeadline(engine.stop(), 60_000, recent);
     engine = undefined;
-    assert.ok(scan.changed >= 36, `files queued: ${scan.changed}`);
     const putFaults = proxy.seen.filter((r) => r.method === "PUT" && r.fault !== undefined).length;
     assert.is(putFaults, 5, `every injected upload fault was hit (${proxy.seen.filter((r) => r.method === "PUT").length} PUTs)`);
 

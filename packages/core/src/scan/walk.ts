@@ -51,30 +51,14 @@ export async function* walk(root: string, options: WalkOptions = {}): AsyncGener
   while (stack.length) {
     if (options.signal?.aborted) return;
     const dir = stack.pop()!;
-    let names: string[];
-    try {
-      // Synchronous, like the lstats below: one thread-pool round trip per directory made the walk of a tree with
-      // few files per directory mostly idle time.
-      names = readdirSync(fsPath(dir), { encoding: "buffer" }).map((name) => decodeName(name));
-    } catch (err) {
-      // A directory that vanished (or was replaced by a file) since it was listed is gone, not unreadable.
-      if (!isErrno(err, "ENOENT", "ENOTDIR")) options.onUnreadable?.(dir, err);
-      continue;
-    }
-    names.sort();
+    const names = listDirectory(dir, options);
+    if (!names) continue;
     const subdirs: string[] = [];
     for (let i = 0; i < names.length; i += concurrency) {
       const slice = names.slice(i, i + concurrency);
       // Synchronous lstat in bounded slices: about 4× faster than one promise per entry (no thread-pool round
       // trip), and the slices keep the event loop responsive.
-      const stats = slice.map((name) => {
-        try {
-          return lstatSync(fsPath(join(dir, name)));
-        } catch (err) {
-          if (!isErrno(err, "ENOENT", "ENOTDIR")) options.onUnreadable?.(join(dir, name), err);
-          return undefined;
-        }
-      });
+      const stats = slice.map((name) => lstatEntry(join(dir, name), options));
       await new Promise<void>((resolve) => setImmediate(resolve));
       for (let j = 0; j < slice.length; j++) {
         const st = stats[j];
@@ -94,5 +78,30 @@ export async function* walk(root: string, options: WalkOptions = {}): AsyncGener
     }
     // Reverse so that the stack pops them in name order.
     for (let k = subdirs.length - 1; k >= 0; k--) stack.push(subdirs[k]!);
+  }
+}
+
+/** The names in a directory, decoded and sorted; undefined when it cannot be listed (reported unless it is gone). */
+function listDirectory(dir: string, options: WalkOptions): string[] | undefined {
+  try {
+    // Synchronous, like the lstats: one thread-pool round trip per directory made the walk of a tree with few
+    // files per directory mostly idle time.
+    return readdirSync(fsPath(dir), { encoding: "buffer" })
+      .map((name) => decodeName(name))
+      .sort();
+  } catch (err) {
+    // A directory that vanished (or was replaced by a file) since it was listed is gone, not unreadable.
+    if (!isErrno(err, "ENOENT", "ENOTDIR")) options.onUnreadable?.(dir, err);
+    return undefined;
+  }
+}
+
+/** lstat of one entry; undefined when it vanished since its listing or cannot be stat'ed (reported). */
+function lstatEntry(path: string, options: WalkOptions): Stats | undefined {
+  try {
+    return lstatSync(fsPath(path));
+  } catch (err) {
+    if (!isErrno(err, "ENOENT", "ENOTDIR")) options.onUnreadable?.(path, err);
+    return undefined;
   }
 }
