@@ -24,7 +24,7 @@ export function encodeLaneBatch(
   const lines = [JSON.stringify(header)];
   for (const b of blobs) lines.push(blobLine(b));
   for (const r of records) lines.push(JSON.stringify(r));
-  const body = gzipSync(Buffer.from(`${lines.join("\n")}\n`));
+  const body = gzipSync(Buffer.from(`${lines.join("\n")}\n`), { level: 1 });
   return { body, digest: createHash("sha256").update(body).digest("hex") };
 }
 

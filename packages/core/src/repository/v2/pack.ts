@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { compressBlob, decompressBlob, type BlobCodec } from "./codec.js";
+import { compressInto, decompressBlob, storedBound, type BlobCodec } from "./codec.js";
 
 /** The first 8 bytes of every pack. */
 export const PACK_MAGIC = Buffer.from("RTBPACK2", "latin1");
@@ -46,6 +46,9 @@ export class PackError extends Error {}
 
 const ID = /^[0-9a-f]{64}$/;
 
+/** Small blobs are stored one after another in buffers of this size (a blob whose bound exceeds a quarter gets its own). */
+const SEGMENT_BYTES = 1024 * 1024;
+
 /**
  * Builds one pack (docs/format-v2.md "Packs"): blobs are appended as they come, each compressed when that makes
  * it smaller; {@link finish} adds the table of contents and names the pack by the SHA-256 of its bytes.
@@ -55,6 +58,10 @@ export class PackBuilder {
   readonly #entries: BlobEntry[] = [];
   readonly #byId = new Map<string, BlobEntry>();
   #length = PACK_MAGIC.length;
+  /** Small blobs are written one after another into segments (no buffer per blob); the part being filled. */
+  #segment: Buffer | undefined;
+  #segmentUsed = 0;
+  #segmentStart = 0;
 
   /** Bytes so far (without the table of contents), to close the pack at a size target. */
   get length(): number {
@@ -80,18 +87,46 @@ export class PackBuilder {
     if (!hashed && createHash("sha256").update(raw).digest("hex") !== id) throw new Error(`blob ${id}: its bytes do not hash to its id`);
     const existing = this.#byId.get(id);
     if (existing) return existing;
-    const { codec, stored } = compressBlob(raw);
-    const entry: BlobEntry = { id, offset: this.#length, length: stored.length, size: raw.length, codec };
-    this.#parts.push(stored);
+    const { codec, length } = this.#store(raw);
+    const entry: BlobEntry = { id, offset: this.#length, length, size: raw.length, codec };
     this.#entries.push(entry);
     this.#byId.set(id, entry);
-    this.#length += stored.length;
+    this.#length += length;
     return entry;
+  }
+
+  /** Appends the stored form of `raw` to the parts: a small blob into the current segment, a large one on its own. */
+  #store(raw: Uint8Array): { codec: BlobCodec; length: number } {
+    const bound = storedBound(raw.length);
+    if (bound > SEGMENT_BYTES / 4) {
+      this.#seal();
+      const dest = Buffer.allocUnsafeSlow(bound);
+      const out = compressInto(raw, dest);
+      // Kept as the part: a frame much smaller than its bound is copied so the bound is not held while the pack is.
+      this.#parts.push(out.length < bound * 0.75 ? Buffer.from(dest.subarray(0, out.length)) : dest.subarray(0, out.length));
+      return out;
+    }
+    if (!this.#segment || this.#segmentUsed + bound > this.#segment.length) {
+      this.#seal();
+      this.#segment = Buffer.allocUnsafeSlow(SEGMENT_BYTES);
+      this.#segmentUsed = this.#segmentStart = 0;
+    }
+    const out = compressInto(raw, this.#segment.subarray(this.#segmentUsed));
+    this.#segmentUsed += out.length;
+    return out;
+  }
+
+  /** Ends the current run of small blobs as one part. */
+  #seal(): void {
+    if (this.#segment && this.#segmentUsed > this.#segmentStart) this.#parts.push(this.#segment.subarray(this.#segmentStart, this.#segmentUsed));
+    this.#segmentStart = this.#segmentUsed;
   }
 
   /** The whole pack. The builder is not used after this. */
   finish(): Pack {
-    const toc = gzipSync(Buffer.from(this.#entries.map((e) => `${JSON.stringify(e)}\n`).join("")));
+    this.#seal();
+    this.#segment = undefined;
+    const toc = gzipSync(Buffer.from(this.#entries.map((e) => `${JSON.stringify(e)}\n`).join("")), { level: 1 });
     const length = Buffer.alloc(4);
     length.writeUInt32BE(toc.length, 0);
     const parts = [...this.#parts, toc, length, TOC_MAGIC];
