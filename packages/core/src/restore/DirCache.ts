@@ -3,9 +3,7 @@ import { encodeName } from "../fsNames.js";
 import { OpenDir } from "./OpenDir.js";
 
 interface Slot {
-  dir: Promise<OpenDir>;
-  /** Set once `dir` is fulfilled. */
-  value?: OpenDir;
+  dir: OpenDir;
   refs: number;
 }
 
@@ -18,6 +16,7 @@ const DEFAULT_IDLE = 64;
  * are kept for reuse up to a bound and the least recently used are closed beyond it, so a tree with a million
  * directories holds a few dozen fds, not a million. A directory that could not be opened (a symlink, not a
  * directory, an error) is remembered: it and everything below it fail the same way for the rest of the restore.
+ * Opening is synchronous, like every directory operation of {@link OpenDir}.
  */
 export class DirCache {
   readonly #top: OpenDir;
@@ -26,8 +25,6 @@ export class DirCache {
   /** Key: segments joined by "/" ("" is the target). Map order is least recently used first. */
   readonly #slots = new Map<string, Slot>();
   readonly #failed = new Map<string, unknown>();
-  /** Evicted fds still closing: closeAll waits for them too. */
-  readonly #closing = new Set<Promise<void>>();
   #idle = 0;
 
   constructor(top: OpenDir, root: string, options: { maxIdle?: number } = {}) {
@@ -38,9 +35,9 @@ export class DirCache {
 
   /**
    * The open directory at `segments` below the target, creating missing ones (mode 0700). Pair every call with
-   * {@link release}. Rejects with the error of the first directory on the way that could not be opened.
+   * {@link release}. Throws the error of the first directory on the way that could not be opened.
    */
-  async acquire(segments: readonly string[]): Promise<OpenDir> {
+  acquire(segments: readonly string[]): OpenDir {
     if (segments.length === 0) return this.#top;
     const key = segments.join("/");
     const failed = this.#failed.get(key);
@@ -50,16 +47,8 @@ export class DirCache {
       if (slot.refs === 0) this.#idle--;
       slot.refs++;
       this.#slots.delete(key);
-      this.#slots.set(key, slot);
-    } else {
-      const fresh: Slot = { dir: this.#open(segments, key), refs: 1 };
-      this.#slots.set(key, fresh);
-      fresh.dir.then(
-        (d) => void (fresh.value = d),
-        () => this.#slots.get(key) === fresh && this.#slots.delete(key),
-      );
-      slot = fresh;
-    }
+    } else slot = { dir: this.#open(segments, key), refs: 1 };
+    this.#slots.set(key, slot);
     return slot.dir;
   }
 
@@ -73,16 +62,18 @@ export class DirCache {
     this.#evict();
   }
 
-  async #open(segments: readonly string[], key: string): Promise<OpenDir> {
+  #open(segments: readonly string[], key: string): OpenDir {
     const up = segments.slice(0, -1);
-    const parent = await this.acquire(up);
     try {
-      return await parent.openDir(encodeName(segments.at(-1)!), join(this.#root, ...segments));
+      const parent = this.acquire(up);
+      try {
+        return parent.openDir(encodeName(segments.at(-1)!), join(this.#root, ...segments));
+      } finally {
+        this.release(up);
+      }
     } catch (err) {
       this.#failed.set(key, err);
       throw err;
-    } finally {
-      this.release(up);
     }
   }
 
@@ -93,17 +84,14 @@ export class DirCache {
       if (slot.refs !== 0) continue;
       this.#slots.delete(key);
       this.#idle--;
-      const closing = (slot.value?.close() ?? Promise.resolve()).catch(() => undefined);
-      this.#closing.add(closing);
-      void closing.then(() => this.#closing.delete(closing));
+      slot.dir.close();
     }
   }
 
   /** Closes every fd this cache opened (not the target). */
-  async closeAll(): Promise<void> {
-    const dirs = [...this.#slots.values()].map((s) => s.dir.catch(() => undefined));
+  closeAll(): void {
+    for (const slot of this.#slots.values()) slot.dir.close();
     this.#slots.clear();
     this.#idle = 0;
-    await Promise.all([...dirs.map(async (d) => (await d)?.close().catch(() => undefined)), ...this.#closing]);
   }
 }

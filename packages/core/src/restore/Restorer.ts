@@ -129,14 +129,14 @@ export class Restorer {
   async restore(entries: readonly FileEntry[], target: string): Promise<RestoreResult> {
     const root = resolve(target);
     await mkdir(fsPath(root), { recursive: true });
-    const top = await OpenDir.openTarget(root);
+    const top = OpenDir.openTarget(root);
     this.#repo.plan?.(entries.flatMap((e) => (e.type === "file" ? e.chunks : [])));
     const cache = new DirCache(top, root, this.#maxOpenDirs === undefined ? {} : { maxIdle: this.#maxOpenDirs });
     try {
       return await this.#restoreInto(cache, entries, root);
     } finally {
-      await cache.closeAll();
-      await top.close();
+      cache.closeAll();
+      top.close();
     }
   }
 
@@ -170,7 +170,14 @@ export class Restorer {
       }
     };
     // Directories first (mode 0700 until the end); a failure here is reported below, by the entries it affects.
-    for (const d of dirs) await this.#inDir(cache, d.segments, async () => undefined).catch(() => undefined);
+    for (const d of dirs) {
+      try {
+        cache.acquire(d.segments);
+        cache.release(d.segments);
+      } catch {
+        // reported by each entry at or below it
+      }
+    }
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(this.#concurrency, files.length) }, async () => {
@@ -180,17 +187,17 @@ export class Restorer {
         }
       }),
     );
-    for (const item of links) await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), (dir) => this.#restoreLink(dir, item)));
+    for (const item of links) await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), async (dir) => this.#restoreLink(dir, item)));
     // Directory metadata last, deepest first, so writing into them does not disturb their mtime; parents stay 0700
     // (searchable by us) until their own turn.
     const deepestFirst = [...dirs].sort((a, b) => b.segments.length - a.segments.length || (a.dest < b.dest ? 1 : a.dest > b.dest ? -1 : 0));
-    for (const item of deepestFirst) await run(item, () => this.#inDir(cache, item.segments, (dir) => dir.applyMeta(this.#meta(item.entry))));
+    for (const item of deepestFirst) await run(item, () => this.#inDir(cache, item.segments, async (dir) => dir.applyMeta(this.#meta(item.entry))));
     return result;
   }
 
   /** Runs `work` with the open directory at `segments`, releasing it afterwards. */
   async #inDir<T>(cache: DirCache, segments: readonly string[], work: (dir: OpenDir) => Promise<T>): Promise<T> {
-    const dir = await cache.acquire(segments);
+    const dir = cache.acquire(segments);
     try {
       return await work(dir);
     } finally {
@@ -270,34 +277,23 @@ export class Restorer {
       await OpenDir.applyFileMeta(handle, this.#meta(entry));
     } catch (err) {
       await handle.close();
-      await dir.remove(temp);
+      dir.remove(temp);
       throw err;
     }
     const { ino } = await handle.stat().finally(() => handle.close());
     try {
-      await dir.renameChecked(temp, name, ino, item.dest);
+      dir.renameChecked(temp, name, ino, item.dest);
     } catch (err) {
-      await dir.remove(temp);
+      dir.remove(temp);
       throw err;
     }
   }
 
   /** Creates a symlink under a temporary name in its (open) directory, sets its owner and times, renames it. */
-  async #restoreLink(dir: OpenDir, item: Placed): Promise<void> {
-    const { entry } = item;
-    const name = encodeName(item.segments.at(-1)!);
+  #restoreLink(dir: OpenDir, item: Placed): void {
+    const { owner, time } = this.#meta(item.entry);
     const temp = Buffer.from(`.rtb-restore-link-${randomBytes(6).toString("hex")}`);
-    await dir.symlink(entry.target ?? "", temp);
-    try {
-      const { owner, time } = this.#meta(entry);
-      const ino = await dir.linkMeta(temp, { owner, time }, item.dest);
-      const existing = await dir.lstat(name).catch(() => undefined);
-      if (existing?.isDirectory()) throw new BackupError("RESTORE_UNSAFE_PATH", `${item.dest} is a directory; not replacing it with a symlink`);
-      await dir.renameChecked(temp, name, ino, item.dest);
-    } catch (err) {
-      await dir.remove(temp);
-      throw err;
-    }
+    dir.placeLink(item.entry.target ?? "", temp, encodeName(item.segments.at(-1)!), { owner, time }, item.dest);
   }
 }
 
