@@ -21,7 +21,7 @@ const GAP_BYTES = 64 * 1024;
 /** No run is longer than this. */
 const RUN_BYTES = 8 * 1024 * 1024;
 /** Fetched runs held at once, in bytes; beyond it the least recently fetched is dropped. */
-const HELD_BYTES = 64 * 1024 * 1024;
+const HELD_BYTES = 128 * 1024 * 1024;
 
 /**
  * The content of a v2 tree for a restore that knows what it will read ({@link plan}): the blobs it needs are grouped

@@ -28,6 +28,8 @@ export interface RestoreResult {
 
 /** Attempts per chunk before a restore gives up on a file. */
 const CHUNK_ATTEMPTS = 5;
+/** Bytes of a large file fetched ahead of the one being written (estimated from its size and chunk count). */
+const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 
 /** Options of {@link Restorer}. */
 export interface RestorerOptions {
@@ -257,17 +259,19 @@ export class Restorer {
     const handle = await dir.createFile(temp);
     try {
       let written = 0;
-      // Fetch ahead: up to 3 chunks of a large file are downloaded while earlier ones are written.
+      // Fetch ahead: about READ_AHEAD_BYTES of a large file (3 chunks at least) are downloaded while earlier ones are
+      // written, so a store's latency overlaps the writes, and a v2 pack run is asked for before its first blob is due.
+      const depth = Math.max(3, Math.ceil(READ_AHEAD_BYTES / (entry.size / entry.chunks.length)));
       const ahead: Promise<Buffer>[] = [];
       const fetch = (i: number) => {
         const p = this.#chunk(entry.chunks[i]!);
         p.catch(() => undefined);
         ahead.push(p);
       };
-      for (let i = 0; i < Math.min(3, entry.chunks.length); i++) fetch(i);
+      for (let i = 0; i < Math.min(depth, entry.chunks.length); i++) fetch(i);
       for (let i = 0; i < entry.chunks.length; i++) {
         const data = await ahead.shift()!;
-        if (i + 3 < entry.chunks.length) fetch(i + 3);
+        if (i + depth < entry.chunks.length) fetch(i + depth);
         await handle.write(data, 0, data.length, written);
         written += data.length;
       }
