@@ -3,7 +3,8 @@
 // uvu + tsx, then prints one plain summary line: "N passed, N failed". Exits non-zero if anything failed.
 // Usage: node scripts/run-tests.mjs [package-dir-or-file ...] [--filter REGEX]
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -91,6 +92,7 @@ function runOne(file) {
             .map((l) => `    ${l}`)
             .join("\n") + "\n",
         );
+        process.stdout.write(mountNote());
       }
       resolveRun();
     });
@@ -166,7 +168,31 @@ function letOthersSearchCheckout() {
   for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
 }
 
+/**
+ * The ZFS filesystems mounted now (zfs or fuse.zfs), and the type of the filesystem holding the temp directory: the
+ * default preset takes ZFS snapshots in wherever a root lies on ZFS, so a machine whose temp directory is on ZFS, or a
+ * pool a killed test left mounted, changes what a test runs. Printed at the start and after a failed file.
+ */
+function mountNote() {
+  let lines = [];
+  try {
+    lines = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter(Boolean);
+  } catch {
+    return "";
+  }
+  const parsed = lines.map((l) => {
+    const fields = l.split(" ");
+    const dash = fields.indexOf("-");
+    return { point: fields[4].replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))), type: fields[dash + 1] };
+  });
+  const tmp = tmpdir();
+  const holding = parsed.filter((m) => tmp === m.point || tmp.startsWith(m.point === "/" ? "/" : `${m.point}/`)).at(-1);
+  const zfs = parsed.filter((m) => m.type === "zfs" || m.type === "fuse.zfs").map((m) => `${m.point} (${m.type})`);
+  return `(temp directory ${tmp} is on ${holding?.type ?? "?"}; ZFS mounted: ${zfs.length ? zfs.join(", ") : "none"})\n`;
+}
+
 letOthersSearchCheckout();
+process.stdout.write(mountNote());
 for (const file of files) await runOne(file);
 if (failures.length) process.stdout.write(`failed files:\n${failures.map((f) => `  ${f}`).join("\n")}\n`);
 process.stdout.write(`${passed} passed, ${failed} failed\n`);

@@ -48,12 +48,14 @@ function defaultStateDirectory(parameters: Parameters): string {
 
 /**
  * Loads the configuration (explicit `--config`, else the cosmiconfig search, else /etc/DQD.RealTimeBackup.xml, else
- * the embedded defaults) and applies command-line overrides. Nothing is started here, so a bad config never
+ * the embedded defaults) and applies command-line overrides (`roots`: directories named on the command line). Nothing is started here, so a bad config never
  * half-starts anything.
  */
-export async function loadCliConfig(options: CommonOptions, mode: PresetMode = "backup"): Promise<LoadedConfig> {
+export async function loadCliConfig(options: CommonOptions, mode: PresetMode = "backup", roots: readonly string[] = []): Promise<LoadedConfig> {
   const loaded = await loadConfig(options.config ? { file: resolve(options.config) } : { cwd: process.cwd() });
   const parameters: Parameters = { ...loaded.parameters };
+  // Roots named on the command line replace BackupRoots, before the preset looks at where the backup reads.
+  if (roots.length) parameters.backupRoots = roots.map((r) => resolve(r));
   if (options.store !== undefined) {
     if (typeof options.store !== "string" || options.store === "") throw new ConfigError("--store", "expected a directory");
     parameters.storage = "local";

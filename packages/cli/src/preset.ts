@@ -94,12 +94,20 @@ class BackupScopePlugin implements BackupPlugin {
   }
 }
 
-/** Whether ZFS snapshots can be used: ZFS is monitored, the zfs command exists and a ZFS filesystem is mounted. */
+/**
+ * Whether ZFS snapshots are wanted: ZFS is monitored, the zfs command exists and a ZFS filesystem is mounted where
+ * the backup reads (holding a BackupRoot or below one; anywhere when BackupRoots is empty). A pool mounted elsewhere
+ * does not count: a backup of an ext4 home must not stop because an unrelated zfs-fuse daemon is down.
+ */
 async function zfsAvailable(parameters: Parameters): Promise<boolean> {
   if (!fileSystemTypeMatches("zfs", parameters.monitorFileSystemTypes)) return false;
   if (!(await findExecutable(parameters.zfsBinaryPath)).path) return false;
   const table = await MountTable.read().catch(() => undefined);
-  return Boolean(table?.visible.some((m) => m.fsType === "zfs" || m.fsType === "fuse.zfs"));
+  if (!table) return false;
+  const roots = parameters.backupRoots;
+  const holding = new Set(roots.map((root) => table.mountOf(root)));
+  const relevant = (m: MountInfo) => !roots.length || holding.has(m) || roots.some((root) => isUnder(m.mountPoint, root));
+  return table.visible.some((m) => (m.fsType === "zfs" || m.fsType === "fuse.zfs") && relevant(m));
 }
 
 /**
@@ -130,7 +138,7 @@ function fanotifyMountPoints(parameters: Parameters, table: MountTable, agent: r
  * - every mode: the storage backend (`Storage`: local is built into core, `b2`, `s3`);
  * - backup and daemon: the backup scope (the agent's own directories, and paths outside BackupRoots when set, are
  *   never taken in), path filters, the open-files check (procfs, or lsof when asked), ZFS snapshots when ZFS is
- *   monitored and present, roots from the monitored mounts when BackupRoots is empty;
+ *   monitored and mounted where the backup reads (files read live, with a warning, when ZFS does not answer), roots from the monitored mounts when BackupRoots is empty;
  * - daemon: the fanotify source when EnableFileAccessNotify is true. It ignores the agent's own directories and
  *   the ZFS clone directory; with BackupRoots it watches only the filesystems holding them (or below them), else
  *   every mount of the monitored types (new ones included).
@@ -151,7 +159,9 @@ export async function presetPlugins(parameters: Parameters, mode: PresetMode = "
   let zfs: BackupPlugin | undefined;
   if (await zfsAvailable(parameters)) {
     const { ZfsSnapshotPlugin, parseZfsSnapshotOptions } = await zfsPlugin();
-    const options = { zfsBinaryPath: parameters.zfsBinaryPath };
+    // Turned on by the mount table, not by the config: ZFS not answering at start-up is a warning (files read live),
+    // never a daemon that does not start. A ZfsSnapshotPlugin listed in the config fails instead, unless it says otherwise.
+    const options = { zfsBinaryPath: parameters.zfsBinaryPath, whenZfsDown: "read-live" };
     cloneDirectory = parseZfsSnapshotOptions(options).cloneDirectory;
     zfs = new ZfsSnapshotPlugin(options);
   }

@@ -32,7 +32,16 @@ export interface ZfsSnapshotOptions {
   ownerAlive?: (owner: SnapshotOwner) => boolean;
   /** Host tag in names (8 hex digits). Default: from SHA-256 of the host name. */
   hostTag?: string;
+  /**
+   * When ZFS does not answer at start-up (zfs-fuse's daemon down, OpenZFS's module not loaded): `fail` (default)
+   * stops the start; `read-live` logs a warning and reads files on ZFS live, without snapshots, until the next start
+   * (what the default preset asks for, since it turns ZFS on by itself when a root lies on a ZFS mount).
+   */
+  whenZfsDown?: ZfsDownMode;
 }
+
+/** What start-up does when ZFS does not answer. */
+export type ZfsDownMode = "fail" | "read-live";
 
 /** {@link ZfsSnapshotOptions} after validation, defaults filled in (except `zfsBinaryPath`, known at apply). */
 export interface ResolvedZfsSnapshotOptions {
@@ -47,6 +56,7 @@ export interface ResolvedZfsSnapshotOptions {
   readonly pathExists: ((path: string) => Promise<boolean>) | undefined;
   readonly ownerAlive: ((owner: SnapshotOwner) => boolean) | undefined;
   readonly hostTag: string | undefined;
+  readonly whenZfsDown: ZfsDownMode;
 }
 
 const KNOWN = [
@@ -61,6 +71,7 @@ const KNOWN = [
   "pathExists",
   "ownerAlive",
   "hostTag",
+  "whenZfsDown",
 ];
 
 /** Letters, digits and `_ . : -` (what ZFS allows in names), not ending in `-`, at most 64 characters. */
@@ -86,5 +97,6 @@ export function parseZfsSnapshotOptions(options: unknown): ResolvedZfsSnapshotOp
     pathExists: o.get("pathExists", functionKind) as ((path: string) => Promise<boolean>) | undefined,
     ownerAlive: o.get("ownerAlive", functionKind) as ((owner: SnapshotOwner) => boolean) | undefined,
     hostTag: o.get("hostTag", hostTagKind),
+    whenZfsDown: o.get("whenZfsDown", enumKind<ZfsDownMode>(["fail", "read-live"]), "fail"),
   };
 }

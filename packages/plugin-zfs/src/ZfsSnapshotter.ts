@@ -55,6 +55,8 @@ export class ZfsSnapshotter {
   readonly #readMountInfo: () => Promise<string>;
   readonly #pathExists: (path: string) => Promise<boolean>;
   #table: ZfsDatasetTable;
+  /** ZFS did not answer at start-up and `whenZfsDown` is `read-live`: no snapshots until the next start. */
+  #readLive = false;
   #datasets: ZfsDataset[] = [];
   #snapdirs = new Map<string, boolean>();
   #signature: string | undefined;
@@ -121,7 +123,15 @@ export class ZfsSnapshotter {
   /** Start-up: creates the clone directory, discovers datasets, destroys our stale snapshots and logs what it found. */
   async initialize(): Promise<void> {
     if (this.#options.access !== "snapdir") await this.#createCloneDirectory();
-    await this.#refresh(true);
+    try {
+      await this.#refresh(true);
+    } catch (err) {
+      if (this.#options.whenZfsDown !== "read-live" || !(err instanceof ZfsError) || err.reason !== "zfs-not-running") throw err;
+      // No dataset is known, so no path maps to one: every file is read live, as on any other filesystem.
+      this.#log.warn(`${err.message}; files on ZFS are read live, without snapshots, until the agent is restarted`);
+      this.#readLive = true;
+      return;
+    }
     this.#stale = await cleanupStale({
       zfs: this.#zfs,
       naming: this.naming,
@@ -213,6 +223,7 @@ export class ZfsSnapshotter {
   }
 
   async #snapshot(request: SnapshotRequest): Promise<ZfsSnapshot | undefined> {
+    if (this.#readLive) return undefined;
     await this.#refresh(false);
     const mount = this.#table.mount(request.filesystem);
     if (!mount) {

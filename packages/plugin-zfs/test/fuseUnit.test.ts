@@ -286,6 +286,30 @@ test("zfs not running / missing / not permitted: initialize fails with a message
   assert.match(e3.message, /run the agent as root/);
 });
 
+test("whenZfsDown read-live: ZFS not running is a warning, files are read live; other failures still stop the start", async ({ dir }) => {
+  const { engine, fake, logs, plugin } = setup(dir, { whenZfsDown: "read-live" });
+  fake.fail("list", "connect: No such file or directory\nPlease make sure that the zfs-fuse daemon is running.");
+  await engine.hooks.initialize.promise();
+  assert.ok(
+    logs.some((l) => /warn/.test(l) && /ZFS is not running.*read live, without snapshots/s.test(l)),
+    logs.join("\n"),
+  );
+  assert.equal(plugin.mounts, [], "no dataset is known");
+  assert.is(engine.hooks.filesystem.call("/srv/tank/home/alice/a.txt"), undefined);
+  const snapshot = await engine.hooks.snapshot.promise({ filesystem: "/srv/tank", paths: ["/srv/tank/f"] });
+  assert.not.instance(snapshot, Object, "no ZFS snapshot: the next strategy (live) reads the file");
+  assert.not.ok(
+    fake.commandLines.some((c) => c.startsWith("snapshot ")),
+    fake.commandLines.join("\n"),
+  );
+
+  const denied = setup(dir, { whenZfsDown: "read-live" });
+  denied.fake.fail("list", "connect: Permission denied\ninternal error: failed to initialize ZFS library");
+  const err = (await denied.engine.hooks.initialize.promise().catch((e) => e)) as PluginError;
+  assert.is((err.cause as ZfsError).reason, "permission-denied");
+  assert.throws(() => new ZfsSnapshotPlugin({ whenZfsDown: "ignore" }), /whenZfsDown/);
+});
+
 test("a clone directory that cannot be created fails start-up naming the option", async ({ dir }) => {
   await writeFile(join(dir, "file"), "");
   const { engine } = setup(dir, { cloneDirectory: join(dir, "file", "clones") });

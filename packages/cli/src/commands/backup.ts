@@ -1,5 +1,4 @@
 import { lstat } from "node:fs/promises";
-import { resolve } from "node:path";
 import { fsPath, messageOf, type AgentStats, type GaveUp, type ScanResult } from "@rtbackup/core";
 
 import { createEngine, loadCliConfig, type CommonOptions, type LoadedConfig } from "../context.js";
@@ -20,8 +19,8 @@ export interface BackupOptions extends CommonOptions {
  * store is opened or created).
  */
 export async function backupCommand(roots: string[], options: BackupOptions): Promise<number> {
-  const config = await loadCliConfig(options);
-  const refused = await refusedRoots(config, roots);
+  const config = await loadCliConfig(options, "backup", roots);
+  const refused = await refusedRoots(config);
   if (refused) return refused;
   for (const w of config.warnings) process.stderr.write(`rtb: warning: ${w}\n`);
   const engine = createEngine(config);
@@ -63,15 +62,12 @@ export async function backupCommand(roots: string[], options: BackupOptions): Pr
 }
 
 /**
- * Applies roots named on the command line (they replace BackupRoots) and refuses to start without roots or with a
- * root that does not exist: the exit status then (2), before any store is opened or created; else undefined.
+ * Refuses to start without roots or with a root that does not exist: the exit status then (2), before any store is
+ * opened or created; else undefined. Roots named on the command line replaced BackupRoots when the config was
+ * loaded; the path filters treat them as `rtb run` treats BackupRoots (a default exclusion such as /tmp or /var does
+ * not apply under a root; rules inside it, .git, .cache, ..., still do).
  */
-async function refusedRoots(config: LoadedConfig, roots: string[]): Promise<number | undefined> {
-  if (roots.length) {
-    // Roots named here replace BackupRoots; the path filters treat them as `rtb run` treats BackupRoots (a default
-    // exclusion such as /tmp or /var does not apply under a root; rules inside it, .git, .cache, ..., still do).
-    config.parameters.backupRoots = roots.map((r) => resolve(r));
-  }
+async function refusedRoots(config: LoadedConfig): Promise<number | undefined> {
   if (config.parameters.backupRoots.length === 0) {
     process.stderr.write("rtb backup: nothing to back up: give directories as arguments or set BackupRoots in the config\n");
     return 2;
