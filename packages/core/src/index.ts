@@ -121,7 +121,7 @@ export type { RepairOptions, RepairResult, RepairedChunk, UnrepairedChunk } from
 // Pipeline parts that plugins, tools and tests use (file reading, snapshots, the queue, scans)
 export { delay } from "./pipeline/retry.js";
 export { ActionQueue } from "./pipeline/ActionQueue.js";
-export { unchangedOnDisk } from "./pipeline/Uploader.js";
+export { racyWindowMs, sameEntry, settledIdentity, unchangedOnDisk } from "./pipeline/identity.js";
 export type { ScanResult } from "./scan/ScanResult.js";
 export { walk } from "./scan/walk.js";
 export { Stability } from "./pipeline/Stability.js";

@@ -1,6 +1,6 @@
 import { messageOf } from "../errors.js";
 import { isUnder } from "../mounts/mountPaths.js";
-import { sameEntry } from "../pipeline/Uploader.js";
+import { sameEntry } from "../pipeline/identity.js";
 import { applyRecord, type IndexObjectName } from "../repository/format.js";
 import type { Repository } from "../repository/Repository.js";
 import type { FileEntry, IndexRecord } from "../types.js";

@@ -2,6 +2,7 @@ import { IndexDamagedError, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { LocalIdentity, StateCache } from "../state/StateCache.js";
 import type { IndexRecord } from "../types.js";
+import { sameEntry } from "./identity.js";
 import { sleep } from "../clock.js";
 import { backoffDelay, type BackoffPolicy } from "./retry.js";
 import type { StageContext } from "./StageContext.js";
@@ -27,6 +28,8 @@ export interface CommitterOptions {
 interface Pending {
   record: IndexRecord;
   identity: LocalIdentity | undefined;
+  /** A put of the entry the cache held when it was read: maybe only a new local identity (see {@link IndexCommitter.add}). */
+  sameAsCached: boolean;
   resolve: () => void;
 }
 
@@ -35,7 +38,12 @@ export interface IndexCommitter {
   readonly pendingCount: number;
   readonly halted: Error | undefined;
   readonly stats: { batches: number; records: number; checkpoints: number; retries: number; conflicts: number; lastCommitAt: number };
-  add(record: IndexRecord, identity?: LocalIdentity): Promise<void>;
+  /**
+   * Hands in a record for the next batch. `sameAsCached`: a put of the very entry the state cache held when the file
+   * was read, carrying only a new local identity; if the cache still holds that entry when the batch is written and
+   * nothing else in the batch names the path, it updates the cache alone and writes nothing to the index.
+   */
+  add(record: IndexRecord, identity?: LocalIdentity, sameAsCached?: boolean): Promise<void>;
   flush(): Promise<void>;
   resume(): Promise<void>;
   checkpoint(): Promise<void>;
@@ -83,9 +91,9 @@ export abstract class BatchCommitter implements IndexCommitter {
   }
 
   /** Adds a record; resolves once it is committed (stored remotely and in the state cache). */
-  add(record: IndexRecord, identity?: LocalIdentity): Promise<void> {
+  add(record: IndexRecord, identity?: LocalIdentity, sameAsCached = false): Promise<void> {
     return new Promise((resolve) => {
-      this.#pending.push({ record, identity, resolve });
+      this.#pending.push({ record, identity, sameAsCached, resolve });
       if (this.#pending.length >= this.o.maxRecords) this.#closeBatch();
       else if (this.#timer === undefined) this.#timer = this.o.context.clock.setTimeout(() => this.#closeBatch(), this.o.delayMs);
     });
@@ -121,15 +129,21 @@ export abstract class BatchCommitter implements IndexCommitter {
       this.#held.push(...batch);
       return;
     }
-    const records = batch.map((p) => p.record);
+    const local = this.#localOnly(batch);
+    const records = batch.filter((p) => !local.has(p)).map((p) => p.record);
     const identity = new Map<string, LocalIdentity>();
-    for (const p of batch) if (p.identity && p.record.op === "put") identity.set(p.record.path, p.identity);
-    let committed: { seq: number; key: string };
+    for (const p of batch) if (p.identity && p.record.op === "put" && !local.has(p)) identity.set(p.record.path, p.identity);
+    let committed: { seq: number; key: string } | undefined;
     try {
-      committed = await this.write(records, identity);
+      if (records.length) committed = await this.write(records, identity);
+      if (local.size) await this.o.cache.setIdentities(local.values());
     } catch (err) {
       this.#held.push(...batch);
       this.halt(err);
+      return;
+    }
+    if (!committed) {
+      for (const p of batch) p.resolve();
       return;
     }
     this.stats.batches++;
@@ -142,6 +156,25 @@ export abstract class BatchCommitter implements IndexCommitter {
     });
     const since = this.o.cache.recordsSinceCheckpoint;
     if (since >= this.o.checkpointEvery && since >= this.checkpointDeferredUntil) await this.checkpoint();
+  }
+
+  /**
+   * The puts of `batch` that only carry a new local identity: handed in as the entry the cache held, the cache still
+   * holds it (every earlier batch is applied by now), and no other record of the batch names the path or moves or
+   * deletes anything (which could touch it).
+   */
+  #localOnly(batch: readonly Pending[]): Map<Pending, readonly [string, LocalIdentity]> {
+    const local = new Map<Pending, readonly [string, LocalIdentity]>();
+    if (!batch.some((p) => p.sameAsCached) || batch.some((p) => p.record.op !== "put")) return local;
+    const count = new Map<string, number>();
+    for (const p of batch) if (p.record.op === "put") count.set(p.record.path, (count.get(p.record.path) ?? 0) + 1);
+    for (const p of batch) {
+      if (!p.sameAsCached || !p.identity || p.record.op !== "put" || count.get(p.record.path) !== 1) continue;
+      const cached = this.o.cache.get(p.record.path);
+      const { op: _op, ...entry } = p.record;
+      if (cached && sameEntry(cached, entry)) local.set(p, [entry.path, p.identity]);
+    }
+    return local;
   }
 
   protected halt(err: unknown): void {

@@ -2,7 +2,8 @@ import { isErrno } from "../errors.js";
 import { observe } from "../hooks.js";
 import type { Logger } from "../logger.js";
 import { isV2, type AnyRepository } from "../repository/openRepository.js";
-import type { CachedEntry, LocalIdentity, StateCache } from "../state/StateCache.js";
+import type { CachedEntry, StateCache } from "../state/StateCache.js";
+import { sameEntry, settledIdentity } from "./identity.js";
 import type { BackupAction, FileEntry } from "../types.js";
 import type { IndexCommitter } from "./LaneCommitter.js";
 import type { StageContext } from "./StageContext.js";
@@ -14,33 +15,6 @@ export interface UploadProgress {
   size: number;
   bytesDone: number;
   startedAt: number;
-}
-
-/** Same content and metadata (what the index records). */
-export function sameEntry(a: FileEntry, b: FileEntry): boolean {
-  return (
-    a.type === b.type &&
-    a.size === b.size &&
-    a.mtimeMs === b.mtimeMs &&
-    a.mode === b.mode &&
-    a.uid === b.uid &&
-    a.gid === b.gid &&
-    a.target === b.target &&
-    a.chunks.length === b.chunks.length &&
-    a.chunks.every((c, i) => c === b.chunks[i])
-  );
-}
-
-/** Whether a live file still matches its cached entry by size, mtime, ctime and inode (no read needed). */
-export function unchangedOnDisk(
-  cached: CachedEntry | undefined,
-  stats: { size: number; mtimeMs: number; ctimeMs: number; ino: number; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean },
-): boolean {
-  if (!cached) return false;
-  const type = stats.isFile() ? "file" : stats.isDirectory() ? "dir" : stats.isSymbolicLink() ? "symlink" : "other";
-  if (type !== cached.type) return false;
-  if (type === "file" && stats.size !== cached.size) return false;
-  return stats.mtimeMs === cached.mtimeMs && stats.ctimeMs === cached.ctimeMs && stats.ino === cached.ino;
 }
 
 /** Options of {@link Uploader}. */
@@ -92,8 +66,11 @@ export class Uploader {
   /** The action handler for the {@link ActionQueue}. */
   readonly handle = async (action: BackupAction): Promise<void> => {
     switch (action.type) {
-      case "upload":
-        return this.#upload(action.path, action.source, action.stats);
+      case "upload": {
+        // The stats read below show the file as of the snapshot's moment (a live read: a moment after now).
+        const readAt = action.source === action.path ? Date.now() : Math.min(Date.now(), action.snapshot?.createdAt ?? Infinity);
+        return this.#upload(action.path, action.source, action.stats, readAt);
+      }
       case "delete":
         this.stats.deletes++;
         void this.#o.committer.add({ op: "delete", path: action.path });
@@ -105,12 +82,13 @@ export class Uploader {
     }
   };
 
-  #record(entry: FileEntry, identity: LocalIdentity, cached: CachedEntry | undefined): void {
+  #record(entry: FileEntry, stats: import("node:fs").Stats, readAt: number, cached: CachedEntry | undefined): void {
+    const identity = settledIdentity(identityOf(stats), readAt);
     if (cached && sameEntry(cached, entry)) {
       this.stats.unchanged++;
       // Nothing for the index; remember the new local identity so the next rescan does not read it again.
       if (cached.ctimeMs !== identity.ctimeMs || cached.ino !== identity.ino) {
-        void this.#o.committer.add({ op: "put", ...entry }, identity);
+        void this.#o.committer.add({ op: "put", ...entry }, identity, true);
       }
       return;
     }
@@ -140,7 +118,7 @@ export class Uploader {
     return true;
   }
 
-  async #upload(path: string, source: string, metadata?: import("node:fs").Stats): Promise<void> {
+  async #upload(path: string, source: string, metadata: import("node:fs").Stats | undefined, readAt: number): Promise<void> {
     const cached = this.#o.cache.get(path);
     // Synchronous calls (microseconds on a local disk) only on the live path or a staging copy: a snapshot view may be
     // a FUSE mount, whose calls go through the thread pool so that a stuck one never stops the event loop.
@@ -165,24 +143,24 @@ export class Uploader {
       return;
     }
     if (type === "dir") {
-      this.#record(entryOf(path, "dir", stats, []), identityOf(stats), cached);
+      this.#record(entryOf(path, "dir", stats, []), stats, readAt, cached);
       return;
     }
     if (type === "symlink") {
       const target = await readLinkTarget(source);
-      this.#record(entryOf(path, "symlink", stats, [], target), identityOf(stats), cached);
+      this.#record(entryOf(path, "symlink", stats, [], target), stats, readAt, cached);
       return;
     }
-    await this.#uploadFile(path, source, { stats, metadata, cached, local });
+    await this.#uploadFile(path, source, { stats, metadata, cached, local, readAt });
   }
 
   /** Reads a regular file's content, stores the chunks not stored yet, and records it. */
   async #uploadFile(
     path: string,
     source: string,
-    o: { stats: import("node:fs").Stats; metadata: import("node:fs").Stats | undefined; cached: CachedEntry | undefined; local: boolean },
+    o: { stats: import("node:fs").Stats; metadata: import("node:fs").Stats | undefined; cached: CachedEntry | undefined; local: boolean; readAt: number },
   ): Promise<void> {
-    const { stats, metadata, cached, local } = o;
+    const { stats, metadata, cached, local, readAt } = o;
     const hooks = this.#o.context.hooks;
     const progress: UploadProgress = { path, size: stats.size, bytesDone: 0, startedAt: this.#o.context.clock.now() };
     this.inProgress.set(path, progress);
@@ -207,7 +185,7 @@ export class Uploader {
       this.stats.bytesUploaded += bytesUploaded;
       this.stats.chunksUploaded += chunksUploaded;
       const meta = metadata ?? after;
-      this.#record(entryOf(path, "file", meta, chunks), identityOf(meta), cached);
+      this.#record(entryOf(path, "file", meta, chunks), meta, readAt, cached);
       if (hooks.uploaded.isUsed()) {
         observe(hooks.uploaded, { path, size: after.size, bytesUploaded, chunksUploaded, chunksTotal: chunks.length }, this.#log);
       }

@@ -4,7 +4,7 @@ import { isErrno, messageOf } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { isUnder } from "../mounts/mountPaths.js";
 import type { StageContext } from "../pipeline/StageContext.js";
-import { unchangedOnDisk } from "../pipeline/Uploader.js";
+import { unchangedOnDisk } from "../pipeline/identity.js";
 import type { StateCache } from "../state/StateCache.js";
 import type { ScanInfo } from "../types.js";
 import { goneSince } from "./goneSince.js";

@@ -202,6 +202,16 @@ export class StateCache {
     return changed;
   }
 
+  /** Replaces the local identity (ctime, inode) of tracked paths; the index entries stay as they are. */
+  async setIdentities(identities: Iterable<readonly [string, LocalIdentity]>): Promise<void> {
+    await this.#root.transaction(() => {
+      for (const [path, id] of identities) {
+        const entry = this.get(path);
+        if (entry) this.#files.put(keyOf(path), encode({ ...entry, ctimeMs: id.ctimeMs, ino: id.ino }));
+      }
+    });
+  }
+
   /** Every tracked entry, in key order. */
   *entries(): Iterable<CachedEntry> {
     for (const { key, value } of this.#files.getRange({})) yield decode(key, value);
