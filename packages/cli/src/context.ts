@@ -48,8 +48,8 @@ function defaultStateDirectory(parameters: Parameters): string {
 
 /**
  * Loads the configuration (explicit `--config`, else the cosmiconfig search, else /etc/DQD.RealTimeBackup.xml, else
- * the embedded defaults) and applies command-line overrides (`roots`: directories named on the command line). Nothing is started here, so a bad config never
- * half-starts anything.
+ * the embedded defaults) and applies command-line overrides (`roots`: directories named on the command line).
+ * Nothing is started here, so a bad config never half-starts anything.
  */
 export async function loadCliConfig(options: CommonOptions, mode: PresetMode = "backup", roots: readonly string[] = []): Promise<LoadedConfig> {
   const loaded = await loadConfig(options.config ? { file: resolve(options.config) } : { cwd: process.cwd() });

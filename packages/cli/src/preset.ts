@@ -138,7 +138,8 @@ function fanotifyMountPoints(parameters: Parameters, table: MountTable, agent: r
  * - every mode: the storage backend (`Storage`: local is built into core, `b2`, `s3`);
  * - backup and daemon: the backup scope (the agent's own directories, and paths outside BackupRoots when set, are
  *   never taken in), path filters, the open-files check (procfs, or lsof when asked), ZFS snapshots when ZFS is
- *   monitored and mounted where the backup reads (files read live, with a warning, when ZFS does not answer), roots from the monitored mounts when BackupRoots is empty;
+ *   monitored and mounted where the backup reads (files read live, with a warning, when ZFS does not answer),
+ *   roots from the monitored mounts when BackupRoots is empty;
  * - daemon: the fanotify source when EnableFileAccessNotify is true. It ignores the agent's own directories and
  *   the ZFS clone directory; with BackupRoots it watches only the filesystems holding them (or below them), else
  *   every mount of the monitored types (new ones included).
@@ -159,8 +160,8 @@ export async function presetPlugins(parameters: Parameters, mode: PresetMode = "
   let zfs: BackupPlugin | undefined;
   if (await zfsAvailable(parameters)) {
     const { ZfsSnapshotPlugin, parseZfsSnapshotOptions } = await zfsPlugin();
-    // Turned on by the mount table, not by the config: ZFS not answering at start-up is a warning (files read live),
-    // never a daemon that does not start. A ZfsSnapshotPlugin listed in the config fails instead, unless it says otherwise.
+    // Turned on by the mount table, not by the config: ZFS not answering at start-up is a warning (files read
+    // live), never a daemon that does not start. A ZfsSnapshotPlugin listed in the config fails instead.
     const options = { zfsBinaryPath: parameters.zfsBinaryPath, whenZfsDown: "read-live" };
     cloneDirectory = parseZfsSnapshotOptions(options).cloneDirectory;
     zfs = new ZfsSnapshotPlugin(options);
