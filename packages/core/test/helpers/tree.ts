@@ -1,6 +1,7 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { Engine, LocalDirectoryStorage, Restorer, loadTree, openRepository, silentSink, type Parameters, type StorageBackend } from "@rtbackup/core";
 
 /** A temp workspace: src tree, store, state dir, restore dir. Removed by cleanup(). */
@@ -40,8 +41,13 @@ export function testParameters(ws: Workspace, extra: Partial<Parameters> = {}): 
   };
 }
 
-/** Runs one initial backup (a full scan) with a fresh engine and stops it. */
+/**
+ * Runs one initial backup (a full scan) with a fresh engine and stops it. It first lets the tree settle for longer
+ * than the racy window of a sub-second filesystem (20 ms, see `racyWindowMs`): a file read within it of its last
+ * change is read again by the next scan, which would make that scan's counts depend on how fast this one started.
+ */
 export async function backupOnce(ws: Workspace, extra: Partial<Parameters> = {}, wrap?: (b: StorageBackend) => StorageBackend) {
+  await delay(30);
   const engine = new Engine({ parameters: testParameters(ws, extra), log: { sink: silentSink } });
   if (wrap) engine.hooks.wrapStorage.tap("test", wrap);
   await engine.start();
