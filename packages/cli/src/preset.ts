@@ -104,10 +104,14 @@ async function zfsAvailable(parameters: Parameters): Promise<boolean> {
   if (!(await findExecutable(parameters.zfsBinaryPath)).path) return false;
   const table = await MountTable.read().catch(() => undefined);
   if (!table) return false;
-  const roots = parameters.backupRoots;
-  const holding = new Set(roots.map((root) => table.mountOf(root)));
-  const relevant = (m: MountInfo) => !roots.length || holding.has(m) || roots.some((root) => isUnder(m.mountPoint, root));
+  const relevant = parameters.backupRoots.length ? whereRootsRead(table, parameters.backupRoots) : () => true;
   return table.visible.some((m) => (m.fsType === "zfs" || m.fsType === "fuse.zfs") && relevant(m));
+}
+
+/** The mounts a backup of `roots` reads: the one holding each root, and those mounted below a root. */
+function whereRootsRead(table: MountTable, roots: readonly string[]): (m: MountInfo) => boolean {
+  const holding = new Set(roots.map((root) => table.mountOf(root)));
+  return (m) => holding.has(m) || roots.some((root) => isUnder(m.mountPoint, root));
 }
 
 /**
@@ -119,9 +123,7 @@ async function zfsAvailable(parameters: Parameters): Promise<boolean> {
 function fanotifyMountPoints(parameters: Parameters, table: MountTable, agent: readonly string[]): string[] {
   const roots = parameters.backupRoots;
   const types = parameters.monitorFileSystemTypes;
-  const holding = new Set(roots.map((root) => table.mountOf(root)));
-  const relevant = (m: MountInfo) => holding.has(m) || roots.some((root) => isUnder(m.mountPoint, root));
-  const mounts = monitoredMounts(parameters, table, agent, relevant).map((m) => m.mountPoint);
+  const mounts = monitoredMounts(parameters, table, agent, whereRootsRead(table, roots)).map((m) => m.mountPoint);
   if (mounts.length === 0) {
     const found = roots.map((root) => `${root} (${table.mountOf(root)?.fsType ?? "not mounted"})`).join(", ");
     throw new ConfigError(

@@ -9,7 +9,7 @@ import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { RTB } from "./helpers/daemon.js";
 import { filesOnly, killDaemons, must, run, scratchDirectory, shell, startDaemon, stopDaemon, waitForRestore, writeJsonConfig } from "./helpers/e2e.js";
-import { createTestPool, ensureZfsFuse, type TestPool, type ZfsFuse } from "./helpers/e2eZfs.js";
+import { createTestPool, ensureZfsFuse, releaseZfs, type TestPool, type ZfsFuse } from "./helpers/e2eZfs.js";
 
 test("ZFS daemon: short-lived files, git clone and sqlite do not stop fanotify; a later change is committed within seconds", async () => {
   const scratch = await scratchDirectory("rtb-e2e-zfslive-");
@@ -79,12 +79,7 @@ test("ZFS daemon: short-lived files, git clone and sqlite do not stop fanotify; 
     assert.is(await stopDaemon(daemon), 0);
   } finally {
     await killDaemons();
-    try {
-      await pool?.destroy();
-    } finally {
-      await z?.stop();
-      await scratch.remove();
-    }
+    await releaseZfs(pool, z, scratch.remove);
   }
 });
 

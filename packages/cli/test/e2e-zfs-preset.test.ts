@@ -8,7 +8,7 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { RTB } from "./helpers/daemon.js";
 import { must, run, scratchDirectory, writeJsonConfig } from "./helpers/e2e.js";
-import { createTestPool, ensureZfsFuse, type TestPool, type ZfsFuse } from "./helpers/e2eZfs.js";
+import { createTestPool, ensureZfsFuse, releaseZfs, type TestPool, type ZfsFuse } from "./helpers/e2eZfs.js";
 
 test("ZFS preset: a pool mounted elsewhere is not used; ZFS down is a warning for the preset, an error for an explicit plugin", async () => {
   const scratch = await scratchDirectory("rtb-e2e-zfspreset-");
@@ -60,12 +60,7 @@ test("ZFS preset: a pool mounted elsewhere is not used; ZFS down is a warning fo
     assert.is.not(refused.code, 0, "an explicit ZfsSnapshotPlugin never reads a dataset live");
     assert.match(refused.stderr, /ZfsSnapshotPlugin failed in hook "initialize": .*ZFS is not running/);
   } finally {
-    try {
-      await pool?.destroy();
-    } finally {
-      await z?.stop();
-      await scratch.remove();
-    }
+    await releaseZfs(pool, z, scratch.remove);
   }
 });
 

@@ -18,7 +18,7 @@ import {
   waitForRestore,
   writeJsonConfig,
 } from "./helpers/e2e.js";
-import { createTestPool, ensureZfsFuse, type TestPool, type ZfsFuse } from "./helpers/e2eZfs.js";
+import { createTestPool, ensureZfsFuse, releaseZfs, type TestPool, type ZfsFuse } from "./helpers/e2eZfs.js";
 
 test("ZFS daemon: writes on zfs-fuse datasets are read from snapshots, renames and deletes caught up at restart; restore equals the tree", async () => {
   const scratch = await scratchDirectory("rtb-e2e-zfsrun-");
@@ -109,12 +109,7 @@ test("ZFS daemon: writes on zfs-fuse datasets are read from snapshots, renames a
     assert.not.match(left, /rtb-/, `leftover snapshots or clones:\n${left}`);
   } finally {
     await killDaemons();
-    try {
-      await pool?.destroy();
-    } finally {
-      await z?.stop();
-      await scratch.remove();
-    }
+    await releaseZfs(pool, z, scratch.remove);
   }
 });
 

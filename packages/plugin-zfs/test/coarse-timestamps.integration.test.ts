@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { Engine, LocalDirectoryStorage, Restorer, loadTree, openRepository, silentSink } from "@rtbackup/core";
 import { ZfsSnapshotPlugin } from "@rtbackup/plugin-zfs";
-import { createTestPool, ensureZfsFuse, must, type TestPool, type ZfsFuse } from "./helpers/zfsFuse.js";
+import { createTestPool, ensureZfsFuse, must, releaseZfs, type TestPool, type ZfsFuse } from "./helpers/zfsFuse.js";
 
 async function backupOnce(src: string, dir: string): Promise<void> {
   const plugin = new ZfsSnapshotPlugin({ snapshotPrefix: `ct${process.pid}`, cloneDirectory: join(dir, "clones"), access: "clone" });
@@ -73,12 +73,7 @@ test("whole-second timestamps: a chmod and a same-size rewrite in the second of 
     }
     assert.ok(exercised >= 1, "at least one attempt ran its backup and its changes within one second");
   } finally {
-    try {
-      await pool?.destroy();
-    } finally {
-      await z?.stop();
-      await rm(dir, { recursive: true, force: true });
-    }
+    await releaseZfs(pool, z, () => rm(dir, { recursive: true, force: true }));
   }
 });
 

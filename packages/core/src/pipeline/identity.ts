@@ -1,5 +1,6 @@
 // What the state cache remembers of a file against what is on disk now: the same index entry, the same local
 // identity, and when an identity cannot be trusted yet.
+import type { Stats } from "node:fs";
 import type { CachedEntry, LocalIdentity } from "../state/StateCache.js";
 import type { FileEntry } from "../types.js";
 
@@ -25,18 +26,7 @@ export function sameEntry(a: FileEntry, b: FileEntry): boolean {
  */
 export function unchangedOnDisk(
   cached: CachedEntry | undefined,
-  stats: {
-    size: number;
-    mtimeMs: number;
-    ctimeMs: number;
-    ino: number;
-    mode: number;
-    uid: number;
-    gid: number;
-    isDirectory(): boolean;
-    isFile(): boolean;
-    isSymbolicLink(): boolean;
-  },
+  stats: Pick<Stats, "size" | "mtimeMs" | "ctimeMs" | "ino" | "mode" | "uid" | "gid" | "isDirectory" | "isFile" | "isSymbolicLink">,
 ): boolean {
   if (!cached) return false;
   const type = stats.isFile() ? "file" : stats.isDirectory() ? "dir" : stats.isSymbolicLink() ? "symlink" : "other";

@@ -256,3 +256,19 @@ export async function createTestPool(z: ZfsFuse, sizeMiB = 128): Promise<TestPoo
     },
   };
 }
+
+/**
+ * Undoes what a test made, even when a step fails: destroys its pool, then stops the daemon if the harness started
+ * it, then runs `removeScratch` (its temporary directory) in any case.
+ */
+export async function releaseZfs(pool: TestPool | undefined, z: ZfsFuse | undefined, removeScratch: () => Promise<void>): Promise<void> {
+  try {
+    await pool?.destroy();
+  } finally {
+    try {
+      await z?.stop();
+    } finally {
+      await removeScratch();
+    }
+  }
+}
