@@ -1,3 +1,4 @@
+import { BufferPool } from "../io/BufferPool.js";
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
 import { lstat, open, readlink, type FileHandle } from "node:fs/promises";
 import type { Stats } from "node:fs";
@@ -85,7 +86,10 @@ export function entryOf(livePath: string, type: EntryType, stats: Stats, chunks:
   };
 }
 
-/** What {@link readChunks} reports per chunk. */
+/**
+ * What {@link readChunks} reports per chunk. `data` is a view of a read buffer that is reused once the returned
+ * promise settles: a sink that keeps the bytes longer copies them.
+ */
 export type ChunkSink = (id: string, data: Buffer) => Promise<void>;
 
 /** How a file is cut: fixed-size chunks of this many bytes (format v1), or content-defined chunks (format v2). */
@@ -95,15 +99,48 @@ export type Chunking = number | FastCdc;
 const CDC_BLOCK = 16 * 1024 * 1024;
 
 /**
- * Content-defined chunks of a file: each read goes into a fresh buffer after the uncut rest of the last one (less
- * than one chunk), and the chunks are views of it: only that rest is copied, never the file.
+ * Read buffers of large files (chunks of at most 4 MiB, the default maxSize): three, as many as a file has puts in
+ * flight. Each is given back once every chunk cut from it has been handed on and its sink has settled, so a large
+ * backup reads into memory it has touched before ({@link BufferPool}).
  */
-async function* cdcChunks(handle: FileHandle, size: number, cdc: FastCdc): AsyncGenerator<Buffer> {
+const READS = new BufferPool(CDC_BLOCK, 3);
+
+/** A chunk and the buffer it is a view of; `done` is called once the chunk's sink has settled. */
+interface ReadChunk {
+  readonly data: Buffer;
+  readonly done: () => void;
+}
+
+/** Counts the chunks of one read buffer still in use; the buffer goes back to its pool when none is and no more are cut. */
+class BufferUse {
+  #count = 1;
+  constructor(
+    readonly buffer: Buffer,
+    readonly pool: BufferPool | undefined,
+  ) {}
+  hold(): () => void {
+    this.#count++;
+    return () => this.release();
+  }
+  release(): void {
+    if (--this.#count === 0) this.pool?.give(this.buffer);
+  }
+}
+
+/**
+ * Content-defined chunks of a file: each read goes into a buffer after the uncut rest of the last one (less than one
+ * chunk), and the chunks are views of it: only that rest is copied, never the file. A file of more than 1 MiB is
+ * read into pooled buffers when its chunks fit ({@link READS}); a smaller one into a buffer of its size.
+ */
+async function* cdcChunks(handle: FileHandle, size: number, cdc: FastCdc): AsyncGenerator<ReadChunk> {
   const { maxSize } = cdc.params;
+  const pooled = size > 1024 * 1024 && maxSize <= CDC_BLOCK / 4;
   let rest = Buffer.alloc(0);
   let offset = 0;
   for (let end = false; !end;) {
-    const buffer = Buffer.allocUnsafe(rest.length + Math.min(CDC_BLOCK, Math.max(size - offset, 1)));
+    const want = rest.length + Math.min(CDC_BLOCK, Math.max(size - offset, 1));
+    const use = new BufferUse(pooled ? READS.take() : Buffer.allocUnsafe(want), pooled ? READS : undefined);
+    const buffer = use.buffer.subarray(0, Math.min(want, use.buffer.length));
     rest.copy(buffer, 0);
     let filled = rest.length;
     while (filled < buffer.length) {
@@ -115,40 +152,42 @@ async function* cdcChunks(handle: FileHandle, size: number, cdc: FastCdc): Async
     // A short read is the end; a file that grew is read on (and then refused as changed).
     end = filled < buffer.length;
     let at = 0;
-    while (filled - at >= maxSize || (end && at < filled)) {
-      const n = cdc.cut(buffer, at, filled);
-      yield buffer.subarray(at, at + n);
-      at += n;
+    try {
+      while (filled - at >= maxSize || (end && at < filled)) {
+        const n = cdc.cut(buffer, at, filled);
+        yield { data: buffer.subarray(at, at + n), done: use.hold() };
+        at += n;
+      }
+      // The rest is copied into the next buffer before this one may be given back.
+      rest = Buffer.from(buffer.subarray(at, filled));
+    } finally {
+      use.release();
     }
-    rest = buffer.subarray(at, filled);
   }
 }
 
 /** The file's chunks as buffers: fixed-size reads, or content-defined chunks. */
-async function* chunksOf(handle: FileHandle, size: number, chunking: Chunking): AsyncGenerator<Buffer> {
+async function* chunksOf(handle: FileHandle, size: number, chunking: Chunking): AsyncGenerator<ReadChunk> {
   if (typeof chunking !== "number") {
     yield* cdcChunks(handle, size, chunking);
     return;
   }
   const block = chunking;
   let offset = 0;
-  const reads = async function* () {
-    for (;;) {
-      // A fresh buffer per read: what is handed on is never overwritten by the next read.
-      const buffer = Buffer.allocUnsafe(Math.min(block, Math.max(size - offset, 1)));
-      let filled = 0;
-      while (filled < buffer.length) {
-        const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      offset += filled;
-      if (filled > 0) yield filled === buffer.length ? buffer : buffer.subarray(0, filled);
-      // A short read is the end; a file that grew is read on (and then refused as changed).
-      if (filled < buffer.length) return;
+  for (;;) {
+    // A fresh buffer per read: what is handed on is never overwritten by the next read.
+    const buffer = Buffer.allocUnsafe(Math.min(block, Math.max(size - offset, 1)));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
     }
-  };
-  yield* reads();
+    offset += filled;
+    if (filled > 0) yield { data: filled === buffer.length ? buffer : buffer.subarray(0, filled), done: () => undefined };
+    // A short read is the end; a file that grew is read on (and then refused as changed).
+    if (filled < buffer.length) return;
+  }
 }
 
 /**
@@ -177,9 +216,10 @@ export async function readChunks(
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
     };
-    for await (const data of chunksOf(handle, before.size, chunking)) {
+    for await (const { data, done } of chunksOf(handle, before.size, chunking)) {
       const id = sha256Hex(data);
-      const put = sink(id, data);
+      // Once the sink has settled, the chunk's bytes are not used again: its read buffer may be reused.
+      const put = sink(id, data).finally(done);
       put.catch(() => undefined); // observed by settleAll; never an unhandled rejection
       pending.push(put);
       if (pending.length >= inFlight) {

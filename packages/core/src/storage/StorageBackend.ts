@@ -33,7 +33,9 @@ export interface StorageBackend {
   /**
    * Stores `body` under `key`, replacing any object of that name. `size` is the exact byte length; the backend
    * chooses single or multipart/large-file upload by it. Resolves once the object is stored, complete, and
-   * readable; durable once `sync()` (where the backend has one) resolves.
+   * readable; durable once `sync()` (where the backend has one) resolves. Once it has settled, the backend never reads
+   * `body` (or a stream it opened) again, since the caller reuses that memory: an attempt given up on is stopped
+   * before the next one starts or the put settles.
    */
   put(key: string, body: Body, size: number): Promise<void>;
   /** Reads an object (or an inclusive byte range of it) as a stream. Rejects with STORAGE_NOT_FOUND if absent. */

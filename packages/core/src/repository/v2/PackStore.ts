@@ -171,5 +171,7 @@ export class PackStore {
     // A stream of the parts: a backend that needs one buffer joins them itself; the local store writes them as they are.
     await this.storage.put(this.#prefix + packKey(pack.id), () => Readable.from(pack.parts, { objectMode: false }), pack.size);
     for (const entry of pack.entries) this.#stored.push({ ...entry, pack: pack.id });
+    // The put has settled, so the store reads the parts no more (StorageBackend.put): their memory serves the next pack.
+    pack.release();
   }
 }

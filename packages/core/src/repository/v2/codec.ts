@@ -15,41 +15,37 @@ const PROBE_BYTES = 64 * 1024;
 
 let compressor: InstanceType<typeof binding.CCtx> | undefined;
 let probeOut: Buffer | undefined;
-
-/** The most bytes {@link compressInto} writes for a blob of `size` bytes. */
-export function storedBound(size: number): number {
-  return size < 64 ? size : binding.compressBound(size);
-}
+/** Where frames are written before they are copied to where they are kept (grown to the largest bound asked). */
+let scratch: Buffer | undefined;
 
 /**
- * Writes the stored form of `raw` into `dest` (at least {@link storedBound} bytes): one zstd frame when that is
- * smaller, otherwise the bytes themselves (already compressed media). A large blob whose first 64 KiB do not shrink
- * by 2% is stored as it is without compressing the rest: zstd spends as long on incompressible bytes as on text,
- * for nothing. Returns the codec and the bytes written.
+ * The stored form of `raw`: one zstd frame when that is smaller, otherwise `raw` itself (already compressed media).
+ * A large blob whose first 64 KiB do not shrink by 2% is stored as it is without compressing the rest: zstd spends
+ * as long on incompressible bytes as on text, for nothing.
+ *
+ * A frame is written into one scratch buffer kept for the process, and `stored` is a view of it that the next call
+ * overwrites: the caller copies it to where it is kept. The scratch is memory already touched; a frame written into
+ * fresh memory pays a page fault per 4 KiB, which here costs several times the compression itself.
  */
-export function compressInto(raw: Uint8Array, dest: Buffer): { codec: BlobCodec; length: number } {
+export function compress(raw: Uint8Array): { codec: BlobCodec; stored: Uint8Array } {
   if (raw.length >= 64) {
     compressor ??= new binding.CCtx();
     if (raw.length > PROBE_FROM) {
       probeOut ??= Buffer.allocUnsafeSlow(binding.compressBound(PROBE_BYTES));
-      if (compressor.compress(probeOut, raw.subarray(0, PROBE_BYTES), ZSTD_LEVEL) > PROBE_BYTES * 0.98) return copyInto(raw, dest);
+      if (compressor.compress(probeOut, raw.subarray(0, PROBE_BYTES), ZSTD_LEVEL) > PROBE_BYTES * 0.98) return { codec: "none", stored: raw };
     }
-    const length = compressor.compress(dest, raw, ZSTD_LEVEL);
-    if (length < raw.length) return { codec: "zstd", length };
+    const bound = binding.compressBound(raw.length);
+    if (!scratch || scratch.length < bound) scratch = Buffer.allocUnsafeSlow(bound);
+    const length = compressor.compress(scratch, raw, ZSTD_LEVEL);
+    if (length < raw.length) return { codec: "zstd", stored: scratch.subarray(0, length) };
   }
-  return copyInto(raw, dest);
+  return { codec: "none", stored: raw };
 }
 
-function copyInto(raw: Uint8Array, dest: Buffer): { codec: BlobCodec; length: number } {
-  dest.set(raw);
-  return { codec: "none", length: raw.length };
-}
-
-/** `raw` in its stored form ({@link compressInto}), in a buffer of its own. */
+/** `raw` in its stored form ({@link compress}), in a buffer of its own. */
 export function compressBlob(raw: Uint8Array): { codec: BlobCodec; stored: Buffer } {
-  const dest = Buffer.allocUnsafe(storedBound(raw.length));
-  const { codec, length } = compressInto(raw, dest);
-  return { codec, stored: dest.subarray(0, length) };
+  const { codec, stored } = compress(raw);
+  return { codec, stored: Buffer.from(stored) };
 }
 
 let context: InstanceType<typeof binding.DCtx> | undefined;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { compressInto, decompressBlob, storedBound, type BlobCodec } from "./codec.js";
+import { BufferPool } from "../../io/BufferPool.js";
+import { compress, decompressBlob, type BlobCodec } from "./codec.js";
 
 /** The first 8 bytes of every pack. */
 export const PACK_MAGIC = Buffer.from("RTBPACK2", "latin1");
@@ -39,6 +40,11 @@ export interface Pack {
   /** The bytes as one buffer (joined the first time it is asked for). */
   readonly bytes: Buffer;
   readonly entries: readonly BlobEntry[];
+  /**
+   * Hands the pack's memory back for the next pack once it is stored: its parts must not be read after this (by the
+   * store included, so only after its put has settled). A pack never released is simply collected.
+   */
+  release(): void;
 }
 
 /** A pack that is wrong: what is wrong, for an error that names the pack. */
@@ -46,22 +52,26 @@ export class PackError extends Error {}
 
 const ID = /^[0-9a-f]{64}$/;
 
-/** Small blobs are stored one after another in buffers of this size (a blob whose bound exceeds a quarter gets its own). */
+/** Stored blobs are copied one after another into segments of this size (a blob may span two or more). */
 const SEGMENT_BYTES = 1024 * 1024;
+
+/**
+ * Segments of released packs, for the next ones: two packs of the default size (one filling, one being stored), so
+ * that a long backup writes into memory it has touched before instead of faulting in fresh pages.
+ */
+const SEGMENTS = new BufferPool(SEGMENT_BYTES, 32);
 
 /**
  * Builds one pack (docs/format-v2.md "Packs"): blobs are appended as they come, each compressed when that makes
  * it smaller; {@link finish} adds the table of contents and names the pack by the SHA-256 of its bytes.
  */
 export class PackBuilder {
-  readonly #parts: Buffer[] = [PACK_MAGIC];
   readonly #entries: BlobEntry[] = [];
   readonly #byId = new Map<string, BlobEntry>();
   #length = PACK_MAGIC.length;
-  /** Small blobs are written one after another into segments (no buffer per blob); the part being filled. */
-  #segment: Buffer | undefined;
-  #segmentUsed = 0;
-  #segmentStart = 0;
+  /** Every segment taken, in order; the last is being filled, up to `#used` bytes. */
+  readonly #segments: Buffer[] = [];
+  #used = SEGMENT_BYTES;
 
   /** Bytes so far (without the table of contents), to close the pack at a size target. */
   get length(): number {
@@ -95,54 +105,50 @@ export class PackBuilder {
     return entry;
   }
 
-  /** Appends the stored form of `raw` to the parts: a small blob into the current segment, a large one on its own. */
+  /** Copies the stored form of `raw` (never `raw` itself: the caller may reuse it at once) into the segments. */
   #store(raw: Uint8Array): { codec: BlobCodec; length: number } {
-    const bound = storedBound(raw.length);
-    if (bound > SEGMENT_BYTES / 4) {
-      this.#seal();
-      const dest = Buffer.allocUnsafeSlow(bound);
-      const out = compressInto(raw, dest);
-      // Kept as the part: a frame much smaller than its bound is copied so the bound is not held while the pack is.
-      this.#parts.push(out.length < bound * 0.75 ? Buffer.from(dest.subarray(0, out.length)) : dest.subarray(0, out.length));
-      return out;
+    const { codec, stored } = compress(raw);
+    for (let at = 0; at < stored.length;) {
+      if (this.#used === SEGMENT_BYTES) {
+        this.#segments.push(SEGMENTS.take());
+        this.#used = 0;
+      }
+      const n = Math.min(stored.length - at, SEGMENT_BYTES - this.#used);
+      this.#segments[this.#segments.length - 1]!.set(stored.subarray(at, at + n), this.#used);
+      this.#used += n;
+      at += n;
     }
-    if (!this.#segment || this.#segmentUsed + bound > this.#segment.length) {
-      this.#seal();
-      this.#segment = Buffer.allocUnsafeSlow(SEGMENT_BYTES);
-      this.#segmentUsed = this.#segmentStart = 0;
-    }
-    const out = compressInto(raw, this.#segment.subarray(this.#segmentUsed));
-    this.#segmentUsed += out.length;
-    return out;
-  }
-
-  /** Ends the current run of small blobs as one part. */
-  #seal(): void {
-    if (this.#segment && this.#segmentUsed > this.#segmentStart) this.#parts.push(this.#segment.subarray(this.#segmentStart, this.#segmentUsed));
-    this.#segmentStart = this.#segmentUsed;
+    return { codec, length: stored.length };
   }
 
   /** The whole pack. The builder is not used after this. */
   finish(): Pack {
-    this.#seal();
-    this.#segment = undefined;
+    const segments = this.#segments;
+    const blobs = segments.map((segment, i) => (i === segments.length - 1 ? segment.subarray(0, this.#used) : segment));
     const toc = gzipSync(Buffer.from(this.#entries.map((e) => `${JSON.stringify(e)}\n`).join("")), { level: 1 });
     const length = Buffer.alloc(4);
     length.writeUInt32BE(toc.length, 0);
-    const parts = [...this.#parts, toc, length, TOC_MAGIC];
+    const parts = [PACK_MAGIC, ...blobs, toc, length, TOC_MAGIC];
     // Hashed part by part and kept in parts: a pack of 16 MiB is never copied into one buffer to be stored.
     const hash = createHash("sha256");
     for (const part of parts) hash.update(part);
     const size = this.#length + toc.length + PACK_TAIL_BYTES;
     let joined: Buffer | undefined;
+    let released = false;
     return {
       id: hash.digest("hex"),
       parts,
       size,
       get bytes() {
+        if (released) throw new Error("a released pack's bytes are gone");
         return (joined ??= Buffer.concat(parts, size));
       },
       entries: [...this.#entries],
+      release() {
+        if (released) return;
+        released = true;
+        for (const segment of segments) SEGMENTS.give(segment);
+      },
     };
   }
 }
