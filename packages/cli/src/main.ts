@@ -104,6 +104,7 @@ function declareRestoreCommands(prog: CommandLine, run: Run): void {
     .option("--at <time>", "State as of this time (ISO 8601, or ms since the epoch)")
     .option("--json", "One JSON object per restored file, streamed")
     .option("--no-progress", "No progress line on a terminal")
+    .option("--no-sparse", "Write zero blocks out instead of leaving holes")
     .example("restore /home/alice/Documents -r --to /tmp/restore")
     .action((first: string, opts: Record<string, unknown>) => run(() => restoreCommand(rest(opts, first), opts)));
 

@@ -1,6 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rm, symlink, utimes, writeFile, readFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, open, readdir, readlink, rm, symlink, truncate, utimes, writeFile, readFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { translateDqdArguments } from "../src/dqdArguments.js";
@@ -70,6 +72,60 @@ test("quick start: rtb backup into a local store, restore into an empty director
     assert.is(missing.code, 1);
     assert.match(missing.stderr, /not in the backup/);
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("restore leaves the holes of a sparse file; --no-sparse writes its zeros out", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "rtb-cli-"));
+  try {
+    const src = join(dir, "src");
+    await mkdir(src);
+    await writeFile(join(src, "disk.img"), "boot");
+    await truncate(join(src, "disk.img"), 64 * 1024 * 1024);
+    const store = join(dir, "store");
+    assert.is((await rtb(["backup", src, "--store", store, "--state", join(dir, "state"), "--no-progress"])).code, 0);
+    const blocks = async (out: string) => {
+      const path = join(out, src.slice(1), "disk.img");
+      assert.is((await readFile(path)).subarray(0, 4).toString(), "boot");
+      const handle = await open(path, "r");
+      await handle.sync();
+      const st = await handle.stat().finally(() => handle.close());
+      assert.is(st.size, 64 * 1024 * 1024);
+      return st.blocks * 512;
+    };
+    assert.is((await rtb(["restore", "/", "-r", "--store", store, "--to", join(dir, "sparse"), "--no-progress"])).code, 0);
+    assert.ok((await blocks(join(dir, "sparse"))) < 1024 * 1024, "holes left");
+    assert.is((await rtb(["restore", "/", "-r", "--store", store, "--to", join(dir, "full"), "--no-progress", "--no-sparse"])).code, 0);
+    assert.ok((await blocks(join(dir, "full"))) >= 64 * 1024 * 1024, "--no-sparse: every block written");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("FIFOs, sockets and devices are not skipped silently: each is named in a warning and counted in the summary", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "rtb-cli-"));
+  const server = createServer();
+  try {
+    const src = join(dir, "src");
+    await mkdir(src);
+    await writeFile(join(src, "plain.txt"), "kept");
+    execFileSync("mkfifo", [join(src, "pipe")]);
+    await new Promise<void>((resolve) => server.listen(join(src, "sock"), resolve));
+    const root = process.getuid?.() === 0;
+    if (root) execFileSync("mknod", [join(src, "null"), "c", "1", "3"]);
+    const store = join(dir, "store");
+    const json = await rtb(["backup", src, "--store", store, "--state", join(dir, "state"), "--json", "--no-progress"]);
+    assert.is(json.code, 0, json.stderr);
+    const summary = JSON.parse(json.stdout.trim().split("\n").at(-1)!);
+    assert.is(summary.skipped, root ? 3 : 2);
+    assert.equal(summary.skippedByKind, { fifo: 1, socket: 1, "character device": root ? 1 : 0, "block device": 0 });
+    assert.match(json.stderr, `${join(src, "pipe")} is a FIFO: not backed up`);
+    const text = await rtb(["backup", src, "--store", join(dir, "store2"), "--state", join(dir, "state2"), "--no-progress"]);
+    assert.match(text.stderr, `NOT BACKED UP: ${root ? 3 : 2} special files (1 FIFO, 1 socket${root ? ", 1 character device" : ""})`);
+    assert.match(text.stderr, `${join(src, "sock")} is a socket: not backed up`);
+  } finally {
+    server.close();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -31,6 +31,9 @@ export interface AgentStats {
     unchanged: number;
     moves: number;
     deletes: number;
+    /** FIFOs, sockets and devices met and not backed up (each time met), in all and by kind. */
+    skipped: number;
+    skippedByKind: Record<string, number>;
     batchesCommitted: number;
     recordsCommitted: number;
   };
@@ -105,6 +108,8 @@ function totalsOf(pipeline: Pipeline): AgentStats["totals"] {
     unchanged: u.unchanged,
     moves: u.moves,
     deletes: u.deletes,
+    skipped: u.skipped,
+    skippedByKind: { ...pipeline.uploader.skippedByKind },
     batchesCommitted: committer.stats.batches,
     recordsCommitted: committer.stats.records,
   };

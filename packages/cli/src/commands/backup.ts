@@ -105,6 +105,8 @@ function report(scan: ScanResult, totals: AgentStats["totals"], gaveUp: readonly
       chunksUploaded: totals.chunksUploaded,
       failed: gaveUp.length,
       unreadable: scan.unreadable.length,
+      skipped: totals.skipped,
+      skippedByKind: totals.skippedByKind,
       seconds: scan.durationMs / 1000,
     };
     process.stdout.write(`${JSON.stringify({ event: "summary", ...summary, failures: gaveUp, unreadablePaths: scan.unreadable })}\n`);
@@ -113,6 +115,14 @@ function report(scan: ScanResult, totals: AgentStats["totals"], gaveUp: readonly
   process.stderr.write(
     `backup done: ${scan.seen} paths, ${scan.changed} new or changed, ${scan.deleted} deleted; ${totals.filesUploaded} files read (${formatBytes(totals.bytesRead)}), ${formatBytes(totals.bytesUploaded)} uploaded\n`,
   );
+  if (totals.skipped > 0) {
+    const kinds = Object.entries(totals.skippedByKind)
+      .filter(([, n]) => n > 0)
+      .map(([kind, n]) => `${n} ${kind === "fifo" ? "FIFO" : kind}${n > 1 ? "s" : ""}`);
+    process.stderr.write(
+      `NOT BACKED UP: ${totals.skipped} special file${totals.skipped > 1 ? "s" : ""} (${kinds.join(", ")}); this version backs up files, directories and symlinks\n`,
+    );
+  }
   for (const g of gaveUp) process.stderr.write(`FAILED ${terminalText(g.path)}: ${g.error} (after ${g.attempts} attempts)\n`);
   for (const u of scan.unreadable) process.stderr.write(`UNREADABLE ${terminalText(u.path)}: ${u.error} (its backed-up entries are kept)\n`);
 }

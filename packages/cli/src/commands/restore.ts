@@ -15,6 +15,7 @@ export interface RestoreOptions extends CommonOptions {
   recursive?: boolean;
   to?: string;
   progress?: boolean;
+  sparse?: boolean;
 }
 
 /**
@@ -127,7 +128,7 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
       }),
       { enabled: onTerminal && !options.json && !quiet && options.progress !== false, plain: false },
     );
-    const restorer = new Restorer(tree.chunks, { onEvent: report });
+    const restorer = new Restorer(tree.chunks, { onEvent: report, sparse: options.sparse !== false });
     let result;
     try {
       result = await restorer.restore(selection.entries, resolve(options.to ?? "."));

@@ -51,6 +51,7 @@ export function formatStats(s: AgentStats, withUploads: boolean): string {
       ["unchanged", s.totals.unchanged],
       ["moves", s.totals.moves],
       ["deletes", s.totals.deletes],
+      ["special files not backed up", s.totals.skipped ?? 0],
       ["batches committed", s.totals.batchesCommitted],
       ["state cache paths", s.stateCache.paths],
     ]),

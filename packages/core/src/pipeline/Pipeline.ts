@@ -1,3 +1,4 @@
+import type { Stats } from "node:fs";
 import { messageOf } from "../errors.js";
 import { observe } from "../hooks.js";
 import type { Logger } from "../logger.js";
@@ -172,6 +173,10 @@ export class Pipeline implements IntakeOutput, ScanOutput {
 
   admitDelete(path: string): void {
     this.enqueue({ type: "delete", path });
+  }
+
+  skipSpecial(path: string, stats: Stats): void {
+    this.uploader.skipSpecial(path, stats);
   }
 
   requestScan(reason: ScanInfo["reason"], roots?: string[]): void {

@@ -51,6 +51,10 @@ export class Uploader {
   readonly #freshChunks = new Set<string>();
   readonly #puttingChunks = new Map<string, Promise<void>>();
   readonly stats = { files: 0, bytes: 0, bytesUploaded: 0, chunksUploaded: 0, unchanged: 0, moves: 0, deletes: 0, skipped: 0 };
+  /** Special files met and not backed up, by kind (each time one is met: a rescan meets it again). */
+  readonly skippedByKind: Record<SpecialKind, number> = { fifo: 0, socket: 0, "character device": 0, "block device": 0 };
+  /** Paths already warned about, so that a rescan does not warn again (bounded: past it, counted only). */
+  readonly #warned = new Set<string>();
 
   constructor(options: UploaderOptions) {
     this.#o = options;
@@ -138,8 +142,7 @@ export class Uploader {
     }
     const { type, stats } = info;
     if (type === "other") {
-      this.stats.skipped++;
-      this.#log.debug(`skipping ${path}: not a regular file, directory or symlink`);
+      this.skipSpecial(path, stats);
       return;
     }
     if (type === "dir") {
@@ -152,6 +155,16 @@ export class Uploader {
       return;
     }
     await this.#uploadFile(path, source, { stats, metadata, cached, local, readAt });
+  }
+
+  /** A FIFO, socket or device: counted by kind, and a warning the first time this process meets its path. */
+  skipSpecial(path: string, stats: import("node:fs").Stats): void {
+    const kind = specialKind(stats);
+    this.stats.skipped++;
+    this.skippedByKind[kind]++;
+    if (this.#warned.has(path) || this.#warned.size >= 10_000) return;
+    this.#warned.add(path);
+    this.#log.warn(`${path} is a ${kind === "fifo" ? "FIFO" : kind}: not backed up (FIFOs, sockets and device files are not backed up by this version)`);
   }
 
   /** Reads a regular file's content, stores the chunks not stored yet, and records it. */
@@ -193,4 +206,13 @@ export class Uploader {
       this.inProgress.delete(path);
     }
   }
+}
+
+/** The kinds of entry a backup meets and does not back up. */
+export type SpecialKind = "fifo" | "socket" | "character device" | "block device";
+
+function specialKind(stats: import("node:fs").Stats): SpecialKind {
+  if (stats.isFIFO()) return "fifo";
+  if (stats.isSocket()) return "socket";
+  return stats.isCharacterDevice() ? "character device" : "block device";
 }

@@ -31,6 +31,32 @@ const CHUNK_ATTEMPTS = 5;
 /** Bytes of a large file fetched ahead of the one being written (estimated from its size and chunk count). */
 const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 
+/** Holes are left block by block: runs of this many zero bytes, at offsets that are multiples of it. */
+const HOLE_BLOCK = 4096;
+const ZEROS = Buffer.alloc(HOLE_BLOCK);
+
+/**
+ * The parts of a chunk that lies at `offset` of its file to write, leaving out every whole block of zeros (aligned to
+ * the file, so that a skipped block is a hole the filesystem need not allocate). A chunk with no zero block is one
+ * part: for ordinary data the first byte of each block ends its comparison.
+ */
+function dataRuns(data: Buffer, offset: number): { from: number; to: number }[] {
+  const runs: { from: number; to: number }[] = [];
+  let runStart = -1;
+  let at = 0;
+  while (at < data.length) {
+    const end = Math.min(data.length, at + HOLE_BLOCK - ((offset + at) % HOLE_BLOCK));
+    const zero = end - at === HOLE_BLOCK && data.subarray(at, end).equals(ZEROS);
+    if (zero && runStart >= 0) {
+      runs.push({ from: runStart, to: at });
+      runStart = -1;
+    } else if (!zero && runStart < 0) runStart = at;
+    at = end;
+  }
+  if (runStart >= 0) runs.push({ from: runStart, to: data.length });
+  return runs;
+}
+
 /** Options of {@link Restorer}. */
 export interface RestorerOptions {
   /** Files restored in parallel. Default 8. */
@@ -39,6 +65,12 @@ export interface RestorerOptions {
   restoreOwner?: boolean;
   /** Idle directory fds kept open for reuse (see {@link DirCache}). Default 64. */
   maxOpenDirs?: number;
+  /**
+   * Leave a hole where a file of more than one chunk has a block of 4 KiB of zero bytes, so that a sparse file (a VM
+   * image, a database) takes on disk about what it did, not its full size. Default true; the bytes read back are the
+   * same either way.
+   */
+  sparse?: boolean;
   onEvent?: (event: RestoreEvent) => void;
 }
 
@@ -76,6 +108,7 @@ export class Restorer {
   readonly #owner: boolean;
   readonly #onEvent: (event: RestoreEvent) => void;
   readonly #maxOpenDirs: number | undefined;
+  readonly #sparse: boolean;
 
   constructor(repo: ChunkSource, options: RestorerOptions = {}) {
     this.#repo = repo;
@@ -83,6 +116,7 @@ export class Restorer {
     this.#owner = options.restoreOwner ?? process.getuid?.() === 0;
     this.#onEvent = options.onEvent ?? (() => undefined);
     this.#maxOpenDirs = options.maxOpenDirs;
+    this.#sparse = options.sparse ?? true;
   }
 
   /**
@@ -269,15 +303,24 @@ export class Restorer {
         ahead.push(p);
       };
       for (let i = 0; i < Math.min(depth, entry.chunks.length); i++) fetch(i);
+      let holes = false;
       for (let i = 0; i < entry.chunks.length; i++) {
         const data = await ahead.shift()!;
         if (i + depth < entry.chunks.length) fetch(i + depth);
-        await handle.write(data, 0, data.length, written);
+        if (!this.#sparse) await handle.write(data, 0, data.length, written);
+        else {
+          // Zero blocks are not written: the file is fresh, so what is skipped reads back as zeros (a hole).
+          const runs = dataRuns(data, written);
+          if (runs.length !== 1 || runs[0]!.to - runs[0]!.from !== data.length) holes = true;
+          for (const { from, to } of runs) await handle.write(data, from, to - from, written + from);
+        }
         written += data.length;
       }
       if (written !== entry.size) {
         throw sizeMismatch(entry, written);
       }
+      // A file that ends in a hole is extended to its size without writing it.
+      if (holes) await handle.truncate(written);
       await OpenDir.applyFileMeta(handle, this.#meta(entry));
     } catch (err) {
       await handle.close();

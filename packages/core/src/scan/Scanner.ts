@@ -1,6 +1,7 @@
 import { agentOwnPaths, isAgentOwnPath } from "../defaults/ownPaths.js";
 import { observe } from "../hooks.js";
 import { isErrno, messageOf } from "../errors.js";
+import type { Stats } from "node:fs";
 import type { Logger } from "../logger.js";
 import { isUnder } from "../mounts/mountPaths.js";
 import type { StageContext } from "../pipeline/StageContext.js";
@@ -20,6 +21,8 @@ export interface ScanOutput {
   admitMetadata(path: string): void;
   /** A tracked path the scan no longer found. */
   admitDelete(path: string): void;
+  /** A FIFO, socket or device: not backed up, and never silently (counted and warned about). */
+  skipSpecial(path: string, stats: Stats): void;
   /** Resolves when the pipeline has room again (back-pressure on the walk; a scan held here is not work in flight). */
   waitForRoom(): Promise<void>;
 }
@@ -137,7 +140,10 @@ export class Scanner {
         seen.add(path);
         this.status.walked++;
         if (unchangedOnDisk(this.#cache.get(path), stats)) continue;
-        if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) continue;
+        if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) {
+          this.#out.skipSpecial(path, stats);
+          continue;
+        }
         changed++;
         this.status.queued++;
         // Directories and symlinks carry metadata only: no snapshot or stability check needed.
