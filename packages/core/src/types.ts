@@ -67,6 +67,12 @@ export interface FileEntry {
   readonly chunks: readonly string[];
   /** Link target, for symlinks. */
   readonly target?: string;
+  /**
+   * For a file that had more than one name (hard links) when it was read: its inode number and link count. A restore
+   * makes the names of one inode that it restores together into hard links again. Absent for a file with one name.
+   */
+  readonly inode?: number;
+  readonly links?: number;
 }
 
 /** Argument of the `intake` hook: one path of an event, asked "back this up?". */

@@ -14,6 +14,8 @@ export function sameEntry(a: FileEntry, b: FileEntry): boolean {
     a.uid === b.uid &&
     a.gid === b.gid &&
     a.target === b.target &&
+    a.inode === b.inode &&
+    a.links === b.links &&
     a.chunks.length === b.chunks.length &&
     a.chunks.every((c, i) => c === b.chunks[i])
   );

@@ -211,6 +211,12 @@ export function asRecord(value: unknown, where: string, chunkSize?: number): Ind
     int("size", Number.MAX_SAFE_INTEGER, "a size in bytes");
     if (r.type === "symlink" && typeof r.target !== "string") bad(`${what}: a symlink without a string target`);
     if (r.type !== "file" && (r.chunks as unknown[]).length > 0) bad(`${what}: a ${String(r.type)} with content chunks`);
+    if (r.inode !== undefined || r.links !== undefined) {
+      if (r.type !== "file") bad(`${what}: a ${String(r.type)} with hard-link fields (inode, links)`);
+      int("inode", Number.MAX_SAFE_INTEGER, "an inode number");
+      int("links", MAX_OWNER_ID, "a link count");
+      if ((r.links as number) < 2) bad(`${what}: links ${JSON.stringify(r.links)} is not a count of two or more names`);
+    }
     if (r.type === "file" && chunkSize !== undefined) {
       const expected = Math.ceil((r.size as number) / chunkSize);
       const n = (r.chunks as unknown[]).length;

@@ -8,6 +8,8 @@ import { isUnder } from "../mounts/mountPaths.js";
 import type { ChunkSource } from "./loadTree.js";
 import type { FileEntry } from "../types.js";
 import { DirCache } from "./DirCache.js";
+import { linkGroups } from "./hardLinks.js";
+import { dataRuns } from "./holes.js";
 import { OpenDir, type Meta } from "./OpenDir.js";
 import { safeRelative, targetPathOf } from "./safePath.js";
 import { backoffDelay, delay } from "../pipeline/retry.js";
@@ -31,32 +33,6 @@ const CHUNK_ATTEMPTS = 5;
 /** Bytes of a large file fetched ahead of the one being written (estimated from its size and chunk count). */
 const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 
-/** Holes are left block by block: runs of this many zero bytes, at offsets that are multiples of it. */
-const HOLE_BLOCK = 4096;
-const ZEROS = Buffer.alloc(HOLE_BLOCK);
-
-/**
- * The parts of a chunk that lies at `offset` of its file to write, leaving out every whole block of zeros (aligned to
- * the file, so that a skipped block is a hole the filesystem need not allocate). A chunk with no zero block is one
- * part: for ordinary data the first byte of each block ends its comparison.
- */
-function dataRuns(data: Buffer, offset: number): { from: number; to: number }[] {
-  const runs: { from: number; to: number }[] = [];
-  let runStart = -1;
-  let at = 0;
-  while (at < data.length) {
-    const end = Math.min(data.length, at + HOLE_BLOCK - ((offset + at) % HOLE_BLOCK));
-    const zero = end - at === HOLE_BLOCK && data.subarray(at, end).equals(ZEROS);
-    if (zero && runStart >= 0) {
-      runs.push({ from: runStart, to: at });
-      runStart = -1;
-    } else if (!zero && runStart < 0) runStart = at;
-    at = end;
-  }
-  if (runStart >= 0) runs.push({ from: runStart, to: data.length });
-  return runs;
-}
-
 /** Options of {@link Restorer}. */
 export interface RestorerOptions {
   /** Files restored in parallel. Default 8. */
@@ -66,7 +42,7 @@ export interface RestorerOptions {
   /** Idle directory fds kept open for reuse (see {@link DirCache}). Default 64. */
   maxOpenDirs?: number;
   /**
-   * Leave a hole where a file of more than one chunk has a block of 4 KiB of zero bytes, so that a sparse file (a VM
+   * Leave a hole where a file has a block of 4 KiB of zero bytes (aligned to the file), so that a sparse file (a VM
    * image, a database) takes on disk about what it did, not its full size. Default true; the bytes read back are the
    * same either way.
    */
@@ -214,21 +190,37 @@ export class Restorer {
         // reported by each entry at or below it
       }
     }
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(this.#concurrency, files.length) }, async () => {
-        while (next < files.length) {
-          const item = files[next++]!;
-          await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), (dir) => this.#restoreFile(dir, item)));
-        }
-      }),
-    );
+    await this.#restoreFiles(cache, files, run);
     for (const item of links) await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), async (dir) => this.#restoreLink(dir, item)));
     // Directory metadata last, deepest first, so writing into them does not disturb their mtime; parents stay 0700
     // (searchable by us) until their own turn.
     const deepestFirst = [...dirs].sort((a, b) => b.segments.length - a.segments.length || (a.dest < b.dest ? 1 : a.dest > b.dest ? -1 : 0));
     for (const item of deepestFirst) await run(item, () => this.#inDir(cache, item.segments, async (dir) => dir.applyMeta(this.#meta(item.entry))));
     return result;
+  }
+
+  /**
+   * Regular files, `concurrency` at a time. Names of one inode (hard links): the first is restored as a file, the
+   * others become links to it afterwards.
+   */
+  async #restoreFiles(cache: DirCache, files: readonly Placed[], run: (item: Placed, work: () => Promise<void>) => Promise<void>): Promise<void> {
+    const linkTo = linkGroups(files);
+    const inodes = new Map<Placed, number>();
+    const restoreFile = (item: Placed) =>
+      this.#inDir(cache, item.segments.slice(0, -1), async (dir) => {
+        inodes.set(item, await this.#restoreFile(dir, item));
+      });
+    const firsts = files.filter((f) => !linkTo.has(f));
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(this.#concurrency, firsts.length) }, async () => {
+        while (next < firsts.length) {
+          const item = firsts[next++]!;
+          await run(item, () => restoreFile(item));
+        }
+      }),
+    );
+    for (const [item, leader] of linkTo) await run(item, () => this.#restoreHardLink(cache, item, leader, inodes.get(leader), () => restoreFile(item)));
   }
 
   /** Runs `work` with the open directory at `segments`, releasing it afterwards. */
@@ -279,7 +271,7 @@ export class Restorer {
    * Writes a file under a temporary name created in its (open) directory with O_EXCL|O_NOFOLLOW, sets owner, mode
    * and times on the open fd, then renames it into place within the same directory.
    */
-  async #restoreFile(dir: OpenDir, item: Placed): Promise<void> {
+  async #restoreFile(dir: OpenDir, item: Placed): Promise<number> {
     const { entry } = item;
     const name = encodeName(item.segments.at(-1)!);
     const temp = Buffer.concat([Buffer.from("."), name.subarray(0, 40), Buffer.from(`.rtb-restore-${randomBytes(6).toString("hex")}`)]);
@@ -287,8 +279,7 @@ export class Restorer {
       // One chunk at most: fetched first, then the file is made in one synchronous step (OpenDir.placeFileSync).
       const data = entry.chunks.length === 0 ? Buffer.alloc(0) : await this.#chunk(entry.chunks[0]!);
       if (data.length !== entry.size) throw sizeMismatch(entry, data.length);
-      dir.placeFileSync(temp, name, data, this.#meta(entry), item.dest);
-      return;
+      return dir.placeFileSync(temp, name, data, this.#meta(entry), item.dest, this.#sparse);
     }
     const handle = await dir.createFile(temp);
     try {
@@ -333,6 +324,26 @@ export class Restorer {
     } catch (err) {
       dir.remove(temp);
       throw err;
+    }
+    return ino;
+  }
+
+  /**
+   * Makes `item` a hard link of `leader`, restored as inode `ino`. When the leader was not restored, or the link
+   * cannot be made (a filesystem without hard links, too many links), `item` is restored as a file of its own: its
+   * content is the same, only the sharing is lost.
+   */
+  async #restoreHardLink(cache: DirCache, item: Placed, leader: Placed, ino: number | undefined, alone: () => Promise<void>): Promise<void> {
+    if (ino === undefined) return alone();
+    const name = encodeName(item.segments.at(-1)!);
+    const temp = Buffer.from(`.rtb-restore-hardlink-${randomBytes(6).toString("hex")}`);
+    try {
+      await this.#inDir(cache, leader.segments.slice(0, -1), (from) =>
+        this.#inDir(cache, item.segments.slice(0, -1), async (dir) => dir.placeHardLink(from, encodeName(leader.segments.at(-1)!), ino, temp, name, item.dest)),
+      );
+    } catch (err) {
+      if (err instanceof BackupError && err.code === "RESTORE_UNSAFE_PATH") throw err;
+      await alone();
     }
   }
 
