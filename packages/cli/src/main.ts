@@ -105,8 +105,11 @@ function declareRestoreCommands(prog: CommandLine, run: Run): void {
     .option("--json", "One JSON object per restored file, streamed")
     .option("--no-progress", "No progress line on a terminal")
     .option("--no-sparse", "Write zero blocks out instead of leaving holes")
+    .option("--numeric-owner", "As root: restore the recorded uid/gid, not this machine's ids for the recorded names")
     .example("restore /home/alice/Documents -r --to /tmp/restore")
-    .action((first: string, opts: Record<string, unknown>) => run(() => restoreCommand(rest(opts, first), opts)));
+    .action((first: string, opts: Record<string, unknown>) =>
+      run(() => restoreCommand(rest(opts, first), { ...opts, numericOwner: Boolean(opts["numeric-owner"]) })),
+    );
 
   prog
     .command("cat <path>", "Write one backed-up file to stdout")

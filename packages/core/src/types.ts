@@ -73,6 +73,13 @@ export interface FileEntry {
    */
   readonly inode?: number;
   readonly links?: number;
+  /**
+   * The names of `uid` and `gid` on the machine that was backed up, when it had names for them. A restore as root
+   * gives the file this machine's ids for those names (the recorded ids when it has no such name, or with
+   * `numericOwner`).
+   */
+  readonly user?: string;
+  readonly group?: string;
 }
 
 /** Argument of the `intake` hook: one path of an event, asked "back this up?". */

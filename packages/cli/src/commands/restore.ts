@@ -16,6 +16,7 @@ export interface RestoreOptions extends CommonOptions {
   to?: string;
   progress?: boolean;
   sparse?: boolean;
+  numericOwner?: boolean;
 }
 
 /**
@@ -128,7 +129,7 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
       }),
       { enabled: onTerminal && !options.json && !quiet && options.progress !== false, plain: false },
     );
-    const restorer = new Restorer(tree.chunks, { onEvent: report, sparse: options.sparse !== false });
+    const restorer = new Restorer(tree.chunks, { onEvent: report, sparse: options.sparse !== false, numericOwner: Boolean(options.numericOwner) });
     let result;
     try {
       result = await restorer.restore(selection.entries, resolve(options.to ?? "."));

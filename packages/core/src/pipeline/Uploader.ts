@@ -3,6 +3,7 @@ import { observe } from "../hooks.js";
 import type { Logger } from "../logger.js";
 import { isV2, type AnyRepository } from "../repository/openRepository.js";
 import type { CachedEntry, StateCache } from "../state/StateCache.js";
+import { OwnerNames } from "../owners/OwnerNames.js";
 import { sameEntry, settledIdentity } from "./identity.js";
 import type { BackupAction, FileEntry } from "../types.js";
 import type { IndexCommitter } from "./LaneCommitter.js";
@@ -53,6 +54,8 @@ export class Uploader {
   readonly stats = { files: 0, bytes: 0, bytesUploaded: 0, chunksUploaded: 0, unchanged: 0, moves: 0, deletes: 0, skipped: 0 };
   /** Special files met and not backed up, by kind (each time one is met: a rescan meets it again). */
   readonly skippedByKind: Record<SpecialKind, number> = { fifo: 0, socket: 0, "character device": 0, "block device": 0 };
+  /** User and group names recorded beside the ids. */
+  readonly #owners = new OwnerNames();
   /** Paths already warned about, so that a rescan does not warn again (bounded: past it, counted only). */
   readonly #warned = new Set<string>();
 
@@ -86,7 +89,10 @@ export class Uploader {
     }
   };
 
-  #record(entry: FileEntry, stats: import("node:fs").Stats, readAt: number, cached: CachedEntry | undefined): void {
+  #record(unnamed: FileEntry, stats: import("node:fs").Stats, readAt: number, cached: CachedEntry | undefined): void {
+    const user = this.#owners.userOf(unnamed.uid);
+    const group = this.#owners.groupOf(unnamed.gid);
+    const entry = { ...unnamed, ...(user !== undefined ? { user } : {}), ...(group !== undefined ? { group } : {}) };
     const identity = settledIdentity(identityOf(stats), readAt);
     if (cached && sameEntry(cached, entry)) {
       this.stats.unchanged++;

@@ -1,3 +1,4 @@
+import { MAX_OWNER_NAME, isOwnerName } from "../owners/OwnerNames.js";
 import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { BackupError, StorageError } from "../errors.js";
@@ -211,6 +212,9 @@ export function asRecord(value: unknown, where: string, chunkSize?: number): Ind
     int("size", Number.MAX_SAFE_INTEGER, "a size in bytes");
     if (r.type === "symlink" && typeof r.target !== "string") bad(`${what}: a symlink without a string target`);
     if (r.type !== "file" && (r.chunks as unknown[]).length > 0) bad(`${what}: a ${String(r.type)} with content chunks`);
+    for (const f of ["user", "group"]) {
+      if (r[f] !== undefined && !isOwnerName(r[f])) bad(`${what}: ${f} ${JSON.stringify(r[f]).slice(0, 80)} is not a name (1 to ${MAX_OWNER_NAME} characters, no NUL, newline or colon)`);
+    }
     if (r.inode !== undefined || r.links !== undefined) {
       if (r.type !== "file") bad(`${what}: a ${String(r.type)} with hard-link fields (inode, links)`);
       int("inode", Number.MAX_SAFE_INTEGER, "an inode number");

@@ -8,6 +8,7 @@ import { isUnder } from "../mounts/mountPaths.js";
 import type { ChunkSource } from "./loadTree.js";
 import type { FileEntry } from "../types.js";
 import { DirCache } from "./DirCache.js";
+import { OwnerNames } from "../owners/OwnerNames.js";
 import { linkGroups } from "./hardLinks.js";
 import { dataRuns } from "./holes.js";
 import { OpenDir, type Meta } from "./OpenDir.js";
@@ -47,6 +48,13 @@ export interface RestorerOptions {
    * same either way.
    */
   sparse?: boolean;
+  /**
+   * Restore the recorded uid and gid as they are, even where the entry names a user or group this machine knows
+   * under another id (`tar --numeric-owner`). Default false: a recorded name wins over its id.
+   */
+  numericOwner?: boolean;
+  /** Where names are looked up (default: this machine's /etc/passwd and /etc/group). */
+  owners?: OwnerNames;
   onEvent?: (event: RestoreEvent) => void;
 }
 
@@ -85,6 +93,8 @@ export class Restorer {
   readonly #onEvent: (event: RestoreEvent) => void;
   readonly #maxOpenDirs: number | undefined;
   readonly #sparse: boolean;
+  /** Names to map to this machine's ids, unless `numericOwner`. */
+  readonly #owners: OwnerNames | undefined;
 
   constructor(repo: ChunkSource, options: RestorerOptions = {}) {
     this.#repo = repo;
@@ -93,6 +103,7 @@ export class Restorer {
     this.#onEvent = options.onEvent ?? (() => undefined);
     this.#maxOpenDirs = options.maxOpenDirs;
     this.#sparse = options.sparse ?? true;
+    this.#owners = options.numericOwner ? undefined : (options.owners ?? new OwnerNames());
   }
 
   /**
@@ -234,7 +245,14 @@ export class Restorer {
   }
 
   #meta(entry: FileEntry): Meta {
-    return { owner: this.#owner ? { uid: entry.uid, gid: entry.gid } : undefined, mode: entry.mode & 0o7777, time: entry.mtimeMs / 1000 };
+    return { owner: this.#owner ? this.ownerOf(entry) : undefined, mode: entry.mode & 0o7777, time: entry.mtimeMs / 1000 };
+  }
+
+  /** The ids a restore as root gives an entry: this machine's ids for its recorded names, else the recorded ids. */
+  ownerOf(entry: FileEntry): { uid: number; gid: number } {
+    const uid = entry.user === undefined ? undefined : this.#owners?.uidOf(entry.user);
+    const gid = entry.group === undefined ? undefined : this.#owners?.gidOf(entry.group);
+    return { uid: uid ?? entry.uid, gid: gid ?? entry.gid };
   }
 
   /**
