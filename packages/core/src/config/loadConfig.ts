@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname, extname, isAbsolute, relative, resolve } from "node:path";
-import { cosmiconfig, type Loader } from "cosmiconfig";
-import { LineCounter, parseDocument, type Document } from "yaml";
+import type { Loader } from "cosmiconfig";
+import type { Document, LineCounter } from "yaml";
 import { BackupError, isErrno, messageOf } from "../errors.js";
 import { configProblem, ConfigValidationError } from "./ConfigValidationError.js";
 import { defaultParameters, type Parameters } from "./Parameters.js";
@@ -72,7 +72,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     if (!loaded) throw new BackupError("CONFIG_NOT_FOUND", `${options.file}: no such configuration file`);
     return loaded;
   }
-  const found = await loadJs(cwd, cwd, "search");
+  // cosmiconfig and yaml are loaded only when one of the search places exists (most runs use XML or the defaults).
+  const candidates = await Promise.all(CONFIG_SEARCH_PLACES.map((place) => exists(resolve(cwd, place))));
+  const found = candidates.some(Boolean) ? await loadJs(cwd, cwd, "search") : undefined;
   if (found) return found;
   const systemXml = resolve(cwd, options.systemXmlFile ?? DEFAULT_XML_CONFIG_PATH);
   if (await exists(systemXml)) return loadXml(systemXml, cwd);
@@ -105,8 +107,9 @@ async function loadXml(filepath: string, cwd: string): Promise<LoadedConfig> {
 }
 
 async function loadJs(target: string, cwd: string, mode: "load" | "search"): Promise<LoadedConfig | undefined> {
+  const [{ cosmiconfig }, yaml] = await Promise.all([import("cosmiconfig"), import("yaml")]);
   const documents = new Map<string, { doc: Document; lines: LineCounter }>();
-  const loaders = dataLoaders(cwd, documents);
+  const loaders = dataLoaders(cwd, documents, yaml);
   const explorer = cosmiconfig("rtb", {
     searchPlaces: [...CONFIG_SEARCH_PLACES],
     searchStrategy: "none",
@@ -139,7 +142,8 @@ async function loadJs(target: string, cwd: string, mode: "load" | "search"): Pro
 
 // JSON and YAML are parsed here rather than by cosmiconfig's loaders for two reasons: their error messages quote
 // the offending source line, which may hold a secret; and keeping the YAML document gives each key its line.
-function dataLoaders(cwd: string, documents: Map<string, { doc: Document; lines: LineCounter }>): { json: Loader; yaml: Loader } {
+function dataLoaders(cwd: string, documents: Map<string, { doc: Document; lines: LineCounter }>, yaml: typeof import("yaml")): { json: Loader; yaml: Loader } {
+  const { LineCounter, parseDocument } = yaml;
   const keep = (filepath: string, content: string) => {
     const lines = new LineCounter();
     const doc = parseDocument(content, { lineCounter: lines, uniqueKeys: false });
