@@ -107,6 +107,12 @@ test("fanotify daemon: cp -r, mv, rm -r, sed -i, tar -x and editor saves on a tm
     assert.is(restored["/tree/deeper/a/b/c/leaf.txt"]?.split(" ")[0], "file");
     assert.ok(restored["/tree/docs-from-outside/readme.txt"], "a directory moved in from outside the root is backed up");
     assert.is(restored["/tree/readme-link"], undefined, "a path moved out of the root is gone from the backup");
+
+    // A hard link to a file committed long ago: the new name is an event, the old one only an attribute change of
+    // its inode (its link count), which must reach the backup too, or the restore makes two files.
+    await shell(`ln tree/deeper/a/b/c/leaf.txt tree/leaf-hardlink`, root);
+    const linked = await waitForRestore(wait);
+    assert.match(linked["/tree/leaf-hardlink"] ?? "", / ×2$/, "restored as one inode with two names");
     assert.equal(
       Object.keys(restored).filter((k) => k.startsWith("/.rtb")),
       ["/.rtb"],

@@ -67,11 +67,12 @@ export interface FileEntry {
   readonly chunks: readonly string[];
   /** Link target, for symlinks. */
   readonly target?: string;
-  /**
-   * For a file that had more than one name (hard links) when it was read: its inode number and link count. A restore
-   * makes the names of one inode that it restores together into hard links again. Absent for a file with one name.
-   */
+  /** A file's inode number when it was read (on its filesystem; ZFS snapshots keep it). */
   readonly inode?: number;
+  /**
+   * A file's link count when it had more than one name (hard links). A restore makes the names of one inode that it
+   * restores together into hard links again (see docs/format.md). Absent for a file with one name.
+   */
   readonly links?: number;
   /**
    * The names of `uid` and `gid` on the machine that was backed up, when it had names for them. A restore as root

@@ -73,7 +73,9 @@ test("hostile index entries cannot write outside the restore target", async () =
     const good = [...tree.entries.values()].find((e) => e.path.endsWith("ok.txt"))!;
     const victimDir = join(ws.dir, "victim");
     await mkdir(victimDir);
-    const hostile = (path: string, extra: Partial<FileEntry> = {}): FileEntry => ({ ...good, path, ...extra });
+    // A file's inode fields go with it: the symlink below is forged from the same entry without them.
+    const { inode: _inode, links: _links, ...unlinked } = good;
+    const hostile = (path: string, extra: Partial<FileEntry> = {}): FileEntry => ({ ...(extra.type === "symlink" ? unlinked : good), path, ...extra });
     await repo.writeBatch(tree.sequence + 1, Date.now(), [
       { op: "put", ...hostile("/../../etc/rtb-escape") },
       { op: "put", ...hostile("/a/../../rtb-escape2") },

@@ -157,9 +157,10 @@ export async function describeTree(root: string, skip: (rel: string) => boolean 
         await visit(p, r);
       } else if (st.isSymbolicLink()) out[r] = `link ${await readlink(p)}`;
       else if (st.isFile())
+        // A file with more names (hard links) says how many: a restore must give them one inode again.
         out[r] = `file ${mode} ${st.size} ${createHash("sha256")
           .update(await readFile(p))
-          .digest("hex")}`;
+          .digest("hex")}${st.nlink > 1 ? ` ×${st.nlink}` : ""}`;
       else out[r] = `other ${st.mode.toString(8)}`;
     }
   }

@@ -83,7 +83,7 @@ export function entryOf(livePath: string, type: EntryType, stats: Stats, chunks:
     gid: stats.gid,
     chunks,
     ...(target !== undefined ? { target } : {}),
-    ...(type === "file" && stats.nlink > 1 ? { inode: stats.ino, links: stats.nlink } : {}),
+    ...(type === "file" ? { inode: stats.ino, ...(stats.nlink > 1 ? { links: stats.nlink } : {}) } : {}),
   };
 }
 

@@ -4,7 +4,7 @@ import type { Stats } from "node:fs";
 import type { CachedEntry, LocalIdentity } from "../state/StateCache.js";
 import type { FileEntry } from "../types.js";
 
-/** Same content and metadata (what the index records). */
+/** Same content and metadata (what the index records; owner names and, for a file with one name, its inode aside). */
 export function sameEntry(a: FileEntry, b: FileEntry): boolean {
   return (
     a.type === b.type &&
@@ -14,8 +14,10 @@ export function sameEntry(a: FileEntry, b: FileEntry): boolean {
     a.uid === b.uid &&
     a.gid === b.gid &&
     a.target === b.target &&
-    a.inode === b.inode &&
     a.links === b.links &&
+    // The inode matters once the file has other names (it groups them); a file with one name that was replaced by
+    // an identical copy is the same entry.
+    (a.links === undefined || a.inode === b.inode) &&
     a.chunks.length === b.chunks.length &&
     a.chunks.every((c, i) => c === b.chunks[i])
   );

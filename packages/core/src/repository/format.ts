@@ -213,13 +213,16 @@ export function asRecord(value: unknown, where: string, chunkSize?: number): Ind
     if (r.type === "symlink" && typeof r.target !== "string") bad(`${what}: a symlink without a string target`);
     if (r.type !== "file" && (r.chunks as unknown[]).length > 0) bad(`${what}: a ${String(r.type)} with content chunks`);
     for (const f of ["user", "group"]) {
-      if (r[f] !== undefined && !isOwnerName(r[f])) bad(`${what}: ${f} ${JSON.stringify(r[f]).slice(0, 80)} is not a name (1 to ${MAX_OWNER_NAME} characters, no NUL, newline or colon)`);
+      if (r[f] !== undefined && !isOwnerName(r[f]))
+        bad(`${what}: ${f} ${JSON.stringify(r[f]).slice(0, 80)} is not a name (1 to ${MAX_OWNER_NAME} characters, no NUL, newline or colon)`);
     }
     if (r.inode !== undefined || r.links !== undefined) {
       if (r.type !== "file") bad(`${what}: a ${String(r.type)} with hard-link fields (inode, links)`);
       int("inode", Number.MAX_SAFE_INTEGER, "an inode number");
-      int("links", MAX_OWNER_ID, "a link count");
-      if ((r.links as number) < 2) bad(`${what}: links ${JSON.stringify(r.links)} is not a count of two or more names`);
+      if (r.links !== undefined) {
+        int("links", MAX_OWNER_ID, "a link count");
+        if ((r.links as number) < 2) bad(`${what}: links ${JSON.stringify(r.links)} is not a count of two or more names`);
+      }
     }
     if (r.type === "file" && chunkSize !== undefined) {
       const expected = Math.ceil((r.size as number) / chunkSize);

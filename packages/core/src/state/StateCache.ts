@@ -27,8 +27,9 @@ interface StoredEntry {
   tg?: string;
   /** A symlink target that is not UTF-8, as its bytes (msgpack strings are UTF-8, which cannot carry them). */
   tb?: Uint8Array;
-  /** Inode number and link count of a file with more than one name ({@link FileEntry.inode}). */
-  hl?: [number, number];
+  /** A file's recorded inode number and, with more than one name, its link count ({@link FileEntry.inode}). */
+  in?: number;
+  ln?: number;
   /** The path, only for long paths whose key is a hash. */
   p?: string;
   /** The path as its bytes, for a path that is not UTF-8 (its key is a hash, as LMDB keys are UTF-8 strings). */
@@ -48,7 +49,8 @@ function keyOf(path: string): string {
 function encode(e: CachedEntry): StoredEntry {
   const v: StoredEntry = { t: TYPES.indexOf(e.type) as 0 | 1 | 2, s: e.size, m: e.mtimeMs, c: e.ctimeMs, i: e.ino, mo: e.mode, u: e.uid, g: e.gid };
   if (e.chunks.length) v.k = [...e.chunks];
-  if (e.inode !== undefined && e.links !== undefined) v.hl = [e.inode, e.links];
+  if (e.inode !== undefined) v.in = e.inode;
+  if (e.links !== undefined) v.ln = e.links;
   if (e.target !== undefined) {
     if (hasEscapedBytes(e.target)) v.tb = encodeName(e.target);
     else v.tg = e.target;
@@ -73,7 +75,8 @@ function decode(key: string, v: StoredEntry): CachedEntry {
     gid: v.g,
     chunks: v.k ?? [],
     ...(v.tb ? { target: decodeName(v.tb) } : v.tg !== undefined ? { target: v.tg } : {}),
-    ...(v.hl ? { inode: v.hl[0], links: v.hl[1] } : {}),
+    ...(v.in !== undefined ? { inode: v.in } : {}),
+    ...(v.ln !== undefined ? { links: v.ln } : {}),
   };
   return entry;
 }
