@@ -95,6 +95,7 @@ export { keyProblem } from "./storage/StorageBackend.js";
 export type { Body, ByteRange, ObjectInfo, StorageBackend } from "./storage/StorageBackend.js";
 export { LocalDirectoryStorage } from "./storage/LocalDirectoryStorage.js";
 export type { LocalDirectoryStorageOptions } from "./storage/LocalDirectoryStorage.js";
+export { specialKindName, type SpecialKind } from "./pipeline/Uploader.js";
 export { OwnerNames, isOwnerName, parseTable as parseOwnerTable } from "./owners/OwnerNames.js";
 export { asRecord, batchKey, checkpointKey, chunkSizeProblem, dataKey, encodeIndexObject, sha256Hex } from "./repository/format.js";
 export { Repository } from "./repository/Repository.js";

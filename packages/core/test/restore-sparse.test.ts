@@ -5,8 +5,7 @@ import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
 import { open, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { LocalDirectoryStorage, Restorer, loadTree, openRepository } from "@rtbackup/core";
-import { backupOnce, workspace, type Workspace } from "./helpers/tree.js";
+import { backupOnce, restoreAll, workspace, type Workspace } from "./helpers/tree.js";
 
 const MiB = 1024 * 1024;
 const sha = async (path: string) =>
@@ -25,10 +24,10 @@ async function sparseFile(path: string, size: number, writes: [number, Buffer][]
   }
 }
 
+/** Everything under the workspace's source restored into `out` (holes left unless `sparse` is false). */
 async function restore(ws: Workspace, out: string, sparse?: boolean) {
-  const tree = await loadTree(await openRepository(new LocalDirectoryStorage({ path: ws.store })));
-  const restorer = new Restorer(tree.chunks, sparse === undefined ? {} : { sparse });
-  return restorer.restore(Restorer.select(tree.entries, [ws.src], true).entries, out);
+  const { result } = await restoreAll(ws, { paths: [ws.src], out, ...(sparse === undefined ? {} : { restorer: { sparse } }) });
+  return result;
 }
 
 /** Bytes allocated to a file, once written back (ext4 counts worst-case metadata for unwritten data until then). */

@@ -1,5 +1,5 @@
 import { lstat } from "node:fs/promises";
-import { fsPath, messageOf, type AgentStats, type GaveUp, type ScanResult } from "@rtbackup/core";
+import { fsPath, messageOf, specialKindName, type AgentStats, type GaveUp, type ScanResult } from "@rtbackup/core";
 
 import { createEngine, loadCliConfig, type CommonOptions, type LoadedConfig } from "../context.js";
 import { Progress, formatBytes, type ProgressSnapshot } from "../progress.js";
@@ -118,7 +118,7 @@ function report(scan: ScanResult, totals: AgentStats["totals"], gaveUp: readonly
   if (totals.skipped > 0) {
     const kinds = Object.entries(totals.skippedByKind)
       .filter(([, n]) => n > 0)
-      .map(([kind, n]) => `${n} ${kind === "fifo" ? "FIFO" : kind}${n > 1 ? "s" : ""}`);
+      .map(([kind, n]) => `${n} ${specialKindName(kind)}${n > 1 ? "s" : ""}`);
     process.stderr.write(
       `NOT BACKED UP: ${totals.skipped} special file${totals.skipped > 1 ? "s" : ""} (${kinds.join(", ")}); this version backs up files, directories and symlinks\n`,
     );

@@ -170,7 +170,7 @@ export class Uploader {
     this.skippedByKind[kind]++;
     if (this.#warned.has(path) || this.#warned.size >= 10_000) return;
     this.#warned.add(path);
-    this.#log.warn(`${path} is a ${kind === "fifo" ? "FIFO" : kind}: not backed up (FIFOs, sockets and device files are not backed up by this version)`);
+    this.#log.warn(`${path} is a ${specialKindName(kind)}: not backed up (FIFOs, sockets and device files are not backed up by this version)`);
   }
 
   /** Reads a regular file's content, stores the chunks not stored yet, and records it. */
@@ -214,8 +214,13 @@ export class Uploader {
   }
 }
 
-/** The kinds of entry a backup meets and does not back up. */
+/** The kinds of entry a backup meets and does not back up (the keys of `skippedByKind`). */
 export type SpecialKind = "fifo" | "socket" | "character device" | "block device";
+
+/** A kind as a message names it ("FIFO", "socket", ...). */
+export function specialKindName(kind: string): string {
+  return kind === "fifo" ? "FIFO" : kind;
+}
 
 function specialKind(stats: import("node:fs").Stats): SpecialKind {
   if (stats.isFIFO()) return "fifo";

@@ -176,9 +176,9 @@ export class OpenDir {
     let ino: number;
     try {
       // Sparse: the blocks of zeros are left as holes (the file is new), and the size set at the end.
-      const runs = sparse ? dataRuns(data, 0) : [{ from: 0, to: data.length }];
+      const { runs, skipped } = dataRuns(data, 0, sparse);
       for (const { from, to } of runs) for (let at = from; at < to;) at += writeSync(fd, data, at, to - at, at);
-      if (runs.reduce((n, r) => n + r.to - r.from, 0) < data.length) ftruncateSync(fd, data.length);
+      if (skipped) ftruncateSync(fd, data.length);
       if (meta.owner) fchownSync(fd, meta.owner.uid, meta.owner.gid);
       fchmodSync(fd, meta.mode);
       futimesSync(fd, meta.time, meta.time);

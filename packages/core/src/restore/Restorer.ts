@@ -316,13 +316,10 @@ export class Restorer {
       for (let i = 0; i < entry.chunks.length; i++) {
         const data = await ahead.shift()!;
         if (i + depth < entry.chunks.length) fetch(i + depth);
-        if (!this.#sparse) await handle.write(data, 0, data.length, written);
-        else {
-          // Zero blocks are not written: the file is fresh, so what is skipped reads back as zeros (a hole).
-          const runs = dataRuns(data, written);
-          if (runs.length !== 1 || runs[0]!.to - runs[0]!.from !== data.length) holes = true;
-          for (const { from, to } of runs) await handle.write(data, from, to - from, written + from);
-        }
+        // Zero blocks are not written: the file is fresh, so what is skipped reads back as zeros (a hole).
+        const { runs, skipped } = dataRuns(data, written, this.#sparse);
+        holes ||= skipped;
+        for (const { from, to } of runs) await handle.write(data, from, to - from, written + from);
         written += data.length;
       }
       if (written !== entry.size) {

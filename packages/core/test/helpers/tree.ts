@@ -2,7 +2,17 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { Engine, LocalDirectoryStorage, Restorer, loadTree, openRepository, silentSink, type Parameters, type StorageBackend } from "@rtbackup/core";
+import {
+  Engine,
+  LocalDirectoryStorage,
+  Restorer,
+  loadTree,
+  openRepository,
+  silentSink,
+  type Parameters,
+  type RestorerOptions,
+  type StorageBackend,
+} from "@rtbackup/core";
 
 /** A temp workspace: src tree, store, state dir, restore dir. Removed by cleanup(). */
 export interface Workspace {
@@ -58,12 +68,12 @@ export async function backupOnce(ws: Workspace, extra: Partial<Parameters> = {},
   }
 }
 
-/** Restores everything (or the given paths) from the store into `out`. */
-export async function restoreAll(ws: Workspace, options: { at?: number; paths?: string[]; out?: string } = {}) {
+/** Restores everything (or the given paths) from the store into `out`, with `restorer` options if given. */
+export async function restoreAll(ws: Workspace, options: { at?: number; paths?: string[]; out?: string; restorer?: RestorerOptions } = {}) {
   const repo = await openRepository(new LocalDirectoryStorage({ path: ws.store }));
   const tree = await loadTree(repo, options.at === undefined ? {} : { at: options.at });
   const events: unknown[] = [];
-  const restorer = new Restorer(tree.chunks, { onEvent: (e) => events.push(e) });
+  const restorer = new Restorer(tree.chunks, { ...options.restorer, onEvent: (e) => events.push(e) });
   const sel = Restorer.select(tree.entries, options.paths ?? ["/"], true);
   const result = await restorer.restore(sel.entries, options.out ?? ws.out);
   return { result, events, tree };
