@@ -105,6 +105,7 @@ function declareRestoreCommands(prog: CommandLine, run: Run): void {
     .option("--json", "One JSON object per restored file, streamed")
     .option("--no-progress", "No progress line on a terminal")
     .option("--no-sparse", "Write zero blocks out instead of leaving holes")
+    .option("--no-xattrs", "Do not set extended attributes (ACLs, file capabilities, user.* ...)")
     .option("--numeric-owner", "As root: restore the recorded uid/gid, not this machine's ids for the recorded names")
     .example("restore /home/alice/Documents -r --to /tmp/restore")
     .action((first: string, opts: Record<string, unknown>) =>

@@ -81,6 +81,11 @@ export interface FileEntry {
    */
   readonly user?: string;
   readonly group?: string;
+  /**
+   * Extended attributes (`user.*`, `trusted.*`, `security.*`, POSIX ACLs): name → value in base64, names in ascending
+   * order (docs/format.md). Absent when the entry has none.
+   */
+  readonly xattrs?: import("./xattrs/xattrs.js").Xattrs;
 }
 
 /** Argument of the `intake` hook: one path of an event, asked "back this up?". */
@@ -113,6 +118,8 @@ export type BackupAction =
       readonly snapshot?: Snapshot;
       /** Metadata to record when `source` is a staging copy (taken from the snapshot before copying). */
       readonly stats?: import("node:fs").Stats;
+      /** With `stats`: the extended attributes the snapshot's file had (a staging copy has none of its own). */
+      readonly xattrs?: import("./xattrs/xattrs.js").ReadXattrs;
     }
   | { readonly type: "move"; readonly from: string; readonly to: string }
   | { readonly type: "delete"; readonly path: string };

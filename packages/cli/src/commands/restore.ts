@@ -16,6 +16,7 @@ export interface RestoreOptions extends CommonOptions {
   to?: string;
   progress?: boolean;
   sparse?: boolean;
+  xattrs?: boolean;
   numericOwner?: boolean;
 }
 
@@ -113,6 +114,12 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
     const totalBytes = [...fileSizes.values()].reduce((n, size) => n + size, 0);
     const done = { entries: 0, bytes: 0 };
     const report = (e: RestoreEvent) => {
+      if (e.event === "incomplete") {
+        // Follows the entry's `restored` event: not another entry done.
+        if (options.json) process.stdout.write(`${JSON.stringify({ ...e, ...exactNameFields(e.path) })}\n`);
+        else process.stderr.write(`rtb restore: INCOMPLETE ${terminalText(e.path)}: ${terminalText(e.error)}\n`);
+        return;
+      }
       done.entries++;
       done.bytes += fileSizes.get(e.path) ?? 0;
       if (options.json) process.stdout.write(`${JSON.stringify({ ...e, ...exactNameFields(e.path) })}\n`);
@@ -129,7 +136,12 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
       }),
       { enabled: onTerminal && !options.json && !quiet && options.progress !== false, plain: false },
     );
-    const restorer = new Restorer(tree.chunks, { onEvent: report, sparse: options.sparse !== false, numericOwner: Boolean(options.numericOwner) });
+    const restorer = new Restorer(tree.chunks, {
+      onEvent: report,
+      sparse: options.sparse !== false,
+      xattrs: options.xattrs !== false,
+      numericOwner: Boolean(options.numericOwner),
+    });
     let result;
     try {
       result = await restorer.restore(selection.entries, resolve(options.to ?? "."));
@@ -139,7 +151,8 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
     if (options.json) process.stdout.write(`${JSON.stringify({ event: "summary", ...result, missing: selection.missing.length })}\n`);
     else
       process.stderr.write(
-        `restore done: ${result.restored} restored (${formatBytes(result.bytes)}), ${result.errors} failed, ${result.unsafe} unsafe, ${selection.missing.length} not found\n`,
+        `restore done: ${result.restored} restored (${formatBytes(result.bytes)}), ${result.errors} failed, ${result.unsafe} unsafe, ${selection.missing.length} not found` +
+          `${result.incomplete ? `; ${result.incomplete} restored without some of their metadata (INCOMPLETE above)` : ""}\n`,
       );
     return Math.max(result.errors || result.unsafe || selection.missing.length ? 1 : 0, outputStatus("restore"), damaged);
   } finally {

@@ -9,6 +9,7 @@ import type { FastCdc } from "../repository/v2/fastcdc.js";
 import type { EntryType, FileEntry } from "../types.js";
 import type { LocalIdentity } from "../state/StateCache.js";
 import type { SharedSnapshot } from "./SharedSnapshot.js";
+import { readEntryXattrs, readEntryXattrsSync, type ReadXattrs } from "../xattrs/xattrs.js";
 
 /** A file whose content changed while it was being read (live reads only); the caller retries later. */
 export class FileChangedError extends BackupError {
@@ -203,7 +204,7 @@ export async function readChunks(
   chunking: Chunking,
   sink: ChunkSink,
   inFlight = 3,
-): Promise<{ chunks: string[]; stats: Stats }> {
+): Promise<{ chunks: string[]; stats: Stats; xattrs: ReadXattrs }> {
   const handle = await open(fsPath(readPath), "r");
   try {
     const before = await handle.stat();
@@ -235,11 +236,12 @@ export async function readChunks(
       offset += data.length;
     }
     await settleAll();
+    const xattrs = await readEntryXattrs(handle.fd);
     const after = await handle.stat();
     if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || offset !== after.size) {
       throw new FileChangedError(livePath);
     }
-    return { chunks, stats: after };
+    return { chunks, stats: after, xattrs };
   } finally {
     await handle.close();
   }
@@ -261,7 +263,7 @@ export async function readSmallFileSync(
   livePath: string,
   chunking: Chunking,
   sink: ChunkSink,
-): Promise<{ chunks: string[]; stats: Stats } | undefined> {
+): Promise<{ chunks: string[]; stats: Stats; xattrs: ReadXattrs } | undefined> {
   let fd: number;
   try {
     fd = openSync(fsPath(readPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -271,6 +273,7 @@ export async function readSmallFileSync(
   }
   let data: Buffer;
   let before: Stats;
+  let xattrs: ReadXattrs;
   try {
     before = fstatSync(fd);
     if (!before.isFile() || before.size > SMALL_FILE_BYTES) return undefined;
@@ -281,6 +284,7 @@ export async function readSmallFileSync(
       if (n === 0) break;
       filled += n;
     }
+    xattrs = readEntryXattrsSync(fd);
     const after = fstatSync(fd);
     if (filled !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs) throw new FileChangedError(livePath);
   } finally {
@@ -296,7 +300,7 @@ export async function readSmallFileSync(
     chunks.push(id);
     at += length;
   }
-  return { chunks, stats: before };
+  return { chunks, stats: before, xattrs };
 }
 
 function fixedLengths(size: number, chunkSize: number): number[] {

@@ -261,7 +261,7 @@ export class Pipeline implements IntakeOutput, ScanOutput {
 
   #enqueueUpload(path: string, shared: SharedSnapshot | undefined, staged: StagedFile | undefined): void {
     const action: BackupAction = staged
-      ? { type: "upload", path, source: staged.path, stats: staged.stats }
+      ? { type: "upload", path, source: staged.path, stats: staged.stats, xattrs: staged.xattrs }
       : { type: "upload", path, source: shared!.snapshot.pathOf(path), snapshot: shared!.snapshot };
     this.holds.hold(action, shared, staged);
     this.enqueue(action);

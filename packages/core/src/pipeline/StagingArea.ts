@@ -2,13 +2,16 @@ import { copyFile, lstat, mkdir, rm } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { fsPath } from "../fsNames.js";
+import { encodeName, fsPath } from "../fsNames.js";
+import { readEntryXattrs, type ReadXattrs } from "../xattrs/xattrs.js";
 
 /** A staging copy of a file taken out of a snapshot. */
 export interface StagedFile {
   path: string;
   /** The snapshot file's metadata, recorded instead of the copy's. */
   stats: Stats;
+  /** The snapshot file's extended attributes (the copy has none). */
+  xattrs: ReadXattrs;
 }
 
 /**
@@ -42,7 +45,7 @@ export class StagingArea {
       throw err;
     }
     this.staged++;
-    return { path, stats };
+    return { path, stats, xattrs: await readEntryXattrs(encodeName(source)) };
   }
 
   /** Removes a staging copy once its upload is done (or failed). */

@@ -8,6 +8,8 @@ import { sameEntry, settledIdentity } from "./identity.js";
 import type { BackupAction, FileEntry } from "../types.js";
 import type { IndexCommitter } from "./LaneCommitter.js";
 import type { StageContext } from "./StageContext.js";
+import { encodeName } from "../fsNames.js";
+import { readEntryXattrs, readEntryXattrsSync, type ReadXattrs } from "../xattrs/xattrs.js";
 import { SMALL_FILE_BYTES, entryOf, identityOf, readChunks, readLinkTarget, readSmallFileSync, statPath, statPathSync, type Chunking } from "./FileReader.js";
 
 /** An upload in progress, for stats. */
@@ -76,7 +78,7 @@ export class Uploader {
       case "upload": {
         // The stats read below show the file as of the snapshot's moment (a live read: a moment after now).
         const readAt = action.source === action.path ? Date.now() : Math.min(Date.now(), action.snapshot?.createdAt ?? Infinity);
-        return this.#upload(action.path, action.source, action.stats, readAt);
+        return this.#upload(action.path, action.source, action.stats, action.xattrs, readAt);
       }
       case "delete":
         this.stats.deletes++;
@@ -89,10 +91,17 @@ export class Uploader {
     }
   };
 
-  #record(unnamed: FileEntry, stats: import("node:fs").Stats, readAt: number, cached: CachedEntry | undefined): void {
+  #record(unnamed: FileEntry, stats: import("node:fs").Stats, readAt: number, cached: CachedEntry | undefined, attrs: ReadXattrs): void {
     const user = this.#owners.userOf(unnamed.uid);
     const group = this.#owners.groupOf(unnamed.gid);
-    const entry = { ...unnamed, ...(user !== undefined ? { user } : {}), ...(group !== undefined ? { group } : {}) };
+    const { xattrs, skipped } = attrs;
+    if (skipped.length) this.#warnOnce(unnamed.path, `${unnamed.path}: extended attributes not backed up: ${skipped.join("; ")}`);
+    const entry = {
+      ...unnamed,
+      ...(user !== undefined ? { user } : {}),
+      ...(group !== undefined ? { group } : {}),
+      ...(xattrs !== undefined ? { xattrs } : {}),
+    };
     const identity = settledIdentity(identityOf(stats), readAt);
     if (cached && sameEntry(cached, entry)) {
       this.stats.unchanged++;
@@ -128,7 +137,7 @@ export class Uploader {
     return true;
   }
 
-  async #upload(path: string, source: string, metadata: import("node:fs").Stats | undefined, readAt: number): Promise<void> {
+  async #upload(path: string, source: string, metadata: import("node:fs").Stats | undefined, xattrs: ReadXattrs | undefined, readAt: number): Promise<void> {
     const cached = this.#o.cache.get(path);
     // Synchronous calls (microseconds on a local disk) only on the live path or a staging copy: a snapshot view may be
     // a FUSE mount, whose calls go through the thread pool so that a stuck one never stops the event loop.
@@ -151,16 +160,14 @@ export class Uploader {
       this.skipSpecial(path, stats);
       return;
     }
-    if (type === "dir") {
-      this.#record(entryOf(path, "dir", stats, []), stats, readAt, cached);
+    if (type === "dir" || type === "symlink") {
+      // A directory's or symlink's own attributes, by path (the last component not followed).
+      const attrs = local ? readEntryXattrsSync(encodeName(source)) : await readEntryXattrs(encodeName(source));
+      const target = type === "symlink" ? await readLinkTarget(source) : undefined;
+      this.#record(entryOf(path, type, stats, [], target), stats, readAt, cached, attrs);
       return;
     }
-    if (type === "symlink") {
-      const target = await readLinkTarget(source);
-      this.#record(entryOf(path, "symlink", stats, [], target), stats, readAt, cached);
-      return;
-    }
-    await this.#uploadFile(path, source, { stats, metadata, cached, local, readAt });
+    await this.#uploadFile(path, source, { stats, metadata, xattrs, cached, local, readAt });
   }
 
   /** A FIFO, socket or device: counted by kind, and a warning the first time this process meets its path. */
@@ -168,16 +175,28 @@ export class Uploader {
     const kind = specialKind(stats);
     this.stats.skipped++;
     this.skippedByKind[kind]++;
+    this.#warnOnce(path, `${path} is a ${specialKindName(kind)}: not backed up (FIFOs, sockets and device files are not backed up by this version)`);
+  }
+
+  /** A warning the first time this process meets `path` (bounded: past 10,000 paths, counted only). */
+  #warnOnce(path: string, message: string): void {
     if (this.#warned.has(path) || this.#warned.size >= 10_000) return;
     this.#warned.add(path);
-    this.#log.warn(`${path} is a ${specialKindName(kind)}: not backed up (FIFOs, sockets and device files are not backed up by this version)`);
+    this.#log.warn(message);
   }
 
   /** Reads a regular file's content, stores the chunks not stored yet, and records it. */
   async #uploadFile(
     path: string,
     source: string,
-    o: { stats: import("node:fs").Stats; metadata: import("node:fs").Stats | undefined; cached: CachedEntry | undefined; local: boolean; readAt: number },
+    o: {
+      stats: import("node:fs").Stats;
+      metadata: import("node:fs").Stats | undefined;
+      xattrs: ReadXattrs | undefined;
+      cached: CachedEntry | undefined;
+      local: boolean;
+      readAt: number;
+    },
   ): Promise<void> {
     const { stats, metadata, cached, local, readAt } = o;
     const hooks = this.#o.context.hooks;
@@ -198,13 +217,13 @@ export class Uploader {
       // A small local file (most of a tree) is read at once with synchronous calls; a larger one, one in a snapshot
       // view, or one that is no longer a small regular file when opened, in chunks through the thread pool.
       const small = local && stats.size <= SMALL_FILE_BYTES ? await readSmallFileSync(source, path, this.#content.chunking, sink) : undefined;
-      const { chunks, stats: after } = small ?? (await readChunks(source, path, this.#content.chunking, sink));
+      const { chunks, stats: after, xattrs } = small ?? (await readChunks(source, path, this.#content.chunking, sink));
       this.stats.files++;
       this.stats.bytes += after.size;
       this.stats.bytesUploaded += bytesUploaded;
       this.stats.chunksUploaded += chunksUploaded;
       const meta = metadata ?? after;
-      this.#record(entryOf(path, "file", meta, chunks), meta, readAt, cached);
+      this.#record(entryOf(path, "file", meta, chunks), meta, readAt, cached, o.xattrs ?? xattrs);
       if (hooks.uploaded.isUsed()) {
         observe(hooks.uploaded, { path, size: after.size, bytesUploaded, chunksUploaded, chunksTotal: chunks.length }, this.#log);
       }

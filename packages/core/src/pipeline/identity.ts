@@ -3,8 +3,9 @@
 import type { Stats } from "node:fs";
 import type { CachedEntry, LocalIdentity } from "../state/StateCache.js";
 import type { FileEntry } from "../types.js";
+import { sameXattrs } from "../xattrs/xattrs.js";
 
-/** Same content and metadata (what the index records; owner names and, for a file with one name, its inode aside). */
+/** Same content and metadata (what the index records, attributes included; owner names and, for a file with one name, its inode aside). */
 export function sameEntry(a: FileEntry, b: FileEntry): boolean {
   return (
     a.type === b.type &&
@@ -15,6 +16,7 @@ export function sameEntry(a: FileEntry, b: FileEntry): boolean {
     a.gid === b.gid &&
     a.target === b.target &&
     a.links === b.links &&
+    sameXattrs(a.xattrs, b.xattrs) &&
     // The inode matters once the file has other names (it groups them); a file with one name that was replaced by
     // an identical copy is the same entry.
     (a.links === undefined || a.inode === b.inode) &&

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { BackupError, StorageError } from "../errors.js";
 import type { FileEntry, IndexRecord } from "../types.js";
+import { xattrsProblem } from "../xattrs/xattrs.js";
 
 /** Repository format version written by this code. Readers refuse versions they do not know. */
 export const FORMAT_VERSION = 1;
@@ -223,6 +224,10 @@ export function asRecord(value: unknown, where: string, chunkSize?: number): Ind
         int("links", MAX_OWNER_ID, "a link count");
         if ((r.links as number) < 2) bad(`${what}: links ${JSON.stringify(r.links)} is not a count of two or more names`);
       }
+    }
+    if (r.xattrs !== undefined) {
+      const problem = xattrsProblem(r.xattrs);
+      if (problem) bad(`${what}: ${problem}`);
     }
     if (r.type === "file" && chunkSize !== undefined) {
       const expected = Math.ceil((r.size as number) / chunkSize);

@@ -24,6 +24,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { BackupError } from "../errors.js";
 import { dataRuns } from "./holes.js";
 import { fsPath } from "../fsNames.js";
+import { applyXattrs, type Xattrs } from "../xattrs/xattrs.js";
 
 /** Linux `O_PATH` (not in `fs.constants`): an fd that pins a directory without needing read permission on it. */
 const O_PATH = 0o10000000;
@@ -38,6 +39,16 @@ export interface Meta {
   mode: number;
   /** Modification (and access) time, seconds since the epoch. */
   time: number;
+  /** Extended attributes to set (after owner and mode: a chown clears `security.capability`), if any. */
+  xattrs?: Xattrs | undefined;
+  /** Where what could not be applied is noted (an attribute a non-root restore may not set), if anywhere. */
+  problems?: string[];
+}
+
+/** Sets `meta`'s attributes on an fd or a followed path, noting each one that fails in `meta.problems`. */
+function setXattrs(target: number | Buffer, meta: Omit<Meta, "mode">): void {
+  const failed = applyXattrs(target, meta.xattrs);
+  if (failed.length) meta.problems?.push(...failed);
 }
 
 /**
@@ -181,6 +192,7 @@ export class OpenDir {
       if (skipped) ftruncateSync(fd, data.length);
       if (meta.owner) fchownSync(fd, meta.owner.uid, meta.owner.gid);
       fchmodSync(fd, meta.mode);
+      setXattrs(fd, meta);
       futimesSync(fd, meta.time, meta.time);
       ino = fstatSync(fd).ino;
     } catch (err) {
@@ -229,6 +241,7 @@ export class OpenDir {
         throw new BackupError("RESTORE_UNSAFE_PATH", `${label}: the new symlink was replaced by something else while restoring; not touching it`);
       const pinned = `/proc/self/fd/${fd}`;
       if (meta.owner) chownSync(pinned, meta.owner.uid, meta.owner.gid);
+      setXattrs(Buffer.from(pinned), meta);
       utimesSync(pinned, meta.time, meta.time);
       return st.ino;
     } finally {
@@ -276,23 +289,32 @@ export class OpenDir {
     }
   }
 
-  /** Applies owner, mode and times to this directory itself (owner first: chown clears setuid/setgid bits). */
+  /**
+   * Applies owner, mode, attributes and times to this directory itself (owner first: chown clears setuid/setgid
+   * bits; a default ACL set here, last, never touches what the restore created inside).
+   */
   applyMeta(meta: Meta): void {
     if (this.#pathOnly) {
       if (meta.owner) chownSync(this.#self(), meta.owner.uid, meta.owner.gid);
       chmodSync(this.#self(), meta.mode);
+      setXattrs(Buffer.from(this.#self()), meta);
       utimesSync(this.#self(), meta.time, meta.time);
       return;
     }
     if (meta.owner) fchownSync(this.#fd, meta.owner.uid, meta.owner.gid);
     fchmodSync(this.#fd, meta.mode);
+    setXattrs(this.#fd, meta);
     futimesSync(this.#fd, meta.time, meta.time);
   }
 
-  /** Applies owner, mode and times through an open file: fchown, then fchmod (chown clears setuid bits), then futimes. */
+  /**
+   * Applies owner, mode, attributes and times through an open file: fchown, then fchmod (chown clears setuid bits),
+   * then the attributes (a chown clears `security.capability`, writes and truncates too), then futimes.
+   */
   static async applyFileMeta(handle: FileHandle, meta: Meta): Promise<void> {
     if (meta.owner) await handle.chown(meta.owner.uid, meta.owner.gid);
     await handle.chmod(meta.mode);
+    setXattrs(handle.fd, meta);
     await handle.utimes(meta.time, meta.time);
   }
 

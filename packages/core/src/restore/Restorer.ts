@@ -1,10 +1,9 @@
 import { mkdir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { BackupError, messageOf } from "../errors.js";
 import { encodeName, fsPath } from "../fsNames.js";
-import { isUnder } from "../mounts/mountPaths.js";
 import type { ChunkSource } from "./loadTree.js";
 import type { FileEntry } from "../types.js";
 import { DirCache } from "./DirCache.js";
@@ -13,13 +12,18 @@ import { linkGroups } from "./hardLinks.js";
 import { dataRuns } from "./holes.js";
 import { OpenDir, type Meta } from "./OpenDir.js";
 import { safeRelative, targetPathOf } from "./safePath.js";
+import { selectEntries, type Selection } from "./select.js";
+
+export type { Selection } from "./select.js";
 import { backoffDelay, delay } from "../pipeline/retry.js";
 
 /** What a restore reports as it goes (streamed as JSON lines by the CLI). */
 export type RestoreEvent =
   | { event: "restored"; path: string; target: string; type: FileEntry["type"]; size: number }
   | { event: "error"; path: string; error: string }
-  | { event: "unsafe"; path: string; error: string };
+  | { event: "unsafe"; path: string; error: string }
+  /** Restored, but some of its metadata could not be applied (after its `restored` event): `error` says what. */
+  | { event: "incomplete"; path: string; target: string; error: string };
 
 /** Totals of a restore. */
 export interface RestoreResult {
@@ -27,6 +31,8 @@ export interface RestoreResult {
   bytes: number;
   errors: number;
   unsafe: number;
+  /** Entries restored with some metadata not applied (extended attributes a non-root restore may not set). */
+  incomplete: number;
 }
 
 /** Attempts per chunk before a restore gives up on a file. */
@@ -53,20 +59,15 @@ export interface RestorerOptions {
    * under another id (`tar --numeric-owner`). Default false: a recorded name wins over its id.
    */
   numericOwner?: boolean;
+  /**
+   * Set recorded extended attributes (ACLs, file capabilities, `user.*`, ...). Default true. Each one that cannot be
+   * set (not root: `trusted.*`, `security.capability`; a filesystem without them) is reported in an `incomplete`
+   * event and the entry is still restored.
+   */
+  xattrs?: boolean;
   /** Where names are looked up (default: this machine's /etc/passwd and /etc/group). */
   owners?: OwnerNames;
   onEvent?: (event: RestoreEvent) => void;
-}
-
-/** Entries selected by `select`, and the requested paths that matched nothing. */
-export interface Selection {
-  entries: FileEntry[];
-  missing: string[];
-}
-
-function normalize(path: string): string {
-  const p = resolve("/", path);
-  return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
 }
 
 /** One entry placed under the target: its path segments below the target, and its display path there. */
@@ -74,6 +75,8 @@ interface Placed {
   entry: FileEntry;
   segments: string[];
   dest: string;
+  /** What could not be applied to it (reported once it is restored). */
+  problems: string[];
 }
 
 /**
@@ -93,6 +96,7 @@ export class Restorer {
   readonly #onEvent: (event: RestoreEvent) => void;
   readonly #maxOpenDirs: number | undefined;
   readonly #sparse: boolean;
+  readonly #xattrs: boolean;
   /** Names to map to this machine's ids, unless `numericOwner`. */
   readonly #owners: OwnerNames | undefined;
 
@@ -103,6 +107,7 @@ export class Restorer {
     this.#onEvent = options.onEvent ?? (() => undefined);
     this.#maxOpenDirs = options.maxOpenDirs;
     this.#sparse = options.sparse ?? true;
+    this.#xattrs = options.xattrs ?? true;
     this.#owners = options.numericOwner ? undefined : (options.owners ?? new OwnerNames());
   }
 
@@ -111,38 +116,7 @@ export class Restorer {
    * directly in it, or its whole subtree with `recursive` (directories included, to restore their metadata).
    */
   static select(tree: Map<string, FileEntry>, paths: readonly string[], recursive: boolean): Selection {
-    const chosen = new Map<string, FileEntry>();
-    const missing: string[] = [];
-    const all = [...tree.values()];
-    for (const raw of paths) {
-      const path = normalize(raw);
-      if (path === "/" && recursive) {
-        // Everything, including entries whose paths are malformed, so that restore reports them.
-        for (const e of all) chosen.set(e.path, e);
-        if (all.length === 0) missing.push(raw);
-        continue;
-      }
-      const exact = tree.get(path);
-      let found = false;
-      if (exact && exact.type !== "dir") {
-        chosen.set(path, exact);
-        continue;
-      }
-      if (exact) {
-        chosen.set(path, exact);
-        found = true;
-      }
-      for (const e of all) {
-        if (e.path === path || !isUnder(e.path, path)) continue;
-        const direct = dirname(e.path) === path;
-        if (recursive || (direct && e.type !== "dir")) {
-          chosen.set(e.path, e);
-          found = true;
-        }
-      }
-      if (!found) missing.push(raw);
-    }
-    return { entries: [...chosen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), missing };
+    return selectEntries(tree, paths, recursive);
   }
 
   /**
@@ -164,7 +138,7 @@ export class Restorer {
   }
 
   async #restoreInto(cache: DirCache, entries: readonly FileEntry[], root: string): Promise<RestoreResult> {
-    const result: RestoreResult = { restored: 0, bytes: 0, errors: 0, unsafe: 0 };
+    const result: RestoreResult = { restored: 0, bytes: 0, errors: 0, unsafe: 0, incomplete: 0 };
     const placed: Placed[] = [];
     for (const entry of entries) {
       const dest = targetPathOf(root, entry.path);
@@ -174,7 +148,7 @@ export class Restorer {
         this.#onEvent({ event: "unsafe", path: entry.path, error: "path would escape the restore target; skipped" });
         continue;
       }
-      placed.push({ entry, segments: rel.split("/"), dest });
+      placed.push({ entry, segments: rel.split("/"), dest, problems: [] });
     }
     const dirs = placed.filter((p) => p.entry.type === "dir");
     const files = placed.filter((p) => p.entry.type === "file");
@@ -185,6 +159,10 @@ export class Restorer {
         result.restored++;
         if (item.entry.type === "file") result.bytes += item.entry.size;
         this.#onEvent({ event: "restored", path: item.entry.path, target: item.dest, type: item.entry.type, size: item.entry.size });
+        if (item.problems.length) {
+          result.incomplete++;
+          this.#onEvent({ event: "incomplete", path: item.entry.path, target: item.dest, error: `not set: ${item.problems.join("; ")}` });
+        }
       } catch (err) {
         const unsafe = err instanceof BackupError && err.code === "RESTORE_UNSAFE_PATH";
         if (unsafe) result.unsafe++;
@@ -206,7 +184,7 @@ export class Restorer {
     // Directory metadata last, deepest first, so writing into them does not disturb their mtime; parents stay 0700
     // (searchable by us) until their own turn.
     const deepestFirst = [...dirs].sort((a, b) => b.segments.length - a.segments.length || (a.dest < b.dest ? 1 : a.dest > b.dest ? -1 : 0));
-    for (const item of deepestFirst) await run(item, () => this.#inDir(cache, item.segments, async (dir) => dir.applyMeta(this.#meta(item.entry))));
+    for (const item of deepestFirst) await run(item, () => this.#inDir(cache, item.segments, async (dir) => dir.applyMeta(this.#meta(item))));
     return result;
   }
 
@@ -244,8 +222,9 @@ export class Restorer {
     }
   }
 
-  #meta(entry: FileEntry): Meta {
-    return { owner: this.#owner ? this.ownerOf(entry) : undefined, mode: entry.mode & 0o7777, time: entry.mtimeMs / 1000 };
+  #meta({ entry, problems }: Placed): Meta {
+    const owner = this.#owner ? this.ownerOf(entry) : undefined;
+    return { owner, mode: entry.mode & 0o7777, time: entry.mtimeMs / 1000, xattrs: this.#xattrs ? entry.xattrs : undefined, problems };
   }
 
   /** The ids a restore as root gives an entry: this machine's ids for its recorded names, else the recorded ids. */
@@ -297,7 +276,7 @@ export class Restorer {
       // One chunk at most: fetched first, then the file is made in one synchronous step (OpenDir.placeFileSync).
       const data = entry.chunks.length === 0 ? Buffer.alloc(0) : await this.#chunk(entry.chunks[0]!);
       if (data.length !== entry.size) throw sizeMismatch(entry, data.length);
-      return dir.placeFileSync(temp, name, data, this.#meta(entry), item.dest, this.#sparse);
+      return dir.placeFileSync(temp, name, data, this.#meta(item), item.dest, this.#sparse);
     }
     const handle = await dir.createFile(temp);
     try {
@@ -327,7 +306,7 @@ export class Restorer {
       }
       // A file that ends in a hole is extended to its size without writing it.
       if (holes) await handle.truncate(written);
-      await OpenDir.applyFileMeta(handle, this.#meta(entry));
+      await OpenDir.applyFileMeta(handle, this.#meta(item));
     } catch (err) {
       await handle.close();
       dir.remove(temp);
@@ -364,9 +343,9 @@ export class Restorer {
 
   /** Creates a symlink under a temporary name in its (open) directory, sets its owner and times, renames it. */
   #restoreLink(dir: OpenDir, item: Placed): void {
-    const { owner, time } = this.#meta(item.entry);
+    const { mode: _mode, ...meta } = this.#meta(item);
     const temp = Buffer.from(`.rtb-restore-link-${randomBytes(6).toString("hex")}`);
-    dir.placeLink(item.entry.target ?? "", temp, encodeName(item.segments.at(-1)!), { owner, time }, item.dest);
+    dir.placeLink(item.entry.target ?? "", temp, encodeName(item.segments.at(-1)!), meta, item.dest);
   }
 }
 

@@ -30,6 +30,8 @@ interface StoredEntry {
   /** A file's recorded inode number and, with more than one name, its link count ({@link FileEntry.inode}). */
   in?: number;
   ln?: number;
+  /** Extended attributes ({@link FileEntry.xattrs}): UTF-8 names, base64 values. */
+  x?: Record<string, string>;
   /** The path, only for long paths whose key is a hash. */
   p?: string;
   /** The path as its bytes, for a path that is not UTF-8 (its key is a hash, as LMDB keys are UTF-8 strings). */
@@ -51,6 +53,7 @@ function encode(e: CachedEntry): StoredEntry {
   if (e.chunks.length) v.k = [...e.chunks];
   if (e.inode !== undefined) v.in = e.inode;
   if (e.links !== undefined) v.ln = e.links;
+  if (e.xattrs !== undefined) v.x = { ...e.xattrs };
   if (e.target !== undefined) {
     if (hasEscapedBytes(e.target)) v.tb = encodeName(e.target);
     else v.tg = e.target;
@@ -77,6 +80,7 @@ function decode(key: string, v: StoredEntry): CachedEntry {
     ...(v.tb ? { target: decodeName(v.tb) } : v.tg !== undefined ? { target: v.tg } : {}),
     ...(v.in !== undefined ? { inode: v.in } : {}),
     ...(v.ln !== undefined ? { links: v.ln } : {}),
+    ...(v.x !== undefined ? { xattrs: v.x } : {}),
   };
   return entry;
 }

@@ -1,0 +1,88 @@
+// The Linux file calls Node.js has no binding for, from a small native addon (native/): extended attributes on an fd
+// or a path, SEEK_DATA/SEEK_HOLE, and mknodat. Errors are shaped like Node's own fs errors (`code`, `errno`,
+// `syscall`), so `err.code === "EPERM"` tests work the same.
+import { createRequire } from "node:module";
+
+/** One extended attribute: its name and value, as bytes. */
+export interface Xattr {
+  readonly name: Buffer;
+  readonly value: Buffer;
+}
+
+/** Where attributes are read or set: an open fd, or a path (bytes). */
+export type XattrTarget = number | Buffer;
+
+type Pairs = [Buffer, Buffer][];
+
+interface Addon {
+  readXattrsSync(target: XattrTarget): Pairs;
+  readXattrs(target: XattrTarget, callback: (err: Error | null, pairs: Pairs) => void): void;
+  setXattr(target: XattrTarget, name: Buffer, value: Buffer): void;
+  seek(fd: number, offset: number, hole: boolean): number;
+  mknodAt(dirfd: number, name: Buffer, mode: number, major: number, minor: number): void;
+  majorMinor(rdev: number): [number, number];
+}
+
+function load(): Addon {
+  try {
+    return createRequire(import.meta.url)("../build/Release/linux_fs.node") as Addon;
+  } catch (err) {
+    throw new Error(
+      `@rtbackup/linux-fs: its native addon is not built (${(err as Error).message.split("\n")[0]}); run "npm rebuild @rtbackup/linux-fs" (needs python3, make and g++)`,
+      { cause: err },
+    );
+  }
+}
+
+const addon = load();
+
+const toXattrs = (pairs: Pairs): Xattr[] => pairs.map(([name, value]) => ({ name, value }));
+
+/**
+ * Every extended attribute of `target`: an fd (`flistxattr`/`fgetxattr`), or a path whose last component is not
+ * followed (`llistxattr`/`lgetxattr`: a symlink's own attributes). A filesystem without extended attributes reads as
+ * none; an attribute removed while they are read is left out. Only what the caller may read is listed (`trusted.*`
+ * needs CAP_SYS_ADMIN).
+ */
+export function readXattrsSync(target: XattrTarget): Xattr[] {
+  return toXattrs(addon.readXattrsSync(target));
+}
+
+/** {@link readXattrsSync} in the thread pool, for a filesystem that may be slow to answer (FUSE). */
+export function readXattrs(target: XattrTarget): Promise<Xattr[]> {
+  return new Promise((resolve, reject) => addon.readXattrs(target, (err, pairs) => (err ? reject(err) : resolve(toXattrs(pairs)))));
+}
+
+/**
+ * Sets one attribute (created or replaced): `fsetxattr` on an fd, `setxattr` on a path. The path form follows the
+ * last component, which is what `/proc/self/fd/<n>` of an `O_PATH` fd needs to reach the very inode it holds.
+ */
+export function setXattr(target: XattrTarget, name: Buffer, value: Buffer): void {
+  addon.setXattr(target, name, value);
+}
+
+/** `lseek(fd, offset, SEEK_DATA)`: where the next data at or after `offset` begins, or -1 when only a hole follows. */
+export function seekData(fd: number, offset: number): number {
+  return addon.seek(fd, offset, false);
+}
+
+/** `lseek(fd, offset, SEEK_HOLE)`: where the next hole at or after `offset` begins (the end of the file counts as one). */
+export function seekHole(fd: number, offset: number): number {
+  return addon.seek(fd, offset, true);
+}
+
+/** Type bits of `mknodAt`'s mode. */
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+
+/** `mknodat(dirfd, name, mode, makedev(major, minor))`: a FIFO (`S_IFIFO`) or a device node (`S_IFCHR`, `S_IFBLK`). */
+export function mknodAt(dirfd: number, name: Buffer, mode: number, major = 0, minor = 0): void {
+  addon.mknodAt(dirfd, name, mode, major, minor);
+}
+
+/** The major and minor numbers of a device number (`st_rdev`), as glibc's `major()`/`minor()` split it. */
+export function majorMinor(rdev: number): { major: number; minor: number } {
+  const [major, minor] = addon.majorMinor(rdev);
+  return { major, minor };
+}
