@@ -113,6 +113,21 @@ test("fanotify daemon: cp -r, mv, rm -r, sed -i, tar -x and editor saves on a tm
     await shell(`ln tree/deeper/a/b/c/leaf.txt tree/leaf-hardlink`, root);
     const linked = await waitForRestore(wait);
     assert.match(linked["/tree/leaf-hardlink"] ?? "", / ×2$/, "restored as one inode with two names");
+
+    // Attribute-only changes (FAN_ATTRIB): an extended attribute, an ACL (on a file and a directory's default ACL), a
+    // chmod. Each is committed; the restore shows them (describeTree lists every attribute).
+    await shell(
+      `setfattr -n user.tag -v reviewed tree/conf
+       setfacl -m u:nobody:r tree/notes-moved.md
+       setfacl -d -m u:nobody:rx tree/docs
+       chmod 600 tree/docs/sub/readme.txt`,
+      root,
+    );
+    const attributed = await waitForRestore(wait);
+    assert.match(attributed["/tree/conf"] ?? "", /xattrs=user\.tag:7265766965776564$/);
+    assert.match(attributed["/tree/notes-moved.md"] ?? "", /xattrs=system\.posix_acl_access:/);
+    assert.match(attributed["/tree/docs"] ?? "", /xattrs=system\.posix_acl_default:/);
+    assert.match(attributed["/tree/docs/sub/readme.txt"] ?? "", /^file 600 /);
     assert.equal(
       Object.keys(restored).filter((k) => k.startsWith("/.rtb")),
       ["/.rtb"],

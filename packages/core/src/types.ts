@@ -50,8 +50,14 @@ export interface StabilityRequest {
 /** The answer of a stability check: the subset of paths some process holds open for writing. */
 export type WriterSet = ReadonlySet<string>;
 
-/** Kinds of index entries. */
-export type EntryType = "file" | "dir" | "symlink";
+/**
+ * Kinds of index entries. FIFOs and device nodes (`fifo`, `chardev`, `blockdev`) are written to format 2 repositories
+ * only (docs/format-v2.md); a UNIX socket is never recorded (it is made again by the server that binds it).
+ */
+export type EntryType = "file" | "dir" | "symlink" | SpecialType;
+
+/** Entry types of FIFOs and device nodes: metadata only, no content. */
+export type SpecialType = "fifo" | "chardev" | "blockdev";
 
 /** The recorded state of one path, as stored in the index and the local state cache. */
 export interface FileEntry {
@@ -86,6 +92,9 @@ export interface FileEntry {
    * order (docs/format.md). Absent when the entry has none.
    */
   readonly xattrs?: import("./xattrs/xattrs.js").Xattrs;
+  /** A device node's major and minor numbers (`chardev` and `blockdev` only). */
+  readonly major?: number;
+  readonly minor?: number;
 }
 
 /** Argument of the `intake` hook: one path of an event, asked "back this up?". */

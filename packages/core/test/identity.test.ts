@@ -22,6 +22,9 @@ const stats = (over: Record<string, number> = {}) => ({
   isFile: () => true,
   isDirectory: () => false,
   isSymbolicLink: () => false,
+  isFIFO: () => false,
+  isCharacterDevice: () => false,
+  isBlockDevice: () => false,
 });
 
 test("unchangedOnDisk: a new mode or owner is a change even when ctime did not move", () => {

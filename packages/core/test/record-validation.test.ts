@@ -23,7 +23,7 @@ const refused: [string, Record<string, unknown>, RegExp][] = [
   ["mode as a string", { mode: "420" }, /mode is not a number/],
   ["symlink without a target", { type: "symlink", chunks: [] }, /a symlink without a string target/],
   ["directory with content", { type: "dir" }, /a dir with content chunks/],
-  ["unknown type", { type: "fifo" }, /bad type/],
+  ["unknown type", { type: "socket" }, /bad type/],
 ];
 
 for (const [what, change, message] of refused) {

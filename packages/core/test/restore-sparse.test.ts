@@ -100,4 +100,31 @@ test("zeros that do not fill an aligned 4 KiB block are written, and data around
   }
 });
 
+/** Bytes this process has read with read(2) and the like so far (`rchar` of /proc/self/io: page cache included). */
+async function bytesRead(): Promise<number> {
+  return Number(/rchar: (\d+)/.exec(await readFile("/proc/self/io", "utf8"))![1]);
+}
+
+test("a backup does not read a sparse file's holes: a 512 MiB image with 1 MiB of data reads about 1 MiB, and its chunks are those of its bytes", async () => {
+  for (const format of [1, 2] as const) {
+    const ws = await workspace({ format });
+    try {
+      const image = join(ws.src, "vm.img");
+      await sparseFile(image, 512 * MiB, [
+        [64 * MiB, randomBytes(512 * 1024)],
+        [300 * MiB + 5, randomBytes(512 * 1024)],
+      ]);
+      const before = await bytesRead();
+      await backupOnce(ws);
+      const read = (await bytesRead()) - before;
+      assert.ok(read < 64 * MiB, `format ${format}: the backup read ${read} bytes`);
+      const out = join(ws.dir, "out");
+      assert.is((await restore(ws, out)).errors, 0);
+      assert.is(await sha(join(out, ws.src.slice(1), "vm.img")), await sha(image), `format ${format}: the same bytes back`);
+    } finally {
+      await ws.cleanup();
+    }
+  }
+});
+
 test.run();

@@ -118,7 +118,7 @@ test("salvage: a refused record is one damaged record, the rest of its batch is 
     const key = await r.rawBatch({ v: 1, kind: "batch", seq: 1, time: T + 1000, count: 4 }, [
       file("/d/before"),
       { ...file("/d/bad"), mode: 0o170777 },
-      { ...file("/d/what"), type: "fifo" },
+      { ...file("/d/what"), type: "door" },
       file("/d/after"),
     ]);
     const tree = await loadTree(r.repo, { salvage: true });

@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "errors.h"
 #include "xattrs.h"
@@ -145,6 +147,75 @@ Napi::Value Seek(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(at));
 }
 
+// Where a file's data lies: [start, end) runs found with SEEK_DATA/SEEK_HOLE below `size`, at most `max` of them.
+class ExtentsWorker : public Napi::AsyncWorker {
+ public:
+  ExtentsWorker(Napi::Function callback, int fd, off_t size, size_t max) : Napi::AsyncWorker(callback), fd_(fd), size_(size), max_(max) {}
+
+  void Execute() override {
+    for (off_t at = 0; at < size_;) {
+      off_t start = lseek(fd_, at, SEEK_DATA);
+      if (start < 0) {
+        if (errno != ENXIO) err_ = errno;
+        return;
+      }
+      if (start >= size_) return;
+      off_t end = lseek(fd_, start, SEEK_HOLE);
+      if (end < 0) {
+        err_ = errno;
+        return;
+      }
+      if (end > size_) end = size_;
+      if (runs_.size() >= max_) {
+        truncated_ = true;
+        return;
+      }
+      runs_.emplace_back(start, end);
+      at = end;
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_) {
+      Callback().Call({ErrnoError(env, err_, "lseek").Value(), env.Undefined()});
+      return;
+    }
+    if (truncated_) {
+      Callback().Call({env.Null(), env.Null()});
+      return;
+    }
+    Napi::Array out = Napi::Array::New(env, runs_.size() * 2);
+    for (size_t i = 0; i < runs_.size(); i++) {
+      out.Set(static_cast<uint32_t>(2 * i), Napi::Number::New(env, static_cast<double>(runs_[i].first)));
+      out.Set(static_cast<uint32_t>(2 * i + 1), Napi::Number::New(env, static_cast<double>(runs_[i].second)));
+    }
+    Callback().Call({env.Null(), out});
+  }
+
+ private:
+  int fd_;
+  off_t size_;
+  size_t max_;
+  std::vector<std::pair<off_t, off_t>> runs_;
+  bool truncated_ = false;
+  int err_ = 0;
+};
+
+// dataExtents(fd, size, max, callback(err, flat | null)): [start0, end0, start1, end1, ...]; null past `max` runs.
+Napi::Value DataExtents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsFunction()) {
+    Napi::TypeError::New(env, "dataExtents(fd, size, max, callback)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  off_t size = static_cast<off_t>(info[1].As<Napi::Number>().Int64Value());
+  size_t max = info[2].As<Napi::Number>().Uint32Value();
+  (new ExtentsWorker(info[3].As<Napi::Function>(), fd, size, max))->Queue();
+  return env.Undefined();
+}
+
 // mknodAt(dirfd, name, mode, major, minor): mknodat(2); `mode` includes the type bits (S_IFIFO, S_IFCHR, S_IFBLK).
 Napi::Value MknodAt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -176,6 +247,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readXattrs", Napi::Function::New(env, ReadXattrsAsync, "readXattrs"));
   exports.Set("setXattr", Napi::Function::New(env, SetXattr, "setXattr"));
   exports.Set("seek", Napi::Function::New(env, Seek, "seek"));
+  exports.Set("dataExtents", Napi::Function::New(env, DataExtents, "dataExtents"));
   exports.Set("mknodAt", Napi::Function::New(env, MknodAt, "mknodAt"));
   exports.Set("majorMinor", Napi::Function::New(env, MajorMinor, "majorMinor"));
   return exports;

@@ -19,6 +19,7 @@ interface Addon {
   readXattrs(target: XattrTarget, callback: (err: Error | null, pairs: Pairs) => void): void;
   setXattr(target: XattrTarget, name: Buffer, value: Buffer): void;
   seek(fd: number, offset: number, hole: boolean): number;
+  dataExtents(fd: number, size: number, max: number, callback: (err: Error | null, flat: number[] | null) => void): void;
   mknodAt(dirfd: number, name: Buffer, mode: number, major: number, minor: number): void;
   majorMinor(rdev: number): [number, number];
 }
@@ -69,6 +70,30 @@ export function seekData(fd: number, offset: number): number {
 /** `lseek(fd, offset, SEEK_HOLE)`: where the next hole at or after `offset` begins (the end of the file counts as one). */
 export function seekHole(fd: number, offset: number): number {
   return addon.seek(fd, offset, true);
+}
+
+/** A run of data in a file: bytes `start` (inclusive) to `end` (exclusive). */
+export interface Extent {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Where the data of an open file lies below `size`, found with SEEK_DATA/SEEK_HOLE in the thread pool: the runs in
+ * order, holes between them (none at all for a file that is one hole). `undefined` past `max` runs (the caller then
+ * reads the file whole). A filesystem that cannot tell says the whole file is data, which is what SEEK_DATA's
+ * fallback in the kernel answers.
+ */
+export function dataExtents(fd: number, size: number, max = 65536): Promise<Extent[] | undefined> {
+  return new Promise((resolve, reject) =>
+    addon.dataExtents(fd, size, max, (err, flat) => {
+      if (err) return reject(err);
+      if (!flat) return resolve(undefined);
+      const out: Extent[] = [];
+      for (let i = 0; i < flat.length; i += 2) out.push({ start: flat[i]!, end: flat[i + 1]! });
+      resolve(out);
+    }),
+  );
 }
 
 /** Type bits of `mknodAt`'s mode. */

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { closeSync, constants, mkdtempSync, openSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync, ftruncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { S_IFCHR, S_IFIFO, majorMinor, mknodAt, readXattrs, readXattrsSync, seekData, seekHole, setXattr } from "../src/index.js";
+import { S_IFCHR, S_IFIFO, dataExtents, majorMinor, mknodAt, readXattrs, readXattrsSync, seekData, seekHole, setXattr } from "../src/index.js";
 
 const O_PATH = 0o10000000;
 let dir = "";
@@ -81,7 +81,7 @@ test("errors carry code, errno and syscall; a missing path is ENOENT, a bad name
   assert.throws(() => setXattr(Buffer.from("a\0b"), Buffer.from("user.x"), Buffer.alloc(0)), /NUL/);
 });
 
-test("SEEK_DATA and SEEK_HOLE find the data of a sparse file", () => {
+test("SEEK_DATA and SEEK_HOLE find the data of a sparse file", async () => {
   const file = join(dir, "sparse");
   const fd = openSync(file, "w+");
   try {
@@ -92,6 +92,10 @@ test("SEEK_DATA and SEEK_HOLE find the data of a sparse file", () => {
     assert.is(seekHole(fd, data), 32 * 1024 * 1024 + 4096);
     assert.is(seekData(fd, data + 4096), -1);
     assert.is(seekHole(fd, 0), 0);
+    assert.equal(await dataExtents(fd, 64 * 1024 * 1024), [{ start: 32 * 1024 * 1024, end: 32 * 1024 * 1024 + 4096 }]);
+    writeSync(fd, Buffer.alloc(4096, 1), 0, 4096, 0);
+    assert.equal(await dataExtents(fd, 64 * 1024 * 1024, 1), undefined, "more runs than asked for");
+    assert.equal((await dataExtents(fd, 64 * 1024 * 1024))?.length, 2);
   } finally {
     closeSync(fd);
   }

@@ -120,7 +120,7 @@ function report(scan: ScanResult, totals: AgentStats["totals"], gaveUp: readonly
       .filter(([, n]) => n > 0)
       .map(([kind, n]) => `${n} ${specialKindName(kind)}${n > 1 ? "s" : ""}`);
     process.stderr.write(
-      `NOT BACKED UP: ${totals.skipped} special file${totals.skipped > 1 ? "s" : ""} (${kinds.join(", ")}); this version backs up files, directories and symlinks\n`,
+      `NOT BACKED UP: ${totals.skipped} special file${totals.skipped > 1 ? "s" : ""} (${kinds.join(", ")}); a socket is made again by the server that binds it, and a format 1 repository keeps no FIFOs or devices\n`,
     );
   }
   for (const g of gaveUp) process.stderr.write(`FAILED ${terminalText(g.path)}: ${g.error} (after ${g.attempts} attempts)\n`);

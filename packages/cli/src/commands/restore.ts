@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { Writable } from "node:stream";
-import { BackupError, Restorer, loadTree, type RestoreEvent } from "@rtbackup/core";
+import { BackupError, Restorer, loadTree, type FileEntry, type RestoreEvent } from "@rtbackup/core";
 import { loadCliConfig, openRepositoryReadOnly, parseAt, type CommonOptions } from "../context.js";
 import { listEntries, type ListedEntry } from "../listing.js";
 import { outputGuard } from "../outputGuard.js";
@@ -44,12 +44,20 @@ async function openTree(options: RestoreOptions, command: string) {
 /** Paths on the command line resolve against the current directory, as `rtb backup`'s roots do. */
 const absolute = (paths: readonly string[]) => paths.map((p) => resolve(p));
 
+/** `ls -l`'s first letter for each entry type. */
+const KIND_LETTERS: Record<FileEntry["type"], string> = { file: "-", dir: "d", symlink: "l", fifo: "p", chardev: "c", blockdev: "b" };
+
 function line(entry: ListedEntry): string {
   if ("implied" in entry) return `d ---- ${"-".padStart(12)} ${"-".padEnd(24)} ${terminalText(entry.path)}`;
   const mode = entry.mode.toString(8).padStart(4, "0");
   const when = new Date(entry.mtimeMs).toISOString();
-  const kind = entry.type === "dir" ? "d" : entry.type === "symlink" ? "l" : "-";
-  const link = entry.type === "symlink" ? ` -> ${terminalText(entry.target ?? "")}` : "";
+  const kind = KIND_LETTERS[entry.type];
+  const link =
+    entry.type === "symlink"
+      ? ` -> ${terminalText(entry.target ?? "")}`
+      : entry.type === "chardev" || entry.type === "blockdev"
+        ? ` (${entry.major ?? 0}:${entry.minor ?? 0})`
+        : "";
   return `${kind} ${mode} ${String(entry.size).padStart(12)} ${when} ${terminalText(entry.path)}${link}`;
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as delay } from "node:timers/promises";
+import { readXattrsSync } from "@rtbackup/linux-fs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RTB = resolve(here, "..", "..", "bin", "rtb.js");
@@ -143,6 +144,12 @@ export async function killDaemons(): Promise<void> {
  * (`/a/b`). Directories are listed with their modes. `skip` leaves out a relative path and everything below it.
  * Times are left out: the restore sets them from the index, which may lag a touch-only change.
  */
+/** ` xattrs=name:hex,…` for a path's extended attributes (names sorted), or "" when it has none. */
+function xattrText(path: string): string {
+  const attrs = readXattrsSync(Buffer.from(path)).map(({ name, value }) => `${name.toString()}:${value.toString("hex")}`);
+  return attrs.length ? ` xattrs=${attrs.sort().join(",")}` : "";
+}
+
 export async function describeTree(root: string, skip: (rel: string) => boolean = () => false): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   async function visit(dir: string, rel: string): Promise<void> {
@@ -152,15 +159,17 @@ export async function describeTree(root: string, skip: (rel: string) => boolean 
       const p = join(dir, name);
       const st = await lstat(p);
       const mode = (st.mode & 0o7777).toString(8);
+      // Extended attributes (ACLs included) of files and directories, when they have any.
+      const attrs = st.isFile() || st.isDirectory() ? xattrText(p) : "";
       if (st.isDirectory()) {
-        out[r] = `dir ${mode}`;
+        out[r] = `dir ${mode}${attrs}`;
         await visit(p, r);
       } else if (st.isSymbolicLink()) out[r] = `link ${await readlink(p)}`;
       else if (st.isFile())
         // A file with more names (hard links) says how many: a restore must give them one inode again.
         out[r] = `file ${mode} ${st.size} ${createHash("sha256")
           .update(await readFile(p))
-          .digest("hex")}${st.nlink > 1 ? ` ×${st.nlink}` : ""}`;
+          .digest("hex")}${st.nlink > 1 ? ` ×${st.nlink}` : ""}${attrs}`;
       else out[r] = `other ${st.mode.toString(8)}`;
     }
   }

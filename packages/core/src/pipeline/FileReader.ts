@@ -1,6 +1,7 @@
 import { BufferPool } from "../io/BufferPool.js";
+import { majorMinor } from "@rtbackup/linux-fs";
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
-import { lstat, open, readlink, type FileHandle } from "node:fs/promises";
+import { lstat, open, readlink } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { BackupError, isErrno } from "../errors.js";
 import { decodeName, encodeName, fsPath } from "../fsNames.js";
@@ -10,6 +11,7 @@ import type { EntryType, FileEntry } from "../types.js";
 import type { LocalIdentity } from "../state/StateCache.js";
 import type { SharedSnapshot } from "./SharedSnapshot.js";
 import { readEntryXattrs, readEntryXattrsSync, type ReadXattrs } from "../xattrs/xattrs.js";
+import { readerOf, type ReadAt } from "./sparseRead.js";
 
 /** A file whose content changed while it was being read (live reads only); the caller retries later. */
 export class FileChangedError extends BackupError {
@@ -63,8 +65,19 @@ export function statPathSync(path: string): StatInfo {
 }
 
 function typed(stats: Stats): StatInfo {
-  const type: StatInfo["type"] = stats.isFile() ? "file" : stats.isDirectory() ? "dir" : stats.isSymbolicLink() ? "symlink" : "other";
-  return { type, stats };
+  return { type: entryTypeOf(stats), stats };
+}
+
+/** The entry type of what `stats` describe; `other` for a UNIX socket. */
+export function entryTypeOf(
+  stats: Pick<Stats, "isFile" | "isDirectory" | "isSymbolicLink" | "isFIFO" | "isCharacterDevice" | "isBlockDevice">,
+): EntryType | "other" {
+  if (stats.isFile()) return "file";
+  if (stats.isDirectory()) return "dir";
+  if (stats.isSymbolicLink()) return "symlink";
+  if (stats.isFIFO()) return "fifo";
+  if (stats.isCharacterDevice()) return "chardev";
+  return stats.isBlockDevice() ? "blockdev" : "other";
 }
 
 /** Local identity (not in the index) from stats. */
@@ -85,6 +98,7 @@ export function entryOf(livePath: string, type: EntryType, stats: Stats, chunks:
     chunks,
     ...(target !== undefined ? { target } : {}),
     ...(type === "file" ? { inode: stats.ino, ...(stats.nlink > 1 ? { links: stats.nlink } : {}) } : {}),
+    ...(type === "chardev" || type === "blockdev" ? majorMinor(stats.rdev) : {}),
   };
 }
 
@@ -134,7 +148,7 @@ class BufferUse {
  * chunk), and the chunks are views of it: only that rest is copied, never the file. A file of more than 1 MiB is
  * read into pooled buffers when its chunks fit ({@link READS}); a smaller one into a buffer of its size.
  */
-async function* cdcChunks(handle: FileHandle, size: number, cdc: FastCdc): AsyncGenerator<ReadChunk> {
+async function* cdcChunks(read: ReadAt, size: number, cdc: FastCdc): AsyncGenerator<ReadChunk> {
   const { maxSize } = cdc.params;
   const pooled = size > 1024 * 1024 && maxSize <= CDC_BLOCK / 4;
   let rest = Buffer.alloc(0);
@@ -146,7 +160,7 @@ async function* cdcChunks(handle: FileHandle, size: number, cdc: FastCdc): Async
     rest.copy(buffer, 0);
     let filled = rest.length;
     while (filled < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset);
+      const bytesRead = await read(buffer, filled, buffer.length - filled, offset);
       if (bytesRead === 0) break;
       filled += bytesRead;
       offset += bytesRead;
@@ -169,9 +183,9 @@ async function* cdcChunks(handle: FileHandle, size: number, cdc: FastCdc): Async
 }
 
 /** The file's chunks as buffers: fixed-size reads, or content-defined chunks. */
-async function* chunksOf(handle: FileHandle, size: number, chunking: Chunking): AsyncGenerator<ReadChunk> {
+async function* chunksOf(read: ReadAt, size: number, chunking: Chunking): AsyncGenerator<ReadChunk> {
   if (typeof chunking !== "number") {
-    yield* cdcChunks(handle, size, chunking);
+    yield* cdcChunks(read, size, chunking);
     return;
   }
   const block = chunking;
@@ -181,7 +195,7 @@ async function* chunksOf(handle: FileHandle, size: number, chunking: Chunking): 
     const buffer = Buffer.allocUnsafe(Math.min(block, Math.max(size - offset, 1)));
     let filled = 0;
     while (filled < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset + filled);
+      const bytesRead = await read(buffer, filled, buffer.length - filled, offset + filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
@@ -218,7 +232,8 @@ export async function readChunks(
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
     };
-    for await (const { data, done } of chunksOf(handle, before.size, chunking)) {
+    // A sparse file's holes are not read: the filesystem says where its data is (sparseRead.ts).
+    for await (const { data, done } of chunksOf(await readerOf(handle, before), before.size, chunking)) {
       const id = sha256Hex(data);
       // Once the sink has settled, the chunk's bytes are not used again: its read buffer may be reused.
       const put = sink(id, data).finally(done);

@@ -175,8 +175,10 @@ export class Pipeline implements IntakeOutput, ScanOutput {
     this.enqueue({ type: "delete", path });
   }
 
+  /** A FIFO, device or socket met by a scan: recorded like a directory's metadata when the repository keeps it. */
   skipSpecial(path: string, stats: Stats): void {
-    this.uploader.skipSpecial(path, stats);
+    if (this.uploader.records(stats)) this.admitMetadata(path);
+    else this.uploader.skipSpecial(path, stats);
   }
 
   requestScan(reason: ScanInfo["reason"], roots?: string[]): void {

@@ -10,7 +10,18 @@ import type { IndexCommitter } from "./LaneCommitter.js";
 import type { StageContext } from "./StageContext.js";
 import { encodeName } from "../fsNames.js";
 import { readEntryXattrs, readEntryXattrsSync, type ReadXattrs } from "../xattrs/xattrs.js";
-import { SMALL_FILE_BYTES, entryOf, identityOf, readChunks, readLinkTarget, readSmallFileSync, statPath, statPathSync, type Chunking } from "./FileReader.js";
+import {
+  SMALL_FILE_BYTES,
+  entryOf,
+  entryTypeOf,
+  identityOf,
+  readChunks,
+  readLinkTarget,
+  readSmallFileSync,
+  statPath,
+  statPathSync,
+  type Chunking,
+} from "./FileReader.js";
 
 /** An upload in progress, for stats. */
 export interface UploadProgress {
@@ -156,12 +167,13 @@ export class Uploader {
       throw err;
     }
     const { type, stats } = info;
-    if (type === "other") {
+    if (!this.records(stats)) {
       this.skipSpecial(path, stats);
       return;
     }
-    if (type === "dir" || type === "symlink") {
-      // A directory's or symlink's own attributes, by path (the last component not followed).
+    if (type !== "file" && type !== "other") {
+      // Metadata only. A directory's, symlink's or node's own attributes, by path (the last component not followed;
+      // a FIFO or device is never opened).
       const attrs = local ? readEntryXattrsSync(encodeName(source)) : await readEntryXattrs(encodeName(source));
       const target = type === "symlink" ? await readLinkTarget(source) : undefined;
       this.#record(entryOf(path, type, stats, [], target), stats, readAt, cached, attrs);
@@ -170,12 +182,25 @@ export class Uploader {
     await this.#uploadFile(path, source, { stats, metadata, xattrs, cached, local, readAt });
   }
 
-  /** A FIFO, socket or device: counted by kind, and a warning the first time this process meets its path. */
+  /**
+   * Whether an entry like `stats` is recorded: files, directories and symlinks always; FIFOs and device nodes in a
+   * format 2 repository (format 1 has no entry type for them); UNIX sockets never.
+   */
+  records(stats: Pick<import("node:fs").Stats, "isFile" | "isDirectory" | "isSymbolicLink" | "isFIFO" | "isCharacterDevice" | "isBlockDevice">): boolean {
+    const type = entryTypeOf(stats);
+    return type === "file" || type === "dir" || type === "symlink" || (type !== "other" && isV2(this.#o.repository));
+  }
+
+  /** A socket (or, in format 1, a FIFO or device): counted by kind, and a warning the first time this process meets its path. */
   skipSpecial(path: string, stats: import("node:fs").Stats): void {
     const kind = specialKind(stats);
     this.stats.skipped++;
     this.skippedByKind[kind]++;
-    this.#warnOnce(path, `${path} is a ${specialKindName(kind)}: not backed up (FIFOs, sockets and device files are not backed up by this version)`);
+    const why =
+      kind === "socket"
+        ? "a socket is only a name a server binds while it runs, made again when it starts; an inert copy could not be connected to"
+        : "a format 1 repository has no entry type for FIFOs and device files; format 2 keeps them";
+    this.#warnOnce(path, `${path} is a ${specialKindName(kind)}: not backed up (${why})`);
   }
 
   /** A warning the first time this process meets `path` (bounded: past 10,000 paths, counted only). */

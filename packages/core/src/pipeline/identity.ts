@@ -4,6 +4,7 @@ import type { Stats } from "node:fs";
 import type { CachedEntry, LocalIdentity } from "../state/StateCache.js";
 import type { FileEntry } from "../types.js";
 import { sameXattrs } from "../xattrs/xattrs.js";
+import { entryTypeOf } from "./FileReader.js";
 
 /** Same content and metadata (what the index records, attributes included; owner names and, for a file with one name, its inode aside). */
 export function sameEntry(a: FileEntry, b: FileEntry): boolean {
@@ -16,6 +17,8 @@ export function sameEntry(a: FileEntry, b: FileEntry): boolean {
     a.gid === b.gid &&
     a.target === b.target &&
     a.links === b.links &&
+    a.major === b.major &&
+    a.minor === b.minor &&
     sameXattrs(a.xattrs, b.xattrs) &&
     // The inode matters once the file has other names (it groups them); a file with one name that was replaced by
     // an identical copy is the same entry.
@@ -32,10 +35,25 @@ export function sameEntry(a: FileEntry, b: FileEntry): boolean {
  */
 export function unchangedOnDisk(
   cached: CachedEntry | undefined,
-  stats: Pick<Stats, "size" | "mtimeMs" | "ctimeMs" | "ino" | "mode" | "uid" | "gid" | "isDirectory" | "isFile" | "isSymbolicLink">,
+  stats: Pick<
+    Stats,
+    | "size"
+    | "mtimeMs"
+    | "ctimeMs"
+    | "ino"
+    | "mode"
+    | "uid"
+    | "gid"
+    | "isDirectory"
+    | "isFile"
+    | "isSymbolicLink"
+    | "isFIFO"
+    | "isCharacterDevice"
+    | "isBlockDevice"
+  >,
 ): boolean {
   if (!cached) return false;
-  const type = stats.isFile() ? "file" : stats.isDirectory() ? "dir" : stats.isSymbolicLink() ? "symlink" : "other";
+  const type = entryTypeOf(stats);
   if (type !== cached.type) return false;
   if (type === "file" && stats.size !== cached.size) return false;
   if ((stats.mode & 0o7777) !== cached.mode || stats.uid !== cached.uid || stats.gid !== cached.gid) return false;

@@ -50,6 +50,10 @@ export const MAX_CHECKPOINT_ENTRIES = 100_000_000;
 
 /** Largest uid/gid an index may carry: 2^32 − 2 (2^32 − 1 is "no change" to chown(2)). */
 export const MAX_OWNER_ID = 4_294_967_294;
+/** Entry types a record may have (docs/format.md; FIFOs and devices are written to format 2 repositories only). */
+const ENTRY_TYPES = new Set(["file", "dir", "symlink", "fifo", "chardev", "blockdev"]);
+/** Largest device major or minor number (glibc's dev_t holds 32 bits of each). */
+export const MAX_DEVICE_NUMBER = 4_294_967_295;
 /** Chunk sizes a repository may have (its `config`), the one rule the config loader and readers share. */
 export const MIN_CHUNK_SIZE = 4096;
 export const MAX_CHUNK_SIZE = 1024 * 1024 * 1024;
@@ -197,7 +201,7 @@ export function asRecord(value: unknown, where: string, chunkSize?: number): Ind
   if (typeof r !== "object" || r === null) bad("record is not an object");
   if (r.op === "put") {
     if (typeof r.path !== "string") bad("put without a path");
-    if (r.type !== "file" && r.type !== "dir" && r.type !== "symlink") bad(`put ${String(r.path)}: bad type`);
+    if (!ENTRY_TYPES.has(r.type as string)) bad(`put ${String(r.path)}: bad type`);
     if (!Array.isArray(r.chunks) || !r.chunks.every((c) => typeof c === "string" && /^[0-9a-f]{64}$/.test(c))) {
       bad(`put ${String(r.path)}: bad chunk list`);
     }
@@ -225,10 +229,8 @@ export function asRecord(value: unknown, where: string, chunkSize?: number): Ind
         if ((r.links as number) < 2) bad(`${what}: links ${JSON.stringify(r.links)} is not a count of two or more names`);
       }
     }
-    if (r.xattrs !== undefined) {
-      const problem = xattrsProblem(r.xattrs);
-      if (problem) bad(`${what}: ${problem}`);
-    }
+    const problem = deviceAndXattrsProblem(r);
+    if (problem) bad(`${what}: ${problem}`);
     if (r.type === "file" && chunkSize !== undefined) {
       const expected = Math.ceil((r.size as number) / chunkSize);
       const n = (r.chunks as unknown[]).length;
@@ -245,6 +247,21 @@ export function asRecord(value: unknown, where: string, chunkSize?: number): Ind
     return r as unknown as IndexRecord;
   }
   return bad(`unknown op ${JSON.stringify(r.op)}`);
+}
+
+/** Why a put's device numbers (required on devices, absent elsewhere) or `xattrs` are wrong, if they are. */
+function deviceAndXattrsProblem(r: Record<string, unknown>): string | undefined {
+  const number = (f: string) => {
+    const v = r[f];
+    return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_DEVICE_NUMBER
+      ? undefined
+      : `${f} ${JSON.stringify(v)} is not a device ${f} number`;
+  };
+  if (r.type === "chardev" || r.type === "blockdev") {
+    const problem = number("major") ?? number("minor");
+    if (problem) return problem;
+  } else if (r.major !== undefined || r.minor !== undefined) return `a ${String(r.type)} with device numbers (major, minor)`;
+  return r.xattrs === undefined ? undefined : xattrsProblem(r.xattrs);
 }
 
 /** A put record for an entry. */

@@ -25,6 +25,8 @@ import { BackupError } from "../errors.js";
 import { dataRuns } from "./holes.js";
 import { fsPath } from "../fsNames.js";
 import { applyXattrs, type Xattrs } from "../xattrs/xattrs.js";
+import { S_IFBLK, S_IFCHR, S_IFIFO, mknodAt } from "@rtbackup/linux-fs";
+import type { SpecialType } from "../types.js";
 
 /** Linux `O_PATH` (not in `fs.constants`): an fd that pins a directory without needing read permission on it. */
 const O_PATH = 0o10000000;
@@ -217,9 +219,31 @@ export class OpenDir {
    */
   placeLink(target: string, temp: Buffer, name: Buffer, meta: Omit<Meta, "mode">, label: string): void {
     symlinkSync(fsPath(target), this.pathOf(temp));
+    this.#placeMade(temp, name, meta, label, "symlink");
+  }
+
+  /**
+   * Creates a FIFO or device node (`mknodat` relative to this directory's fd; a device needs root) under the name
+   * `temp`, sets its owner, mode, attributes and times without opening it, and renames it to `name` (checked like a
+   * file's). An existing directory at `name` is left alone: a RESTORE_UNSAFE_PATH error.
+   */
+  placeNode(type: SpecialType, device: { major: number; minor: number }, temp: Buffer, name: Buffer, meta: Meta, label: string): void {
+    const bits = type === "fifo" ? S_IFIFO : type === "chardev" ? S_IFCHR : S_IFBLK;
     try {
-      const ino = this.#linkMeta(temp, meta, label);
-      if (this.lstat(name)?.isDirectory()) throw new BackupError("RESTORE_UNSAFE_PATH", `${label} is a directory; not replacing it with a symlink`);
+      mknodAt(this.#fd, temp, bits | 0o600, device.major, device.minor);
+    } catch (err) {
+      if (type === "fifo" || (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
+      const what = `${type === "chardev" ? "character" : "block"} device ${device.major}:${device.minor}`;
+      throw new BackupError("NATIVE", `${label}: cannot make the ${what}: only root may (CAP_MKNOD)`, { cause: err });
+    }
+    this.#placeMade(temp, name, meta, label, type);
+  }
+
+  /** Pins what was just made at `temp`, applies `meta` to it, and renames it to `name`; `temp` is removed on failure. */
+  #placeMade(temp: Buffer, name: Buffer, meta: Omit<Meta, "mode"> & { mode?: number }, label: string, type: "symlink" | SpecialType): void {
+    try {
+      const ino = this.#pinnedMeta(temp, meta, label, type);
+      if (this.lstat(name)?.isDirectory()) throw new BackupError("RESTORE_UNSAFE_PATH", `${label} is a directory; not replacing it with a ${type}`);
       this.renameChecked(temp, name, ino, label);
     } catch (err) {
       this.remove(temp);
@@ -228,19 +252,22 @@ export class OpenDir {
   }
 
   /**
-   * Sets owner and times of the symlink `name` itself, never of what it points to, and returns its inode number. The
-   * link is pinned first (`O_PATH|O_NOFOLLOW` gives an fd of the symlink itself) and checked to be a symlink; then
-   * `/proc/self/fd/<that fd>` names exactly that inode (the kernel does not follow the symlink it jumps to; glibc's
-   * `lchmod` relies on the same), so a link swapped for a hard link to someone else's file is refused, not chowned.
+   * Sets owner, mode (not on a symlink), attributes and times of the symlink, FIFO or node `name` itself, never of
+   * what a symlink points to and without opening a FIFO or device, and returns its inode number. It is pinned first
+   * (`O_PATH|O_NOFOLLOW` gives an fd of the object itself) and checked to be of `type`; then `/proc/self/fd/<that fd>`
+   * names exactly that inode (the kernel does not follow the symlink it jumps to; glibc's `lchmod` relies on the
+   * same), so an object swapped for a hard link to someone else's file is refused, not chowned.
    */
-  #linkMeta(name: Buffer, meta: Omit<Meta, "mode">, label: string): number {
+  #pinnedMeta(name: Buffer, meta: Omit<Meta, "mode"> & { mode?: number }, label: string, type: "symlink" | SpecialType): number {
     const fd = openSync(this.pathOf(name), O_PATH | constants.O_NOFOLLOW);
     try {
       const st = fstatSync(fd);
-      if (!st.isSymbolicLink())
-        throw new BackupError("RESTORE_UNSAFE_PATH", `${label}: the new symlink was replaced by something else while restoring; not touching it`);
+      const isType =
+        type === "symlink" ? st.isSymbolicLink() : type === "fifo" ? st.isFIFO() : type === "chardev" ? st.isCharacterDevice() : st.isBlockDevice();
+      if (!isType) throw new BackupError("RESTORE_UNSAFE_PATH", `${label}: the new ${type} was replaced by something else while restoring; not touching it`);
       const pinned = `/proc/self/fd/${fd}`;
       if (meta.owner) chownSync(pinned, meta.owner.uid, meta.owner.gid);
+      if (meta.mode !== undefined && type !== "symlink") chmodSync(pinned, meta.mode);
       setXattrs(Buffer.from(pinned), meta);
       utimesSync(pinned, meta.time, meta.time);
       return st.ino;

@@ -5,7 +5,9 @@ import type { Writable } from "node:stream";
 import { BackupError, messageOf } from "../errors.js";
 import { encodeName, fsPath } from "../fsNames.js";
 import type { ChunkSource } from "./loadTree.js";
-import type { FileEntry } from "../types.js";
+import type { FileEntry, SpecialType } from "../types.js";
+
+const isSpecialType = (type: FileEntry["type"]): type is SpecialType => type === "fifo" || type === "chardev" || type === "blockdev";
 import { DirCache } from "./DirCache.js";
 import { OwnerNames } from "../owners/OwnerNames.js";
 import { linkGroups } from "./hardLinks.js";
@@ -153,6 +155,7 @@ export class Restorer {
     const dirs = placed.filter((p) => p.entry.type === "dir");
     const files = placed.filter((p) => p.entry.type === "file");
     const links = placed.filter((p) => p.entry.type === "symlink");
+    const nodes = placed.filter((p) => isSpecialType(p.entry.type));
     const run = async (item: Placed, work: () => Promise<void>) => {
       try {
         await work();
@@ -180,6 +183,7 @@ export class Restorer {
       }
     }
     await this.#restoreFiles(cache, files, run);
+    for (const item of nodes) await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), async (dir) => this.#restoreNode(dir, item)));
     for (const item of links) await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), async (dir) => this.#restoreLink(dir, item)));
     // Directory metadata last, deepest first, so writing into them does not disturb their mtime; parents stay 0700
     // (searchable by us) until their own turn.
@@ -339,6 +343,14 @@ export class Restorer {
       if (err instanceof BackupError && err.code === "RESTORE_UNSAFE_PATH") throw err;
       await alone();
     }
+  }
+
+  /** Creates a FIFO or device node under a temporary name in its (open) directory, sets its metadata, renames it. */
+  #restoreNode(dir: OpenDir, item: Placed): void {
+    const { entry } = item;
+    const temp = Buffer.from(`.rtb-restore-node-${randomBytes(6).toString("hex")}`);
+    const device = { major: entry.major ?? 0, minor: entry.minor ?? 0 };
+    dir.placeNode(entry.type as SpecialType, device, temp, encodeName(item.segments.at(-1)!), this.#meta(item), item.dest);
   }
 
   /** Creates a symlink under a temporary name in its (open) directory, sets its owner and times, renames it. */

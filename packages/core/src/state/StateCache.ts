@@ -15,7 +15,7 @@ export interface CachedEntry extends FileEntry {
 
 /** Compact stored form (msgpack via lmdb). */
 interface StoredEntry {
-  t: 0 | 1 | 2;
+  t: number;
   s: number;
   m: number;
   c: number;
@@ -32,13 +32,15 @@ interface StoredEntry {
   ln?: number;
   /** Extended attributes ({@link FileEntry.xattrs}): UTF-8 names, base64 values. */
   x?: Record<string, string>;
+  /** A device node's major and minor numbers. */
+  dv?: [number, number];
   /** The path, only for long paths whose key is a hash. */
   p?: string;
   /** The path as its bytes, for a path that is not UTF-8 (its key is a hash, as LMDB keys are UTF-8 strings). */
   pb?: Uint8Array;
 }
 
-const TYPES: EntryType[] = ["file", "dir", "symlink"];
+const TYPES: EntryType[] = ["file", "dir", "symlink", "fifo", "chardev", "blockdev"];
 const LONG = "~L";
 const MAX_KEY_BYTES = 1900;
 
@@ -49,11 +51,12 @@ function keyOf(path: string): string {
 }
 
 function encode(e: CachedEntry): StoredEntry {
-  const v: StoredEntry = { t: TYPES.indexOf(e.type) as 0 | 1 | 2, s: e.size, m: e.mtimeMs, c: e.ctimeMs, i: e.ino, mo: e.mode, u: e.uid, g: e.gid };
+  const v: StoredEntry = { t: TYPES.indexOf(e.type), s: e.size, m: e.mtimeMs, c: e.ctimeMs, i: e.ino, mo: e.mode, u: e.uid, g: e.gid };
   if (e.chunks.length) v.k = [...e.chunks];
   if (e.inode !== undefined) v.in = e.inode;
   if (e.links !== undefined) v.ln = e.links;
   if (e.xattrs !== undefined) v.x = { ...e.xattrs };
+  if (e.major !== undefined && e.minor !== undefined) v.dv = [e.major, e.minor];
   if (e.target !== undefined) {
     if (hasEscapedBytes(e.target)) v.tb = encodeName(e.target);
     else v.tg = e.target;
@@ -81,6 +84,7 @@ function decode(key: string, v: StoredEntry): CachedEntry {
     ...(v.in !== undefined ? { inode: v.in } : {}),
     ...(v.ln !== undefined ? { links: v.ln } : {}),
     ...(v.x !== undefined ? { xattrs: v.x } : {}),
+    ...(v.dv !== undefined ? { major: v.dv[0], minor: v.dv[1] } : {}),
   };
   return entry;
 }
