@@ -86,7 +86,8 @@ interface Placed {
  * a directory on the way swaps things under it: entries whose path could escape are refused and reported; the target
  * is opened once (trusted as named, like `cp -a`) and every directory below it is opened relative to its parent's fd
  * without following symlinks (see {@link OpenDir}); files are created with `O_EXCL|O_NOFOLLOW` under a temporary
- * name in that directory, get their metadata on the open fd and are renamed into place relative to the same fd;
+ * name in that directory, get their metadata (owner, mode, extended attributes, times) on the open fd and are
+ * renamed into place relative to the same fd; FIFOs and device nodes are made next (`mknodat`, never opened);
  * symlinks are created last, so no restored link can redirect a later write, and their owner and times are set
  * without following them; directory metadata is applied last, deepest first, on fds. Every chunk is verified before
  * its bytes are written.
