@@ -51,18 +51,28 @@ bool TargetArg(const Napi::Value& value, XattrTarget& target) {
   return false;
 }
 
-Napi::Array ToJs(Napi::Env env, const std::vector<Xattr>& attrs) {
-  Napi::Array out = Napi::Array::New(env, attrs.size());
-  for (size_t i = 0; i < attrs.size(); i++) {
-    Napi::Array pair = Napi::Array::New(env, 2);
-    pair.Set(0u, Napi::Buffer<char>::Copy(env, attrs[i].name.data(), attrs[i].name.size()));
-    pair.Set(1u, Napi::Buffer<char>::Copy(env, attrs[i].value.data(), attrs[i].value.size()));
-    out.Set(static_cast<uint32_t>(i), pair);
+// The attributes packed in one Buffer (one allocation, however many there are; the JS side takes views of it): for
+// each, the name's length (u16 LE), the name, the value's length (u32 LE), the value. Empty when there are none.
+Napi::Value ToJs(Napi::Env env, const std::vector<Xattr>& attrs) {
+  size_t size = 0;
+  for (const Xattr& a : attrs) size += 2 + a.name.size() + 4 + a.value.size();
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, size);
+  uint8_t* at = out.Data();
+  for (const Xattr& a : attrs) {
+    uint16_t n = static_cast<uint16_t>(a.name.size());
+    uint32_t v = static_cast<uint32_t>(a.value.size());
+    at[0] = n & 0xff;
+    at[1] = n >> 8;
+    std::memcpy(at + 2, a.name.data(), n);
+    at += 2 + n;
+    for (int i = 0; i < 4; i++) at[i] = (v >> (8 * i)) & 0xff;
+    std::memcpy(at + 4, a.value.data(), v);
+    at += 4 + v;
   }
   return out;
 }
 
-// readXattrsSync(target): [[name, value], ...] of Buffers.
+// readXattrsSync(target): the attributes packed (see ToJs).
 Napi::Value ReadXattrsSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   XattrTarget target;
@@ -98,7 +108,7 @@ class ReadXattrsWorker : public Napi::AsyncWorker {
   int err_ = 0;
 };
 
-// readXattrs(target, callback(err, pairs)): readXattrsSync in the thread pool.
+// readXattrs(target, callback(err, packed)): readXattrsSync in the thread pool.
 Napi::Value ReadXattrsAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   XattrTarget target;

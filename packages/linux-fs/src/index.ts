@@ -12,11 +12,10 @@ export interface Xattr {
 /** Where attributes are read or set: an open fd, or a path (bytes). */
 export type XattrTarget = number | Buffer;
 
-type Pairs = [Buffer, Buffer][];
 
 interface Addon {
-  readXattrsSync(target: XattrTarget): Pairs;
-  readXattrs(target: XattrTarget, callback: (err: Error | null, pairs: Pairs) => void): void;
+  readXattrsSync(target: XattrTarget): Buffer;
+  readXattrs(target: XattrTarget, callback: (err: Error | null, packed: Buffer) => void): void;
   setXattr(target: XattrTarget, name: Buffer, value: Buffer): void;
   seek(fd: number, offset: number, hole: boolean): number;
   dataExtents(fd: number, size: number, max: number, callback: (err: Error | null, flat: number[] | null) => void): void;
@@ -37,7 +36,19 @@ function load(): Addon {
 
 const addon = load();
 
-const toXattrs = (pairs: Pairs): Xattr[] => pairs.map(([name, value]) => ({ name, value }));
+/** Unpacks the addon's one Buffer (per attribute: u16 LE name length, name, u32 LE value length, value) into views. */
+function toXattrs(packed: Buffer): Xattr[] {
+  const out: Xattr[] = [];
+  for (let at = 0; at < packed.length; ) {
+    const n = packed.readUInt16LE(at);
+    const name = packed.subarray(at + 2, at + 2 + n);
+    const v = packed.readUInt32LE(at + 2 + n);
+    const start = at + 6 + n;
+    out.push({ name, value: packed.subarray(start, start + v) });
+    at = start + v;
+  }
+  return out;
+}
 
 /**
  * Every extended attribute of `target`: an fd (`flistxattr`/`fgetxattr`), or a path whose last component is not
@@ -51,7 +62,7 @@ export function readXattrsSync(target: XattrTarget): Xattr[] {
 
 /** {@link readXattrsSync} in the thread pool, for a filesystem that may be slow to answer (FUSE). */
 export function readXattrs(target: XattrTarget): Promise<Xattr[]> {
-  return new Promise((resolve, reject) => addon.readXattrs(target, (err, pairs) => (err ? reject(err) : resolve(toXattrs(pairs)))));
+  return new Promise((resolve, reject) => addon.readXattrs(target, (err, packed) => (err ? reject(err) : resolve(toXattrs(packed)))));
 }
 
 /**
