@@ -12,7 +12,6 @@ export interface Xattr {
 /** Where attributes are read or set: an open fd, or a path (bytes). */
 export type XattrTarget = number | Buffer;
 
-
 interface Addon {
   readXattrsSync(target: XattrTarget): Buffer;
   readXattrs(target: XattrTarget, callback: (err: Error | null, packed: Buffer) => void): void;
@@ -39,7 +38,7 @@ const addon = load();
 /** Unpacks the addon's one Buffer (per attribute: u16 LE name length, name, u32 LE value length, value) into views. */
 function toXattrs(packed: Buffer): Xattr[] {
   const out: Xattr[] = [];
-  for (let at = 0; at < packed.length; ) {
+  for (let at = 0; at < packed.length;) {
     const n = packed.readUInt16LE(at);
     const name = packed.subarray(at + 2, at + 2 + n);
     const v = packed.readUInt32LE(at + 2 + n);
