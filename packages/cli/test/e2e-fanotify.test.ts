@@ -114,6 +114,13 @@ test("fanotify daemon: cp -r, mv, rm -r, sed -i, tar -x and editor saves on a tm
     const linked = await waitForRestore(wait);
     assert.match(linked["/tree/leaf-hardlink"] ?? "", / ×2$/, "restored as one inode with two names");
 
+    // A write through one name of that file: the kernel reports it for that name only. The other name's record
+    // follows (its content is the same file's), or the restore would make two files, one of them stale.
+    await shell(`printf 'appended through the link\\n' >> tree/leaf-hardlink`, root);
+    const written = await waitForRestore(wait);
+    assert.is(written["/tree/deeper/a/b/c/leaf.txt"], written["/tree/leaf-hardlink"]);
+    assert.not.equal(written["/tree/leaf-hardlink"], linked["/tree/leaf-hardlink"], "the new content");
+
     // Attribute-only changes (FAN_ATTRIB): an extended attribute, an ACL (on a file and a directory's default ACL), a
     // chmod. Each is committed; the restore shows them (describeTree lists every attribute).
     await shell(

@@ -6,8 +6,8 @@ import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { link, lstat, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Restorer, asRecord, type FileEntry } from "@rtbackup/core";
-import { backupOnce, describe, restoreAll, workspace } from "./helpers/tree.js";
+import { Engine, Restorer, asRecord, silentSink, type FileEntry } from "@rtbackup/core";
+import { backupOnce, describe, restoreAll, testParameters, workspace } from "./helpers/tree.js";
 
 const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
@@ -70,6 +70,36 @@ test("a link made or removed after a backup is a change the next backup commits"
     assert.is(tree.entries.get(f)?.links, undefined, "back to one name");
     assert.is(tree.entries.get(join(ws.src, "g")), undefined);
     assert.is((await lstat(join(ws.dir, "one", ws.src.slice(1), "f"))).nlink, 1);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a write reported for one name of a hard-linked file brings its other names' records up to date, without a rescan", async () => {
+  const ws = await workspace();
+  try {
+    const f = join(ws.src, "f");
+    await mkdir(join(ws.src, "elsewhere"));
+    await writeFile(f, "first");
+    await link(f, join(ws.src, "elsewhere", "g"));
+    await backupOnce(ws);
+    // A new process has noted no names (no scan ran): g is found through the inode its cached entry recorded.
+    const engine = new Engine({ parameters: testParameters(ws), log: { sink: silentSink } });
+    await engine.start();
+    try {
+      await writeFile(f, "second, through f", { flag: "r+" });
+      // What the kernel would report: the name written to, only.
+      engine.submit({ type: "update", path: f });
+      for (let i = 0; i < 3; i++) await engine.runtime.drain();
+    } finally {
+      await engine.stop();
+    }
+    const { tree } = await restoreAll(ws);
+    const g = join(ws.src, "elsewhere", "g");
+    assert.equal(tree.entries.get(g)?.chunks, tree.entries.get(f)?.chunks, "g's record has f's new content");
+    const out = join(ws.out, ws.src.slice(1));
+    assert.is(await readFile(join(out, "elsewhere", "g"), "utf8"), "second, through f");
+    assert.is((await lstat(join(out, "f"))).ino, (await lstat(join(out, "elsewhere", "g"))).ino, "still one file");
   } finally {
     await ws.cleanup();
   }

@@ -112,7 +112,8 @@ export class Pipeline implements IntakeOutput, ScanOutput {
       ...(options.checkpointEvery ? { checkpointEvery: options.checkpointEvery } : {}),
     };
     this.committer = isV2(repository) ? new LaneCommitter({ ...committing, repository }) : new Committer({ ...committing, repository });
-    this.uploader = new Uploader({ context, repository, cache, committer: this.committer });
+    const resubmit = (path: string) => this.submit({ type: "update", path });
+    this.uploader = new Uploader({ context, repository, cache, committer: this.committer, resubmit });
     this.scanner = new Scanner(context, cache, this);
   }
 
@@ -173,6 +174,11 @@ export class Pipeline implements IntakeOutput, ScanOutput {
 
   admitDelete(path: string): void {
     this.enqueue({ type: "delete", path });
+  }
+
+  /** One name of a file with more than one link, met by a scan (see {@link LinkNames}). */
+  noteLink(path: string, stats: Stats): void {
+    this.uploader.links.note(path, stats);
   }
 
   /** A FIFO, device or socket met by a scan: recorded like a directory's metadata when the repository keeps it. */
@@ -246,19 +252,10 @@ export class Pipeline implements IntakeOutput, ScanOutput {
 
   async #promote(path: string, shared: SharedSnapshot, reason: PromotionReason): Promise<void> {
     this.#log.debug(`${path} is stable (${reason})`);
-    if (!shared.live) {
-      try {
-        const staged = await this.#staging.stage(shared.snapshot.pathOf(path));
-        if (staged) {
-          shared.release();
-          this.#enqueueUpload(path, undefined, staged);
-          return;
-        }
-      } catch (err) {
-        this.#log.debug(`staging ${path} failed (${messageOf(err)}); uploading from the snapshot`);
-      }
-    }
-    this.#enqueueUpload(path, shared, undefined);
+    const failed = (err: unknown) => this.#log.debug(`staging ${path} failed (${messageOf(err)}); uploading from the snapshot`);
+    const staged = shared.live ? undefined : await this.#staging.stage(shared.snapshot.pathOf(path)).catch(failed);
+    if (staged) shared.release();
+    this.#enqueueUpload(path, staged ? undefined : shared, staged ?? undefined);
   }
 
   #enqueueUpload(path: string, shared: SharedSnapshot | undefined, staged: StagedFile | undefined): void {

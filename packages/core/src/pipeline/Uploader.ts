@@ -1,4 +1,5 @@
-import { isErrno } from "../errors.js";
+import { isErrno, messageOf } from "../errors.js";
+import { LinkNames } from "./LinkNames.js";
 import { observe } from "../hooks.js";
 import type { Logger } from "../logger.js";
 import { isV2, type AnyRepository } from "../repository/openRepository.js";
@@ -37,6 +38,8 @@ export interface UploaderOptions {
   repository: AnyRepository;
   cache: StateCache;
   committer: IndexCommitter;
+  /** Submits a path as changed: the other names of a hard-linked file committed with a change ({@link LinkNames}). */
+  resubmit?: (path: string) => void;
 }
 
 /** Where the upload stage puts content: how files are cut, and how one chunk is stored. */
@@ -69,6 +72,8 @@ export class Uploader {
   readonly skippedByKind: Record<SpecialKind, number> = { fifo: 0, socket: 0, "character device": 0, "block device": 0 };
   /** User and group names recorded beside the ids. */
   readonly #owners = new OwnerNames();
+  /** Names of hard-linked files (scans note them), so that a change through one name reaches the others. */
+  readonly links: LinkNames;
   /** Paths already warned about, so that a rescan does not warn again (bounded: past it, counted only). */
   readonly #warned = new Set<string>();
 
@@ -76,6 +81,16 @@ export class Uploader {
     this.#o = options;
     this.#log = options.context.logger("upload");
     this.#content = contentStoreOf(options.repository);
+    this.links = new LinkNames(options.cache, options.context.parameters.backupRoots);
+  }
+
+  /** A change committed through one name of a hard-linked file: its other names are changes too. */
+  #linkedChange(path: string): void {
+    const { resubmit } = this.#o;
+    if (!resubmit) return;
+    this.links
+      .changed(path, resubmit)
+      .catch((err: unknown) => this.#log.warn(`the other names of ${path} are brought up to date at the next rescan: ${messageOf(err)}`));
   }
 
   /** Forgets fresh chunks once the state cache knows them (called after each commit). */
@@ -102,7 +117,8 @@ export class Uploader {
     }
   };
 
-  #record(unnamed: FileEntry, stats: import("node:fs").Stats, readAt: number, cached: CachedEntry | undefined, attrs: ReadXattrs): void {
+  /** Hands the entry to the committer; true when it is a change (not the cached entry again). */
+  #record(unnamed: FileEntry, stats: import("node:fs").Stats, readAt: number, cached: CachedEntry | undefined, attrs: ReadXattrs): boolean {
     const user = this.#owners.userOf(unnamed.uid);
     const group = this.#owners.groupOf(unnamed.gid);
     const { xattrs, skipped } = attrs;
@@ -120,9 +136,10 @@ export class Uploader {
       if (cached.ctimeMs !== identity.ctimeMs || cached.ino !== identity.ino) {
         void this.#o.committer.add({ op: "put", ...entry }, identity, true);
       }
-      return;
+      return false;
     }
     void this.#o.committer.add({ op: "put", ...entry }, identity);
+    return true;
   }
 
   /**
@@ -248,7 +265,8 @@ export class Uploader {
       this.stats.bytesUploaded += bytesUploaded;
       this.stats.chunksUploaded += chunksUploaded;
       const meta = metadata ?? after;
-      this.#record(entryOf(path, "file", meta, chunks), meta, readAt, cached, o.xattrs ?? xattrs);
+      const changed = this.#record(entryOf(path, "file", meta, chunks), meta, readAt, cached, o.xattrs ?? xattrs);
+      if (changed && meta.nlink > 1) this.#linkedChange(path);
       if (hooks.uploaded.isUsed()) {
         observe(hooks.uploaded, { path, size: after.size, bytesUploaded, chunksUploaded, chunksTotal: chunks.length }, this.#log);
       }

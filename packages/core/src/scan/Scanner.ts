@@ -23,6 +23,8 @@ export interface ScanOutput {
   admitDelete(path: string): void;
   /** A FIFO, socket or device: not backed up, and never silently (counted and warned about). */
   skipSpecial(path: string, stats: Stats): void;
+  /** A file with more than one link: one of its names (see LinkNames). */
+  noteLink(path: string, stats: Stats): void;
   /** Resolves when the pipeline has room again (back-pressure on the walk; a scan held here is not work in flight). */
   waitForRoom(): Promise<void>;
 }
@@ -139,6 +141,7 @@ export class Scanner {
         if (!(await this.#included(path))) continue;
         seen.add(path);
         this.status.walked++;
+        if (stats.nlink > 1 && stats.isFile()) this.#out.noteLink(path, stats);
         if (unchangedOnDisk(this.#cache.get(path), stats)) continue;
         if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) {
           this.#out.skipSpecial(path, stats);
