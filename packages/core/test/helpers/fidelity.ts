@@ -68,6 +68,8 @@ function xattrLines(path: string): string[] {
  * target, every extended attribute (getfattr) and the ACL as getfacl shows it. `skip` leaves paths out.
  */
 export async function fidelityListing(root: string, skip: readonly string[] = []): Promise<string[]> {
+  // Written back first: until then ext4 counts blocks reserved for delayed allocation in st_blocks.
+  run("sync", []);
   const lines: string[] = [];
   const inodes = new Map<number, string>();
   async function visit(dir: string, rel: string) {
