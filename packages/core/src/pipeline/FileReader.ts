@@ -12,6 +12,7 @@ import type { LocalIdentity } from "../state/StateCache.js";
 import type { SharedSnapshot } from "./SharedSnapshot.js";
 import { readEntryXattrs, readEntryXattrsSync, type ReadXattrs } from "../xattrs/xattrs.js";
 import { readerOf, type ReadAt } from "./sparseRead.js";
+import { entryTypeOf } from "../entryTypes.js";
 
 /** A file whose content changed while it was being read (live reads only); the caller retries later. */
 export class FileChangedError extends BackupError {
@@ -66,18 +67,6 @@ export function statPathSync(path: string): StatInfo {
 
 function typed(stats: Stats): StatInfo {
   return { type: entryTypeOf(stats), stats };
-}
-
-/** The entry type of what `stats` describe; `other` for a UNIX socket. */
-export function entryTypeOf(
-  stats: Pick<Stats, "isFile" | "isDirectory" | "isSymbolicLink" | "isFIFO" | "isCharacterDevice" | "isBlockDevice">,
-): EntryType | "other" {
-  if (stats.isFile()) return "file";
-  if (stats.isDirectory()) return "dir";
-  if (stats.isSymbolicLink()) return "symlink";
-  if (stats.isFIFO()) return "fifo";
-  if (stats.isCharacterDevice()) return "chardev";
-  return stats.isBlockDevice() ? "blockdev" : "other";
 }
 
 /** Local identity (not in the index) from stats. */

@@ -22,6 +22,7 @@ import type { StageContext } from "./StageContext.js";
 import { StagingArea, type StagedFile } from "./StagingArea.js";
 import { Uploader } from "./Uploader.js";
 import { wakeAll } from "./waiters.js";
+import { entryTypeOf } from "../entryTypes.js";
 
 /** Uploads retry per path (through intake); a delete or move retries as itself. */
 function retryKey(action: BackupAction): string {
@@ -182,8 +183,8 @@ export class Pipeline implements IntakeOutput, ScanOutput {
   }
 
   /** A FIFO, device or socket met by a scan: recorded like a directory's metadata when the repository keeps it. */
-  skipSpecial(path: string, stats: Stats): void {
-    if (this.uploader.records(stats)) this.admitMetadata(path);
+  admitSpecial(path: string, stats: Stats): void {
+    if (this.uploader.records(entryTypeOf(stats))) this.admitMetadata(path);
     else this.uploader.skipSpecial(path, stats);
   }
 

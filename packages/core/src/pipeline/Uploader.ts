@@ -1,5 +1,6 @@
 import { isErrno, messageOf } from "../errors.js";
 import { LinkNames } from "./LinkNames.js";
+import { entryTypeOf } from "../entryTypes.js";
 import { observe } from "../hooks.js";
 import type { Logger } from "../logger.js";
 import { isV2, type AnyRepository } from "../repository/openRepository.js";
@@ -11,18 +12,7 @@ import type { IndexCommitter } from "./LaneCommitter.js";
 import type { StageContext } from "./StageContext.js";
 import { encodeName } from "../fsNames.js";
 import { readEntryXattrs, readEntryXattrsSync, type ReadXattrs } from "../xattrs/xattrs.js";
-import {
-  SMALL_FILE_BYTES,
-  entryOf,
-  entryTypeOf,
-  identityOf,
-  readChunks,
-  readLinkTarget,
-  readSmallFileSync,
-  statPath,
-  statPathSync,
-  type Chunking,
-} from "./FileReader.js";
+import { SMALL_FILE_BYTES, entryOf, identityOf, readChunks, readLinkTarget, readSmallFileSync, statPath, statPathSync, type Chunking } from "./FileReader.js";
 
 /** An upload in progress, for stats. */
 export interface UploadProgress {
@@ -184,7 +174,7 @@ export class Uploader {
       throw err;
     }
     const { type, stats } = info;
-    if (!this.records(stats)) {
+    if (!this.records(type)) {
       this.skipSpecial(path, stats);
       return;
     }
@@ -200,11 +190,10 @@ export class Uploader {
   }
 
   /**
-   * Whether an entry like `stats` is recorded: files, directories and symlinks always; FIFOs and device nodes in a
-   * format 2 repository (format 1 has no entry type for them); UNIX sockets never.
+   * Whether an entry of this type ({@link entryTypeOf}) is recorded: files, directories and symlinks always; FIFOs
+   * and device nodes in a format 2 repository (format 1 has no entry type for them); UNIX sockets never.
    */
-  records(stats: Pick<import("node:fs").Stats, "isFile" | "isDirectory" | "isSymbolicLink" | "isFIFO" | "isCharacterDevice" | "isBlockDevice">): boolean {
-    const type = entryTypeOf(stats);
+  records(type: FileEntry["type"] | "other"): boolean {
     return type === "file" || type === "dir" || type === "symlink" || (type !== "other" && isV2(this.#o.repository));
   }
 
@@ -284,8 +273,8 @@ export function specialKindName(kind: string): string {
   return kind === "fifo" ? "FIFO" : kind;
 }
 
+const SPECIAL_KINDS: Record<string, SpecialKind> = { fifo: "fifo", chardev: "character device", blockdev: "block device" };
+
 function specialKind(stats: import("node:fs").Stats): SpecialKind {
-  if (stats.isFIFO()) return "fifo";
-  if (stats.isSocket()) return "socket";
-  return stats.isCharacterDevice() ? "character device" : "block device";
+  return SPECIAL_KINDS[entryTypeOf(stats)] ?? "socket";
 }

@@ -4,7 +4,7 @@ import type { Stats } from "node:fs";
 import type { CachedEntry, LocalIdentity } from "../state/StateCache.js";
 import type { FileEntry } from "../types.js";
 import { sameXattrs } from "../xattrs/xattrs.js";
-import { entryTypeOf } from "./FileReader.js";
+import { entryTypeOf } from "../entryTypes.js";
 
 /** Same content and metadata (what the index records, attributes included; owner names and, for a file with one name, its inode aside). */
 export function sameEntry(a: FileEntry, b: FileEntry): boolean {

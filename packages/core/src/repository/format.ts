@@ -4,6 +4,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { BackupError, StorageError } from "../errors.js";
 import type { FileEntry, IndexRecord } from "../types.js";
 import { xattrsProblem } from "../xattrs/xattrs.js";
+import { ENTRY_TYPES } from "../entryTypes.js";
 
 /** Repository format version written by this code. Readers refuse versions they do not know. */
 export const FORMAT_VERSION = 1;
@@ -50,8 +51,6 @@ export const MAX_CHECKPOINT_ENTRIES = 100_000_000;
 
 /** Largest uid/gid an index may carry: 2^32 − 2 (2^32 − 1 is "no change" to chown(2)). */
 export const MAX_OWNER_ID = 4_294_967_294;
-/** Entry types a record may have (docs/format.md; FIFOs and devices are written to format 2 repositories only). */
-const ENTRY_TYPES = new Set(["file", "dir", "symlink", "fifo", "chardev", "blockdev"]);
 /** Largest device major or minor number (glibc's dev_t holds 32 bits of each). */
 export const MAX_DEVICE_NUMBER = 4_294_967_295;
 /** Chunk sizes a repository may have (its `config`), the one rule the config loader and readers share. */

@@ -27,6 +27,7 @@ import { fsPath } from "../fsNames.js";
 import { applyXattrs, type Xattrs } from "../xattrs/xattrs.js";
 import { S_IFBLK, S_IFCHR, S_IFIFO, mknodAt } from "@rtbackup/linux-fs";
 import type { SpecialType } from "../types.js";
+import { entryTypeOf } from "../entryTypes.js";
 
 /** Linux `O_PATH` (not in `fs.constants`): an fd that pins a directory without needing read permission on it. */
 const O_PATH = 0o10000000;
@@ -262,9 +263,8 @@ export class OpenDir {
     const fd = openSync(this.pathOf(name), O_PATH | constants.O_NOFOLLOW);
     try {
       const st = fstatSync(fd);
-      const isType =
-        type === "symlink" ? st.isSymbolicLink() : type === "fifo" ? st.isFIFO() : type === "chardev" ? st.isCharacterDevice() : st.isBlockDevice();
-      if (!isType) throw new BackupError("RESTORE_UNSAFE_PATH", `${label}: the new ${type} was replaced by something else while restoring; not touching it`);
+      if (entryTypeOf(st) !== type)
+        throw new BackupError("RESTORE_UNSAFE_PATH", `${label}: the new ${type} was replaced by something else while restoring; not touching it`);
       const pinned = `/proc/self/fd/${fd}`;
       if (meta.owner) chownSync(pinned, meta.owner.uid, meta.owner.gid);
       if (meta.mode !== undefined && type !== "symlink") chmodSync(pinned, meta.mode);

@@ -6,8 +6,7 @@ import { BackupError, messageOf } from "../errors.js";
 import { encodeName, fsPath } from "../fsNames.js";
 import type { ChunkSource } from "./loadTree.js";
 import type { FileEntry, SpecialType } from "../types.js";
-
-const isSpecialType = (type: FileEntry["type"]): type is SpecialType => type === "fifo" || type === "chardev" || type === "blockdev";
+import { isSpecialType } from "../entryTypes.js";
 import { DirCache } from "./DirCache.js";
 import { OwnerNames } from "../owners/OwnerNames.js";
 import { linkGroups } from "./hardLinks.js";

@@ -21,8 +21,8 @@ export interface ScanOutput {
   admitMetadata(path: string): void;
   /** A tracked path the scan no longer found. */
   admitDelete(path: string): void;
-  /** A FIFO, socket or device: not backed up, and never silently (counted and warned about). */
-  skipSpecial(path: string, stats: Stats): void;
+  /** A FIFO, socket or device: recorded where the repository keeps it, else counted and warned about (never silently). */
+  admitSpecial(path: string, stats: Stats): void;
   /** A file with more than one link: one of its names (see LinkNames). */
   noteLink(path: string, stats: Stats): void;
   /** Resolves when the pipeline has room again (back-pressure on the walk; a scan held here is not work in flight). */
@@ -144,7 +144,7 @@ export class Scanner {
         if (stats.nlink > 1 && stats.isFile()) this.#out.noteLink(path, stats);
         if (unchangedOnDisk(this.#cache.get(path), stats)) continue;
         if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) {
-          this.#out.skipSpecial(path, stats);
+          this.#out.admitSpecial(path, stats);
           continue;
         }
         changed++;

@@ -40,6 +40,7 @@ interface StoredEntry {
   pb?: Uint8Array;
 }
 
+/** Stored as their index here: append new types, never reorder (caches on disk hold these numbers). */
 const TYPES: EntryType[] = ["file", "dir", "symlink", "fifo", "chardev", "blockdev"];
 const LONG = "~L";
 const MAX_KEY_BYTES = 1900;
@@ -55,7 +56,7 @@ function encode(e: CachedEntry): StoredEntry {
   if (e.chunks.length) v.k = [...e.chunks];
   if (e.inode !== undefined) v.in = e.inode;
   if (e.links !== undefined) v.ln = e.links;
-  if (e.xattrs !== undefined) v.x = { ...e.xattrs };
+  if (e.xattrs !== undefined) v.x = e.xattrs;
   if (e.major !== undefined && e.minor !== undefined) v.dv = [e.major, e.minor];
   if (e.target !== undefined) {
     if (hasEscapedBytes(e.target)) v.tb = encodeName(e.target);
