@@ -207,8 +207,8 @@ export function asRecord(value: unknown, where: string, chunkSize?: number): Ind
     const what = `put ${JSON.stringify(r.path)}`;
     for (const f of ["size", "mtimeMs", "mode", "uid", "gid"]) if (typeof r[f] !== "number" || !Number.isFinite(r[f])) bad(`${what}: ${f} is not a number`);
     const int = (f: string, max: number, meaning: string) => {
-      const v = r[f] as number;
-      if (!Number.isInteger(v) || v < 0 || v > max) bad(`${what}: ${f} ${JSON.stringify(v)} is not ${meaning}`);
+      const problem = intProblem(r, f, max, meaning);
+      if (problem) bad(`${what}: ${problem}`);
     };
     int("mode", 0o7777, "permission bits (an integer from 0 to 07777)");
     int("uid", MAX_OWNER_ID, `a user id (an integer from 0 to ${MAX_OWNER_ID})`);
@@ -248,16 +248,16 @@ export function asRecord(value: unknown, where: string, chunkSize?: number): Ind
   return bad(`unknown op ${JSON.stringify(r.op)}`);
 }
 
+/** Why field `f` of a record is not an integer from 0 to `max` (`meaning` says what it should be), if it is not. */
+function intProblem(r: Record<string, unknown>, f: string, max: number, meaning: string): string | undefined {
+  const v = r[f];
+  return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= max ? undefined : `${f} ${JSON.stringify(v)} is not ${meaning}`;
+}
+
 /** Why a put's device numbers (required on devices, absent elsewhere) or `xattrs` are wrong, if they are. */
 function deviceAndXattrsProblem(r: Record<string, unknown>): string | undefined {
-  const number = (f: string) => {
-    const v = r[f];
-    return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_DEVICE_NUMBER
-      ? undefined
-      : `${f} ${JSON.stringify(v)} is not a device ${f} number`;
-  };
   if (r.type === "chardev" || r.type === "blockdev") {
-    const problem = number("major") ?? number("minor");
+    const problem = intProblem(r, "major", MAX_DEVICE_NUMBER, "a device major number") ?? intProblem(r, "minor", MAX_DEVICE_NUMBER, "a device minor number");
     if (problem) return problem;
   } else if (r.major !== undefined || r.minor !== undefined) return `a ${String(r.type)} with device numbers (major, minor)`;
   return r.xattrs === undefined ? undefined : xattrsProblem(r.xattrs);
