@@ -121,19 +121,17 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
     const fileSizes = new Map(selection.entries.filter((e) => e.type === "file").map((e) => [e.path, e.size]));
     const totalBytes = [...fileSizes.values()].reduce((n, size) => n + size, 0);
     const done = { entries: 0, bytes: 0 };
+    const label = { error: "FAILED", unsafe: "UNSAFE, skipped", incomplete: "INCOMPLETE" } as const;
     const report = (e: RestoreEvent) => {
-      if (e.event === "incomplete") {
-        // Follows the entry's `restored` event: not another entry done.
-        if (options.json) process.stdout.write(`${JSON.stringify({ ...e, ...exactNameFields(e.path) })}\n`);
-        else process.stderr.write(`rtb restore: INCOMPLETE ${terminalText(e.path)}: ${terminalText(e.error)}\n`);
-        return;
+      // An `incomplete` event follows its entry's `restored` event: not another entry done.
+      if (e.event !== "incomplete") {
+        done.entries++;
+        done.bytes += fileSizes.get(e.path) ?? 0;
       }
-      done.entries++;
-      done.bytes += fileSizes.get(e.path) ?? 0;
       if (options.json) process.stdout.write(`${JSON.stringify({ ...e, ...exactNameFields(e.path) })}\n`);
       else if (e.event === "restored") {
         if (!quiet && !onTerminal) process.stdout.write(`restored ${terminalText(e.path)}\n`);
-      } else process.stderr.write(`rtb restore: ${e.event === "unsafe" ? "UNSAFE, skipped" : "FAILED"} ${terminalText(e.path)}: ${terminalText(e.error)}\n`);
+      } else process.stderr.write(`rtb restore: ${label[e.event]} ${terminalText(e.path)}: ${terminalText(e.error)}\n`);
     };
     for (const m of selection.missing) reportMissing("restore", m, options.json);
     const progress = new Progress(
