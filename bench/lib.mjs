@@ -90,6 +90,28 @@ export async function nodeChild(script, args, options = {}) {
   return { ...out, wallSeconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssMiB: r.maxRssMiB ?? out.maxRssMiB };
 }
 
+/** The shortest of `times` runs of `fn`, in ms (in-process micro-benchmarks). */
+export function bestMs(times, fn) {
+  let ms = Infinity;
+  for (let i = 0; i < times; i++) {
+    const started = performance.now();
+    fn(i);
+    ms = Math.min(ms, performance.now() - started);
+  }
+  return ms;
+}
+
+/** {@link bestMs} of an async `fn` (given the run's index). */
+export async function bestMsAsync(times, fn) {
+  let ms = Infinity;
+  for (let i = 0; i < times; i++) {
+    const started = performance.now();
+    await fn(i);
+    ms = Math.min(ms, performance.now() - started);
+  }
+  return ms;
+}
+
 /** Median of numbers. */
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);

@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FastCdc, PackBuilder, compressBlob } from "@rtbackup/core/v2";
+import { bestMs } from "../../../bench/lib.mjs";
 
 const MiB = 1024 * 1024;
 
@@ -14,27 +15,17 @@ function pseudoRandom(n, seed) {
   return createCipheriv("aes-128-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(n));
 }
 
-function best(times, fn) {
-  let ms = Infinity;
-  for (let i = 0; i < times; i++) {
-    const started = performance.now();
-    fn();
-    ms = Math.min(ms, performance.now() - started);
-  }
-  return ms;
-}
-
 const data = pseudoRandom(256 * MiB, "bench");
 const cdc = new FastCdc();
 const mibs = (bytes, ms) => Number((bytes / MiB / (ms / 1000)).toFixed(0));
 
 const sha = mibs(
   data.length,
-  best(3, () => createHash("sha256").update(data).digest()),
+  bestMs(3, () => createHash("sha256").update(data).digest()),
 );
 const cut = mibs(
   data.length,
-  best(3, () => cdc.lengths(data)),
+  bestMs(3, () => cdc.lengths(data)),
 );
 console.log(`SHA-256: ${sha} MiB/s; FastCDC cut points: ${cut} MiB/s (${((cut / sha) * 100).toFixed(0)}% of SHA-256)`);
 
@@ -68,7 +59,7 @@ const text = Buffer.concat(tsFiles.map((f) => readFileSync(f))).subarray(0, 4 * 
 const random = data.subarray(0, 4 * MiB);
 const zstd = (buf) => {
   let out;
-  const ms = best(5, () => (out = compressBlob(buf)));
+  const ms = bestMs(5, () => (out = compressBlob(buf)));
   return { mibs: mibs(buf.length, ms), ratio: Number((out.stored.length / buf.length).toFixed(3)), codec: out.codec };
 };
 const zText = zstd(text);
@@ -80,7 +71,7 @@ console.log(
 // A pack of 16 MiB of 4 KiB blobs (many small files): what building one costs, once packs reuse their memory.
 const small = Array.from({ length: 4096 }, (_, i) => data.subarray(i * 4096, (i + 1) * 4096));
 const smallIds = small.map((b) => createHash("sha256").update(b).digest("hex"));
-const packMs = best(3, () => {
+const packMs = bestMs(3, () => {
   const builder = new PackBuilder();
   small.forEach((b, i) => builder.add(smallIds[i], b));
   builder.finish().release(); // as PackStore does once the pack is stored: the next build reuses its memory

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine, silentSink } from "@rtbackup/core";
 import { readXattrsSync, setXattr } from "@rtbackup/linux-fs";
+import { bestMs, bestMsAsync } from "../../../bench/lib.mjs";
 
 const FILES = 10_000;
 const dir = mkdtempSync(join(tmpdir(), "rtb-xattr-bench-"));
@@ -29,26 +30,6 @@ function makeTree(root, tagged) {
     paths.push(path);
   }
   return paths;
-}
-
-function best(times, fn) {
-  let ms = Infinity;
-  for (let i = 0; i < times; i++) {
-    const started = performance.now();
-    fn();
-    ms = Math.min(ms, performance.now() - started);
-  }
-  return ms;
-}
-
-async function bestAsync(times, fn) {
-  let ms = Infinity;
-  for (let i = 0; i < times; i++) {
-    const started = performance.now();
-    await fn(i);
-    ms = Math.min(ms, performance.now() - started);
-  }
-  return ms;
 }
 
 function readAll(paths, withXattrs) {
@@ -90,11 +71,11 @@ try {
   makeTree(join(dir, "tagged"), true);
   execFileSync("sync");
   readAll(plain, true); // warm the page cache and the dentries
-  const readPlain = best(5, () => readAll(plain, false));
-  const readWith = best(5, () => readAll(plain, true));
+  const readPlain = bestMs(5, () => readAll(plain, false));
+  const readWith = bestMs(5, () => readAll(plain, true));
   const perFileUs = ((readWith - readPlain) * 1000) / FILES;
-  const backupPlain = await bestAsync(3, (i) => backup(join(dir, "plain"), i));
-  const backupTagged = await bestAsync(3, (i) => backup(join(dir, "tagged"), i));
+  const backupPlain = await bestMsAsync(3, (i) => backup(join(dir, "plain"), i));
+  const backupTagged = await bestMsAsync(3, (i) => backup(join(dir, "tagged"), i));
   const share = ((readWith - readPlain) / backupPlain) * 100;
   console.log(`read path of ${FILES} small files: ${readPlain.toFixed(0)} ms, with flistxattr ${readWith.toFixed(0)} ms (${perFileUs.toFixed(2)} µs per file)`);
   console.log(`listing attributes of every file: ${share.toFixed(1)}% of an initial backup of the tree (${backupPlain.toFixed(0)} ms)`);
