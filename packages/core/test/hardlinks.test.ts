@@ -126,7 +126,13 @@ test("entries that claim one inode but differ are restored apart; hard-link fiel
       links: 2,
       ...extra,
     });
-    const entries = [file("/t/mine", "mine"), file("/t/theirs", "theirs"), file("/t/secret-mode", "mine", { mode: 0o600 }), file("/t/twin", "mine")];
+    const entries = [
+      file("/t/mine", "mine"),
+      file("/t/theirs", "theirs"),
+      file("/t/secret-mode", "mine", { mode: 0o600 }),
+      file("/t/own-attrs", "mine", { xattrs: { "user.tag": Buffer.from("other").toString("base64") } }),
+      file("/t/twin", "mine"),
+    ];
     const result = await new Restorer(chunks, { restoreOwner: false }).restore(entries, ws.out);
     assert.is(result.errors, 0);
     const at = (name: string) => join(ws.out, "t", name);
@@ -134,6 +140,7 @@ test("entries that claim one inode but differ are restored apart; hard-link fiel
     assert.is.not((await lstat(at("theirs"))).ino, (await lstat(at("mine"))).ino);
     assert.is.not((await lstat(at("secret-mode"))).ino, (await lstat(at("mine"))).ino, "nor another mode");
     assert.is((await lstat(at("secret-mode"))).mode & 0o777, 0o600);
+    assert.is.not((await lstat(at("own-attrs"))).ino, (await lstat(at("mine"))).ino, "nor other attributes");
     assert.is((await lstat(at("twin"))).ino, (await lstat(at("mine"))).ino, "the true twin is linked");
 
     const put = { op: "put", path: "/d", type: "dir", size: 0, mtimeMs: 0, mode: 0o755, uid: 0, gid: 0, chunks: [] };

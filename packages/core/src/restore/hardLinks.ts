@@ -2,7 +2,7 @@ import type { FileEntry } from "../types.js";
 
 /**
  * Which restored files are to be hard links of which: entries that recorded the same inode and agree on everything
- * an inode carries (size, mtime, mode, owner, content) are one group when at least one of them recorded more than
+ * an inode carries (size, mtime, mode, owner, content, extended attributes) are one group when at least one of them recorded more than
  * one name. (A name recorded before a link was made keeps `links` absent: the kernel reports a new link as an event
  * of the new name only.) The first of a group, in the order given, is restored as a file; each other one maps to it
  * here and becomes a link to it. Entries that name the same inode but disagree (an inode number reused, a hostile
@@ -16,7 +16,7 @@ export function linkGroups<T extends { readonly entry: FileEntry }>(items: reado
   for (const item of items) {
     const e = item.entry;
     if (e.type !== "file" || e.inode === undefined || !linked.has(e.inode)) continue;
-    const key = [e.inode, e.size, e.mtimeMs, e.mode, e.uid, e.gid, e.chunks.join(",")].join("\0");
+    const key = [e.inode, e.size, e.mtimeMs, e.mode, e.uid, e.gid, e.chunks.join(","), JSON.stringify(e.xattrs ?? {})].join("\0");
     const group = groups.get(key);
     if (group) group.push(item);
     else groups.set(key, [item]);
