@@ -253,10 +253,10 @@ export class Pipeline implements IntakeOutput, ScanOutput {
 
   async #promote(path: string, shared: SharedSnapshot, reason: PromotionReason): Promise<void> {
     this.#log.debug(`${path} is stable (${reason})`);
-    const failed = (err: unknown) => this.#log.debug(`staging ${path} failed (${messageOf(err)}); uploading from the snapshot`);
+    const failed = (err: unknown): undefined => void this.#log.debug(`staging ${path} failed (${messageOf(err)}); uploading from the snapshot`);
     const staged = shared.live ? undefined : await this.#staging.stage(shared.snapshot.pathOf(path)).catch(failed);
     if (staged) shared.release();
-    this.#enqueueUpload(path, staged ? undefined : shared, staged ?? undefined);
+    this.#enqueueUpload(path, staged ? undefined : shared, staged);
   }
 
   #enqueueUpload(path: string, shared: SharedSnapshot | undefined, staged: StagedFile | undefined): void {
