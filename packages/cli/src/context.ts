@@ -13,6 +13,8 @@ import {
   type LogSink,
   type Parameters,
 } from "@rtbackup/core";
+import { keySourceOf, type KeySource } from "@rtbackup/core/v2";
+import { promptPassphrase } from "./passphrasePrompt.js";
 import { presetPlugins, type PresetMode } from "./preset.js";
 import { terminalText } from "./terminalText.js";
 
@@ -24,6 +26,10 @@ export interface CommonOptions {
   prefix?: string;
   verbose?: boolean;
   quiet?: boolean;
+  /** The key of an encrypted repository (overrides EncryptionKeyFile). */
+  "key-file"?: string;
+  /** Its passphrase, in a file (overrides EncryptionPassphraseFile). */
+  "passphrase-file"?: string;
 }
 
 /** The configuration a command runs with. */
@@ -64,6 +70,15 @@ export async function loadCliConfig(options: CommonOptions, mode: PresetMode = "
   if (options.prefix !== undefined) parameters.repositoryPrefix = String(options.prefix);
   if (options.verbose) parameters.verbosity = "Verbose";
   else if (options.quiet) parameters.verbosity = "Quiet";
+  for (const [option, key] of [
+    ["key-file", "encryptionKeyFile"],
+    ["passphrase-file", "encryptionPassphraseFile"],
+  ] as const) {
+    const value = options[option];
+    if (value === undefined) continue;
+    if (typeof value !== "string" || value === "") throw new ConfigError(`--${option}`, "expected a file");
+    parameters[key] = resolve(value);
+  }
   if (options.state !== undefined) parameters.remoteFileStateCachePath = resolve(String(options.state));
   else if (loaded.format === "defaults" || options.store !== undefined) parameters.remoteFileStateCachePath = defaultStateDirectory(parameters);
   const fromDir = loaded.filepath ? dirname(loaded.filepath) : process.cwd();
@@ -91,12 +106,26 @@ export async function openRepositoryReadOnly(config: LoadedConfig): Promise<{ en
   const engine = createEngine(config, "restore");
   const storage = await engine.openStore();
   try {
-    const repository = await openRepository(storage, { prefix: config.parameters.repositoryPrefix });
+    const keys = await keysOf(config.parameters);
+    const repository = await openRepository(storage, { prefix: config.parameters.repositoryPrefix, ...(keys ? { keys } : {}) });
     return { engine, repository };
   } catch (err) {
     await engine.stop().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Where this command finds the repository's key: the key file or passphrase file (options or config), then
+ * RTB_PASSPHRASE_FILE and RTB_PASSPHRASE, then a prompt on the terminal (only if the repository is encrypted).
+ */
+export function keysOf(parameters: Parameters): Promise<KeySource | undefined> {
+  return keySourceOf({
+    keyFile: parameters.encryptionKeyFile,
+    passphraseFile: parameters.encryptionPassphraseFile,
+    env: process.env,
+    prompt: () => promptPassphrase("Repository passphrase: "),
+  });
 }
 
 /** Parses `--at`: an ISO date/time, or ms since the epoch. */

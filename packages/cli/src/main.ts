@@ -3,6 +3,7 @@ import { backupCommand } from "./commands/backup.js";
 import { catCommand, listCommand, restoreCommand } from "./commands/restore.js";
 import { checkCommand } from "./commands/check.js";
 import { configCheckCommand } from "./commands/configCheck.js";
+import { initCommand, keyCommand } from "./commands/key.js";
 import { runCommand } from "./commands/run.js";
 import { consoleCommand, consoleOptionsFrom } from "./commands/console.js";
 import { CommandLine } from "./CommandLine.js";
@@ -38,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
     .option("--store <dir>", "Use a local-directory store at this path (overrides the config's storage)")
     .option("--state <dir>", "Local state cache directory (default: RemoteFileStateCachePath, or a per-store cache dir)")
     .option("--prefix <prefix>", "Repository prefix inside the store or bucket")
+    .option("--key-file <file>", "Key of an encrypted repository: rtb key export output, a writer key, or an age identity file")
+    .option("--passphrase-file <file>", "File whose first line is the repository passphrase (or RTB_PASSPHRASE_FILE, RTB_PASSPHRASE)")
     .option("--verbose", "Verbose log output")
     .option("--quiet", "Only warnings and errors")
     .refuse("exclude", "exclusions are PathFilters in the configuration (docs/configuration.md)");
@@ -45,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   declareBackupCommands(prog, run);
   declareRestoreCommands(prog, run);
   declareStoreCommands(prog, run);
+  declareKeyCommands(prog, run);
 
   try {
     prog.parse(translateDqdArguments(argv));
@@ -116,6 +120,25 @@ function declareRestoreCommands(prog: CommandLine, run: Run): void {
     .command("cat <path>", "Write one backed-up file to stdout")
     .option("--at <time>", "State as of this time (ISO 8601, or ms since the epoch)")
     .action((path: string, opts: Record<string, unknown>) => run(() => catCommand(path, opts)));
+}
+
+/** `init` and `key`: the commands that create a repository and manage its keys (docs/encryption.md). */
+function declareKeyCommands(prog: CommandLine, run: Run): void {
+  prog
+    .command("init", "Create the repository the configuration names (encrypted with --encryption)")
+    .option("--encryption", "Encrypt it: the first key opens with the passphrase, or with --key-file (an age identity file)")
+    .example("init --encryption --store /mnt/backup/rtb")
+    .action((opts: Record<string, unknown>) => run(() => initCommand(opts)));
+
+  prog
+    .command("key <subcommand> [args...]", "Keys of an encrypted repository: list, add, remove <id>, passwd, export")
+    .option("--new-passphrase-file <file>", "add, passwd: the new passphrase, from a file (else RTB_NEW_PASSPHRASE, else asked twice)")
+    .option("--new-key-file <file>", "add, passwd: wrap the new key for this age identity file (or age1… recipient) instead")
+    .option("--writer", "export: the writer key (adds to the repository, reads nothing) instead of the master key")
+    .option("--out <file>", "export: write a new file, mode 600, instead of stdout")
+    .option("--json", "list: one JSON object per line")
+    .example("key export --writer --out /etc/rtb/writer.key")
+    .action((sub: string, first: string | undefined, opts: Record<string, unknown>) => run(() => keyCommand(sub, rest(opts, first), opts)));
 }
 
 /** `check`, `config check` and `console`: the commands that verify the store, the config or a running daemon. */

@@ -2,6 +2,8 @@ import { rm } from "node:fs/promises";
 import type { Parameters } from "./config/Parameters.js";
 import type { Logger } from "./logger.js";
 import { isV2, openRepository, type AnyRepository } from "./repository/openRepository.js";
+import { keySourceOf } from "./repository/v2/keySource.js";
+import { syncWriterLane } from "./repository/v2/syncWriterLane.js";
 import { syncStateCache, type SyncResult } from "./repository/syncState.js";
 import { syncLaneState } from "./repository/v2/syncLaneState.js";
 import type { Lock } from "./state/lock.js";
@@ -35,14 +37,20 @@ export class Resources {
     let storage: StorageBackend | undefined;
     try {
       storage = resolveStorage();
+      const keys = await keySourceOf({ keyFile: parameters.encryptionKeyFile, passphraseFile: parameters.encryptionPassphraseFile, env: process.env });
       const repository = await openRepository(storage, {
         prefix: parameters.repositoryPrefix,
         create: { format: parameters.repositoryFormat, chunkSize: parameters.chunkSize },
+        ...(keys ? { keys } : {}),
       });
       // Staging copies left by a crash are stale: their files go through the pipeline again.
       await rm(parameters.stagingDirectory, { recursive: true, force: true }).catch(() => undefined);
       cache = await StateCache.open(parameters.remoteFileStateCachePath);
-      const sync = isV2(repository) ? await syncLaneState(repository, cache, log) : await syncStateCache(repository, cache, log);
+      const sync = !isV2(repository)
+        ? await syncStateCache(repository, cache, log)
+        : repository.cipher.canRead
+          ? await syncLaneState(repository, cache, log)
+          : await syncWriterLane(repository, cache, log);
       return new Resources(storage, repository, cache, sync, lock);
     } catch (err) {
       await cache?.close();

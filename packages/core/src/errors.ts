@@ -37,6 +37,8 @@ export const ErrorCodes = {
   FILE_CHANGED: { title: "A file changed while it was being read", exit: 1 },
   OUTPUT_CLOSED: { title: "Standard output was closed", exit: 1 },
   INDEX_DAMAGED: { title: "The remote index cannot be read completely", exit: 4 },
+  KEY_MISSING: { title: "The repository is encrypted and no key that reads it was given", exit: 6 },
+  KEY_REJECTED: { title: "The key or passphrase given does not open the repository", exit: 6 },
 } as const satisfies Record<string, ErrorKind>;
 
 /** A code from {@link ErrorCodes}. */

@@ -73,7 +73,7 @@ test("a checkpoint is not used when a covered batch is gone, when an uncovered b
     assert.is((await readTreeV2(s.repo, { at: names[1]!.time })).checkpoint, undefined, "not for a moment before it");
     // Another writer's batch, committed (by its clock) before the checkpoint's newest batch, is not covered by it.
     const other = "c".repeat(32);
-    const late = encodeLaneBatch({ lane: other, seq: 0, time: names[0]!.time - 1, prev: null }, [], [{ op: "delete", path: join(src, "f0") }]);
+    const late = encodeLaneBatch({ lane: other, seq: 0, time: names[0]!.time - 1, prev: null }, [], [{ op: "delete", path: join(src, "f0") }], s.repo.cipher);
     await s.storage.put(laneBatchKey(other, 0, names[0]!.time - 1, late.digest), late.body, late.body.length);
     await s.storage.put(`lanes/${other}/lane`, Buffer.from("{}\n"), 3);
     const skewed = await readTreeV2(s.repo);

@@ -68,6 +68,13 @@ export interface Parameters {
   repositoryFormat: 1 | 2;
   /** A checkpoint (the whole tree in one object) is written once this many records were committed since the last. */
   checkpointEvery: number;
+  /**
+   * The key of an encrypted repository (docs/encryption.md): a writer key (`rtb key writer`: add, never read), a
+   * master key (`rtb key export`), or an age identity file that opens a key object. Empty: none.
+   */
+  encryptionKeyFile: string;
+  /** A file whose first line is the passphrase of an encrypted repository (or that creates one). Empty: none. */
+  encryptionPassphraseFile: string;
   /** `true` when `lsof` was asked for (LSOFBinaryPath set explicitly or StabilityCheck=lsof). */
   stabilityCheck: "procfs" | "lsof";
   /** fanotify queue: `default` (16,384 events, then overflow → rescan) or `unlimited`. */
@@ -165,6 +172,8 @@ export function defaultParameters(): Parameters {
     chunkSize: 8 * 1024 * 1024,
     repositoryFormat: 2,
     checkpointEvery: 50_000,
+    encryptionKeyFile: "",
+    encryptionPassphraseFile: "",
     stabilityCheck: "procfs",
     fanotifyQueue: "default",
 

@@ -83,6 +83,8 @@ export const parameterFields: readonly ParameterField[] = [
   field("chunkSize", "ChunkSize", integerKind(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE, "bytes"), ours),
   field("repositoryFormat", "RepositoryFormat", integerKind(1, 2), ours),
   field("checkpointEvery", "CheckpointEvery", integerKind(1, 10_000_000, "records"), ours),
+  field("encryptionKeyFile", "EncryptionKeyFile", pathKind(true), ours),
+  field("encryptionPassphraseFile", "EncryptionPassphraseFile", pathKind(true), ours),
   field("stabilityCheck", "StabilityCheck", enumKind(["procfs", "lsof"]), ours),
   field("fanotifyQueue", "FanotifyQueue", enumKind(["default", "unlimited"]), ours),
   field("s3Endpoint", "S3Endpoint", urlKind, ours),

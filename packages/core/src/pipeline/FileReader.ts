@@ -207,6 +207,7 @@ export async function readChunks(
   chunking: Chunking,
   sink: ChunkSink,
   inFlight = 3,
+  idOf: (data: Uint8Array) => string = sha256Hex,
 ): Promise<{ chunks: string[]; stats: Stats; xattrs: ReadXattrs }> {
   const handle = await open(fsPath(readPath), "r");
   try {
@@ -223,7 +224,7 @@ export async function readChunks(
     };
     // A sparse file's holes are not read: the filesystem says where its data is (sparseRead.ts).
     for await (const { data, done } of chunksOf(await readerOf(handle, before), before.size, chunking)) {
-      const id = sha256Hex(data);
+      const id = idOf(data);
       // Once the sink has settled, the chunk's bytes are not used again: its read buffer may be reused.
       const put = sink(id, data).finally(done);
       put.catch(() => undefined); // observed by settleAll; never an unhandled rejection
@@ -267,6 +268,7 @@ export async function readSmallFileSync(
   livePath: string,
   chunking: Chunking,
   sink: ChunkSink,
+  idOf: (data: Uint8Array) => string = sha256Hex,
 ): Promise<{ chunks: string[]; stats: Stats; xattrs: ReadXattrs } | undefined> {
   let fd: number;
   try {
@@ -299,7 +301,7 @@ export async function readSmallFileSync(
   let at = 0;
   for (const length of lengths) {
     const part = data.subarray(at, at + length);
-    const id = sha256Hex(part);
+    const id = idOf(part);
     await sink(id, part);
     chunks.push(id);
     at += length;

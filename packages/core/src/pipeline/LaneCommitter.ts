@@ -107,6 +107,8 @@ export class LaneCommitter extends BatchCommitter {
    */
   async checkpoint(): Promise<void> {
     if (this.halted || this.o.cache.recordsSinceCheckpoint === 0) return;
+    // A writer key reads no lane and cannot merge them, so it writes none: readers read the batches (slower, never wrong).
+    if (!this.#repo.cipher.canRead) return;
     for (let attempt = 1; attempt <= 5; attempt++) {
       try {
         const tree = await readTreeV2(this.#repo);

@@ -35,12 +35,14 @@ export interface UploaderOptions {
 /** Where the upload stage puts content: how files are cut, and how one chunk is stored. */
 interface ContentStore {
   readonly chunking: Chunking;
+  /** A chunk's id: SHA-256, or the keyed id of an encrypted repository. */
+  readonly idOf?: (data: Uint8Array) => string;
   /** v1: one object per chunk; v2: appended to the open pack (stored at the next commit or when it fills). */
   put(id: string, data: Buffer): Promise<void>;
 }
 
 function contentStoreOf(repo: AnyRepository): ContentStore {
-  if (isV2(repo)) return { chunking: repo.chunker, put: (id, data) => repo.packs.add(id, data, true) };
+  if (isV2(repo)) return { chunking: repo.chunker, idOf: repo.cipher.blobId, put: (id, data) => repo.packs.add(id, data, true) };
   return { chunking: repo.config.chunkSize, put: (id, data) => repo.putChunk(id, data) };
 }
 
@@ -247,8 +249,9 @@ export class Uploader {
       };
       // A small local file (most of a tree) is read at once with synchronous calls; a larger one, one in a snapshot
       // view, or one that is no longer a small regular file when opened, in chunks through the thread pool.
-      const small = local && stats.size <= SMALL_FILE_BYTES ? await readSmallFileSync(source, path, this.#content.chunking, sink) : undefined;
-      const { chunks, stats: after, xattrs } = small ?? (await readChunks(source, path, this.#content.chunking, sink));
+      const { chunking, idOf } = this.#content;
+      const small = local && stats.size <= SMALL_FILE_BYTES ? await readSmallFileSync(source, path, chunking, sink, idOf) : undefined;
+      const { chunks, stats: after, xattrs } = small ?? (await readChunks(source, path, chunking, sink, 3, idOf));
       this.stats.files++;
       this.stats.bytes += after.size;
       this.stats.bytesUploaded += bytesUploaded;

@@ -91,13 +91,18 @@ export class PackedChunks {
   async #fetch(run: Run): Promise<Map<string, Buffer>> {
     const key = this.#repo.prefix + packKey(run.pack);
     const blobs = run.ids.map((id) => this.#blobs.get(id)!).sort((a, b) => a.offset - b.offset);
-    const stored = await cutBlobs(await this.#repo.storage.get(key, { start: run.start, end: run.end - 1 }), run, blobs);
+    const repo = this.#repo;
+    // A sealed pack is read as its plain bytes (the age chunks that cover the run, each authenticated).
+    const stream = repo.cipher.encrypted
+      ? [await repo.packs.readPlain(run.pack, run.start, run.end)]
+      : await repo.storage.get(key, { start: run.start, end: run.end - 1 });
+    const stored = await cutBlobs(stream, run, blobs);
     const out = new Map<string, Buffer>();
     for (const blob of blobs) {
       const bytes = stored.get(blob.id);
       if (!bytes) continue; // the stream ended short: its own read names what is wrong
       try {
-        out.set(blob.id, openBlob(blob, bytes));
+        out.set(blob.id, openBlob(blob, bytes, repo.cipher.blobId));
       } catch {
         // left out: its own read reports the damage, naming the pack
       }
@@ -128,7 +133,7 @@ export class PackedChunks {
  * whole run: joining 8 MiB runs cost a copy of every byte and a page fault on every fresh page (a third of a large
  * restore's CPU here). A stream longer than the run is cut off; one that ends short leaves its last blobs out.
  */
-async function cutBlobs(stream: AsyncIterable<unknown>, run: Run, blobs: readonly StoredBlob[]): Promise<Map<string, Buffer>> {
+async function cutBlobs(stream: AsyncIterable<unknown> | Iterable<unknown>, run: Run, blobs: readonly StoredBlob[]): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   let pos = run.start;
   let i = 0;

@@ -1,5 +1,8 @@
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { StorageError } from "../../errors.js";
+import { AgeRanges } from "../../crypto/age.js";
+import { PLAIN, opening, type ObjectCipher } from "./cipher.js";
 import { collectStream } from "../../io/collectStream.js";
 import type { StorageBackend } from "../../storage/StorageBackend.js";
 import { MAX_PACK_BYTES, PACK_TAIL_BYTES, PackBuilder, PackError, openBlob, parseToc, tocLengthOf, type BlobEntry, type Pack } from "./pack.js";
@@ -10,6 +13,8 @@ export interface PackStoreOptions {
   readonly prefix?: string;
   /** A pack is stored once it holds this many bytes (the config's `packSize`). Default 16 MiB. */
   readonly packSize?: number;
+  /** How blobs are named and packs sealed (the repository's; default: plain SHA-256, nothing sealed). */
+  readonly cipher?: ObjectCipher;
 }
 
 /** A blob as the index records it: where it is ({@link BlobEntry}) and in which pack. */
@@ -47,10 +52,14 @@ export class PackStore {
   /** Ids in the open pack, in unstored packs, or stored since the last flush: added, not yet handed out. */
   readonly #pending = new Set<string>();
   #flushing: Promise<void> = Promise.resolve();
+  readonly #cipher: ObjectCipher;
+  /** Sealed packs' ranged readers (header read and file key unwrapped once per pack), most recent last. */
+  readonly #opened = new Map<string, Promise<AgeRanges>>();
 
   constructor(storage: StorageBackend, options: PackStoreOptions = {}) {
     this.storage = storage;
     this.#prefix = options.prefix ?? "";
+    this.#cipher = options.cipher ?? PLAIN;
     this.#packSize = options.packSize ?? 16 * 1024 * 1024;
     if (!Number.isSafeInteger(this.#packSize) || this.#packSize < 1 || this.#packSize > MAX_PACK_BYTES / 2) {
       throw new RangeError(`packSize must be a whole number of bytes from 1 to ${MAX_PACK_BYTES / 2}`);
@@ -63,13 +72,14 @@ export class PackStore {
   }
 
   /**
-   * Appends one blob (`id` is the SHA-256 of `raw`; checked unless `hashed`, see {@link PackBuilder.add}). Resolves
-   * once it is in the open pack; when that fills the pack, once the pack's store has been tried (a failure keeps it
-   * for the next flush, it does not reject).
+   * Appends one blob (`id` is the repository's id of `raw`; checked unless `hashed`: the caller computed it from these
+   * very bytes). Resolves once it is in the open pack; when that fills the pack, once the pack's store has been tried
+   * (a failure keeps it for the next flush, it does not reject).
    */
   async add(id: string, raw: Uint8Array, hashed = false): Promise<void> {
     if (this.#pending.has(id)) return;
-    this.#open.add(id, raw, hashed);
+    if (!hashed && this.#cipher.blobId(raw) !== id) throw new Error(`blob ${id}: its bytes do not hash to its id`);
+    this.#open.add(id, raw, true);
     this.#pending.add(id);
     if (this.#open.length >= this.#packSize) await this.#closeOpen();
   }
@@ -112,10 +122,12 @@ export class PackStore {
   /** One blob's bytes: one ranged read of its pack, decompressed (never past its size) and verified. */
   async read(blob: StoredBlob): Promise<Buffer> {
     const key = this.#prefix + packKey(blob.pack);
-    const range = blob.length === 0 ? undefined : { start: blob.offset, end: blob.offset + blob.length - 1 };
-    const stored = blob.length === 0 ? Buffer.alloc(0) : await collectStream(await this.storage.get(key, range), { limit: blob.length });
+    let stored: Buffer;
+    if (blob.length === 0) stored = Buffer.alloc(0);
+    else if (this.#cipher.encrypted) stored = await this.readPlain(blob.pack, blob.offset, blob.offset + blob.length);
+    else stored = await collectStream(await this.storage.get(key, { start: blob.offset, end: blob.offset + blob.length - 1 }), { limit: blob.length });
     try {
-      return openBlob(blob, stored);
+      return openBlob(blob, stored, this.#cipher.blobId);
     } catch (err) {
       throw new StorageError("INTEGRITY", `pack ${key}: ${(err as Error).message}`, { key, transient: false });
     }
@@ -124,14 +136,14 @@ export class PackStore {
   /** A pack's table of contents, by two ranged reads (its tail, then the table), checked. */
   async contents(pack: string): Promise<BlobEntry[]> {
     const key = this.#prefix + packKey(pack);
-    const info = await this.storage.head(key);
-    if (!info) throw new StorageError("STORAGE_NOT_FOUND", `pack not found: ${key}`, { key, transient: false });
+    const size = await this.plainSize(pack);
+    if (size === undefined) throw new StorageError("STORAGE_NOT_FOUND", `pack not found: ${key}`, { key, transient: false });
     try {
-      if (info.size < 8 + PACK_TAIL_BYTES) throw new PackError(`it is ${info.size} bytes, too short for a pack`);
-      const tail = await this.#range(key, info.size - PACK_TAIL_BYTES, PACK_TAIL_BYTES);
-      const tocLength = tocLengthOf(tail, info.size);
-      const tocStart = info.size - PACK_TAIL_BYTES - tocLength;
-      return parseToc(await this.#range(key, tocStart, tocLength), tocStart);
+      if (size < 8 + PACK_TAIL_BYTES) throw new PackError(`it is ${size} bytes, too short for a pack`);
+      const tail = await this.#range(pack, size - PACK_TAIL_BYTES, PACK_TAIL_BYTES);
+      const tocLength = tocLengthOf(tail, size);
+      const tocStart = size - PACK_TAIL_BYTES - tocLength;
+      return parseToc(await this.#range(pack, tocStart, tocLength), tocStart);
     } catch (err) {
       if (!(err instanceof PackError)) throw err;
       throw new StorageError("INTEGRITY", `pack ${key} is corrupt: ${err.message}`, { key, transient: false });
@@ -146,8 +158,66 @@ export class PackStore {
     }
   }
 
-  async #range(key: string, start: number, length: number): Promise<Buffer> {
+  /** The size of a pack's plain bytes (its stored size when not sealed), or undefined when it is not stored. */
+  async plainSize(pack: string): Promise<number | undefined> {
+    if (this.#cipher.encrypted) {
+      try {
+        return (await this.#ranges(pack)).plaintextSize;
+      } catch (err) {
+        if (err instanceof StorageError && err.code === "STORAGE_NOT_FOUND") return undefined;
+        throw err;
+      }
+    }
+    return (await this.storage.head(this.#prefix + packKey(pack)))?.size;
+  }
+
+  /**
+   * Plain bytes `[from, to)` of a sealed pack: the age chunks that cover them, by one ranged read, each chunk
+   * authenticated (one taken from another pack or moved is refused).
+   */
+  async readPlain(pack: string, from: number, to: number): Promise<Buffer> {
+    const key = this.#prefix + packKey(pack);
+    const ranges = await this.#ranges(pack);
+    if (to > ranges.plaintextSize)
+      throw new StorageError("INTEGRITY", `pack ${key}: bytes ${from} to ${to} are past its end (${ranges.plaintextSize})`, { key, transient: false });
+    const { start, end } = ranges.range(from, to);
+    const cipher = await collectStream(await this.storage.get(key, { start, end: end - 1 }), { limit: end - start });
+    return opening(`pack ${key}`, () => ranges.read(cipher, from, to));
+  }
+
+  /** A sealed pack's ranged reader: its size and header read once, its file key unwrapped once (a few held). */
+  #ranges(pack: string): Promise<AgeRanges> {
+    let opened = this.#opened.get(pack);
+    if (opened) {
+      this.#opened.delete(pack);
+      this.#opened.set(pack, opened);
+      return opened;
+    }
+    opened = this.#openRanges(pack);
+    opened.catch(() => this.#opened.delete(pack));
+    this.#opened.set(pack, opened);
+    if (this.#opened.size > 256) this.#opened.delete(this.#opened.keys().next().value!);
+    return opened;
+  }
+
+  async #openRanges(pack: string): Promise<AgeRanges> {
+    const key = this.#prefix + packKey(pack);
+    const info = await this.storage.head(key);
+    if (!info) throw new StorageError("STORAGE_NOT_FOUND", `pack not found: ${key}`, { key, transient: false });
+    for (let want = AgeRanges.HEADER_GUESS; ; want *= 8) {
+      const length = Math.min(want, info.size);
+      const prefix = length === 0 ? Buffer.alloc(0) : await collectStream(await this.storage.get(key, { start: 0, end: length - 1 }), { limit: length });
+      const ranges = this.#cipher.ranges(prefix, info.size, `pack ${key}`);
+      if (ranges) return ranges;
+      if (length >= info.size || want > 1 << 20)
+        throw new StorageError("INTEGRITY", `pack ${key}: its age header is longer than 1 MiB`, { key, transient: false });
+    }
+  }
+
+  async #range(pack: string, start: number, length: number): Promise<Buffer> {
     if (length === 0) return Buffer.alloc(0);
+    if (this.#cipher.encrypted) return this.readPlain(pack, start, start + length);
+    const key = this.#prefix + packKey(pack);
     const bytes = await collectStream(await this.storage.get(key, { start, end: start + length - 1 }), { limit: length });
     if (bytes.length !== length) throw new PackError(`a read of ${length} bytes at ${start} returned ${bytes.length}`);
     return bytes;
@@ -156,7 +226,7 @@ export class PackStore {
   /** Closes the open pack (when it has blobs) and starts storing it; a failure keeps it in `#unstored`. */
   async #closeOpen(): Promise<void> {
     if (this.#open.count === 0) return;
-    const pack = this.#open.finish();
+    const pack = this.#cipher.encrypted ? sealPack(this.#open.finish(), this.#cipher) : this.#open.finish();
     this.#open = new PackBuilder();
     const storing = this.#store(pack).catch(() => void this.#unstored.push(pack));
     this.#storing.add(storing);
@@ -174,4 +244,22 @@ export class PackStore {
     // The put has settled, so the store reads the parts no more (StorageBackend.put): their memory serves the next pack.
     pack.release();
   }
+}
+
+/**
+ * A pack sealed as one age file: its id is the SHA-256 of the sealed bytes (so the store can be checked without a
+ * key), its entries keep their plain offsets (a reader maps them onto age chunks). The plain pack's memory is
+ * handed back at once.
+ */
+function sealPack(plain: Pack, cipher: ObjectCipher): Pack {
+  const sealed = cipher.seal(plain.bytes);
+  plain.release();
+  return {
+    id: createHash("sha256").update(sealed).digest("hex"),
+    parts: [sealed],
+    size: sealed.length,
+    bytes: sealed,
+    entries: plain.entries,
+    release() {},
+  };
 }

@@ -8,6 +8,9 @@ import { DEFAULT_CDC, FastCdc, cdcParamsProblem, type CdcParams } from "./fastcd
 import { decodeCheckpointV2, decodeLaneBatch, encodeCheckpointV2, encodeLaneBatch, parseCheckpointKey, type CheckpointName } from "./laneBatch.js";
 import { laneBatchKey, laneKey, parseLaneBatchKey, LANE_ID, type LaneBatchName } from "./lanes.js";
 import { PackStore, type StoredBlob } from "./PackStore.js";
+import { generateMasterKey, keyCheck, type RepositoryKey } from "../../crypto/repositoryKey.js";
+import { PLAIN, ageCipher, type ObjectCipher } from "./cipher.js";
+import { addKeyObject, unlockKey, type KeySource, type KeyWrap } from "./keyObjects.js";
 
 /** The `config` object of a v2 repository (docs/format-v2.md). */
 export interface V2Config {
@@ -19,8 +22,11 @@ export interface V2Config {
   readonly chunking: { readonly kind: "fastcdc" } & CdcParams;
   readonly compression: "zstd";
   readonly packSize: number;
-  readonly encryption: { readonly mode: "none" };
+  readonly encryption: V2Encryption;
 }
+
+/** The config's `encryption`: none, or age objects and keyed ids, with the HMAC that tells a key of this repository. */
+export type V2Encryption = { readonly mode: "none" } | { readonly mode: "age"; readonly check: string };
 
 /** Why `c` is not a v2 config this reader knows, or undefined. */
 export function v2ConfigProblem(c: unknown): string | undefined {
@@ -32,7 +38,9 @@ export function v2ConfigProblem(c: unknown): string | undefined {
   if (v.hash !== "sha256") return `hash ${JSON.stringify(v.hash)} is not known`;
   if (v.compression !== "zstd") return `compression ${JSON.stringify(v.compression)} is not known`;
   const enc = v.encryption as Record<string, unknown> | undefined;
-  if (enc?.mode !== "none") return `encryption mode ${JSON.stringify(enc?.mode)} is not known to this reader`;
+  if (enc?.mode === "age") {
+    if (typeof enc.check !== "string" || !/^[0-9a-f]{64}$/.test(enc.check)) return "encryption check is not 64 hex digits";
+  } else if (enc?.mode !== "none") return `encryption mode ${JSON.stringify(enc?.mode)} is not known to this reader`;
   const chunking = v.chunking as Record<string, unknown> | undefined;
   if (chunking?.kind !== "fastcdc") return `chunking ${JSON.stringify(chunking?.kind)} is not known`;
   const problem = cdcParamsProblem(chunking as unknown as CdcParams);
@@ -51,40 +59,58 @@ export class RepositoryV2 {
   readonly config: V2Config;
   readonly packs: PackStore;
   readonly chunker: FastCdc;
+  /** How objects are named and sealed (docs/encryption.md). */
+  readonly cipher: ObjectCipher;
+  /** The key this process holds (an encrypted repository's), and which key object opened it. */
+  readonly key: { readonly key: RepositoryKey; readonly opened?: string | undefined } | undefined;
 
-  private constructor(storage: StorageBackend, prefix: string, config: V2Config) {
+  private constructor(storage: StorageBackend, prefix: string, config: V2Config, key?: RepositoryV2["key"]) {
     this.storage = storage;
     this.prefix = prefix;
     this.config = config;
-    this.packs = new PackStore(storage, { prefix, packSize: config.packSize });
+    this.key = key;
+    this.cipher = key ? ageCipher(key.key) : PLAIN;
+    this.packs = new PackStore(storage, { prefix, packSize: config.packSize, cipher: this.cipher });
     this.chunker = new FastCdc(config.chunking);
   }
 
-  /** Creates a v2 repository under `prefix`; refuses when there is a config already. */
-  static async create(storage: StorageBackend, options: { prefix?: string; packSize?: number; chunking?: CdcParams } = {}): Promise<RepositoryV2> {
+  /**
+   * Creates a v2 repository under `prefix`; refuses when there is a config already. With `encryption`, a new master
+   * key is made and stored as the first key object, wrapped as `encryption` says, before the config names it.
+   */
+  static async create(
+    storage: StorageBackend,
+    options: { prefix?: string; packSize?: number; chunking?: CdcParams; encryption?: KeyWrap } = {},
+  ): Promise<RepositoryV2> {
     const prefix = options.prefix ?? "";
     if (await storage.head(`${prefix}config`)) throw new BackupError("REPOSITORY_INVALID", `there is a repository at ${storage.description} already`);
+    const id = randomBytes(16).toString("hex");
+    let key: RepositoryV2["key"];
+    if (options.encryption) {
+      const master = generateMasterKey(id);
+      key = { key: master, opened: await addKeyObject(storage, prefix, master, options.encryption) };
+    }
     const config: V2Config = {
       format: FORMAT_NAME,
       version: 2,
-      id: randomBytes(16).toString("hex"),
+      id,
       created: new Date().toISOString(),
       hash: "sha256",
       chunking: { kind: "fastcdc", ...(options.chunking ?? DEFAULT_CDC) },
       compression: "zstd",
       packSize: options.packSize ?? 16 * 1024 * 1024,
-      encryption: { mode: "none" },
+      encryption: key ? { mode: "age", check: keyCheck(key.key) } : { mode: "none" },
     };
     const problem = v2ConfigProblem(config);
     if (problem) throw new BackupError("REPOSITORY_INVALID", `cannot create a v2 repository: ${problem}`);
     const body = Buffer.from(`${JSON.stringify(config, null, 2)}\n`);
     await storage.put(`${prefix}config`, body, body.length);
     await storage.sync?.();
-    return new RepositoryV2(storage, prefix, config);
+    return new RepositoryV2(storage, prefix, config, key);
   }
 
-  /** Opens the v2 repository under `prefix`. */
-  static async open(storage: StorageBackend, options: { prefix?: string } = {}): Promise<RepositoryV2> {
+  /** Opens the v2 repository under `prefix`; an encrypted one with the key `keys` gives (KEY_MISSING without). */
+  static async open(storage: StorageBackend, options: { prefix?: string; keys?: KeySource } = {}): Promise<RepositoryV2> {
     const prefix = options.prefix ?? "";
     const key = `${prefix}config`;
     let bytes: Buffer;
@@ -103,7 +129,10 @@ export class RepositoryV2 {
     }
     const problem = v2ConfigProblem(config);
     if (problem) throw new BackupError("REPOSITORY_INVALID", `${key}: ${problem}`);
-    return new RepositoryV2(storage, prefix, config as V2Config);
+    const v2 = config as V2Config;
+    if (v2.encryption.mode === "none") return new RepositoryV2(storage, prefix, v2);
+    const unlocked = await unlockKey(storage, prefix, { id: v2.id, check: v2.encryption.check }, options.keys ?? {});
+    return new RepositoryV2(storage, prefix, v2, unlocked);
   }
 
   /** The batches of one lane, in sequence order (from a listing). */
@@ -139,7 +168,7 @@ export class RepositoryV2 {
   /** One batch, read and verified (digest, header, count, records). */
   async readBatch(name: LaneBatchName): Promise<{ prev: string | null; blobs: StoredBlob[]; records: IndexRecord[] }> {
     const key = this.prefix + name.key;
-    return decodeLaneBatch(name, await collectStream(await this.storage.get(key)), key);
+    return decodeLaneBatch(name, await collectStream(await this.storage.get(key)), key, this.cipher);
   }
 
   /** Every checkpoint, oldest first (by time, then lane, then digest: key order). */
@@ -154,7 +183,7 @@ export class RepositoryV2 {
 
   /** One checkpoint, read and verified. */
   async readCheckpoint(name: CheckpointName): Promise<ReturnType<typeof decodeCheckpointV2>> {
-    return decodeCheckpointV2(name, await collectStream(await this.storage.get(this.prefix + name.key)));
+    return decodeCheckpointV2(name, await collectStream(await this.storage.get(this.prefix + name.key)), this.cipher);
   }
 
   /**
@@ -167,7 +196,12 @@ export class RepositoryV2 {
     tree: { entries: ReadonlyMap<string, FileEntry>; blobs: ReadonlyMap<string, StoredBlob> },
     covered: { lanes: Readonly<Record<string, number>>; time: number },
   ): Promise<CheckpointName> {
-    const { body, key } = encodeCheckpointV2({ lane: writer, time: covered.time, lanes: covered.lanes }, [...tree.blobs.values()], tree.entries.values());
+    const { body, key } = encodeCheckpointV2(
+      { lane: writer, time: covered.time, lanes: covered.lanes },
+      [...tree.blobs.values()],
+      tree.entries.values(),
+      this.cipher,
+    );
     await this.storage.put(this.prefix + key, body, body.length);
     await this.storage.sync?.();
     return parseCheckpointKey(key)!;
@@ -183,7 +217,7 @@ export class RepositoryV2 {
   async describeLane(lane: string, host: string): Promise<void> {
     const key = this.prefix + laneKey(lane);
     if (await this.storage.head(key)) return;
-    const body = Buffer.from(`${JSON.stringify({ lane, host, created: new Date().toISOString() })}\n`);
+    const body = this.cipher.seal(Buffer.from(`${JSON.stringify({ lane, host, created: new Date().toISOString() })}\n`));
     await this.storage.put(key, body, body.length);
   }
 
@@ -255,7 +289,7 @@ export class LaneWriter {
     const blobs = this.#unnamed;
     const seq = this.#last ? this.#last.seq + 1 : 0;
     const time = Math.max(options.time ?? Date.now(), this.#last?.time ?? 0);
-    const { body, digest } = encodeLaneBatch({ lane: this.lane, seq, time, prev: this.#last?.digest ?? null }, blobs, records);
+    const { body, digest } = encodeLaneBatch({ lane: this.lane, seq, time, prev: this.#last?.digest ?? null }, blobs, records, repo.cipher);
     const name = parseLaneBatchKey(laneBatchKey(this.lane, seq, time, digest))!;
     await options.prepared?.({ name, body, blobs });
     const batch = { name, body, blobs, records };

@@ -33,3 +33,16 @@ export { decodeCheckpointV2, decodeLaneBatch, encodeCheckpointV2, encodeLaneBatc
 export type { CheckpointName } from "./laneBatch.js";
 export { readFileV2, readTreeV2 } from "./readTreeV2.js";
 export type { TreeV2 } from "./readTreeV2.js";
+// Encryption (docs/encryption.md): how objects are named and sealed, the key objects, where a process finds its key.
+export { PLAIN, ageCipher } from "./cipher.js";
+export type { ObjectCipher } from "./cipher.js";
+export { addKeyObject, listKeyObjects, removeKeyObject, unlockKey } from "./keyObjects.js";
+export type { KeyObject, KeySource, KeyWrap } from "./keyObjects.js";
+export { keySourceOf } from "./keySource.js";
+export type { KeyPlaces } from "./keySource.js";
+export { syncWriterLane } from "./syncWriterLane.js";
+export type { V2Encryption } from "./RepositoryV2.js";
+export { AgeError, AgeRanges, ageDecrypt, ageEncrypt, generateAgeKeyPair, recipientOf } from "../../crypto/age.js";
+export type { AgeKeyPair, AgeTo, AgeWith } from "../../crypto/age.js";
+export { KEY_FORMAT, encodeKey, generateMasterKey, keyCheck, keyMatches, parseKey, writerKeyOf } from "../../crypto/repositoryKey.js";
+export type { RepositoryKey } from "../../crypto/repositoryKey.js";

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { StorageError } from "../../errors.js";
 import type { FileEntry, IndexRecord } from "../../types.js";
@@ -6,6 +5,7 @@ import { MAX_BATCH_BYTES, asRecord } from "../format.js";
 import { laneHeaderProblem, type LaneBatchHeader, type LaneBatchName } from "./lanes.js";
 import { PackError, blobEntryOf } from "./pack.js";
 import type { StoredBlob } from "./PackStore.js";
+import type { ObjectCipher } from "./cipher.js";
 
 const PACK_ID = /^[0-9a-f]{64}$/;
 
@@ -14,41 +14,56 @@ function blobLine(b: StoredBlob): string {
   return JSON.stringify({ op: "blob", id: b.id, pack: b.pack, offset: b.offset, length: b.length, size: b.size, codec: b.codec });
 }
 
-/** The bytes of a v2 batch (gzip of JSON lines: header, `blob` records, then the records) and their digest. */
+/**
+ * The stored bytes of a v2 batch (gzip of JSON lines: header, `blob` records, then the records; sealed when the
+ * repository is encrypted) and the digest of the plain bytes.
+ */
 export function encodeLaneBatch(
   at: Pick<LaneBatchHeader, "lane" | "seq" | "time" | "prev">,
   blobs: readonly StoredBlob[],
   records: readonly IndexRecord[],
+  cipher: ObjectCipher,
 ): { body: Buffer; digest: string } {
   const header: LaneBatchHeader = { v: 2, kind: "batch", lane: at.lane, seq: at.seq, time: at.time, count: blobs.length + records.length, prev: at.prev };
   const lines = [JSON.stringify(header)];
   for (const b of blobs) lines.push(blobLine(b));
   for (const r of records) lines.push(JSON.stringify(r));
-  const body = gzipSync(Buffer.from(`${lines.join("\n")}\n`), { level: 1 });
-  return { body, digest: createHash("sha256").update(body).digest("hex") };
+  const plain = gzipSync(Buffer.from(`${lines.join("\n")}\n`), { level: 1 });
+  return { body: cipher.seal(plain), digest: cipher.digest(plain) };
 }
 
 /** Reads a v2 batch: digest, size limit, header against the name, count, each `blob` and record checked. */
-export function decodeLaneBatch(name: LaneBatchName, bytes: Buffer, key: string): { prev: string | null; blobs: StoredBlob[]; records: IndexRecord[] } {
-  const { header, blobs, records } = decodeLines(name, bytes, key, (h) => laneHeaderProblem(h, name));
+export function decodeLaneBatch(
+  name: LaneBatchName,
+  bytes: Buffer,
+  key: string,
+  cipher: ObjectCipher,
+): { prev: string | null; blobs: StoredBlob[]; records: IndexRecord[] } {
+  const { header, blobs, records } = decodeLines(name, bytes, key, cipher, (h) => laneHeaderProblem(h, name));
   return { prev: (header as LaneBatchHeader).prev, blobs, records };
 }
 
 /**
- * The lines of a v2 index object (a batch or a checkpoint): its digest checked against its name, at most
+ * The lines of a v2 index object (a batch or a checkpoint): opened (when sealed), its digest checked against its
+ * name (keyed, when encrypted: an object nobody with the repository secret wrote is refused), at most
  * MAX_BATCH_BYTES inflated, the header checked by `headerProblem` and against the line count, then `blob` lines
  * (first) and records, each checked.
  */
 function decodeLines(
   name: { readonly digest: string },
-  bytes: Buffer,
+  stored: Buffer,
   key: string,
+  cipher: ObjectCipher,
   headerProblem: (header: unknown) => string | undefined,
 ): { header: unknown; blobs: StoredBlob[]; records: IndexRecord[] } {
   const corrupt = (why: string): never => {
     throw new StorageError("INTEGRITY", `index object ${key} is corrupt: ${why}`, { key, transient: false });
   };
-  if (createHash("sha256").update(bytes).digest("hex") !== name.digest) corrupt("its bytes do not hash to its name");
+  const bytes = cipher.open(stored, `index object ${key}`);
+  if (cipher.digest(bytes) !== name.digest)
+    corrupt(
+      cipher.encrypted ? "its keyed digest does not match its name (altered, or not written with this repository's key)" : "its bytes do not hash to its name",
+    );
   let text = "";
   try {
     text = gunzipSync(bytes, { maxOutputLength: MAX_BATCH_BYTES }).toString("utf8");
@@ -109,23 +124,28 @@ export function encodeCheckpointV2(
   at: { lane: string; time: number; lanes: Readonly<Record<string, number>> },
   blobs: readonly StoredBlob[],
   entries: Iterable<FileEntry>,
+  cipher: ObjectCipher,
 ): { body: Buffer; digest: string; key: string } {
   const lines: string[] = [];
   for (const b of blobs) lines.push(blobLine(b));
   for (const e of entries) lines.push(JSON.stringify({ op: "put", ...e }));
   const header = { v: 2, kind: "checkpoint", lane: at.lane, time: at.time, count: lines.length, lanes: at.lanes };
-  const body = gzipSync(Buffer.from(`${[JSON.stringify(header), ...lines].join("\n")}\n`));
-  const digest = createHash("sha256").update(body).digest("hex");
-  return { body, digest, key: `index/checkpoint/${String(at.time).padStart(13, "0")}-${at.lane}-${digest}` };
+  const plain = gzipSync(Buffer.from(`${[JSON.stringify(header), ...lines].join("\n")}\n`));
+  const digest = cipher.digest(plain);
+  return { body: cipher.seal(plain), digest, key: `index/checkpoint/${String(at.time).padStart(13, "0")}-${at.lane}-${digest}` };
 }
 
 /** Reads a v2 checkpoint: digest, header against the name, the covered lanes, then its blobs and puts. */
-export function decodeCheckpointV2(name: CheckpointName, bytes: Buffer): { lanes: Record<string, number>; blobs: StoredBlob[]; entries: FileEntry[] } {
+export function decodeCheckpointV2(
+  name: CheckpointName,
+  bytes: Buffer,
+  cipher: ObjectCipher,
+): { lanes: Record<string, number>; blobs: StoredBlob[]; entries: FileEntry[] } {
   const corrupt = (why: string): never => {
     throw new StorageError("INTEGRITY", `checkpoint ${name.key} is corrupt: ${why}`, { key: name.key, transient: false });
   };
   let header: Record<string, unknown> = {};
-  const { blobs, records } = decodeLines(name, bytes, name.key, (h) => {
+  const { blobs, records } = decodeLines(name, bytes, name.key, cipher, (h) => {
     header = h as Record<string, unknown>;
     if (header.v !== 2 || header.kind !== "checkpoint") return "its header is not a v2 checkpoint's";
     if (header.lane !== name.lane || header.time !== name.time) return "its header does not match its name";

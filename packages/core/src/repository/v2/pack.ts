@@ -216,13 +216,16 @@ export function readPack(bytes: Buffer, id?: string): BlobEntry[] {
   return parseToc(bytes.subarray(tocStart, bytes.length - PACK_TAIL_BYTES), tocStart);
 }
 
+const sha256 = (raw: Uint8Array) => createHash("sha256").update(raw).digest("hex");
+
 /**
  * One blob's uncompressed bytes from its stored bytes (a ranged read of `entry.offset`, `entry.length`): at most
- * `entry.size` bytes are ever produced, and they must hash to `entry.id`.
+ * `entry.size` bytes are ever produced, and `idOf` of them (SHA-256, or the keyed id of an encrypted repository)
+ * must be `entry.id`.
  */
-export function openBlob(entry: BlobEntry, stored: Buffer): Buffer {
+export function openBlob(entry: BlobEntry, stored: Buffer, idOf: (raw: Uint8Array) => string = sha256): Buffer {
   if (stored.length !== entry.length) throw new PackError(`blob ${entry.id}: ${stored.length} stored bytes, expected ${entry.length}`);
   const raw = entry.codec === "none" ? stored : decompressBlob(stored, entry.size, entry.id);
-  if (createHash("sha256").update(raw).digest("hex") !== entry.id) throw new PackError(`blob ${entry.id}: its bytes do not hash to its id`);
+  if (idOf(raw) !== entry.id) throw new PackError(`blob ${entry.id}: its bytes do not hash to its id`);
   return raw;
 }
