@@ -1,6 +1,7 @@
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { KeySource } from "@rtbackup/core/v2";
 import { setTimeout as delay } from "node:timers/promises";
 import {
   Engine,
@@ -69,8 +70,11 @@ export async function backupOnce(ws: Workspace, extra: Partial<Parameters> = {},
 }
 
 /** Restores everything (or the given paths) from the store into `out`, with `restorer` options if given. */
-export async function restoreAll(ws: Workspace, options: { at?: number; paths?: string[]; out?: string; restorer?: RestorerOptions } = {}) {
-  const repo = await openRepository(new LocalDirectoryStorage({ path: ws.store }));
+export async function restoreAll(
+  ws: Workspace,
+  options: { at?: number; paths?: string[]; out?: string; restorer?: RestorerOptions; keys?: KeySource } = {},
+) {
+  const repo = await openRepository(new LocalDirectoryStorage({ path: ws.store }), options.keys ? { keys: options.keys } : {});
   const tree = await loadTree(repo, options.at === undefined ? {} : { at: options.at });
   const events: unknown[] = [];
   const restorer = new Restorer(tree.chunks, { ...options.restorer, onEvent: (e) => events.push(e) });

@@ -2,7 +2,6 @@
 // and commits one batch of puts through a lane. The agent's own v2 writer will be the pipeline; this is not it.
 import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { createHash } from "node:crypto";
 import type { IndexRecord } from "@rtbackup/core";
 import type { LaneWriter, RepositoryV2 } from "@rtbackup/core/v2";
 
@@ -25,7 +24,7 @@ export async function putTree(repo: RepositoryV2, root: string, known: Set<strin
       for (const n of repo.chunker.lengths(data)) {
         const blob = data.subarray(at, at + n);
         at += n;
-        const id = createHash("sha256").update(blob).digest("hex");
+        const id = repo.cipher.blobId(blob);
         chunks.push(id);
         if (!known.has(id)) await repo.packs.add(id, blob);
         known.add(id);
