@@ -87,7 +87,8 @@ test("packs: a flipped bit, reordered age chunks and a truncation are each refus
     await tampered(
       f,
       key,
-      (b) => Buffer.concat([b.subarray(0, start), b.subarray(start + CHUNK, start + 2 * CHUNK), b.subarray(start, start + CHUNK), b.subarray(start + 2 * CHUNK)]),
+      (b) =>
+        Buffer.concat([b.subarray(0, start), b.subarray(start + CHUNK, start + 2 * CHUNK), b.subarray(start, start + CHUNK), b.subarray(start + 2 * CHUNK)]),
       () => readBigFails(f, /payload chunk 0 does not authenticate/),
     );
     await tampered(

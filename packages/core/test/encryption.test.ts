@@ -77,12 +77,28 @@ test("no key, a wrong passphrase, another repository's key, and a plain reposito
   try {
     const storage = new LocalDirectoryStorage({ path: ws.store });
     await rejectsWith(openRepository(storage), "KEY_MISSING", /is encrypted: give its passphrase .*RTB_PASSPHRASE.* or a key file/);
-    await rejectsWith(openRepository(storage, { keys: { passphrase: async () => "Tr0ub4dor&3" } }), "KEY_REJECTED", /the passphrase opens none of the 1 key object/);
-    await rejectsWith(openRepository(storage, { keys: await keyFile(other.masterFile) }), "KEY_REJECTED", /is a key of repository [0-9a-f]{32}, not of the repository at local:/);
+    await rejectsWith(
+      openRepository(storage, { keys: { passphrase: async () => "Tr0ub4dor&3" } }),
+      "KEY_REJECTED",
+      /the passphrase opens none of the 1 key object/,
+    );
+    await rejectsWith(
+      openRepository(storage, { keys: await keyFile(other.masterFile) }),
+      "KEY_REJECTED",
+      /is a key of repository [0-9a-f]{32}, not of the repository at local:/,
+    );
     await writeFile(join(ws.dir, "not-a-key"), "hello\n", { mode: 0o600 });
-    await rejectsWith(openRepository(storage, { keys: await keyFile(join(ws.dir, "not-a-key")) }), "KEY_REJECTED", /not-a-key is not a repository key \(not JSON\)/);
+    await rejectsWith(
+      openRepository(storage, { keys: await keyFile(join(ws.dir, "not-a-key")) }),
+      "KEY_REJECTED",
+      /not-a-key is not a repository key \(not JSON\)/,
+    );
     await RepositoryV2.create(new LocalDirectoryStorage({ path: plain.store }));
-    await rejectsWith(openRepository(new LocalDirectoryStorage({ path: plain.store }), { keys: ws.keys }), "KEY_REJECTED", /is not encrypted, but a key was given/);
+    await rejectsWith(
+      openRepository(new LocalDirectoryStorage({ path: plain.store }), { keys: ws.keys }),
+      "KEY_REJECTED",
+      /is not encrypted, but a key was given/,
+    );
     // The right passphrase opens it, and says which key object did.
     const repo = (await openRepository(storage, { keys: ws.keys })) as RepositoryV2;
     assert.is(repo.key?.opened, ws.repo.key?.opened);

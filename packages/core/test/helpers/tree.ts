@@ -70,10 +70,7 @@ export async function backupOnce(ws: Workspace, extra: Partial<Parameters> = {},
 }
 
 /** Restores everything (or the given paths) from the store into `out`, with `restorer` options if given. */
-export async function restoreAll(
-  ws: Workspace,
-  options: { at?: number; paths?: string[]; out?: string; restorer?: RestorerOptions; keys?: KeySource } = {},
-) {
+export async function restoreAll(ws: Workspace, options: { at?: number; paths?: string[]; out?: string; restorer?: RestorerOptions; keys?: KeySource } = {}) {
   const repo = await openRepository(new LocalDirectoryStorage({ path: ws.store }), options.keys ? { keys: options.keys } : {});
   const tree = await loadTree(repo, options.at === undefined ? {} : { at: options.at });
   const events: unknown[] = [];
