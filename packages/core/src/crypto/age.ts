@@ -130,35 +130,73 @@ export type AgeTo = { recipients: readonly string[] } | { passphrase: string; lo
 
 /** Encrypts `plaintext` into one age file. */
 export function ageEncrypt(plaintext: Uint8Array, to: AgeTo): Buffer {
+  const parts: Buffer[] = [];
+  ageEncryptTo([plaintext], plaintext.length, to, (bytes) => parts.push(Buffer.from(bytes)));
+  return Buffer.concat(parts);
+}
+
+/** Chunks that straddle two of the parts given to {@link ageEncryptTo} are gathered here (one chunk, reused). */
+let straddle: Buffer | undefined;
+
+/**
+ * Encrypts the concatenation of `parts` (`size` bytes) into one age file, handing its bytes to `out` in order: a
+ * large object (a pack of many segments) is sealed chunk by chunk, never joined into one buffer first. `out` must
+ * copy what it keeps: a view may be of memory used again.
+ */
+export function ageEncryptTo(parts: readonly Uint8Array[], size: number, to: AgeTo, out: (bytes: Uint8Array) => void): void {
   const fileKey = randomBytes(16);
-  const stanzas: Stanza[] = [];
-  if ("passphrase" in to) {
-    const salt = randomBytes(16);
-    const logN = to.logN ?? DEFAULT_LOG_N;
-    const key = scrypt(to.passphrase, salt, logN);
-    stanzas.push({ args: ["scrypt", b64(salt), String(logN)], body: seal(key, ZERO_NONCE, fileKey) });
-  } else {
-    if (to.recipients.length === 0) throw new AgeError("age: no recipient to encrypt to");
-    for (const r of to.recipients) {
-      const pub = recipientKey(r);
-      const ephemeral = randomBytes(32);
-      const share = rawPublic(ephemeral);
-      const wrap = hkdf(x25519(ephemeral, pub), Buffer.concat([share, pub]), "age-encryption.org/v1/X25519");
-      stanzas.push({ args: ["X25519", b64(share)], body: seal(wrap, ZERO_NONCE, fileKey) });
-    }
-  }
-  const head = `${INTRO}\n${stanzas.map(stanzaText).join("")}---`;
+  const head = `${INTRO}\n${stanzasFor(fileKey, to).map(stanzaText).join("")}---`;
   const mac = createHmac("sha256", hkdf(fileKey, Buffer.alloc(0), "header"))
     .update(head)
     .digest();
   const nonce = randomBytes(16);
   const payloadKey = hkdf(fileKey, nonce, "payload");
-  const parts: Buffer[] = [Buffer.from(`${head} ${b64(mac)}\n`), nonce];
-  const count = Math.max(1, Math.ceil(plaintext.length / CHUNK));
+  out(Buffer.from(`${head} ${b64(mac)}\n`));
+  out(nonce);
+  const count = Math.max(1, Math.ceil(size / CHUNK));
+  let part = 0;
+  let at = 0;
   for (let i = 0; i < count; i++) {
-    parts.push(seal(payloadKey, chunkNonce(i, i === count - 1), plaintext.subarray(i * CHUNK, (i + 1) * CHUNK)));
+    const length = Math.min(CHUNK, size - i * CHUNK);
+    while (part < parts.length && at === parts[part]!.length) [part, at] = [part + 1, 0];
+    let chunk: Uint8Array;
+    if (length === 0) chunk = Buffer.alloc(0);
+    else if (at + length <= parts[part]!.length) {
+      chunk = parts[part]!.subarray(at, at + length);
+      at += length;
+    } else {
+      straddle ??= Buffer.allocUnsafeSlow(CHUNK);
+      for (let filled = 0; filled < length; ) {
+        while (at === parts[part]!.length) [part, at] = [part + 1, 0];
+        const n = Math.min(length - filled, parts[part]!.length - at);
+        straddle.set(parts[part]!.subarray(at, at + n), filled);
+        [filled, at] = [filled + n, at + n];
+      }
+      chunk = straddle.subarray(0, length);
+    }
+    const c = createCipheriv("chacha20-poly1305", payloadKey, chunkNonce(i, i === count - 1), { authTagLength: TAG });
+    out(c.update(chunk));
+    out(c.final());
+    out(c.getAuthTag());
   }
-  return Buffer.concat(parts);
+}
+
+/** The recipient stanzas that wrap `fileKey` for `to`. */
+function stanzasFor(fileKey: Buffer, to: AgeTo): Stanza[] {
+  if ("passphrase" in to) {
+    const salt = randomBytes(16);
+    const logN = to.logN ?? DEFAULT_LOG_N;
+    const key = scrypt(to.passphrase, salt, logN);
+    return [{ args: ["scrypt", b64(salt), String(logN)], body: seal(key, ZERO_NONCE, fileKey) }];
+  }
+  if (to.recipients.length === 0) throw new AgeError("age: no recipient to encrypt to");
+  return to.recipients.map((r) => {
+    const pub = recipientKey(r);
+    const ephemeral = randomBytes(32);
+    const share = rawPublic(ephemeral);
+    const wrap = hkdf(x25519(ephemeral, pub), Buffer.concat([share, pub]), "age-encryption.org/v1/X25519");
+    return { args: ["X25519", b64(share)], body: seal(wrap, ZERO_NONCE, fileKey) };
+  });
 }
 
 function scrypt(passphrase: string, salt: Uint8Array, logN: number): Buffer {

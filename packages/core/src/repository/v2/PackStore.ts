@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { StorageError } from "../../errors.js";
 import { AgeRanges } from "../../crypto/age.js";
@@ -226,7 +225,8 @@ export class PackStore {
   /** Closes the open pack (when it has blobs) and starts storing it; a failure keeps it in `#unstored`. */
   async #closeOpen(): Promise<void> {
     if (this.#open.count === 0) return;
-    const pack = this.#cipher.encrypted ? sealPack(this.#open.finish(), this.#cipher) : this.#open.finish();
+    // An encrypted repository's pack is one age file; its id is the SHA-256 of the sealed bytes (checkable without a key).
+    const pack = this.#open.finish(this.#cipher.sealParts);
     this.#open = new PackBuilder();
     const storing = this.#store(pack).catch(() => void this.#unstored.push(pack));
     this.#storing.add(storing);
@@ -246,20 +246,3 @@ export class PackStore {
   }
 }
 
-/**
- * A pack sealed as one age file: its id is the SHA-256 of the sealed bytes (so the store can be checked without a
- * key), its entries keep their plain offsets (a reader maps them onto age chunks). The plain pack's memory is
- * handed back at once.
- */
-function sealPack(plain: Pack, cipher: ObjectCipher): Pack {
-  const sealed = cipher.seal(plain.bytes);
-  plain.release();
-  return {
-    id: createHash("sha256").update(sealed).digest("hex"),
-    parts: [sealed],
-    size: sealed.length,
-    bytes: sealed,
-    entries: plain.entries,
-    release() {},
-  };
-}

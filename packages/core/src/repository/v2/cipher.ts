@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { BackupError, StorageError } from "../../errors.js";
-import { AgeError, AgeRanges, ageDecrypt, ageEncrypt } from "../../crypto/age.js";
+import { AgeError, AgeRanges, ageDecrypt, ageEncrypt, ageEncryptTo } from "../../crypto/age.js";
 import { keyedHashes, type RepositoryKey } from "../../crypto/repositoryKey.js";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -21,6 +21,8 @@ export interface ObjectCipher {
   digest(body: Uint8Array): string;
   /** The stored form of an object's plain bytes. */
   seal(body: Uint8Array): Buffer;
+  /** Seals a pack from its parts, chunk by chunk (none when objects are not sealed). */
+  readonly sealParts?: (parts: readonly Uint8Array[], size: number, out: (bytes: Uint8Array) => void) => void;
   /** An object's plain bytes from its stored form; `key` names it in the error. */
   open(stored: Buffer, key: string): Buffer;
   /** Ranged reads of a sealed object from its first bytes; undefined when more bytes are needed. */
@@ -60,6 +62,7 @@ export function ageCipher(key: RepositoryKey): ObjectCipher {
     blobId: hashes.blobId,
     digest: hashes.digest,
     seal: (body) => ageEncrypt(body, to),
+    sealParts: (parts, size, out) => ageEncryptTo(parts, size, to, out),
     open(stored, what) {
       if (!identity) return needIdentity(what);
       try {

@@ -42,7 +42,7 @@ export { keySourceOf } from "./keySource.js";
 export type { KeyPlaces } from "./keySource.js";
 export { syncWriterLane } from "./syncWriterLane.js";
 export type { V2Encryption } from "./RepositoryV2.js";
-export { AgeError, AgeRanges, ageDecrypt, ageEncrypt, generateAgeKeyPair, recipientOf } from "../../crypto/age.js";
+export { AgeError, AgeRanges, ageDecrypt, ageEncrypt, ageEncryptTo, generateAgeKeyPair, recipientOf } from "../../crypto/age.js";
 export type { AgeKeyPair, AgeTo, AgeWith } from "../../crypto/age.js";
 export { KEY_FORMAT, encodeKey, generateMasterKey, keyCheck, keyMatches, parseKey, writerKeyOf } from "../../crypto/repositoryKey.js";
 export type { RepositoryKey } from "../../crypto/repositoryKey.js";

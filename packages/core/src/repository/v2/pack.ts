@@ -61,6 +61,44 @@ const SEGMENT_BYTES = 1024 * 1024;
  */
 const SEGMENTS = new BufferPool(SEGMENT_BYTES, 32);
 
+/** Bytes copied one after another into pooled segments (a write may span two or more). */
+class Segments {
+  /** Every segment taken, in order; the last is being filled, up to `#used` bytes. */
+  readonly taken: Buffer[] = [];
+  #used = SEGMENT_BYTES;
+  length = 0;
+
+  /** Copies `bytes` in (never keeps `bytes` itself: the caller may reuse it at once). */
+  write(bytes: Uint8Array): void {
+    for (let at = 0; at < bytes.length; ) {
+      if (this.#used === SEGMENT_BYTES) {
+        this.taken.push(SEGMENTS.take());
+        this.#used = 0;
+      }
+      const n = Math.min(bytes.length - at, SEGMENT_BYTES - this.#used);
+      this.taken[this.taken.length - 1]!.set(bytes.subarray(at, at + n), this.#used);
+      this.#used += n;
+      at += n;
+    }
+    this.length += bytes.length;
+  }
+
+  /** The bytes written, as views of the segments. */
+  views(): Buffer[] {
+    return this.taken.map((segment, i) => (i === this.taken.length - 1 ? segment.subarray(0, this.#used) : segment));
+  }
+
+  release(): void {
+    for (const segment of this.taken.splice(0)) SEGMENTS.give(segment);
+  }
+}
+
+/**
+ * Seals a pack's plain bytes (`parts`, `size` bytes in all): writes the sealed bytes through `out`, in order
+ * (an encrypted repository's pack is one age file, docs/encryption.md).
+ */
+export type PackSealer = (parts: readonly Uint8Array[], size: number, out: (bytes: Uint8Array) => void) => void;
+
 /**
  * Builds one pack (docs/format-v2.md "Packs"): blobs are appended as they come, each compressed when that makes
  * it smaller; {@link finish} adds the table of contents and names the pack by the SHA-256 of its bytes.
@@ -69,9 +107,7 @@ export class PackBuilder {
   readonly #entries: BlobEntry[] = [];
   readonly #byId = new Map<string, BlobEntry>();
   #length = PACK_MAGIC.length;
-  /** Every segment taken, in order; the last is being filled, up to `#used` bytes. */
-  readonly #segments: Buffer[] = [];
-  #used = SEGMENT_BYTES;
+  readonly #segments = new Segments();
 
   /** Bytes so far (without the table of contents), to close the pack at a size target. */
   get length(): number {
@@ -108,31 +144,30 @@ export class PackBuilder {
   /** Copies the stored form of `raw` (never `raw` itself: the caller may reuse it at once) into the segments. */
   #store(raw: Uint8Array): { codec: BlobCodec; length: number } {
     const { codec, stored } = compress(raw);
-    for (let at = 0; at < stored.length;) {
-      if (this.#used === SEGMENT_BYTES) {
-        this.#segments.push(SEGMENTS.take());
-        this.#used = 0;
-      }
-      const n = Math.min(stored.length - at, SEGMENT_BYTES - this.#used);
-      this.#segments[this.#segments.length - 1]!.set(stored.subarray(at, at + n), this.#used);
-      this.#used += n;
-      at += n;
-    }
+    this.#segments.write(stored);
     return { codec, length: stored.length };
   }
 
-  /** The whole pack. The builder is not used after this. */
-  finish(): Pack {
-    const segments = this.#segments;
-    const blobs = segments.map((segment, i) => (i === segments.length - 1 ? segment.subarray(0, this.#used) : segment));
+  /**
+   * The whole pack; with `seal`, sealed (into pooled segments too, the plain ones handed back at once; the entries
+   * keep their plain offsets). The builder is not used after this.
+   */
+  finish(seal?: PackSealer): Pack {
     const toc = gzipSync(Buffer.from(this.#entries.map((e) => `${JSON.stringify(e)}\n`).join("")), { level: 1 });
     const length = Buffer.alloc(4);
     length.writeUInt32BE(toc.length, 0);
-    const parts = [PACK_MAGIC, ...blobs, toc, length, TOC_MAGIC];
+    let segments = this.#segments;
+    let parts = [PACK_MAGIC, ...segments.views(), toc, length, TOC_MAGIC];
+    let size = this.#length + toc.length + PACK_TAIL_BYTES;
+    if (seal) {
+      const sealed = new Segments();
+      seal(parts, size, (bytes) => sealed.write(bytes));
+      segments.release();
+      [segments, parts, size] = [sealed, sealed.views(), sealed.length];
+    }
     // Hashed part by part and kept in parts: a pack of 16 MiB is never copied into one buffer to be stored.
     const hash = createHash("sha256");
     for (const part of parts) hash.update(part);
-    const size = this.#length + toc.length + PACK_TAIL_BYTES;
     let joined: Buffer | undefined;
     let released = false;
     return {
@@ -147,7 +182,7 @@ export class PackBuilder {
       release() {
         if (released) return;
         released = true;
-        for (const segment of segments) SEGMENTS.give(segment);
+        segments.release();
       },
     };
   }
