@@ -49,7 +49,11 @@ test("a write-only agent on a B2 key without deleteFiles: the daemon backs up, s
   await emulator.start();
   const ws = await daemonWorkspace();
   try {
-    const plugin = { module: B2_PLUGIN, export: "B2StoragePlugin", options: { authorizeUrl: emulator.authorizeUrl, maxAttempts: 2, backoffBaseMs: 5, backoffMaxMs: 20 } };
+    const plugin = {
+      module: B2_PLUGIN,
+      export: "B2StoragePlugin",
+      options: { authorizeUrl: emulator.authorizeUrl, maxAttempts: 2, backoffBaseMs: 5, backoffMaxMs: 20 },
+    };
     const b2 = (key: { keyId: string; applicationKey: string }) => ({
       storage: "b2",
       remoteStorageKeyID: key.keyId,

