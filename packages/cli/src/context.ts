@@ -4,7 +4,9 @@ import { dirname, join, resolve } from "node:path";
 import {
   ConfigError,
   Engine,
+  MOMENT_FORMS,
   openRepository,
+  parseMoment,
   loadConfig,
   resolvePluginSpecs,
   stderrSink,
@@ -128,11 +130,11 @@ export function keysOf(parameters: Parameters): Promise<KeySource | undefined> {
   });
 }
 
-/** Parses `--at`: an ISO date/time, or ms since the epoch. */
-export function parseAt(value: unknown): number | undefined {
+/** Parses `--at` (or `option`): a moment as {@link parseMoment} reads one (ISO, ms, "yesterday", "2h ago" …). */
+export function parseAt(value: unknown, option = "--at"): number | undefined {
   if (value === undefined || value === true) return undefined;
   const text = String(value);
-  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (!Number.isFinite(ms)) throw new ConfigError("--at", `expected an ISO date/time (2026-01-31T12:00:00Z) or ms since the epoch, got "${text}"`);
+  const ms = parseMoment(text);
+  if (ms === undefined) throw new ConfigError(option, `expected ${MOMENT_FORMS}, got "${text}"`);
   return ms;
 }

@@ -2,6 +2,7 @@ import { BackupError, ConfigError, exitStatusOf, messageOf } from "@rtbackup/cor
 import { backupCommand } from "./commands/backup.js";
 import { catCommand, listCommand, restoreCommand } from "./commands/restore.js";
 import { checkCommand } from "./commands/check.js";
+import { diffCommand, logCommand, versionsCommand } from "./commands/history.js";
 import { configCheckCommand } from "./commands/configCheck.js";
 import { initCommand, keyCommand } from "./commands/key.js";
 import { runCommand } from "./commands/run.js";
@@ -15,6 +16,7 @@ import { UsageError } from "./UsageError.js";
 import { EXIT_USAGE } from "./exitCodes.js";
 
 const VERSION = "0.1.0";
+const AT_HELP = "State as of this time: ISO 8601 (as versions and log print it), ms since the epoch, yesterday, 2h ago …";
 
 function rest(opts: Record<string, unknown>, first?: string): string[] {
   const extra = (opts._ as string[] | undefined) ?? [];
@@ -47,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
 
   declareBackupCommands(prog, run);
   declareRestoreCommands(prog, run);
+  declareHistoryCommands(prog, run);
   declareStoreCommands(prog, run);
   declareKeyCommands(prog, run);
 
@@ -97,7 +100,7 @@ function declareRestoreCommands(prog: CommandLine, run: Run): void {
   prog
     .command("list [dirs...]", "List backed-up files (all), or what is in the given directories", { alias: "ls" })
     .option("-r, --recursive", "List whole subtrees")
-    .option("--at <time>", "State as of this time (ISO 8601, or ms since the epoch)")
+    .option("--at <time>", AT_HELP)
     .option("--json", "One JSON object per line")
     .action((first: string | undefined, opts: Record<string, unknown>) => run(() => listCommand(rest(opts, first), opts)));
 
@@ -105,7 +108,7 @@ function declareRestoreCommands(prog: CommandLine, run: Run): void {
     .command("restore <paths...>", "Restore files or directories (/ for everything)")
     .option("-r, --recursive", "Restore whole subtrees of directories")
     .option("--to <dir>", "Base directory (default: current directory); /a/b lands in <to>/a/b")
-    .option("--at <time>", "State as of this time (ISO 8601, or ms since the epoch)")
+    .option("--at <time>", AT_HELP)
     .option("--json", "One JSON object per restored file, streamed")
     .option("--no-progress", "No progress line on a terminal")
     .option("--no-sparse", "Write zero blocks out instead of leaving holes")
@@ -118,8 +121,32 @@ function declareRestoreCommands(prog: CommandLine, run: Run): void {
 
   prog
     .command("cat <path>", "Write one backed-up file to stdout")
-    .option("--at <time>", "State as of this time (ISO 8601, or ms since the epoch)")
+    .option("--at <time>", AT_HELP)
     .action((path: string, opts: Record<string, unknown>) => run(() => catCommand(path, opts)));
+}
+
+/** `versions`, `log` and `diff`: the commands that show history (docs/history.md). */
+function declareHistoryCommands(prog: CommandLine, run: Run): void {
+  prog
+    .command("versions <paths...>", "Every committed version of a file or directory entry: time, change, size, mtime, content, writer")
+    .option("-r, --recursive", "Also every path under each directory")
+    .option("--json", "One JSON object per line")
+    .example("versions /home/alice/notes.txt")
+    .action((first: string, opts: Record<string, unknown>) => run(() => versionsCommand(rest(opts, first), opts)));
+
+  prog
+    .command("log [path]", "The commits, oldest first: time, writer, entries put/moved/deleted, bytes (with a path: those touching it)")
+    .option("--since <time>", "Commits at or after this time (as --at takes it)")
+    .option("--until <time>", "Commits at or before this time")
+    .option("--json", "One JSON object per line")
+    .example('log --since "1 day ago" /home/alice')
+    .action((path: string | undefined, opts: Record<string, unknown>) => run(() => logCommand(path, opts)));
+
+  prog
+    .command("diff <from> <to> [path]", "What was added (+), removed (-) or changed (M) between two moments, at or under path")
+    .option("--json", "One JSON object per line")
+    .example("diff yesterday now /etc")
+    .action((from: string, to: string, path: string | undefined, opts: Record<string, unknown>) => run(() => diffCommand(from, to, path, opts)));
 }
 
 /** `init` and `key`: the commands that create a repository and manage its keys (docs/encryption.md). */

@@ -107,6 +107,14 @@ export { isV2, openRepository } from "./repository/openRepository.js";
 export type { RepositoryV2 } from "./repository/v2/RepositoryV2.js";
 export type { AnyRepository, OpenAnyOptions, RepositoryFormat } from "./repository/openRepository.js";
 export { Restorer } from "./restore/Restorer.js";
+// History (docs/history.md)
+export { readHistory } from "./history/commits.js";
+export type { Commit, History } from "./history/commits.js";
+export { contentIdOf, isAtOrUnder, summarizeCommits, versionsOf } from "./history/versions.js";
+export type { CommitSummary, Version } from "./history/versions.js";
+export { changedParts, diffTrees } from "./history/diff.js";
+export type { Change } from "./history/diff.js";
+export { MOMENT_FORMS, parseMoment } from "./history/moment.js";
 export type { RestoreEvent, RestoreResult, RestorerOptions, Selection } from "./restore/Restorer.js";
 export type { CheckReport, CheckSummary, CheckWarning, Damage, DamageKind, DependentVersion } from "./check/CheckReport.js";
 export { parseReadDataSubset } from "./check/ReadDataSubset.js";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { BackupError, StorageError } from "../../errors.js";
+import { BackupError, StorageError, messageOf } from "../../errors.js";
 import { collectStream } from "../../io/collectStream.js";
 import type { StorageBackend } from "../../storage/StorageBackend.js";
 import type { FileEntry, IndexRecord } from "../../types.js";
@@ -219,6 +219,18 @@ export class RepositoryV2 {
     if (await this.storage.head(key)) return;
     const body = this.cipher.seal(Buffer.from(`${JSON.stringify({ lane, host, created: new Date().toISOString() })}\n`));
     await this.storage.put(key, body, body.length);
+  }
+
+  /** Lane `lane`'s `lane` object (who writes it), parsed; undefined when there is none. */
+  async laneInfo(lane: string): Promise<unknown> {
+    const key = this.prefix + laneKey(lane);
+    if (!(await this.storage.head(key))) return undefined;
+    const plain = this.cipher.open(await collectStream(await this.storage.get(key)), key);
+    try {
+      return JSON.parse(plain.toString("utf8"));
+    } catch (err) {
+      throw new StorageError("INTEGRITY", `lane object ${key} is not JSON: ${messageOf(err)}`, { key, transient: false });
+    }
   }
 
   /** A writer of the lane `lane` (16 random bytes, hex); the lane's `lane` object is written first when missing. */

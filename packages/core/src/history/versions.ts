@@ -1,0 +1,147 @@
+import { createHash } from "node:crypto";
+import { applyRecord } from "../repository/format.js";
+import type { FileEntry, IndexRecord } from "../types.js";
+import type { Commit } from "./commits.js";
+
+/** One committed version of a path: what a commit left there (`put`, `moved` in) or that it took away (`deleted`). */
+export interface Version {
+  readonly path: string;
+  readonly event: "put" | "moved" | "deleted";
+  readonly time: number;
+  readonly writer: string;
+  readonly seq: number;
+  /** The entry the commit left at `path` (absent for `deleted`). */
+  readonly entry?: FileEntry;
+  /** For `moved`: where the entry was before. */
+  readonly from?: string;
+}
+
+/** Whether `path` is `root` or lies under it. */
+export function isAtOrUnder(path: string, root: string): boolean {
+  return path === root || root === "/" || path.startsWith(`${root}/`);
+}
+
+/** The paths a record names: a put's, a delete's, a move's two. */
+function recordPaths(record: IndexRecord): string[] {
+  return record.op === "move" ? [record.from, record.to] : [record.path];
+}
+
+/** Whether applying `record` can change an entry at or under `root` (`recursive`) or at `root` only. */
+function touches(record: IndexRecord, root: string, recursive: boolean): boolean {
+  for (const p of recordPaths(record)) {
+    // A delete or move of a directory above `root` carries `root` with it; a put changes its own path only.
+    if (record.op !== "put" && isAtOrUnder(root, p)) return true;
+    if (recursive ? isAtOrUnder(p, root) : p === root) return true;
+  }
+  return false;
+}
+
+/**
+ * Every committed version of `root` (with `recursive`, of every path at or under it), oldest first: the commits are
+ * applied in order to one tree (moves and directory deletes as readers apply them), and each commit that leaves a
+ * different entry at a selected path, or none where there was one, gives a version of that path. Several records of
+ * one commit give one version: what the commit left.
+ */
+export function versionsOf(commits: Iterable<Commit>, root: string, options: { recursive?: boolean } = {}): Version[] {
+  const recursive = options.recursive === true;
+  const selected = (path: string) => (recursive ? isAtOrUnder(path, root) : path === root);
+  const tree = new Map<string, FileEntry>();
+  const out: Version[] = [];
+  for (const commit of commits) {
+    const before = new Map<string, FileEntry | undefined>();
+    const movedFrom = new Map<string, string>();
+    const note = (path: string) => {
+      if (selected(path) && !before.has(path)) before.set(path, tree.get(path));
+    };
+    for (const record of commit.records) {
+      if (!touches(record, root, recursive)) {
+        applyRecord(tree, record);
+        continue;
+      }
+      if (record.op === "put") note(record.path);
+      else for (const path of tree.keys()) if (recordPaths(record).some((p) => isAtOrUnder(path, p))) note(path);
+      applyRecord(tree, record);
+      if (record.op === "move" && record.from !== record.to) {
+        for (const path of tree.keys()) {
+          if (!isAtOrUnder(path, record.to)) continue;
+          // What was at or under `to` before was noted above; anything else there now was not there before.
+          if (selected(path) && !before.has(path)) before.set(path, undefined);
+          movedFrom.set(path, record.from + path.slice(record.to.length));
+        }
+      }
+    }
+    for (const [path, was] of before) {
+      const now = tree.get(path);
+      if (now === was) continue;
+      const common = { path, time: commit.time, writer: commit.writer, seq: commit.seq };
+      if (!now) out.push({ ...common, event: "deleted" });
+      else if (movedFrom.has(path) && !putIn(commit, path)) out.push({ ...common, event: "moved", entry: now, from: movedFrom.get(path)! });
+      else out.push({ ...common, event: "put", entry: now });
+    }
+  }
+  return out.sort((a, b) => a.time - b.time || a.seq - b.seq || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Whether the last record of `commit` that names `path` is a put of it (a put after a move wins over the move). */
+function putIn(commit: Commit, path: string): boolean {
+  for (let i = commit.records.length - 1; i >= 0; i--) {
+    const r = commit.records[i]!;
+    if (r.op === "put" && r.path === path) return true;
+    if (r.op !== "put" && recordPaths(r).some((p) => isAtOrUnder(path, p))) return false;
+  }
+  return false;
+}
+
+/**
+ * A short name of an entry's content, the same for the same bytes cut the same way: the SHA-256 of its content ids
+ * (a file), of its target (a symlink); undefined for entries without content. Content ids are keyed in an encrypted
+ * repository, so this names nothing outside it.
+ */
+export function contentIdOf(entry: FileEntry): string | undefined {
+  if (entry.type === "file") return createHash("sha256").update(entry.chunks.join("\n")).digest("hex");
+  if (entry.type === "symlink")
+    return createHash("sha256")
+      .update(entry.target ?? "")
+      .digest("hex");
+  return undefined;
+}
+
+/** One commit as a line of a timeline. */
+export interface CommitSummary {
+  readonly time: number;
+  readonly writer: string;
+  readonly seq: number;
+  readonly key: string;
+  /** Entries put (files, directories, links …), moves and deletes among the commit's records. */
+  readonly put: number;
+  readonly moved: number;
+  readonly deleted: number;
+  /** The sizes of the files put, added up. */
+  readonly bytes: number;
+  /** v2: what the commit stored (blobs new to the repository, compressed); v1: undefined. */
+  readonly storedBytes: number | undefined;
+}
+
+/**
+ * The commits between `since` and `until` (inclusive, ms), each summed up; with `path`, only the commits with a
+ * record that touches it or what is under it (a move or delete of a directory above it included), counting those
+ * records alone.
+ */
+export function summarizeCommits(commits: Iterable<Commit>, options: { since?: number; until?: number; path?: string } = {}): CommitSummary[] {
+  const out: CommitSummary[] = [];
+  for (const c of commits) {
+    if ((options.since !== undefined && c.time < options.since) || (options.until !== undefined && c.time > options.until)) continue;
+    const records = options.path === undefined ? c.records : c.records.filter((r) => touches(r, options.path!, true));
+    if (records.length === 0 && options.path !== undefined) continue;
+    let [put, moved, deleted, bytes] = [0, 0, 0, 0];
+    for (const r of records) {
+      if (r.op === "put") {
+        put++;
+        if (r.type === "file") bytes += r.size;
+      } else if (r.op === "move") moved++;
+      else deleted++;
+    }
+    out.push({ time: c.time, writer: c.writer, seq: c.seq, key: c.key, put, moved, deleted, bytes, storedBytes: c.storedBytes });
+  }
+  return out;
+}
