@@ -115,6 +115,8 @@ export type { CommitSummary, Version } from "./history/versions.js";
 export { changedParts, diffTrees } from "./history/diff.js";
 export type { Change } from "./history/diff.js";
 export { MOMENT_FORMS, parseMoment } from "./history/moment.js";
+export { KEEP_EVERYTHING, bucketMoments, bucketStart, planRetention } from "./history/retention.js";
+export type { KeepReason, RetentionPlan, RetentionPolicy, Verdict } from "./history/retention.js";
 export type { RestoreEvent, RestoreResult, RestorerOptions, Selection } from "./restore/Restorer.js";
 export type { CheckReport, CheckSummary, CheckWarning, Damage, DamageKind, DependentVersion } from "./check/CheckReport.js";
 export { parseReadDataSubset } from "./check/ReadDataSubset.js";
