@@ -4,6 +4,7 @@ import { isV2, type AnyRepository } from "../repository/openRepository.js";
 import type { Repository } from "../repository/Repository.js";
 import { mergeLanes, type LaneBatchName } from "../repository/v2/lanes.js";
 import { readLane, type LaneBatches } from "../repository/v2/readTreeV2.js";
+import { readIndexView } from "../repository/v2/indexView.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
 import type { IndexRecord } from "../types.js";
 
@@ -45,9 +46,11 @@ async function readHistoryV2(repo: RepositoryV2, until: number | undefined): Pro
   const damage: IndexDamagedError[] = [];
   const usable: LaneBatchName[][] = [];
   const hosts = new Map<string, string>();
-  for (const [lane, all] of await repo.lanes()) {
-    const names = all.filter((n) => until === undefined || n.time <= until);
-    const { batches, problems } = await readLane(repo, names, 0, read, { salvage: true });
+  // Under a base (a prune), history before it is the base's lane: superseded batches are never read.
+  const view = await readIndexView(repo, until === undefined ? {} : { at: until });
+  for (const d of view.damage) damage.push(new IndexDamagedError(d.message));
+  for (const [lane, { names, from, after }] of view.lanes) {
+    const { batches, problems } = await readLane(repo, names, from, read, { salvage: true, ...(after ? { after } : {}) });
     for (const p of problems) damage.push(new IndexDamagedError(`${p.message}; the rest of the lane is shown`));
     usable.push(batches);
     const host = await laneHost(repo, lane);

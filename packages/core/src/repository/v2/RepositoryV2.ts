@@ -8,6 +8,7 @@ import { DEFAULT_CDC, FastCdc, cdcParamsProblem, type CdcParams } from "./fastcd
 import { decodeCheckpointV2, decodeLaneBatch, encodeCheckpointV2, encodeLaneBatch, parseCheckpointKey, type CheckpointName } from "./laneBatch.js";
 import { laneBatchKey, laneKey, parseLaneBatchKey, LANE_ID, type LaneBatchName } from "./lanes.js";
 import { PackStore, type StoredBlob } from "./PackStore.js";
+import { decodeBase, encodeBase, parseBaseKey, type Base, type BaseName } from "./base.js";
 import { generateMasterKey, keyCheck, type RepositoryKey } from "../../crypto/repositoryKey.js";
 import { PLAIN, ageCipher, type ObjectCipher } from "./cipher.js";
 import { addKeyObject, unlockKey, type KeySource, type KeyWrap } from "./keyObjects.js";
@@ -150,19 +151,54 @@ export class RepositoryV2 {
    * returns both kinds of object: listing each lane again would read every batch name twice).
    */
   async lanes(): Promise<Map<string, LaneBatchName[]>> {
-    const lanes = new Map<string, LaneBatchName[]>();
-    const batches: LaneBatchName[] = [];
+    const { described, batches } = await this.laneListing();
+    return new Map([...described].map((lane) => [lane, batches.get(lane) ?? []]));
+  }
+
+  /** One listing of `lanes/`: the lanes with a `lane` object, and the batches of every lane (described or not) in order. */
+  async laneListing(): Promise<{ described: Set<string>; batches: Map<string, LaneBatchName[]> }> {
+    const described = new Set<string>();
+    const all: LaneBatchName[] = [];
     for await (const info of this.storage.list(`${this.prefix}lanes/`)) {
       const key = info.key.slice(this.prefix.length);
       const lane = /^lanes\/([0-9a-f]{32})\/lane$/.exec(key)?.[1];
-      if (lane) lanes.set(lane, []);
+      if (lane) described.add(lane);
       else {
         const name = parseLaneBatchKey(key);
-        if (name) batches.push(name);
+        if (name) all.push(name);
       }
     }
-    for (const name of batches.sort((a, b) => a.seq - b.seq)) lanes.get(name.lane)?.push(name);
-    return lanes;
+    const batches = new Map<string, LaneBatchName[]>();
+    for (const name of all.sort((a, b) => a.seq - b.seq)) {
+      let list = batches.get(name.lane);
+      if (!list) batches.set(name.lane, (list = []));
+      list.push(name);
+    }
+    return { described, batches };
+  }
+
+  /** Every base (docs/history.md "Prune"), oldest first. */
+  async bases(): Promise<BaseName[]> {
+    const out: BaseName[] = [];
+    for await (const info of this.storage.list(`${this.prefix}index/base/`)) {
+      const name = parseBaseKey(info.key.slice(this.prefix.length));
+      if (name) out.push(name);
+    }
+    return out.sort((a, b) => a.time - b.time || (a.key < b.key ? -1 : 1));
+  }
+
+  /** One base, read and verified. */
+  async readBase(name: BaseName): Promise<Base> {
+    const key = this.prefix + name.key;
+    return decodeBase(name, await collectStream(await this.storage.get(key)), key, this.cipher);
+  }
+
+  /** Stores a base (after everything it names is stored). */
+  async writeBase(base: Base): Promise<BaseName> {
+    const { body, key } = encodeBase(base, this.cipher);
+    await this.storage.put(this.prefix + key, body, body.length);
+    await this.storage.sync?.();
+    return parseBaseKey(key)!;
   }
 
   /** One batch, read and verified (digest, header, count, records). */

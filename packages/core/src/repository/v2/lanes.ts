@@ -28,7 +28,7 @@ export interface LaneBatchHeader {
 
 /** What is wrong with a lane's journal, for a report that names the lane and the batch. */
 export interface LaneDamage {
-  readonly kind: "gap" | "chain" | "time" | "duplicate" | "unreadable";
+  readonly kind: "gap" | "chain" | "time" | "duplicate" | "unreadable" | "base";
   readonly lane: string;
   readonly seq: number;
   readonly message: string;

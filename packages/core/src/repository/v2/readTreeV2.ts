@@ -6,6 +6,8 @@ import type { CheckpointName } from "./laneBatch.js";
 import { checkLane, compareLaneBatches, mergeLanes, type LaneBatchName, type LaneDamage } from "./lanes.js";
 import type { StoredBlob } from "./PackStore.js";
 import type { RepositoryV2 } from "./RepositoryV2.js";
+import type { LaneView } from "./base.js";
+import { readIndexView } from "./indexView.js";
 
 /** The tree of a v2 repository at one moment, with where every blob it names is. */
 export interface TreeV2 {
@@ -32,27 +34,25 @@ export interface TreeV2 {
  * sum of its blobs, is left out and listed in `broken`; everything else is still there.
  */
 export async function readTreeV2(repo: RepositoryV2, options: { at?: number; salvage?: boolean } = {}): Promise<TreeV2> {
-  const listed = new Map<string, LaneBatchName[]>();
-  for (const [lane, names] of await repo.lanes())
-    listed.set(
-      lane,
-      names.filter((n) => options.at === undefined || n.time <= options.at),
-    );
-  const start = await usableCheckpoint(repo, listed, options.at);
+  const view = await readIndexView(repo, options.at === undefined ? {} : { at: options.at });
+  const listed = new Map([...view.lanes].map(([lane, v]) => [lane, v.names] as const));
+  const start = await usableCheckpoint(repo, view.lanes, options.at);
   const entries = new Map<string, FileEntry>();
   const blobs = new Map<string, StoredBlob>();
   if (start) {
     for (const b of start.content.blobs) blobs.set(b.id, b);
     for (const e of start.content.entries) entries.set(e.path, e);
   }
-  const damage: LaneDamage[] = [];
+  const damage: LaneDamage[] = [...view.damage];
   const usable: LaneBatchName[][] = [];
   const read: LaneBatches = new Map();
   const covered: Record<string, number> = {};
   for (const [lane, names] of listed) {
-    const from = (start?.content.lanes[lane] ?? -1) + 1;
-    // The first batch after a checkpoint must follow the one it covers (whose digest is in its name).
-    const after = names.find((n) => n.seq === from - 1)?.digest;
+    const laneView = view.lanes.get(lane)!;
+    const from = Math.max(laneView.from, (start?.content.lanes[lane] ?? -1) + 1);
+    // The first batch after a checkpoint must follow the one it covers (whose digest is in its name); the first
+    // after a base's cut, the cut's digest.
+    const after = from === laneView.from ? laneView.after : names.find((n) => n.seq === from - 1)?.digest;
     const { batches, problems } = await readLane(repo, names, from, read, { salvage: options.salvage === true, ...(after ? { after } : {}) });
     damage.push(...problems);
     // Salvaging, every readable batch counts (later records still hold whole entries); else a lane ends at its damage.
@@ -118,7 +118,7 @@ export async function readLane(
  * lane's batch at the covered number is there), and every batch it does not cover comes after all it covers in the
  * merge order, so that starting from it gives the same tree as reading every batch. Damaged ones are skipped.
  */
-async function usableCheckpoint(repo: RepositoryV2, listed: ReadonlyMap<string, LaneBatchName[]>, at: number | undefined) {
+async function usableCheckpoint(repo: RepositoryV2, lanes: ReadonlyMap<string, LaneView>, at: number | undefined) {
   const candidates = (await repo.checkpoints()).filter((c) => at === undefined || c.time <= at).reverse();
   for (const name of candidates) {
     let content;
@@ -130,13 +130,17 @@ async function usableCheckpoint(repo: RepositoryV2, listed: ReadonlyMap<string, 
     const coveredNames: LaneBatchName[] = [];
     let present = true;
     for (const [lane, seq] of Object.entries(content.lanes)) {
-      const batch = listed.get(lane)?.find((n) => n.seq === seq);
-      if (!batch) present = false;
-      else coveredNames.push(batch);
+      const view = lanes.get(lane);
+      const batch = view?.names.find((n) => n.seq === seq);
+      // Covering a lane up to a base's cut (and no further) is covering nothing of it that a reader applies.
+      if (batch) coveredNames.push(batch);
+      else if (!(view && view.after !== undefined && seq === view.from - 1)) present = false;
     }
+    // Every lane the base left must be covered (an older checkpoint does not know the base's own lane).
+    for (const [lane, view] of lanes) if (view.names.length > 0 && content.lanes[lane] === undefined && view.from > 0) present = false;
     if (!present) continue;
     const lastCovered = mergeLanes([coveredNames]).at(-1);
-    const uncovered = [...listed].flatMap(([lane, names]) => names.filter((n) => n.seq > (content.lanes[lane] ?? -1)));
+    const uncovered = [...lanes].flatMap(([lane, view]) => view.names.filter((n) => n.seq > (content.lanes[lane] ?? -1)));
     if (lastCovered && uncovered.some((n) => compareLaneBatches(n, lastCovered) < 0)) continue;
     return { name, content };
   }
