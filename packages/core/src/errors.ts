@@ -39,6 +39,7 @@ export const ErrorCodes = {
   INDEX_DAMAGED: { title: "The remote index cannot be read completely", exit: 4 },
   KEY_MISSING: { title: "The repository is encrypted and no key that reads it was given", exit: 6 },
   KEY_REJECTED: { title: "The key or passphrase given does not open the repository", exit: 6 },
+  STORAGE_DENIED: { title: "The store's credentials do not allow what was asked (a prune with a key that cannot delete)", exit: 1 },
 } as const satisfies Record<string, ErrorKind>;
 
 /** A code from {@link ErrorCodes}. */

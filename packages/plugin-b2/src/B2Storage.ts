@@ -206,6 +206,11 @@ export class B2Storage implements StorageBackend {
     }
   }
 
+  async canDelete(): Promise<boolean> {
+    const auth = await this.#session.auth();
+    return auth.capabilities.includes(this.#o.deleteMode === "hide" ? "writeFiles" : "deleteFiles");
+  }
+
   async close(): Promise<void> {
     this.#session.close();
     this.#uploadUrls.clear();

@@ -75,6 +75,8 @@ export interface Parameters {
   encryptionKeyFile: string;
   /** A file whose first line is the passphrase of an encrypted repository (or that creates one). Empty: none. */
   encryptionPassphraseFile: string;
+  /** How often a running v2 agent looks for a new base written by a prune (docs/history.md "Prune"). */
+  pruneCheckInterval: number;
   /** `true` when `lsof` was asked for (LSOFBinaryPath set explicitly or StabilityCheck=lsof). */
   stabilityCheck: "procfs" | "lsof";
   /** fanotify queue: `default` (16,384 events, then overflow → rescan) or `unlimited`. */
@@ -174,6 +176,7 @@ export function defaultParameters(): Parameters {
     checkpointEvery: 50_000,
     encryptionKeyFile: "",
     encryptionPassphraseFile: "",
+    pruneCheckInterval: 10 * MIN,
     stabilityCheck: "procfs",
     fanotifyQueue: "default",
 

@@ -85,6 +85,7 @@ export const parameterFields: readonly ParameterField[] = [
   field("checkpointEvery", "CheckpointEvery", integerKind(1, 10_000_000, "records"), ours),
   field("encryptionKeyFile", "EncryptionKeyFile", pathKind(true), ours),
   field("encryptionPassphraseFile", "EncryptionPassphraseFile", pathKind(true), ours),
+  field("pruneCheckInterval", "PruneCheckInterval", durationKind(true), ours),
   field("stabilityCheck", "StabilityCheck", enumKind(["procfs", "lsof"]), ours),
   field("fanotifyQueue", "FanotifyQueue", enumKind(["default", "unlimited"]), ours),
   field("s3Endpoint", "S3Endpoint", urlKind, ours),

@@ -1,4 +1,4 @@
-import { BackupError, IndexDamagedError } from "../errors.js";
+import { BackupError, IndexDamagedError, messageOf } from "../errors.js";
 import { sleep } from "../clock.js";
 import type { LaneState, LocalIdentity } from "../state/StateCache.js";
 import type { IndexRecord } from "../types.js";
@@ -26,9 +26,14 @@ export class LaneCommitter extends BatchCommitter {
   readonly #repo: RepositoryV2;
   #writer: LaneWriter | undefined;
 
+  #seenBase: string | undefined;
+  #basesCheckedAt: number;
+
   constructor(options: LaneCommitterOptions) {
     super(options);
     this.#repo = options.repository;
+    this.#seenBase = options.cache.knownBase;
+    this.#basesCheckedAt = options.context.clock.now();
   }
 
   /** The writer of this cache's lane (as the start-up sync left it). */
@@ -47,7 +52,28 @@ export class LaneCommitter extends BatchCommitter {
     return state;
   }
 
+  /**
+   * Looks for a base newer than the one this run knows, every PruneCheckInterval: when a prune wrote one, the chunks
+   * recorded as stored are forgotten (what the prune may delete is never named again without being uploaded again;
+   * docs/history.md "Prune"). The tree is read again from the base at the next start.
+   */
+  async #noticeBases(): Promise<void> {
+    const now = this.o.context.clock.now();
+    if (now - this.#basesCheckedAt < this.o.context.parameters.pruneCheckInterval) return;
+    try {
+      const newest = (await this.#repo.bases()).at(-1)?.key;
+      this.#basesCheckedAt = now;
+      if (newest === this.#seenBase) return;
+      await this.o.cache.forgetChunks();
+      this.#seenBase = newest;
+      this.log.info(`a prune wrote ${newest ?? "no base"}: content stored before it is uploaded again when met, never deduplicated against`);
+    } catch (err) {
+      this.log.warn(`could not list the bases a prune writes (tried again at the next commit): ${messageOf(err)}`);
+    }
+  }
+
   protected async write(records: IndexRecord[], identity: ReadonlyMap<string, LocalIdentity>): Promise<{ seq: number; key: string }> {
+    await this.#noticeBases();
     const cache = this.o.cache;
     const { name, blobs } = await this.retrying("writing a lane batch", () =>
       this.#lane.commit(records, {

@@ -315,6 +315,26 @@ export class StateCache {
     await this.#meta.put("lane", state);
   }
 
+  /** The newest base (a prune's, docs/history.md) this cache has taken into account; undefined before any. */
+  get knownBase(): string | undefined {
+    return this.#meta.get("base") as string | undefined;
+  }
+
+  /**
+   * Takes base `key` into account: every chunk recorded as stored is forgotten first (a prune may delete what no
+   * kept version needs, so nothing is deduplicated against what was stored before it; it is uploaded again instead).
+   */
+  async noticeBase(key: string | undefined): Promise<void> {
+    await this.forgetChunks();
+    if (key === undefined) await this.#meta.remove("base");
+    else await this.#meta.put("base", key);
+  }
+
+  /** Forgets every chunk recorded as stored: each is uploaded again when met (see {@link noticeBase}). */
+  async forgetChunks(): Promise<void> {
+    await this.#chunks.clearAsync();
+  }
+
   /** Keys of batches applied while another batch shared their sequence number (their writer may rewrite them). */
   get provisional(): string[] {
     return (this.#meta.get("provisional") as string[] | undefined) ?? [];

@@ -47,6 +47,11 @@ export interface StorageBackend {
   /** Removes an object (all its versions where the store keeps versions). Absent objects are not an error. */
   delete(key: string): Promise<void>;
   /**
+   * Whether this backend's credentials may delete (B2: the key's capabilities), asked before a prune writes
+   * anything. Undefined or absent: not known without trying (prune then probes with the delete of an absent key).
+   */
+  canDelete?(): Promise<boolean | undefined>;
+  /**
    * Makes every put that has already resolved durable. Backends whose `put` is durable when it resolves (every
    * remote store) omit it; the local-directory store batches its directory fsyncs here. The repository calls it
    * before writing an index object that names new content, and after writing that index object.

@@ -31,7 +31,11 @@ export { LaneWriter, RepositoryV2, v2ConfigProblem } from "./RepositoryV2.js";
 export type { V2Config } from "./RepositoryV2.js";
 export { decodeCheckpointV2, decodeLaneBatch, encodeCheckpointV2, encodeLaneBatch, parseCheckpointKey } from "./laneBatch.js";
 export type { CheckpointName } from "./laneBatch.js";
-export { readFileV2, readTreeV2 } from "./readTreeV2.js";
+export { readBlobV2, readFileV2, readTreeV2 } from "./readTreeV2.js";
+export { baseKey, decodeBase, encodeBase, parseBaseKey, viewUnder } from "./base.js";
+export type { Base, BaseName, LaneView } from "./base.js";
+export { readIndexView } from "./indexView.js";
+export type { IndexView } from "./indexView.js";
 export type { TreeV2 } from "./readTreeV2.js";
 // Encryption (docs/encryption.md): how objects are named and sealed, the key objects, where a process finds its key.
 export { PLAIN, ageCipher } from "./cipher.js";

@@ -32,6 +32,10 @@ export async function syncLaneState(repo: RepositoryV2, cache: StateCache, log?:
       key: state.last.key,
     });
   }
+  // A prune since this cache last looked may have deleted batches it has not applied: the tree is read again from
+  // the base, and this writer keeps its lane.
+  const newest = (await repo.bases()).at(-1)?.key;
+  if (newest !== cache.knownBase) return rebuild(repo, cache, log, known);
   const fresh: LaneBatchName[][] = [];
   const read: LaneBatches = new Map();
   for (const [lane, names] of lanes) {
@@ -65,17 +69,33 @@ export async function syncLaneState(repo: RepositoryV2, cache: StateCache, log?:
   return { mode: applied > 0 ? "caught-up" : "current", batchesApplied: applied, lastBatchTime };
 }
 
-async function rebuild(repo: RepositoryV2, cache: StateCache, log?: Logger): Promise<SyncResult> {
-  log?.info(`rebuilding the local state cache from ${repo.storage.description}`);
+async function rebuild(repo: RepositoryV2, cache: StateCache, log?: Logger, keep?: LaneState): Promise<SyncResult> {
+  log?.info(`rebuilding the local state cache from ${repo.storage.description}${keep ? " (a prune wrote a new base)" : ""}`);
+  const bases = await repo.bases();
   await cache.reset(repo.config.id);
   const tree = await readTreeV2(repo);
+  const ownDamage = keep ? tree.damage.filter((d) => d.lane === keep.lane) : [];
+  if (ownDamage.length) throw new IndexDamagedError(`this agent's own lane is damaged: ${ownDamage.map((p) => p.message).join("; ")}`);
   for (const d of tree.damage) log?.warn(`index damage, applied up to it: ${d.message}`);
   for (const b of tree.broken) log?.warn(`index damage: ${b.message}; the file is read again when it is seen`);
   await cache.loadEntries(each(tree.entries.values()), -1);
-  // Blobs count as stored only when their pack is listed: content deleted behind the agent's back is sent again.
+  // Blobs count as stored only when their pack is listed, and is not one a prune may delete (its base's candidates):
+  // content deleted behind the agent's back is sent again.
   const packs = new Set<string>();
   for await (const pack of repo.packs.list()) packs.add(pack.id);
-  await cache.addChunks([...tree.blobs.values()].filter((b) => packs.has(b.pack)).map((b) => b.id));
+  const base = bases.at(-1);
+  const doomed = new Set(base ? (await repo.readBase(base)).candidates : []);
+  await cache.noticeBase(base?.key);
+  await cache.addChunks([...tree.blobs.values()].filter((b) => packs.has(b.pack) && !doomed.has(b.pack)).map((b) => b.id));
+  if (keep) {
+    // The tree holds this lane's batches as far as they are stored; the one a crash left in flight is stored again
+    // at start unless it is among them.
+    const mine = (await repo.laneBatches(keep.lane)).filter((n) => n.seq <= (tree.covered[keep.lane] ?? -1)).at(-1);
+    const last = mine ? { key: mine.key, seq: mine.seq, time: mine.time, digest: mine.digest } : undefined;
+    const inflight = keep.inflight && keep.inflight.seq > (last?.seq ?? -1) ? { inflight: keep.inflight } : {};
+    await cache.setLane({ lane: keep.lane, last, applied: { ...tree.covered }, ...inflight });
+    return { mode: "rebuilt", batchesApplied: 0, lastBatchTime: tree.time };
+  }
   const lane = randomBytes(16).toString("hex");
   await repo.describeLane(lane, hostname());
   await cache.setLane({ lane, last: undefined, applied: { ...tree.covered } });

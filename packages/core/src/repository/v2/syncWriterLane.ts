@@ -24,8 +24,14 @@ export async function syncWriterLane(repo: RepositoryV2, cache: StateCache, log?
     const lane = randomBytes(16).toString("hex");
     await repo.describeLane(lane, hostname());
     await cache.setLane({ lane, last: undefined, applied: {} });
+    await cache.noticeBase((await repo.bases()).at(-1)?.key);
     log?.info(`this agent writes lane ${lane} of ${repo.storage.description}`);
     return { mode: "rebuilt", batchesApplied: 0, lastBatchTime: 0 };
+  }
+  const newest = (await repo.bases()).at(-1)?.key;
+  if (newest !== cache.knownBase) {
+    log?.info(`a prune wrote ${newest ?? "no base"}: content stored before it is uploaded again when met, never deduplicated against`);
+    await cache.noticeBase(newest);
   }
   const own = await repo.laneBatches(known.lane);
   const last = known.last;

@@ -1,0 +1,217 @@
+import { randomBytes } from "node:crypto";
+import { BackupError, IndexDamagedError, StorageError, isErrno } from "../errors.js";
+import { packKey, type StoredBlob } from "../repository/v2/PackStore.js";
+import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
+import { readIndexView } from "../repository/v2/indexView.js";
+import { encodeLaneBatch } from "../repository/v2/laneBatch.js";
+import { laneBatchKey, laneKey, mergeLanes, type LaneBatchName } from "../repository/v2/lanes.js";
+import { readLane, type LaneBatches } from "../repository/v2/readTreeV2.js";
+import type { Base } from "../repository/v2/base.js";
+import type { CheckpointName } from "../repository/v2/laneBatch.js";
+import type { IndexRecord } from "../types.js";
+import type { Commit } from "./commits.js";
+import { planRetention, type RetentionPlan, type RetentionPolicy } from "./retention.js";
+import { versionsOf, type Version } from "./versions.js";
+import { planPacks, type PackPlan } from "./prunePacks.js";
+
+/** Options of {@link prune}. */
+export interface PruneOptions {
+  readonly policy: RetentionPolicy;
+  /** The moment the policy is applied at (default: now). */
+  readonly now?: number;
+  /** Packs a prune found unneeded are deleted by a later prune at least this long after (default 24 h). */
+  readonly graceMs?: number;
+  /** Packs whose needed bytes are less than this share of them are rewritten (default 0.5). */
+  readonly repackBelow?: number;
+  /** Compute and report only: nothing is written or deleted. */
+  readonly dryRun?: boolean;
+  /** Told each step as it starts (logging; tests kill the process at one). */
+  readonly onStep?: (step: string) => void | Promise<void>;
+}
+
+/** What a prune did (or, dry, would do). */
+export interface PruneReport {
+  readonly plan: RetentionPlan;
+  readonly packs: PackPlan;
+  readonly commits: { readonly read: number; readonly written: number };
+  readonly deleted: { readonly batches: number; readonly packs: number; readonly bases: number; readonly checkpoints: number };
+  readonly base: string | undefined;
+  readonly dryRun: boolean;
+}
+
+export const DEFAULT_GRACE_MS = 24 * 3_600_000;
+
+/**
+ * Applies a retention policy to a v2 repository (docs/history.md "Prune"): every version the policy keeps is written
+ * again, at its commit time, into a new lane; a base then says that this lane supersedes every batch read; only
+ * after that are superseded batches, older bases and checkpoints, and packs an earlier prune found unneeded (at least
+ * `graceMs` ago, and still unneeded) deleted. A kill at any point leaves a repository that reads as before the prune
+ * or as after it. Refuses an index with damage, a key that cannot read, and credentials that cannot delete.
+ */
+export async function prune(repo: RepositoryV2, options: PruneOptions): Promise<PruneReport> {
+  const now = options.now ?? Date.now();
+  const step = async (s: string) => options.onStep?.(s);
+  if (!repo.cipher.canRead) throw new BackupError("KEY_MISSING", "prune reads the whole index: it needs the repository's master key, not a writer key");
+  await step("read");
+  // Checkpoints listed now cover batches this prune supersedes: they go once its base is stored.
+  const checkpoints = await repo.checkpoints();
+  const view = await readIndexView(repo);
+  if (view.damage.length) throw new IndexDamagedError(`prune refuses a damaged index: ${view.damage[0]!.message} (rtb check tells more)`);
+  const read: LaneBatches = new Map();
+  const usable: LaneBatchName[][] = [];
+  const cut: Record<string, { seq: number; digest: string }> = { ...(view.base?.cut ?? {}) };
+  for (const [lane, { names, from, after }] of view.lanes) {
+    const { batches, problems } = await readLane(repo, names, from, read, after ? { after } : {});
+    if (problems.length) throw new IndexDamagedError(`prune refuses a damaged index: ${problems[0]!.message} (rtb check tells more)`);
+    usable.push(batches);
+    const last = batches.at(-1);
+    if (last) cut[lane] = { seq: last.seq, digest: last.digest };
+  }
+  const merged = mergeLanes(usable);
+  const commits: Commit[] = merged.map((n) => ({
+    time: n.time,
+    writer: n.lane,
+    seq: n.seq,
+    key: n.key,
+    records: read.get(n.key)!.records,
+    storedBytes: undefined,
+  }));
+  const located = new Map<string, StoredBlob>();
+  for (const n of merged) for (const b of read.get(n.key)!.blobs) if (!located.has(b.id)) located.set(b.id, b);
+  const versions = versionsOf(commits, "/", { recursive: true });
+  const plan = planRetention(versions, options.policy, now);
+  const kept = plan.verdicts.filter((v) => v.keep).map((v) => v.version);
+  const needed = new Set<string>();
+  for (const v of kept) for (const id of v.entry?.type === "file" ? v.entry.chunks : []) needed.add(id);
+
+  const previous = view.base;
+  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+  const packs = await planPacks(repo, { located, needed, previous, previousTime: view.baseName?.time, now, graceMs, repackBelow: options.repackBelow ?? 0.5 });
+  const report = (written: number, deleted: PruneReport["deleted"], base?: string): PruneReport => ({
+    plan,
+    packs,
+    commits: { read: commits.length, written },
+    deleted,
+    base,
+    dryRun: options.dryRun === true,
+  });
+  if (options.dryRun) return report(0, { batches: 0, packs: 0, bases: 0, checkpoints: 0 });
+  await assertCanDelete(repo);
+
+  // Kept blobs in packs being rewritten get new locations; everything else keeps its own.
+  await step("repack");
+  const moved = new Map<string, StoredBlob>();
+  for (const id of packs.repackBlobs) await repo.packs.add(id, await repo.packs.read(located.get(id)!), true);
+  for (const b of await repo.packs.flush()) moved.set(b.id, b);
+  const where = (id: string) => moved.get(id) ?? located.get(id)!;
+
+  await step("history");
+  const lane = randomBytes(16).toString("hex");
+  const groups = historyBatches(kept, plan.deletions);
+  // Blobs located but needed by no kept version stay located while their pack is stored: an agent may have named
+  // one since (deduplicated) in a batch this prune did not read. A later prune deletes what is still unneeded.
+  const spare = [...located.values()].filter((b) => !needed.has(b.id) && !packs.dead.has(b.pack)).map((b) => where(b.id));
+  if (groups.length === 0 && spare.length > 0) groups.push({ time: now, records: [] });
+  let last: { seq: number; digest: string } | null = null;
+  const seen = new Set<string>();
+  for (let i = 0; i < groups.length; i++) {
+    const group = groups[i]!;
+    const blobs: StoredBlob[] = [];
+    const locate = (b: StoredBlob) => {
+      if (seen.has(b.id)) return;
+      seen.add(b.id);
+      blobs.push(b);
+    };
+    for (const r of group.records) if (r.op === "put" && r.type === "file") for (const id of r.chunks) locate(where(id));
+    if (i === groups.length - 1) spare.forEach(locate);
+    const { body, digest } = encodeLaneBatch({ lane, seq: i, time: group.time, prev: last?.digest ?? null }, blobs, group.records, repo.cipher);
+    await repo.storage.put(repo.prefix + laneBatchKey(lane, i, group.time, digest), body, body.length);
+    last = { seq: i, digest };
+  }
+  await repo.storage.sync?.();
+
+  await step("base");
+  const pruneLanes = [...new Set([...(previous?.pruneLanes ?? []), lane])];
+  const base: Base = { time: Math.max(now, (view.baseName?.time ?? 0) + 1), lane, last, cut, candidates: [...packs.candidates].sort(), pruneLanes };
+  const name = await repo.writeBase(base);
+  await repo.describeLane(lane, "prune");
+
+  await step("delete");
+  const deleted = await deleteSuperseded(repo, { base, baseKey: name.key, packs, lane, graceMs, now, checkpoints });
+  return report(last ? last.seq + 1 : 0, deleted, name.key);
+}
+
+/**
+ * The kept history as batches: one per original commit that kept anything, in commit order, deletions of a commit
+ * before its puts (what a commit deleted and put again is a put, so the order only matters beneath a deleted
+ * directory). A moved-in version is written as a put of the entry where it arrived.
+ */
+function historyBatches(kept: readonly Version[], deletions: readonly Version[]): { time: number; records: IndexRecord[] }[] {
+  const byCommit = new Map<string, { time: number; writer: string; seq: number; deletes: IndexRecord[]; puts: IndexRecord[] }>();
+  const group = (v: Version) => {
+    const k = `${v.time}\u0000${v.writer}\u0000${v.seq}`;
+    let g = byCommit.get(k);
+    if (!g) byCommit.set(k, (g = { time: v.time, writer: v.writer, seq: v.seq, deletes: [], puts: [] }));
+    return g;
+  };
+  for (const v of deletions) group(v).deletes.push({ op: "delete", path: v.path });
+  for (const v of kept) group(v).puts.push({ op: "put", ...v.entry!, path: v.path });
+  return [...byCommit.values()]
+    .sort((a, b) => a.time - b.time || (a.writer < b.writer ? -1 : a.writer > b.writer ? 1 : a.seq - b.seq))
+    .map((g) => ({ time: g.time, records: [...g.deletes, ...g.puts] }));
+}
+
+/** Refuses credentials that cannot delete before anything is written (B2 says by its key's capabilities; others are probed). */
+async function assertCanDelete(repo: RepositoryV2): Promise<void> {
+  const known = await repo.storage.canDelete?.();
+  const refuse = (why: string): never => {
+    throw new BackupError("STORAGE_DENIED", `prune needs credentials that may delete objects, and ${repo.storage.description} refused: ${why}`);
+  };
+  if (known === false) refuse("the key has no delete capability (B2: deleteFiles)");
+  if (known === true) return;
+  try {
+    await repo.storage.delete(`${repo.prefix}index/prune-probe-${randomBytes(8).toString("hex")}`);
+  } catch (err) {
+    if (err instanceof StorageError || isErrno(err)) refuse((err as Error).message);
+    throw err;
+  }
+}
+
+/** After a base is stored: what it supersedes, and packs found unneeded a grace period ago and unneeded still. */
+async function deleteSuperseded(
+  repo: RepositoryV2,
+  o: { base: Base; baseKey: string; packs: PackPlan; lane: string; graceMs: number; now: number; checkpoints: readonly CheckpointName[] },
+): Promise<PruneReport["deleted"]> {
+  const deleted = { batches: 0, packs: 0, bases: 0, checkpoints: 0 };
+  const del = async (key: string) => repo.storage.delete(repo.prefix + key);
+  const { described, batches } = await repo.laneListing();
+  const retired = new Set(o.base.pruneLanes.filter((l) => l !== o.lane));
+  for (const [lane, names] of batches) {
+    if (lane === o.lane) continue;
+    const cut = o.base.cut[lane];
+    // A lane's cut batch stays (its writer checks that its last batch is stored), unless prune wrote the lane. A
+    // lane nobody describes or names is what a killed prune left: gone once it is older than the grace period.
+    const orphan = !described.has(lane) && !cut && names.every((n) => n.time < o.now - o.graceMs);
+    for (const n of names) {
+      if ((cut && (n.seq < cut.seq || (retired.has(lane) && n.seq === cut.seq))) || orphan) {
+        await del(n.key);
+        deleted.batches++;
+      }
+    }
+    if (retired.has(lane) && described.has(lane)) await del(laneKey(lane));
+  }
+  for (const b of await repo.bases()) {
+    if (b.key === o.baseKey) continue;
+    await del(b.key);
+    deleted.bases++;
+  }
+  for (const c of o.checkpoints) {
+    await del(c.key);
+    deleted.checkpoints++;
+  }
+  for (const pack of o.packs.dead) {
+    await del(packKey(pack));
+    deleted.packs++;
+  }
+  return deleted;
+}

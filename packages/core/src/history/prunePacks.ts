@@ -1,0 +1,86 @@
+import { IndexDamagedError } from "../errors.js";
+import type { StoredBlob } from "../repository/v2/PackStore.js";
+import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
+import type { Base } from "../repository/v2/base.js";
+
+/** What a prune does with the packs. */
+export interface PackPlan {
+  /** Packs stored when the prune listed them, and their bytes. */
+  readonly stored: number;
+  readonly storedBytes: number;
+  /** Packs kept as they are (some kept version needs enough of them). */
+  readonly kept: number;
+  /** Packs whose needed blobs are written into new packs (they become candidates). */
+  readonly repack: Set<string>;
+  readonly repackBlobs: string[];
+  /** Packs no kept version needs: named in the new base, deleted by a prune at least the grace period later. */
+  readonly candidates: Set<string>;
+  /** Candidates of the previous base, a grace period old, still unneeded: deleted now. */
+  readonly dead: Set<string>;
+  readonly deadBytes: number;
+  /** Bytes kept versions need (compressed, as stored). */
+  readonly neededBytes: number;
+}
+
+/**
+ * Sorts every stored pack: needed bytes (blobs a kept version names) at or above `repackBelow` of its size, kept; some
+ * but fewer, rewritten; none, a candidate. A candidate of the previous base (written at `previousTime`) at least
+ * `graceMs` before `now` that no kept version needs is dead: nobody may still name it, because every agent stops
+ * deduplicating against a base's candidates when it sees the base (docs/history.md "Prune").
+ */
+export async function planPacks(
+  repo: RepositoryV2,
+  o: {
+    located: ReadonlyMap<string, StoredBlob>;
+    needed: ReadonlySet<string>;
+    previous: Base | undefined;
+    previousTime: number | undefined;
+    now: number;
+    graceMs: number;
+    repackBelow: number;
+  },
+): Promise<PackPlan> {
+  const sizes = new Map<string, number>();
+  for await (const p of repo.packs.list()) sizes.set(p.id, p.size);
+  const neededIn = new Map<string, string[]>();
+  let neededBytes = 0;
+  for (const id of o.needed) {
+    const b = o.located.get(id);
+    if (!b) throw new IndexDamagedError(`prune refuses a damaged index: a kept version names blob ${id}, which no batch locates (rtb check tells more)`);
+    if (!sizes.has(b.pack))
+      throw new IndexDamagedError(`prune refuses a damaged index: pack ${b.pack}, which kept versions need, is not stored (rtb check tells more)`);
+    let list = neededIn.get(b.pack);
+    if (!list) neededIn.set(b.pack, (list = []));
+    list.push(id);
+    neededBytes += b.length;
+  }
+  const mayDie = new Set(o.previous && o.previousTime !== undefined && o.previousTime <= o.now - o.graceMs ? o.previous.candidates : []);
+  const plan = {
+    stored: sizes.size,
+    storedBytes: 0,
+    kept: 0,
+    repack: new Set<string>(),
+    repackBlobs: [] as string[],
+    candidates: new Set<string>(),
+    dead: new Set<string>(),
+    deadBytes: 0,
+    neededBytes,
+  };
+  for (const [pack, size] of sizes) {
+    plan.storedBytes += size;
+    const ids = neededIn.get(pack);
+    if (ids) {
+      const bytes = ids.reduce((n, id) => n + o.located.get(id)!.length, 0);
+      if (bytes >= o.repackBelow * size) plan.kept++;
+      else {
+        plan.repack.add(pack);
+        plan.repackBlobs.push(...ids);
+        plan.candidates.add(pack);
+      }
+    } else if (mayDie.has(pack)) {
+      plan.dead.add(pack);
+      plan.deadBytes += size;
+    } else plan.candidates.add(pack);
+  }
+  return plan;
+}
