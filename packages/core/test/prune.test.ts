@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { mkdtemp, readFile, readdir, rm, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KEEP_EVERYTHING, LocalDirectoryStorage, bucketMoments, prune, readHistory, versionsOf, type IndexRecord, type RetentionPolicy } from "@rtbackup/core";
+import { KEEP_EVERYTHING, LocalDirectoryStorage, bucketMoments, checkRepositoryV2, prune, readHistory, versionsOf, type IndexRecord, type RetentionPolicy } from "@rtbackup/core";
 import { RepositoryV2 } from "@rtbackup/core/v2";
 import { encryptedWorkspace, rejectsWith } from "./helpers/encrypted.js";
 import { HOUR, NoDeleteStorage, listingOf, scriptedTimeline, stateAt } from "./helpers/timeline.js";
@@ -56,6 +56,7 @@ test("prune: kept moments restore as before; dry run changes nothing; packs go a
     assert.ok(first.deleted.batches > 0);
     assert.ok(first.packs.candidates.size > 0);
     assert.equal(await states(repo, keptMoments(now)), before, "every kept moment restores as before");
+    assert.equal((await checkRepositoryV2(repo)).damage, [], "check finds nothing wrong under the base");
 
     // History now holds the kept versions only, at their commit times.
     const history = await readHistory(repo);
@@ -70,6 +71,7 @@ test("prune: kept moments restore as before; dry run changes nothing; packs go a
     assert.ok(second.deleted.packs > 0, "a grace period later the unneeded packs go");
     assert.equal(await states(repo, keptMoments(later)), beforeLater, "and the moments it keeps restore as before pruning");
     assert.ok(packBytes(await listingOf(storage)) < packBytes(listed) / 2, "the store shrank");
+    assert.equal((await checkRepositoryV2(repo, { readData: true })).damage, [], "every blob a kept version needs reads back");
     // The newest state is whole after every run.
     assert.equal(await stateAt(repo, now + 3 * HOUR), before[new Date(now).toISOString()]);
   });

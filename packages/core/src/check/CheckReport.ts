@@ -6,6 +6,8 @@ export type DamageKind =
   | "batch-unreadable"
   /** A checkpoint that cannot be read or does not verify. */
   | "checkpoint-unreadable"
+  /** A base (format v2, written by prune) that cannot be read, or whose lane's last batch is not stored. */
+  | "base-unreadable"
   /** Sequence numbers with no batch: a gap, a missing newest batch, or a checkpoint beyond the batches. */
   | "sequence-gap"
   /** A checkpoint whose entries, sequence number or time disagree with its batches. */

@@ -4,6 +4,7 @@ import { isDamage } from "../repository/journal.js";
 import type { CheckpointName } from "../repository/v2/laneBatch.js";
 import { mergeLanes, type LaneBatchName } from "../repository/v2/lanes.js";
 import { readLane, type LaneBatches } from "../repository/v2/readTreeV2.js";
+import { readIndexView } from "../repository/v2/indexView.js";
 import { packKey, type StoredBlob } from "../repository/v2/PackStore.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
 import type { FileEntry } from "../types.js";
@@ -66,9 +67,12 @@ async function readLanes(repo: RepositoryV2, damage: Damage[]): Promise<LanesRea
   const usable: LaneBatchName[][] = [];
   const read: LaneBatches = new Map();
   let batchCount = 0;
-  for (const names of (await repo.lanes()).values()) {
+  // Under a base (a prune's), superseded batches are not read: they may be gone, and no reader applies them.
+  const view = await readIndexView(repo);
+  for (const d of view.damage) damage.push({ kind: "base-unreadable", message: d.message });
+  for (const { names, from, after } of view.lanes.values()) {
     batchCount += names.length;
-    const { batches, problems } = await readLane(repo, names, 0, read, { salvage: true });
+    const { batches, problems } = await readLane(repo, names, from, read, { salvage: true, ...(after ? { after } : {}) });
     for (const p of problems) {
       if (p.kind === "gap") damage.push({ kind: "sequence-gap", missing: { from: p.seq, to: p.seq }, message: p.message });
       else {
