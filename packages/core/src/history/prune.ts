@@ -53,37 +53,11 @@ export async function prune(repo: RepositoryV2, options: PruneOptions): Promise<
   const step = async (s: string) => options.onStep?.(s);
   if (!repo.cipher.canRead) throw new BackupError("KEY_MISSING", "prune reads the whole index: it needs the repository's master key, not a writer key");
   await step("read");
-  // Checkpoints listed now cover batches this prune supersedes: they go once its base is stored.
-  const checkpoints = await repo.checkpoints();
-  const view = await readIndexView(repo);
-  if (view.damage.length) throw new IndexDamagedError(`prune refuses a damaged index: ${view.damage[0]!.message} (rtb check tells more)`);
-  const read: LaneBatches = new Map();
-  const usable: LaneBatchName[][] = [];
-  const cut: Record<string, { seq: number; digest: string }> = { ...(view.base?.cut ?? {}) };
-  for (const [lane, { names, from, after }] of view.lanes) {
-    const { batches, problems } = await readLane(repo, names, from, read, after ? { after } : {});
-    if (problems.length) throw new IndexDamagedError(`prune refuses a damaged index: ${problems[0]!.message} (rtb check tells more)`);
-    usable.push(batches);
-    const last = batches.at(-1);
-    if (last) cut[lane] = { seq: last.seq, digest: last.digest };
-  }
-  const merged = mergeLanes(usable);
-  const commits: Commit[] = merged.map((n) => ({
-    time: n.time,
-    writer: n.lane,
-    seq: n.seq,
-    key: n.key,
-    records: read.get(n.key)!.records,
-    storedBytes: undefined,
-  }));
-  const located = new Map<string, StoredBlob>();
-  for (const n of merged) for (const b of read.get(n.key)!.blobs) if (!located.has(b.id)) located.set(b.id, b);
-  const versions = versionsOf(commits, "/", { recursive: true });
-  const plan = planRetention(versions, options.policy, now);
+  const { view, commits, located, cut, checkpoints } = await readWhole(repo);
+  const plan = planRetention(versionsOf(commits, "/", { recursive: true }), options.policy, now);
   const kept = plan.verdicts.filter((v) => v.keep).map((v) => v.version);
   const needed = new Set<string>();
   for (const v of kept) for (const id of v.entry?.type === "file" ? v.entry.chunks : []) needed.add(id);
-
   const previous = view.base;
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const packs = await planPacks(repo, { located, needed, previous, previousTime: view.baseName?.time, now, graceMs, repackBelow: options.repackBelow ?? 0.5 });
@@ -107,10 +81,69 @@ export async function prune(repo: RepositoryV2, options: PruneOptions): Promise<
 
   await step("history");
   const lane = randomBytes(16).toString("hex");
-  const groups = historyBatches(kept, plan.deletions);
   // Blobs located but needed by no kept version stay located while their pack is stored: an agent may have named
   // one since (deduplicated) in a batch this prune did not read. A later prune deletes what is still unneeded.
   const spare = [...located.values()].filter((b) => !needed.has(b.id) && !packs.dead.has(b.pack)).map((b) => where(b.id));
+  const last = await writeHistoryLane(repo, lane, historyBatches(kept, plan.deletions), spare, where, now);
+
+  await step("base");
+  const pruneLanes = [...new Set([...(previous?.pruneLanes ?? []), lane])];
+  const base: Base = { time: Math.max(now, (view.baseName?.time ?? 0) + 1), lane, last, cut, candidates: [...packs.candidates].sort(), pruneLanes };
+  const name = await repo.writeBase(base);
+  await repo.describeLane(lane, "prune");
+
+  await step("delete");
+  const deleted = await deleteSuperseded(repo, { base, baseKey: name.key, packs, lane, graceMs, now, checkpoints });
+  return report(last ? last.seq + 1 : 0, deleted, name.key);
+}
+
+/**
+ * Every batch a reader applies (under the current base, if any), read and verified, merged into commits; where each
+ * blob is; each lane's last batch (the new cut); the checkpoints listed first. Any damage refuses the prune: what a
+ * damaged lane held cannot be rewritten, and must not be superseded.
+ */
+async function readWhole(repo: RepositoryV2) {
+  // Checkpoints listed now cover batches this prune supersedes: they go once its base is stored.
+  const checkpoints = await repo.checkpoints();
+  const view = await readIndexView(repo);
+  const refuse = (message: string) => new IndexDamagedError(`prune refuses a damaged index: ${message} (rtb check tells more)`);
+  if (view.damage.length) throw refuse(view.damage[0]!.message);
+  const read: LaneBatches = new Map();
+  const usable: LaneBatchName[][] = [];
+  const cut: Record<string, { seq: number; digest: string }> = { ...(view.base?.cut ?? {}) };
+  for (const [lane, { names, from, after }] of view.lanes) {
+    const { batches, problems } = await readLane(repo, names, from, read, after ? { after } : {});
+    if (problems.length) throw refuse(problems[0]!.message);
+    usable.push(batches);
+    const last = batches.at(-1);
+    if (last) cut[lane] = { seq: last.seq, digest: last.digest };
+  }
+  const merged = mergeLanes(usable);
+  const commits: Commit[] = merged.map((n) => ({
+    time: n.time,
+    writer: n.lane,
+    seq: n.seq,
+    key: n.key,
+    records: read.get(n.key)!.records,
+    storedBytes: undefined,
+  }));
+  const located = new Map<string, StoredBlob>();
+  for (const n of merged) for (const b of read.get(n.key)!.blobs) if (!located.has(b.id)) located.set(b.id, b);
+  return { view, commits, located, cut, checkpoints };
+}
+
+/**
+ * Stores the kept history as lane `lane` (no `lane` object yet: nobody reads it before its base names it), each
+ * blob located in the first batch that needs it, the spare locations in the last; returns the last batch.
+ */
+async function writeHistoryLane(
+  repo: RepositoryV2,
+  lane: string,
+  groups: { time: number; records: IndexRecord[] }[],
+  spare: readonly StoredBlob[],
+  where: (id: string) => StoredBlob,
+  now: number,
+): Promise<{ seq: number; digest: string } | null> {
   if (groups.length === 0 && spare.length > 0) groups.push({ time: now, records: [] });
   let last: { seq: number; digest: string } | null = null;
   const seen = new Set<string>();
@@ -129,16 +162,7 @@ export async function prune(repo: RepositoryV2, options: PruneOptions): Promise<
     last = { seq: i, digest };
   }
   await repo.storage.sync?.();
-
-  await step("base");
-  const pruneLanes = [...new Set([...(previous?.pruneLanes ?? []), lane])];
-  const base: Base = { time: Math.max(now, (view.baseName?.time ?? 0) + 1), lane, last, cut, candidates: [...packs.candidates].sort(), pruneLanes };
-  const name = await repo.writeBase(base);
-  await repo.describeLane(lane, "prune");
-
-  await step("delete");
-  const deleted = await deleteSuperseded(repo, { base, baseKey: name.key, packs, lane, graceMs, now, checkpoints });
-  return report(last ? last.seq + 1 : 0, deleted, name.key);
+  return last;
 }
 
 /**
