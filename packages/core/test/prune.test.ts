@@ -6,7 +6,17 @@ import * as assert from "uvu/assert";
 import { mkdtemp, readFile, readdir, rm, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KEEP_EVERYTHING, LocalDirectoryStorage, bucketMoments, checkRepositoryV2, prune, readHistory, versionsOf, type IndexRecord, type RetentionPolicy } from "@rtbackup/core";
+import {
+  KEEP_EVERYTHING,
+  LocalDirectoryStorage,
+  bucketMoments,
+  checkRepositoryV2,
+  prune,
+  readHistory,
+  versionsOf,
+  type IndexRecord,
+  type RetentionPolicy,
+} from "@rtbackup/core";
 import { RepositoryV2 } from "@rtbackup/core/v2";
 import { encryptedWorkspace, rejectsWith } from "./helpers/encrypted.js";
 import { HOUR, NoDeleteStorage, listingOf, scriptedTimeline, stateAt } from "./helpers/timeline.js";

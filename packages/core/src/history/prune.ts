@@ -81,6 +81,8 @@ export async function prune(repo: RepositoryV2, options: PruneOptions): Promise<
 
   await step("history");
   const lane = randomBytes(16).toString("hex");
+  // The marker names the lane being written, so that a later prune can tell what a killed one left.
+  await repo.storage.put(repo.prefix + pruningKey(lane), Buffer.alloc(0), 0);
   // Blobs located but needed by no kept version stay located while their pack is stored: an agent may have named
   // one since (deduplicated) in a batch this prune did not read. A later prune deletes what is still unneeded.
   const spare = [...located.values()].filter((b) => !needed.has(b.id) && !packs.dead.has(b.pack)).map((b) => where(b.id));
@@ -165,6 +167,9 @@ async function writeHistoryLane(
   return last;
 }
 
+/** `index/pruning/<lane>`: a prune is writing that lane (deleted once its base is stored and the deletions done). */
+const pruningKey = (lane: string) => `index/pruning/${lane}`;
+
 /**
  * The kept history as batches: one per original commit that kept anything, in commit order, deletions of a commit
  * before its puts (what a commit deleted and put again is a put, so the order only matters beneath a deleted
@@ -210,12 +215,14 @@ async function deleteSuperseded(
   const del = async (key: string) => repo.storage.delete(repo.prefix + key);
   const { described, batches } = await repo.laneListing();
   const retired = new Set(o.base.pruneLanes.filter((l) => l !== o.lane));
+  // A lane a prune marked as being written that no base names is what a killed prune left.
+  const markers = new Set<string>();
+  for await (const info of repo.storage.list(`${repo.prefix}index/pruning/`)) markers.add(info.key.slice(info.key.lastIndexOf("/") + 1));
   for (const [lane, names] of batches) {
     if (lane === o.lane) continue;
     const cut = o.base.cut[lane];
-    // A lane's cut batch stays (its writer checks that its last batch is stored), unless prune wrote the lane. A
-    // lane nobody describes or names is what a killed prune left: gone once it is older than the grace period.
-    const orphan = !described.has(lane) && !cut && names.every((n) => n.time < o.now - o.graceMs);
+    // A lane's cut batch stays (its writer checks that its last batch is stored), unless prune wrote the lane.
+    const orphan = markers.has(lane) && !cut && !described.has(lane);
     for (const n of names) {
       if ((cut && (n.seq < cut.seq || (retired.has(lane) && n.seq === cut.seq))) || orphan) {
         await del(n.key);
@@ -237,5 +244,7 @@ async function deleteSuperseded(
     await del(packKey(pack));
     deleted.packs++;
   }
+  for (const lane of markers) if (lane !== o.lane) await del(pruningKey(lane));
+  await del(pruningKey(o.lane));
   return deleted;
 }
