@@ -3,6 +3,7 @@ import { backupCommand } from "./commands/backup.js";
 import { catCommand, listCommand, restoreCommand } from "./commands/restore.js";
 import { checkCommand } from "./commands/check.js";
 import { diffCommand, logCommand, versionsCommand } from "./commands/history.js";
+import { forgetCommand } from "./commands/forget.js";
 import { configCheckCommand } from "./commands/configCheck.js";
 import { initCommand, keyCommand } from "./commands/key.js";
 import { runCommand } from "./commands/run.js";
@@ -147,6 +148,28 @@ function declareHistoryCommands(prog: CommandLine, run: Run): void {
     .option("--json", "One JSON object per line")
     .example("diff yesterday now /etc")
     .action((from: string, to: string, path: string | undefined, opts: Record<string, unknown>) => run(() => diffCommand(from, to, path, opts)));
+
+  const forget = prog.command("forget", "Apply the retention policy and prune what no kept version needs (needs the master key and delete rights)", {
+    alias: "prune",
+  });
+  forget.option("--keep-within <period>", "Keep every version visible within this period (24h, 30d, 1y, forever)");
+  for (const unit of ["last", "hourly", "daily", "weekly", "monthly", "yearly"]) {
+    forget.option(
+      `--keep-${unit} <n>`,
+      unit === "last" ? "Keep the newest n versions of each path" : `Keep the version visible at the end of each of the last n ${unit} periods`,
+    );
+  }
+  forget
+    .option("--keep-deleted <period>", "Keep a deleted file's versions this long after its deletion (default: forever)")
+    .option("--grace <period>", "Delete packs a prune found unneeded only this long after (default: PruneGracePeriod, 24h)")
+    .option("--dry-run", "Print what would be forgotten and deleted; change nothing")
+    .option("--json", "One JSON object per version (keep or forget), then a summary")
+    .example("forget --keep-within 24h --keep-daily 30 --keep-monthly 12 --keep-deleted 90d --dry-run")
+    .action((opts: Record<string, unknown>) => {
+      const o = (name: string) => (opts[name] === undefined ? {} : { [name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())]: String(opts[name]) });
+      const names = ["keep-within", "keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-deleted", "grace"];
+      run(() => forgetCommand({ ...opts, ...Object.assign({}, ...names.map(o)), dryRun: Boolean(opts["dry-run"]), json: Boolean(opts.json) }));
+    });
 }
 
 /** `init` and `key`: the commands that create a repository and manage its keys (docs/encryption.md). */

@@ -118,6 +118,7 @@ export { MOMENT_FORMS, parseMoment } from "./history/moment.js";
 export { KEEP_EVERYTHING, bucketMoments, bucketStart, planRetention } from "./history/retention.js";
 export type { KeepReason, RetentionPlan, RetentionPolicy, Verdict } from "./history/retention.js";
 export { DEFAULT_GRACE_MS, prune } from "./history/prune.js";
+export { PERIOD_FORMS, formatPeriod, parsePeriod } from "./history/period.js";
 export type { PruneOptions, PruneReport } from "./history/prune.js";
 export type { PackPlan } from "./history/prunePacks.js";
 export type { RestoreEvent, RestoreResult, RestorerOptions, Selection } from "./restore/Restorer.js";

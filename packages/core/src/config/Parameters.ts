@@ -75,6 +75,23 @@ export interface Parameters {
   encryptionKeyFile: string;
   /** A file whose first line is the passphrase of an encrypted repository (or that creates one). Empty: none. */
   encryptionPassphraseFile: string;
+  /**
+   * Retention (docs/history.md), applied by `rtb forget`, never by the agent: keep every version visible within this
+   * period (ms; Infinity: forever), the newest N of each path, the version visible at the end of each of the last N
+   * hours, days, weeks, months and years. All 0 (the default): no rule, and `rtb forget` refuses to run. The
+   * current version of every existing file is always kept.
+   */
+  retentionKeepWithin: number;
+  retentionKeepLast: number;
+  retentionKeepHourly: number;
+  retentionKeepDaily: number;
+  retentionKeepWeekly: number;
+  retentionKeepMonthly: number;
+  retentionKeepYearly: number;
+  /** How long after its deletion a deleted file's versions are kept (ms; Infinity: forever, the default). */
+  retentionKeepDeleted: number;
+  /** Packs a prune found unneeded are deleted by a prune at least this long after (ms). */
+  pruneGracePeriod: number;
   /** How often a running v2 agent looks for a new base written by a prune (docs/history.md "Prune"). */
   pruneCheckInterval: number;
   /** `true` when `lsof` was asked for (LSOFBinaryPath set explicitly or StabilityCheck=lsof). */
@@ -176,6 +193,15 @@ export function defaultParameters(): Parameters {
     checkpointEvery: 50_000,
     encryptionKeyFile: "",
     encryptionPassphraseFile: "",
+    retentionKeepWithin: 0,
+    retentionKeepLast: 0,
+    retentionKeepHourly: 0,
+    retentionKeepDaily: 0,
+    retentionKeepWeekly: 0,
+    retentionKeepMonthly: 0,
+    retentionKeepYearly: 0,
+    retentionKeepDeleted: Number.POSITIVE_INFINITY,
+    pruneGracePeriod: 24 * 60 * MIN,
     pruneCheckInterval: 10 * MIN,
     stabilityCheck: "procfs",
     fanotifyQueue: "default",

@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { isAbsolute, posix, resolve } from "node:path";
 import { formatDuration, parseDuration } from "./duration.js";
+import { PERIOD_FORMS, formatPeriod, parsePeriod } from "../history/period.js";
 
 /** Thrown by a {@link ValueKind} for a bad value; `expected` completes "expected ...". */
 export class BadValue extends Error {
@@ -246,4 +247,26 @@ function checkPrefix(text: string): string {
     throw new BadValue("a key prefix such as hosts/visor/ (no leading /, no empty, . or .. segments)");
   }
   return text;
+}
+
+/**
+ * A retention period (docs/history.md): `24h`, `30d`, `1y` or an xs:duration of any length (`P30D`), `0` for none, and
+ * `forever` when `allowForever`; a JS/YAML number is milliseconds.
+ */
+export function periodKind(allowForever: boolean): ValueKind<number> {
+  const expected = `${PERIOD_FORMS}${allowForever ? ", or forever" : ""}, or 0`;
+  const parse = (text: string): number => {
+    const ms = text.trim() === "0" ? 0 : parsePeriod(text, allowForever);
+    if (ms === undefined || ms < 0) throw new BadValue(expected);
+    return ms;
+  };
+  return {
+    fromText: parse,
+    fromValue(value) {
+      if (typeof value === "number" && value >= 0 && (Number.isFinite(value) || allowForever)) return value;
+      if (typeof value === "string") return parse(value);
+      throw new BadValue(expected);
+    },
+    toText: (value) => (value === 0 ? "0" : formatPeriod(value)),
+  };
 }

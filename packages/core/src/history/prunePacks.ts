@@ -23,7 +23,7 @@ export interface PackPlan {
 }
 
 /**
- * Sorts every stored pack: needed bytes (blobs a kept version names) at or above `repackBelow` of its size, kept; some
+ * Sorts every stored pack: needed bytes (blobs a kept version names) at or above `repackBelow` of its blobs', kept; some
  * but fewer, rewritten; none, a candidate. A candidate of the previous base (written at `previousTime`) at least
  * `graceMs` before `now` that no kept version needs is dead: nobody may still name it, because every agent stops
  * deduplicating against a base's candidates when it sees the base (docs/history.md "Prune").
@@ -54,6 +54,10 @@ export async function planPacks(
     list.push(id);
     neededBytes += b.length;
   }
+  // A pack's share of needed bytes counts among the blobs the index locates in it (its header and table of
+  // contents do not count, so a pack of small blobs all needed is not rewritten again and again).
+  const locatedIn = new Map<string, number>();
+  for (const b of o.located.values()) locatedIn.set(b.pack, (locatedIn.get(b.pack) ?? 0) + b.length);
   const mayDie = new Set(o.previous && o.previousTime !== undefined && o.previousTime <= o.now - o.graceMs ? o.previous.candidates : []);
   const plan = {
     stored: sizes.size,
@@ -71,7 +75,7 @@ export async function planPacks(
     const ids = neededIn.get(pack);
     if (ids) {
       const bytes = ids.reduce((n, id) => n + o.located.get(id)!.length, 0);
-      if (bytes >= o.repackBelow * size) plan.kept++;
+      if (bytes >= o.repackBelow * (locatedIn.get(pack) ?? size)) plan.kept++;
       else {
         plan.repack.add(pack);
         plan.repackBlobs.push(...ids);

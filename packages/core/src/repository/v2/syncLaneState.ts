@@ -8,6 +8,8 @@ import type { SyncResult } from "../syncState.js";
 import { mergeLanes, type LaneBatchName } from "./lanes.js";
 import { readLane, readTreeV2, type LaneBatches } from "./readTreeV2.js";
 import type { RepositoryV2 } from "./RepositoryV2.js";
+import { adoptBase } from "./adoptBase.js";
+import { readIndexView } from "./indexView.js";
 
 async function* each(entries: Iterable<FileEntry>): AsyncIterable<FileEntry> {
   yield* entries;
@@ -32,16 +34,24 @@ export async function syncLaneState(repo: RepositoryV2, cache: StateCache, log?:
       key: state.last.key,
     });
   }
-  // A prune since this cache last looked may have deleted batches it has not applied: the tree is read again from
-  // the base, and this writer keeps its lane.
-  const newest = (await repo.bases()).at(-1)?.key;
-  if (newest !== cache.knownBase) return rebuild(repo, cache, log, known);
+  // A prune since this cache last looked: taken into account as it is, or, when it superseded batches this cache
+  // never applied, by reading the tree again from the base (this writer keeps its lane either way).
+  const newest = (await repo.bases()).at(-1);
+  if (newest?.key !== cache.knownBase) {
+    const adopted = newest ? await adoptBase(repo, cache, known, newest, log) : undefined;
+    if (!adopted) return rebuild(repo, cache, log, known);
+    state = adopted;
+  }
   const fresh: LaneBatchName[][] = [];
   const read: LaneBatches = new Map();
+  // Under a base, superseded batches are never applied again (a lane a prune retired has none after its cut).
+  const view = (await readIndexView(repo)).lanes;
   for (const [lane, names] of lanes) {
-    const from = (state.applied[lane] ?? -1) + 1;
-    // This agent's own lane must follow the last batch it stored.
-    const after = lane === state.lane ? state.last?.digest : undefined;
+    const under = view.get(lane);
+    if (!under) continue;
+    const from = Math.max(under.from, (state.applied[lane] ?? -1) + 1);
+    // This agent's own lane must follow the last batch it stored; another lane's first after a cut, the cut.
+    const after = lane === state.lane ? state.last?.digest : from === under.from ? under.after : undefined;
     const { batches, problems } = await readLane(repo, names, from, read, after ? { after } : {});
     if (problems.length > 0 && lane === state.lane)
       throw new IndexDamagedError(`this agent's own lane is damaged: ${problems.map((p) => p.message).join("; ")}`);
