@@ -193,16 +193,7 @@ export function defaultParameters(): Parameters {
     checkpointEvery: 50_000,
     encryptionKeyFile: "",
     encryptionPassphraseFile: "",
-    retentionKeepWithin: 0,
-    retentionKeepLast: 0,
-    retentionKeepHourly: 0,
-    retentionKeepDaily: 0,
-    retentionKeepWeekly: 0,
-    retentionKeepMonthly: 0,
-    retentionKeepYearly: 0,
-    retentionKeepDeleted: Number.POSITIVE_INFINITY,
-    pruneGracePeriod: 24 * 60 * MIN,
-    pruneCheckInterval: 10 * MIN,
+    ...retentionDefaults(),
     stabilityCheck: "procfs",
     fanotifyQueue: "default",
 
@@ -215,6 +206,22 @@ export function defaultParameters(): Parameters {
     s3StorageClass: "",
     s3PartSize: 16 * 1024 * 1024,
     s3Concurrency: 4,
+  };
+}
+
+/** Retention and prune defaults: no rule (rtb forget refuses), deleted files kept forever, a grace period of a day. */
+function retentionDefaults() {
+  return {
+    retentionKeepWithin: 0,
+    retentionKeepLast: 0,
+    retentionKeepHourly: 0,
+    retentionKeepDaily: 0,
+    retentionKeepWeekly: 0,
+    retentionKeepMonthly: 0,
+    retentionKeepYearly: 0,
+    retentionKeepDeleted: Number.POSITIVE_INFINITY,
+    pruneGracePeriod: 24 * 60 * MIN,
+    pruneCheckInterval: 10 * MIN,
   };
 }
 
