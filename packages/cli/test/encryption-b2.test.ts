@@ -44,7 +44,7 @@ async function untilRestoreMatches(ws: DaemonWorkspace, admin: string[]): Promis
   }
 }
 
-test("a write-only agent on a B2 key without deleteFiles: the daemon backs up, survives a lost state cache, and the master key restores every moment", async () => {
+test("a write-only agent on a B2 key without deleteFiles: the daemon backs up, survives a lost state cache and a prune; the master key restores every moment; prune needs the master key and delete rights", async () => {
   const emulator = new B2Emulator();
   await emulator.start();
   const ws = await daemonWorkspace();
@@ -102,6 +102,38 @@ test("a write-only agent on a B2 key without deleteFiles: the daemon backs up, s
     const check = await rtb(["check", "--read-data", ...admin]);
     assert.is(check.code, 0, check.stdout + check.stderr);
     assert.match(check.stdout, /0 damaged/);
+
+    // Prune. The agent's writer key reads nothing, so it cannot prune; its B2 key cannot delete, so even the master
+    // key refuses before writing anything (a dry run, which changes nothing, works).
+    const agentForget = await rtb(["forget", "--keep-last", "1", "--config", ws.config]);
+    assert.is(agentForget.code, 6, agentForget.stderr);
+    assert.match(agentForget.stderr, /master key/);
+    await writeConfig(join(ws.dir, "nodelete.json"), join(ws.dir, "nodelete"), join(ws.dir, "nd.sock"), b2(noDelete), [plugin]);
+    const noDeleteAdmin = ["--config", join(ws.dir, "nodelete.json"), "--passphrase-file", pass];
+    const commits = (await rtb(["log", "--json", ...admin])).stdout;
+    const denied = await rtb(["forget", "--keep-last", "1", "--grace", "0", ...noDeleteAdmin]);
+    assert.is(denied.code, 1, denied.stderr);
+    assert.match(denied.stderr, /may delete objects.*deleteFiles/);
+    assert.is((await rtb(["log", "--json", ...admin])).stdout, commits, "nothing was written");
+    const dry = await rtb(["forget", "--keep-last", "1", "--dry-run", ...noDeleteAdmin]);
+    assert.is(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^forget \S+ +\d+ .*diary\.txt$/m);
+
+    // The admin's key prunes; the agent goes on writing under the base, and a second prune deletes what went.
+    const pruned = await rtb(["forget", "--keep-last", "1", "--grace", "0", ...admin]);
+    assert.is(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stderr, /versions: \d+ kept, [1-9]\d* forgotten/);
+    await untilRestoreMatches(ws, admin);
+    daemon = await startDaemon(ws);
+    await writeFile(join(ws.src, "later.txt"), "after the prune\n");
+    await send(ws, [{ type: "update", path: join(ws.src, "later.txt") }]);
+    await untilRestoreMatches(ws, admin);
+    assert.is(await stopDaemon(daemon), 0);
+    const again = await rtb(["forget", "--keep-last", "1", "--grace", "0", ...admin]);
+    assert.is(again.code, 0, again.stderr);
+    await untilRestoreMatches(ws, admin);
+    const after = await rtb(["check", "--read-data", ...admin]);
+    assert.is(after.code, 0, after.stdout + after.stderr);
   } finally {
     await ws.cleanup();
     await emulator.stop();
