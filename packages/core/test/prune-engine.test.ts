@@ -44,7 +44,8 @@ test("prune while an agent backs up: nothing committed is lost; the agent restar
     // again (the agent forgot what was stored before the base), never named without its bytes.
     await writeFile(join(ws.src, "revived.txt"), `version 0 of 0 `.repeat(40));
     const puts: { key: string; size: number }[] = [];
-    await backupOnce(ws, {}, (b) => recordPuts(b, puts));
+    const scan = await backupOnce(ws, {}, (b) => recordPuts(b, puts));
+    assert.is(scan.changed, 2, "only the new file and its directory changed: a prune does not make the agent read its files again");
     assert.ok(
       puts.some((p) => p.key.startsWith("packs/")),
       "the content is stored again",
