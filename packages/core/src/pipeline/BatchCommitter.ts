@@ -47,6 +47,8 @@ export interface IndexCommitter {
   flush(): Promise<void>;
   resume(): Promise<void>;
   checkpoint(): Promise<void>;
+  /** Called before a file's content is read and deduplicated (v2: looks for a prune's new base, now and then). */
+  beforeUpload?(): Promise<void>;
 }
 
 /**

@@ -57,9 +57,22 @@ export class LaneCommitter extends BatchCommitter {
    * recorded as stored are forgotten (what the prune may delete is never named again without being uploaded again;
    * docs/history.md "Prune"). The tree is read again from the base at the next start.
    */
-  async #noticeBases(): Promise<void> {
+  #noticeBases(): Promise<void> {
     const now = this.o.context.clock.now();
-    if (now - this.#basesCheckedAt < this.o.context.parameters.pruneCheckInterval) return;
+    if (now - this.#basesCheckedAt < this.o.context.parameters.pruneCheckInterval) return Promise.resolve();
+    // One look at a time: uploads that start meanwhile wait for it.
+    this.#noticing ??= this.#lookForBase(now).finally(() => (this.#noticing = undefined));
+    return this.#noticing;
+  }
+
+  #noticing: Promise<void> | undefined;
+
+  /** Before a file is read and deduplicated: a prune's new base is noticed first. */
+  beforeUpload(): Promise<void> {
+    return this.#noticeBases();
+  }
+
+  async #lookForBase(now: number): Promise<void> {
     try {
       const newest = (await this.#repo.bases()).at(-1)?.key;
       this.#basesCheckedAt = now;
@@ -68,7 +81,7 @@ export class LaneCommitter extends BatchCommitter {
       this.#seenBase = newest;
       this.log.info(`a prune wrote ${newest ?? "no base"}: content stored before it is uploaded again when met, never deduplicated against`);
     } catch (err) {
-      this.log.warn(`could not list the bases a prune writes (tried again at the next commit): ${messageOf(err)}`);
+      this.log.warn(`could not list the bases a prune writes (tried again before the next upload or commit): ${messageOf(err)}`);
     }
   }
 

@@ -96,6 +96,7 @@ export class Uploader {
       case "upload": {
         // The stats read below show the file as of the snapshot's moment (a live read: a moment after now).
         const readAt = action.source === action.path ? Date.now() : Math.min(Date.now(), action.snapshot?.createdAt ?? Infinity);
+        await this.#o.committer.beforeUpload?.();
         return this.#upload(action.path, action.source, action.stats, action.xattrs, readAt);
       }
       case "delete":
