@@ -1,0 +1,124 @@
+// What a prune costs (docs/history.md): a format 2 repository (local store) of FILES files × 10 versions, one commit
+// per version (every file changes each time, 64-200 random bytes, so every version is a blob of its own), pruned to
+// the newest version of each file; then a second prune a grace period later, which deletes the packs the first found
+// unneeded. Each prune runs in a process of its own under /usr/bin/time (wall, CPU, peak RSS). The store's pack bytes
+// after it are compared with a fresh repository holding only the kept versions. Also `versionsOf` one path from a
+// cold read (time and storage calls). Run after `npx tsc -b`. Last line: BENCH_RESULT {json}.
+// RTB_BENCH_PRUNE_FILES sets FILES (default 100,000).
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { KEEP_EVERYTHING, LocalDirectoryStorage, prune, readHistory, versionsOf } from "@rtbackup/core";
+import { RepositoryV2 } from "@rtbackup/core/v2";
+import { nodeChild } from "../../../bench/lib.mjs";
+
+const self = fileURLToPath(import.meta.url);
+const FILES = Number(process.env.RTB_BENCH_PRUNE_FILES ?? 100_000);
+const VERSIONS = 10;
+const HOUR = 3_600_000;
+const KEEP_ONE = { ...KEEP_EVERYTHING, keepWithin: 0, keepLast: 1, keepDeleted: Number.POSITIVE_INFINITY };
+
+if (process.argv[2] === "child") {
+  const [, , , store, now] = process.argv;
+  const repo = await RepositoryV2.open(new LocalDirectoryStorage({ path: store }));
+  const report = await prune(repo, { policy: KEEP_ONE, now: Number(now), graceMs: HOUR });
+  console.log(
+    JSON.stringify({
+      forgotten: report.plan.verdicts.filter((v) => !v.keep).length,
+      deletedPacks: report.deleted.packs,
+      deletedBatches: report.deleted.batches,
+    }),
+  );
+  process.exit(0);
+}
+
+/** A put of `path` holding random bytes; the blob is added to the repository's open pack. */
+async function put(repo, path) {
+  const data = randomBytes(64 + Math.floor(Math.random() * 137));
+  const id = repo.cipher.blobId(data);
+  await repo.packs.add(id, data, true);
+  return { op: "put", path, type: "file", size: data.length, mtimeMs: 1_700_000_000_000, mode: 0o644, uid: 0, gid: 0, chunks: [id] };
+}
+
+/** `versions` commits of FILES files, an hour apart, through one lane; returns the last commit's time. */
+async function generate(store, versions, start) {
+  const repo = await RepositoryV2.create(new LocalDirectoryStorage({ path: store }));
+  const lane = await repo.openLane("e".repeat(32), "bench");
+  let time = start;
+  for (let v = 0; v < versions; v++, time += HOUR) {
+    const records = [];
+    for (let i = 0; i < FILES; i++) records.push(await put(repo, `/data/d${i % 1000}/f${i}`));
+    await lane.commit(records, { time });
+  }
+  return time - HOUR;
+}
+
+function bytesUnder(dir) {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? bytesUnder(join(dir, e.name)) : statSync(join(dir, e.name)).size;
+  return n;
+}
+
+const dir = mkdtempSync(join(tmpdir(), "rtb-prune-bench-"));
+try {
+  const store = join(dir, "store");
+  const started = Date.now();
+  const last = await generate(store, VERSIONS, Date.UTC(2026, 0, 1));
+  const generatedSeconds = (Date.now() - started) / 1000;
+  const packsBefore = bytesUnder(join(store, "packs"));
+  console.log(`generated ${FILES} files × ${VERSIONS} versions in ${generatedSeconds.toFixed(1)} s: ${(packsBefore / 2 ** 20).toFixed(1)} MiB of packs`);
+
+  // versions of one path, cold: one listing, then every batch.
+  let calls = 0;
+  const counted = new LocalDirectoryStorage({ path: store });
+  for (const m of ["get", "list", "head"]) {
+    const original = counted[m].bind(counted);
+    counted[m] = (...args) => {
+      calls++;
+      return original(...args);
+    };
+  }
+  const t0 = performance.now();
+  const history = await readHistory(await RepositoryV2.open(counted));
+  const oneVersions = versionsOf(history.commits, "/data/d7/f7").length;
+  const versionsSeconds = (performance.now() - t0) / 1000;
+  console.log(`versions of one path (${oneVersions}): ${versionsSeconds.toFixed(2)} s cold, ${calls} storage calls`);
+
+  const first = await nodeChild(self, ["child", store, String(last + HOUR)]);
+  const second = await nodeChild(self, ["child", store, String(last + 3 * HOUR)]);
+  const packsAfter = bytesUnder(join(store, "packs"));
+  const fresh = join(dir, "fresh");
+  await generate(fresh, 1, Date.UTC(2026, 0, 1));
+  const packsFresh = bytesUnder(join(fresh, "packs"));
+  const sizeRatio = packsAfter / packsFresh;
+  const row = (r) => ({ wallSeconds: Number(r.wallSeconds.toFixed(2)), cpuSeconds: Number(r.cpuSeconds?.toFixed(2)), maxRssMiB: Math.round(r.maxRssMiB) });
+  for (const [name, r] of [
+    ["first prune", first],
+    ["second prune", second],
+  ])
+    console.log(
+      `${name}: ${r.wallSeconds.toFixed(2)} s wall, ${r.cpuSeconds?.toFixed(2)} s CPU, peak RSS ${r.maxRssMiB} MiB (${JSON.stringify({ ...r, wallSeconds: undefined })})`,
+    );
+  console.log(
+    `packs after: ${(packsAfter / 2 ** 20).toFixed(2)} MiB; a fresh backup of the kept state: ${(packsFresh / 2 ** 20).toFixed(2)} MiB (${sizeRatio.toFixed(3)}×)`,
+  );
+  const result = {
+    files: FILES,
+    versions: VERSIONS,
+    packMiBBefore: Number((packsBefore / 2 ** 20).toFixed(2)),
+    firstPrune: row(first),
+    secondPrune: row(second),
+    packMiBAfter: Number((packsAfter / 2 ** 20).toFixed(2)),
+    packMiBFresh: Number((packsFresh / 2 ** 20).toFixed(2)),
+    sizeRatio: Number(sizeRatio.toFixed(3)),
+    versionsColdSeconds: Number(versionsSeconds.toFixed(2)),
+    versionsStorageCalls: calls,
+    target: "store size after prune within 5% of a fresh backup of the kept state (wall time and peak RSS reported)",
+    met: sizeRatio <= 1.05,
+  };
+  console.log(`BENCH_RESULT ${JSON.stringify(result)}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
