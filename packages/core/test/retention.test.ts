@@ -3,7 +3,18 @@
 // deleted files kept for a while or forever, and a path deleted and made again.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { KEEP_EVERYTHING, bucketMoments, bucketStart, planRetention, type RetentionPolicy, type Version } from "@rtbackup/core";
+import {
+  ConfigValidationError,
+  KEEP_EVERYTHING,
+  bucketMoments,
+  bucketStart,
+  formatParametersXml,
+  parseConfigObject,
+  parseXmlParameters,
+  planRetention,
+  type RetentionPolicy,
+  type Version,
+} from "@rtbackup/core";
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -90,6 +101,47 @@ test("deleted files: kept for keepDeleted after the deletion, then gone whole wi
     ["-", "-", "current"],
   );
   assert.is(plan.forgottenDeletions.length, 1);
+});
+
+test("retention settings: XML elements and the JS form, periods of any length, forever, and what is refused", () => {
+  const xml = (...e: string[]) => `<?xml version="1.0"?>\n<OperatingParameters>\n${e.map((x) => `  ${x}\n`).join("")}</OperatingParameters>\n`;
+  const { parameters: p } = parseXmlParameters(
+    xml(
+      "<RetentionKeepWithin>P45D</RetentionKeepWithin>",
+      "<RetentionKeepDaily>30</RetentionKeepDaily>",
+      "<RetentionKeepDeleted>forever</RetentionKeepDeleted>",
+      "<PruneGracePeriod>48h</PruneGracePeriod>",
+    ),
+    "rtb.xml",
+  );
+  assert.is(p.retentionKeepWithin, 45 * D);
+  assert.is(p.retentionKeepDaily, 30);
+  assert.is(p.retentionKeepDeleted, Number.POSITIVE_INFINITY);
+  assert.is(p.pruneGracePeriod, 48 * H);
+  assert.match(formatParametersXml({ ...p }), /<RetentionKeepDeleted>forever<\/RetentionKeepDeleted>/);
+  assert.match(formatParametersXml({ ...p }), /<RetentionKeepWithin>45d<\/RetentionKeepWithin>/);
+  const js = parseConfigObject(
+    { parameters: { retentionKeepWithin: "1y", retentionKeepDeleted: "90d", retentionKeepMonthly: 12 } },
+    { file: "rtb.config.json", baseDir: "/" },
+  );
+  assert.is(js.parameters.retentionKeepWithin, 365 * D);
+  assert.is(js.parameters.retentionKeepDeleted, 90 * D);
+  for (const [element, value, expected] of [
+    ["RetentionKeepWithin", "a while", /24h, 30d/],
+    ["PruneGracePeriod", "forever", /24h, 30d/],
+    ["RetentionKeepDaily", "-1", /whole number from 0/],
+  ] as const) {
+    try {
+      parseXmlParameters(xml(`<${element}>${value}</${element}>`), "rtb.xml");
+      assert.unreachable(`${element} ${value}`);
+    } catch (err) {
+      assert.instance(err, ConfigValidationError);
+      const problem = (err as ConfigValidationError).problems[0]!;
+      assert.is(problem.subject, `<${element}>`);
+      assert.match(problem.message, expected);
+      assert.is(problem.line, 3);
+    }
+  }
 });
 
 test.run();
