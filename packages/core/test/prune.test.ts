@@ -17,7 +17,7 @@ import {
   type IndexRecord,
   type RetentionPolicy,
 } from "@rtbackup/core";
-import { RepositoryV2 } from "@rtbackup/core/v2";
+import { RepositoryV2, readIndexView } from "@rtbackup/core/v2";
 import { encryptedWorkspace, rejectsWith } from "./helpers/encrypted.js";
 import { HOUR, NoDeleteStorage, listingOf, scriptedTimeline, stateAt } from "./helpers/timeline.js";
 
@@ -60,11 +60,19 @@ test("prune: kept moments restore as before; dry run changes nothing; packs go a
     assert.ok(forgotten > 50, `most versions go (${forgotten})`);
     assert.ok(dry.plan.forgottenDeletions.length > 0, "deleted files past keepDeleted go");
 
-    const first = await prune(repo, { policy: POLICY, now, graceMs: HOUR });
+    const first = await prune(repo, { policy: POLICY, now, graceMs: HOUR, locationsPerBatch: 7 });
     assert.ok(first.base);
     assert.equal(first.deleted.packs, 0, "nothing is deleted in the run that finds it unneeded");
     assert.ok(first.deleted.batches > 0);
     assert.ok(first.packs.candidates.size > 0);
+    // Spare locations (blobs of candidate packs) come in batches of their own, 7 at a time here.
+    const view = await readIndexView(repo);
+    const spareOnly = [];
+    for (const name of view.lanes.get(view.base!.lane)!.names) {
+      const batch = await repo.readBatch(name);
+      if (batch.records.length === 0) spareOnly.push(batch.blobs.length);
+    }
+    assert.ok(spareOnly.length > 2 && spareOnly.every((n) => n > 0 && n <= 7), `spare batches: ${spareOnly.join(", ")}`);
     assert.equal(await states(repo, keptMoments(now)), before, "every kept moment restores as before");
     assert.equal((await checkRepositoryV2(repo)).damage, [], "check finds nothing wrong under the base");
 

@@ -25,6 +25,8 @@ export interface PruneOptions {
   readonly repackBelow?: number;
   /** Compute and report only: nothing is written or deleted. */
   readonly dryRun?: boolean;
+  /** Spare blob locations per batch of the prune's lane (default 50,000: about 10 MiB of lines). */
+  readonly locationsPerBatch?: number;
   /** Told each step as it starts (logging; tests kill the process at one). */
   readonly onStep?: (step: string) => void | Promise<void>;
 }
@@ -40,6 +42,9 @@ export interface PruneReport {
 }
 
 export const DEFAULT_GRACE_MS = 24 * 3_600_000;
+
+/** Spare blob locations per batch of a prune's lane (about 10 MiB of lines). */
+const SPARE_PER_BATCH = 50_000;
 
 /**
  * Applies a retention policy to a v2 repository (docs/history.md "Prune"): every version the policy keeps is written
@@ -86,7 +91,10 @@ export async function prune(repo: RepositoryV2, options: PruneOptions): Promise<
   // Blobs located but needed by no kept version stay located while their pack is stored: an agent may have named
   // one since (deduplicated) in a batch this prune did not read. A later prune deletes what is still unneeded.
   const spare = [...located.values()].filter((b) => !needed.has(b.id) && !packs.dead.has(b.pack)).map((b) => where(b.id));
-  const last = await writeHistoryLane(repo, lane, historyBatches(kept, plan.deletions), spare, where, now);
+  const last = await writeHistoryLane(repo, lane, historyBatches(kept, plan.deletions), spare, where, {
+    now,
+    perBatch: options.locationsPerBatch ?? SPARE_PER_BATCH,
+  });
 
   await step("base");
   const pruneLanes = [...new Set([...(previous?.pruneLanes ?? []), lane])];
@@ -144,23 +152,30 @@ async function writeHistoryLane(
   groups: { time: number; records: IndexRecord[] }[],
   spare: readonly StoredBlob[],
   where: (id: string) => StoredBlob,
-  now: number,
+  o: { now: number; perBatch: number },
 ): Promise<{ seq: number; digest: string } | null> {
-  if (groups.length === 0 && spare.length > 0) groups.push({ time: now, records: [] });
-  let last: { seq: number; digest: string } | null = null;
   const seen = new Set<string>();
-  for (let i = 0; i < groups.length; i++) {
-    const group = groups[i]!;
+  const batches = groups.map((group) => {
     const blobs: StoredBlob[] = [];
-    const locate = (b: StoredBlob) => {
-      if (seen.has(b.id)) return;
-      seen.add(b.id);
-      blobs.push(b);
-    };
-    for (const r of group.records) if (r.op === "put" && r.type === "file") for (const id of r.chunks) locate(where(id));
-    if (i === groups.length - 1) spare.forEach(locate);
-    const { body, digest } = encodeLaneBatch({ lane, seq: i, time: group.time, prev: last?.digest ?? null }, blobs, group.records, repo.cipher);
-    await repo.storage.put(repo.prefix + laneBatchKey(lane, i, group.time, digest), body, body.length);
+    for (const r of group.records) {
+      if (r.op !== "put" || r.type !== "file") continue;
+      for (const id of r.chunks) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        blobs.push(where(id));
+      }
+    }
+    return { time: group.time, records: group.records, blobs };
+  });
+  // Spare locations follow, in batches of their own at the last kept commit's time, so that no batch grows past
+  // what a reader accepts (MAX_BATCH_BYTES) however many there are.
+  const rest = spare.filter((b) => !seen.has(b.id));
+  for (let i = 0; i < rest.length; i += o.perBatch) batches.push({ time: groups.at(-1)?.time ?? o.now, records: [], blobs: rest.slice(i, i + o.perBatch) });
+  let last: { seq: number; digest: string } | null = null;
+  for (let i = 0; i < batches.length; i++) {
+    const { time, records, blobs } = batches[i]!;
+    const { body, digest } = encodeLaneBatch({ lane, seq: i, time, prev: last?.digest ?? null }, blobs, records, repo.cipher);
+    await repo.storage.put(repo.prefix + laneBatchKey(lane, i, time, digest), body, body.length);
     last = { seq: i, digest };
   }
   await repo.storage.sync?.();

@@ -132,7 +132,8 @@ export function summarizeCommits(commits: Iterable<Commit>, options: { since?: n
   for (const c of commits) {
     if ((options.since !== undefined && c.time < options.since) || (options.until !== undefined && c.time > options.until)) continue;
     const records = options.path === undefined ? c.records : c.records.filter((r) => touches(r, options.path!, true));
-    if (records.length === 0 && options.path !== undefined) continue;
+    // A batch with no record (a prune's batch of blob locations only) is no commit of anything.
+    if (records.length === 0) continue;
     let [put, moved, deleted, bytes] = [0, 0, 0, 0];
     for (const r of records) {
       if (r.op === "put") {
