@@ -5,8 +5,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { KEEP_EVERYTHING, LocalDirectoryStorage, checkRepositoryV2, prune, type RetentionPolicy } from "@rtbackup/core";
-import { RepositoryV2 } from "@rtbackup/core/v2";
+import { KEEP_EVERYTHING, LocalDirectoryStorage, StateCache, checkRepositoryV2, prune, type IndexRecord, type RetentionPolicy } from "@rtbackup/core";
+import { RepositoryV2, encodeLaneBatch, laneBatchKey, packKey } from "@rtbackup/core/v2";
 import { recordPuts } from "./helpers/counting.js";
 import { backupOnce, describe, restoreAll, workspace } from "./helpers/tree.js";
 
@@ -62,6 +62,52 @@ test("prune while an agent backs up: nothing committed is lost; the agent restar
     const { result } = await restoreAll(ws);
     assert.is(result.errors, 0);
     assert.equal(await describe(join(ws.out, ws.src.slice(1))), await describe(ws.src), "the restore is the source, revived.txt included");
+    assert.equal((await checkRepositoryV2(repo, { readData: true })).damage, []);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("a batch left in flight whose pack a prune deleted meanwhile is dropped, and its files are read again", async () => {
+  const ws = await workspace();
+  try {
+    await writeFile(join(ws.src, "kept.txt"), "committed before the crash");
+    await backupOnce(ws);
+    // The crash: a pack stored, its batch encoded and noted in the state cache, never stored. Then, while the agent
+    // was down, a prune found the pack named by no batch and a later one deleted it.
+    await writeFile(join(ws.src, "lost.txt"), "written just before the crash");
+    const repo = await RepositoryV2.open(new LocalDirectoryStorage({ path: ws.store }));
+    const data = Buffer.from("written just before the crash");
+    const id = repo.cipher.blobId(data);
+    await repo.packs.add(id, data, true);
+    const [blob] = await repo.packs.flush();
+    const cache = await StateCache.open(ws.state);
+    const state = cache.lane!;
+    const record: IndexRecord = {
+      op: "put",
+      path: join(ws.src, "lost.txt"),
+      type: "file",
+      size: data.length,
+      mtimeMs: 1,
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      chunks: [id],
+    };
+    const seq = state.last!.seq + 1;
+    const time = Date.now();
+    const { body, digest } = encodeLaneBatch({ lane: state.lane, seq, time, prev: state.last!.digest }, [blob!], [record], repo.cipher);
+    const key = laneBatchKey(state.lane, seq, time, digest);
+    await cache.setLane({ ...state, inflight: { key, body, seq, records: [record], blobs: [id], packs: [blob!.pack] } });
+    await cache.close();
+    await rm(join(ws.store, packKey(blob!.pack)));
+
+    await backupOnce(ws);
+    const names = [...((await repo.lanes()).get(state.lane) ?? [])].map((n) => n.key);
+    assert.not.ok(names.includes(key), "the batch naming the deleted pack was not stored");
+    const { result } = await restoreAll(ws);
+    assert.is(result.errors, 0);
+    assert.equal(await describe(join(ws.out, ws.src.slice(1))), await describe(ws.src), "lost.txt was read again and committed");
     assert.equal((await checkRepositoryV2(repo, { readData: true })).damage, []);
   } finally {
     await ws.cleanup();

@@ -3,6 +3,7 @@ import { sleep } from "../clock.js";
 import type { LaneState, LocalIdentity } from "../state/StateCache.js";
 import type { IndexRecord } from "../types.js";
 import { parseLaneBatchKey } from "../repository/v2/lanes.js";
+import { packKey } from "../repository/v2/PackStore.js";
 import { readTreeV2 } from "../repository/v2/readTreeV2.js";
 import type { LaneWriter, RepositoryV2 } from "../repository/v2/RepositoryV2.js";
 import { BatchCommitter, type CommitterOptions } from "./BatchCommitter.js";
@@ -92,7 +93,7 @@ export class LaneCommitter extends BatchCommitter {
       this.#lane.commit(records, {
         time: Math.max(this.o.context.clock.now(), this.lastTime),
         prepared: async ({ name, body, blobs }) => {
-          const inflight = { key: name.key, body, seq: name.seq, records, blobs: blobs.map((b) => b.id) };
+          const inflight = { key: name.key, body, seq: name.seq, records, blobs: blobs.map((b) => b.id), packs: [...new Set(blobs.map((b) => b.pack))] };
           await cache.setLane({ ...this.#state(), inflight });
         },
       }),
@@ -133,6 +134,19 @@ export class LaneCommitter extends BatchCommitter {
     if (!inflight) return;
     const name = parseLaneBatchKey(inflight.key);
     if (!name || name.lane !== state.lane) throw new BackupError("STATE_CACHE", `the batch left in flight (${inflight.key}) is not of this lane`);
+    // A pack this batch names that is gone was deleted by a prune while no batch named it (this agent was down for
+    // longer than a grace period): the batch is dropped, not stored, and the scan at start reads its files again.
+    const gone = [];
+    for (const pack of inflight.packs ?? [])
+      if (!(await this.retrying("looking for a pack", () => this.#repo.storage.head(this.#repo.prefix + packKey(pack))))) gone.push(pack);
+    if (gone.length > 0) {
+      this.log.warn(
+        `index batch ${name.seq} left in flight names ${gone.length} pack(s) no longer stored (${gone.join(", ")}): it is dropped, and its ${inflight.records.length} record(s) are made again from the files`,
+      );
+      const { inflight: _dropped, ...rest } = state;
+      await this.o.cache.setLane(rest);
+      return;
+    }
     this.log.info(`storing index batch ${name.seq} (${inflight.records.length} records) left in flight by the previous run`);
     const writer = this.#lane;
     await this.retrying(`storing lane batch ${name.seq}`, () => writer.restore(name, inflight.body));

@@ -109,7 +109,8 @@ export interface LaneState {
   last: { key: string; seq: number; time: number; digest: string } | undefined;
   /** Lane id → the last batch of it applied here. */
   applied: Record<string, number>;
-  inflight?: { key: string; body: Uint8Array; seq: number; records: IndexRecord[]; blobs: string[] } | undefined;
+  /** `packs`: the packs its blob lines name (a prune may delete one that no batch named; then it is not stored again). */
+  inflight?: { key: string; body: Uint8Array; seq: number; records: IndexRecord[]; blobs: string[]; packs?: string[] } | undefined;
 }
 
 /** Local identity of a file at upload time, recorded beside its index entry. */
