@@ -1,11 +1,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { LocalDirectoryStorage, StorageError, openRepository } from "@rtbackup/core";
-import { AgeRanges, RepositoryV2, ageEncrypt, laneBatchKey, packKey, readFileV2, readTreeV2, type LaneBatchName } from "@rtbackup/core/v2";
+import { AgeRanges, RepositoryV2, ageEncrypt, baseKey, laneBatchKey, packKey, readFileV2, readTreeV2, type LaneBatchName } from "@rtbackup/core/v2";
 import { backupTree } from "./helpers/v2writer.js";
 import { encryptedWorkspace, rejectsWith, type EncryptedWorkspace } from "./helpers/encrypted.js";
 
@@ -150,6 +150,35 @@ function forgedBatch(f: Fixture, after: LaneBatchName): Buffer {
   const plain = gzipSync(Buffer.from(`${JSON.stringify(header)}\n${JSON.stringify(record)}\n`));
   return ageEncrypt(plain, { recipients: [f.ws.repo.key!.key.recipient] });
 }
+
+test("bases: one forged to the recipient (it would hide every batch of the lane) is refused, named, and the tree reads whole", async () => {
+  const f = await fixture();
+  try {
+    const before = await readTreeV2(await f.read());
+    const lane = f.batches[0]!.lane;
+    // Anyone may encrypt to the public recipient; only the repository secret gives the keyed digest of its name.
+    const body = {
+      v: 2,
+      kind: "base",
+      time: Date.now(),
+      lane: "f".repeat(32),
+      last: null,
+      cut: { [lane]: { seq: 2, digest: f.batches[2]!.digest } },
+      candidates: [],
+      pruneLanes: [],
+    };
+    const plain = gzipSync(Buffer.from(`${JSON.stringify(body)}\n`));
+    const key = baseKey(body.time, createHash("sha256").update(plain).digest("hex"));
+    await mkdir(join(f.ws.store, "index", "base"), { recursive: true });
+    await writeFile(join(f.ws.store, ...key.split("/")), ageEncrypt(plain, { recipients: [f.ws.repo.key!.key.recipient] }));
+    const after = await readTreeV2(await f.read());
+    assert.equal([...after.entries.keys()].sort(), [...before.entries.keys()].sort(), "every file is still there");
+    assert.is(after.damage.length, 1);
+    assert.match(after.damage[0]!.message, /base index\/base\/\d+-[0-9a-f]{64} cannot be read: .*keyed digest|does not match/);
+  } finally {
+    await f.ws.cleanup();
+  }
+});
 
 test("the config: a downgrade to no encryption and an altered key check are refused before anything is read", async () => {
   const f = await fixture();
