@@ -153,12 +153,9 @@ function declareHistoryCommands(prog: CommandLine, run: Run): void {
     alias: "prune",
   });
   forget.option("--keep-within <period>", "Keep every version visible within this period (24h, 30d, 1y, forever)");
-  for (const unit of ["last", "hourly", "daily", "weekly", "monthly", "yearly"]) {
-    forget.option(
-      `--keep-${unit} <n>`,
-      unit === "last" ? "Keep the newest n versions of each path" : `Keep the version visible at the end of each of the last n ${unit} periods`,
-    );
-  }
+  forget.option("--keep-last <n>", "Keep the newest n versions of each path");
+  const periods = { hourly: "hours", daily: "days", weekly: "weeks (from Monday)", monthly: "months", yearly: "years" };
+  for (const [unit, noun] of Object.entries(periods)) forget.option(`--keep-${unit} <n>`, `Keep the version visible at the end of each of the last n ${noun}`);
   forget
     .option("--keep-deleted <period>", "Keep a deleted file's versions this long after its deletion (default: forever)")
     .option("--grace <period>", "Delete packs a prune found unneeded only this long after (default: PruneGracePeriod, 24h)")
