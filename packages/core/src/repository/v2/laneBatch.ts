@@ -85,6 +85,8 @@ function decodeLines(
   if (header.count !== lines.length - 1) corrupt(`its header counts ${String(header.count)} lines, it has ${lines.length - 1}`);
   const blobs: StoredBlob[] = [];
   const records: IndexRecord[] = [];
+  // A batch names few packs many times: one string each, not one per blob line (a million blobs held by a prune).
+  const packs = new Map<string, string>();
   for (let i = 1; i < lines.length; i++) {
     const value = parse(lines[i]!, i) as Record<string, unknown>;
     if (value?.op !== "blob") {
@@ -95,7 +97,9 @@ function decodeLines(
     try {
       const entry = blobEntryOf(value, `line ${i + 1}`);
       if (typeof value.pack !== "string" || !PACK_ID.test(value.pack)) throw new PackError(`line ${i + 1}: pack is not a pack id`);
-      blobs.push({ ...entry, pack: value.pack });
+      let pack = packs.get(value.pack);
+      if (pack === undefined) packs.set(value.pack, (pack = value.pack));
+      blobs.push({ id: entry.id, offset: entry.offset, length: entry.length, size: entry.size, codec: entry.codec, pack });
     } catch (err) {
       corrupt((err as Error).message);
     }
