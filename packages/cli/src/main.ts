@@ -160,12 +160,21 @@ function declareHistoryCommands(prog: CommandLine, run: Run): void {
     .option("--keep-deleted <period>", "Keep a deleted file's versions this long after its deletion (default: forever)")
     .option("--grace <period>", "Delete packs a prune found unneeded only this long after (default: PruneGracePeriod, 24h)")
     .option("--dry-run", "Print what would be forgotten and deleted; change nothing")
+    .option("--force", "Run although another prune's marker says it may be running (one killed on another host)")
     .option("--json", "One JSON object per version (keep or forget), then a summary")
     .example("forget --keep-within 24h --keep-daily 30 --keep-monthly 12 --keep-deleted 90d --dry-run")
     .action((opts: Record<string, unknown>) => {
       const o = (name: string) => (opts[name] === undefined ? {} : { [name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())]: String(opts[name]) });
       const names = ["keep-within", "keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-deleted", "grace"];
-      run(() => forgetCommand({ ...opts, ...Object.assign({}, ...names.map(o)), dryRun: Boolean(opts["dry-run"]), json: Boolean(opts.json) }));
+      run(() =>
+        forgetCommand({
+          ...opts,
+          ...Object.assign({}, ...names.map(o)),
+          dryRun: Boolean(opts["dry-run"]),
+          force: Boolean(opts.force),
+          json: Boolean(opts.json),
+        }),
+      );
     });
 }
 

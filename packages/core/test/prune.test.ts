@@ -3,7 +3,9 @@
 // a pack before it saw the base keeps it alive, and the refusals (no delete right, a writer key, damage).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm, unlink } from "node:fs/promises";
+import { hostname } from "node:os";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -145,6 +147,37 @@ test("prune refuses: credentials that cannot delete (before writing), a writer k
     const group = (await readdir(laneDir))[0]!;
     await unlink(join(laneDir, group, (await readdir(join(laneDir, group))).sort()[3]!));
     await rejectsWith(prune(repo, { policy: POLICY, now }), "INDEX_DAMAGED", /refuses a damaged index/);
+  });
+});
+
+test("one prune at a time: a running prune's marker makes another give way; a dead one's does not; --force", async () => {
+  await withStore(async (_dir, storage) => {
+    const { repo, last } = await scriptedTimeline(storage, START, 1);
+    const now = last + HOUR;
+    const marker = async (lane: string, pid: number, host = hostname()) => {
+      const body = Buffer.from(JSON.stringify({ lane, time: now - 60_000, host, pid }));
+      await storage.put(`index/pruning/${lane}`, body, body.length);
+    };
+    // A prune of this host whose process lives (this test's), started a minute before.
+    await marker("1".repeat(32), process.pid);
+    const listed = await listingOf(storage);
+    await rejectsWith(prune(repo, { policy: POLICY, now }), "LOCKED", /another prune may be running on this repository .*pid \d+/);
+    assert.equal(await listingOf(storage), listed, "the prune that gave way left nothing behind");
+    // A marker from another host, a minute old, holds the repository too, until --force.
+    await storage.delete(`index/pruning/${"1".repeat(32)}`);
+    await marker("2".repeat(32), 1, "elsewhere");
+    await rejectsWith(prune(repo, { policy: POLICY, now }), "LOCKED", /elsewhere/);
+    const forced = await prune(repo, { policy: POLICY, now, force: true });
+    assert.ok(forced.base);
+    // A marker whose process is gone (a killed prune) does not: the next prune runs and removes it.
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout.toString();
+    await marker("3".repeat(32), Number(dead));
+    const after = await prune(repo, { policy: POLICY, now: now + 1 });
+    assert.ok(after.base);
+    assert.equal(
+      (await listingOf(storage)).filter((l) => l.startsWith("index/pruning/")),
+      [],
+    );
   });
 });
 

@@ -27,6 +27,7 @@ export interface ForgetOptions extends CommonOptions {
   keepDeleted?: string;
   grace?: string;
   dryRun?: boolean;
+  force?: boolean;
   json?: boolean;
 }
 
@@ -110,7 +111,7 @@ export async function forgetCommand(options: ForgetOptions): Promise<number> {
   const { engine, repository } = await openRepositoryReadOnly(config);
   try {
     if (!isV2(repository)) throw new BackupError("REPOSITORY_VERSION", "rtb forget prunes format 2 repositories only; this one is format 1 (docs/format.md)");
-    const report = await prune(repository, { policy, graceMs, dryRun: Boolean(options.dryRun) });
+    const report = await prune(repository, { policy, graceMs, dryRun: Boolean(options.dryRun), force: Boolean(options.force) });
     for (const v of report.plan.verdicts) {
       if (outputGuard.stdoutLost()) break;
       if (options.json) process.stdout.write(`${verdictJson(v)}\n`);

@@ -13,6 +13,7 @@ import type { Commit } from "./commits.js";
 import { planRetention, type RetentionPlan, type RetentionPolicy } from "./retention.js";
 import { versionsOf, type Version } from "./versions.js";
 import { planPacks, type PackPlan } from "./prunePacks.js";
+import { pruningKey, takePruneLock } from "./pruneLock.js";
 
 /** Options of {@link prune}. */
 export interface PruneOptions {
@@ -27,6 +28,8 @@ export interface PruneOptions {
   readonly dryRun?: boolean;
   /** Spare blob locations per batch of the prune's lane (default 50,000: about 10 MiB of lines). */
   readonly locationsPerBatch?: number;
+  /** Go on although another prune's marker says it may be running (it was killed on another host). */
+  readonly force?: boolean;
   /** Told each step as it starts (logging; tests kill the process at one). */
   readonly onStep?: (step: string) => void | Promise<void>;
 }
@@ -76,6 +79,9 @@ export async function prune(repo: RepositoryV2, options: PruneOptions): Promise<
   });
   if (options.dryRun) return report(0, { batches: 0, packs: 0, bases: 0, checkpoints: 0 });
   await assertCanDelete(repo);
+  const lane = randomBytes(16).toString("hex");
+  // The marker names the lane this prune writes (so a later prune can tell what a killed one left), and is its lock.
+  await takePruneLock(repo, lane, { now, base: view.baseName?.key, force: options.force === true });
 
   // Kept blobs in packs being rewritten get new locations; everything else keeps its own.
   await step("repack");
@@ -85,9 +91,6 @@ export async function prune(repo: RepositoryV2, options: PruneOptions): Promise<
   const where = (id: string) => moved.get(id) ?? located.get(id)!;
 
   await step("history");
-  const lane = randomBytes(16).toString("hex");
-  // The marker names the lane being written, so that a later prune can tell what a killed one left.
-  await repo.storage.put(repo.prefix + pruningKey(lane), Buffer.alloc(0), 0);
   // Blobs located but needed by no kept version stay located while their pack is stored: an agent may have named
   // one since (deduplicated) in a batch this prune did not read. A later prune deletes what is still unneeded.
   const spare = [...located.values()].filter((b) => !needed.has(b.id) && !packs.dead.has(b.pack)).map((b) => where(b.id));
@@ -182,9 +185,6 @@ async function writeHistoryLane(
   return last;
 }
 
-/** `index/pruning/<lane>`: a prune is writing that lane (deleted once its base is stored and the deletions done). */
-const pruningKey = (lane: string) => `index/pruning/${lane}`;
-
 /**
  * The kept history as batches: one per original commit that kept anything, in commit order, deletions of a commit
  * before its puts (what a commit deleted and put again is a put, so the order only matters beneath a deleted
@@ -216,7 +216,7 @@ async function assertCanDelete(repo: RepositoryV2): Promise<void> {
   try {
     await repo.storage.delete(`${repo.prefix}index/prune-probe-${randomBytes(8).toString("hex")}`);
   } catch (err) {
-    if (err instanceof StorageError || isErrno(err)) refuse((err as Error).message);
+    if (err instanceof StorageError || isErrno(err, "EACCES", "EPERM", "EROFS")) refuse((err as Error).message);
     throw err;
   }
 }
