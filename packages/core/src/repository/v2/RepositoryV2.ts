@@ -178,10 +178,15 @@ export class RepositoryV2 {
   }
 
   /** Every base (docs/history.md "Prune"), oldest first. */
-  async bases(): Promise<BaseName[]> {
-    const out: BaseName[] = [];
-    for await (const info of this.storage.list(`${this.prefix}index/base/`)) {
-      const name = parseBaseKey(info.key.slice(this.prefix.length));
+  bases(): Promise<BaseName[]> {
+    return this.#listNames("index/base/", parseBaseKey);
+  }
+
+  /** The objects under `prefix` that `parse` names, oldest first (by time, then key). */
+  async #listNames<T extends { readonly key: string; readonly time: number }>(prefix: string, parse: (key: string) => T | undefined): Promise<T[]> {
+    const out: T[] = [];
+    for await (const info of this.storage.list(`${this.prefix}${prefix}`)) {
+      const name = parse(info.key.slice(this.prefix.length));
       if (name) out.push(name);
     }
     return out.sort((a, b) => a.time - b.time || (a.key < b.key ? -1 : 1));
@@ -208,13 +213,8 @@ export class RepositoryV2 {
   }
 
   /** Every checkpoint, oldest first (by time, then lane, then digest: key order). */
-  async checkpoints(): Promise<CheckpointName[]> {
-    const out: CheckpointName[] = [];
-    for await (const info of this.storage.list(`${this.prefix}index/checkpoint/`)) {
-      const name = parseCheckpointKey(info.key.slice(this.prefix.length));
-      if (name) out.push(name);
-    }
-    return out.sort((a, b) => a.time - b.time || (a.key < b.key ? -1 : 1));
+  checkpoints(): Promise<CheckpointName[]> {
+    return this.#listNames("index/checkpoint/", parseCheckpointKey);
   }
 
   /** One checkpoint, read and verified. */
@@ -257,10 +257,9 @@ export class RepositoryV2 {
     await this.storage.put(key, body, body.length);
   }
 
-  /** Lane `lane`'s `lane` object (who writes it), parsed; undefined when there is none. */
+  /** Lane `lane`'s `lane` object (who writes it), parsed; STORAGE_NOT_FOUND when there is none. */
   async laneInfo(lane: string): Promise<unknown> {
     const key = this.prefix + laneKey(lane);
-    if (!(await this.storage.head(key))) return undefined;
     const plain = this.cipher.open(await collectStream(await this.storage.get(key)), key);
     try {
       return JSON.parse(plain.toString("utf8"));

@@ -1,7 +1,7 @@
 import { messageOf } from "../../errors.js";
 import { isDamage } from "../journal.js";
 import { viewUnder, type Base, type BaseName, type LaneView } from "./base.js";
-import type { LaneDamage } from "./lanes.js";
+import type { LaneBatchName, LaneDamage } from "./lanes.js";
 import type { RepositoryV2 } from "./RepositoryV2.js";
 
 /** What a reader applies: the base it starts from (if any), and each lane's batches under it. */
@@ -11,6 +11,8 @@ export interface IndexView {
   readonly lanes: Map<string, LaneView>;
   /** Bases that could not be used (unreadable, or their lane's last batch is not stored), newest first. */
   readonly damage: LaneDamage[];
+  /** The listing the view was made from: lanes with a `lane` object, every lane's batches, every base. */
+  readonly listing: { readonly described: ReadonlySet<string>; readonly batches: ReadonlyMap<string, LaneBatchName[]>; readonly bases: readonly BaseName[] };
 }
 
 /**
@@ -24,7 +26,8 @@ export async function readIndexView(repo: RepositoryV2, options: { at?: number }
   const { described, batches } = await repo.laneListing();
   const damage: LaneDamage[] = [];
   let chosen: { base: Base; name: BaseName } | undefined;
-  for (const name of (await repo.bases()).reverse()) {
+  const bases = await repo.bases();
+  for (const name of [...bases].reverse()) {
     let base: Base;
     try {
       base = await repo.readBase(name);
@@ -45,5 +48,5 @@ export async function readIndexView(repo: RepositoryV2, options: { at?: number }
   if (options.at !== undefined) {
     for (const [lane, view] of lanes) lanes.set(lane, { ...view, names: view.names.filter((n) => n.time <= options.at!) });
   }
-  return { base: chosen?.base, baseName: chosen?.name, lanes, damage };
+  return { base: chosen?.base, baseName: chosen?.name, lanes, damage, listing: { described, batches, bases } };
 }

@@ -27,8 +27,9 @@ export async function syncLaneState(repo: RepositoryV2, cache: StateCache, log?:
   const known = cache.lane;
   if (cache.repositoryId !== repo.config.id || !known) return rebuild(repo, cache, log);
   let state: LaneState = known;
-  const lanes = await repo.lanes();
-  const own = lanes.get(state.lane) ?? [];
+  // One listing of the lanes and bases serves the whole sync.
+  const view = await readIndexView(repo);
+  const own = view.listing.batches.get(state.lane) ?? [];
   if (state.last && !own.some((n) => n.key === state.last!.key)) {
     throw new IndexDamagedError(`this agent's last index batch ${state.last.key} is no longer in the store: the index lost what this agent committed`, {
       key: state.last.key,
@@ -36,7 +37,7 @@ export async function syncLaneState(repo: RepositoryV2, cache: StateCache, log?:
   }
   // A prune since this cache last looked: taken into account as it is, or, when it superseded batches this cache
   // never applied, by reading the tree again from the base (this writer keeps its lane either way).
-  const newest = (await repo.bases()).at(-1);
+  const newest = view.listing.bases.at(-1);
   if (newest?.key !== cache.knownBase) {
     const adopted = newest ? await adoptBase(repo, cache, known, newest, log) : undefined;
     if (!adopted) return rebuild(repo, cache, log, known);
@@ -45,10 +46,8 @@ export async function syncLaneState(repo: RepositoryV2, cache: StateCache, log?:
   const fresh: LaneBatchName[][] = [];
   const read: LaneBatches = new Map();
   // Under a base, superseded batches are never applied again (a lane a prune retired has none after its cut).
-  const view = (await readIndexView(repo)).lanes;
-  for (const [lane, names] of lanes) {
-    const under = view.get(lane);
-    if (!under) continue;
+  for (const [lane, under] of view.lanes) {
+    const names = under.names;
     const from = Math.max(under.from, (state.applied[lane] ?? -1) + 1);
     // This agent's own lane must follow the last batch it stored; another lane's first after a cut, the cut.
     const after = lane === state.lane ? state.last?.digest : from === under.from ? under.after : undefined;
