@@ -3,7 +3,7 @@ import { applyRecord } from "../repository/format.js";
 import { isDamage } from "../repository/journal.js";
 import type { CheckpointName } from "../repository/v2/laneBatch.js";
 import { mergeLanes, type LaneBatchName } from "../repository/v2/lanes.js";
-import { readLane, type LaneBatches } from "../repository/v2/readTreeV2.js";
+import { readViewLanes, type LaneBatches } from "../repository/v2/readTreeV2.js";
 import { readIndexView } from "../repository/v2/indexView.js";
 import { packKey, type StoredBlob } from "../repository/v2/PackStore.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
@@ -64,27 +64,21 @@ export async function checkRepositoryV2(repo: RepositoryV2, options: CheckOption
 
 /** Reads every batch of every lane; what cannot be read, and each lane's gaps and breaks, are damage. */
 async function readLanes(repo: RepositoryV2, damage: Damage[]): Promise<LanesRead> {
-  const usable: LaneBatchName[][] = [];
-  const read: LaneBatches = new Map();
-  let batchCount = 0;
   // Under a base (a prune's), superseded batches are not read: they may be gone, and no reader applies them.
   const view = await readIndexView(repo);
   for (const d of view.damage) damage.push({ kind: "base-unreadable", message: d.message });
-  for (const { names, from, after } of view.lanes.values()) {
-    batchCount += names.length;
-    const { batches, problems } = await readLane(repo, names, from, read, { salvage: true, ...(after ? { after } : {}) });
-    for (const p of problems) {
-      if (p.kind === "gap") damage.push({ kind: "sequence-gap", missing: { from: p.seq, to: p.seq }, message: p.message });
-      else {
-        const name = p.kind === "unreadable" ? names.find((n) => n.seq === p.seq) : undefined;
-        damage.push({ kind: "batch-unreadable", seq: p.seq, ...(name ? { key: name.key, time: name.time } : {}), message: p.message });
-      }
+  const { byLane, read, problems } = await readViewLanes(repo, view.lanes, { salvage: true });
+  for (const p of problems) {
+    if (p.kind === "gap") damage.push({ kind: "sequence-gap", missing: { from: p.seq, to: p.seq }, message: p.message });
+    else {
+      const name = p.kind === "unreadable" ? view.lanes.get(p.lane)?.names.find((n) => n.seq === p.seq) : undefined;
+      damage.push({ kind: "batch-unreadable", seq: p.seq, ...(name ? { key: name.key, time: name.time } : {}), message: p.message });
     }
-    usable.push(batches);
   }
-  const order = mergeLanes(usable);
+  const order = mergeLanes(byLane.values());
   const located = new Map<string, StoredBlob>();
   for (const name of order) for (const b of read.get(name.key)!.blobs) if (!located.has(b.id)) located.set(b.id, b);
+  const batchCount = [...view.lanes.values()].reduce((n, v) => n + v.names.length, 0);
   return { order, read, located, batchCount };
 }
 

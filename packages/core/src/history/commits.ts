@@ -2,8 +2,8 @@ import { IndexDamagedError } from "../errors.js";
 import { isDamage, readJournal } from "../repository/journal.js";
 import { isV2, type AnyRepository } from "../repository/openRepository.js";
 import type { Repository } from "../repository/Repository.js";
-import { mergeLanes, type LaneBatchName } from "../repository/v2/lanes.js";
-import { readLane, type LaneBatches } from "../repository/v2/readTreeV2.js";
+import { mergeLanes } from "../repository/v2/lanes.js";
+import { readViewLanes } from "../repository/v2/readTreeV2.js";
 import { readIndexView } from "../repository/v2/indexView.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
 import type { IndexRecord } from "../types.js";
@@ -42,21 +42,19 @@ export async function readHistory(repo: AnyRepository, options: { until?: number
 }
 
 async function readHistoryV2(repo: RepositoryV2, until: number | undefined): Promise<History> {
-  const read: LaneBatches = new Map();
-  const damage: IndexDamagedError[] = [];
-  const usable: LaneBatchName[][] = [];
-  const hosts = new Map<string, string>();
   // Under a base (a prune), history before it is the base's lane: superseded batches are never read.
   const view = await readIndexView(repo, until === undefined ? {} : { at: until });
-  for (const d of view.damage) damage.push(new IndexDamagedError(d.message));
-  for (const [lane, { names, from, after }] of view.lanes) {
-    const { batches, problems } = await readLane(repo, names, from, read, { salvage: true, ...(after ? { after } : {}) });
-    for (const p of problems) damage.push(new IndexDamagedError(`${p.message}; the rest of the lane is shown`));
-    usable.push(batches);
+  const { byLane, read, problems } = await readViewLanes(repo, view.lanes, { salvage: true });
+  const damage = [
+    ...view.damage.map((d) => new IndexDamagedError(d.message)),
+    ...problems.map((p) => new IndexDamagedError(`${p.message}; the rest of the lane is shown`)),
+  ];
+  const hosts = new Map<string, string>();
+  for (const lane of view.lanes.keys()) {
     const host = await laneHost(repo, lane);
     if (host !== undefined) hosts.set(lane, host);
   }
-  const commits = mergeLanes(usable).map((name): Commit => {
+  const commits = mergeLanes(byLane.values()).map((name): Commit => {
     const batch = read.get(name.key)!;
     const storedBytes = batch.blobs.reduce((n, b) => n + b.length, 0);
     return { time: name.time, writer: name.lane, seq: name.seq, key: name.key, records: batch.records, storedBytes };

@@ -4,8 +4,8 @@ import { packKey, type StoredBlob } from "../repository/v2/PackStore.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
 import { readIndexView } from "../repository/v2/indexView.js";
 import { encodeLaneBatch } from "../repository/v2/laneBatch.js";
-import { laneBatchKey, laneKey, mergeLanes, type LaneBatchName } from "../repository/v2/lanes.js";
-import { readLane, type LaneBatches } from "../repository/v2/readTreeV2.js";
+import { laneBatchKey, laneKey, mergeLanes } from "../repository/v2/lanes.js";
+import { readViewLanes } from "../repository/v2/readTreeV2.js";
 import type { Base } from "../repository/v2/base.js";
 import type { CheckpointName } from "../repository/v2/laneBatch.js";
 import type { IndexRecord } from "../types.js";
@@ -121,17 +121,14 @@ async function readWhole(repo: RepositoryV2) {
   const view = await readIndexView(repo);
   const refuse = (message: string) => new IndexDamagedError(`prune refuses a damaged index: ${message} (rtb check tells more)`);
   if (view.damage.length) throw refuse(view.damage[0]!.message);
-  const read: LaneBatches = new Map();
-  const usable: LaneBatchName[][] = [];
+  const { byLane, read, problems } = await readViewLanes(repo, view.lanes);
+  if (problems.length) throw refuse(problems[0]!.message);
   const cut: Record<string, { seq: number; digest: string }> = { ...(view.base?.cut ?? {}) };
-  for (const [lane, { names, from, after }] of view.lanes) {
-    const { batches, problems } = await readLane(repo, names, from, read, after ? { after } : {});
-    if (problems.length) throw refuse(problems[0]!.message);
-    usable.push(batches);
+  for (const [lane, batches] of byLane) {
     const last = batches.at(-1);
     if (last) cut[lane] = { seq: last.seq, digest: last.digest };
   }
-  const merged = mergeLanes(usable);
+  const merged = mergeLanes(byLane.values());
   const commits: Commit[] = merged.map((n) => ({
     time: n.time,
     writer: n.lane,

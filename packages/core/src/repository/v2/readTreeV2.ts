@@ -114,6 +114,26 @@ export async function readLane(
 }
 
 /**
+ * Reads every lane of an index view with {@link readLane} (each from its `from`, its first batch following `after`):
+ * the readable batches of each lane in order, their bodies, and every lane's damage.
+ */
+export async function readViewLanes(
+  repo: RepositoryV2,
+  lanes: ReadonlyMap<string, LaneView>,
+  options: { salvage?: boolean } = {},
+): Promise<{ byLane: Map<string, LaneBatchName[]>; read: LaneBatches; problems: LaneDamage[] }> {
+  const byLane = new Map<string, LaneBatchName[]>();
+  const read: LaneBatches = new Map();
+  const problems: LaneDamage[] = [];
+  for (const [lane, { names, from, after }] of lanes) {
+    const r = await readLane(repo, names, from, read, { salvage: options.salvage === true, ...(after ? { after } : {}) });
+    byLane.set(lane, r.batches);
+    problems.push(...r.problems);
+  }
+  return { byLane, read, problems };
+}
+
+/**
  * The newest checkpoint (at or before `at`) a reader may start from: every batch it covers is still listed (the
  * lane's batch at the covered number is there), and every batch it does not cover comes after all it covers in the
  * merge order, so that starting from it gives the same tree as reading every batch. Damaged ones are skipped.
