@@ -110,6 +110,8 @@ export { Restorer } from "./restore/Restorer.js";
 // History (docs/history.md)
 export { readHistory } from "./history/commits.js";
 export type { Commit, History } from "./history/commits.js";
+export { defaultCacheDirectory, historyReader, openHistory } from "./history/historyReader.js";
+export type { HistoryReader } from "./history/historyReader.js";
 export { contentIdOf, isAtOrUnder, summarizeCommits, versionsOf } from "./history/versions.js";
 export type { CommitSummary, Version } from "./history/versions.js";
 export { changedParts, diffTrees } from "./history/diff.js";

@@ -2,7 +2,7 @@ import { IndexDamagedError } from "../errors.js";
 import { isDamage, readJournal } from "../repository/journal.js";
 import { isV2, type AnyRepository } from "../repository/openRepository.js";
 import type { Repository } from "../repository/Repository.js";
-import { mergeLanes } from "../repository/v2/lanes.js";
+import { mergeLanes, type LaneDamage } from "../repository/v2/lanes.js";
 import { readViewLanes } from "../repository/v2/readTreeV2.js";
 import { readIndexView } from "../repository/v2/indexView.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
@@ -45,10 +45,7 @@ async function readHistoryV2(repo: RepositoryV2, until: number | undefined): Pro
   // Under a base (a prune), history before it is the base's lane: superseded batches are never read.
   const view = await readIndexView(repo, until === undefined ? {} : { at: until });
   const { byLane, read, problems } = await readViewLanes(repo, view.lanes, { salvage: true });
-  const damage = [
-    ...view.damage.map((d) => new IndexDamagedError(d.message)),
-    ...problems.map((p) => new IndexDamagedError(`${p.message}; the rest of the lane is shown`)),
-  ];
+  const damage = historyDamage(view.damage, problems);
   const hosts = new Map<string, string>();
   for (const lane of view.lanes.keys()) {
     const host = await laneHost(repo, lane);
@@ -62,8 +59,13 @@ async function readHistoryV2(repo: RepositoryV2, until: number | undefined): Pro
   return { commits, damage, hosts };
 }
 
+/** The damage a history read names: unusable bases, then each lane's (whose readable batches are still shown). */
+export function historyDamage(view: readonly LaneDamage[], lanes: readonly LaneDamage[]): IndexDamagedError[] {
+  return [...view.map((d) => new IndexDamagedError(d.message)), ...lanes.map((p) => new IndexDamagedError(`${p.message}; the rest of the lane is shown`))];
+}
+
 /** The host a lane's `lane` object names, or undefined when it cannot be read (history does not depend on it). */
-async function laneHost(repo: RepositoryV2, lane: string): Promise<string | undefined> {
+export async function laneHost(repo: RepositoryV2, lane: string): Promise<string | undefined> {
   try {
     const info = (await repo.laneInfo(lane)) as { host?: unknown } | undefined;
     return typeof info?.host === "string" ? info.host : undefined;

@@ -81,18 +81,24 @@ export type LaneBatches = Map<string, Awaited<ReturnType<RepositoryV2["readBatch
  * Reads one lane's batches numbered `from` on (each verified; bodies kept in `read`) and checks the lane: its
  * readable batches in order, and its damage (a batch that cannot be read, named once and not again as the gap it
  * leaves; gaps, numbers twice, broken chains, times going back; a first batch that does not follow `after`, the
- * digest of the batch before it). Without `salvage` reading stops at the first batch that cannot be read.
+ * digest of the batch before it). Without `salvage` reading stops at the first batch that cannot be read. A batch
+ * in `known` (key → its `prev`, from a local cache of batches read and verified before) is checked, not read again.
  */
 export async function readLane(
   repo: RepositoryV2,
   names: readonly LaneBatchName[],
   from: number,
   read: LaneBatches,
-  options: { salvage?: boolean; after?: string } = {},
+  options: { salvage?: boolean; after?: string; known?: ReadonlyMap<string, string | null> } = {},
 ): Promise<{ batches: LaneBatchName[]; problems: LaneDamage[] }> {
   const batches: { name: LaneBatchName; prev: string | null }[] = [];
   const unreadable: LaneDamage[] = [];
   for (const name of names.filter((n) => n.seq >= from)) {
+    const prev = options.known?.get(name.key);
+    if (prev !== undefined) {
+      batches.push({ name, prev });
+      continue;
+    }
     try {
       const batch = await repo.readBatch(name);
       read.set(name.key, batch);
@@ -115,18 +121,22 @@ export async function readLane(
 
 /**
  * Reads every lane of an index view with {@link readLane} (each from its `from`, its first batch following `after`):
- * the readable batches of each lane in order, their bodies, and every lane's damage.
+ * the readable batches of each lane in order, the bodies of those not `known`, and every lane's damage.
  */
 export async function readViewLanes(
   repo: RepositoryV2,
   lanes: ReadonlyMap<string, LaneView>,
-  options: { salvage?: boolean } = {},
+  options: { salvage?: boolean; known?: ReadonlyMap<string, string | null> } = {},
 ): Promise<{ byLane: Map<string, LaneBatchName[]>; read: LaneBatches; problems: LaneDamage[] }> {
   const byLane = new Map<string, LaneBatchName[]>();
   const read: LaneBatches = new Map();
   const problems: LaneDamage[] = [];
   for (const [lane, { names, from, after }] of lanes) {
-    const r = await readLane(repo, names, from, read, { salvage: options.salvage === true, ...(after ? { after } : {}) });
+    const r = await readLane(repo, names, from, read, {
+      salvage: options.salvage === true,
+      ...(after ? { after } : {}),
+      ...(options.known ? { known: options.known } : {}),
+    });
     byLane.set(lane, r.batches);
     problems.push(...r.problems);
   }
