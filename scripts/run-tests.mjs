@@ -3,7 +3,7 @@
 // uvu + tsx, then prints one plain summary line: "N passed, N failed". Exits non-zero if anything failed.
 // Usage: node scripts/run-tests.mjs [package-dir-or-file ...] [--filter REGEX]
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,10 +52,12 @@ const failures = [];
 function runOne(file) {
   return new Promise((resolveRun) => {
     const started = Date.now();
+    // Each file's own cache home: the history cache `rtb versions` keeps goes there, not into the user's ~/.cache.
+    const cacheHome = mkdtempSync(join(tmpdir(), "rtb-test-cache-"));
     const child = spawn(process.execPath, ["--import", "tsx", uvuBin, dirname(file), `^${escape(file.split("/").pop())}$`], {
       cwd: dirname(file),
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, FORCE_COLOR: "0" },
+      env: { ...process.env, FORCE_COLOR: "0", XDG_CACHE_HOME: cacheHome },
       // Its own process group, so a file that hangs can be killed with everything it started.
       detached: true,
     });
@@ -73,6 +75,7 @@ function runOne(file) {
     child.stderr.on("data", (d) => (out += d));
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      rmSync(cacheHome, { recursive: true, force: true });
       if (timedOut) out += `\n(killed: the file ran longer than ${fileTimeoutMs / 1000} s; RTB_TEST_FILE_TIMEOUT_S sets the limit)\n`;
       const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? 0);
       const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0);

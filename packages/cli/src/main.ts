@@ -126,22 +126,34 @@ function declareRestoreCommands(prog: CommandLine, run: Run): void {
     .action((path: string, opts: Record<string, unknown>) => run(() => catCommand(path, opts)));
 }
 
+const CACHE_HELP = "Read every batch from the store, not the local history cache";
+const CACHE_DIR_HELP = "Keep the local history cache here (default: IndexCachePath, else ~/.cache/rtb)";
+
+/** `--cache-dir` (as sade gives it, kebab-cased) under the name the history commands take. */
+function cacheOptions(opts: Record<string, unknown>): Record<string, unknown> {
+  return opts["cache-dir"] === undefined ? opts : { ...opts, cacheDir: String(opts["cache-dir"]) };
+}
+
 /** `versions`, `log` and `diff`: the commands that show history (docs/history.md). */
 function declareHistoryCommands(prog: CommandLine, run: Run): void {
   prog
     .command("versions <paths...>", "Every committed version of a file or directory entry: time, change, size, mtime, content, writer")
     .option("-r, --recursive", "Also every path under each directory")
     .option("--json", "One JSON object per line")
+    .option("--no-cache", CACHE_HELP)
+    .option("--cache-dir <dir>", CACHE_DIR_HELP)
     .example("versions /home/alice/notes.txt")
-    .action((first: string, opts: Record<string, unknown>) => run(() => versionsCommand(rest(opts, first), opts)));
+    .action((first: string, opts: Record<string, unknown>) => run(() => versionsCommand(rest(opts, first), cacheOptions(opts))));
 
   prog
     .command("log [path]", "The commits, oldest first: time, writer, entries put/moved/deleted, bytes (with a path: those touching it)")
     .option("--since <time>", "Commits at or after this time (as --at takes it)")
     .option("--until <time>", "Commits at or before this time")
     .option("--json", "One JSON object per line")
+    .option("--no-cache", CACHE_HELP)
+    .option("--cache-dir <dir>", CACHE_DIR_HELP)
     .example('log --since "1 day ago" /home/alice')
-    .action((path: string | undefined, opts: Record<string, unknown>) => run(() => logCommand(path, opts)));
+    .action((path: string | undefined, opts: Record<string, unknown>) => run(() => logCommand(path, cacheOptions(opts))));
 
   prog
     .command("diff <from> <to> [path]", "What was added (+), removed (-) or changed (M) between two moments, at or under path")

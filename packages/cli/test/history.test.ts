@@ -2,7 +2,7 @@
 // deleted, a directory renamed), the times they print taken back by `--at`, and relative moments.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdir, mkdtemp, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rtb } from "./helpers/daemon.js";
@@ -108,6 +108,50 @@ test("versions, log and diff over three backups; --at takes their times back, an
     assert.is(bad.code, 2);
     assert.match(bad.stderr, /--at.*"2h ago"|--at.*2h/s);
     assert.match(bad.stderr, /last tuesday/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("versions and log keep a local cache: the same answers as --no-cache, new commits seen, --cache-dir obeyed", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "rtb-history-cache-cli-"));
+  try {
+    const src = join(dir, "src");
+    await mkdir(src, { recursive: true });
+    const common = ["--store", join(dir, "store"), "--state", join(dir, "state")];
+    const a = join(src, "a.txt");
+    const backup = async (text: string) => {
+      await writeFile(a, text);
+      const r = await rtb(["backup", src, ...common, "--no-progress", "--quiet"]);
+      assert.is(r.code, 0, r.stderr);
+    };
+    await backup("one");
+    await backup("two!");
+    const own = join(dir, "cache");
+    for (const where of [[], ["--cache-dir", own]]) {
+      const cached = await rtb(["versions", a, ...common, ...where, "--json"]);
+      assert.is(cached.code, 0, cached.stderr);
+      assert.is(cached.stderr, "");
+      assert.is((await rtb(["versions", a, ...common, ...where, "--json"])).stdout, cached.stdout, "a warm cache answers the same");
+      assert.is((await rtb(["versions", a, ...common, "--no-cache", "--json"])).stdout, cached.stdout);
+      assert.is((await rtb(["log", ...common, ...where, "--json"])).stdout, (await rtb(["log", ...common, "--no-cache", "--json"])).stdout);
+    }
+    // The default place is $XDG_CACHE_HOME/rtb (the test runner gives each file its own), tagged as a cache.
+    const home = join(process.env["XDG_CACHE_HOME"]!, "rtb");
+    const mine = (await readdir(own)).filter((n) => n !== "CACHEDIR.TAG");
+    assert.is(mine.length, 1, "one repository's cache under --cache-dir");
+    assert.ok((await readdir(own)).includes("CACHEDIR.TAG"));
+    assert.ok((await readdir(home)).includes(mine[0]!), "and the same repository's under the default place");
+    assert.ok((await readdir(home)).includes("CACHEDIR.TAG"));
+    assert.is((await stat(join(home, mine[0]!))).mode & 0o777, 0o700);
+
+    await backup("three...");
+    const after = jsonLines((await rtb(["versions", a, ...common, "--json"])).stdout);
+    assert.equal(
+      after.map((v) => v.size),
+      [3, 4, 8],
+      "a commit made after the cache was filled is shown",
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

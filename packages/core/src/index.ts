@@ -110,7 +110,8 @@ export { Restorer } from "./restore/Restorer.js";
 // History (docs/history.md)
 export { readHistory } from "./history/commits.js";
 export type { Commit, History } from "./history/commits.js";
-export { defaultCacheDirectory, historyReader, openHistory } from "./history/historyReader.js";
+export { historyReader, openHistory } from "./history/historyReader.js";
+export { defaultCacheDirectory } from "./history/cacheDirectory.js";
 export type { HistoryReader } from "./history/historyReader.js";
 export { contentIdOf, isAtOrUnder, summarizeCommits, versionsOf } from "./history/versions.js";
 export type { CommitSummary, Version } from "./history/versions.js";

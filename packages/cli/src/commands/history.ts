@@ -5,13 +5,12 @@ import {
   contentIdOf,
   diffTrees,
   loadTree,
-  readHistory,
-  summarizeCommits,
-  versionsOf,
+  defaultCacheDirectory,
+  openHistory,
   type Change,
   type CommitSummary,
   type FileEntry,
-  type History,
+  type HistoryReader,
   type IndexDamagedError,
   type Version,
 } from "@rtbackup/core";
@@ -27,6 +26,9 @@ export interface HistoryOptions extends CommonOptions {
   recursive?: boolean;
   since?: string;
   until?: string;
+  /** `--no-cache` sets it false: read the store, not the local history cache. */
+  cache?: boolean;
+  cacheDir?: string;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -41,14 +43,26 @@ function reportDamage(command: string, damage: readonly IndexDamagedError[], jso
   return damage.length ? EXIT_INDEX_DAMAGED : 0;
 }
 
-/** Reads the whole history of the configured repository (the engine is stopped after `use`). */
-async function withHistory(options: HistoryOptions, command: string, until: number | undefined, use: (h: History) => number): Promise<number> {
+/**
+ * Opens the history of the configured repository (through the local cache unless `--no-cache`; the engine is
+ * stopped after `use`). A cache that cannot be used is named on stderr and the store is read instead.
+ */
+async function withHistory(options: HistoryOptions, command: string, until: number | undefined, use: (h: HistoryReader) => Promise<number>): Promise<number> {
   const config = await loadCliConfig(options, "restore");
   const { engine, repository } = await openRepositoryReadOnly(config);
   try {
-    const history = await readHistory(repository, until === undefined ? {} : { until });
-    const damaged = reportDamage(command, history.damage, options.json);
-    return Math.max(use(history), damaged, outputStatus(command));
+    const cacheDirectory = options.cache === false ? undefined : (options.cacheDir ?? (config.parameters.indexCachePath || defaultCacheDirectory()));
+    const history = await openHistory(repository, {
+      cacheDirectory: cacheDirectory === undefined ? undefined : resolve(cacheDirectory),
+      ...(until === undefined ? {} : { until }),
+      onCacheProblem: (m) => process.stderr.write(`rtb ${command}: ${terminalText(m)}\n`),
+    });
+    try {
+      const damaged = reportDamage(command, history.damage, options.json);
+      return Math.max(await use(history), damaged, outputStatus(command));
+    } finally {
+      await history.close();
+    }
   } finally {
     await engine.stop();
   }
@@ -69,7 +83,7 @@ function emit(text: string): boolean {
 }
 
 /** A writer as people read it: `host/lane8` for a v2 lane whose host is known, the lane's first 8 digits, or "journal". */
-function writerName(history: History, writer: string): string {
+function writerName(history: HistoryReader, writer: string): string {
   const host = history.hosts.get(writer);
   const short = writer === "journal" ? writer : writer.slice(0, 8);
   return host ? `${terminalText(host)}/${short}` : short;
@@ -79,7 +93,7 @@ function entryFields(entry: FileEntry) {
   return { type: entry.type, size: entry.size, mtimeMs: entry.mtimeMs, mtime: iso(entry.mtimeMs), mode: entry.mode, content: contentIdOf(entry) ?? null };
 }
 
-function versionLine(history: History, v: Version): string {
+function versionLine(history: HistoryReader, v: Version): string {
   const e = v.entry;
   const size = e ? String(e.size) : "-";
   const mtime = e ? iso(e.mtimeMs) : "-".padEnd(24);
@@ -88,7 +102,7 @@ function versionLine(history: History, v: Version): string {
   return `${iso(v.time)} ${v.event.padEnd(7)} ${size.padStart(12)} ${mtime} ${content.padEnd(12)} ${writerName(history, v.writer).padEnd(8)} ${terminalText(v.path)}${from}`;
 }
 
-function versionJson(history: History, v: Version): string {
+function versionJson(history: HistoryReader, v: Version): string {
   const host = history.hosts.get(v.writer);
   return JSON.stringify({
     event: "version",
@@ -112,10 +126,10 @@ function versionJson(history: History, v: Version): string {
  */
 export async function versionsCommand(paths: string[], options: HistoryOptions): Promise<number> {
   if (paths.length === 0) throw new BackupError("RESTORE_NOT_FOUND", "rtb versions: name at least one path");
-  return withHistory(options, "versions", undefined, (history) => {
+  return withHistory(options, "versions", undefined, async (history) => {
     let missing = 0;
     for (const path of paths.map((p) => resolve(p))) {
-      const versions = versionsOf(history.commits, path, { recursive: Boolean(options.recursive) });
+      const versions = await history.versions(path, { recursive: Boolean(options.recursive) });
       if (versions.length === 0) {
         missing++;
         if (options.json) emit(JSON.stringify({ event: "missing", path, ...exactNameFields(path) }));
@@ -127,7 +141,7 @@ export async function versionsCommand(paths: string[], options: HistoryOptions):
   });
 }
 
-function summaryLine(history: History, s: CommitSummary): string {
+function summaryLine(history: HistoryReader, s: CommitSummary): string {
   const stored = s.storedBytes !== undefined ? `, stored ${formatBytes(s.storedBytes)}` : "";
   return `${iso(s.time)} ${writerName(history, s.writer).padEnd(8)} #${String(s.seq).padEnd(6)} ${s.put} put, ${s.moved} moved, ${s.deleted} deleted, ${formatBytes(s.bytes)}${stored}`;
 }
@@ -137,13 +151,13 @@ export async function logCommand(path: string | undefined, options: HistoryOptio
   const since = parseAt(options.since, "--since");
   const until = parseAt(options.until, "--until");
   if (since !== undefined && until !== undefined && since > until) throw new ConfigError("--since", `${iso(since)} is after --until ${iso(until)}`);
-  return withHistory(options, "log", until, (history) => {
+  return withHistory(options, "log", until, async (history) => {
     const filter = {
       ...(since !== undefined ? { since } : {}),
       ...(until !== undefined ? { until } : {}),
       ...(path !== undefined ? { path: resolve(path) } : {}),
     };
-    for (const s of summarizeCommits(history.commits, filter)) {
+    for (const s of await history.summaries(filter)) {
       const host = history.hosts.get(s.writer);
       const json = () => JSON.stringify({ event: "commit", ...s, at: iso(s.time), ...(host !== undefined ? { host } : {}) });
       if (!emit(options.json ? json() : summaryLine(history, s))) break;

@@ -94,6 +94,8 @@ export interface Parameters {
   pruneGracePeriod: number;
   /** How often a running v2 agent looks for a new base written by a prune (docs/history.md "Prune"). */
   pruneCheckInterval: number;
+  /** Where `rtb versions` and `rtb log` keep their local cache of the index; empty: `$XDG_CACHE_HOME/rtb` or `~/.cache/rtb`. */
+  indexCachePath: string;
   /** `true` when `lsof` was asked for (LSOFBinaryPath set explicitly or StabilityCheck=lsof). */
   stabilityCheck: "procfs" | "lsof";
   /** fanotify queue: `default` (16,384 events, then overflow → rescan) or `unlimited`. */
@@ -222,6 +224,7 @@ function retentionDefaults() {
     retentionKeepDeleted: Number.POSITIVE_INFINITY,
     pruneGracePeriod: 24 * 60 * MIN,
     pruneCheckInterval: 10 * MIN,
+    indexCachePath: "",
   };
 }
 

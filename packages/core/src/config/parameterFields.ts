@@ -96,6 +96,7 @@ export const parameterFields: readonly ParameterField[] = [
   field("retentionKeepDeleted", "RetentionKeepDeleted", periodKind(true), ours),
   field("pruneGracePeriod", "PruneGracePeriod", periodKind(false), ours),
   field("pruneCheckInterval", "PruneCheckInterval", durationKind(true), ours),
+  field("indexCachePath", "IndexCachePath", pathKind(true), ours),
   field("stabilityCheck", "StabilityCheck", enumKind(["procfs", "lsof"]), ours),
   field("fanotifyQueue", "FanotifyQueue", enumKind(["default", "unlimited"]), ours),
   field("s3Endpoint", "S3Endpoint", urlKind, ours),

@@ -1,14 +1,16 @@
 import type { Parameters } from "../config/Parameters.js";
+import { defaultCacheDirectory } from "../history/cacheDirectory.js";
 import { isUnder } from "../mounts/mountPaths.js";
 
 const SNAPSHOT_VIEW = /\/\.zfs\/snapshot(\/|$)/;
 
 /**
- * The agent's own working directories: the staging directory, the state cache, the local store when storage is
- * local, and any `extra` (a snapshot plugin's clone directory). Never backed up, and never watched.
+ * The agent's own working directories: the staging directory, the state cache, the history cache (`rtb versions`
+ * of this user, which would otherwise be uploaded each time it is used), the local store when storage is local, and
+ * any `extra` (a snapshot plugin's clone directory). Never backed up, and never watched.
  */
 export function agentOwnPaths(parameters: Parameters, extra: readonly string[] = []): string[] {
-  const paths = [parameters.stagingDirectory, parameters.remoteFileStateCachePath];
+  const paths = [parameters.stagingDirectory, parameters.remoteFileStateCachePath, parameters.indexCachePath || defaultCacheDirectory()];
   if (parameters.storage === "local") paths.push(parameters.localStoragePath);
   return [...paths, ...extra];
 }

@@ -84,6 +84,7 @@ export class HistoryCache {
   static open(root: string, id: string): HistoryCache {
     const directory = join(root, id);
     mkdirSync(directory, { recursive: true, mode: 0o700 });
+    tagCacheDirectory(root);
     const st = lstatSync(directory);
     if (!st.isDirectory() || (typeof process.getuid === "function" && st.uid !== process.getuid()))
       throw new Error(`${directory} is not a directory of this user`);
@@ -179,6 +180,17 @@ export class HistoryCache {
   async close(): Promise<void> {
     await this.#db.close();
     rmSync(this.#marker, { force: true });
+  }
+}
+
+/** Marks `root` as a cache (the Cache Directory Tagging Specification), so backup tools that honour it skip it. */
+function tagCacheDirectory(root: string): void {
+  const tag =
+    "Signature: 8a477f597d28d172789f06886806bc55\n# The local history cache of realtime-backup (rtb versions, rtb log): rebuilt from the store at will.\n";
+  try {
+    writeFileSync(join(root, "CACHEDIR.TAG"), tag, { flag: "wx", mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
   }
 }
 

@@ -1,4 +1,3 @@
-import { homedir } from "node:os";
 import { join } from "node:path";
 import type { IndexDamagedError } from "../errors.js";
 import { messageOf } from "../errors.js";
@@ -33,12 +32,6 @@ export function historyReader(history: History): HistoryReader {
     summaries: (options = {}) => Promise.resolve(summarizeCommits(history.commits, options)),
     close: () => Promise.resolve(),
   };
-}
-
-/** The default cache directory: `$XDG_CACHE_HOME/rtb`, else `~/.cache/rtb` (a directory per repository under it). */
-export function defaultCacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env["XDG_CACHE_HOME"];
-  return join(xdg && xdg.startsWith("/") ? xdg : join(env["HOME"] || homedir(), ".cache"), "rtb");
 }
 
 /**

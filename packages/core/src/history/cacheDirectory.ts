@@ -1,0 +1,8 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/** The default cache directory: `$XDG_CACHE_HOME/rtb`, else `~/.cache/rtb` (a directory per repository under it). */
+export function defaultCacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env["XDG_CACHE_HOME"];
+  return join(xdg && xdg.startsWith("/") ? xdg : join(env["HOME"] || homedir(), ".cache"), "rtb");
+}
