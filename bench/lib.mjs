@@ -90,6 +90,19 @@ export async function nodeChild(script, args, options = {}) {
   return { ...out, wallSeconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssMiB: r.maxRssMiB ?? out.maxRssMiB };
 }
 
+/** Counts the calls a storage backend gets (get, list, head) from now on: `calls()` tells how many so far. */
+export function countStorageCalls(storage) {
+  let n = 0;
+  for (const m of ["get", "list", "head"]) {
+    const original = storage[m].bind(storage);
+    storage[m] = (...args) => {
+      n++;
+      return original(...args);
+    };
+  }
+  return () => n;
+}
+
 /** The shortest of `times` runs of `fn`, in ms (in-process micro-benchmarks). */
 export function bestMs(times, fn) {
   let ms = Infinity;

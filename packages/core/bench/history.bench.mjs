@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LocalDirectoryStorage, openHistory } from "@rtbackup/core";
 import { RepositoryV2 } from "@rtbackup/core/v2";
-import { nodeChild } from "../../../bench/lib.mjs";
+import { countStorageCalls, nodeChild } from "../../../bench/lib.mjs";
 
 const self = fileURLToPath(import.meta.url);
 const COMMITS = Number(process.env.RTB_BENCH_HISTORY_COMMITS ?? 10_000);
@@ -20,22 +20,15 @@ const MIN = 60_000;
 
 if (process.argv[2] === "child") {
   const [, , , store, cache] = process.argv;
-  let calls = 0;
   const storage = new LocalDirectoryStorage({ path: store });
-  for (const m of ["get", "list", "head"]) {
-    const original = storage[m].bind(storage);
-    storage[m] = (...args) => {
-      calls++;
-      return original(...args);
-    };
-  }
+  const calls = countStorageCalls(storage);
   const t0 = performance.now();
   const history = await openHistory(await RepositoryV2.open(storage), cache === "-" ? {} : { cacheDirectory: cache });
   const versions = await history.versions(TARGET);
   const seconds = (performance.now() - t0) / 1000;
   const read = history.source.kind === "cache" ? history.source.batchesRead : null;
   await history.close();
-  console.log(JSON.stringify({ versions: versions.length, seconds, calls, batchesRead: read }));
+  console.log(JSON.stringify({ versions: versions.length, seconds, calls: calls(), batchesRead: read }));
   process.exit(0);
 }
 

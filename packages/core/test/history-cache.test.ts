@@ -93,13 +93,17 @@ async function compare(repo: RepositoryV2, cacheDir: string, paths: Set<string>,
   }
 }
 
+/** A repository in `dir` with two lanes, the time its history starts, and where its cache goes. */
+async function twoLanes(dir: string) {
+  const storage = new LocalDirectoryStorage({ path: join(dir, "store") });
+  const repo = await RepositoryV2.create(storage);
+  const lanes = [await repo.openLane("a".repeat(32), "alpha"), await repo.openLane("b".repeat(32), "beta")];
+  return { storage, repo, lanes, start: Date.UTC(2026, 10, 1), cacheDir: join(dir, "cache") };
+}
+
 test("the cache answers as the store does, reading only new batches, and is filled again after a prune", () =>
   withDir(async (dir) => {
-    const storage = new LocalDirectoryStorage({ path: join(dir, "store") });
-    const repo = await RepositoryV2.create(storage);
-    const lanes = [await repo.openLane("a".repeat(32), "alpha"), await repo.openLane("b".repeat(32), "beta")];
-    const start = Date.UTC(2026, 10, 1);
-    const cacheDir = join(dir, "cache");
+    const { repo, lanes, start, cacheDir } = await twoLanes(dir);
     const names = await randomHistory(repo, lanes, 60, start, 7);
     assert.is(await compare(repo, cacheDir, names, start), 60, "a cold cache reads every batch");
     const mode = (await stat(join(cacheDir, repo.config.id))).mode & 0o777;
@@ -127,11 +131,7 @@ test("the cache answers as the store does, reading only new batches, and is fill
 
 test("a lost batch is damage in both; a damaged cache file gives way to the store, named", () =>
   withDir(async (dir) => {
-    const storage = new LocalDirectoryStorage({ path: join(dir, "store") });
-    const repo = await RepositoryV2.create(storage);
-    const lanes = [await repo.openLane("a".repeat(32), "alpha"), await repo.openLane("b".repeat(32), "beta")];
-    const start = Date.UTC(2026, 10, 1);
-    const cacheDir = join(dir, "cache");
+    const { storage, repo, lanes, start, cacheDir } = await twoLanes(dir);
     const names = await randomHistory(repo, lanes, 30, start, 3);
     await compare(repo, cacheDir, names, start);
     await storage.delete((await repo.laneBatches("a".repeat(32)))[5]!.key);

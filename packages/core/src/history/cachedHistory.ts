@@ -34,6 +34,7 @@ export async function syncHistoryCache(repo: RepositoryV2, cache: HistoryCache):
     cache.clear(repo.config.id);
     cached = new Map();
   }
+  const generation = cache.generation();
   const known = new Map([...cached].map(([key, c]) => [key, c.prev] as const));
   const { byLane, read, problems } = await readViewLanes(repo, view.lanes, { salvage: true, known });
   let group: { commit: CachedCommit; records: Commit["records"] }[] = [];
@@ -43,7 +44,9 @@ export async function syncHistoryCache(repo: RepositoryV2, cache: HistoryCache):
     const storedBytes = batch.blobs.reduce((n, b) => n + b.length, 0);
     const commit: Commit = { time: name.time, writer: name.lane, seq: name.seq, key, records: batch.records, storedBytes };
     const summary = summarizeCommits([commit])[0] ?? null;
-    group.push({ commit: { key, time: name.time, lane: name.lane, seq: name.seq, prev: batch.prev, storedBytes, summary }, records: batch.records });
+    const entry: CachedCommit = { key, time: name.time, lane: name.lane, seq: name.seq, prev: batch.prev, storedBytes, summary };
+    cached.set(key, entry);
+    group.push({ commit: entry, records: batch.records });
     size += batch.records.length + 1;
     if (size >= RECORDS_PER_TRANSACTION) {
       await cache.add(group);
@@ -53,13 +56,12 @@ export async function syncHistoryCache(repo: RepositoryV2, cache: HistoryCache):
   if (group.length) await cache.add(group);
   const fresh = read.size;
   read.clear();
-  const now = cache.commits();
+  // Another run emptied the cache meanwhile: answering from it would leave commits out.
+  if (cache.generation() !== generation) throw new Error("another run emptied the history cache while this one filled it");
   const usable = new Map<string, CachedCommit>();
   for (const names of byLane.values()) {
     for (const n of names) {
-      const c = now.get(n.key);
-      // Another run emptied the cache meanwhile: answering from it would leave commits out.
-      if (!c) throw new Error(`the history cache lost batch ${n.key} while it was being filled`);
+      const c = cached.get(n.key)!;
       usable.set(commitOrder(c.time, c.lane, c.seq).toString("hex"), c);
     }
   }

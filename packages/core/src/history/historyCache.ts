@@ -111,8 +111,13 @@ export class HistoryCache {
   clear(id: string): void {
     this.#db.transactionSync(() => {
       this.#db.clearSync();
-      this.#db.putSync(Buffer.from([KIND.info]), { layout: LAYOUT, id });
+      this.#db.putSync(Buffer.from([KIND.info]), { layout: LAYOUT, id, emptied: `${process.pid}-${Date.now()}-${Math.random()}` });
     });
+  }
+
+  /** Which emptying the cache's content dates from: it changes whenever any run empties the cache. */
+  generation(): string {
+    return String((this.#db.get(Buffer.from([KIND.info])) as { emptied?: unknown } | undefined)?.emptied);
   }
 
   /** Every cached commit, in commit order, keyed by batch key. */
