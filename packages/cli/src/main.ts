@@ -51,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   declareBackupCommands(prog, run);
   declareRestoreCommands(prog, run);
   declareHistoryCommands(prog, run);
+  declareForget(prog, run);
   declareStoreCommands(prog, run);
   declareKeyCommands(prog, run);
 
@@ -160,7 +161,10 @@ function declareHistoryCommands(prog: CommandLine, run: Run): void {
     .option("--json", "One JSON object per line")
     .example("diff yesterday now /etc")
     .action((from: string, to: string, path: string | undefined, opts: Record<string, unknown>) => run(() => diffCommand(from, to, path, opts)));
+}
 
+/** `forget` (alias `prune`): retention and prune (docs/history.md). */
+function declareForget(prog: CommandLine, run: Run): void {
   const forget = prog.command("forget", "Apply the retention policy and prune what no kept version needs (needs the master key and delete rights)", {
     alias: "prune",
   });
@@ -174,10 +178,12 @@ function declareHistoryCommands(prog: CommandLine, run: Run): void {
     .option("--dry-run", "Print what would be forgotten and deleted; change nothing")
     .option("--force", "Run although another prune's marker says it may be running (one killed on another host)")
     .option("--json", "One JSON object per version (keep or forget), then a summary")
+    .option("--cache-dir <dir>", "Put the prune's scratch store (removed when it ends) here (default: IndexCachePath, else ~/.cache/rtb)")
     .example("forget --keep-within 24h --keep-daily 30 --keep-monthly 12 --keep-deleted 90d --dry-run")
     .action((opts: Record<string, unknown>) => {
       const o = (name: string) => (opts[name] === undefined ? {} : { [name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())]: String(opts[name]) });
-      const names = ["keep-within", "keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-deleted", "grace"];
+      const keeps = ["within", "last", "hourly", "daily", "weekly", "monthly", "yearly", "deleted"].map((k) => `keep-${k}`);
+      const names = [...keeps, "grace", "cache-dir"];
       run(() =>
         forgetCommand({
           ...opts,

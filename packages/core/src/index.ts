@@ -123,6 +123,7 @@ export type { KeepReason, RetentionPlan, RetentionPolicy, Verdict } from "./hist
 export { DEFAULT_GRACE_MS, prune } from "./history/prune.js";
 export { PERIOD_FORMS, formatPeriod, parsePeriod } from "./history/period.js";
 export type { PruneOptions, PruneReport } from "./history/prune.js";
+export type { RetentionCounts } from "./history/prunePlan.js";
 export type { PackPlan } from "./history/prunePacks.js";
 export type { RestoreEvent, RestoreResult, RestorerOptions, Selection } from "./restore/Restorer.js";
 export type { CheckReport, CheckSummary, CheckWarning, Damage, DamageKind, DependentVersion } from "./check/CheckReport.js";

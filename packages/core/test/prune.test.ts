@@ -18,6 +18,7 @@ import {
   versionsOf,
   type IndexRecord,
   type RetentionPolicy,
+  type Verdict,
 } from "@rtbackup/core";
 import { RepositoryV2, readIndexView } from "@rtbackup/core/v2";
 import { encryptedWorkspace, rejectsWith } from "./helpers/encrypted.js";
@@ -56,11 +57,14 @@ test("prune: kept moments restore as before; dry run changes nothing; packs go a
     const beforeLater = await states(repo, keptMoments(later));
     const listed = await listingOf(storage);
 
-    const dry = await prune(repo, { policy: POLICY, now, dryRun: true, graceMs: HOUR });
+    const told: Verdict[] = [];
+    const dry = await prune(repo, { policy: POLICY, now, dryRun: true, graceMs: HOUR, onVerdict: (v) => told.push(v) });
     assert.equal(await listingOf(storage), listed, "a dry run writes and deletes nothing");
-    const forgotten = dry.plan.verdicts.filter((v) => !v.keep).length;
+    const forgotten = told.filter((v) => !v.keep).length;
     assert.ok(forgotten > 50, `most versions go (${forgotten})`);
-    assert.ok(dry.plan.forgottenDeletions.length > 0, "deleted files past keepDeleted go");
+    assert.is(dry.versions.forgotten, forgotten);
+    assert.is(dry.versions.kept, told.length - forgotten);
+    assert.ok(dry.versions.deletionsForgotten > 0, "deleted files past keepDeleted go");
 
     const first = await prune(repo, { policy: POLICY, now, graceMs: HOUR, locationsPerBatch: 7 });
     assert.ok(first.base);
@@ -82,7 +86,7 @@ test("prune: kept moments restore as before; dry run changes nothing; packs go a
     const history = await readHistory(repo);
     assert.equal(history.damage, []);
     const after = versionsOf(history.commits, "/data", { recursive: true }).filter((v) => v.event !== "deleted");
-    assert.is(after.length, dry.plan.verdicts.filter((v) => v.keep).length);
+    assert.is(after.length, dry.versions.kept);
 
     // Too early: the grace period has not passed, nothing goes.
     const early = await prune(repo, { policy: POLICY, now: now + HOUR / 2, graceMs: HOUR });

@@ -2,6 +2,7 @@ import {
   BackupError,
   ConfigError,
   PERIOD_FORMS,
+  defaultCacheDirectory,
   isV2,
   parsePeriod,
   prune,
@@ -29,6 +30,8 @@ export interface ForgetOptions extends CommonOptions {
   dryRun?: boolean;
   force?: boolean;
   json?: boolean;
+  /** Where the prune's scratch store goes (default: IndexCachePath, else the user's cache directory). */
+  cacheDir?: string;
 }
 
 const COUNTS = ["Last", "Hourly", "Daily", "Weekly", "Monthly", "Yearly"] as const;
@@ -78,11 +81,9 @@ function verdictJson(v: Verdict): string {
 
 function summary(r: PruneReport, graceMs: number): string[] {
   const would = r.dryRun ? "would be " : "";
-  const kept = r.plan.verdicts.filter((v) => v.keep).length;
-  const paths = new Set(r.plan.verdicts.filter((v) => !v.keep).map((v) => v.version.path)).size;
-  const p = r.packs;
+  const [v, p] = [r.versions, r.packs];
   const lines = [
-    `versions: ${kept} kept, ${r.plan.verdicts.length - kept} ${would}forgotten (of ${paths} paths); deletions: ${r.plan.deletions.length} kept, ${r.plan.forgottenDeletions.length} ${would}forgotten`,
+    `versions: ${v.kept} kept, ${v.forgotten} ${would}forgotten (of ${v.forgottenPaths} paths); deletions: ${v.deletionsKept} kept, ${v.deletionsForgotten} ${would}forgotten`,
     `packs: ${p.stored} stored (${formatBytes(p.storedBytes)}), kept versions need ${formatBytes(p.neededBytes)}: ${p.kept} kept, ${p.repack.size} ${would}rewritten, ${p.candidates.size} no longer needed (deleted by a prune at least ${Math.round(graceMs / 3_600_000)} h later), ${p.dead.size} ${would}deleted now (${formatBytes(p.deadBytes)})`,
   ];
   if (!r.dryRun)
@@ -111,15 +112,17 @@ export async function forgetCommand(options: ForgetOptions): Promise<number> {
   const { engine, repository } = await openRepositoryReadOnly(config);
   try {
     if (!isV2(repository)) throw new BackupError("REPOSITORY_VERSION", "rtb forget prunes format 2 repositories only; this one is format 1 (docs/format.md)");
-    const report = await prune(repository, { policy, graceMs, dryRun: Boolean(options.dryRun), force: Boolean(options.force) });
-    for (const v of report.plan.verdicts) {
-      if (outputGuard.stdoutLost()) break;
+    // Each verdict is printed as the prune plans it, path after path, before it writes anything.
+    const onVerdict = (v: Verdict) => {
+      if (outputGuard.stdoutLost()) return;
       if (options.json) process.stdout.write(`${verdictJson(v)}\n`);
       else if (options.dryRun && !v.keep)
         process.stdout.write(
           `forget ${new Date(v.version.time).toISOString()} ${String(v.version.entry!.size).padStart(12)} ${terminalText(v.version.path)}\n`,
         );
-    }
+    };
+    const scratchDirectory = options.cacheDir ?? (config.parameters.indexCachePath || defaultCacheDirectory());
+    const report = await prune(repository, { policy, graceMs, dryRun: Boolean(options.dryRun), force: Boolean(options.force), onVerdict, scratchDirectory });
     const lines = summary(report, graceMs);
     if (options.json) process.stdout.write(`${JSON.stringify({ event: "summary", dryRun: report.dryRun, base: report.base ?? null, text: lines })}\n`);
     else for (const l of lines) process.stderr.write(`rtb forget: ${l}\n`);

@@ -41,7 +41,8 @@ export interface CachedRecord {
   readonly record: IndexRecord;
 }
 
-function pathKey(path: string): Buffer {
+/** A path as a key: its bytes, or for a long one its first bytes and a hash of the whole. */
+export function pathKey(path: string): Buffer {
   const bytes = encodeName(path);
   if (bytes.length <= PATH_KEY_BYTES) return bytes;
   return Buffer.concat([bytes.subarray(0, PATH_KEY_BYTES), Buffer.from([1]), createHash("sha256").update(bytes).digest()]);
@@ -211,7 +212,8 @@ function staleMarkers(directory: string): string | undefined {
   return why;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` is running (one of another user counts). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

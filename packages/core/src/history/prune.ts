@@ -1,18 +1,18 @@
 import { randomBytes } from "node:crypto";
-import { BackupError, IndexDamagedError, StorageError, isErrno } from "../errors.js";
+import { BackupError, StorageError, isErrno } from "../errors.js";
 import { packKey, type StoredBlob } from "../repository/v2/PackStore.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
-import { readIndexView } from "../repository/v2/indexView.js";
 import { encodeLaneBatch } from "../repository/v2/laneBatch.js";
-import { laneBatchKey, laneKey, mergeLanes } from "../repository/v2/lanes.js";
-import { readViewLanes } from "../repository/v2/readTreeV2.js";
+import { laneBatchKey, laneKey } from "../repository/v2/lanes.js";
 import type { Base } from "../repository/v2/base.js";
 import type { CheckpointName } from "../repository/v2/laneBatch.js";
 import type { IndexRecord } from "../types.js";
-import type { Commit } from "./commits.js";
-import { planRetention, type RetentionPlan, type RetentionPolicy } from "./retention.js";
-import { versionsOf, type Version } from "./versions.js";
+import { defaultCacheDirectory } from "./cacheDirectory.js";
+import type { RetentionPolicy, Verdict } from "./retention.js";
 import { planPacks, type PackPlan } from "./prunePacks.js";
+import { planKept, type RetentionCounts } from "./prunePlan.js";
+import { scanHistory, type CommitPlace } from "./pruneScan.js";
+import { blobKey, PruneScratch } from "./pruneScratch.js";
 import { pruningKey, takePruneLock } from "./pruneLock.js";
 
 /** Options of {@link prune}. */
@@ -32,11 +32,15 @@ export interface PruneOptions {
   readonly force?: boolean;
   /** Told each step as it starts (logging; tests kill the process at one). */
   readonly onStep?: (step: string) => void | Promise<void>;
+  /** Told the verdict on each version, path after path, before anything is written. */
+  readonly onVerdict?: (verdict: Verdict) => void;
+  /** Where the prune's scratch store goes (a directory of its own under it; default: the user's cache directory). */
+  readonly scratchDirectory?: string;
 }
 
 /** What a prune did (or, dry, would do). */
 export interface PruneReport {
-  readonly plan: RetentionPlan;
+  readonly versions: RetentionCounts;
   readonly packs: PackPlan;
   readonly commits: { readonly read: number; readonly written: number };
   readonly deleted: { readonly batches: number; readonly packs: number; readonly bases: number; readonly checkpoints: number };
@@ -48,6 +52,10 @@ export const DEFAULT_GRACE_MS = 24 * 3_600_000;
 
 /** Spare blob locations per batch of a prune's lane (about 10 MiB of lines). */
 const SPARE_PER_BATCH = 50_000;
+/** Lines (records and blob locations) past which a kept commit is split over several batches of the same time. */
+const LINES_PER_BATCH = 100_000;
+/** Blobs repacked between two flushes of the pack store (whose new locations then go to the scratch store). */
+const REPACK_PER_FLUSH = 10_000;
 
 /**
  * Applies a retention policy to a v2 repository (docs/history.md "Prune"): every version the policy keeps is written
@@ -57,20 +65,26 @@ const SPARE_PER_BATCH = 50_000;
  * or as after it. Refuses an index with damage, a key that cannot read, and credentials that cannot delete.
  */
 export async function prune(repo: RepositoryV2, options: PruneOptions): Promise<PruneReport> {
+  if (!repo.cipher.canRead) throw new BackupError("KEY_MISSING", "prune reads the whole index: it needs the repository's master key, not a writer key");
+  const scratch = PruneScratch.open(options.scratchDirectory ?? defaultCacheDirectory());
+  try {
+    return await pruneWith(repo, scratch, options);
+  } finally {
+    await scratch.close();
+  }
+}
+
+async function pruneWith(repo: RepositoryV2, scratch: PruneScratch, options: PruneOptions): Promise<PruneReport> {
   const now = options.now ?? Date.now();
   const step = async (s: string) => options.onStep?.(s);
-  if (!repo.cipher.canRead) throw new BackupError("KEY_MISSING", "prune reads the whole index: it needs the repository's master key, not a writer key");
   await step("read");
-  const { view, commits, located, cut, checkpoints } = await readWhole(repo);
-  const plan = planRetention(versionsOf(commits, "/", { recursive: true }), options.policy, now);
-  const kept = plan.verdicts.filter((v) => v.keep).map((v) => v.version);
-  const needed = new Set<string>();
-  for (const v of kept) for (const id of v.entry?.type === "file" ? v.entry.chunks : []) needed.add(id);
+  const { view, commits, cut, checkpoints } = await scanHistory(repo, scratch);
+  const versions = planKept(scratch, commits, { policy: options.policy, now, onVerdict: options.onVerdict });
   const previous = view.base;
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
-  const packs = await planPacks(repo, { located, needed, previous, previousTime: view.baseName?.time, now, graceMs, repackBelow: options.repackBelow ?? 0.5 });
+  const packs = await planPacks(repo, scratch, { previous, previousTime: view.baseName?.time, now, graceMs, repackBelow: options.repackBelow ?? 0.5 });
   const report = (written: number, deleted: PruneReport["deleted"], base?: string): PruneReport => ({
-    plan,
+    versions,
     packs,
     commits: { read: commits.length, written },
     deleted,
@@ -85,19 +99,10 @@ export async function prune(repo: RepositoryV2, options: PruneOptions): Promise<
 
   // Kept blobs in packs being rewritten get new locations; everything else keeps its own.
   await step("repack");
-  const moved = new Map<string, StoredBlob>();
-  for (const id of packs.repackBlobs) await repo.packs.add(id, await repo.packs.read(located.get(id)!), true);
-  for (const b of await repo.packs.flush()) moved.set(b.id, b);
-  const where = (id: string) => moved.get(id) ?? located.get(id)!;
+  await repack(repo, scratch, packs.repack);
 
   await step("history");
-  // Blobs located but needed by no kept version stay located while their pack is stored: an agent may have named
-  // one since (deduplicated) in a batch this prune did not read. A later prune deletes what is still unneeded.
-  const spare = [...located.values()].filter((b) => !needed.has(b.id) && !packs.dead.has(b.pack)).map((b) => where(b.id));
-  const last = await writeHistoryLane(repo, lane, historyBatches(kept, plan.deletions), spare, where, {
-    now,
-    perBatch: options.locationsPerBatch ?? SPARE_PER_BATCH,
-  });
+  const last = await writeHistoryLane(repo, scratch, lane, commits, { now, perBatch: options.locationsPerBatch ?? SPARE_PER_BATCH, dead: packs.dead });
 
   await step("base");
   const pruneLanes = [...new Set([...(previous?.pruneLanes ?? []), lane])];
@@ -110,96 +115,87 @@ export async function prune(repo: RepositoryV2, options: PruneOptions): Promise<
   return report(last ? last.seq + 1 : 0, deleted, name.key);
 }
 
-/**
- * Every batch a reader applies (under the current base, if any), read and verified, merged into commits; where each
- * blob is; each lane's last batch (the new cut); the checkpoints listed first. Any damage refuses the prune: what a
- * damaged lane held cannot be rewritten, and must not be superseded.
- */
-async function readWhole(repo: RepositoryV2) {
-  // Checkpoints listed now cover batches this prune supersedes: they go once its base is stored.
-  const checkpoints = await repo.checkpoints();
-  const view = await readIndexView(repo);
-  const refuse = (message: string) => new IndexDamagedError(`prune refuses a damaged index: ${message} (rtb check tells more)`);
-  if (view.damage.length) throw refuse(view.damage[0]!.message);
-  const { byLane, read, problems } = await readViewLanes(repo, view.lanes);
-  if (problems.length) throw refuse(problems[0]!.message);
-  const cut: Record<string, { seq: number; digest: string }> = { ...(view.base?.cut ?? {}) };
-  for (const [lane, batches] of byLane) {
-    const last = batches.at(-1);
-    if (last) cut[lane] = { seq: last.seq, digest: last.digest };
+/** Writes the needed blobs of `packs` into new packs, and records where each went. */
+async function repack(repo: RepositoryV2, scratch: PruneScratch, packs: ReadonlySet<string>): Promise<void> {
+  if (packs.size === 0) return;
+  const relocate = async () => {
+    const stored = await repo.packs.flush();
+    scratch.write(() => {
+      for (const b of stored) scratch.locate(b, true);
+    });
+  };
+  let n = 0;
+  for (const { key } of scratch.needed.getRange({})) {
+    const b = scratch.location(key.toString("hex"))!;
+    if (!packs.has(b.pack)) continue;
+    await repo.packs.add(b.id, await repo.packs.read(b), true);
+    if (++n % REPACK_PER_FLUSH === 0) await relocate();
   }
-  const merged = mergeLanes(byLane.values());
-  const commits: Commit[] = merged.map((n) => ({
-    time: n.time,
-    writer: n.lane,
-    seq: n.seq,
-    key: n.key,
-    records: read.get(n.key)!.records,
-    storedBytes: undefined,
-  }));
-  const located = new Map<string, StoredBlob>();
-  for (const n of merged) for (const b of read.get(n.key)!.blobs) if (!located.has(b.id)) located.set(b.id, b);
-  return { view, commits, located, cut, checkpoints };
+  await relocate();
 }
 
 /**
- * Stores the kept history as lane `lane` (no `lane` object yet: nobody reads it before its base names it), each
- * blob located in the first batch that needs it, the spare locations in the last; returns the last batch.
+ * Stores the kept history as lane `lane` (no `lane` object yet: nobody reads it before its base names it): a batch
+ * per original commit that kept anything, in commit order, its deletions before its puts (what a commit deleted and
+ * put again is a put, so the order only matters beneath a deleted directory), a moved-in version written as a put of
+ * the entry where it arrived. Each blob is located in the first batch that needs it; blobs located but needed by no
+ * kept version follow while their pack is stored (an agent may have named one since, deduplicated, in a batch this
+ * prune did not read; a later prune deletes what is still unneeded). Returns the last batch.
  */
 async function writeHistoryLane(
   repo: RepositoryV2,
+  scratch: PruneScratch,
   lane: string,
-  groups: { time: number; records: IndexRecord[] }[],
-  spare: readonly StoredBlob[],
-  where: (id: string) => StoredBlob,
-  o: { now: number; perBatch: number },
+  commits: readonly CommitPlace[],
+  o: { now: number; perBatch: number; dead: ReadonlySet<string> },
 ): Promise<{ seq: number; digest: string } | null> {
-  const seen = new Set<string>();
-  const batches = groups.map((group) => {
-    const blobs: StoredBlob[] = [];
-    for (const r of group.records) {
-      if (r.op !== "put" || r.type !== "file") continue;
-      for (const id of r.chunks) {
-        if (seen.has(id)) continue;
-        seen.add(id);
-        blobs.push(where(id));
-      }
-    }
-    return { time: group.time, records: group.records, blobs };
-  });
-  // Spare locations follow, in batches of their own at the last kept commit's time, so that no batch grows past
-  // what a reader accepts (MAX_BATCH_BYTES) however many there are.
-  const rest = spare.filter((b) => !seen.has(b.id));
-  for (let i = 0; i < rest.length; i += o.perBatch) batches.push({ time: groups.at(-1)?.time ?? o.now, records: [], blobs: rest.slice(i, i + o.perBatch) });
   let last: { seq: number; digest: string } | null = null;
-  for (let i = 0; i < batches.length; i++) {
-    const { time, records, blobs } = batches[i]!;
-    const { body, digest } = encodeLaneBatch({ lane, seq: i, time, prev: last?.digest ?? null }, blobs, records, repo.cipher);
-    await repo.storage.put(repo.prefix + laneBatchKey(lane, i, time, digest), body, body.length);
-    last = { seq: i, digest };
+  const store = async (time: number, blobs: readonly StoredBlob[], records: readonly IndexRecord[]) => {
+    const seq = last ? last.seq + 1 : 0;
+    const { body, digest } = encodeLaneBatch({ lane, seq, time, prev: last?.digest ?? null }, blobs, records, repo.cipher);
+    await repo.storage.put(repo.prefix + laneBatchKey(lane, seq, time, digest), body, body.length);
+    last = { seq, digest };
+  };
+  let lastTime: number | undefined;
+  let group: { order: number; records: IndexRecord[]; blobs: StoredBlob[]; lines: number; located: Set<string> } | undefined;
+  const close = async () => {
+    if (!group) return;
+    const { order, records, blobs, located } = group;
+    group = undefined;
+    lastTime = commits[order]!.time;
+    await store(lastTime, blobs, records);
+    scratch.write(() => {
+      for (const id of located) scratch.needed.putSync(blobKey(id), 2);
+    });
+  };
+  for (const { key, value } of scratch.kept.getRange({})) {
+    const order = key.readUInt32BE(0);
+    if (group && (group.order !== order || group.lines >= LINES_PER_BATCH)) await close();
+    group ??= { order, records: [], blobs: [], lines: 0, located: new Set() };
+    const [path, id] = value;
+    const record: IndexRecord = id === null ? { op: "delete", path } : ({ ...scratch.entries.get(id)!, op: "put", path } as IndexRecord);
+    group.records.push(record);
+    group.lines++;
+    if (record.op !== "put" || record.type !== "file") continue;
+    for (const c of record.chunks) {
+      if (group.located.has(c) || scratch.needed.get(blobKey(c)) === 2) continue;
+      group.located.add(c);
+      group.blobs.push(scratch.location(c)!);
+      group.lines++;
+    }
   }
+  await close();
+  // Spare locations follow in batches of their own at the last kept commit's time, so that no batch grows past
+  // what a reader accepts (MAX_BATCH_BYTES) however many there are.
+  let spare: StoredBlob[] = [];
+  for (const b of scratch.locations()) {
+    if (o.dead.has(b.pack) || scratch.needed.get(blobKey(b.id)) !== undefined) continue;
+    spare.push(b);
+    if (spare.length >= o.perBatch) [spare] = [[], await store(lastTime ?? o.now, spare, [])];
+  }
+  if (spare.length > 0) await store(lastTime ?? o.now, spare, []);
   await repo.storage.sync?.();
   return last;
-}
-
-/**
- * The kept history as batches: one per original commit that kept anything, in commit order, deletions of a commit
- * before its puts (what a commit deleted and put again is a put, so the order only matters beneath a deleted
- * directory). A moved-in version is written as a put of the entry where it arrived.
- */
-function historyBatches(kept: readonly Version[], deletions: readonly Version[]): { time: number; records: IndexRecord[] }[] {
-  const byCommit = new Map<string, { time: number; writer: string; seq: number; deletes: IndexRecord[]; puts: IndexRecord[] }>();
-  const group = (v: Version) => {
-    const k = `${v.time}\u0000${v.writer}\u0000${v.seq}`;
-    let g = byCommit.get(k);
-    if (!g) byCommit.set(k, (g = { time: v.time, writer: v.writer, seq: v.seq, deletes: [], puts: [] }));
-    return g;
-  };
-  for (const v of deletions) group(v).deletes.push({ op: "delete", path: v.path });
-  for (const v of kept) group(v).puts.push({ op: "put", ...v.entry!, path: v.path });
-  return [...byCommit.values()]
-    .sort((a, b) => a.time - b.time || (a.writer < b.writer ? -1 : a.writer > b.writer ? 1 : a.seq - b.seq))
-    .map((g) => ({ time: g.time, records: [...g.deletes, ...g.puts] }));
 }
 
 /** Refuses credentials that cannot delete before anything is written (B2 says by its key's capabilities; others are probed). */

@@ -1,7 +1,7 @@
 import { IndexDamagedError } from "../errors.js";
-import type { StoredBlob } from "../repository/v2/PackStore.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
 import type { Base } from "../repository/v2/base.js";
+import type { PruneScratch } from "./pruneScratch.js";
 
 /** What a prune does with the packs. */
 export interface PackPlan {
@@ -12,7 +12,8 @@ export interface PackPlan {
   readonly kept: number;
   /** Packs whose needed blobs are written into new packs (they become candidates). */
   readonly repack: Set<string>;
-  readonly repackBlobs: string[];
+  /** Kept blobs in those packs, written again. */
+  readonly repackBlobs: number;
   /** Packs no kept version needs: named in the new base, deleted by a prune at least the grace period later. */
   readonly candidates: Set<string>;
   /** Candidates of the previous base, a grace period old, still unneeded: deleted now. */
@@ -30,41 +31,37 @@ export interface PackPlan {
  */
 export async function planPacks(
   repo: RepositoryV2,
-  o: {
-    located: ReadonlyMap<string, StoredBlob>;
-    needed: ReadonlySet<string>;
-    previous: Base | undefined;
-    previousTime: number | undefined;
-    now: number;
-    graceMs: number;
-    repackBelow: number;
-  },
+  scratch: PruneScratch,
+  o: { previous: Base | undefined; previousTime: number | undefined; now: number; graceMs: number; repackBelow: number },
 ): Promise<PackPlan> {
   const sizes = new Map<string, number>();
   for await (const p of repo.packs.list()) sizes.set(p.id, p.size);
-  const neededIn = new Map<string, string[]>();
+  // Per pack: the bytes kept versions need, and how many blobs.
+  const neededIn = new Map<string, { bytes: number; blobs: number }>();
   let neededBytes = 0;
-  for (const id of o.needed) {
-    const b = o.located.get(id);
+  for (const { key } of scratch.needed.getRange({})) {
+    const id = key.toString("hex");
+    const b = scratch.location(id);
     if (!b) throw new IndexDamagedError(`prune refuses a damaged index: a kept version names blob ${id}, which no batch locates (rtb check tells more)`);
     if (!sizes.has(b.pack))
       throw new IndexDamagedError(`prune refuses a damaged index: pack ${b.pack}, which kept versions need, is not stored (rtb check tells more)`);
-    let list = neededIn.get(b.pack);
-    if (!list) neededIn.set(b.pack, (list = []));
-    list.push(id);
+    let n = neededIn.get(b.pack);
+    if (!n) neededIn.set(b.pack, (n = { bytes: 0, blobs: 0 }));
+    n.bytes += b.length;
+    n.blobs++;
     neededBytes += b.length;
   }
   // A pack's share of needed bytes counts among the blobs the index locates in it (its header and table of
   // contents do not count, so a pack of small blobs all needed is not rewritten again and again).
   const locatedIn = new Map<string, number>();
-  for (const b of o.located.values()) locatedIn.set(b.pack, (locatedIn.get(b.pack) ?? 0) + b.length);
+  for (const b of scratch.locations()) locatedIn.set(b.pack, (locatedIn.get(b.pack) ?? 0) + b.length);
   const mayDie = new Set(o.previous && o.previousTime !== undefined && o.previousTime <= o.now - o.graceMs ? o.previous.candidates : []);
   const plan = {
     stored: sizes.size,
     storedBytes: 0,
     kept: 0,
     repack: new Set<string>(),
-    repackBlobs: [] as string[],
+    repackBlobs: 0,
     candidates: new Set<string>(),
     dead: new Set<string>(),
     deadBytes: 0,
@@ -72,13 +69,12 @@ export async function planPacks(
   };
   for (const [pack, size] of sizes) {
     plan.storedBytes += size;
-    const ids = neededIn.get(pack);
-    if (ids) {
-      const bytes = ids.reduce((n, id) => n + o.located.get(id)!.length, 0);
-      if (bytes >= o.repackBelow * (locatedIn.get(pack) ?? size)) plan.kept++;
+    const needed = neededIn.get(pack);
+    if (needed) {
+      if (needed.bytes >= o.repackBelow * (locatedIn.get(pack) ?? size)) plan.kept++;
       else {
         plan.repack.add(pack);
-        plan.repackBlobs.push(...ids);
+        plan.repackBlobs += needed.blobs;
         plan.candidates.add(pack);
       }
     } else if (mayDie.has(pack)) {

@@ -96,43 +96,66 @@ export function planRetention(versions: readonly Version[], policy: RetentionPol
     if (!list) byPath.set(v.path, (list = []));
     list.push(v);
   }
-  const moments = BUCKETS.map((b) => [b, bucketMoments(now, b, countOf(policy, b))] as const);
+  const moments = retentionMoments(policy, now);
+  const plan: RetentionPlan = { verdicts: [], deletions: [], forgottenDeletions: [] };
+  for (const list of byPath.values()) {
+    const one = planPath(list, policy, now, moments);
+    plan.verdicts.push(...one.verdicts);
+    plan.deletions.push(...one.deletions);
+    plan.forgottenDeletions.push(...one.forgottenDeletions);
+  }
+  return plan;
+}
+
+/** The moments each bucket rule of `policy` keeps the state of, at `now` ({@link bucketMoments}). */
+export type RetentionMoments = readonly (readonly [Bucket, readonly number[]])[];
+
+export function retentionMoments(policy: RetentionPolicy, now: number): RetentionMoments {
+  return BUCKETS.map((b) => [b, bucketMoments(now, b, countOf(policy, b))] as const);
+}
+
+/** {@link planRetention} for the versions of one path (oldest first); a prune plans path after path this way. */
+export function planPath(list: readonly Version[], policy: RetentionPolicy, now: number, moments: RetentionMoments): RetentionPlan {
   const verdicts: Verdict[] = [];
   const deletions: Version[] = [];
   const forgottenDeletions: Version[] = [];
-  for (const list of byPath.values()) {
-    const puts = list.filter((v) => v.event !== "deleted");
-    const newest = new Set(puts.slice(Math.max(0, puts.length - policy.keepLast)));
-    let life: Verdict[] = [];
-    for (let i = 0; i < list.length; i++) {
-      const v = list[i]!;
-      if (v.event === "deleted") {
-        (life.some((x) => x.keep) ? deletions : forgottenDeletions).push(v);
-        verdicts.push(...life);
-        life = [];
-        continue;
-      }
-      const next = list[i + 1];
-      const until = next?.time;
-      const deletedAt = lifeEnd(list, i);
-      const expired = deletedAt !== undefined && now - deletedAt > policy.keepDeleted;
-      const visibleAt = (t: number) => v.time <= t && (until === undefined || until > t);
-      let keep: KeepReason | undefined;
-      if (expired) keep = undefined;
-      else if (until === undefined) keep = "current";
-      else if (until > now - policy.keepWithin) keep = "within";
-      else if (newest.has(v)) keep = "last";
-      else keep = moments.find(([, ms]) => ms.some(visibleAt))?.[0];
-      if (!keep && !expired && next?.event === "deleted") keep = "deleted-recently";
-      life.push({ version: v, until, keep });
+  const puts = list.filter((v) => v.event !== "deleted");
+  const newest = new Set(puts.slice(Math.max(0, puts.length - policy.keepLast)));
+  const ends = lifeEnds(list);
+  let life: Verdict[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i]!;
+    if (v.event === "deleted") {
+      (life.some((x) => x.keep) ? deletions : forgottenDeletions).push(v);
+      verdicts.push(...life);
+      life = [];
+      continue;
     }
-    verdicts.push(...life);
+    const next = list[i + 1];
+    const until = next?.time;
+    const deletedAt = ends[i];
+    const expired = deletedAt !== undefined && now - deletedAt > policy.keepDeleted;
+    const visibleAt = (t: number) => v.time <= t && (until === undefined || until > t);
+    let keep: KeepReason | undefined;
+    if (expired) keep = undefined;
+    else if (until === undefined) keep = "current";
+    else if (until > now - policy.keepWithin) keep = "within";
+    else if (newest.has(v)) keep = "last";
+    else keep = moments.find(([, ms]) => ms.some(visibleAt))?.[0];
+    if (!keep && !expired && next?.event === "deleted") keep = "deleted-recently";
+    life.push({ version: v, until, keep });
   }
+  verdicts.push(...life);
   return { verdicts, deletions, forgottenDeletions };
 }
 
-/** When the life of the path that holds version `i` ended in a deletion (undefined: it goes on). */
-function lifeEnd(list: readonly Version[], i: number): number | undefined {
-  for (let j = i + 1; j < list.length; j++) if (list[j]!.event === "deleted") return list[j]!.time;
-  return undefined;
+/** For each version, when the life of the path that holds it ended in a deletion (undefined: it goes on). */
+function lifeEnds(list: readonly Version[]): (number | undefined)[] {
+  const out: (number | undefined)[] = new Array<number | undefined>(list.length);
+  let end: number | undefined;
+  for (let i = list.length - 1; i >= 0; i--) {
+    out[i] = end;
+    if (list[i]!.event === "deleted") end = list[i]!.time;
+  }
+  return out;
 }
