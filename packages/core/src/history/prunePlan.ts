@@ -77,7 +77,9 @@ export function planKept(
     if (one.list.length > 0 && one.list[0]!.path !== path) plan();
     const order = key.readUInt32BE(key.length - 4);
     const c = commits[order]!;
-    const entry = id === null ? undefined : (scratch.entries.get(id) as FileEntry | undefined);
+    const stored = id === null ? undefined : (scratch.entries.get(id) as FileEntry | undefined);
+    // A moved-in version's entry is the one put elsewhere, now at this path (as versionsOf gives it).
+    const entry = stored && event === "moved" ? { ...stored, path } : stored;
     one.list.push({ path, event, time: c.time, writer: c.writer, seq: c.seq, entry, from: from ?? undefined });
     one.ids.push(id);
     one.orders.push(order);

@@ -1,0 +1,117 @@
+// Prune plans path after path from an on-disk scratch store, not from the whole history in memory: on random
+// histories (moves and deletes of files and directories, moves of a directory into itself, two lanes, a name that
+// is not UTF-8, a path longer than a key) it gives exactly the verdicts of versionsOf and planRetention over the
+// history read whole, restores every kept moment as before, and leaves no scratch store behind (one a killed prune
+// left is removed by the next).
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  KEEP_EVERYTHING,
+  LocalDirectoryStorage,
+  loadTree,
+  planRetention,
+  prune,
+  readHistory,
+  versionsOf,
+  type RetentionPolicy,
+  type Verdict,
+} from "@rtbackup/core";
+import { RepositoryV2 } from "@rtbackup/core/v2";
+import { randomHistory } from "./helpers/randomHistory.js";
+
+const MIN = 60_000;
+const COMMITS = 70;
+
+async function withDir(fn: (dir: string) => Promise<void>) {
+  const dir = await mkdtemp(join(tmpdir(), "rtb-prune-stream-"));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const POLICIES: Record<string, Partial<RetentionPolicy>> = {
+  "keep last 1": { keepWithin: 0, keepLast: 1 },
+  "window and deleted": { keepWithin: 20 * MIN, keepDeleted: 15 * MIN },
+  "last 2, hourly, deleted": { keepWithin: 5 * MIN, keepLast: 2, keepHourly: 1, keepDeleted: 40 * MIN },
+};
+
+/** A verdict as both planners must give it. */
+const line = (v: Verdict) =>
+  JSON.stringify([v.version.path, v.version.event, v.version.time, v.version.writer, v.version.seq, v.version.from, v.until, v.keep, v.version.entry]);
+
+/** Every entry (with its content ids) at each moment. */
+async function states(repo: RepositoryV2, moments: readonly number[]): Promise<string> {
+  const out: unknown[] = [];
+  for (const at of moments)
+    out.push(
+      at,
+      [...(await loadTree(repo, { at })).entries.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
+    );
+  return JSON.stringify(out);
+}
+
+async function history(dir: string, seed: number) {
+  const repo = await RepositoryV2.create(new LocalDirectoryStorage({ path: join(dir, "store") }));
+  const lanes = [await repo.openLane("a".repeat(32), "alpha"), await repo.openLane("b".repeat(32), "beta")];
+  const start = Date.UTC(2026, 10, 1);
+  await randomHistory(repo, lanes, COMMITS, start, seed);
+  return { repo, start, now: start + (COMMITS + 5) * MIN };
+}
+
+for (const [name, rules] of Object.entries(POLICIES)) {
+  test(`prune (${name}) plans what versionsOf and planRetention plan, and restores every kept moment as before`, () =>
+    withDir(async (dir) => {
+      for (const seed of [7, 11, 23]) {
+        const { repo, start, now } = await history(join(dir, String(seed)), seed);
+        const policy = { ...KEEP_EVERYTHING, ...rules };
+        const whole = planRetention(versionsOf((await readHistory(repo)).commits, "/", { recursive: true }), policy, now);
+        assert.ok(
+          whole.verdicts.some((v) => v.version.event === "moved"),
+          "the history has moved-in versions",
+        );
+        assert.ok(whole.verdicts.some((v) => v.keep) && whole.verdicts.some((v) => !v.keep), "the policy keeps some and forgets some");
+        const told: Verdict[] = [];
+        const scratchDirectory = join(dir, "cache");
+        const dry = await prune(repo, { policy, now, dryRun: true, scratchDirectory, onVerdict: (v) => told.push(v) });
+        assert.equal(told.map(line).sort(), whole.verdicts.map(line).sort(), `seed ${seed}: the same verdicts`);
+        assert.is(dry.versions.kept, whole.verdicts.filter((v) => v.keep).length);
+        assert.is(dry.versions.deletionsKept, whole.deletions.length);
+        assert.is(dry.versions.deletionsForgotten, whole.forgottenDeletions.length);
+
+        // Moments whose every visible version the policy keeps (a deletion stays with the versions before it).
+        const visibleAt = (v: Verdict, t: number) => v.version.time <= t && (v.until === undefined || v.until > t);
+        const moments = [now, ...Array.from({ length: COMMITS }, (_, i) => start + i * MIN + MIN / 2)];
+        const kept = moments.filter((t) => whole.verdicts.every((v) => v.keep || !visibleAt(v, t)));
+        assert.ok(kept.includes(now) && kept.length >= (policy.keepWithin >= 5 * MIN ? 4 : 1), `seed ${seed}: moments kept whole (${kept.length})`);
+        const before = await states(repo, kept);
+        await prune(repo, { policy, now, graceMs: 0, scratchDirectory });
+        assert.is(await states(repo, kept), before, `seed ${seed}: every kept moment restores as before`);
+        const again: Verdict[] = [];
+        await prune(repo, { policy, now, dryRun: true, scratchDirectory, onVerdict: (v) => again.push(v) });
+        assert.ok(
+          again.every((v) => v.keep),
+          `seed ${seed}: a second prune at the same moment forgets nothing more (${again.filter((v) => !v.keep).map(line)[0]})`,
+        );
+        assert.equal(await readdir(scratchDirectory), [], "no scratch store is left behind");
+      }
+    }));
+}
+
+test("a scratch store a killed prune left is removed by the next; one of a running prune is not", () =>
+  withDir(async (dir) => {
+    const { repo, now } = await history(dir, 5);
+    const scratchDirectory = join(dir, "cache");
+    // No process has pid 2^22 + 1 (the kernel's pid_max is at most 2^22).
+    const dead = join(scratchDirectory, `prune-${2 ** 22 + 1}-0123abcd`);
+    const running = join(scratchDirectory, `prune-${process.pid}-89abcdef`);
+    for (const d of [dead, running]) await mkdir(d, { recursive: true });
+    await prune(repo, { policy: { ...KEEP_EVERYTHING, keepWithin: 0, keepLast: 1 }, now, dryRun: true, scratchDirectory });
+    assert.equal(await readdir(scratchDirectory), [`prune-${process.pid}-89abcdef`]);
+  }));
+
+test.run();
