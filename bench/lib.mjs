@@ -158,3 +158,34 @@ export function ensureTool(binary, pkg, probe = ["version"], say = () => undefin
   }
   return r.status === 0 && works();
 }
+
+/**
+ * Samples this process's resident memory every 20 ms from a worker thread (so a busy main thread is still sampled):
+ * `stop()` gives the peaks of anonymous memory (the heap, buffers) and of file-backed pages (LMDB's mapped files,
+ * which are page cache the kernel may drop) in MiB.
+ */
+export async function sampleRss() {
+  const { Worker } = await import("node:worker_threads");
+  const shared = new Int32Array(new SharedArrayBuffer(12));
+  const source = `
+    const { workerData } = require("node:worker_threads");
+    const { readFileSync } = require("node:fs");
+    const peaks = workerData;
+    const kib = (text, field) => Number(new RegExp(field + ":\\\\s+(\\\\d+)").exec(text)?.[1] ?? 0);
+    const sample = () => {
+      const s = readFileSync("/proc/self/status", "utf8");
+      Atomics.store(peaks, 0, Math.max(Atomics.load(peaks, 0), kib(s, "RssAnon")));
+      Atomics.store(peaks, 1, Math.max(Atomics.load(peaks, 1), kib(s, "RssFile")));
+    };
+    const timer = setInterval(() => (Atomics.load(peaks, 2) ? clearInterval(timer) : sample()), 20);
+    sample();`;
+  const worker = new Worker(source, { eval: true, workerData: shared });
+  worker.unref();
+  return {
+    stop() {
+      Atomics.store(shared, 2, 1);
+      void worker.terminate();
+      return { anonMiB: Math.round(shared[0] / 1024), fileMiB: Math.round(shared[1] / 1024) };
+    },
+  };
+}

@@ -122,7 +122,15 @@ export async function forgetCommand(options: ForgetOptions): Promise<number> {
         );
     };
     const scratchDirectory = options.cacheDir ?? (config.parameters.indexCachePath || defaultCacheDirectory());
-    const report = await prune(repository, { policy, graceMs, dryRun: Boolean(options.dryRun), force: Boolean(options.force), onVerdict, scratchDirectory });
+    const report = await prune(repository, {
+      policy,
+      graceMs,
+      dryRun: Boolean(options.dryRun),
+      force: Boolean(options.force),
+      scratchDirectory,
+      // Told only when there is something to print (reading each version's entry costs a read of the scratch store).
+      ...(options.json || options.dryRun ? { onVerdict } : {}),
+    });
     const lines = summary(report, graceMs);
     if (options.json) process.stdout.write(`${JSON.stringify({ event: "summary", dryRun: report.dryRun, base: report.base ?? null, text: lines })}\n`);
     else for (const l of lines) process.stderr.write(`rtb forget: ${l}\n`);

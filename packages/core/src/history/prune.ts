@@ -32,7 +32,7 @@ export interface PruneOptions {
   readonly force?: boolean;
   /** Told each step as it starts (logging; tests kill the process at one). */
   readonly onStep?: (step: string) => void | Promise<void>;
-  /** Told the verdict on each version, path after path, before anything is written. */
+  /** Told the verdict on each version (with its entry), path after path, before anything is written. */
   readonly onVerdict?: (verdict: Verdict) => void;
   /** Where the prune's scratch store goes (a directory of its own under it; default: the user's cache directory). */
   readonly scratchDirectory?: string;

@@ -1,4 +1,3 @@
-import type { FileEntry } from "../types.js";
 import { pathKey } from "./historyCache.js";
 import type { CommitPlace } from "./pruneScan.js";
 import { blobKey, type PruneScratch, type ScratchVersion } from "./pruneScratch.js";
@@ -77,7 +76,8 @@ export function planKept(
     if (one.list.length > 0 && one.list[0]!.path !== path) plan();
     const order = key.readUInt32BE(key.length - 4);
     const c = commits[order]!;
-    const stored = id === null ? undefined : (scratch.entries.get(id) as FileEntry | undefined);
+    // The entry is read when someone is told the verdict, else only for the versions kept (keptWrites).
+    const stored = id === null || !o.onVerdict ? undefined : scratch.entries.get(id);
     // A moved-in version's entry is the one put elsewhere, now at this path (as versionsOf gives it).
     const entry = stored && event === "moved" ? { ...stored, path } : stored;
     one.list.push({ path, event, time: c.time, writer: c.writer, seq: c.seq, entry, from: from ?? undefined });
@@ -96,8 +96,10 @@ function keptWrites(scratch: PruneScratch, one: PathVersions, verdicts: readonly
   for (const { version, keep } of verdicts) {
     if (!keep) continue;
     const i = place.get(version)!;
-    out.push([scratch.kept, keptKey(one.orders[i]!, 1, version.path), [version.path, one.ids[i]!]]);
-    if (version.entry?.type === "file") for (const c of version.entry.chunks) out.push([scratch.needed, blobKey(c), 1]);
+    const id = one.ids[i]!;
+    out.push([scratch.kept, keptKey(one.orders[i]!, 1, version.path), [version.path, id]]);
+    const entry = version.entry ?? (id === null ? undefined : scratch.entries.get(id));
+    if (entry?.type === "file") for (const c of entry.chunks) out.push([scratch.needed, blobKey(c), 1]);
   }
   for (const d of deletions) out.push([scratch.kept, keptKey(one.orders[place.get(d)!]!, 0, d.path), [d.path, null]]);
   return out;

@@ -27,7 +27,7 @@ export interface ScannedHistory {
 }
 
 /** Batches read ahead of the one being applied (their reads overlap; only these are in memory at once). */
-const READ_AHEAD = 4;
+const READ_AHEAD = 1;
 
 export const refuseDamage = (message: string): IndexDamagedError => new IndexDamagedError(`prune refuses a damaged index: ${message} (rtb check tells more)`);
 
@@ -131,7 +131,7 @@ export class VersionTracker {
         note(r.path);
         putHere.add(r.path);
         const id = this.#next++;
-        this.#scratch.entries.putSync(id, r);
+        this.#scratch.entries.putSync(id, r, { append: true });
         this.#tree.set(r.path, { id, dir: r.type === "dir" });
       } else if (r.op === "delete") this.#remove(r.path, note);
       else if (r.from !== r.to) this.#move(r.from, r.to, note, movedFrom);

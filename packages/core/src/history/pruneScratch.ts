@@ -3,13 +3,13 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 import type { StoredBlob } from "../repository/v2/PackStore.js";
-import type { IndexRecord } from "../types.js";
+import type { FileEntry } from "../types.js";
 import { alive } from "./historyCache.js";
 
 /** A version as the scratch store keeps it: its path, what happened, the entry it left (an id in `entries`), where it came from. */
 export type ScratchVersion = [path: string, event: "put" | "moved" | "deleted", entry: number | null, from: string | null];
-/** Where a blob is: pack, offset, stored length, size, codec. */
-type Location = [pack: string, offset: number, length: number, size: number, codec: StoredBlob["codec"]];
+/** Blob codecs by their number in a location. */
+const CODECS: readonly StoredBlob["codec"][] = ["none", "zstd"];
 
 /** A blob id as a key (its 32 bytes). */
 export const blobKey = (id: string): Buffer => Buffer.from(id, "hex");
@@ -24,13 +24,18 @@ export class PruneScratch {
   readonly #root: RootDatabase;
   readonly directory: string;
   /** Every entry put, by the id the prune gave it. */
-  readonly entries: Database<IndexRecord, number>;
+  readonly entries: Database<FileEntry, number>;
   /** Every version, by path then commit (so one path's versions are read together, oldest first). */
   readonly versions: Database<ScratchVersion, Buffer>;
   /** What the new history keeps, by commit, deletions before puts, then path: [path, entry id or null]. */
   readonly kept: Database<[string, number | null], Buffer>;
-  /** Where each blob is (the first batch in apply order that locates it), and after a repack where it was moved to. */
-  readonly located: Database<Location, Buffer>;
+  /**
+   * Where each blob is (the first batch in apply order that locates it), and after a repack where it was moved to:
+   * 17 bytes (the pack's number in `#packs`, offset, stored length, size, codec), a million blobs in some 50 MB.
+   */
+  readonly located: Database<Buffer, Buffer>;
+  readonly #packs: string[] = [];
+  readonly #packNumbers = new Map<string, number>();
   /** Blobs a kept version needs: 1, and 2 once the new history has located it. */
   readonly needed: Database<number, Buffer>;
 
@@ -40,7 +45,7 @@ export class PruneScratch {
     this.entries = root.openDB({ name: "entries", keyEncoding: "uint32", encoding: "json" });
     this.versions = root.openDB({ name: "versions", keyEncoding: "binary", encoding: "json" });
     this.kept = root.openDB({ name: "kept", keyEncoding: "binary", encoding: "json" });
-    this.located = root.openDB({ name: "located", keyEncoding: "binary", encoding: "json" });
+    this.located = root.openDB({ name: "located", keyEncoding: "binary", encoding: "binary" });
     this.needed = root.openDB({ name: "needed", keyEncoding: "binary", encoding: "json" });
   }
 
@@ -54,7 +59,7 @@ export class PruneScratch {
     if ((st.mode & 0o077) !== 0) chmodSync(directory, 0o700);
     try {
       // Nothing here outlives the prune, so nothing is synced; LMDB's map is sparse, its size only a ceiling.
-      const root = open({ path: join(directory, "prune.mdb"), maxDbs: 8, noSync: true, compression: false, mapSize: 2 ** 40 });
+      const root = open({ path: join(directory, "prune.mdb"), maxDbs: 8, noSync: true, useWritemap: true, compression: false, mapSize: 2 ** 40 });
       return new PruneScratch(root, directory);
     } catch (err) {
       rmSync(directory, { recursive: true, force: true });
@@ -69,19 +74,39 @@ export class PruneScratch {
 
   location(id: string): StoredBlob | undefined {
     const l = this.located.get(blobKey(id));
-    return l && { id, pack: l[0], offset: l[1], length: l[2], size: l[3], codec: l[4] };
+    return l && this.#blob(id, l);
   }
 
   /** In a write transaction: records where `b` is, unless an earlier batch located it (or `replace`: it was moved). */
   locate(b: StoredBlob, replace = false): void {
-    const key = blobKey(b.id);
-    if (replace || this.located.get(key) === undefined) this.located.putSync(key, [b.pack, b.offset, b.length, b.size, b.codec]);
+    let pack = this.#packNumbers.get(b.pack);
+    if (pack === undefined) {
+      pack = this.#packs.push(b.pack) - 1;
+      this.#packNumbers.set(b.pack, pack);
+    }
+    const l = Buffer.alloc(17);
+    l.writeUInt32BE(pack, 0);
+    l.writeUInt32BE(b.offset, 4);
+    l.writeUInt32BE(b.length, 8);
+    l.writeUInt32BE(b.size, 12);
+    l[16] = CODECS.indexOf(b.codec);
+    this.located.putSync(blobKey(b.id), l, { noOverwrite: !replace });
   }
 
   /** Every located blob, in id order. */
   *locations(): Generator<StoredBlob> {
-    for (const { key, value: l } of this.located.getRange({}))
-      yield { id: key.toString("hex"), pack: l[0], offset: l[1], length: l[2], size: l[3], codec: l[4] };
+    for (const { key, value } of this.located.getRange({})) yield this.#blob(key.toString("hex"), value);
+  }
+
+  #blob(id: string, l: Buffer): StoredBlob {
+    return {
+      id,
+      pack: this.#packs[l.readUInt32BE(0)]!,
+      offset: l.readUInt32BE(4),
+      length: l.readUInt32BE(8),
+      size: l.readUInt32BE(12),
+      codec: CODECS[l[16]!]!,
+    };
   }
 
   async close(): Promise<void> {
