@@ -125,7 +125,7 @@ async function repack(repo: RepositoryV2, scratch: PruneScratch, packs: Readonly
     });
   };
   let n = 0;
-  for (const { key } of scratch.needed.getRange({})) {
+  for (const { key } of scratch.needed.getRange({ snapshot: false })) {
     const b = scratch.location(key.toString("hex"))!;
     if (!packs.has(b.pack)) continue;
     await repo.packs.add(b.id, await repo.packs.read(b), true);
@@ -168,12 +168,12 @@ async function writeHistoryLane(
       for (const id of located) scratch.needed.putSync(blobKey(id), 2);
     });
   };
-  for (const { key, value } of scratch.kept.getRange({})) {
+  for (const { key, value } of scratch.kept.getRange({ snapshot: false })) {
     const order = key.readUInt32BE(0);
     if (group && (group.order !== order || group.lines >= LINES_PER_BATCH)) await close();
     group ??= { order, records: [], blobs: [], lines: 0, located: new Set() };
     const [path, id] = value;
-    const record: IndexRecord = id === null ? { op: "delete", path } : ({ ...scratch.entries.get(id)!, op: "put", path } as IndexRecord);
+    const record: IndexRecord = id === null ? { op: "delete", path } : ({ op: "put", path, ...scratch.entries.get(id)! } as IndexRecord);
     group.records.push(record);
     group.lines++;
     if (record.op !== "put" || record.type !== "file") continue;

@@ -39,7 +39,7 @@ export async function planPacks(
   // Per pack: the bytes kept versions need, and how many blobs.
   const neededIn = new Map<string, { bytes: number; blobs: number }>();
   let neededBytes = 0;
-  for (const { key } of scratch.needed.getRange({})) {
+  for (const { key } of scratch.needed.getRange({ snapshot: false })) {
     const id = key.toString("hex");
     const b = scratch.location(id);
     if (!b) throw new IndexDamagedError(`prune refuses a damaged index: a kept version names blob ${id}, which no batch locates (rtb check tells more)`);

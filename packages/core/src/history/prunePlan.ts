@@ -1,3 +1,4 @@
+import type { FileEntry } from "../types.js";
 import { pathKey } from "./historyCache.js";
 import type { CommitPlace } from "./pruneScan.js";
 import { blobKey, type PruneScratch, type ScratchVersion } from "./pruneScratch.js";
@@ -71,15 +72,15 @@ export function planKept(
     one = { list: [], ids: [], orders: [] };
     if (writes.length >= PER_TRANSACTION) flush();
   };
-  for (const { key, value } of scratch.versions.getRange({})) {
+  for (const { key, value } of scratch.versions.getRange({ snapshot: false })) {
     const [path, event, id, from] = value as ScratchVersion;
     if (one.list.length > 0 && one.list[0]!.path !== path) plan();
     const order = key.readUInt32BE(key.length - 4);
     const c = commits[order]!;
     // The entry is read when someone is told the verdict, else only for the versions kept (keptWrites).
     const stored = id === null || !o.onVerdict ? undefined : scratch.entries.get(id);
-    // A moved-in version's entry is the one put elsewhere, now at this path (as versionsOf gives it).
-    const entry = stored && event === "moved" ? { ...stored, path } : stored;
+    // The entry as versionsOf gives it: a put's record, a moved-in version's the one put elsewhere, now at this path.
+    const entry = stored && ({ op: "put", path, ...stored } as FileEntry);
     one.list.push({ path, event, time: c.time, writer: c.writer, seq: c.seq, entry, from: from ?? undefined });
     one.ids.push(id);
     one.orders.push(order);

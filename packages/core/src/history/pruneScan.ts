@@ -131,7 +131,9 @@ export class VersionTracker {
         note(r.path);
         putHere.add(r.path);
         const id = this.#next++;
-        this.#scratch.entries.putSync(id, r, { append: true });
+        // The entry without what its version says already (op, path): a prune keeps one per version put.
+        const { op: _op, path: _path, ...entry } = r;
+        this.#scratch.entries.putSync(id, entry, { append: true });
         this.#tree.set(r.path, { id, dir: r.type === "dir" });
       } else if (r.op === "delete") this.#remove(r.path, note);
       else if (r.from !== r.to) this.#move(r.from, r.to, note, movedFrom);

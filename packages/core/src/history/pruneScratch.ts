@@ -23,8 +23,8 @@ export const blobKey = (id: string): Buffer => Buffer.from(id, "hex");
 export class PruneScratch {
   readonly #root: RootDatabase;
   readonly directory: string;
-  /** Every entry put, by the id the prune gave it. */
-  readonly entries: Database<FileEntry, number>;
+  /** Every entry put, by the id the prune gave it (without its path, which its versions say). */
+  readonly entries: Database<Omit<FileEntry, "path">, number>;
   /** Every version, by path then commit (so one path's versions are read together, oldest first). */
   readonly versions: Database<ScratchVersion, Buffer>;
   /** What the new history keeps, by commit, deletions before puts, then path: [path, entry id or null]. */
@@ -95,7 +95,7 @@ export class PruneScratch {
 
   /** Every located blob, in id order. */
   *locations(): Generator<StoredBlob> {
-    for (const { key, value } of this.located.getRange({})) yield this.#blob(key.toString("hex"), value);
+    for (const { key, value } of this.located.getRange({ snapshot: false })) yield this.#blob(key.toString("hex"), value);
   }
 
   #blob(id: string, l: Buffer): StoredBlob {
