@@ -20,7 +20,9 @@ import {
   type Verdict,
 } from "@rtbackup/core";
 import { RepositoryV2 } from "@rtbackup/core/v2";
+import { encryptedWorkspace } from "./helpers/encrypted.js";
 import { randomHistory } from "./helpers/randomHistory.js";
+import { stateAt } from "./helpers/timeline.js";
 
 const MIN = 60_000;
 const COMMITS = 70;
@@ -66,6 +68,7 @@ async function history(dir: string, seed: number) {
 for (const [name, rules] of Object.entries(POLICIES)) {
   test(`prune (${name}) plans what versionsOf and planRetention plan, and restores every kept moment as before`, () =>
     withDir(async (dir) => {
+      let repacked = 0;
       for (const seed of [7, 11, 23]) {
         const { repo, start, now } = await history(join(dir, String(seed)), seed);
         const policy = { ...KEEP_EVERYTHING, ...rules };
@@ -89,8 +92,11 @@ for (const [name, rules] of Object.entries(POLICIES)) {
         const kept = moments.filter((t) => whole.verdicts.every((v) => v.keep || !visibleAt(v, t)));
         assert.ok(kept.includes(now) && kept.length >= (policy.keepWithin >= 5 * MIN ? 4 : 1), `seed ${seed}: moments kept whole (${kept.length})`);
         const before = await states(repo, kept);
-        await prune(repo, { policy, now, graceMs: 0, scratchDirectory });
+        const bytes = await stateAt(repo, now);
+        const report = await prune(repo, { policy, now, graceMs: 0, scratchDirectory });
+        repacked += report.packs.repack.size;
         assert.is(await states(repo, kept), before, `seed ${seed}: every kept moment restores as before`);
+        assert.equal(await stateAt(repo, now), bytes, `seed ${seed}: every file now reads the same bytes`);
         const again: Verdict[] = [];
         await prune(repo, { policy, now, dryRun: true, scratchDirectory, onVerdict: (v) => again.push(v) });
         assert.ok(
@@ -99,8 +105,31 @@ for (const [name, rules] of Object.entries(POLICIES)) {
         );
         assert.equal(await readdir(scratchDirectory), [], "no scratch store is left behind");
       }
+      assert.ok(repacked > 0, "packs were rewritten");
     }));
 }
+
+test("an encrypted repository prunes through its scratch store: packs rewritten read back byte for byte", async () => {
+  const enc = await encryptedWorkspace();
+  try {
+    const lanes = [await enc.repo.openLane("a".repeat(32), "alpha"), await enc.repo.openLane("b".repeat(32), "beta")];
+    const start = Date.UTC(2026, 10, 1);
+    await randomHistory(enc.repo, lanes, COMMITS, start, 3);
+    const now = start + (COMMITS + 5) * MIN;
+    const before = await stateAt(enc.repo, now);
+    const report = await prune(enc.repo, {
+      policy: { ...KEEP_EVERYTHING, keepWithin: 0, keepLast: 1 },
+      now,
+      graceMs: 0,
+      scratchDirectory: join(enc.dir, "cache"),
+    });
+    assert.ok(report.packs.repack.size > 0 && report.packs.repackBlobs > 0, "packs were rewritten");
+    const reopened = await RepositoryV2.open(new LocalDirectoryStorage({ path: enc.store }), { keys: enc.keys });
+    assert.equal(await stateAt(reopened, now), before);
+  } finally {
+    await enc.cleanup();
+  }
+});
 
 test("a scratch store a killed prune left is removed by the next; one of a running prune is not", () =>
   withDir(async (dir) => {

@@ -115,9 +115,23 @@ async function pruneWith(repo: RepositoryV2, scratch: PruneScratch, options: Pru
   return report(last ? last.seq + 1 : 0, deleted, name.key);
 }
 
-/** Writes the needed blobs of `packs` into new packs, and records where each went. */
+/** Writes the needed blobs of `packs` into new packs (each old pack read once), and records where each went. */
 async function repack(repo: RepositoryV2, scratch: PruneScratch, packs: ReadonlySet<string>): Promise<void> {
   if (packs.size === 0) return;
+  let queued: string[] = [];
+  const queue = () => {
+    const ids = queued;
+    queued = [];
+    scratch.write(() => {
+      for (const id of ids) scratch.queueRepack(id);
+    });
+  };
+  for (const { key } of scratch.needed.getRange({ snapshot: false })) {
+    const id = key.toString("hex");
+    if (packs.has(scratch.location(id)!.pack)) queued.push(id);
+    if (queued.length >= REPACK_PER_FLUSH) queue();
+  }
+  queue();
   const relocate = async () => {
     const stored = await repo.packs.flush();
     scratch.write(() => {
@@ -125,11 +139,11 @@ async function repack(repo: RepositoryV2, scratch: PruneScratch, packs: Readonly
     });
   };
   let n = 0;
-  for (const { key } of scratch.needed.getRange({ snapshot: false })) {
-    const b = scratch.location(key.toString("hex"))!;
-    if (!packs.has(b.pack)) continue;
-    await repo.packs.add(b.id, await repo.packs.read(b), true);
-    if (++n % REPACK_PER_FLUSH === 0) await relocate();
+  for (const blobs of scratch.repackQueue()) {
+    const bytes = await repo.packs.readMany(blobs[0]!.pack, blobs);
+    for (let i = 0; i < blobs.length; i++) await repo.packs.add(blobs[i]!.id, bytes[i]!, true);
+    n += blobs.length;
+    if (n >= REPACK_PER_FLUSH) [n] = [0, await relocate()];
   }
   await relocate();
 }

@@ -38,6 +38,8 @@ export class PruneScratch {
   readonly #packNumbers = new Map<string, number>();
   /** Blobs a kept version needs: 1, and 2 once the new history has located it. */
   readonly needed: Database<number, Buffer>;
+  /** Kept blobs of packs being rewritten, by pack number and offset (so each pack is read once): their ids. */
+  readonly repack: Database<Buffer, Buffer>;
 
   private constructor(root: RootDatabase, directory: string) {
     this.#root = root;
@@ -47,6 +49,7 @@ export class PruneScratch {
     this.kept = root.openDB({ name: "kept", keyEncoding: "binary", encoding: "json" });
     this.located = root.openDB({ name: "located", keyEncoding: "binary", encoding: "binary" });
     this.needed = root.openDB({ name: "needed", keyEncoding: "binary", encoding: "json" });
+    this.repack = root.openDB({ name: "repack", keyEncoding: "binary", encoding: "binary" });
   }
 
   /** A new scratch store under `cacheRoot` (made 0700 if absent); those of prunes that are no longer running go first. */
@@ -93,6 +96,24 @@ export class PruneScratch {
     this.located.putSync(blobKey(b.id), l, { noOverwrite: !replace });
   }
 
+  /** In a write transaction: queues a kept blob of a pack being rewritten (see repackQueue). */
+  queueRepack(id: string): void {
+    const l = this.located.get(blobKey(id))!;
+    // Pack number and offset, then the id: two blobs an index (wrongly) puts at one offset are both queued.
+    this.repack.putSync(Buffer.concat([l.subarray(0, 8), blobKey(id)]), blobKey(id));
+  }
+
+  /** The queued blobs, a pack at a time (in offset order). */
+  *repackQueue(): Generator<StoredBlob[]> {
+    let group: StoredBlob[] = [];
+    for (const { value } of this.repack.getRange({ snapshot: false })) {
+      const b = this.location(value.toString("hex"))!;
+      if (group.length > 0 && group[0]!.pack !== b.pack) [group] = [[], yield group];
+      group.push(b);
+    }
+    if (group.length > 0) yield group;
+  }
+
   /** Every located blob, in id order. */
   *locations(): Generator<StoredBlob> {
     for (const { key, value } of this.located.getRange({ snapshot: false })) yield this.#blob(key.toString("hex"), value);
@@ -122,6 +143,11 @@ export class PruneScratch {
 function removeStale(cacheRoot: string): void {
   for (const name of readdirSync(cacheRoot)) {
     const pid = /^prune-(\d+)-[0-9a-f]{8}$/.exec(name)?.[1];
-    if (pid !== undefined && !alive(Number(pid))) rmSync(join(cacheRoot, name), { recursive: true, force: true });
+    if (pid === undefined || alive(Number(pid))) continue;
+    try {
+      rmSync(join(cacheRoot, name), { recursive: true, force: true });
+    } catch {
+      // Another user's, in a shared directory: theirs to remove.
+    }
   }
 }

@@ -139,6 +139,31 @@ export class PackStore {
     }
   }
 
+  /**
+   * Several blobs of one pack by one ranged read of the span that holds them all (a prune rewriting what it keeps of a
+   * pack reads it once, not once per blob), each decompressed and verified as {@link read} does.
+   */
+  async readMany(pack: string, blobs: readonly StoredBlob[]): Promise<Buffer[]> {
+    const key = this.#prefix + packKey(pack);
+    let [from, to] = [Infinity, 0];
+    for (const b of blobs) [from, to] = [Math.min(from, b.offset), Math.max(to, b.offset + b.length)];
+    let span: Buffer = Buffer.alloc(0);
+    if (to > from) {
+      span = this.#cipher.encrypted
+        ? await this.readPlain(pack, from, to)
+        : await collectStream(await this.storage.get(key, { start: from, end: to - 1 }), { limit: to - from });
+    }
+    return blobs.map((b) => {
+      try {
+        if (b.pack !== pack) throw new Error(`blob ${b.id} is in pack ${b.pack}`);
+        if (span.length < b.offset - from + b.length) throw new Error(`blob ${b.id} ends past the ${to - from} bytes read`);
+        return openBlob(b, span.subarray(b.offset - from, b.offset - from + b.length), this.#cipher.blobId);
+      } catch (err) {
+        throw new StorageError("INTEGRITY", `pack ${key}: ${(err as Error).message}`, { key, transient: false });
+      }
+    });
+  }
+
   /** A pack's table of contents, by two ranged reads (its tail, then the table), checked. */
   async contents(pack: string): Promise<BlobEntry[]> {
     const key = this.#prefix + packKey(pack);
