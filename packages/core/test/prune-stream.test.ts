@@ -19,10 +19,10 @@ import {
   type RetentionPolicy,
   type Verdict,
 } from "@rtbackup/core";
-import { RepositoryV2 } from "@rtbackup/core/v2";
+import { RepositoryV2, type LaneWriter } from "@rtbackup/core/v2";
 import { encryptedWorkspace } from "./helpers/encrypted.js";
 import { randomHistory } from "./helpers/randomHistory.js";
-import { stateAt } from "./helpers/timeline.js";
+import { putFile, stateAt } from "./helpers/timeline.js";
 
 const MIN = 60_000;
 const COMMITS = 70;
@@ -57,10 +57,21 @@ async function states(repo: RepositoryV2, moments: readonly number[]): Promise<s
   return JSON.stringify(out);
 }
 
+/**
+ * Before the random history, a pack of ten files (one commit) of which seven are written again: a prune keeping the
+ * newest rewrites the three left from one pack, by one ranged read of it.
+ */
+async function sharedPack(repo: RepositoryV2, lane: LaneWriter, start: number): Promise<void> {
+  const files = (n: number, round: number) => Promise.all(Array.from({ length: n }, (_, i) => putFile(repo, `/old/f${i}`, `old ${i} round ${round}`)));
+  await lane.commit(await files(10, 0), { time: start - 10 * MIN });
+  await lane.commit(await files(7, 1), { time: start - 5 * MIN });
+}
+
 async function history(dir: string, seed: number) {
   const repo = await RepositoryV2.create(new LocalDirectoryStorage({ path: join(dir, "store") }));
   const lanes = [await repo.openLane("a".repeat(32), "alpha"), await repo.openLane("b".repeat(32), "beta")];
   const start = Date.UTC(2026, 10, 1);
+  await sharedPack(repo, lanes[0]!, start);
   await randomHistory(repo, lanes, COMMITS, start, seed);
   return { repo, start, now: start + (COMMITS + 5) * MIN };
 }
@@ -114,6 +125,7 @@ test("an encrypted repository prunes through its scratch store: packs rewritten 
   try {
     const lanes = [await enc.repo.openLane("a".repeat(32), "alpha"), await enc.repo.openLane("b".repeat(32), "beta")];
     const start = Date.UTC(2026, 10, 1);
+    await sharedPack(enc.repo, lanes[0]!, start);
     await randomHistory(enc.repo, lanes, COMMITS, start, 3);
     const now = start + (COMMITS + 5) * MIN;
     const before = await stateAt(enc.repo, now);
