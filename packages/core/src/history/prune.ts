@@ -28,6 +28,8 @@ export interface PruneOptions {
   readonly dryRun?: boolean;
   /** Spare blob locations per batch of the prune's lane (default 50,000: about 10 MiB of lines). */
   readonly locationsPerBatch?: number;
+  /** Lines past which a kept commit is split over batches of the same time (default 100,000). */
+  readonly linesPerBatch?: number;
   /** Go on although another prune's marker says it may be running (it was killed on another host). */
   readonly force?: boolean;
   /** Told each step as it starts (logging; tests kill the process at one). */
@@ -102,7 +104,12 @@ async function pruneWith(repo: RepositoryV2, scratch: PruneScratch, options: Pru
   await repack(repo, scratch, packs.repack);
 
   await step("history");
-  const last = await writeHistoryLane(repo, scratch, lane, commits, { now, perBatch: options.locationsPerBatch ?? SPARE_PER_BATCH, dead: packs.dead });
+  const last = await writeHistoryLane(repo, scratch, lane, commits, {
+    now,
+    perBatch: options.locationsPerBatch ?? SPARE_PER_BATCH,
+    lines: options.linesPerBatch ?? LINES_PER_BATCH,
+    dead: packs.dead,
+  });
 
   await step("base");
   const pruneLanes = [...new Set([...(previous?.pruneLanes ?? []), lane])];
@@ -161,7 +168,7 @@ async function writeHistoryLane(
   scratch: PruneScratch,
   lane: string,
   commits: readonly CommitPlace[],
-  o: { now: number; perBatch: number; dead: ReadonlySet<string> },
+  o: { now: number; perBatch: number; lines: number; dead: ReadonlySet<string> },
 ): Promise<{ seq: number; digest: string } | null> {
   let last: { seq: number; digest: string } | null = null;
   const store = async (time: number, blobs: readonly StoredBlob[], records: readonly IndexRecord[]) => {
@@ -184,7 +191,7 @@ async function writeHistoryLane(
   };
   for (const { key, value } of scratch.kept.getRange({ snapshot: false })) {
     const order = key.readUInt32BE(0);
-    if (group && (group.order !== order || group.lines >= LINES_PER_BATCH)) await close();
+    if (group && (group.order !== order || group.lines >= o.lines)) await close();
     group ??= { order, records: [], blobs: [], lines: 0, located: new Set() };
     const [path, id] = value;
     const record: IndexRecord = id === null ? { op: "delete", path } : ({ op: "put", path, ...scratch.entries.get(id)! } as IndexRecord);
