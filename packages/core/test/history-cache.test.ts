@@ -4,23 +4,16 @@
 // (named as damage, the rest shown), and with its file damaged (the store is read instead, and the problem named).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { KEEP_EVERYTHING, LocalDirectoryStorage, openHistory, prune, type HistoryReader } from "@rtbackup/core";
 import { RepositoryV2 } from "@rtbackup/core/v2";
 import { randomHistory } from "./helpers/randomHistory.js";
+import { withTempDir } from "./helpers/tempDir.js";
 
 const MIN = 60_000;
 
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await mkdtemp(join(tmpdir(), "rtb-history-cache-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("rtb-history-cache-", fn);
 
 /** What both readers answer for every path: versions (one path, and recursive) and the log (whole, by path, windowed). */
 async function answers(reader: HistoryReader, paths: Iterable<string>, start: number): Promise<string> {

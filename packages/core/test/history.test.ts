@@ -3,8 +3,7 @@
 // shown, and the moments `--at` accepts.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtemp, readdir, rm, unlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   LocalDirectoryStorage,
@@ -19,17 +18,11 @@ import {
   type IndexRecord,
 } from "@rtbackup/core";
 import { RepositoryV2 } from "@rtbackup/core/v2";
+import { withTempDir } from "./helpers/tempDir.js";
 
 const MIN = 60_000;
 
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await mkdtemp(join(tmpdir(), "rtb-history-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("rtb-history-", fn);
 
 /** A put of a file holding `text` (its blob stored), or of a directory. */
 async function put(repo: RepositoryV2, path: string, text?: string): Promise<IndexRecord> {

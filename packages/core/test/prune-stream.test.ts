@@ -5,8 +5,7 @@
 // left is removed by the next).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
   KEEP_EVERYTHING,
@@ -23,18 +22,12 @@ import { RepositoryV2, readIndexView, type LaneWriter } from "@rtbackup/core/v2"
 import { encryptedWorkspace } from "./helpers/encrypted.js";
 import { randomHistory } from "./helpers/randomHistory.js";
 import { putFile, stateAt } from "./helpers/timeline.js";
+import { withTempDir } from "./helpers/tempDir.js";
 
 const MIN = 60_000;
 const COMMITS = 70;
 
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await mkdtemp(join(tmpdir(), "rtb-prune-stream-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("rtb-prune-stream-", fn);
 
 const POLICIES: Record<string, Partial<RetentionPolicy>> = {
   "keep last 1": { keepWithin: 0, keepLast: 1 },
