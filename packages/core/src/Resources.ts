@@ -46,6 +46,7 @@ export class Resources {
       // Staging copies left by a crash are stale: their files go through the pipeline again.
       await rm(parameters.stagingDirectory, { recursive: true, force: true }).catch(() => undefined);
       cache = await StateCache.open(parameters.remoteFileStateCachePath);
+      if (cache.discarded) log.warn(`state cache: ${cache.discarded}`);
       const sync = !isV2(repository)
         ? await syncStateCache(repository, cache, log)
         : repository.cipher.canRead

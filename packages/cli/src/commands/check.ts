@@ -58,6 +58,11 @@ async function openCache(directory: string, repo: Repository): Promise<CacheAcce
     await lock.release();
     return { note: messageOf(err) };
   }
+  if (cache.discarded) {
+    await cache.close();
+    await lock.release();
+    return { note: `state cache: ${cache.discarded}` };
+  }
   if (cache.repositoryId !== repo.config.id) {
     await cache.close();
     await lock.release();

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import { encodeName } from "../fsNames.js";
+import { notLmdb } from "../io/lmdbFile.js";
 import type { IndexRecord } from "../types.js";
 import type { CommitSummary } from "./versions.js";
 
@@ -220,26 +221,4 @@ export function alive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
-}
-
-/** Why `file` is not an LMDB file (its size, or the magic number of its two meta pages), or undefined if it is or is absent. */
-function notLmdb(file: string): string | undefined {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch {
-    return undefined;
-  }
-  const PAGE = 4096;
-  if (size < 2 * PAGE || size % PAGE !== 0) return `${file} is ${size} bytes, not a whole number of LMDB pages`;
-  const fd = openSync(file, "r");
-  try {
-    const head = Buffer.alloc(PAGE + 32);
-    readSync(fd, head, 0, head.length, 0);
-    // Each meta page holds the magic 0xBEEFC0DE after the 16-byte page header and 8 bytes of the meta's own.
-    if (head.readUInt32LE(24) !== 0xbeefc0de || head.readUInt32LE(PAGE + 24) !== 0xbeefc0de) return `${file} has no LMDB meta pages`;
-  } finally {
-    closeSync(fd);
-  }
-  return undefined;
 }

@@ -3,6 +3,7 @@ import { isUnder } from "../mounts/mountPaths.js";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { BackupError } from "../errors.js";
+import { moveAsideIfDamaged } from "../io/lmdbFile.js";
 import { decodeName, encodeName, hasEscapedBytes } from "../fsNames.js";
 import { sha256Hex } from "../repository/format.js";
 import type { EntryType, FileEntry, IndexRecord } from "../types.js";
@@ -131,19 +132,27 @@ export class StateCache {
   readonly #chunks: Database<number, string>;
   readonly #meta: Database<unknown, string>;
 
-  private constructor(root: RootDatabase) {
+  /** Why the cache file found was moved aside and a new one begun (rebuilt from the index), if it was. */
+  readonly discarded: string | undefined;
+  private constructor(root: RootDatabase, discarded?: string) {
     this.#root = root;
+    this.discarded = discarded;
     this.#files = root.openDB<StoredEntry, string>({ name: "files", encoding: "msgpack" });
     this.#chunks = root.openDB<number, string>({ name: "chunks", encoding: "msgpack" });
     this.#meta = root.openDB<unknown, string>({ name: "meta", encoding: "msgpack" });
   }
 
-  /** Opens (creating) the cache in `directory`. */
+  /**
+   * Opens (creating) the cache in `directory`. A file that is not LMDB's (damaged: opening it could crash the process)
+   * is moved aside to `state.mdb.damaged-<time>`, and an empty cache is begun, which start-up rebuilds from the index.
+   */
   static async open(directory: string): Promise<StateCache> {
     await mkdir(directory, { recursive: true });
+    const file = join(directory, "state.mdb");
+    const aside = await moveAsideIfDamaged(file);
     try {
-      const root = open({ path: join(directory, "state.mdb"), maxDbs: 8, compression: false, mapSize: 2 ** 34 });
-      return new StateCache(root);
+      const root = open({ path: file, maxDbs: 8, compression: false, mapSize: 2 ** 34 });
+      return new StateCache(root, aside && `${aside}; the state cache is rebuilt from the index`);
     } catch (err) {
       throw new BackupError("STATE_CACHE", `cannot open state cache in ${directory}: ${(err as Error).message}`, { cause: err });
     }
