@@ -32,7 +32,7 @@ if (process.argv[2] === "child") {
   const scratchDirectory = join(dirname(store), "scratch");
   let scratchMiB = 0;
   const onStep = (step) => {
-    if (step === "history") scratchMiB = diskBytesUnder(scratchDirectory) / 2 ** 20;
+    if (step === "history") scratchMiB = bytesUnder(scratchDirectory, true) / 2 ** 20;
   };
   const report = await prune(repo, { policy: KEEP_ONE, now: Number(now), graceMs: HOUR, scratchDirectory, onStep });
   console.log(
@@ -71,17 +71,13 @@ async function generate(store, versions, start) {
   return time - HOUR;
 }
 
-/** Disk blocks in use under `dir` (an LMDB file is sparse), in bytes. */
-function diskBytesUnder(dir) {
+/** The bytes of the files under `dir`; with `disk`, the disk blocks they use (an LMDB file is sparse). */
+function bytesUnder(dir, disk = false) {
   let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true }))
-    n += e.isDirectory() ? diskBytesUnder(join(dir, e.name)) : statSync(join(dir, e.name)).blocks * 512;
-  return n;
-}
-
-function bytesUnder(dir) {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? bytesUnder(join(dir, e.name)) : statSync(join(dir, e.name)).size;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    n += e.isDirectory() ? bytesUnder(path, disk) : disk ? statSync(path).blocks * 512 : statSync(path).size;
+  }
   return n;
 }
 

@@ -111,7 +111,7 @@ export { Restorer } from "./restore/Restorer.js";
 export { readHistory } from "./history/commits.js";
 export type { Commit, History } from "./history/commits.js";
 export { historyReader, openHistory } from "./history/historyReader.js";
-export { defaultCacheDirectory } from "./history/cacheDirectory.js";
+export { cacheDirectoryOf, defaultCacheDirectory } from "./history/cacheDirectory.js";
 export type { HistoryReader } from "./history/historyReader.js";
 export { contentIdOf, isAtOrUnder, summarizeCommits, versionsOf } from "./history/versions.js";
 export type { CommitSummary, Version } from "./history/versions.js";

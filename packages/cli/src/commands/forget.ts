@@ -2,7 +2,7 @@ import {
   BackupError,
   ConfigError,
   PERIOD_FORMS,
-  defaultCacheDirectory,
+  cacheDirectoryOf,
   isV2,
   parsePeriod,
   prune,
@@ -121,7 +121,7 @@ export async function forgetCommand(options: ForgetOptions): Promise<number> {
           `forget ${new Date(v.version.time).toISOString()} ${String(v.version.entry!.size).padStart(12)} ${terminalText(v.version.path)}\n`,
         );
     };
-    const scratchDirectory = options.cacheDir ?? (config.parameters.indexCachePath || defaultCacheDirectory());
+    const scratchDirectory = options.cacheDir ?? cacheDirectoryOf(config.parameters);
     const report = await prune(repository, {
       policy,
       graceMs,

@@ -5,7 +5,7 @@ import {
   contentIdOf,
   diffTrees,
   loadTree,
-  defaultCacheDirectory,
+  cacheDirectoryOf,
   openHistory,
   type Change,
   type CommitSummary,
@@ -51,7 +51,7 @@ async function withHistory(options: HistoryOptions, command: string, until: numb
   const config = await loadCliConfig(options, "restore");
   const { engine, repository } = await openRepositoryReadOnly(config);
   try {
-    const cacheDirectory = options.cache === false ? undefined : (options.cacheDir ?? (config.parameters.indexCachePath || defaultCacheDirectory()));
+    const cacheDirectory = options.cache === false ? undefined : (options.cacheDir ?? cacheDirectoryOf(config.parameters));
     const history = await openHistory(repository, {
       cacheDirectory: cacheDirectory === undefined ? undefined : resolve(cacheDirectory),
       ...(until === undefined ? {} : { until }),

@@ -1,5 +1,5 @@
 import type { Parameters } from "../config/Parameters.js";
-import { defaultCacheDirectory } from "../history/cacheDirectory.js";
+import { cacheDirectoryOf } from "../history/cacheDirectory.js";
 import { isUnder } from "../mounts/mountPaths.js";
 
 const SNAPSHOT_VIEW = /\/\.zfs\/snapshot(\/|$)/;
@@ -10,7 +10,7 @@ const SNAPSHOT_VIEW = /\/\.zfs\/snapshot(\/|$)/;
  * any `extra` (a snapshot plugin's clone directory). Never backed up, and never watched.
  */
 export function agentOwnPaths(parameters: Parameters, extra: readonly string[] = []): string[] {
-  const paths = [parameters.stagingDirectory, parameters.remoteFileStateCachePath, parameters.indexCachePath || defaultCacheDirectory()];
+  const paths = [parameters.stagingDirectory, parameters.remoteFileStateCachePath, cacheDirectoryOf(parameters)];
   if (parameters.storage === "local") paths.push(parameters.localStoragePath);
   return [...paths, ...extra];
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import { encodeName } from "../fsNames.js";
 import { notLmdb } from "../io/lmdbFile.js";
+import { processAlive } from "../state/lock.js";
 import type { IndexRecord } from "../types.js";
 import type { CommitSummary } from "./versions.js";
 
@@ -206,19 +207,9 @@ function staleMarkers(directory: string): string | undefined {
   let why: string | undefined;
   for (const name of readdirSync(directory)) {
     const pid = /^using-(\d+)$/.exec(name)?.[1];
-    if (pid === undefined || alive(Number(pid))) continue;
+    if (pid === undefined || processAlive(Number(pid))) continue;
     rmSync(join(directory, name), { force: true });
     why = `process ${pid} was using it when it ended without closing it`;
   }
   return why;
-}
-
-/** Whether process `pid` is running (one of another user counts). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

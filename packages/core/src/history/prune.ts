@@ -125,17 +125,17 @@ async function pruneWith(repo: RepositoryV2, scratch: PruneScratch, options: Pru
 /** Writes the needed blobs of `packs` into new packs (each old pack read once), and records where each went. */
 async function repack(repo: RepositoryV2, scratch: PruneScratch, packs: ReadonlySet<string>): Promise<void> {
   if (packs.size === 0) return;
-  let queued: string[] = [];
+  let queued: StoredBlob[] = [];
   const queue = () => {
-    const ids = queued;
+    const blobs = queued;
     queued = [];
     scratch.write(() => {
-      for (const id of ids) scratch.queueRepack(id);
+      for (const b of blobs) scratch.queueRepack(b);
     });
   };
   for (const { key } of scratch.needed.getRange({ snapshot: false })) {
-    const id = key.toString("hex");
-    if (packs.has(scratch.location(id)!.pack)) queued.push(id);
+    const b = scratch.location(key)!;
+    if (packs.has(b.pack)) queued.push(b);
     if (queued.length >= REPACK_PER_FLUSH) queue();
   }
   queue();
@@ -145,12 +145,15 @@ async function repack(repo: RepositoryV2, scratch: PruneScratch, packs: Readonly
       for (const b of stored) scratch.locate(b, true);
     });
   };
-  let n = 0;
+  let unflushed = 0;
   for (const blobs of scratch.repackQueue()) {
     const bytes = await repo.packs.readMany(blobs[0]!.pack, blobs);
     for (let i = 0; i < blobs.length; i++) await repo.packs.add(blobs[i]!.id, bytes[i]!, true);
-    n += blobs.length;
-    if (n >= REPACK_PER_FLUSH) [n] = [0, await relocate()];
+    unflushed += blobs.length;
+    if (unflushed >= REPACK_PER_FLUSH) {
+      await relocate();
+      unflushed = 0;
+    }
   }
   await relocate();
 }
@@ -212,7 +215,9 @@ async function writeHistoryLane(
   for (const b of scratch.locations()) {
     if (o.dead.has(b.pack) || scratch.needed.get(blobKey(b.id)) !== undefined) continue;
     spare.push(b);
-    if (spare.length >= o.perBatch) [spare] = [[], await store(lastTime ?? o.now, spare, [])];
+    if (spare.length < o.perBatch) continue;
+    await store(lastTime ?? o.now, spare, []);
+    spare = [];
   }
   if (spare.length > 0) await store(lastTime ?? o.now, spare, []);
   await repo.storage.sync?.();

@@ -1,6 +1,6 @@
-import { IndexDamagedError } from "../errors.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
 import type { Base } from "../repository/v2/base.js";
+import { refuseDamage } from "./pruneScan.js";
 import type { PruneScratch } from "./pruneScratch.js";
 
 /** What a prune does with the packs. */
@@ -40,11 +40,10 @@ export async function planPacks(
   const neededIn = new Map<string, { bytes: number; blobs: number }>();
   let neededBytes = 0;
   for (const { key } of scratch.needed.getRange({ snapshot: false })) {
+    const b = scratch.location(key);
     const id = key.toString("hex");
-    const b = scratch.location(id);
-    if (!b) throw new IndexDamagedError(`prune refuses a damaged index: a kept version names blob ${id}, which no batch locates (rtb check tells more)`);
-    if (!sizes.has(b.pack))
-      throw new IndexDamagedError(`prune refuses a damaged index: pack ${b.pack}, which kept versions need, is not stored (rtb check tells more)`);
+    if (!b) throw refuseDamage(`a kept version names blob ${id}, which no batch locates`);
+    if (!sizes.has(b.pack)) throw refuseDamage(`pack ${b.pack}, which kept versions need, is not stored`);
     let n = neededIn.get(b.pack);
     if (!n) neededIn.set(b.pack, (n = { bytes: 0, blobs: 0 }));
     n.bytes += b.length;

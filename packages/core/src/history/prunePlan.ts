@@ -27,8 +27,11 @@ function keptKey(commit: number, kind: 0 | 1, path: string): Buffer {
   return Buffer.concat([head, pathKey(path)]);
 }
 
-/** A put into the scratch store, made later in one transaction with others. */
-type Write = readonly [db: PruneScratch["kept"] | PruneScratch["needed"], key: Buffer, value: [string, number | null] | number];
+/** What planning writes into the scratch store, a transaction at a time: kept records, and blobs kept files need. */
+interface Writes {
+  readonly kept: [Buffer, [string, number | null]][];
+  readonly needed: Buffer[];
+}
 
 /** One path's versions, oldest first, with the id of each one's entry and the number of its commit. */
 interface PathVersions {
@@ -49,12 +52,13 @@ export function planKept(
 ): RetentionCounts {
   const moments = retentionMoments(o.policy, o.now);
   const counts = { kept: 0, forgotten: 0, forgottenPaths: 0, deletionsKept: 0, deletionsForgotten: 0 };
-  let writes: Write[] = [];
+  let writes: Writes = { kept: [], needed: [] };
   const flush = () => {
     const todo = writes;
-    writes = [];
+    writes = { kept: [], needed: [] };
     scratch.write(() => {
-      for (const [db, key, value] of todo) (db as { putSync(k: Buffer, v: unknown): void }).putSync(key, value);
+      for (const [key, value] of todo.kept) scratch.kept.putSync(key, value);
+      for (const key of todo.needed) scratch.needed.putSync(key, 1);
     });
   };
   let one: PathVersions = { list: [], ids: [], orders: [] };
@@ -68,9 +72,9 @@ export function planKept(
     if (kept < p.verdicts.length) counts.forgottenPaths++;
     counts.deletionsKept += p.deletions.length;
     counts.deletionsForgotten += p.forgottenDeletions.length;
-    writes.push(...keptWrites(scratch, one, p.verdicts, p.deletions));
+    keptWrites(scratch, one, p.verdicts, p.deletions, writes);
     one = { list: [], ids: [], orders: [] };
-    if (writes.length >= PER_TRANSACTION) flush();
+    if (writes.kept.length + writes.needed.length >= PER_TRANSACTION) flush();
   };
   for (const { key, value } of scratch.versions.getRange({ snapshot: false })) {
     const [path, event, id, from] = value as ScratchVersion;
@@ -90,18 +94,16 @@ export function planKept(
   return counts;
 }
 
-/** What one path keeps, as writes: each kept version (by its commit, as a put) and deletion, and the blobs kept files need. */
-function keptWrites(scratch: PruneScratch, one: PathVersions, verdicts: readonly Verdict[], deletions: readonly Version[]): Write[] {
+/** Adds what one path keeps to `out`: each kept version (by its commit, as a put) and deletion, and the blobs kept files need. */
+function keptWrites(scratch: PruneScratch, one: PathVersions, verdicts: readonly Verdict[], deletions: readonly Version[], out: Writes): void {
   const place = new Map(one.list.map((v, i) => [v, i]));
-  const out: Write[] = [];
   for (const { version, keep } of verdicts) {
     if (!keep) continue;
     const i = place.get(version)!;
     const id = one.ids[i]!;
-    out.push([scratch.kept, keptKey(one.orders[i]!, 1, version.path), [version.path, id]]);
+    out.kept.push([keptKey(one.orders[i]!, 1, version.path), [version.path, id]]);
     const entry = version.entry ?? (id === null ? undefined : scratch.entries.get(id));
-    if (entry?.type === "file") for (const c of entry.chunks) out.push([scratch.needed, blobKey(c), 1]);
+    if (entry?.type === "file") for (const c of entry.chunks) out.needed.push(blobKey(c));
   }
-  for (const d of deletions) out.push([scratch.kept, keptKey(one.orders[place.get(d)!]!, 0, d.path), [d.path, null]]);
-  return out;
+  for (const d of deletions) out.kept.push([keptKey(one.orders[place.get(d)!]!, 0, d.path), [d.path, null]]);
 }

@@ -4,8 +4,10 @@ import { readIndexView, type IndexView } from "../repository/v2/indexView.js";
 import type { CheckpointName } from "../repository/v2/laneBatch.js";
 import { checkLane, mergeLanes, type LaneBatchName, type LaneDamage } from "../repository/v2/lanes.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
+import { afterProblem } from "../repository/v2/readTreeV2.js";
 import type { IndexRecord } from "../types.js";
 import { pathKey } from "./historyCache.js";
+import { putLast } from "./versions.js";
 import type { PruneScratch } from "./pruneScratch.js";
 
 /** A commit (a batch) the prune read; its place in the list is its number in the scratch store's keys. */
@@ -85,15 +87,10 @@ export async function scanHistory(repo: RepositoryV2, scratch: PruneScratch): Pr
   return { view, commits, cut, checkpoints };
 }
 
-/** A lane's damage as readLane names it: gaps, numbers twice, broken chains, times going back, a first batch not following `after`. */
+/** A lane's damage as readLane names it: a first batch not following `after`, gaps, numbers twice, broken chains, times going back. */
 function chainProblems(chain: readonly { name: LaneBatchName; prev: string | null }[], from: number, after: string | undefined): LaneDamage[] {
-  const problems = checkLane(chain, from);
-  const first = chain.find((b) => b.name.seq === from);
-  if (after && first && first.prev !== after) {
-    const message = `lane ${first.name.lane} batch ${from} does not follow batch ${from - 1} (its prev is ${first.prev})`;
-    problems.unshift({ kind: "chain", lane: first.name.lane, seq: from, message });
-  }
-  return problems;
+  const notAfter = afterProblem(chain, from, after);
+  return [...(notAfter ? [notAfter] : []), ...checkLane(chain, from)];
 }
 
 /** What a path holds while the history is applied: the id of its entry in the scratch store, and whether it is a directory. */
@@ -181,14 +178,4 @@ export class VersionTracker {
       movedFrom.set(path, p);
     }
   }
-}
-
-/** Whether the last record of a commit that names `path` is a put of it (a put after a move wins over the move). */
-function putLast(records: readonly IndexRecord[], path: string): boolean {
-  for (let i = records.length - 1; i >= 0; i--) {
-    const r = records[i]!;
-    if (r.op === "put" && r.path === path) return true;
-    if (r.op !== "put" && [...(r.op === "move" ? [r.from, r.to] : [r.path])].some((p) => path === p || p === "/" || path.startsWith(`${p}/`))) return false;
-  }
-  return false;
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 import type { StoredBlob } from "../repository/v2/PackStore.js";
 import type { FileEntry } from "../types.js";
-import { alive } from "./historyCache.js";
+import { processAlive } from "../state/lock.js";
 
 /** A version as the scratch store keeps it: its path, what happened, the entry it left (an id in `entries`), where it came from. */
 export type ScratchVersion = [path: string, event: "put" | "moved" | "deleted", entry: number | null, from: string | null];
@@ -38,7 +38,7 @@ export class PruneScratch {
   readonly #packNumbers = new Map<string, number>();
   /** Blobs a kept version needs: 1, and 2 once the new history has located it. */
   readonly needed: Database<number, Buffer>;
-  /** Kept blobs of packs being rewritten, by pack number and offset (so each pack is read once): their ids. */
+  /** Kept blobs of packs being rewritten, by pack number, offset and id (so each pack is read once). */
   readonly repack: Database<Buffer, Buffer>;
 
   private constructor(root: RootDatabase, directory: string) {
@@ -75,20 +75,17 @@ export class PruneScratch {
     return this.#root.transactionSync(write);
   }
 
-  location(id: string): StoredBlob | undefined {
-    const l = this.located.get(blobKey(id));
-    return l && this.#blob(id, l);
+  /** Where a blob is, by its id or its key in `located` and `needed`. */
+  location(id: string | Buffer): StoredBlob | undefined {
+    const key = typeof id === "string" ? blobKey(id) : id;
+    const l = this.located.get(key);
+    return l && this.#blob(typeof id === "string" ? id : key.toString("hex"), l);
   }
 
   /** In a write transaction: records where `b` is, unless an earlier batch located it (or `replace`: it was moved). */
   locate(b: StoredBlob, replace = false): void {
-    let pack = this.#packNumbers.get(b.pack);
-    if (pack === undefined) {
-      pack = this.#packs.push(b.pack) - 1;
-      this.#packNumbers.set(b.pack, pack);
-    }
     const l = Buffer.alloc(17);
-    l.writeUInt32BE(pack, 0);
+    l.writeUInt32BE(this.#packNumber(b.pack), 0);
     l.writeUInt32BE(b.offset, 4);
     l.writeUInt32BE(b.length, 8);
     l.writeUInt32BE(b.size, 12);
@@ -96,22 +93,38 @@ export class PruneScratch {
     this.located.putSync(blobKey(b.id), l, { noOverwrite: !replace });
   }
 
-  /** In a write transaction: queues a kept blob of a pack being rewritten (see repackQueue). */
-  queueRepack(id: string): void {
-    const l = this.located.get(blobKey(id))!;
-    // Pack number and offset, then the id: two blobs an index (wrongly) puts at one offset are both queued.
-    this.repack.putSync(Buffer.concat([l.subarray(0, 8), blobKey(id)]), blobKey(id));
+  /**
+   * In a write transaction: queues a kept blob of a pack being rewritten, keyed by pack number, offset and id (two
+   * blobs an index wrongly puts at one offset are both queued), so that {@link repackQueue} gives a pack at a time.
+   */
+  queueRepack(b: StoredBlob): void {
+    const key = Buffer.alloc(8);
+    key.writeUInt32BE(this.#packNumber(b.pack), 0);
+    key.writeUInt32BE(b.offset, 4);
+    this.repack.putSync(Buffer.concat([key, blobKey(b.id)]), Buffer.alloc(0));
   }
 
   /** The queued blobs, a pack at a time (in offset order). */
   *repackQueue(): Generator<StoredBlob[]> {
     let group: StoredBlob[] = [];
-    for (const { value } of this.repack.getRange({ snapshot: false })) {
-      const b = this.location(value.toString("hex"))!;
-      if (group.length > 0 && group[0]!.pack !== b.pack) [group] = [[], yield group];
+    for (const { key } of this.repack.getRange({ snapshot: false })) {
+      const b = this.location(key.subarray(8))!;
+      if (group.length > 0 && group[0]!.pack !== b.pack) {
+        yield group;
+        group = [];
+      }
       group.push(b);
     }
     if (group.length > 0) yield group;
+  }
+
+  #packNumber(pack: string): number {
+    let n = this.#packNumbers.get(pack);
+    if (n === undefined) {
+      n = this.#packs.push(pack) - 1;
+      this.#packNumbers.set(pack, n);
+    }
+    return n;
   }
 
   /** Every located blob, in id order. */
@@ -143,7 +156,7 @@ export class PruneScratch {
 function removeStale(cacheRoot: string): void {
   for (const name of readdirSync(cacheRoot)) {
     const pid = /^prune-(\d+)-[0-9a-f]{8}$/.exec(name)?.[1];
-    if (pid === undefined || alive(Number(pid))) continue;
+    if (pid === undefined || processAlive(Number(pid))) continue;
     try {
       rmSync(join(cacheRoot, name), { recursive: true, force: true });
     } catch {

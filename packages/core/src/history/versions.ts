@@ -73,7 +73,7 @@ export function versionsOf(commits: Iterable<Commit>, root: string, options: { r
     for (const [path, was] of before) {
       const now = tree.get(path);
       if (now === was) continue;
-      const event = !now ? "deleted" : movedFrom.has(path) && !putIn(commit, path) ? "moved" : "put";
+      const event = !now ? "deleted" : movedFrom.has(path) && !putLast(commit.records, path) ? "moved" : "put";
       out.push(version(path, event, commit, now, event === "moved" ? movedFrom.get(path) : undefined));
     }
   }
@@ -94,10 +94,10 @@ function version(path: string, event: Version["event"], commit: Commit, entry: F
   return { path, event, time: commit.time, writer: commit.writer, seq: commit.seq, entry, from };
 }
 
-/** Whether the last record of `commit` that names `path` is a put of it (a put after a move wins over the move). */
-function putIn(commit: Commit, path: string): boolean {
-  for (let i = commit.records.length - 1; i >= 0; i--) {
-    const r = commit.records[i]!;
+/** Whether the last of a commit's `records` that names `path` is a put of it (a put after a move wins over the move). */
+export function putLast(records: readonly IndexRecord[], path: string): boolean {
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i]!;
     if (r.op === "put" && r.path === path) return true;
     if (r.op !== "put" && recordPaths(r).some((p) => isAtOrUnder(path, p))) return false;
   }

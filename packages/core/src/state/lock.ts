@@ -8,7 +8,8 @@ export interface Lock {
   release(): Promise<void>;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` is running (one of another user's counts). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -37,7 +38,7 @@ export async function acquireLock(directory: string): Promise<Lock> {
     } catch (err) {
       if (!isErrno(err, "EEXIST")) throw err;
       const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
         throw new BackupError("LOCKED", `another rtb process (PID ${pid}) is using the state directory ${directory}`);
       }
       await unlink(path).catch(() => undefined);

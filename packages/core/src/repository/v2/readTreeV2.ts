@@ -111,12 +111,24 @@ export async function readLane(
     }
   }
   const problems = [...unreadable, ...checkLane(batches, from).filter((p) => !(p.kind === "gap" && unreadable.some((u) => u.seq === p.seq - 1)))];
-  const first = batches[0];
-  if (options.after && first && first.name.seq === from && first.prev !== options.after) {
-    const message = `lane ${first.name.lane} batch ${from} does not follow batch ${from - 1} (its prev is ${first.prev})`;
-    problems.unshift({ kind: "chain", lane: first.name.lane, seq: from, message });
-  }
+  const notAfter = afterProblem(batches, from, options.after);
+  if (notAfter) problems.unshift(notAfter);
   return { batches: batches.map((b) => b.name), problems };
+}
+
+/**
+ * A lane read from `from` under a base: its batch `from` must name `after` (the digest of the cut batch before it)
+ * as its `prev`, or the lane does not follow the base. Undefined when it does, or when there is no such batch.
+ */
+export function afterProblem(
+  batches: readonly { name: LaneBatchName; prev: string | null }[],
+  from: number,
+  after: string | undefined,
+): LaneDamage | undefined {
+  const first = batches.find((b) => b.name.seq === from);
+  if (!after || !first || first.prev === after) return undefined;
+  const message = `lane ${first.name.lane} batch ${from} does not follow batch ${from - 1} (its prev is ${first.prev})`;
+  return { kind: "chain", lane: first.name.lane, seq: from, message };
 }
 
 /**
