@@ -103,6 +103,13 @@ export class IndexDamagedError extends BackupError {
   }
 }
 
+/** A repository's creation found one there already (or lost the race to create it to another process). */
+export class RepositoryExistsError extends BackupError {
+  constructor(where: string) {
+    super("REPOSITORY_INVALID", `there is a repository at ${where} already`);
+  }
+}
+
 /** A failed system call, with its name and errno. */
 export class NativeError extends BackupError {
   readonly syscall: string;

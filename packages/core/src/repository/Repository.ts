@@ -8,6 +8,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import { BackupError, StorageError } from "../errors.js";
 import type { StorageBackend } from "../storage/StorageBackend.js";
+import { putConfig } from "./putConfig.js";
 import type { FileEntry, IndexRecord } from "../types.js";
 import {
   BATCH_GROUP_SIZE,
@@ -101,8 +102,8 @@ export class Repository {
         chunkSize: options.create.chunkSize,
       };
       const body = Buffer.from(`${JSON.stringify(config, null, 2)}\n`);
-      await storage.put(key, body, body.length);
-      await storage.sync?.();
+      // Another process that created it first has the config that stands: open that one.
+      if (!(await putConfig(storage, key, body))) return Repository.open(storage, { prefix });
       return new Repository(storage, prefix, config);
     }
     const raw = await collect(await storage.get(key));

@@ -1,4 +1,4 @@
-import { BackupError } from "../errors.js";
+import { BackupError, RepositoryExistsError } from "../errors.js";
 import { recipientOf } from "../crypto/age.js";
 import { processSecrets } from "../secrets/SecretRegistry.js";
 import type { StorageBackend } from "../storage/StorageBackend.js";
@@ -39,8 +39,15 @@ export async function openRepository(storage: StorageBackend, options: OpenAnyOp
   const encrypted = keys !== undefined && (keys.keyFile !== undefined || keys.passphrase !== undefined);
   const where = `the repository at ${storage.description}${prefix ? ` (prefix ${prefix})` : ""}`;
   if (create && !(await storage.head(`${prefix}config`))) {
-    if (create.format === 2) return RepositoryV2.create(storage, { prefix, ...(encrypted ? { encryption: await wrapFor(keys, where) } : {}) });
-    if (encrypted) throw new BackupError("REPOSITORY_INVALID", `${where} would be format 1, which has no encryption: use RepositoryFormat 2`);
+    if (create.format === 2) {
+      // Another process may create it between the look and the write (two agents started on one new store): then
+      // its repository is the one opened below.
+      const made = await RepositoryV2.create(storage, { prefix, ...(encrypted ? { encryption: await wrapFor(keys, where) } : {}) }).catch((err) => {
+        if (err instanceof RepositoryExistsError) return undefined;
+        throw err;
+      });
+      if (made) return made;
+    } else if (encrypted) throw new BackupError("REPOSITORY_INVALID", `${where} would be format 1, which has no encryption: use RepositoryFormat 2`);
   }
   let repo: AnyRepository;
   try {

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { constants, copyFile, link, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { randomBytes } from "node:crypto";
@@ -51,6 +51,15 @@ export class LocalDirectoryStorage implements StorageBackend {
   }
 
   async put(key: string, body: Body, size: number): Promise<void> {
+    await this.#store(key, body, size, false);
+  }
+
+  /** {@link StorageBackend.putNew}: the temporary file is linked to its name, which fails when the name exists. */
+  async putNew(key: string, body: Body, size: number): Promise<boolean> {
+    return this.#store(key, body, size, true);
+  }
+
+  async #store(key: string, body: Body, size: number, exclusive: boolean): Promise<boolean> {
     const target = this.#file(key);
     const dir = dirname(target);
     if (!this.#knownDirs.has(dir)) {
@@ -82,11 +91,25 @@ export class LocalDirectoryStorage implements StorageBackend {
           await handle.close();
         }
       }
-      await rename(temp, target);
+      if (!exclusive) await rename(temp, target);
+      else {
+        try {
+          // A file system without hard links gets an exclusive copy: created atomically, filled after.
+          await link(temp, target).catch((err) =>
+            isErrno(err, "EPERM", "ENOTSUP", "EOPNOTSUPP") ? copyFile(temp, target, constants.COPYFILE_EXCL) : Promise.reject(err),
+          );
+        } catch (err) {
+          if (isErrno(err, "EEXIST")) return false;
+          throw err;
+        } finally {
+          await rm(temp, { force: true });
+        }
+      }
       if (this.#fsync) {
         this.#dirtyFiles.add(target);
         this.#dirtyDirs.add(dir);
       }
+      return true;
     } catch (err) {
       await rm(temp, { force: true });
       if (isErrno(err, "ENOENT")) this.#knownDirs.clear();

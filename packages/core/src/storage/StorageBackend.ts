@@ -38,6 +38,12 @@ export interface StorageBackend {
    * before the next one starts or the put settles.
    */
   put(key: string, body: Body, size: number): Promise<void>;
+  /**
+   * Stores `body` under `key` only if there is no object of that name, as one atomic step: of two callers racing for
+   * one key, exactly one resolves `true`; the other resolves `false` and stores nothing. Backends that cannot make it
+   * atomic omit it (a repository's creation then reads its config back instead).
+   */
+  putNew?(key: string, body: Body, size: number): Promise<boolean>;
   /** Reads an object (or an inclusive byte range of it) as a stream. Rejects with STORAGE_NOT_FOUND if absent. */
   get(key: string, range?: ByteRange): Promise<Readable>;
   /** Size of an object, or `undefined` if there is none. */

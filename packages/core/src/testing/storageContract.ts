@@ -59,6 +59,18 @@ export function storageContractSuite(name: string, create: () => Promise<Storage
     assert.ok((await readAll(await b.get("a/b/small"))).equals(data));
   });
 
+  test("putNew, where the backend has it: of racing writers of one key exactly one stores, and its bytes stand", async (ctx) => {
+    const b = backendOf(ctx);
+    if (!b.putNew) return;
+    const bodies = Array.from({ length: 8 }, () => randomBytes(300));
+    const stored = await Promise.all(bodies.map((body) => b.putNew!("race/config", body, body.length)));
+    assert.is(stored.filter(Boolean).length, 1, `stored: ${stored.join(", ")}`);
+    const winner = bodies[stored.indexOf(true)]!;
+    assert.ok((await readAll(await b.get("race/config"))).equals(winner));
+    assert.is(await b.putNew("race/config", bodies[0]!, 300), false);
+    assert.equal(await collectKeys(b, "race/"), ["race/config"]);
+  });
+
   test("an empty object round-trips", async (ctx) => {
     const b = backendOf(ctx);
     await b.put("empty", new Uint8Array(0), 0);

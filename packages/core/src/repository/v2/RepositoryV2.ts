@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { BackupError, StorageError, messageOf } from "../../errors.js";
+import { BackupError, RepositoryExistsError, StorageError, messageOf } from "../../errors.js";
 import { collectStream } from "../../io/collectStream.js";
 import type { StorageBackend } from "../../storage/StorageBackend.js";
 import type { FileEntry, IndexRecord } from "../../types.js";
@@ -11,6 +11,7 @@ import { PackStore, type StoredBlob } from "./PackStore.js";
 import { decodeBase, encodeBase, parseBaseKey, type Base, type BaseName } from "./base.js";
 import { generateMasterKey, keyCheck, type RepositoryKey } from "../../crypto/repositoryKey.js";
 import { PLAIN, ageCipher, type ObjectCipher } from "./cipher.js";
+import { putConfig } from "../putConfig.js";
 import { addKeyObject, unlockKey, type KeySource, type KeyWrap } from "./keyObjects.js";
 
 /** The `config` object of a v2 repository (docs/format-v2.md). */
@@ -84,7 +85,7 @@ export class RepositoryV2 {
     options: { prefix?: string; packSize?: number; chunking?: CdcParams; encryption?: KeyWrap } = {},
   ): Promise<RepositoryV2> {
     const prefix = options.prefix ?? "";
-    if (await storage.head(`${prefix}config`)) throw new BackupError("REPOSITORY_INVALID", `there is a repository at ${storage.description} already`);
+    if (await storage.head(`${prefix}config`)) throw new RepositoryExistsError(storage.description);
     const id = randomBytes(16).toString("hex");
     let key: RepositoryV2["key"];
     if (options.encryption) {
@@ -105,8 +106,12 @@ export class RepositoryV2 {
     const problem = v2ConfigProblem(config);
     if (problem) throw new BackupError("REPOSITORY_INVALID", `cannot create a v2 repository: ${problem}`);
     const body = Buffer.from(`${JSON.stringify(config, null, 2)}\n`);
-    await storage.put(`${prefix}config`, body, body.length);
-    await storage.sync?.();
+    if (!(await putConfig(storage, `${prefix}config`, body))) {
+      // Another process created the repository between our look and our write: its config stands, and the key
+      // object made for ours (which that config's check would refuse) goes, so no key-by-key search finds it first.
+      if (key?.opened) await storage.delete(`${prefix}keys/${key.opened}`).catch(() => undefined);
+      throw new RepositoryExistsError(storage.description);
+    }
     return new RepositoryV2(storage, prefix, config, key);
   }
 

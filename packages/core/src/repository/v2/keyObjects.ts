@@ -85,10 +85,11 @@ export async function unlockKey(
 ): Promise<{ key: RepositoryKey; opened?: string }> {
   const where = `the repository at ${storage.description}${prefix ? ` (prefix ${prefix})` : ""}`;
   const file = source.keyFile;
+  const fits = (key: RepositoryKey) => key.repository === repository.id && keyMatches(key, repository.check);
   let found: { key: RepositoryKey; opened?: string } | undefined;
   if (file) {
     const identities = identitiesIn(file.text);
-    if (identities) found = await openKeyObjects(storage, prefix, { identities }, "identity", `the identity file ${file.path}`, where);
+    if (identities) found = await openKeyObjects(storage, prefix, { identities }, "identity", `the identity file ${file.path}`, where, fits);
     else {
       try {
         found = { key: parseKey(file.text, `key file ${file.path}`) };
@@ -101,7 +102,7 @@ export async function unlockKey(
   } else if (source.passphrase ?? source.prompt) {
     const passphrase = await (source.passphrase ?? source.prompt)!();
     processSecrets.add(passphrase);
-    found = await openKeyObjects(storage, prefix, { passphrase }, "passphrase", "the passphrase", where);
+    found = await openKeyObjects(storage, prefix, { passphrase }, "passphrase", "the passphrase", where, fits);
   } else {
     throw new BackupError(
       "KEY_MISSING",
@@ -123,7 +124,9 @@ async function openKeyObjects(
   kind: KeyObject["kind"],
   what: string,
   where: string,
+  fits: (key: RepositoryKey) => boolean,
 ): Promise<{ key: RepositoryKey; opened: string }> {
+  let misfit: { key: RepositoryKey; opened: string } | undefined;
   const candidates = (await listKeyObjects(storage, prefix)).filter((k) => k.kind === kind);
   if (candidates.length === 0)
     throw new BackupError("KEY_REJECTED", `${where} has no key object that ${what} could open (none is wrapped that way: rtb key list)`);
@@ -139,11 +142,15 @@ async function openKeyObjects(
     try {
       const key = parseKey(text, `key object ${candidate.key}`);
       if (key.kind !== "master") throw new KeyFormatError(`key object ${candidate.key} holds a ${key.kind} key, not a master key`);
-      return { key, opened: candidate.id };
+      // A key object of another master key (left by a creator that lost the race to write the config) is passed
+      // over; when no object's key fits, the first that opened is returned for the caller's precise refusal.
+      if (fits(key)) return { key, opened: candidate.id };
+      misfit ??= { key, opened: candidate.id };
     } catch (err) {
       if (err instanceof KeyFormatError) throw new StorageError("INTEGRITY", err.message, { key: candidate.key, transient: false });
       throw err;
     }
   }
+  if (misfit) return misfit;
   throw new BackupError("KEY_REJECTED", `${what} opens none of the ${candidates.length} key object(s) of ${where}`);
 }
