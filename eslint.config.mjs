@@ -47,6 +47,14 @@ export default tseslint.config(
     },
   },
   {
+    // The web page's own script runs in the browser, as a classic script.
+    files: ["packages/web/public/**/*.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: { document: "readonly", location: "readonly", EventSource: "readonly", URLSearchParams: "readonly", fetch: "readonly" },
+    },
+  },
+  {
     files: ["**/*.cjs"],
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", __dirname: "readonly" } },
     rules: { "@typescript-eslint/no-require-imports": "off" },

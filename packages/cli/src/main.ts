@@ -7,6 +7,7 @@ import { forgetCommand } from "./commands/forget.js";
 import { configCheckCommand } from "./commands/configCheck.js";
 import { initCommand, keyCommand } from "./commands/key.js";
 import { runCommand } from "./commands/run.js";
+import { webCommand } from "./commands/web.js";
 import { consoleCommand, consoleOptionsFrom } from "./commands/console.js";
 import { CommandLine } from "./CommandLine.js";
 import { translateDqdArguments } from "./dqdArguments.js";
@@ -125,6 +126,14 @@ function declareRestoreCommands(prog: CommandLine, run: Run): void {
     .command("cat <path>", "Write one backed-up file to stdout")
     .option("--at <time>", AT_HELP)
     .action((path: string, opts: Record<string, unknown>) => run(() => catCommand(path, opts)));
+
+  prog
+    .command("web", "The restore browser on the store, without a daemon: prints the address to open (token included)")
+    .option("--address <ip>", "Listen on this address (default: WebBindAddress, 127.0.0.1)")
+    .option("--port <n>", "TCP port, 0 for any free one (default: WebPort, 9478)")
+    .option("--token-file <file>", "Take the token from this file (made, mode 0600, when absent); default: a new one per run")
+    .example("web --store /mnt/backup/rtb --port 0")
+    .action((opts: Record<string, unknown>) => run(() => webCommand(opts)));
 }
 
 const CACHE_HELP = "Read every batch from the store, not the local history cache";

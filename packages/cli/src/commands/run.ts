@@ -1,5 +1,6 @@
 import { BridgeServer, ConfigError, exitStatusOf, messageOf, type Engine, type Logger, type Parameters, type Runtime } from "@rtbackup/core";
 import { createEngine, loadCliConfig, type CommonOptions } from "../context.js";
+import { prepareAgentWeb, startAgentWeb } from "./web.js";
 
 /** Options of `rtb run`. */
 export interface RunOptions extends CommonOptions {
@@ -13,8 +14,10 @@ export interface RunOptions extends CommonOptions {
  * drains in-flight work and commits before exiting; a second signal exits at once.
  */
 export async function runCommand(options: RunOptions): Promise<number> {
-  const config = await loadCliConfig(options, "daemon");
-  for (const w of config.warnings) process.stderr.write(`rtb: warning: ${w}\n`);
+  const loaded = await loadCliConfig(options, "daemon");
+  for (const w of loaded.warnings) process.stderr.write(`rtb: warning: ${w}\n`);
+  const web = await prepareAgentWeb(loaded);
+  const { config } = web;
   const engine = createEngine(config, "daemon");
   const log = engine.getLogger("daemon");
   const runtime = await engine.start();
@@ -24,8 +27,9 @@ export async function runCommand(options: RunOptions): Promise<number> {
     `rtb ${process.pid} monitoring ${roots.length ? roots.join(", ") : "(no roots)"}; uploading to ${runtime.storage.description}${config.parameters.repositoryPrefix ? ` prefix ${config.parameters.repositoryPrefix}` : ""}; plugins: ${sources}; sources: ${engine.sourceHealth.summary()}; config: ${config.source}`,
   );
   const bridge = await startBridge(engine, runtime, config.parameters);
+  const server = await startAgentWeb(engine, runtime, web);
   runtime.startPeriodicScans({ initial: Boolean(options.initialBackup) });
-  return untilStopped(engine, runtime, bridge, log);
+  return untilStopped(engine, runtime, [bridge, server], log);
 }
 
 /**
@@ -55,7 +59,8 @@ async function startBridge(engine: Engine, runtime: Runtime, parameters: Paramet
  * Runs until SIGTERM or SIGINT (drain, commit, exit 0; a second signal exits at once) or until committing halts
  * (a damaged index: stop without draining, exit with the error's status). Resolves with the exit status.
  */
-function untilStopped(engine: Engine, runtime: Runtime, bridge: BridgeServer | undefined, log: Logger): Promise<number> {
+function untilStopped(engine: Engine, runtime: Runtime, servers: ({ close(): Promise<void> } | undefined)[], log: Logger): Promise<number> {
+  const closeServers = () => Promise.all(servers.map((s) => s?.close()));
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -65,7 +70,7 @@ function untilStopped(engine: Engine, runtime: Runtime, bridge: BridgeServer | u
       }
       stopping = true;
       log.info(`${signal}: finishing in-flight work and committing (send again to exit at once)`);
-      (bridge?.close() ?? Promise.resolve())
+      closeServers()
         .then(() => engine.stop())
         .then(
           () => {
@@ -87,7 +92,7 @@ function untilStopped(engine: Engine, runtime: Runtime, bridge: BridgeServer | u
       log.error(`stopping: ${error.message}`);
       process.stderr.write(`rtb: ${error.message}\n`);
       const code = exitStatusOf(error);
-      (bridge?.close() ?? Promise.resolve())
+      closeServers()
         .then(() => engine.stop({ drain: false }))
         .catch((err: unknown) => log.error("stopping failed", err))
         .then(() => resolve(code));

@@ -101,6 +101,18 @@ export interface Parameters {
   /** fanotify queue: `default` (16,384 events, then overflow → rescan) or `unlimited`. */
   fanotifyQueue: "default" | "unlimited";
 
+  // --- The web page and metrics (packages/web) ---
+  /** Serve the status page and restore browser (behind the web token). Default false. */
+  webEnabled: boolean;
+  /** Serve `/metrics` (Prometheus text format), with or without the page. Default false. */
+  metricsEnabled: boolean;
+  /** The address the page and metrics listen on. Default 127.0.0.1: this machine only. */
+  webBindAddress: string;
+  /** Their TCP port (0: any free one, logged). Default 9478. */
+  webPort: number;
+  /** The file holding the page's token (made, mode 0600, when absent). Empty: `<IPCPath>/web-token`. */
+  webTokenFile: string;
+
   // --- S3 (storage = s3) ---
   s3Endpoint: string;
   s3Region: string;
@@ -225,6 +237,11 @@ function retentionDefaults() {
     pruneGracePeriod: 24 * 60 * MIN,
     pruneCheckInterval: 10 * MIN,
     indexCachePath: "",
+    webEnabled: false,
+    metricsEnabled: false,
+    webBindAddress: "127.0.0.1",
+    webPort: 9478,
+    webTokenFile: "",
   };
 }
 

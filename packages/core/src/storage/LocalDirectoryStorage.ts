@@ -69,42 +69,9 @@ export class LocalDirectoryStorage implements StorageBackend {
     }
     const temp = join(this.#root, TEMP_DIR, `${randomBytes(8).toString("hex")}.tmp`);
     try {
-      if (body instanceof Uint8Array) {
-        if (body.length !== size) {
-          throw new StorageError("STORAGE_FAILED", `put ${key}: body is ${body.length} bytes, expected ${size}`, { key, transient: false });
-        }
-        const handle = await open(temp, "wx");
-        try {
-          await handle.writeFile(body);
-        } finally {
-          await handle.close();
-        }
-      } else {
-        await pipeline(await bodyToStream(body), createWriteStream(temp, { flags: "wx" }));
-        const handle = await open(temp, "r");
-        try {
-          const { size: written } = await handle.stat();
-          if (written !== size) {
-            throw new StorageError("STORAGE_FAILED", `put ${key}: body was ${written} bytes, expected ${size}`, { key, transient: false });
-          }
-        } finally {
-          await handle.close();
-        }
-      }
+      await writeTemp(key, temp, body, size);
       if (!exclusive) await rename(temp, target);
-      else {
-        try {
-          // A file system without hard links gets an exclusive copy: created atomically, filled after.
-          await link(temp, target).catch((err) =>
-            isErrno(err, "EPERM", "ENOTSUP", "EOPNOTSUPP") ? copyFile(temp, target, constants.COPYFILE_EXCL) : Promise.reject(err),
-          );
-        } catch (err) {
-          if (isErrno(err, "EEXIST")) return false;
-          throw err;
-        } finally {
-          await rm(temp, { force: true });
-        }
-      }
+      else if (!(await linkNew(temp, target))) return false;
       if (this.#fsync) {
         this.#dirtyFiles.add(target);
         this.#dirtyDirs.add(dir);
@@ -265,5 +232,45 @@ async function syncPath(path: string, flags: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** Writes `body` (exactly `size` bytes, else a STORAGE_FAILED error naming `key`) to the new file `temp`. */
+async function writeTemp(key: string, temp: string, body: Body, size: number): Promise<void> {
+  if (body instanceof Uint8Array) {
+    if (body.length !== size) throw new StorageError("STORAGE_FAILED", `put ${key}: body is ${body.length} bytes, expected ${size}`, { key, transient: false });
+    const handle = await open(temp, "wx");
+    try {
+      await handle.writeFile(body);
+    } finally {
+      await handle.close();
+    }
+    return;
+  }
+  await pipeline(await bodyToStream(body), createWriteStream(temp, { flags: "wx" }));
+  const handle = await open(temp, "r");
+  try {
+    const { size: written } = await handle.stat();
+    if (written !== size) throw new StorageError("STORAGE_FAILED", `put ${key}: body was ${written} bytes, expected ${size}`, { key, transient: false });
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Gives `temp` the name `target` only if nothing has it: resolves false when something does. The temporary name is
+ * removed either way. A file system without hard links gets an exclusive copy (created atomically, filled after).
+ */
+async function linkNew(temp: string, target: string): Promise<boolean> {
+  try {
+    await link(temp, target).catch((err) =>
+      isErrno(err, "EPERM", "ENOTSUP", "EOPNOTSUPP") ? copyFile(temp, target, constants.COPYFILE_EXCL) : Promise.reject(err),
+    );
+    return true;
+  } catch (err) {
+    if (isErrno(err, "EEXIST")) return false;
+    throw err;
+  } finally {
+    await rm(temp, { force: true });
   }
 }
