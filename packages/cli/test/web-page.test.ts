@@ -112,6 +112,16 @@ test("status page: sign-in, a commit shown within a second, pause and resume fro
       const res = await api(s, bad);
       assert.is(res.status, 400, `${bad}: ${res.status} ${await res.text()}`);
     }
+    // Readable on a phone: nothing wider than the screen, on either tab.
+    await s.page.setViewportSize({ width: 390, height: 844 });
+    for (const tab of ["#tab-status", "#tab-restore"]) {
+      await s.page.click(tab);
+      await s.page.waitForTimeout(300);
+      const [scroll, width] = (await s.page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")) as [number, number];
+      await s.page.screenshot({ path: join(s.ws.dir, `phone-${tab.slice(5)}.png`), fullPage: true });
+      if (process.env.RTB_KEEP_PHONE) await s.page.screenshot({ path: `/tmp/phone-${tab.slice(5)}.png`, fullPage: true });
+      assert.ok(scroll <= width, `${tab}: the page is ${scroll} px wide on a ${width} px screen`);
+    }
     const restore = await api(s, "/api/browse/restore", {
       method: "POST",
       headers: { "content-type": "application/json", "x-rtb-request": "1" },

@@ -91,10 +91,12 @@ function renderStatus(s) {
     ["queued", r.queued],
     ["last", r.last ? `${r.last.reason ?? ""} ${r.last.changed ?? ""} changed` : "none yet"],
   ]);
+  const repo = s.repository;
   fill($("repository"), [
-    ["storage", a.storage],
+    ["storage", a.storage + (repo.prefix ? ` (prefix ${repo.prefix})` : "")],
+    ["repository", `${repo.id.slice(0, 12)}, format ${repo.format}, ${repo.encrypted ? "encrypted" : "not encrypted"}`],
     ["paths known", a.stateCache.paths],
-    ["sources", a.sources.map((x) => `${x.name}: ${x.state}`).join(", ")],
+    ["sources", a.sources.length ? a.sources.map((x) => `${x.name}: ${x.state}${x.lastError ? ` (${x.lastError})` : ""}`).join(", ") : "none reporting"],
     ["updated", when(a.time)],
   ]);
   renderUploads(a.uploads);

@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { isUnder, type Runtime } from "@rtbackup/core";
+import { isUnder, isV2, type Runtime } from "@rtbackup/core";
 import { StatusFeed, type FeedEvent } from "./StatusFeed.js";
 
 /** How often a listening page gets the agent's stats. */
@@ -26,9 +26,21 @@ function absolutePaths(value: unknown, name: string, max: number): string[] {
   return value as string[];
 }
 
-/** The agent's state for the page: stats, last commits and failures. */
+/** Which repository the agent writes: its id, format and whether it is encrypted. */
+function repositoryOf(runtime: Runtime): { id: string; format: number; encrypted: boolean; prefix: string } {
+  const repo = runtime.repository;
+  const v2 = isV2(repo);
+  return { id: repo.config.id, format: v2 ? 2 : 1, encrypted: v2 && repo.cipher.encrypted, prefix: runtime.parameters.repositoryPrefix };
+}
+
+/** The agent's state for the page: stats, the repository, last commits and failures. */
 function statusOf(runtime: Runtime, feed: StatusFeed): unknown {
-  return { agent: runtime.stats({ includeUploads: true }), commits: feed.commits, failures: feed.failures, monitoring: !runtime.pipeline.paused };
+  return {
+    agent: runtime.stats({ includeUploads: true }),
+    repository: repositoryOf(runtime),
+    commits: feed.commits,
+    failures: feed.failures,
+  };
 }
 
 /**
