@@ -195,6 +195,35 @@ test("a failing storage is counted in failures_total by stage and reason, and in
   );
 });
 
+test("format 2: a store failing at commit is counted under stage commit (the batch is retried, never dropped)", async () => {
+  const failing = { on: false };
+  let reported: (path: string) => void = () => undefined;
+  const failed = new Promise<string>((resolve) => (reported = resolve));
+  await withAgent(
+    {
+      // Format 2 stores packs and the lane batch when it commits: a failed put fails the commit stage.
+      parameters: { repositoryFormat: 2 },
+      storage: failingPuts(failing),
+      before: (engine) => engine.hooks.failure.tap("test", (f) => f.stage === "commit" && reported(f.path)),
+    },
+    async (agent) => {
+      failing.on = true;
+      try {
+        await changeFiles(agent, ["held.txt"]);
+        const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no commit failure reported within 10 s")), 10_000).unref());
+        const what = await Promise.race([failed, deadline]);
+        assert.match(what, /lane batch|pack/);
+        const after = await scrape(agent.app);
+        assert.ok(value(after, "rtb_failures_total", { stage: "commit", reason: "STORAGE_FAILED" }) >= 1, "commit failure by stage and reason");
+        assert.ok(value(after, "rtb_commit_retries_total") >= 1);
+      } finally {
+        // The retried batch can then be stored, and the engine stop.
+        failing.on = false;
+      }
+    },
+  );
+});
+
 test("once the engine stops, /metrics still answers and the runtime gauges have no samples (no stale values)", async () => {
   await withAgent({}, async (agent) => {
     await changeFiles(agent, ["kept.txt"]);

@@ -4,6 +4,7 @@ import type { LocalIdentity, StateCache } from "../state/StateCache.js";
 import type { IndexRecord } from "../types.js";
 import { sameEntry } from "./identity.js";
 import { sleep } from "../clock.js";
+import { observe } from "../hooks.js";
 import { backoffDelay, type BackoffPolicy } from "./retry.js";
 import type { StageContext } from "./StageContext.js";
 
@@ -198,6 +199,9 @@ export abstract class BatchCommitter implements IndexCommitter {
         this.stats.retries++;
         const wait = backoffDelay(attempt, this.o.backoff.baseMs, this.o.backoff.maxMs);
         this.log.error(`${what} failed (attempt ${attempt}); retrying in ${wait} ms`, err);
+        // A batch holds many paths: the failure names the index operation instead (docs/plugins.md, `failure`).
+        const retryAt = this.o.context.clock.now() + wait;
+        observe(this.o.context.hooks.failure, { path: what, stage: "commit", error: err, attempts: attempt, retryAt }, this.log);
         await sleep(this.o.context.clock, wait);
       }
     }
