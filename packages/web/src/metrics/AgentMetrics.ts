@@ -35,7 +35,7 @@ function positive(option: string, value: number): number {
  * to the engine's plugins before `engine.start()`: it counts events, uploads, commits, failures, scans and storage
  * calls as they happen. After the start, {@link attach} the runtime: queue depths, cache size and the other gauges
  * are read from `runtime.stats()` at each scrape. Process metrics (RSS, CPU, heap, event loop lag) come from
- * prom-client's default collectors. METRICS.md lists every metric.
+ * prom-client's default collectors. The package README lists every metric.
  */
 export class AgentMetrics {
   /** The registry every metric of this instance is registered on. */
