@@ -4,6 +4,7 @@
 // close; the scripted source submits an update event for each report, as a change source does on a close-write
 // notification. Close and commit times are both wall-clock ms (`performance.timeOrigin + performance.now()`);
 // commit times come from `engine.hooks.commit`. Two bursts: N new files, then the same N rewritten.
+// Then one file at a time on the idle engine (the issue's "single file changed on an idle daemon").
 // With `procfs`, ProcfsStabilityPlugin (plugin-open-files) checks writers as it would in the daemon.
 // Usage: node latency-child.mjs <dir> [files=1000] [procfs]; prints one JSON line.
 import { fork } from "node:child_process";
@@ -104,7 +105,23 @@ await engine.start();
 await engine.initialBackup();
 const created = await measure(paths, 1);
 const changed = await measure(paths, 2);
+
+/**
+ * One file changed on an idle daemon, IDLE_ROUNDS times: each round waits until nothing is queued and the windows
+ * have long closed, then rewrites one file; the latencies of the rounds.
+ */
+async function measureIdle() {
+  const latencies = [];
+  for (let i = 0; i < IDLE_ROUNDS; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 3 * WINDOW_MS));
+    const r = await measure([paths[i]], 3 + i);
+    latencies.push(r.p50Ms);
+  }
+  return { rounds: IDLE_ROUNDS, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies) };
+}
+const IDLE_ROUNDS = 30;
+const idle = await measureIdle();
 await engine.stop();
 process.stdout.write(
-  `${JSON.stringify({ files: COUNT, windowMs: WINDOW_MS, stability: stabilityArg ?? "none", created, changed, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`,
+  `${JSON.stringify({ files: COUNT, windowMs: WINDOW_MS, stability: stabilityArg ?? "none", created, changed, idle, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`,
 );

@@ -7,8 +7,11 @@ import { prng } from "./lib.mjs";
 const [seed, ...paths] = process.argv.slice(2);
 const fill = prng(Number(seed));
 const buf = Buffer.alloc(4096);
+let sent = Promise.resolve();
 for (const path of paths) {
   await writeFile(path, fill(buf));
-  process.send({ path, closedAt: performance.timeOrigin + performance.now() });
+  sent = new Promise((resolve) => process.send({ path, closedAt: performance.timeOrigin + performance.now() }, resolve));
 }
+// Messages go out in order: once the last one is sent, every one is, and the channel may close without losing any.
+await sent;
 process.disconnect();

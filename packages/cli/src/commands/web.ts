@@ -2,7 +2,10 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readFile, rename, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ConfigError, cacheDirectoryOf, isErrno, messageOf, type Engine, type Parameters, type Runtime } from "@rtbackup/core";
-import { AgentMetrics, WebServer } from "@rtbackup/web";
+import type { AgentMetrics, WebServer } from "@rtbackup/web";
+
+/** The web package, loaded only by the commands that serve (fastify and prom-client cost every other command ~0.2 s). */
+const webPackage = () => import("@rtbackup/web");
 import { loadCliConfig, openRepositoryReadOnly, type CommonOptions, type LoadedConfig } from "../context.js";
 
 /** The file of the page's token: WebTokenFile, else `<IPCPath>/web-token`. */
@@ -59,7 +62,7 @@ export async function prepareAgentWeb(config: LoadedConfig): Promise<AgentWeb> {
   const p = config.parameters;
   const token = p.webEnabled ? await webToken(webTokenFileOf(p)) : undefined;
   if (!p.metricsEnabled) return { config, metrics: undefined, token };
-  const metrics = new AgentMetrics();
+  const metrics = new (await webPackage()).AgentMetrics();
   return { config: { ...config, plugins: [...config.plugins, metrics.plugin] }, metrics, token };
 }
 
@@ -75,6 +78,7 @@ export async function startAgentWeb(engine: Engine, runtime: Runtime, web: Agent
   metrics?.attach(runtime);
   const repository = runtime.repository;
   try {
+    const { WebServer } = await webPackage();
     const server = await WebServer.start({
       address: p.webBindAddress,
       port: p.webPort,
@@ -114,6 +118,7 @@ export async function webCommand(options: WebOptions): Promise<number> {
   const log = engine.getLogger("web");
   const token = options["token-file"] ? await webToken(options["token-file"]) : randomBytes(24).toString("base64url");
   const port = options.port === undefined ? config.parameters.webPort : Number(options.port);
+  const { WebServer } = await webPackage();
   const server = await WebServer.start({
     address: options.address ?? config.parameters.webBindAddress,
     port,
