@@ -145,6 +145,13 @@ async function browseTo(page: Page, dir: string): Promise<void> {
   }
 }
 
+/** `ms` as a date and time without a zone, in time zone `tz`, to the millisecond ("2026-12-07 09:38:14.250"). */
+function localTime(ms: number, tz: string): string {
+  const fields = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" } as const;
+  const text = new Intl.DateTimeFormat("sv-SE", { timeZone: tz, ...fields }).format(new Date(ms));
+  return `${text}.${String(new Date(ms).getUTCMilliseconds()).padStart(3, "0")}`;
+}
+
 /** The time of the newest commit the status API lists for `path`, once there is one other than `not`. */
 const committed = (s: Setup, path: string, not?: string) =>
   until(`${path} committed`, async () => {
@@ -201,6 +208,24 @@ test("restore browser: an older moment from the commit list, a file downloaded w
     await s.page.click("#restore-form button");
     await s.page.locator("#restore-result", { hasText: "restored" }).waitFor();
     assert.is(await readFile(join(target, docs.slice(1), "sub", "notes.txt"), "utf8"), "notes\n");
+
+    // A time typed without a zone is the browser's local time, as the page shows times: in New York, the local
+    // time of the first commit shows the first draft.
+    const ny = await s.browser.newContext({ timezoneId: "America/New_York", acceptDownloads: true });
+    try {
+      const page = await ny.newPage();
+      await page.goto(`${s.url}/login?token=${s.token}`);
+      await page.click("#tab-restore");
+      await page.fill("#moment-text", localTime(Date.parse(before), "America/New_York"));
+      await page.click("#moment-form button");
+      await browseTo(page, docs);
+      await page.locator("#entries a", { hasText: "report.txt" }).click();
+      const old = page.waitForEvent("download");
+      await page.click("#download");
+      assert.is(await readFile((await (await old).path())!, "utf8"), "the first draft\n");
+    } finally {
+      await ny.close();
+    }
 
     // The metrics moved with the backup, and parse as Prometheus text.
     const metrics = await (await fetch(`${s.url}/metrics`)).text();

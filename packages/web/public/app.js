@@ -160,6 +160,18 @@ async function act(what, body) {
 
 // ---- restore browser ----
 
+/**
+ * A typed moment for the API: a date and time without a zone is the browser's local time (as the page shows times),
+ * sent as ISO; anything else ("2h ago", "yesterday", a time with its zone) goes as typed.
+ */
+function momentOf(text) {
+  if (/^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(text)) {
+    const local = new Date(text.replace(" ", "T"));
+    if (!Number.isNaN(local.getTime())) return local.toISOString();
+  }
+  return text;
+}
+
 const query = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== "")).toString();
 
 async function loadMoments() {
@@ -292,7 +304,7 @@ function wire() {
   $("more").addEventListener("click", () => void openDirectory(state.path, state.after));
   $("moment-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    state.at = $("moment-text").value.trim() || $("moment").value;
+    state.at = momentOf($("moment-text").value.trim()) || $("moment").value;
     $("detail").hidden = true;
     void openDirectory(state.path);
   });
