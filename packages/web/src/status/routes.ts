@@ -64,14 +64,18 @@ export function registerStatusRoutes(app: FastifyInstance, runtime: Runtime): vo
     };
     const timer = setInterval(() => send({ event: "status", data: statusOf(runtime, feed) }), STATS_EVERY_MS);
     const stop = feed.listen(send);
+    let ended = false;
     const end = () => {
+      if (ended) return;
+      ended = true;
       clearInterval(timer);
       stop();
       streams.delete(end);
       res.end();
     };
     streams.add(end);
-    request.raw.once("close", end);
+    // The response closes when the page goes (its connection ends) or the server ends the stream.
+    res.once("close", end);
     send({ event: "status", data: statusOf(runtime, feed) });
   });
   app.addHook("preClose", async () => {
