@@ -49,7 +49,7 @@ export class WebServer {
   /** Builds the server (without listening): for tests that inject requests. */
   static build(options: WebServerOptions): WebServer {
     if (options.token.length < 16) throw new ConfigError("web token", "expected at least 16 characters");
-    const app = Fastify({ logger: false, bodyLimit: 64 * 1024, maxParamLength: 4096 });
+    const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
     const server = new WebServer(app, options.log);
     if (options.page !== false) {
       registerAuth(app, options.token);
