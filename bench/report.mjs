@@ -131,7 +131,9 @@ function renderLatency(latency) {
     }
     if (l.idle) {
       const i = l.idle;
-      lines.push(`| ${stability} | 1 file, idle (${i.rounds} rounds) | | ${i.p50Ms.toFixed(0)} ms | ${i.p99Ms.toFixed(0)} ms | ${i.maxMs.toFixed(0)} ms | | | ${met(i.p50Ms <= 250)} |`);
+      lines.push(
+        `| ${stability} | 1 file, idle (${i.rounds} rounds) | | ${i.p50Ms.toFixed(0)} ms | ${i.p99Ms.toFixed(0)} ms | ${i.maxMs.toFixed(0)} ms | | | ${met(i.p50Ms <= 250)} |`,
+      );
     }
   }
   lines.push("");

@@ -1,2 +1,0 @@
-export declare function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void>;
-//# sourceMappingURL=tempDir.d.ts.map
