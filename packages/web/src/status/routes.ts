@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import { posix } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { isUnder, isV2, type Runtime } from "@rtbackup/core";
@@ -44,6 +45,33 @@ function statusOf(runtime: Runtime, feed: StatusFeed): unknown {
 }
 
 /**
+ * Serves one event stream on `res`: the stats now and every 500 ms, and each of the feed's events. It ends (once)
+ * when its response closes (the page went), when the page falls {@link MAX_BACKLOG} behind, or when the server
+ * ends every stream in `streams`.
+ */
+function openStream(res: ServerResponse, runtime: Runtime, feed: StatusFeed, streams: Set<() => void>): void {
+  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" });
+  const send = (e: FeedEvent) => {
+    if (res.writableLength > MAX_BACKLOG) return end();
+    res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+  };
+  const timer = setInterval(() => send({ event: "status", data: statusOf(runtime, feed) }), STATS_EVERY_MS);
+  const stop = feed.listen(send);
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearInterval(timer);
+    stop();
+    streams.delete(end);
+    res.end();
+  };
+  streams.add(end);
+  res.once("close", end);
+  send({ event: "status", data: statusOf(runtime, feed) });
+}
+
+/**
  * The status page's API over the running agent: `GET /api/status`, the live stream `GET /api/events` (SSE: `status`
  * every 500 ms, and `commit`, `failure`, `uploadStarted`, `uploaded`, `scanStarted`, `scanFinished`, `paused`,
  * `unpaused` as they happen), and the console's actions `POST /api/pause`, `/api/unpause`, `/api/rescan` and
@@ -56,27 +84,7 @@ export function registerStatusRoutes(app: FastifyInstance, runtime: Runtime): vo
   app.get("/api/events", (request, reply) => {
     if (streams.size >= MAX_STREAMS) return reply.status(503).send({ error: `at most ${MAX_STREAMS} pages may listen at once` });
     reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" });
-    const send = (e: FeedEvent) => {
-      if (res.writableLength > MAX_BACKLOG) return end();
-      res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
-    };
-    const timer = setInterval(() => send({ event: "status", data: statusOf(runtime, feed) }), STATS_EVERY_MS);
-    const stop = feed.listen(send);
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      clearInterval(timer);
-      stop();
-      streams.delete(end);
-      res.end();
-    };
-    streams.add(end);
-    // The response closes when the page goes (its connection ends) or the server ends the stream.
-    res.once("close", end);
-    send({ event: "status", data: statusOf(runtime, feed) });
+    openStream(reply.raw, runtime, feed, streams);
   });
   app.addHook("preClose", async () => {
     for (const end of [...streams]) end();
