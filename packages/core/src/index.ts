@@ -152,6 +152,7 @@ export type { BridgeNotification, BridgeScanStatus } from "./bridge/protocol.js"
 export { FrameDecoder } from "./bridge/FrameDecoder.js";
 export { BridgeRequestError } from "./bridge/BridgeRequestError.js";
 export { BridgeServer } from "./bridge/BridgeServer.js";
+export { writePrivateFile } from "./io/privateFile.js";
 export type { BridgeServerOptions } from "./bridge/BridgeServer.js";
 export { BridgeClient } from "./bridge/BridgeClient.js";
 export type { BridgeEndpoint } from "./bridge/BridgeClient.js";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readFile, rename, stat } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ConfigError, cacheDirectoryOf, isErrno, messageOf, type Engine, type Parameters, type Runtime } from "@rtbackup/core";
+import { ConfigError, cacheDirectoryOf, isErrno, messageOf, writePrivateFile, type Engine, type Parameters, type Runtime } from "@rtbackup/core";
 import type { AgentMetrics, WebServer } from "@rtbackup/web";
 
 /** The web package, loaded only by the commands that serve (fastify and prom-client cost every other command ~0.2 s). */
@@ -32,15 +32,7 @@ export async function webToken(file: string): Promise<string> {
   const token = randomBytes(24).toString("base64url");
   try {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    const temp = `${file}.${process.pid}.tmp`;
-    const handle = await open(temp, "wx", 0o600);
-    try {
-      await handle.writeFile(`${token}\n`);
-    } finally {
-      await handle.close();
-    }
-    await chmod(temp, 0o600);
-    await rename(temp, file);
+    await writePrivateFile(file, `${token}\n`, 0o600);
   } catch (err) {
     throw new ConfigError("WebTokenFile", `cannot make the token file ${file}: ${messageOf(err)}`);
   }

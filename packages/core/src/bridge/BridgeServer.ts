@@ -1,8 +1,9 @@
 import { createServer, connect, isIP, type Server, type Socket } from "node:net";
 import { randomBytes } from "node:crypto";
-import { chmod, chown, lstat, mkdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, readFile, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { BackupError, ConfigError, messageOf } from "../errors.js";
+import { writePrivateFile } from "../io/privateFile.js";
 import type { Logger } from "../logger.js";
 import type { Runtime } from "../Runtime.js";
 import { BridgeConnection, defaultConnectionLimits, type BridgeConnectionLimits } from "./BridgeConnection.js";
@@ -76,15 +77,6 @@ function answers(path: string): Promise<boolean> {
       resolve(false);
     });
   });
-}
-
-/** Writes a small file atomically with the given mode (created with it, never wider for a moment). */
-async function writePrivateFile(path: string, text: string, mode: number): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await rm(tmp, { force: true });
-  await writeFile(tmp, text, { mode, flag: "wx" });
-  await chmod(tmp, mode);
-  await rename(tmp, path);
 }
 
 /**
