@@ -151,6 +151,8 @@ export { BRIDGE_FILES, encodeFrame } from "./bridge/protocol.js";
 export type { BridgeNotification, BridgeScanStatus } from "./bridge/protocol.js";
 export { FrameDecoder } from "./bridge/FrameDecoder.js";
 export { BridgeRequestError } from "./bridge/BridgeRequestError.js";
+export { executeBridgeRequest, parseBridgeRequest } from "./bridge/executeBridgeRequest.js";
+export type { BridgeRequestContext } from "./bridge/executeBridgeRequest.js";
 export { BridgeServer } from "./bridge/BridgeServer.js";
 export { writePrivateFile } from "./io/privateFile.js";
 export type { BridgeServerOptions } from "./bridge/BridgeServer.js";

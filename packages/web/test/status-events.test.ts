@@ -73,6 +73,23 @@ test("the event stream stays open: stats every 500 ms, a commit as it happens, t
         assert.ok(Date.now() < deadline, "no paused event");
         await new Promise((r) => setTimeout(r, 20));
       }
+      // The actions' checks are the bridge's: a bad path or a rescan outside the roots is a 400 naming it.
+      const post = (url: string, body: unknown) =>
+        fetch(`${server.url}${url}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}`, "x-rtb-request": "1", "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      for (const [url, body, pattern] of [
+        ["/api/check", { paths: ["relative/path"] }, /paths: expected normalised absolute paths/],
+        ["/api/rescan", { roots: ["/etc"] }, /roots: \/etc is not under a backup root/],
+        ["/api/unpause", { discard: "yes" }, /discard: expected true or false/],
+      ] as const) {
+        const res = await post(url, body);
+        assert.is(res.status, 400, url);
+        assert.match(((await res.json()) as { error: string }).error, pattern);
+      }
+      assert.equal(await (await post("/api/check", { paths: [path] })).json(), { submitted: 1, paused: true });
       await server.close();
       await stream.ended;
     } finally {

@@ -44,6 +44,8 @@ function remember<T>(list: T[], item: T): void {
 export class StatusFeed {
   readonly commits: CommitView[] = [];
   readonly failures: FailureView[] = [];
+  /** Scans started since the feed was made. */
+  scans = 0;
   readonly #listeners = new Set<(e: FeedEvent) => void>();
 
   constructor(runtime: Runtime) {
@@ -53,7 +55,10 @@ export class StatusFeed {
     hooks.failure.tap(name, (f) => this.#failure(f));
     hooks.uploadStarted.tap(name, (u) => this.#post({ event: "uploadStarted", data: { path: u.path, size: u.size } }));
     hooks.uploaded.tap(name, (u) => this.#post({ event: "uploaded", data: { path: u.path, size: u.size, bytesUploaded: u.bytesUploaded ?? 0 } }));
-    hooks.scan.tap(name, (s) => this.#post({ event: s.done ? "scanFinished" : "scanStarted", data: { reason: s.reason, roots: s.roots, changed: s.changed } }));
+    hooks.scan.tap(name, (s) => {
+      if (!s.done) this.scans += 1;
+      this.#post({ event: s.done ? "scanFinished" : "scanStarted", data: { reason: s.reason, roots: s.roots, changed: s.changed } });
+    });
   }
 
   /** Calls `listener` with every event from now on; returns the function that stops it. */

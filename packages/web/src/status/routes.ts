@@ -1,7 +1,6 @@
 import type { ServerResponse } from "node:http";
-import { posix } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { isUnder, isV2, type Runtime } from "@rtbackup/core";
+import { BridgeRequestError, executeBridgeRequest, isV2, parseBridgeRequest, type BridgeRequestContext, type Runtime } from "@rtbackup/core";
 import { StatusFeed, type FeedEvent } from "./StatusFeed.js";
 
 /** How often a listening page gets the agent's stats. */
@@ -10,22 +9,6 @@ const STATS_EVERY_MS = 500;
 const MAX_STREAMS = 32;
 /** A page that reads this far behind is dropped rather than buffered for. */
 const MAX_BACKLOG = 1 << 20;
-
-/** An HTTP error with a message for the page. */
-function refuse(statusCode: number, message: string): Error {
-  return Object.assign(new Error(message), { statusCode });
-}
-
-/** `value` as a list of normalised absolute paths (at most `max`), or a 400 naming `name`. */
-function absolutePaths(value: unknown, name: string, max: number): string[] {
-  if (!Array.isArray(value) || value.length === 0 || value.length > max) throw refuse(400, `${name}: expected 1 to ${max} absolute paths`);
-  for (const p of value) {
-    const normal = typeof p === "string" && p.startsWith("/") && (p === "/" || (posix.normalize(p) === p && !p.endsWith("/")));
-    if (!normal || p.includes("\0") || Buffer.byteLength(p) > 4096)
-      throw refuse(400, `${name}: ${JSON.stringify(p)?.slice(0, 80)} is not a normalised absolute path`);
-  }
-  return value as string[];
-}
 
 /** Which repository the agent writes: its id, format and whether it is encrypted. */
 function repositoryOf(runtime: Runtime): { id: string; format: number; encrypted: boolean; prefix: string } {
@@ -41,6 +24,17 @@ function statusOf(runtime: Runtime, feed: StatusFeed): unknown {
     repository: repositoryOf(runtime),
     commits: feed.commits,
     failures: feed.failures,
+  };
+}
+
+/** What the bridge's request code needs, for the page: its notifications go to the page's event streams. */
+function bridgeContext(runtime: Runtime, feed: StatusFeed): BridgeRequestContext {
+  return {
+    runtime,
+    scanNumber: () => feed.scans,
+    lastSeq: () => 0,
+    notify: ({ kind, ...data }) => feed.post({ event: kind, data }),
+    nextScanEvent: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   };
 }
 
@@ -89,33 +83,20 @@ export function registerStatusRoutes(app: FastifyInstance, runtime: Runtime): vo
   app.addHook("preClose", async () => {
     for (const end of [...streams]) end();
   });
-  app.post("/api/pause", async () => {
-    const wasPaused = runtime.pipeline.paused;
-    runtime.pipeline.pause();
-    if (!wasPaused) feed.post({ event: "paused", data: {} });
-    return { paused: true, wasPaused };
-  });
-  app.post<{ Body: { discard?: unknown } | undefined }>("/api/unpause", async (request) => {
-    const wasPaused = runtime.pipeline.paused;
-    const { processed, discarded } = runtime.pipeline.unpause({ discard: request.body?.discard === true });
-    if (wasPaused) feed.post({ event: "unpaused", data: { processed, discarded } });
-    return { paused: false, wasPaused, processed, discarded };
-  });
-  app.post<{ Body: { roots?: unknown } | undefined }>("/api/rescan", async (request) => {
-    const requested = request.body?.roots === undefined ? undefined : absolutePaths(request.body.roots, "roots", 100);
-    if (requested) {
-      // A rescan walks only inside what is backed up: the page cannot point the agent at the rest of the system.
-      const roots = await runtime.roots();
-      const outside = requested.find((r) => !roots.some((root) => isUnder(r, root)));
-      if (outside !== undefined) throw refuse(400, `roots: ${outside} is not under a backup root`);
-    }
-    const alreadyRunning = runtime.scanStatus.running;
-    runtime.requestScan("request", requested);
-    return { requested: true, alreadyRunning };
-  });
-  app.post<{ Body: { paths?: unknown } | undefined }>("/api/check", async (request) => {
-    const paths = absolutePaths(request.body?.paths, "paths", 10_000);
-    for (const path of paths) runtime.submit({ type: "update", path });
-    return { submitted: paths.length, paused: runtime.pipeline.paused };
-  });
+  // The console's actions, checked and carried out by the bridge's own code: the same rules (normalised absolute
+  // paths, a rescan only under a backup root) and the same answers as `rtb console`.
+  const context = bridgeContext(runtime, feed);
+  for (const type of ["pause", "unpause", "rescan", "check"] as const) {
+    app.post<{ Body: Record<string, unknown> | undefined }>(`/api/${type}`, async (request) => {
+      const body = request.body;
+      if (body !== undefined && (typeof body !== "object" || body === null || Array.isArray(body)))
+        throw Object.assign(new Error("expected a JSON object"), { statusCode: 400 });
+      try {
+        return await executeBridgeRequest(context, parseBridgeRequest({ ...body, type }));
+      } catch (err) {
+        if (err instanceof BridgeRequestError && err.code === "BAD_REQUEST") throw Object.assign(new Error(err.message), { statusCode: 400 });
+        throw err;
+      }
+    });
+  }
 }
