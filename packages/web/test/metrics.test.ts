@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine, LocalDirectoryStorage, StorageError, silentSink, type Parameters, type Runtime, type StorageBackend } from "@rtbackup/core";
 import { AgentMetrics, registerMetricsRoute } from "@rtbackup/web";
+import { agentParameters } from "./helpers/agentParameters.js";
 
 interface Sample {
   value?: string;
@@ -63,17 +64,7 @@ async function withAgent(
     await mkdir(src);
     const metrics = new AgentMetrics();
     engine = new Engine({
-      parameters: {
-        storage: "local",
-        localStoragePath: join(dir, "store"),
-        remoteFileStateCachePath: join(dir, "state"),
-        stagingDirectory: join(dir, "staging"),
-        backupRoots: [src],
-        pathFilters: [],
-        batchUploadConsolidationDelay: 20,
-        snapshotSharingWindow: 10,
-        ...options.parameters,
-      },
+      parameters: { ...agentParameters(dir, src), ...options.parameters },
       log: { sink: silentSink },
       plugins: [metrics.plugin],
     });

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine, silentSink, type Logger } from "@rtbackup/core";
 import { WebServer } from "@rtbackup/web";
+import { agentParameters } from "./helpers/agentParameters.js";
 
 const TOKEN = "status-events-test-token-0123";
 const log: Logger = { name: "web", error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
@@ -35,16 +36,7 @@ test("the event stream stays open: stats every 500 ms, a commit as it happens, t
     const src = join(dir, "src");
     await mkdir(src);
     const engine = new Engine({
-      parameters: {
-        storage: "local",
-        localStoragePath: join(dir, "store"),
-        remoteFileStateCachePath: join(dir, "state"),
-        stagingDirectory: join(dir, "staging"),
-        backupRoots: [src],
-        pathFilters: [],
-        batchUploadConsolidationDelay: 20,
-        snapshotSharingWindow: 10,
-      },
+      parameters: agentParameters(dir, src),
       log: { sink: silentSink },
     });
     const runtime = await engine.start();
