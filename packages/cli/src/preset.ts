@@ -86,7 +86,7 @@ class BackupScopePlugin implements BackupPlugin {
   }
   apply(engine: Engine): void {
     const roots = engine.parameters.backupRoots;
-    engine.hooks.intake.tapPromise({ name: SCOPE_PLUGIN, stage: -100 }, async ({ path }) => {
+    engine.hooks.intake.tap({ name: SCOPE_PLUGIN, stage: -100 }, ({ path }) => {
       if (isAgentOwnPath(path, this.#agent)) return "exclude";
       if (roots.length && !roots.some((root) => isUnder(path, root))) return "exclude";
       return undefined;

@@ -1,5 +1,5 @@
 import { PluginError } from "./errors.js";
-import type { SyncHook } from "tapable";
+import type { AsyncSeriesBailHook, SyncHook } from "tapable";
 
 interface InterceptableHook {
   intercept(interceptor: { register?: (tap: any) => any }): void;
@@ -66,4 +66,23 @@ export function observe<T>(hook: SyncHook<[T]>, arg: NoInfer<T>, log: { error(me
       log.error(`observer ${tap.name} failed (ignored)`, err);
     }
   }
+}
+
+/**
+ * A bail hook as one synchronous function, when every tap on it is synchronous and no interceptor but `register`
+ * (which acts only when a tap is added) is on it: it returns what `hook.promise(arg)` would resolve to, tap errors
+ * wrapped alike. Undefined when a tap is async; then call the hook. Taps added later are not in the function. A
+ * scan asks the intake hook once per path, and a promise per path was most of its time.
+ */
+export function syncBail<T, R>(hook: AsyncSeriesBailHook<[T], R>): ((arg: T) => R | undefined) | undefined {
+  for (const interceptor of hook.interceptors) for (const key of Object.keys(interceptor)) if (key !== "register" && key !== "name") return undefined;
+  if (hook.taps.some((tap) => tap.type !== "sync")) return undefined;
+  const fns = hook.taps.map((tap) => tap.fn as (arg: T) => R | undefined);
+  return (arg) => {
+    for (const fn of fns) {
+      const value = fn(arg);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  };
 }

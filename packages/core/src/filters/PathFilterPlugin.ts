@@ -31,7 +31,8 @@ export class PathFilterPlugin implements BackupPlugin {
     engine.hooks.initialize.tapPromise(PLUGIN_NAME, async () => {
       this.#filterFor(engine);
     });
-    engine.hooks.intake.tapPromise(PLUGIN_NAME, async (request) => (this.#filterFor(engine).isExcluded(request.path) ? "exclude" : undefined));
+    // Synchronous: a scan then asks the intake hook without a promise per path (see bailSync).
+    engine.hooks.intake.tap(PLUGIN_NAME, (request) => (this.#filterFor(engine).isExcluded(request.path) ? "exclude" : undefined));
   }
 
   #filterFor(engine: Engine): RootedPathFilter {

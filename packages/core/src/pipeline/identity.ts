@@ -1,7 +1,7 @@
 // What the state cache remembers of a file against what is on disk now: the same index entry, the same local
 // identity, and when an identity cannot be trusted yet.
 import type { Stats } from "node:fs";
-import type { CachedEntry, LocalIdentity } from "../state/StateCache.js";
+import type { DiskIdentity, LocalIdentity } from "../state/StateCache.js";
 import type { FileEntry } from "../types.js";
 import { sameXattrs } from "../xattrs/xattrs.js";
 import { entryTypeOf } from "../entryTypes.js";
@@ -34,7 +34,7 @@ export function sameEntry(a: FileEntry, b: FileEntry): boolean {
  * seconds, so a chmod in the second of the last change leaves it as it was.
  */
 export function unchangedOnDisk(
-  cached: CachedEntry | undefined,
+  cached: DiskIdentity | undefined,
   stats: Pick<
     Stats,
     | "size"

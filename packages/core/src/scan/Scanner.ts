@@ -1,5 +1,5 @@
 import { agentOwnPaths, isAgentOwnPath } from "../defaults/ownPaths.js";
-import { observe } from "../hooks.js";
+import { observe, syncBail } from "../hooks.js";
 import { isErrno, messageOf } from "../errors.js";
 import type { Stats } from "node:fs";
 import type { Logger } from "../logger.js";
@@ -7,11 +7,11 @@ import { isUnder } from "../mounts/mountPaths.js";
 import type { StageContext } from "../pipeline/StageContext.js";
 import { unchangedOnDisk } from "../pipeline/identity.js";
 import type { StateCache } from "../state/StateCache.js";
-import type { ScanInfo } from "../types.js";
-import { goneSince } from "./goneSince.js";
+import type { IntakeRequest, ScanInfo } from "../types.js";
+import { GoneTracker } from "./GoneTracker.js";
 import { checkRootMounts } from "./rootMounts.js";
 import type { ScanResult } from "./ScanResult.js";
-import { walk } from "./walk.js";
+import { walkDirectories, type WalkEntry } from "./walk.js";
 
 /** Where a scan sends what it finds (the pipeline implements it). Each path was filtered once, by the scanner. */
 export interface ScanOutput {
@@ -75,11 +75,17 @@ export class Scanner {
     return this.#context.hooks.roots.promise([...this.#context.parameters.backupRoots]);
   }
 
-  /** The `intake` hook for one scanned path: true when it is to be backed up. */
-  async #included(path: string): Promise<boolean> {
+  /**
+   * The `intake` hook as a scan asks it, once per path: true when the path is to be backed up. Without a promise per
+   * path when every tap is synchronous ({@link syncBail}).
+   */
+  #intake(): (path: string) => boolean | Promise<boolean> {
     const hook = this.#context.hooks.intake;
-    if (!hook.isUsed()) return true;
-    return (await hook.promise({ path, event: { type: "update", path } })) !== "exclude";
+    if (!hook.isUsed()) return () => true;
+    const request = (path: string): IntakeRequest => ({ path, event: { type: "update", path } });
+    const sync = syncBail(hook);
+    if (sync) return (path) => sync(request(path)) !== "exclude";
+    return async (path) => (await hook.promise(request(path))) !== "exclude";
   }
 
   /** Walks the roots (all of them, or `roots`) once; see the class. Back-pressure from the pipeline slows the walk. */
@@ -98,15 +104,13 @@ export class Scanner {
     const walked = await this.#walkRoots(list);
     let deleted = 0;
     // A cancelled scan saw only part of the tree: it deletes nothing.
-    for (const root of walked.cancelled ? [] : walked.walkable) {
-      for (const path of goneSince(this.#cache, root, walked.seen, walked.unseen)) {
-        deleted++;
-        this.#out.admitDelete(path);
-        await this.#out.waitForRoom();
-      }
+    for (const path of walked.cancelled ? [] : walked.gone.finish(walked.walkable, walked.unseen)) {
+      deleted++;
+      this.#out.admitDelete(path);
+      await this.#out.waitForRoom();
     }
     const { seen, changed, unreadable, cancelled } = walked;
-    const result: ScanResult = { reason, roots: list, seen: seen.size, changed, deleted, unreadable, cancelled, durationMs: clock.now() - started };
+    const result: ScanResult = { reason, roots: list, seen, changed, deleted, unreadable, cancelled, durationMs: clock.now() - started };
     this.status = { running: false, walked: this.status.walked, queued: this.status.queued, last: result };
     observe(hooks.scan, { ...info, done: true, changed: changed + deleted }, this.#log);
     return result;
@@ -115,7 +119,7 @@ export class Scanner {
   /** The walk of a scan: what it saw, what it queued, what it could not read, and what it must not take for gone. */
   async #walkRoots(list: string[]) {
     const own = agentOwnPaths(this.#context.parameters);
-    const seen = new Set<string>();
+    const gone = new GoneTracker(this.#cache);
     // Filesystems mounted inside a root are not walked (their own roots cover them): never take their files for deleted.
     const otherFilesystems: string[] = [];
     // "Cannot read" is never "deleted": what lies under an unreadable path keeps its index entries.
@@ -129,36 +133,51 @@ export class Scanner {
     for (const { root, error } of await checkRootMounts(this.#context.parameters.remoteFileStateCachePath, list)) onUnreadable(root, new Error(error));
     const walkable = list.filter((root) => !unreadable.some((u) => u.path === root));
     const signal = this.#abort?.signal;
-    let changed = 0;
+    const counts = { seen: 0, changed: 0 };
+    const included = this.#intake();
     for (const root of walkable) {
-      const entries = walk(root, {
+      const slices = walkDirectories(root, {
         skip: (p) => isAgentOwnPath(p, own),
         onOtherFilesystem: (p) => otherFilesystems.push(p),
         ...(signal ? { signal } : {}),
         onUnreadable,
       });
-      for await (const { path, stats } of entries) {
-        if (!(await this.#included(path))) continue;
-        seen.add(path);
-        this.status.walked++;
-        if (stats.nlink > 1 && stats.isFile()) this.#out.noteLink(path, stats);
-        if (unchangedOnDisk(this.#cache.get(path), stats)) continue;
-        if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) {
-          this.#out.admitSpecial(path, stats);
-          continue;
+      for await (const slice of slices) {
+        if (slice.dir !== undefined) gone.kept(slice.dir, slice.kept);
+        for (const entry of slice.entries) {
+          // One promise per slice, not per entry: the intake is awaited only when a tap is async.
+          const verdict = included(entry.path);
+          if (!(verdict === true || (verdict !== false && (await verdict)))) continue;
+          if (!this.#take(entry, slice.dir, gone, counts)) continue;
+          await this.#out.waitForRoom();
+          if (signal?.aborted) break;
         }
-        changed++;
-        this.status.queued++;
-        // Directories and symlinks carry metadata only: no snapshot or stability check needed.
-        if (stats.isFile()) this.#out.admitFile(path);
-        else this.#out.admitMetadata(path);
-        await this.#out.waitForRoom();
         if (signal?.aborted) break;
+        if (slice.complete && slice.dir !== undefined) gone.complete(slice.dir);
       }
     }
     // A filesystem mounted inside a root that is itself walked as a root was seen through that root.
     const unseen = [...otherFilesystems.filter((m) => !list.includes(m)), ...unreadable.map((u) => u.path)];
-    return { seen, changed, unreadable, walkable, unseen, cancelled: signal?.aborted ?? false };
+    return { ...counts, gone, unreadable, walkable, unseen, cancelled: signal?.aborted ?? false };
+  }
+
+  /** One entry of the walk the intake included: counted, compared with the cache, queued when new or changed (then true). */
+  #take({ path, name, stats }: WalkEntry, dir: string | undefined, gone: GoneTracker, counts: { seen: number; changed: number }): boolean {
+    if (dir !== undefined) gone.present(dir, name, path, stats);
+    counts.seen++;
+    this.status.walked++;
+    if (stats.nlink > 1 && stats.isFile()) this.#out.noteLink(path, stats);
+    if (unchangedOnDisk(gone.identity(dir, name, path), stats)) return false;
+    if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) {
+      this.#out.admitSpecial(path, stats);
+      return false;
+    }
+    counts.changed++;
+    this.status.queued++;
+    // Directories and symlinks carry metadata only: no snapshot or stability check needed.
+    if (stats.isFile()) this.#out.admitFile(path);
+    else this.#out.admitMetadata(path);
+    return true;
   }
 
   /**

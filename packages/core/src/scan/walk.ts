@@ -1,14 +1,33 @@
 import { lstat } from "node:fs/promises";
 import { lstatSync, readdirSync } from "node:fs";
 import type { Stats } from "node:fs";
-import { join } from "node:path";
 import { isErrno } from "../errors.js";
 import { decodeName, fsPath } from "../fsNames.js";
 
 /** One path found by {@link walk}. */
 export interface WalkEntry {
   path: string;
+  /** The last component of `path` (the root's own entry: the root). */
+  name: string;
   stats: Stats;
+}
+
+/**
+ * Part of one directory's listing, as {@link walkDirectories} yields it. A directory comes in slices of at most
+ * `concurrency` names, one after another (no other directory's slices between them); `complete` marks its last.
+ */
+export interface WalkedSlice {
+  /** The directory listed; undefined for the slice that holds the root's own entry. */
+  dir: string | undefined;
+  /** The entries found, in name order, minus those `skip` refused. */
+  entries: WalkEntry[];
+  /**
+   * Names that are there but yielded no entry because they were not looked into: a mount of another filesystem, an
+   * entry whose lstat failed (reported). Never to be taken for gone.
+   */
+  kept: string[];
+  /** True on the directory's last slice: its listing is whole (a cancelled walk never completes a directory). */
+  complete: boolean;
 }
 
 /** Options of {@link walk}. */
@@ -35,6 +54,15 @@ export interface WalkOptions {
  * UTF-8 is yielded like any other; every path is handed to `node:fs` through {@link fsPath}.
  */
 export async function* walk(root: string, options: WalkOptions = {}): AsyncGenerator<WalkEntry> {
+  for await (const slice of walkDirectories(root, options)) yield* slice.entries;
+}
+
+/**
+ * The walk of {@link walk}, a directory slice at a time: one promise per slice instead of one per entry, and each
+ * directory's listing whole, so that a caller can compare it with what it knew of that directory (what is gone).
+ * Every directory yielded in an entry is entered, whatever the caller does with the entry.
+ */
+export async function* walkDirectories(root: string, options: WalkOptions = {}): AsyncGenerator<WalkedSlice> {
   const concurrency = options.concurrency ?? 256;
   let rootStats: Stats;
   try {
@@ -44,7 +72,7 @@ export async function* walk(root: string, options: WalkOptions = {}): AsyncGener
     return;
   }
   if (options.skip && (await options.skip(root, rootStats))) return;
-  yield { path: root, stats: rootStats };
+  yield { dir: undefined, entries: [{ path: root, name: root, stats: rootStats }], kept: [], complete: true };
   if (!rootStats.isDirectory()) return;
   const device = rootStats.dev;
   const stack: string[] = [root];
@@ -53,29 +81,39 @@ export async function* walk(root: string, options: WalkOptions = {}): AsyncGener
     const dir = stack.pop()!;
     const names = listDirectory(dir, options);
     if (!names) continue;
+    const prefix = dir === "/" ? "/" : `${dir}/`;
     const subdirs: string[] = [];
-    for (let i = 0; i < names.length; i += concurrency) {
-      const slice = names.slice(i, i + concurrency);
+    let i = 0;
+    do {
+      const slice: WalkedSlice = { dir, entries: [], kept: [], complete: i + concurrency >= names.length };
+      const end = Math.min(names.length, i + concurrency);
       // Synchronous lstat in bounded slices: about 4× faster than one promise per entry (no thread-pool round
       // trip), and the slices keep the event loop responsive.
-      const stats = slice.map((name) => lstatEntry(join(dir, name), options));
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      for (let j = 0; j < slice.length; j++) {
-        const st = stats[j];
-        if (!st) continue;
-        const path = join(dir, slice[j]!);
+      for (; i < end; i++) {
+        const name = names[i]!;
+        const path = prefix + name;
+        const st = lstatEntry(path, options);
+        if (st === "gone") continue;
+        if (st === "unreadable") {
+          slice.kept.push(name);
+          continue;
+        }
         if (st.isDirectory()) {
           if (st.dev !== device) {
-            options.onOtherFilesystem?.(join(dir, slice[j]!));
+            options.onOtherFilesystem?.(path);
+            slice.kept.push(name);
             continue;
           }
-          if (slice[j] === ".zfs" && dir === root) continue;
+          if (name === ".zfs" && dir === root) continue;
         }
         if (options.skip && (await options.skip(path, st))) continue;
-        yield { path, stats: st };
+        slice.entries.push({ path, name, stats: st });
         if (st.isDirectory()) subdirs.push(path);
       }
-    }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (options.signal?.aborted) slice.complete = false;
+      yield slice;
+    } while (i < names.length);
     // Reverse so that the stack pops them in name order.
     for (let k = subdirs.length - 1; k >= 0; k--) stack.push(subdirs[k]!);
   }
@@ -85,10 +123,11 @@ export async function* walk(root: string, options: WalkOptions = {}): AsyncGener
 function listDirectory(dir: string, options: WalkOptions): string[] | undefined {
   try {
     // Synchronous, like the lstats: one thread-pool round trip per directory made the walk of a tree with few
-    // files per directory mostly idle time.
-    return readdirSync(fsPath(dir), { encoding: "buffer" })
-      .map((name) => decodeName(name))
-      .sort();
+    // files per directory mostly idle time. Names come as UTF-8 text (no Buffer per name); a listing in which one
+    // did not decode (a U+FFFD stands in for its bytes) is read again as bytes and decoded losslessly.
+    let names = readdirSync(fsPath(dir));
+    if (names.some((name) => name.includes("\uFFFD"))) names = readdirSync(fsPath(dir), { encoding: "buffer" }).map((name) => decodeName(name));
+    return names.sort();
   } catch (err) {
     // A directory that vanished (or was replaced by a file) since it was listed is gone, not unreadable.
     if (!isErrno(err, "ENOENT", "ENOTDIR")) options.onUnreadable?.(dir, err);
@@ -96,12 +135,13 @@ function listDirectory(dir: string, options: WalkOptions): string[] | undefined 
   }
 }
 
-/** lstat of one entry; undefined when it vanished since its listing or cannot be stat'ed (reported). */
-function lstatEntry(path: string, options: WalkOptions): Stats | undefined {
+/** lstat of one entry: "gone" when it vanished since its listing, "unreadable" when it cannot be stat'ed (reported). */
+function lstatEntry(path: string, options: WalkOptions): Stats | "gone" | "unreadable" {
   try {
     return lstatSync(fsPath(path));
   } catch (err) {
-    if (!isErrno(err, "ENOENT", "ENOTDIR")) options.onUnreadable?.(path, err);
-    return undefined;
+    if (isErrno(err, "ENOENT", "ENOTDIR")) return "gone";
+    options.onUnreadable?.(path, err);
+    return "unreadable";
   }
 }

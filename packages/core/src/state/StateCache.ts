@@ -4,91 +4,16 @@ import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { BackupError } from "../errors.js";
 import { moveAsideIfDamaged } from "../io/lmdbFile.js";
-import { decodeName, encodeName, hasEscapedBytes } from "../fsNames.js";
-import { sha256Hex } from "../repository/format.js";
-import type { EntryType, FileEntry, IndexRecord } from "../types.js";
+import type { FileEntry, IndexRecord } from "../types.js";
+import { decode, encode, identityOf, keyOf, LONG, type CachedEntry, type DiskIdentity, type StoredEntry } from "./storedEntry.js";
 
-/** What the state cache knows about one path: the index entry plus local identity (ctime, inode). */
-export interface CachedEntry extends FileEntry {
-  readonly ctimeMs: number;
-  readonly ino: number;
-}
+export type { CachedEntry, DiskIdentity } from "./storedEntry.js";
 
-/** Compact stored form (msgpack via lmdb). */
-interface StoredEntry {
-  t: number;
-  s: number;
-  m: number;
-  c: number;
-  i: number;
-  mo: number;
-  u: number;
-  g: number;
-  k?: string[];
-  tg?: string;
-  /** A symlink target that is not UTF-8, as its bytes (msgpack strings are UTF-8, which cannot carry them). */
-  tb?: Uint8Array;
-  /** A file's recorded inode number and, with more than one name, its link count ({@link FileEntry.inode}). */
-  in?: number;
-  ln?: number;
-  /** Extended attributes ({@link FileEntry.xattrs}): UTF-8 names, base64 values. */
-  x?: Record<string, string>;
-  /** A device node's major and minor numbers. */
-  dv?: [number, number];
-  /** The path, only for long paths whose key is a hash. */
-  p?: string;
-  /** The path as its bytes, for a path that is not UTF-8 (its key is a hash, as LMDB keys are UTF-8 strings). */
-  pb?: Uint8Array;
-}
-
-/** Stored as their index here: append new types, never reorder (caches on disk hold these numbers). */
-const TYPES: EntryType[] = ["file", "dir", "symlink", "fifo", "chardev", "blockdev"];
-const LONG = "~L";
-const MAX_KEY_BYTES = 1900;
-
-// Keys and msgpack strings are stored as UTF-8, which would turn every byte of a non-UTF-8 name into U+FFFD (and
-// make `a\xff` and `a\xfe` one key): such paths are keyed by the hash of their bytes and carry those bytes.
-function keyOf(path: string): string {
-  return hasEscapedBytes(path) || Buffer.byteLength(path) > MAX_KEY_BYTES ? LONG + sha256Hex(encodeName(path)) : path;
-}
-
-function encode(e: CachedEntry): StoredEntry {
-  const v: StoredEntry = { t: TYPES.indexOf(e.type), s: e.size, m: e.mtimeMs, c: e.ctimeMs, i: e.ino, mo: e.mode, u: e.uid, g: e.gid };
-  if (e.chunks.length) v.k = [...e.chunks];
-  if (e.inode !== undefined) v.in = e.inode;
-  if (e.links !== undefined) v.ln = e.links;
-  if (e.xattrs !== undefined) v.x = e.xattrs;
-  if (e.major !== undefined && e.minor !== undefined) v.dv = [e.major, e.minor];
-  if (e.target !== undefined) {
-    if (hasEscapedBytes(e.target)) v.tb = encodeName(e.target);
-    else v.tg = e.target;
-  }
-  if (keyOf(e.path) !== e.path) {
-    if (hasEscapedBytes(e.path)) v.pb = encodeName(e.path);
-    else v.p = e.path;
-  }
-  return v;
-}
-
-function decode(key: string, v: StoredEntry): CachedEntry {
-  const entry: CachedEntry = {
-    path: v.pb ? decodeName(v.pb) : (v.p ?? key),
-    type: TYPES[v.t]!,
-    size: v.s,
-    mtimeMs: v.m,
-    ctimeMs: v.c,
-    ino: v.i,
-    mode: v.mo,
-    uid: v.u,
-    gid: v.g,
-    chunks: v.k ?? [],
-    ...(v.tb ? { target: decodeName(v.tb) } : v.tg !== undefined ? { target: v.tg } : {}),
-    ...(v.in !== undefined ? { inode: v.in } : {}),
-    ...(v.ln !== undefined ? { links: v.ln } : {}),
-    ...(v.x !== undefined ? { xattrs: v.x } : {}),
-    ...(v.dv !== undefined ? { major: v.dv[0], minor: v.dv[1] } : {}),
-  };
-  return entry;
+/** One tracked name in a directory ({@link StateCache.childrenOf}); `identity` undefined when only paths under it are tracked. */
+export interface CachedChild {
+  readonly name: string;
+  readonly identity: DiskIdentity | undefined;
+  descendants: boolean;
 }
 
 /** A batch written but not yet confirmed as the only one with its sequence number. */
@@ -243,13 +168,68 @@ export class StateCache {
     for (const { key, value } of this.#files.getRange({})) yield decode(key, value);
   }
 
+  /** What a scan compares with a path's lstat: the cached entry's type, size, times, inode, mode and owner. */
+  identity(path: string): DiskIdentity | undefined {
+    const v = this.#files.get(keyOf(path));
+    return v ? identityOf(v) : undefined;
+  }
+
+  /**
+   * The tracked paths directly in `dir` whose keys are their paths (not {@link hashedEntries}), in key order: each
+   * name with its {@link identity} and whether anything under it is tracked too. One range read of the directory:
+   * after a child's first descendant it seeks past the child's subtree.
+   */
+  childrenOf(dir: string): CachedChild[] {
+    const prefix = dir === "/" ? "/" : `${dir}/`;
+    const end = dir === "/" ? "0" : `${dir}0`;
+    const out: CachedChild[] = [];
+    // Under a path that is not UTF-8 or too long, every key is a hash: nothing here.
+    if (keyOf(prefix) !== prefix) return out;
+    const byName = new Map<string, CachedChild>();
+    let start = prefix;
+    for (;;) {
+      let next: string | undefined;
+      for (const { key, value } of this.#files.getRange({ start, end })) {
+        if (key === dir) continue;
+        const slash = key.indexOf("/", prefix.length);
+        if (slash < 0) {
+          const child = { name: key.slice(prefix.length), identity: identityOf(value), descendants: false };
+          out.push(child);
+          byName.set(child.name, child);
+          continue;
+        }
+        // Its own key may be far back: "a", "a-b", "a-b/…", "a.x", "a/…" is key order.
+        const name = key.slice(prefix.length, slash);
+        const known = byName.get(name);
+        if (known) known.descendants = true;
+        else out.push({ name, identity: undefined, descendants: true });
+        // Keys under `name/` sort before `name0` ('0' follows '/'), and nothing between them is a child.
+        next = `${prefix}${name}0`;
+        break;
+      }
+      if (next === undefined) return out;
+      start = next;
+    }
+  }
+
+  /** Whether the cache keys `path` by a hash of it (a path that is not UTF-8, or too long): see {@link hashedEntries}. */
+  static isHashed(path: string): boolean {
+    return keyOf(path) !== path;
+  }
+
+  /** The tracked entries keyed by a hash of their path, which {@link childrenOf} does not list. */
+  *hashedEntries(): Iterable<CachedEntry> {
+    for (const { key, value } of this.#files.getRange({ start: LONG, end: "~M" })) yield decode(key, value);
+  }
+
   /** Entries at or under `dir`. */
   *entriesUnder(dir: string): Iterable<CachedEntry> {
     const self = this.get(dir);
     if (self) yield self;
     const start = dir === "/" ? "/" : `${dir}/`;
     const end = dir === "/" ? "0" : `${dir}0`;
-    for (const { key, value } of this.#files.getRange({ start, end })) if (key !== dir) yield decode(key, value);
+    // Under a path that is not UTF-8 or too long every key is a hash (and the range's bounds could not be keys).
+    if (keyOf(start) === start) for (const { key, value } of this.#files.getRange({ start, end })) if (key !== dir) yield decode(key, value);
     for (const { key, value } of this.#files.getRange({ start: LONG, end: "~M" })) {
       const entry = decode(key, value);
       if (isUnder(entry.path, dir)) yield entry;

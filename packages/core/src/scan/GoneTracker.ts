@@ -1,0 +1,96 @@
+import type { Stats } from "node:fs";
+import { isUnder } from "../mounts/mountPaths.js";
+import { StateCache, type CachedChild, type DiskIdentity } from "../state/StateCache.js";
+
+/**
+ * What a scan compares, one directory at a time. When the walk enters a directory, the cache's entries directly in
+ * it are read in one range ({@link StateCache.childrenOf}): each entry the walk finds there is compared with its
+ * cached identity from that read, and when the listing is whole, the tracked names it did not hold are gone. No
+ * set of every path seen is kept; the only paths remembered are those the cache keys by a hash (not UTF-8, or too
+ * long), which its sorted keys cannot list by directory.
+ *
+ * "Present" is a name the scan took in (an entry the intake included) or one that is there but was not looked into
+ * (another filesystem, an lstat that failed): never gone. A directory that could not be listed is never compared.
+ */
+export class GoneTracker {
+  readonly #cache: StateCache;
+  readonly #gone: string[] = [];
+  readonly #seenHashed = new Set<string>();
+  #dir: string | undefined;
+  #children = new Map<string, CachedChild>();
+  #present = new Set<string>();
+  /** Present names whose entry is not a directory now: what the cache holds under them is gone. */
+  #notDirectories = new Set<string>();
+
+  constructor(cache: StateCache) {
+    this.#cache = cache;
+  }
+
+  /** The cached identity of `path`, the entry `name` in `dir` (undefined: the walk's root). */
+  identity(dir: string | undefined, name: string, path: string): DiskIdentity | undefined {
+    if (dir === undefined || StateCache.isHashed(path)) return this.#cache.identity(path);
+    this.#enter(dir);
+    return this.#children.get(name)?.identity;
+  }
+
+  /** A name in `dir` the scan took in, with its lstat. */
+  present(dir: string, name: string, path: string, stats: Stats): void {
+    this.#enter(dir);
+    this.#present.add(name);
+    if (!stats.isDirectory()) this.#notDirectories.add(name);
+    if (StateCache.isHashed(path)) this.#seenHashed.add(path);
+  }
+
+  /** Names in `dir` that are there but were not looked into. */
+  kept(dir: string, names: readonly string[]): void {
+    this.#enter(dir);
+    for (const name of names) this.#present.add(name);
+  }
+
+  /** `dir`'s listing is whole: what the cache tracks in it and the listing did not hold is gone. */
+  complete(dir: string): void {
+    this.#enter(dir);
+    const prefix = dir === "/" ? "/" : `${dir}/`;
+    for (const { name, descendants } of this.#children.values()) {
+      const path = prefix + name;
+      if (!this.#present.has(name)) this.#gone.push(path);
+      else if (descendants && this.#notDirectories.has(name)) {
+        // A directory replaced by a file (or a symlink): what was tracked under it is gone.
+        for (const entry of this.#cache.entriesUnder(path)) if (entry.path !== path) this.#gone.push(entry.path);
+      }
+    }
+    this.#dir = undefined;
+  }
+
+  /**
+   * Everything found gone under `roots`, sorted; a deleted directory's record covers its subtree, so paths under a
+   * directory already in the list are left out. Hash-keyed entries are gone when not seen and not under `unseen`
+   * (unreadable paths, filesystems not walked).
+   */
+  finish(roots: readonly string[], unseen: readonly string[]): string[] {
+    const gone = this.#gone;
+    for (const entry of this.#cache.hashedEntries()) {
+      if (this.#seenHashed.has(entry.path) || !roots.some((root) => isUnder(entry.path, root))) continue;
+      if (!unseen.some((m) => isUnder(entry.path, m))) gone.push(entry.path);
+    }
+    gone.sort();
+    const out: string[] = [];
+    let lastDir: string | undefined;
+    for (const path of gone) {
+      if (path === out[out.length - 1]) continue;
+      if (lastDir !== undefined && isUnder(path, lastDir)) continue;
+      if (this.#cache.identity(path)?.type === "dir") lastDir = path;
+      out.push(path);
+    }
+    return out;
+  }
+
+  /** Starts on `dir` (its slices come one after another): its cached children are read once. */
+  #enter(dir: string): void {
+    if (this.#dir === dir) return;
+    this.#dir = dir;
+    this.#children = new Map(this.#cache.childrenOf(dir).map((child) => [child.name, child]));
+    this.#present = new Set();
+    this.#notDirectories = new Set();
+  }
+}
