@@ -3,6 +3,7 @@
 // <storage-json>: {"kind":"local","path":...} | {"kind":"s3","endpoint":...,"bucket":...,"prefix":...}
 import { join } from "node:path";
 import { Engine, LocalDirectoryStorage, Restorer, loadTree, openRepository, silentSink } from "@rtbackup/core";
+import { sampleRss } from "./lib.mjs";
 
 const S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 const [mode, storageJson, a, b] = process.argv.slice(2);
@@ -11,6 +12,8 @@ const storage = JSON.parse(storageJson);
 const s3 = storage.kind === "s3" ? await import("@rtbackup/plugin-s3") : undefined;
 const started = performance.now();
 let extra = {};
+// RTB_BENCH_SAMPLE_RSS=1: peaks of anonymous and file-backed memory apart (a sampling thread, which adds its own few MiB).
+const sampler = process.env.RTB_BENCH_SAMPLE_RSS === "1" ? await sampleRss() : undefined;
 
 function storageParameters() {
   if (storage.kind === "local") return { parameters: { storage: "local", localStoragePath: storage.path }, plugins: [] };
@@ -37,6 +40,7 @@ if (mode === "backup") {
       backupRoots: [a],
       pathFilters: [],
       batchUploadConsolidationDelay: 1000,
+      ...(process.env.RTB_BENCH_CHECKPOINT_EVERY ? { checkpointEvery: Number(process.env.RTB_BENCH_CHECKPOINT_EVERY) } : {}),
     },
     plugins,
     log: { sink: silentSink },
@@ -65,5 +69,6 @@ if (mode === "backup") {
   if (result.errors || result.unsafe) throw new Error(`restore had errors: ${JSON.stringify(result)}`);
   extra = { restored: result.restored, bytes: result.bytes };
 } else throw new Error(`unknown mode ${mode}`);
+if (sampler) extra = { ...extra, ...sampler.stop() };
 const seconds = (performance.now() - started) / 1000;
 process.stdout.write(`${JSON.stringify({ seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, ...extra })}\n`);

@@ -250,7 +250,7 @@ if (flag("--scaling") && wanted("scaling")) {
   try {
     const targetFiles = Number(value("--scaling-files") ?? 1_000_000);
     const cacheSizes = targetFiles < 100_000 ? [targetFiles] : [100_000, 1_000_000];
-    results.scaling = await scalingBench({ say, child: child("scaling-child.mjs"), targetFiles, cacheSizes });
+    results.scaling = await scalingBench({ say, child: child("scaling-child.mjs"), engineChild: child("core-child.mjs"), targetFiles, cacheSizes });
   } catch (err) {
     say(`scaling FAILED: ${err.stack ?? err}`);
     results.scaling = { error: String(err.message ?? err).slice(0, 1000) };

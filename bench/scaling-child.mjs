@@ -1,13 +1,11 @@
 // Scaling figures, one per process so peak RSS belongs to one measurement.
 //   cache <dir> <n>: core's StateCache with n generated entries: insert (in batches of 10,000, as commits apply
 //                    them), look every path up, iterate all; peak RSS and the database size.
-//   rescan <dir> <tree>: the scan's own loop over a real tree (core's walk, a StateCache lookup and the
-//                    unchanged-on-disk comparison per entry, the set of seen paths); first pass fills the cache,
-//                    the second (timed) finds nothing changed.
+// (The rescan of real files runs the engine itself, through core-child.mjs: see scaling.mjs.)
 // Prints one JSON line.
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { StateCache, unchangedOnDisk, walk } from "@rtbackup/core";
+import { StateCache } from "@rtbackup/core";
 
 const [mode, dir, arg] = process.argv.slice(2);
 const ms = (t0) => performance.now() - t0;
@@ -61,36 +59,4 @@ if (mode === "cache") {
   await cache.close();
   const dbBytes = (await stat(join(dir, "state", "state.mdb"))).size;
   process.stdout.write(`${JSON.stringify({ n, insertMs, lookupMs, iterateMs, iterated, dbMiB: dbBytes / 1048576, baseRssMiB, maxRssMiB: rssMiB() })}\n`);
-} else if (mode === "rescan") {
-  const cache = await StateCache.open(join(dir, "state"));
-  let t0 = performance.now();
-  let records = [];
-  let identity = new Map();
-  let seq = 0;
-  let n = 0;
-  for await (const { path, stats } of walk(arg)) {
-    n++;
-    const type = stats.isDirectory() ? "dir" : "file";
-    records.push(entry(path, n, { type, size: stats.size, mtimeMs: stats.mtimeMs, chunks: [] }));
-    identity.set(path, { ctimeMs: stats.ctimeMs, ino: stats.ino });
-    if (records.length >= 10_000) {
-      await cache.applyBatch(seq++, records, identity);
-      records = [];
-      identity = new Map();
-    }
-  }
-  await cache.applyBatch(seq++, records, identity);
-  const fillMs = ms(t0);
-  const rssAfterFill = rssMiB();
-  t0 = performance.now();
-  const seen = new Set();
-  let changed = 0;
-  for await (const { path, stats } of walk(arg)) {
-    seen.add(path);
-    if (!unchangedOnDisk(cache.get(path), stats)) changed++;
-  }
-  const rescanMs = ms(t0);
-  await cache.close();
-  if (changed) throw new Error(`${changed} entries reported changed in an unchanged tree`);
-  process.stdout.write(`${JSON.stringify({ n, fillMs, rescanMs, rssAfterFillMiB: rssAfterFill, baseRssMiB, maxRssMiB: rssMiB() })}\n`);
 } else throw new Error(`unknown mode ${mode}`);
