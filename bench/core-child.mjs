@@ -1,5 +1,6 @@
 // One backup or restore through the engine in this process; prints a JSON line with its times and peak RSS.
-// Usage: node core-child.mjs backup <storage-json> <src> <state> | restore <storage-json> <out>
+// Usage: node core-child.mjs backup <storage-json> <src> <state> | restore <storage-json> <out> | count <storage-json>
+//        (count: the files in the committed tree of a local store)
 // <storage-json>: {"kind":"local","path":...} | {"kind":"s3","endpoint":...,"bucket":...,"prefix":...}
 import { join } from "node:path";
 import { Engine, LocalDirectoryStorage, Restorer, loadTree, openRepository, silentSink } from "@rtbackup/core";
@@ -47,6 +48,21 @@ if (mode === "backup") {
   });
   const runtime = await engine.start();
   const startedMs = performance.now() - started;
+  // RTB_BENCH_KILL_AT=N: SIGKILL this process once N records are committed, from a timer (not at a commit boundary).
+  const killAt = Number(process.env.RTB_BENCH_KILL_AT ?? 0);
+  const killNow = () => {
+    // The memory peaks so far go out first: the kill leaves no other report.
+    process.stdout.write(`${JSON.stringify({ killedAtRecords: runtime.stats({ includeUploads: false }).totals.recordsCommitted, ...sampler?.stop() })}\n`, () =>
+      process.kill(process.pid, "SIGKILL"),
+    );
+  };
+  if (killAt > 0) {
+    const timer = setInterval(() => {
+      if (runtime.stats({ includeUploads: false }).totals.recordsCommitted < killAt) return;
+      clearInterval(timer);
+      killNow();
+    }, 7);
+  }
   const scan = await engine.initialBackup();
   extra = {
     startMs: startedMs,
@@ -68,6 +84,9 @@ if (mode === "backup") {
   await backend.close?.();
   if (result.errors || result.unsafe) throw new Error(`restore had errors: ${JSON.stringify(result)}`);
   extra = { restored: result.restored, bytes: result.bytes };
+} else if (mode === "count") {
+  const repo = await openRepository(new LocalDirectoryStorage({ path: storage.path }));
+  extra = { files: [...(await loadTree(repo)).entries.values()].filter((e) => e.type === "file").length };
 } else throw new Error(`unknown mode ${mode}`);
 if (sampler) extra = { ...extra, ...sampler.stop() };
 const seconds = (performance.now() - started) / 1000;

@@ -1,5 +1,6 @@
 // The scaling run (--scaling): StateCache with 100k and 1M generated entries, and a rescan of real (empty) files at
 // the largest count that can be created within a time budget and a tenth of the free inodes, vs `find` as the floor.
+import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, statfsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -46,6 +47,27 @@ export async function scalingBench({ say, child, engineChild, targetFiles = 1_00
       await rm(dir, { recursive: true, force: true });
     }
   }
+  out.rescan = await realFilesBench({ say, engineChild, targetFiles });
+  return out;
+}
+
+/** Runs a child that is to kill itself (SIGKILL); resolves with its wall time, refuses any other end. */
+function killedChild(script, args, env) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "inherit"], env });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (signal !== "SIGKILL") return reject(new Error(`the child meant to be killed ended with ${code ?? signal}`));
+      resolve({ seconds: (performance.now() - started) / 1000, ...JSON.parse(out.trim().split("\n").at(-1)) });
+    });
+  });
+}
+
+/** Real (empty) files through the engine: an initial backup, then an unchanged rescan by a second process. */
+async function realFilesBench({ say, engineChild, targetFiles }) {
   const dir = await mkdtemp(join(tmpdir(), "rtb-bench-rescan-"));
   try {
     const fs = statfsSync(dir);
@@ -62,8 +84,14 @@ export async function scalingBench({ say, child, engineChild, targetFiles = 1_00
     mkdirSync(store);
     const storage = JSON.stringify({ kind: "local", path: store });
     const env = { ...process.env, RTB_BENCH_SAMPLE_RSS: "1" };
+    // The initial backup is killed (SIGKILL) once half the tree is committed, then run again: the second run must
+    // read only what the first did not commit.
+    const killed = await killedChild(engineChild, ["backup", storage, tree, join(dir, "state")], { ...env, RTB_BENCH_KILL_AT: String(Math.floor(made.n / 2)) });
+    const committedAtKill = (await nodeChild(engineChild, ["count", storage])).files;
     const initial = await nodeChild(engineChild, ["backup", storage, tree, join(dir, "state")], { env });
-    say(`initial backup of ${initial.seen} entries: ${initial.wallSeconds.toFixed(1)} s, peak anonymous ${initial.anonMiB} MiB, file-backed ${initial.fileMiB} MiB`);
+    say(
+      `initial backup of ${initial.seen} entries: killed after ${killed.seconds.toFixed(1)} s with ${committedAtKill} files committed (peak anonymous ${killed.anonMiB} MiB); the restart took ${initial.wallSeconds.toFixed(1)} s and read ${initial.files} files, peak anonymous ${initial.anonMiB} MiB, file-backed ${initial.fileMiB} MiB`,
+    );
     const findBefore = await findFloor(tree);
     const r = await nodeChild(engineChild, ["backup", storage, tree, join(dir, "state")], { env });
     const findAfter = await findFloor(tree);
@@ -71,12 +99,16 @@ export async function scalingBench({ say, child, engineChild, targetFiles = 1_00
     // find's time on either side of the rescan, the faster: the machine's state moves both.
     const floor = Math.min(find.seconds, findBefore.seconds, findAfter.seconds);
     const perM = 1e6 / r.seen;
-    out.rescan = {
+    say(`rescan of ${r.seen} entries: ${(r.scanMs / 1000).toFixed(2)} s (find ${floor.toFixed(2)} s), peak anonymous ${r.anonMiB} MiB`);
+    return {
       files: made.n,
       entries: r.seen,
-      initial_s: initial.wallSeconds,
-      initial_anon_MiB: initial.anonMiB,
-      initial_file_MiB: initial.fileMiB,
+      killed_after_s: killed.seconds,
+      committed_at_kill: committedAtKill,
+      reread_after_kill: initial.files,
+      initial_s: killed.seconds + initial.wallSeconds,
+      initial_anon_MiB: Math.max(killed.anonMiB, initial.anonMiB),
+      initial_file_MiB: Math.max(killed.fileMiB, initial.fileMiB),
       start_s: r.startMs / 1000,
       rescan_s: r.scanMs / 1000,
       process_s: r.wallSeconds,
@@ -87,9 +119,7 @@ export async function scalingBench({ say, child, engineChild, targetFiles = 1_00
       rescan_file_MiB: r.fileMiB,
       find_peak_rss_MiB: find.maxRssMiB,
     };
-    say(`rescan of ${r.seen} entries: ${(r.scanMs / 1000).toFixed(2)} s (find ${floor.toFixed(2)} s), peak anonymous ${r.anonMiB} MiB`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  return out;
 }

@@ -157,8 +157,12 @@ export abstract class BatchCommitter implements IndexCommitter {
     await this.o.context.hooks.commit.promise({ sequence: committed.seq, key: committed.key, records }).catch((err) => {
       this.log.error("a commit observer failed", err);
     });
+    // At least half as many records as the tree has paths, too: a checkpoint holds the whole tree, so one every
+    // CheckpointEvery records made an initial backup of N files write N / CheckpointEvery ever larger trees (time and
+    // memory quadratic in N). Doubling keeps their sum under 2N, and a reader replays at most half a tree of records.
     const since = this.o.cache.recordsSinceCheckpoint;
-    if (since >= this.o.checkpointEvery && since >= this.checkpointDeferredUntil) await this.checkpoint();
+    const due = since >= this.o.checkpointEvery && since >= this.checkpointDeferredUntil && since * 2 >= this.o.cache.size;
+    if (due) await this.checkpoint();
   }
 
   /**

@@ -241,6 +241,7 @@ export class RepositoryV2 {
       { lane: writer, time: covered.time, lanes: covered.lanes },
       [...tree.blobs.values()],
       tree.entries.values(),
+      tree.entries.size,
       this.cipher,
     );
     await this.storage.put(this.prefix + key, body, body.length);

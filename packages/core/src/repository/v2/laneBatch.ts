@@ -8,6 +8,8 @@ import type { StoredBlob } from "./PackStore.js";
 import type { ObjectCipher } from "./cipher.js";
 
 const PACK_ID = /^[0-9a-f]{64}$/;
+/** About how much text a checkpoint compresses at once (one gzip member). */
+const PART_CHARS = 1 << 20;
 
 /** The `blob` line of a batch or a checkpoint: where one blob is. */
 function blobLine(b: StoredBlob): string {
@@ -123,18 +125,40 @@ export function parseCheckpointKey(key: string): CheckpointName | undefined {
   return m ? { key, time: Number(m[1]), lane: m[2]!, digest: m[3]! } : undefined;
 }
 
-/** A checkpoint's bytes: header (with the last batch it covers of each lane), the blobs its files name, the puts. */
+/**
+ * A checkpoint's bytes: header (with the last batch it covers of each lane), the blobs its files name, the puts.
+ * `entryCount` is how many `entries` yields (the header states the count first). The lines are compressed a MiB at
+ * a time, each part a gzip member of its own (RFC 1952: a gzip file is a series of members; gunzip reads them as one
+ * text), so the whole text of a tree is never held: for a million entries that was about 0.8 GB at once.
+ */
 export function encodeCheckpointV2(
   at: { lane: string; time: number; lanes: Readonly<Record<string, number>> },
   blobs: readonly StoredBlob[],
   entries: Iterable<FileEntry>,
+  entryCount: number,
   cipher: ObjectCipher,
 ): { body: Buffer; digest: string; key: string } {
-  const lines: string[] = [];
-  for (const b of blobs) lines.push(blobLine(b));
-  for (const e of entries) lines.push(JSON.stringify({ op: "put", ...e }));
-  const header = { v: 2, kind: "checkpoint", lane: at.lane, time: at.time, count: lines.length, lanes: at.lanes };
-  const plain = gzipSync(Buffer.from(`${[JSON.stringify(header), ...lines].join("\n")}\n`));
+  const header = { v: 2, kind: "checkpoint", lane: at.lane, time: at.time, count: blobs.length + entryCount, lanes: at.lanes };
+  const members: Buffer[] = [];
+  let part: string[] = [JSON.stringify(header)];
+  let partLength = 0;
+  let written = 0;
+  const add = (line: string) => {
+    part.push(line);
+    partLength += line.length;
+    if (partLength < PART_CHARS) return;
+    members.push(gzipSync(`${part.join("\n")}\n`));
+    part = [];
+    partLength = 0;
+  };
+  for (const b of blobs) add(blobLine(b));
+  for (const e of entries) {
+    add(JSON.stringify({ op: "put", ...e }));
+    written++;
+  }
+  if (written !== entryCount) throw new RangeError(`a checkpoint was told of ${entryCount} entries and given ${written}`);
+  if (part.length > 0) members.push(gzipSync(`${part.join("\n")}\n`));
+  const plain = Buffer.concat(members);
   const digest = cipher.digest(plain);
   return { body: cipher.seal(plain), digest, key: `index/checkpoint/${String(at.time).padStart(13, "0")}-${at.lane}-${digest}` };
 }
