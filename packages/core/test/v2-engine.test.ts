@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Engine, LocalDirectoryStorage, Restorer, isV2, loadTree, openRepository, silentSink, type RestoreEvent } from "@rtbackup/core";
 import { RepositoryV2, readTreeV2 } from "@rtbackup/core/v2";
 import { counting, recordPuts } from "./helpers/counting.js";
-import { backupOnce, describe, makeSampleTree, restoreAll, testParameters, workspace } from "./helpers/tree.js";
+import { backupOnce, describe, makeSampleTree, restoreAll, testParameters, workspace, type Workspace } from "./helpers/tree.js";
 
 const kindOf = (key: string) => (key.startsWith("packs/") ? "pack" : /^lanes\/[0-9a-f]{32}\/batch\//.test(key) ? "batch" : key);
 
@@ -121,21 +121,26 @@ test("RepositoryFormat only chooses the format of a new repository: a v1 one sta
   }
 });
 
+/** `files` small files over `dirs` directories, backed up once with `checkpointEvery`; the repository it wrote. */
+async function checkpointedBackup(ws: Workspace, o: { files: number; dirs: number; delay: number; checkpointEvery: number }): Promise<RepositoryV2> {
+  for (let i = 0; i < o.files; i++) {
+    await mkdir(join(ws.src, `d${i % o.dirs}`), { recursive: true });
+    await writeFile(join(ws.src, `d${i % o.dirs}`, `f${i}`), `content ${i}`);
+  }
+  const engine = new Engine({ parameters: testParameters(ws, { batchUploadConsolidationDelay: o.delay }), log: { sink: silentSink } });
+  await engine.start({ checkpointEvery: o.checkpointEvery });
+  try {
+    await engine.initialBackup();
+  } finally {
+    await engine.stop();
+  }
+  return RepositoryV2.open(new LocalDirectoryStorage({ path: ws.store }));
+}
+
 test("the engine writes v2 checkpoints from the merged tree; readers and a new state cache start from them", async () => {
   const ws = await workspace();
   try {
-    for (let i = 0; i < 120; i++) {
-      await mkdir(join(ws.src, `d${i % 4}`), { recursive: true });
-      await writeFile(join(ws.src, `d${i % 4}`, `f${i}`), `content ${i}`);
-    }
-    const engine = new Engine({ parameters: testParameters(ws, { batchUploadConsolidationDelay: 5 }), log: { sink: silentSink } });
-    await engine.start({ checkpointEvery: 40 });
-    try {
-      await engine.initialBackup();
-    } finally {
-      await engine.stop();
-    }
-    const repo = await RepositoryV2.open(new LocalDirectoryStorage({ path: ws.store }));
+    const repo = await checkpointedBackup(ws, { files: 120, dirs: 4, delay: 5, checkpointEvery: 40 });
     const checkpoints = await repo.checkpoints();
     assert.ok(checkpoints.length >= 1, "a checkpoint was written");
     const tree = await readTreeV2(repo);
@@ -152,6 +157,28 @@ test("the engine writes v2 checkpoints from the merged tree; readers and a new s
       [],
       `nothing stored again (${scan.changed} queued)`,
     );
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test("an initial backup writes checkpoints of a growing tree at doubling intervals, not every CheckpointEvery records", async () => {
+  const ws = await workspace();
+  try {
+    // Small batches, so that the committer looks at its checkpoint rule often.
+    const repo = await checkpointedBackup(ws, { files: 640, dirs: 8, delay: 1, checkpointEvery: 20 });
+    const checkpoints = await repo.checkpoints();
+    // 649 records: one every 20 would be about 32 checkpoints; doubling from 20 gives at most log2(649 / 20) + 1.
+    assert.ok(checkpoints.length >= 1 && checkpoints.length <= 7, `${checkpoints.length} checkpoints`);
+    const sizes: number[] = [];
+    for (const name of checkpoints) sizes.push((await repo.readCheckpoint(name)).entries.length);
+    for (let i = 1; i < sizes.length; i++) assert.ok(sizes[i]! >= sizes[i - 1]! * 1.5, `each checkpoint's tree is larger by half: ${sizes.join(", ")}`);
+    const tree = await readTreeV2(repo);
+    assert.equal(tree.damage, []);
+    assert.is(tree.entries.size, 649);
+    const { result } = await restoreAll(ws);
+    assert.is(result.errors, 0);
+    assert.equal(await describe(join(ws.out, ws.src.slice(1))), await describe(ws.src));
   } finally {
     await ws.cleanup();
   }

@@ -31,7 +31,7 @@ export class PathFilterPlugin implements BackupPlugin {
     engine.hooks.initialize.tapPromise(PLUGIN_NAME, async () => {
       this.#filterFor(engine);
     });
-    // Synchronous: a scan then asks the intake hook without a promise per path (see bailSync).
+    // Synchronous: a scan then asks the intake hook without a promise per path (see syncBail).
     engine.hooks.intake.tap(PLUGIN_NAME, (request) => (this.#filterFor(engine).isExcluded(request.path) ? "exclude" : undefined));
   }
 

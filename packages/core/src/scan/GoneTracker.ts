@@ -26,19 +26,18 @@ export class GoneTracker {
     this.#cache = cache;
   }
 
-  /** The cached identity of `path`, the entry `name` in `dir` (undefined: the walk's root). */
-  identity(dir: string | undefined, name: string, path: string): DiskIdentity | undefined {
-    if (dir === undefined || StateCache.isHashed(path)) return this.#cache.identity(path);
-    this.#enter(dir);
-    return this.#children.get(name)?.identity;
-  }
-
-  /** A name in `dir` the scan took in, with its lstat. */
-  present(dir: string, name: string, path: string, stats: Stats): void {
+  /**
+   * An entry the scan took in (`name` in `dir`; `dir` undefined for the walk's root): it is present, and its cached
+   * identity, to compare with its lstat, is returned.
+   */
+  take(dir: string | undefined, name: string, path: string, stats: Stats): DiskIdentity | undefined {
+    const hashed = StateCache.isHashed(path);
+    if (hashed) this.#seenHashed.add(path);
+    if (dir === undefined) return this.#cache.identity(path);
     this.#enter(dir);
     this.#present.add(name);
     if (!stats.isDirectory()) this.#notDirectories.add(name);
-    if (StateCache.isHashed(path)) this.#seenHashed.add(path);
+    return hashed ? this.#cache.identity(path) : this.#children.get(name)?.identity;
   }
 
   /** Names in `dir` that are there but were not looked into. */
@@ -51,7 +50,7 @@ export class GoneTracker {
   complete(dir: string): void {
     this.#enter(dir);
     const prefix = dir === "/" ? "/" : `${dir}/`;
-    for (const { name, descendants } of this.#children.values()) {
+    for (const [name, { descendants }] of this.#children) {
       const path = prefix + name;
       if (!this.#present.has(name)) this.#gone.push(path);
       else if (descendants && this.#notDirectories.has(name)) {
@@ -89,7 +88,7 @@ export class GoneTracker {
   #enter(dir: string): void {
     if (this.#dir === dir) return;
     this.#dir = dir;
-    this.#children = new Map(this.#cache.childrenOf(dir).map((child) => [child.name, child]));
+    this.#children = this.#cache.childrenOf(dir);
     this.#present = new Set();
     this.#notDirectories = new Set();
   }

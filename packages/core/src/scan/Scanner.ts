@@ -163,11 +163,11 @@ export class Scanner {
 
   /** One entry of the walk the intake included: counted, compared with the cache, queued when new or changed (then true). */
   #take({ path, name, stats }: WalkEntry, dir: string | undefined, gone: GoneTracker, counts: { seen: number; changed: number }): boolean {
-    if (dir !== undefined) gone.present(dir, name, path, stats);
+    const cached = gone.take(dir, name, path, stats);
     counts.seen++;
     this.status.walked++;
     if (stats.nlink > 1 && stats.isFile()) this.#out.noteLink(path, stats);
-    if (unchangedOnDisk(gone.identity(dir, name, path), stats)) return false;
+    if (unchangedOnDisk(cached, stats)) return false;
     if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) {
       this.#out.admitSpecial(path, stats);
       return false;

@@ -45,9 +45,13 @@ const MAX_KEY_BYTES = 1900;
 // Keys and msgpack strings are stored as UTF-8, which would turn every byte of a non-UTF-8 name into U+FFFD (and
 // make `a\xff` and `a\xfe` one key): such paths are keyed by the hash of their bytes and carry those bytes.
 export function keyOf(path: string): string {
+  return isHashedPath(path) ? LONG + sha256Hex(encodeName(path)) : path;
+}
+
+/** Whether {@link keyOf} keys `path` by a hash (not UTF-8, or too long for a key), without computing the hash. */
+export function isHashedPath(path: string): boolean {
   // A UTF-16 code unit takes at most 3 UTF-8 bytes: most paths need no byte count.
-  const long = path.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(path) > MAX_KEY_BYTES;
-  return long || hasEscapedBytes(path) ? LONG + sha256Hex(encodeName(path)) : path;
+  return (path.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(path) > MAX_KEY_BYTES) || hasEscapedBytes(path);
 }
 
 export function encode(e: CachedEntry): StoredEntry {
@@ -61,7 +65,7 @@ export function encode(e: CachedEntry): StoredEntry {
     if (hasEscapedBytes(e.target)) v.tb = encodeName(e.target);
     else v.tg = e.target;
   }
-  if (keyOf(e.path) !== e.path) {
+  if (isHashedPath(e.path)) {
     if (hasEscapedBytes(e.path)) v.pb = encodeName(e.path);
     else v.p = e.path;
   }
