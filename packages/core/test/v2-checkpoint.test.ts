@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalDirectoryStorage } from "@rtbackup/core";
-import { RepositoryV2, encodeLaneBatch, laneBatchKey, readTreeV2, type TreeV2 } from "@rtbackup/core/v2";
+import { RepositoryV2, checkpointOf, encodeLaneBatch, laneBatchKey, readTreeV2, type TreeV2 } from "@rtbackup/core/v2";
 import { counting } from "./helpers/counting.js";
 import { backupTree } from "./helpers/v2writer.js";
 
@@ -36,7 +36,7 @@ test("starting from a checkpoint gives the tree a full read gives, and reads onl
       await backupTree(s.repo, laneB, b, known);
     }
     const before = await readTreeV2(s.repo);
-    const cp = await s.repo.writeCheckpoint(laneA.lane, before, { lanes: before.covered, time: before.time });
+    const cp = await s.repo.writeCheckpoint(laneA.lane, checkpointOf(before), { lanes: before.covered, time: before.time });
     await writeFile(join(a, "f0"), "changed after the checkpoint");
     await backupTree(s.repo, laneA, a, known);
     await writeFile(join(b, "new"), `b f0 again: ${"b 0".repeat(1000)}`);
@@ -68,7 +68,7 @@ test("a checkpoint is not used when a covered batch is gone, when an uncovered b
       names.push(await backupTree(s.repo, lane, src, known));
     }
     const tree = await readTreeV2(s.repo);
-    await s.repo.writeCheckpoint(lane.lane, tree, { lanes: tree.covered, time: tree.time });
+    await s.repo.writeCheckpoint(lane.lane, checkpointOf(tree), { lanes: tree.covered, time: tree.time });
     assert.ok((await readTreeV2(s.repo)).checkpoint, "usable as written");
     assert.is((await readTreeV2(s.repo, { at: names[1]!.time })).checkpoint, undefined, "not for a moment before it");
     // Another writer's batch, committed (by its clock) before the checkpoint's newest batch, is not covered by it.

@@ -4,7 +4,9 @@ import type { LaneState, LocalIdentity } from "../state/StateCache.js";
 import type { IndexRecord } from "../types.js";
 import { parseLaneBatchKey } from "../repository/v2/lanes.js";
 import { packKey } from "../repository/v2/PackStore.js";
-import { readTreeV2 } from "../repository/v2/readTreeV2.js";
+import { mergeTreeV2 } from "../repository/v2/readTreeV2.js";
+import { brokenEntries } from "../repository/v2/treeSink.js";
+import { TreeSpill } from "../repository/v2/treeSpill.js";
 import type { LaneWriter, RepositoryV2 } from "../repository/v2/RepositoryV2.js";
 import { BatchCommitter, type CommitterOptions } from "./BatchCommitter.js";
 import { backoffDelay } from "./retry.js";
@@ -156,30 +158,36 @@ export class LaneCommitter extends BatchCommitter {
 
   /**
    * Writes a checkpoint of the merged tree of every lane as far as it reads cleanly (none when a lane is damaged:
-   * readers then read the batches, which is slower, never wrong).
+   * readers then read the batches, which is slower, never wrong). The tree is merged into a scratch store beside the
+   * state cache and written from there a piece at a time, so a checkpoint of a million files takes little memory.
    */
   async checkpoint(): Promise<void> {
     if (this.halted || this.o.cache.recordsSinceCheckpoint === 0) return;
     // A writer key reads no lane and cannot merge them, so it writes none: readers read the batches (slower, never wrong).
     if (!this.#repo.cipher.canRead) return;
     for (let attempt = 1; attempt <= 5; attempt++) {
+      const tree = TreeSpill.open(this.o.cache.directory);
       try {
-        const tree = await readTreeV2(this.#repo);
-        if (tree.damage.length > 0 || tree.broken.length > 0) {
-          this.log.warn(`no checkpoint: the index has damage (${[...tree.damage, ...tree.broken].map((d) => d.message).join("; ")})`);
+        const merged = await mergeTreeV2(this.#repo, tree);
+        const problems = [...merged.damage, ...brokenEntries(tree)];
+        if (problems.length > 0) {
+          this.log.warn(`no checkpoint: the index has damage (${problems.map((d) => d.message).join("; ")})`);
           this.checkpointDeferredUntil = this.o.cache.recordsSinceCheckpoint + this.o.checkpointEvery;
           return;
         }
-        const name = await this.#repo.writeCheckpoint(this.#state().lane, tree, { lanes: tree.covered, time: tree.time });
+        const source = { blobs: tree.locations(), blobCount: tree.blobCount, entries: tree.entryList(), entryCount: tree.entryCount };
+        const name = await this.#repo.writeCheckpoint(this.#state().lane, source, { lanes: merged.covered, time: merged.time });
         await this.o.cache.markCheckpoint(this.o.cache.lastSequence);
         this.stats.checkpoints++;
-        this.log.info(`wrote checkpoint ${name.key} (${tree.entries.size} entries, ${tree.blobs.size} blobs)`);
+        this.log.info(`wrote checkpoint ${name.key} (${source.entryCount} entries, ${source.blobCount} blobs)`);
         return;
       } catch (err) {
         if (err instanceof IndexDamagedError) return this.halt(err);
         this.log.error(`writing a checkpoint failed (attempt ${attempt})`, err);
-        await sleep(this.o.context.clock, backoffDelay(attempt, this.o.backoff.baseMs, this.o.backoff.maxMs));
+      } finally {
+        await tree.close();
       }
+      await sleep(this.o.context.clock, backoffDelay(attempt, this.o.backoff.baseMs, this.o.backoff.maxMs));
     }
   }
 }

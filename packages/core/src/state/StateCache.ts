@@ -58,8 +58,11 @@ export class StateCache {
 
   /** Why the cache file found was moved aside and a new one begun (rebuilt from the index), if it was. */
   readonly discarded: string | undefined;
-  private constructor(root: RootDatabase, discarded?: string) {
+  /** The directory the cache is in (this agent's own: scratch stores of its checkpoints go there too). */
+  readonly directory: string;
+  private constructor(root: RootDatabase, directory: string, discarded?: string) {
     this.#root = root;
+    this.directory = directory;
     this.discarded = discarded;
     this.#files = root.openDB<StoredEntry, string>({ name: "files", encoding: "msgpack" });
     this.#chunks = root.openDB<number, string>({ name: "chunks", encoding: "msgpack" });
@@ -76,7 +79,7 @@ export class StateCache {
     const aside = await moveAsideIfDamaged(file);
     try {
       const root = open({ path: file, maxDbs: 8, compression: false, mapSize: 2 ** 34 });
-      return new StateCache(root, aside && `${aside}; the state cache is rebuilt from the index`);
+      return new StateCache(root, directory, aside && `${aside}; the state cache is rebuilt from the index`);
     } catch (err) {
       throw new BackupError("STATE_CACHE", `cannot open state cache in ${directory}: ${(err as Error).message}`, { cause: err });
     }

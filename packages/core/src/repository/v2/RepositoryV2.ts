@@ -5,7 +5,15 @@ import type { StorageBackend } from "../../storage/StorageBackend.js";
 import type { FileEntry, IndexRecord } from "../../types.js";
 import { FORMAT_NAME } from "../format.js";
 import { DEFAULT_CDC, FastCdc, cdcParamsProblem, type CdcParams } from "./fastcdc.js";
-import { decodeCheckpointV2, decodeLaneBatch, encodeCheckpointV2, encodeLaneBatch, parseCheckpointKey, type CheckpointName } from "./laneBatch.js";
+import {
+  decodeCheckpointV2,
+  decodeLaneBatch,
+  encodeCheckpointV2,
+  encodeLaneBatch,
+  parseCheckpointKey,
+  type CheckpointName,
+  type CheckpointSource,
+} from "./laneBatch.js";
 import { laneBatchKey, laneKey, parseLaneBatchKey, LANE_ID, type LaneBatchName } from "./lanes.js";
 import { PackStore, type StoredBlob } from "./PackStore.js";
 import { decodeBase, encodeBase, parseBaseKey, type Base, type BaseName } from "./base.js";
@@ -227,23 +235,19 @@ export class RepositoryV2 {
     return decodeCheckpointV2(name, await collectStream(await this.storage.get(this.prefix + name.key)), this.cipher);
   }
 
+  /** A checkpoint's stored bytes, not yet opened or verified (`streamCheckpointV2` reads them). */
+  async checkpointBytes(name: CheckpointName): Promise<Buffer> {
+    return collectStream(await this.storage.get(this.prefix + name.key));
+  }
+
   /**
-   * Writes a checkpoint of `tree` (as `readTreeV2` gave it) that covers, of each lane, the batches up to `lanes`;
-   * `time` is the newest covered batch's time. Every blob the covered batches located is carried, named by a file
-   * or not: a later batch may name a blob stored before the checkpoint (deduplicated against it).
+   * Writes a checkpoint of `tree` (a merged tree: `checkpointOf` a `readTreeV2` tree, or a spill's) that covers, of
+   * each lane, the batches up to `lanes`; `time` is the newest covered batch's time. Every blob the covered batches
+   * located is carried, named by a file or not: a later batch may name a blob stored before the checkpoint
+   * (deduplicated against it).
    */
-  async writeCheckpoint(
-    writer: string,
-    tree: { entries: ReadonlyMap<string, FileEntry>; blobs: ReadonlyMap<string, StoredBlob> },
-    covered: { lanes: Readonly<Record<string, number>>; time: number },
-  ): Promise<CheckpointName> {
-    const { body, key } = encodeCheckpointV2(
-      { lane: writer, time: covered.time, lanes: covered.lanes },
-      [...tree.blobs.values()],
-      tree.entries.values(),
-      tree.entries.size,
-      this.cipher,
-    );
+  async writeCheckpoint(writer: string, tree: CheckpointSource, covered: { lanes: Readonly<Record<string, number>>; time: number }): Promise<CheckpointName> {
+    const { body, key } = encodeCheckpointV2({ lane: writer, time: covered.time, lanes: covered.lanes }, tree, this.cipher);
     await this.storage.put(this.prefix + key, body, body.length);
     await this.storage.sync?.();
     return parseCheckpointKey(key)!;

@@ -34,6 +34,29 @@ export function encodeLaneBatch(
   return { body: cipher.seal(plain), digest: cipher.digest(plain) };
 }
 
+/**
+ * A reader of the lines after an index object's header (line `i`, 1-based after the header, parsed JSON): a `blob`
+ * line as a {@link StoredBlob}, anything else as a checked record. A blob after a record is corrupt (`afterRecords`).
+ * Pack ids are shared strings: an index names few packs many times (a million blob lines held by a prune).
+ */
+export function indexLineReader(key: string, corrupt: (why: string) => never): (value: unknown, i: number, afterRecords: boolean) => StoredBlob | IndexRecord {
+  const packs = new Map<string, string>();
+  return (parsed, i, afterRecords) => {
+    const value = parsed as Record<string, unknown>;
+    if (value?.op !== "blob") return asRecord(value, `index object ${key} record ${i}`);
+    if (afterRecords) corrupt(`line ${i + 1}: a blob after the records (blobs come first)`);
+    try {
+      const entry = blobEntryOf(value, `line ${i + 1}`);
+      if (typeof value.pack !== "string" || !PACK_ID.test(value.pack)) throw new PackError(`line ${i + 1}: pack is not a pack id`);
+      let pack = packs.get(value.pack);
+      if (pack === undefined) packs.set(value.pack, (pack = value.pack));
+      return { id: entry.id, offset: entry.offset, length: entry.length, size: entry.size, codec: entry.codec, pack };
+    } catch (err) {
+      return corrupt((err as Error).message);
+    }
+  };
+}
+
 /** Reads a v2 batch: digest, size limit, header against the name, count, each `blob` and record checked. */
 export function decodeLaneBatch(
   name: LaneBatchName,
@@ -87,24 +110,11 @@ function decodeLines(
   if (header.count !== lines.length - 1) corrupt(`its header counts ${String(header.count)} lines, it has ${lines.length - 1}`);
   const blobs: StoredBlob[] = [];
   const records: IndexRecord[] = [];
-  // A batch names few packs many times: one string each, not one per blob line (a million blobs held by a prune).
-  const packs = new Map<string, string>();
+  const line = indexLineReader(key, corrupt);
   for (let i = 1; i < lines.length; i++) {
-    const value = parse(lines[i]!, i) as Record<string, unknown>;
-    if (value?.op !== "blob") {
-      records.push(asRecord(value, `index object ${key} record ${i}`));
-      continue;
-    }
-    if (records.length > 0) corrupt(`line ${i + 1}: a blob after the records (blobs come first)`);
-    try {
-      const entry = blobEntryOf(value, `line ${i + 1}`);
-      if (typeof value.pack !== "string" || !PACK_ID.test(value.pack)) throw new PackError(`line ${i + 1}: pack is not a pack id`);
-      let pack = packs.get(value.pack);
-      if (pack === undefined) packs.set(value.pack, (pack = value.pack));
-      blobs.push({ id: entry.id, offset: entry.offset, length: entry.length, size: entry.size, codec: entry.codec, pack });
-    } catch (err) {
-      corrupt((err as Error).message);
-    }
+    const item = line(parse(lines[i]!, i), i, records.length > 0);
+    if ("op" in item) records.push(item);
+    else blobs.push(item);
   }
   return { header, blobs, records };
 }
@@ -125,24 +135,37 @@ export function parseCheckpointKey(key: string): CheckpointName | undefined {
   return m ? { key, time: Number(m[1]), lane: m[2]!, digest: m[3]! } : undefined;
 }
 
+/** What a checkpoint holds: every blob located and every entry, each counted first (the header states the count). */
+export interface CheckpointSource {
+  readonly blobs: Iterable<StoredBlob>;
+  readonly blobCount: number;
+  readonly entries: Iterable<FileEntry>;
+  readonly entryCount: number;
+}
+
+/** A tree held as Maps, as a checkpoint's source. */
+export function checkpointOf(tree: { readonly entries: ReadonlyMap<string, FileEntry>; readonly blobs: ReadonlyMap<string, StoredBlob> }): CheckpointSource {
+  return { blobs: tree.blobs.values(), blobCount: tree.blobs.size, entries: tree.entries.values(), entryCount: tree.entries.size };
+}
+
 /**
  * A checkpoint's bytes: header (with the last batch it covers of each lane), the blobs its files name, the puts.
- * `entryCount` is how many `entries` yields (the header states the count first). The lines are compressed a MiB at
+ * `blobCount` and `entryCount` are how many `tree` yields (the header states the count first). The lines are compressed a MiB at
  * a time, each part a gzip member of its own (RFC 1952: a gzip file is a series of members; gunzip reads them as one
  * text), so the whole text of a tree is never held: for a million entries that was about 0.8 GB at once.
  */
 export function encodeCheckpointV2(
   at: { lane: string; time: number; lanes: Readonly<Record<string, number>> },
-  blobs: readonly StoredBlob[],
-  entries: Iterable<FileEntry>,
-  entryCount: number,
+  tree: CheckpointSource,
   cipher: ObjectCipher,
 ): { body: Buffer; digest: string; key: string } {
-  const header = { v: 2, kind: "checkpoint", lane: at.lane, time: at.time, count: blobs.length + entryCount, lanes: at.lanes };
+  const { blobCount, entryCount } = tree;
+  const header = { v: 2, kind: "checkpoint", lane: at.lane, time: at.time, count: blobCount + entryCount, lanes: at.lanes };
   const members: Buffer[] = [];
   let part: string[] = [JSON.stringify(header)];
   let partLength = 0;
   let written = 0;
+  let located = 0;
   const add = (line: string) => {
     part.push(line);
     partLength += line.length;
@@ -151,11 +174,15 @@ export function encodeCheckpointV2(
     part = [];
     partLength = 0;
   };
-  for (const b of blobs) add(blobLine(b));
-  for (const e of entries) {
+  for (const b of tree.blobs) {
+    add(blobLine(b));
+    located++;
+  }
+  for (const e of tree.entries) {
     add(JSON.stringify({ op: "put", ...e }));
     written++;
   }
+  if (located !== blobCount) throw new RangeError(`a checkpoint was told of ${blobCount} blobs and given ${located}`);
   if (written !== entryCount) throw new RangeError(`a checkpoint was told of ${entryCount} entries and given ${written}`);
   if (part.length > 0) members.push(gzipSync(`${part.join("\n")}\n`));
   const plain = Buffer.concat(members);
@@ -163,7 +190,7 @@ export function encodeCheckpointV2(
   return { body: cipher.seal(plain), digest, key: `index/checkpoint/${String(at.time).padStart(13, "0")}-${at.lane}-${digest}` };
 }
 
-/** Reads a v2 checkpoint: digest, header against the name, the covered lanes, then its blobs and puts. */
+/** Reads a v2 checkpoint whole: digest, header against the name, the covered lanes, then its blobs and puts. */
 export function decodeCheckpointV2(
   name: CheckpointName,
   bytes: Buffer,
@@ -172,13 +199,27 @@ export function decodeCheckpointV2(
   const corrupt = (why: string): never => {
     throw new StorageError("INTEGRITY", `checkpoint ${name.key} is corrupt: ${why}`, { key: name.key, transient: false });
   };
-  let header: Record<string, unknown> = {};
+  let header: CheckpointHeader | undefined;
   const { blobs, records } = decodeLines(name, bytes, name.key, cipher, (h) => {
-    header = h as Record<string, unknown>;
-    if (header.v !== 2 || header.kind !== "checkpoint") return "its header is not a v2 checkpoint's";
-    if (header.lane !== name.lane || header.time !== name.time) return "its header does not match its name";
+    header = checkpointHeader(h, name, corrupt);
     return undefined;
   });
+  return { lanes: header!.lanes, blobs, entries: records.map((r) => checkpointPut(r, corrupt)) };
+}
+
+/** A checkpoint's header: the last batch it covers of each lane, the newest covered batch's time, its line count. */
+export interface CheckpointHeader {
+  readonly lanes: Record<string, number>;
+  readonly time: number;
+  readonly count: number;
+}
+
+/** A checkpoint's header line, checked against its name. */
+export function checkpointHeader(value: unknown, name: CheckpointName, corrupt: (why: string) => never): CheckpointHeader {
+  const header = (value ?? {}) as Record<string, unknown>;
+  if (header.v !== 2 || header.kind !== "checkpoint") corrupt("its header is not a v2 checkpoint's");
+  if (header.lane !== name.lane || header.time !== name.time) corrupt("its header does not match its name");
+  if (!Number.isSafeInteger(header.count) || (header.count as number) < 0) corrupt("its header's count is not a count");
   const lanes = header.lanes as Record<string, unknown>;
   if (
     typeof lanes !== "object" ||
@@ -187,11 +228,12 @@ export function decodeCheckpointV2(
   ) {
     corrupt("its header's lanes are not lane ids with sequence numbers");
   }
-  const entries: FileEntry[] = [];
-  for (const r of records) {
-    if (r.op !== "put") corrupt(`it holds a ${r.op} record (a checkpoint holds only puts)`);
-    const { op: _op, ...entry } = r as Extract<IndexRecord, { op: "put" }>;
-    entries.push(entry);
-  }
-  return { lanes: lanes as Record<string, number>, blobs, entries };
+  return { lanes: lanes as Record<string, number>, time: name.time, count: header.count as number };
+}
+
+/** A checkpoint's record line as an entry (a checkpoint holds only puts). */
+export function checkpointPut(record: IndexRecord, corrupt: (why: string) => never): FileEntry {
+  if (record.op !== "put") corrupt(`it holds a ${record.op} record (a checkpoint holds only puts)`);
+  const { op: _op, ...entry } = record as Extract<IndexRecord, { op: "put" }>;
+  return entry;
 }

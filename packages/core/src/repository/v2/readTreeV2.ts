@@ -1,13 +1,14 @@
 import { BackupError, messageOf } from "../../errors.js";
 import type { FileEntry } from "../../types.js";
 import { isDamage } from "../journal.js";
-import { applyRecord } from "../format.js";
-import type { CheckpointName } from "./laneBatch.js";
+import { streamCheckpointV2 } from "./checkpointStream.js";
+import type { CheckpointHeader, CheckpointName } from "./laneBatch.js";
 import { checkLane, compareLaneBatches, mergeLanes, type LaneBatchName, type LaneDamage } from "./lanes.js";
 import type { StoredBlob } from "./PackStore.js";
 import type { RepositoryV2 } from "./RepositoryV2.js";
 import type { LaneView } from "./base.js";
 import { readIndexView } from "./indexView.js";
+import { brokenEntries, MapTree, type BatchBodies, type TreeSink } from "./treeSink.js";
 
 /** The tree of a v2 repository at one moment, with where every blob it names is. */
 export interface TreeV2 {
@@ -34,26 +35,36 @@ export interface TreeV2 {
  * sum of its blobs, is left out and listed in `broken`; everything else is still there.
  */
 export async function readTreeV2(repo: RepositoryV2, options: { at?: number; salvage?: boolean } = {}): Promise<TreeV2> {
+  const tree = new MapTree();
+  const merged = await mergeTreeV2(repo, tree, options);
+  const broken = brokenEntries(tree);
+  for (const b of broken) tree.entries.delete(b.path);
+  return { entries: tree.entries, blobs: tree.blobs, broken, ...merged };
+}
+
+/** What {@link mergeTreeV2} tells besides the tree it built. */
+export type MergedTree = Omit<TreeV2, "entries" | "blobs" | "broken">;
+
+/**
+ * The merge {@link readTreeV2} does, into any {@link TreeSink}: in memory, or a `TreeSpill` on disk, which builds
+ * the tree of a million files in little memory (the checkpoint is read a piece at a time, and the batches wait in
+ * the sink until their turn). Files whose content the index cannot give are not left out here:
+ * {@link brokenEntries} finds them.
+ */
+export async function mergeTreeV2(repo: RepositoryV2, tree: TreeSink, options: { at?: number; salvage?: boolean } = {}): Promise<MergedTree> {
   const view = await readIndexView(repo, options.at === undefined ? {} : { at: options.at });
   const listed = new Map([...view.lanes].map(([lane, v]) => [lane, v.names] as const));
-  const start = await usableCheckpoint(repo, view.lanes, options.at);
-  const entries = new Map<string, FileEntry>();
-  const blobs = new Map<string, StoredBlob>();
-  if (start) {
-    for (const b of start.content.blobs) blobs.set(b.id, b);
-    for (const e of start.content.entries) entries.set(e.path, e);
-  }
+  const start = await startFromCheckpoint(repo, view.lanes, options.at, tree);
   const damage: LaneDamage[] = [...view.damage];
   const usable: LaneBatchName[][] = [];
-  const read: LaneBatches = new Map();
   const covered: Record<string, number> = {};
   for (const [lane, names] of listed) {
     const laneView = view.lanes.get(lane)!;
-    const from = Math.max(laneView.from, (start?.content.lanes[lane] ?? -1) + 1);
+    const from = Math.max(laneView.from, (start?.lanes[lane] ?? -1) + 1);
     // The first batch after a checkpoint must follow the one it covers (whose digest is in its name); the first
     // after a base's cut, the cut's digest.
     const after = from === laneView.from ? laneView.after : names.find((n) => n.seq === from - 1)?.digest;
-    const { batches, problems } = await readLane(repo, names, from, read, { salvage: options.salvage === true, ...(after ? { after } : {}) });
+    const { batches, problems } = await readLane(repo, names, from, tree.bodies, { salvage: options.salvage === true, ...(after ? { after } : {}) });
     damage.push(...problems);
     // Salvaging, every readable batch counts (later records still hold whole entries); else a lane ends at its damage.
     const stop = problems.length > 0 && !options.salvage ? Math.min(...problems.map((p) => p.seq)) : Infinity;
@@ -64,18 +75,20 @@ export async function readTreeV2(repo: RepositoryV2, options: { at?: number; sal
   }
   let time = start?.name.time ?? 0;
   for (const name of mergeLanes(usable)) {
-    const batch = read.get(name.key)!;
-    for (const blob of batch.blobs) if (!blobs.has(blob.id)) blobs.set(blob.id, blob);
-    for (const record of batch.records) applyRecord(entries, record);
+    const batch = tree.bodies.get(name.key)!;
+    tree.write(() => {
+      for (const blob of batch.blobs) tree.locate(blob);
+      for (const record of batch.records) tree.apply(record);
+    });
+    tree.bodies.delete(name.key);
     time = Math.max(time, name.time);
   }
-  const broken = brokenEntries(entries, blobs);
-  for (const b of broken) entries.delete(b.path);
-  return { entries, blobs, damage, broken, checkpoint: start?.name, covered, time };
+  return { damage, checkpoint: start?.name, covered, time };
 }
 
 /** Batch bodies by key, as {@link readLane} read them. */
 export type LaneBatches = Map<string, Awaited<ReturnType<RepositoryV2["readBatch"]>>>;
+export type { BatchBodies, TreeSink };
 
 /**
  * Reads one lane's batches numbered `from` on (each verified; bodies kept in `read`) and checks the lane: its
@@ -88,7 +101,7 @@ export async function readLane(
   repo: RepositoryV2,
   names: readonly LaneBatchName[],
   from: number,
-  read: LaneBatches,
+  read: Pick<BatchBodies, "set">,
   options: { salvage?: boolean; after?: string; known?: ReadonlyMap<string, string | null> } = {},
 ): Promise<{ batches: LaneBatchName[]; problems: LaneDamage[] }> {
   const batches: { name: LaneBatchName; prev: string | null }[] = [];
@@ -156,54 +169,54 @@ export async function readViewLanes(
 }
 
 /**
- * The newest checkpoint (at or before `at`) a reader may start from: every batch it covers is still listed (the
- * lane's batch at the covered number is there), and every batch it does not cover comes after all it covers in the
- * merge order, so that starting from it gives the same tree as reading every batch. Damaged ones are skipped.
+ * Starts `tree` from the newest checkpoint (at or before `at`) a reader may start from: every batch it covers is
+ * still listed (the lane's batch at the covered number is there), and every batch it does not cover comes after all
+ * it covers in the merge order, so that starting from it gives the same tree as reading every batch. Its header
+ * decides that before the rest is inflated. One that cannot be read or is damaged is forgotten (what it had put in
+ * `tree` is cleared) for the one before it.
  */
-async function usableCheckpoint(repo: RepositoryV2, lanes: ReadonlyMap<string, LaneView>, at: number | undefined) {
+async function startFromCheckpoint(repo: RepositoryV2, lanes: ReadonlyMap<string, LaneView>, at: number | undefined, tree: TreeSink) {
   const candidates = (await repo.checkpoints()).filter((c) => at === undefined || c.time <= at).reverse();
   for (const name of candidates) {
-    let content;
+    let header: CheckpointHeader | undefined;
     try {
-      content = await repo.readCheckpoint(name);
+      const bytes = await repo.checkpointBytes(name);
+      const read = await streamCheckpointV2(name, bytes, repo.cipher, {
+        header: (h) => {
+          if (!usable(h, lanes)) return false;
+          header = h;
+          return true;
+        },
+        part: (p) =>
+          tree.write(() => {
+            for (const b of p.blobs) tree.locate(b);
+            for (const e of p.entries) tree.put(e);
+          }),
+      });
+      if (read && header) return { name, lanes: header.lanes };
     } catch {
-      continue;
+      // Unreadable or damaged: an older checkpoint, or none.
     }
-    const coveredNames: LaneBatchName[] = [];
-    let present = true;
-    for (const [lane, seq] of Object.entries(content.lanes)) {
-      const view = lanes.get(lane);
-      const batch = view?.names.find((n) => n.seq === seq);
-      // Covering a lane up to a base's cut (and no further) is covering nothing of it that a reader applies.
-      if (batch) coveredNames.push(batch);
-      else if (!(view && view.after !== undefined && seq === view.from - 1)) present = false;
-    }
-    // Every lane the base left must be covered (an older checkpoint does not know the base's own lane).
-    for (const [lane, view] of lanes) if (view.names.length > 0 && content.lanes[lane] === undefined && view.from > 0) present = false;
-    if (!present) continue;
-    const lastCovered = mergeLanes([coveredNames]).at(-1);
-    const uncovered = [...lanes].flatMap(([lane, view]) => view.names.filter((n) => n.seq > (content.lanes[lane] ?? -1)));
-    if (lastCovered && uncovered.some((n) => compareLaneBatches(n, lastCovered) < 0)) continue;
-    return { name, content };
+    if (header) tree.clear();
   }
   return undefined;
 }
 
-/** Files whose content the index cannot give: a blob no batch locates, or blobs that do not add up to the size. */
-function brokenEntries(entries: ReadonlyMap<string, FileEntry>, blobs: ReadonlyMap<string, StoredBlob>): { path: string; message: string }[] {
-  const out: { path: string; message: string }[] = [];
-  for (const entry of entries.values()) {
-    if (entry.type !== "file") continue;
-    let size = 0;
-    const missing = entry.chunks.find((id) => !blobs.has(id));
-    if (missing) {
-      out.push({ path: entry.path, message: `${entry.path} names blob ${missing}, which no batch locates` });
-      continue;
-    }
-    for (const id of entry.chunks) size += blobs.get(id)!.size;
-    if (size !== entry.size) out.push({ path: entry.path, message: `${entry.path}: its blobs hold ${size} bytes, the index says ${entry.size}` });
+/** Whether a checkpoint whose header is `header` may be started from, given the lanes a reader applies. */
+function usable(header: CheckpointHeader, lanes: ReadonlyMap<string, LaneView>): boolean {
+  const coveredNames: LaneBatchName[] = [];
+  for (const [lane, seq] of Object.entries(header.lanes)) {
+    const view = lanes.get(lane);
+    const batch = view?.names.find((n) => n.seq === seq);
+    // Covering a lane up to a base's cut (and no further) is covering nothing of it that a reader applies.
+    if (batch) coveredNames.push(batch);
+    else if (!(view && view.after !== undefined && seq === view.from - 1)) return false;
   }
-  return out;
+  // Every lane the base left must be covered (an older checkpoint does not know the base's own lane).
+  for (const [lane, view] of lanes) if (view.names.length > 0 && header.lanes[lane] === undefined && view.from > 0) return false;
+  const lastCovered = mergeLanes([coveredNames]).at(-1);
+  const uncovered = [...lanes].flatMap(([lane, view]) => view.names.filter((n) => n.seq > (header.lanes[lane] ?? -1)));
+  return !(lastCovered && uncovered.some((n) => compareLaneBatches(n, lastCovered) < 0));
 }
 
 /** A file's content: its blobs in order, each one ranged read, verified. */
