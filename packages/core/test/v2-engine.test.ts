@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Engine, LocalDirectoryStorage, Restorer, isV2, loadTree, openRepository, silentSink, type RestoreEvent } from "@rtbackup/core";
 import { RepositoryV2, readTreeV2 } from "@rtbackup/core/v2";
@@ -173,6 +173,11 @@ test("an initial backup writes checkpoints of a growing tree at doubling interva
     const sizes: number[] = [];
     for (const name of checkpoints) sizes.push((await repo.readCheckpoint(name)).entries.length);
     for (let i = 1; i < sizes.length; i++) assert.ok(sizes[i]! >= sizes[i - 1]! * 1.5, `each checkpoint's tree is larger by half: ${sizes.join(", ")}`);
+    // Each was merged in a scratch store beside the state cache, and none is left there.
+    assert.equal(
+      (await readdir(ws.state)).filter((n) => n.startsWith("tree-")),
+      [],
+    );
     const tree = await readTreeV2(repo);
     assert.equal(tree.damage, []);
     assert.is(tree.entries.size, 649);

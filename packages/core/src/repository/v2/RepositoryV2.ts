@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { BackupError, RepositoryExistsError, StorageError, messageOf } from "../../errors.js";
 import { collectStream } from "../../io/collectStream.js";
 import type { StorageBackend } from "../../storage/StorageBackend.js";
-import type { FileEntry, IndexRecord } from "../../types.js";
+import type { IndexRecord } from "../../types.js";
 import { FORMAT_NAME } from "../format.js";
 import { DEFAULT_CDC, FastCdc, cdcParamsProblem, type CdcParams } from "./fastcdc.js";
 import {

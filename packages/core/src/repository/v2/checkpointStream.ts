@@ -72,29 +72,41 @@ export async function streamCheckpointV2(
     }
     if (part.blobs.length > 0 || part.entries.length > 0) sink.part(part);
   };
+  try {
+    await inflateLines(plain, take, corrupt);
+  } catch (err) {
+    if (err === DECLINED) return false;
+    throw err;
+  }
+  if (header === undefined) return corrupt("it is empty");
+  if (header.count !== lines - 1) corrupt(`its header counts ${header.count} lines, it has ${lines - 1}`);
+  return true;
+}
+
+/**
+ * Inflates `plain` as a stream and gives its text to `take` in runs of whole lines (without the last newline). A throw
+ * in `take` ends the inflating and is passed on; text that does not inflate or end with a newline is corrupt.
+ */
+async function inflateLines(plain: Buffer, take: (lines: string) => void, corrupt: (why: string) => never): Promise<void> {
   let carry = "";
   const gunzip = createGunzip({ chunkSize: PIECE });
   Readable.from(pieces(plain)).pipe(gunzip);
   try {
     const decoder = new StringDecoder("utf8");
-    // A throw in here (corrupt, or declined) ends the iteration, which destroys the inflater.
+    // A throw in here ends the iteration, which destroys the inflater.
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       const text = carry + decoder.write(chunk);
       const end = text.lastIndexOf("\n");
       if (end >= 0) take(text.slice(0, end));
       carry = end >= 0 ? text.slice(end + 1) : text;
-      if (carry.length > MAX_LINE_CHARS) corrupt(`line ${lines + 1} is longer than ${MAX_LINE_CHARS} characters`);
+      if (carry.length > MAX_LINE_CHARS) corrupt(`a line is longer than ${MAX_LINE_CHARS} characters`);
     }
     carry += decoder.end();
   } catch (err) {
-    if (err === DECLINED) return false;
-    if (err instanceof StorageError) throw err;
+    if (err === DECLINED || err instanceof StorageError) throw err;
     corrupt(`it does not decompress (${messageOf(err)})`);
   }
   if (carry !== "") corrupt("it does not end with a newline");
-  if (header === undefined) return corrupt("it is empty");
-  if (header.count !== lines - 1) corrupt(`its header counts ${header.count} lines, it has ${lines - 1}`);
-  return true;
 }
 
 function* pieces(bytes: Buffer): Generator<Buffer> {

@@ -82,8 +82,8 @@ export class TreeSpill implements TreeSink {
         }
         const moved = [...(single ? [single] : []), ...this.#under(`${record.from}/`)];
         this.#delete(record.to);
+        for (const entry of moved) this.#entries.removeSync(keyOf(entry.path));
         for (const entry of moved) {
-          this.#entries.removeSync(keyOf(entry.path));
           const path = record.to + entry.path.slice(record.from.length);
           this.put({ ...entry, path });
         }
