@@ -68,6 +68,13 @@ export abstract class BatchCommitter implements IndexCommitter {
   #timer: unknown;
   #chain: Promise<void> = Promise.resolve();
   #halted: Error | undefined;
+  /**
+   * Whether a checkpoint may be written while commits go on (it covers only the batches it read, whatever is
+   * committed meanwhile): one that reads its tree from the store may; one written from the state cache may not.
+   */
+  protected readonly checkpointBesideCommits: boolean = false;
+  /** The checkpoint being written beside the commits, if any (one at a time). */
+  #checkpointing: Promise<void> | undefined;
   /** After a checkpoint was deferred (an unresolved conflict), the next try waits for this many records. */
   protected checkpointDeferredUntil = 0;
   /** Records of batches not committed because committing halted (never dropped; the process stops). */
@@ -114,6 +121,7 @@ export abstract class BatchCommitter implements IndexCommitter {
   async flush(): Promise<void> {
     this.#closeBatch();
     await this.#chain;
+    await this.#checkpointing;
     if (this.#halted) throw this.#halted;
   }
 
@@ -162,7 +170,13 @@ export abstract class BatchCommitter implements IndexCommitter {
     // memory quadratic in N). Doubling keeps their sum under 2N, and a reader replays at most half a tree of records.
     const since = this.o.cache.recordsSinceCheckpoint;
     const due = since >= this.o.checkpointEvery && since >= this.checkpointDeferredUntil && since * 2 >= this.o.cache.size;
-    if (due) await this.checkpoint();
+    if (!due || this.#checkpointing) return;
+    if (!this.checkpointBesideCommits) return this.checkpoint();
+    // Beside the commits, not in their chain: commits (and the files waiting on them) go on while it is written.
+    this.#checkpointing = this.o.context.work
+      .run(() => this.checkpoint())
+      .catch((err: unknown) => this.log.error("writing a checkpoint failed (the next is tried after more records)", err))
+      .finally(() => (this.#checkpointing = undefined));
   }
 
   /**

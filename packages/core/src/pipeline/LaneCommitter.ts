@@ -29,6 +29,8 @@ export class LaneCommitter extends BatchCommitter {
   readonly #repo: RepositoryV2;
   #writer: LaneWriter | undefined;
 
+  // The tree is read from the store, so the checkpoint covers the batches it read, whatever is committed meanwhile.
+  protected override readonly checkpointBesideCommits = true;
   #seenBase: string | undefined;
   #basesCheckedAt: number;
 
@@ -162,7 +164,8 @@ export class LaneCommitter extends BatchCommitter {
    * state cache and written from there a piece at a time, so a checkpoint of a million files takes little memory.
    */
   async checkpoint(): Promise<void> {
-    if (this.halted || this.o.cache.recordsSinceCheckpoint === 0) return;
+    const counted = this.o.cache.recordsSinceCheckpoint;
+    if (this.halted || counted === 0) return;
     // A writer key reads no lane and cannot merge them, so it writes none: readers read the batches (slower, never wrong).
     if (!this.#repo.cipher.canRead) return;
     for (let attempt = 1; attempt <= 5; attempt++) {
@@ -177,7 +180,7 @@ export class LaneCommitter extends BatchCommitter {
         }
         const source = { blobs: tree.locations(), blobCount: tree.blobCount, entries: tree.entryList(), entryCount: tree.entryCount };
         const name = await this.#repo.writeCheckpoint(this.#state().lane, source, { lanes: merged.covered, time: merged.time });
-        await this.o.cache.markCheckpoint(this.o.cache.lastSequence);
+        await this.o.cache.markCheckpoint(merged.covered[this.#state().lane] ?? this.o.cache.lastSequence, counted);
         this.stats.checkpoints++;
         this.log.info(`wrote checkpoint ${name.key} (${source.entryCount} entries, ${source.blobCount} blobs)`);
         return;

@@ -337,11 +337,15 @@ export class StateCache {
     await this.#meta.put("provisional", [...keys]);
   }
 
-  /** Notes that a checkpoint now covers everything up to `seq`. */
-  async markCheckpoint(seq: number): Promise<void> {
+  /**
+   * Notes that a checkpoint now covers everything up to `seq`. `counted` is how many records the count since the last
+   * checkpoint held when this one began (a checkpoint written beside commits covers none that came after): those
+   * are taken off, the rest still count. Without it, the count starts again from 0.
+   */
+  async markCheckpoint(seq: number, counted?: number): Promise<void> {
     await this.#root.transaction(() => {
       this.#meta.put("lastCheckpointSeq", seq);
-      this.#meta.put("sinceCheckpoint", 0);
+      this.#meta.put("sinceCheckpoint", counted === undefined ? 0 : Math.max(0, this.recordsSinceCheckpoint - counted));
     });
   }
 
