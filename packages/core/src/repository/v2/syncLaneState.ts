@@ -6,13 +6,16 @@ import type { LaneState, StateCache } from "../../state/StateCache.js";
 import type { FileEntry } from "../../types.js";
 import type { SyncResult } from "../syncState.js";
 import { mergeLanes, type LaneBatchName } from "./lanes.js";
-import { readLane, readTreeV2, type LaneBatches } from "./readTreeV2.js";
+import { mergeTreeV2, readLane, type LaneBatches, type MergedTree } from "./readTreeV2.js";
+import type { StoredBlob } from "./PackStore.js";
+import { brokenEntries } from "./treeSink.js";
+import { TreeSpill } from "./treeSpill.js";
 import type { RepositoryV2 } from "./RepositoryV2.js";
 import { adoptBase } from "./adoptBase.js";
 import { readIndexView } from "./indexView.js";
 
-async function* each(entries: Iterable<FileEntry>): AsyncIterable<FileEntry> {
-  yield* entries;
+async function* each(entries: Iterable<FileEntry>, keep: (e: FileEntry) => boolean = () => true): AsyncIterable<FileEntry> {
+  for (const e of entries) if (keep(e)) yield e;
 }
 
 /**
@@ -82,32 +85,51 @@ async function rebuild(repo: RepositoryV2, cache: StateCache, log?: Logger, keep
   log?.info(`rebuilding the local state cache from ${repo.storage.description}${keep ? " (a prune wrote a new base)" : ""}`);
   const bases = await repo.bases();
   await cache.reset(repo.config.id);
-  const tree = await readTreeV2(repo);
-  const ownDamage = keep ? tree.damage.filter((d) => d.lane === keep.lane) : [];
-  if (ownDamage.length) throw new IndexDamagedError(`this agent's own lane is damaged: ${ownDamage.map((p) => p.message).join("; ")}`);
-  for (const d of tree.damage) log?.warn(`index damage, applied up to it: ${d.message}`);
-  for (const b of tree.broken) log?.warn(`index damage: ${b.message}; the file is read again when it is seen`);
-  await cache.loadEntries(each(tree.entries.values()), -1);
-  // Blobs count as stored only when their pack is listed, and is not one a prune may delete (its base's candidates):
-  // content deleted behind the agent's back is sent again.
-  const packs = new Set<string>();
-  for await (const pack of repo.packs.list()) packs.add(pack.id);
-  const base = bases.at(-1);
-  const doomed = new Set(base ? (await repo.readBase(base)).candidates : []);
-  await cache.noticeBase(base?.key);
-  await cache.addChunks([...tree.blobs.values()].filter((b) => packs.has(b.pack) && !doomed.has(b.pack)).map((b) => b.id));
+  // Merged on disk beside the cache: a rebuild of a million files holds a batch at a time, not the tree.
+  const tree = TreeSpill.open(cache.directory);
+  let merged: MergedTree;
+  try {
+    merged = await mergeTreeV2(repo, tree);
+    const ownDamage = keep ? merged.damage.filter((d) => d.lane === keep.lane) : [];
+    if (ownDamage.length) throw new IndexDamagedError(`this agent's own lane is damaged: ${ownDamage.map((p) => p.message).join("; ")}`);
+    for (const d of merged.damage) log?.warn(`index damage, applied up to it: ${d.message}`);
+    const broken = new Set<string>();
+    for (const b of brokenEntries(tree)) {
+      log?.warn(`index damage: ${b.message}; the file is read again when it is seen`);
+      broken.add(b.path);
+    }
+    await cache.loadEntries(
+      each(tree.entryList(), (e) => !broken.has(e.path)),
+      -1,
+    );
+    // Blobs count as stored only when their pack is listed, and is not one a prune may delete (its base's
+    // candidates): content deleted behind the agent's back is sent again.
+    const packs = new Set<string>();
+    for await (const pack of repo.packs.list()) packs.add(pack.id);
+    const base = bases.at(-1);
+    const doomed = new Set(base ? (await repo.readBase(base)).candidates : []);
+    await cache.noticeBase(base?.key);
+    await cache.addChunks(storedIds(tree.locations(), (pack) => packs.has(pack) && !doomed.has(pack)));
+  } finally {
+    await tree.close();
+  }
   if (keep) {
     // The tree holds this lane's batches as far as they are stored; the one a crash left in flight is stored again
     // at start unless it is among them.
-    const mine = (await repo.laneBatches(keep.lane)).filter((n) => n.seq <= (tree.covered[keep.lane] ?? -1)).at(-1);
+    const mine = (await repo.laneBatches(keep.lane)).filter((n) => n.seq <= (merged.covered[keep.lane] ?? -1)).at(-1);
     const last = mine ? { key: mine.key, seq: mine.seq, time: mine.time, digest: mine.digest } : undefined;
     const inflight = keep.inflight && keep.inflight.seq > (last?.seq ?? -1) ? { inflight: keep.inflight } : {};
-    await cache.setLane({ lane: keep.lane, last, applied: { ...tree.covered }, ...inflight });
-    return { mode: "rebuilt", batchesApplied: 0, lastBatchTime: tree.time };
+    await cache.setLane({ lane: keep.lane, last, applied: { ...merged.covered }, ...inflight });
+    return { mode: "rebuilt", batchesApplied: 0, lastBatchTime: merged.time };
   }
   const lane = randomBytes(16).toString("hex");
   await repo.describeLane(lane, hostname());
-  await cache.setLane({ lane, last: undefined, applied: { ...tree.covered } });
+  await cache.setLane({ lane, last: undefined, applied: { ...merged.covered } });
   log?.info(`this agent writes lane ${lane} of ${repo.storage.description}`);
-  return { mode: "rebuilt", batchesApplied: 0, lastBatchTime: tree.time };
+  return { mode: "rebuilt", batchesApplied: 0, lastBatchTime: merged.time };
+}
+
+/** The ids of the blobs whose pack `stored` accepts. */
+function* storedIds(blobs: Iterable<StoredBlob>, stored: (pack: string) => boolean): Generator<string> {
+  for (const b of blobs) if (stored(b.pack)) yield b.id;
 }
