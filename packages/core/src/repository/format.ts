@@ -301,12 +301,10 @@ export function applyRecord(tree: Map<string, FileEntry>, record: IndexRecord): 
       for (const [path, entry] of tree) {
         if (path === record.from || path.startsWith(prefix)) moved.push(entry);
       }
-      // The destination is replaced, as rename(2) replaces it. Every old path goes before any new one is set, so the
-      // result does not hang on the order the entries were found in (when one path is under the other, which only a
-      // hostile index records: rename(2) refuses to move a directory into itself).
+      // The destination is replaced, as rename(2) replaces it.
       applyRecord(tree, { op: "delete", path: record.to });
-      for (const entry of moved) tree.delete(entry.path);
       for (const entry of moved) {
+        tree.delete(entry.path);
         const path = record.to + entry.path.slice(record.from.length);
         tree.set(path, { ...entry, path });
       }
