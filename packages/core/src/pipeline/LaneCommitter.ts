@@ -178,7 +178,7 @@ export class LaneCommitter extends BatchCommitter {
           this.checkpointDeferredUntil = this.o.cache.recordsSinceCheckpoint + this.o.checkpointEvery;
           return;
         }
-        const source = { blobs: tree.locations(), blobCount: tree.blobCount, entries: tree.entryList(), entryCount: tree.entryCount };
+        const source = tree.source();
         const name = await this.#repo.writeCheckpoint(this.#state().lane, source, { lanes: merged.covered, time: merged.time });
         await this.o.cache.markCheckpoint(merged.covered[this.#state().lane] ?? this.o.cache.lastSequence, counted);
         this.stats.checkpoints++;

@@ -5,7 +5,7 @@ import { open, type Database, type RootDatabase } from "lmdb";
 import { BackupError } from "../errors.js";
 import { moveAsideIfDamaged } from "../io/lmdbFile.js";
 import type { FileEntry, IndexRecord } from "../types.js";
-import { decode, encode, identityOf, isHashedPath, keyOf, LONG, type CachedEntry, type DiskIdentity, type StoredEntry } from "./storedEntry.js";
+import { decode, encode, HASHED, identityOf, isHashedPath, keyOf, rangeUnder, type CachedEntry, type DiskIdentity, type StoredEntry } from "./storedEntry.js";
 
 export type { CachedEntry, DiskIdentity } from "./storedEntry.js";
 
@@ -185,10 +185,11 @@ export class StateCache {
    */
   childrenOf(dir: string): Map<string, CachedChild> {
     const prefix = dir === "/" ? "/" : `${dir}/`;
-    const end = dir === "/" ? "0" : `${dir}0`;
     const children = new Map<string, CachedChild>();
+    const range = rangeUnder(prefix);
     // Under a path that is not UTF-8 or too long, every key is a hash: nothing here.
-    if (isHashedPath(prefix)) return children;
+    if (!range) return children;
+    const end = range.end;
     let start = prefix;
     for (;;) {
       let next: string | undefined;
@@ -221,18 +222,17 @@ export class StateCache {
 
   /** The tracked entries keyed by a hash of their path, which {@link childrenOf} does not list. */
   *hashedEntries(): Iterable<CachedEntry> {
-    for (const { key, value } of this.#files.getRange({ start: LONG, end: "~M" })) yield decode(key, value);
+    for (const { key, value } of this.#files.getRange({ ...HASHED })) yield decode(key, value);
   }
 
   /** Entries at or under `dir`. */
   *entriesUnder(dir: string): Iterable<CachedEntry> {
     const self = this.get(dir);
     if (self) yield self;
-    const start = dir === "/" ? "/" : `${dir}/`;
-    const end = dir === "/" ? "0" : `${dir}0`;
+    const range = rangeUnder(dir === "/" ? "/" : `${dir}/`);
     // Under a path that is not UTF-8 or too long every key is a hash (and the range's bounds could not be keys).
-    if (!isHashedPath(start)) for (const { key, value } of this.#files.getRange({ start, end })) if (key !== dir) yield decode(key, value);
-    for (const { key, value } of this.#files.getRange({ start: LONG, end: "~M" })) {
+    if (range) for (const { key, value } of this.#files.getRange(range)) if (key !== dir) yield decode(key, value);
+    for (const { key, value } of this.#files.getRange({ ...HASHED })) {
       const entry = decode(key, value);
       if (isUnder(entry.path, dir)) yield entry;
     }

@@ -54,6 +54,18 @@ export function isHashedPath(path: string): boolean {
   return (path.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(path) > MAX_KEY_BYTES) || hasEscapedBytes(path);
 }
 
+/**
+ * The key range of the paths keyed by themselves that start with `prefix` (which ends in `/`): '0' follows '/', so
+ * every such key sorts before the prefix without its slash plus '0'. Undefined when such paths are keyed by a hash
+ * (a prefix that is not UTF-8 or too long), which {@link HASHED} holds instead.
+ */
+export function rangeUnder(prefix: string): { start: string; end: string } | undefined {
+  return isHashedPath(prefix) ? undefined : { start: prefix, end: `${prefix.slice(0, -1)}0` };
+}
+
+/** The key range of every path keyed by a hash: in no order a directory's subtree could be read in. */
+export const HASHED = { start: LONG, end: "~M" } as const;
+
 export function encode(e: CachedEntry): StoredEntry {
   const v: StoredEntry = { t: TYPES.indexOf(e.type), s: e.size, m: e.mtimeMs, c: e.ctimeMs, i: e.ino, mo: e.mode, u: e.uid, g: e.gid };
   if (e.chunks.length) v.k = [...e.chunks];

@@ -232,7 +232,7 @@ export class RepositoryV2 {
 
   /** One checkpoint, read and verified. */
   async readCheckpoint(name: CheckpointName): Promise<ReturnType<typeof decodeCheckpointV2>> {
-    return decodeCheckpointV2(name, await collectStream(await this.storage.get(this.prefix + name.key)), this.cipher);
+    return decodeCheckpointV2(name, await this.checkpointBytes(name), this.cipher);
   }
 
   /** A checkpoint's stored bytes, not yet opened or verified (`streamCheckpointV2` reads them). */

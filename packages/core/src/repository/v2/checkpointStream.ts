@@ -4,7 +4,15 @@ import { createGunzip } from "node:zlib";
 import { StorageError, messageOf } from "../../errors.js";
 import type { FileEntry } from "../../types.js";
 import type { ObjectCipher } from "./cipher.js";
-import { checkpointHeader, checkpointPut, indexLineReader, type CheckpointHeader, type CheckpointName } from "./laneBatch.js";
+import {
+  checkpointCorrupt,
+  checkpointHeader,
+  checkpointPut,
+  indexLineReader,
+  openIndexObject,
+  type CheckpointHeader,
+  type CheckpointName,
+} from "./laneBatch.js";
 import type { StoredBlob } from "./PackStore.js";
 
 /** What one piece of a checkpoint's text held. */
@@ -29,22 +37,14 @@ const DECLINED = Symbol("declined");
  * Resolves whether it was read to the end; a corrupt checkpoint is an INTEGRITY error naming it, possibly after some
  * parts were given out (the reader then forgets them).
  */
-export type { CheckpointHeader };
-
 export async function streamCheckpointV2(
   name: CheckpointName,
   stored: Buffer,
   cipher: ObjectCipher,
   sink: { header(header: CheckpointHeader): boolean; part(part: CheckpointPart): void },
 ): Promise<boolean> {
-  const corrupt = (why: string): never => {
-    throw new StorageError("INTEGRITY", `checkpoint ${name.key} is corrupt: ${why}`, { key: name.key, transient: false });
-  };
-  const plain = cipher.open(stored, `index object ${name.key}`);
-  if (cipher.digest(plain) !== name.digest)
-    corrupt(
-      cipher.encrypted ? "its keyed digest does not match its name (altered, or not written with this repository's key)" : "its bytes do not hash to its name",
-    );
+  const corrupt = checkpointCorrupt(name);
+  const plain = openIndexObject(stored, name.key, name.digest, cipher, corrupt);
   const reader = indexLineReader(name.key, corrupt);
   let header: CheckpointHeader | undefined;
   let lines = 0;

@@ -69,6 +69,19 @@ export function decodeLaneBatch(
 }
 
 /**
+ * An index object's plain (gzip) bytes: opened when sealed, and its digest checked against its name over all of them
+ * (keyed, when encrypted: an object nobody with the repository secret wrote is refused).
+ */
+export function openIndexObject(stored: Buffer, key: string, digest: string, cipher: ObjectCipher, corrupt: (why: string) => never): Buffer {
+  const bytes = cipher.open(stored, `index object ${key}`);
+  if (cipher.digest(bytes) !== digest)
+    corrupt(
+      cipher.encrypted ? "its keyed digest does not match its name (altered, or not written with this repository's key)" : "its bytes do not hash to its name",
+    );
+  return bytes;
+}
+
+/**
  * The lines of a v2 index object (a batch or a checkpoint): opened (when sealed), its digest checked against its
  * name (keyed, when encrypted: an object nobody with the repository secret wrote is refused), at most
  * MAX_BATCH_BYTES inflated, the header checked by `headerProblem` and against the line count, then `blob` lines
@@ -84,11 +97,7 @@ function decodeLines(
   const corrupt = (why: string): never => {
     throw new StorageError("INTEGRITY", `index object ${key} is corrupt: ${why}`, { key, transient: false });
   };
-  const bytes = cipher.open(stored, `index object ${key}`);
-  if (cipher.digest(bytes) !== name.digest)
-    corrupt(
-      cipher.encrypted ? "its keyed digest does not match its name (altered, or not written with this repository's key)" : "its bytes do not hash to its name",
-    );
+  const bytes = openIndexObject(stored, key, name.digest, cipher, corrupt);
   let text = "";
   try {
     text = gunzipSync(bytes, { maxOutputLength: MAX_BATCH_BYTES }).toString("utf8");
@@ -196,15 +205,20 @@ export function decodeCheckpointV2(
   bytes: Buffer,
   cipher: ObjectCipher,
 ): { lanes: Record<string, number>; blobs: StoredBlob[]; entries: FileEntry[] } {
-  const corrupt = (why: string): never => {
-    throw new StorageError("INTEGRITY", `checkpoint ${name.key} is corrupt: ${why}`, { key: name.key, transient: false });
-  };
+  const corrupt = checkpointCorrupt(name);
   let header: CheckpointHeader | undefined;
   const { blobs, records } = decodeLines(name, bytes, name.key, cipher, (h) => {
     header = checkpointHeader(h, name, corrupt);
     return undefined;
   });
   return { lanes: header!.lanes, blobs, entries: records.map((r) => checkpointPut(r, corrupt)) };
+}
+
+/** What refuses a corrupt checkpoint: an INTEGRITY error naming it and what is wrong. */
+export function checkpointCorrupt(name: CheckpointName): (why: string) => never {
+  return (why) => {
+    throw new StorageError("INTEGRITY", `checkpoint ${name.key} is corrupt: ${why}`, { key: name.key, transient: false });
+  };
 }
 
 /** A checkpoint's header: the last batch it covers of each lane, the newest covered batch's time, its line count. */

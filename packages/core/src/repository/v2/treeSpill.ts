@@ -1,10 +1,11 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
-import { isHashedPath, keyOf, LONG } from "../../state/storedEntry.js";
+import { HASHED, keyOf, rangeUnder } from "../../state/storedEntry.js";
 import { openScratchDirectory } from "../../state/scratchDirectory.js";
 import type { FileEntry, IndexRecord } from "../../types.js";
 import { BlobTable } from "./blobTable.js";
+import type { CheckpointSource } from "./laneBatch.js";
 import type { StoredBlob } from "./PackStore.js";
 import type { BatchBodies, BatchBody, TreeSink } from "./treeSink.js";
 
@@ -101,9 +102,9 @@ export class TreeSpill implements TreeSink {
 
   /** The entries whose paths start with `prefix` (which ends in `/`): one key range, and the hash-keyed ones. */
   *#under(prefix: string): Generator<FileEntry> {
-    // '0' follows '/': every key that starts with the prefix sorts before prefix-without-slash + '0'.
-    if (!isHashedPath(prefix)) yield* this.#entries.getRange({ start: prefix, end: `${prefix.slice(0, -1)}0`, snapshot: false }).map((e) => e.value);
-    for (const { value } of this.#entries.getRange({ start: LONG, end: "~M", snapshot: false })) if (value.path.startsWith(prefix)) yield value;
+    const range = rangeUnder(prefix);
+    if (range) yield* this.#entries.getRange({ ...range, snapshot: false }).map((e) => e.value);
+    for (const { value } of this.#entries.getRange({ ...HASHED, snapshot: false })) if (value.path.startsWith(prefix)) yield value;
   }
 
   get(path: string): FileEntry | undefined {
@@ -127,6 +128,11 @@ export class TreeSpill implements TreeSink {
   /** Every located blob, in id order. */
   locations(): Iterable<StoredBlob> {
     return this.#blobs.locations();
+  }
+
+  /** The tree as a checkpoint's source: blobs in id order, entries in key order, each counted. */
+  source(): CheckpointSource {
+    return { blobs: this.locations(), blobCount: this.blobCount, entries: this.entryList(), entryCount: this.entryCount };
   }
 
   get entryCount(): number {
