@@ -4,7 +4,7 @@
 // other pool is imported (other test runs on this machine may be using it).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, rm, truncate, writeFile, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,15 +40,27 @@ export function sh(file: string, args: readonly string[], env?: NodeJS.ProcessEn
   });
 }
 
+/** The fuse.zfs mounts of this namespace, as mountinfo lines. */
+function fuseZfsMounts(): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .filter((l) => / - fuse\.zfs /.test(l));
+}
+
+/** Set once this process recovered a wedged daemon: its pools are gone with it, so there is nothing to destroy. */
+let recovered = false;
+
 /**
  * Recovers from a wedged zfs-fuse (it has deadlocked now and then under heavy clone churn: every request, even `zfs list`,
  * blocks for ever): aborts the FUSE connections of its mounts so blocked callers get errors, kills the daemon,
- * lazily unmounts what it had mounted and removes its pidfile, so the next start begins clean.
+ * lazily unmounts what it had mounted and removes its pidfile, so the next start begins clean. The test runner is
+ * told through the file RTB_ZFS_WEDGE_MARK names (it runs a file again once when zfs-fuse wedged under it).
  */
-async function recoverWedgedDaemon(pid: number | undefined): Promise<void> {
-  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
-    .split("\n")
-    .filter((l) => / - fuse\.zfs /.test(l));
+async function recoverWedgedDaemon(pid: number | undefined, why: string): Promise<void> {
+  recovered = true;
+  const mark = process.env.RTB_ZFS_WEDGE_MARK;
+  if (mark) appendFileSync(mark, `${why}\n`);
+  const mounts = fuseZfsMounts();
   for (const line of mounts) {
     const [, , devno] = line.split(" ");
     const minor = devno?.split(":")[1];
@@ -59,6 +71,26 @@ async function recoverWedgedDaemon(pid: number | undefined): Promise<void> {
   const points = mounts.map((l) => l.split(" ")[4]!.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
   for (const point of points.sort().reverse()) await sh("umount", ["-l", point], undefined, 10_000);
   await unlink(PIDFILE).catch(() => undefined);
+}
+
+/**
+ * For the test runner, after a file failed: if a zfs-fuse daemon runs but does not answer `zfs list` within 20 s, or
+ * fuse.zfs mounts are left with no daemon behind them, recovers as {@link recoverWedgedDaemon} does, so one wedged
+ * daemon does not hang every later file that touches the mount table (lsof stats every mount point). Returns what it
+ * found and did, or undefined when all was well.
+ */
+export async function recoverIfWedged(): Promise<string | undefined> {
+  const pid = runningDaemon();
+  const mounts = fuseZfsMounts();
+  if (pid === undefined) {
+    if (mounts.length === 0) return undefined;
+    await recoverWedgedDaemon(undefined, "fuse.zfs mounts left behind");
+    return `${mounts.length} fuse.zfs mounts were left with no zfs-fuse behind them: unmounted`;
+  }
+  const zfs = findBinary("zfs");
+  if (!zfs || (await sh(zfs, ["list", "-H", "-o", "name"], undefined, 20_000)).code !== 124) return undefined;
+  await recoverWedgedDaemon(pid, "zfs list did not answer in 20 s");
+  return `zfs-fuse (pid ${pid}) did not answer \`zfs list\` within 20 s: aborted its ${mounts.length} mounts and killed it`;
 }
 
 /** Runs a command and throws with its stderr when it fails. */
@@ -154,13 +186,14 @@ export async function ensureZfsFuse(): Promise<ZfsFuse> {
       ))
     ) {
       // Running but not answering for 50 s: wedged (a test run that hung left it so). Start over.
-      await recoverWedgedDaemon(runningPid);
+      await recoverWedgedDaemon(runningPid, "a running zfs-fuse did not answer for 50 s");
     }
     if (running && (await answers())) {
       // Another run's daemon answers: use it.
     } else {
       // zfs-fuse refuses to start (exit 1, no message) over a stale pidfile.
       await unlink(PIDFILE).catch(() => undefined);
+      recovered = false; // a new daemon: its pools are real again
       child = spawn(findBinary("zfs-fuse")!, ["-n", "--no-kstat-mount", "--pidfile", PIDFILE], {
         detached: true,
         stdio: "ignore",
@@ -174,12 +207,14 @@ export async function ensureZfsFuse(): Promise<ZfsFuse> {
     }
   }
   const startedPid = child?.pid;
+  const watchdog = watchForWedge(zfs);
   return {
     zfs,
     zpool,
     startedPid,
     async stop() {
-      if (startedPid === undefined || !child) return;
+      clearInterval(watchdog);
+      if (startedPid === undefined || !child || recovered) return;
       const pools = (await sh(zpool, ["list", "-H", "-o", "name"])).stdout.split("\n").filter(Boolean);
       const foreign = pools.filter((p) => !poolsCreated.has(p));
       if (foreign.length) return; // someone else is using the daemon we started: leave it running.
@@ -218,6 +253,26 @@ export async function ensureZfsFuse(): Promise<ZfsFuse> {
   };
 }
 
+/**
+ * Probes the daemon every 10 s while a test runs. One that does not answer `zfs list` within 30 s has wedged: it is
+ * recovered at once, so the test's blocked calls fail with errors now instead of hanging until the runner kills the
+ * file (and leaving the wedged mounts to hang the files after it).
+ */
+function watchForWedge(zfs: string): NodeJS.Timeout {
+  let probing = false;
+  const timer = setInterval(() => {
+    if (probing || recovered) return;
+    probing = true;
+    void sh(zfs, ["list", "-H", "-o", "name"], undefined, 30_000).then(async (r) => {
+      probing = false;
+      if (r.code !== 124 || recovered) return;
+      process.stderr.write("zfs-fuse did not answer `zfs list` within 30 s: wedged; aborting its mounts and killing it\n");
+      await recoverWedgedDaemon(runningDaemon(), "zfs list did not answer in 30 s during the test");
+    });
+  }, 10_000);
+  return timer.unref();
+}
+
 /** A pool on a sparse file vdev in a temporary directory. */
 export interface TestPool {
   readonly name: string;
@@ -252,12 +307,15 @@ export async function createTestPool(z: ZfsFuse, sizeMiB = 128): Promise<TestPoo
       let last: RunResult | undefined;
       const deadline = Date.now() + 15_000;
       for (;;) {
-        last = await sh(z.zpool, ["destroy", "-f", name]);
-        if (last.code === 0 || /no such pool/.test(last.stderr)) break;
+        // A daemon recovered from a wedge took its pools with it; one that wedges now is recovered here.
+        if (recovered) last = { code: 0, stdout: "", stderr: "" };
+        else last = await sh(z.zpool, ["destroy", "-f", name], undefined, 30_000);
+        if (last.code === 124) await recoverWedgedDaemon(runningDaemon(), `zpool destroy ${name} did not answer in 30 s`);
+        if (recovered || last.code === 0 || /no such pool/.test(last.stderr)) break;
         if (Date.now() > deadline) break;
         await delay(200);
       }
-      if (last.code !== 0 && !/no such pool/.test(last.stderr)) {
+      if (!recovered && last.code !== 0 && !/no such pool/.test(last.stderr)) {
         // Leave the directory: removing it recursively would walk into the still-mounted pool.
         throw new Error(`zpool destroy ${name} failed: ${last.stderr.trim()}`);
       }
