@@ -2,8 +2,21 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BackupError, commandKind, ConfigError, durationKind, fsPath, hasEscapedBytes, integerKind, isErrno, messageOf, PluginOptions } from "@rtbackup/core";
+import {
+  BackupError,
+  commandKind,
+  ConfigError,
+  durationKind,
+  fsPath,
+  hasEscapedBytes,
+  integerKind,
+  isErrno,
+  messageOf,
+  PluginOptions,
+  PROC_MOUNTINFO,
+} from "@rtbackup/core";
 import { CandidateIndex, type CandidateFile } from "./CandidateIndex.js";
+import { MountsThatHang } from "./MountsThatHang.js";
 import { isLsofWriteAccess, parseLsofFields } from "./parseLsofFields.js";
 import { TimeSlicer } from "./TimeSlicer.js";
 import type { WriterCheck } from "./WriterCheck.js";
@@ -35,7 +48,9 @@ const BINARY_OPTION = "lsofBinaryPath (LSOFBinaryPath)";
 
 /**
  * Finds which candidate files some process holds open for writing by running lsof on just those files:
- * `lsof -w -n -P -l -F pfaDin0 -- FILE...` (long lists split across runs). Access modes `w` and `u` (read and write)
+ * `lsof -w -n -P -l -F pfaDin0 -- FILE...` (long lists split across runs). Each network or FUSE mount that holds no
+ * candidate is passed as `-e MOUNTPOINT`, so lsof does not stat it (or files open on it): lsof stats every mount point,
+ * and one on a dead NFS server or a wedged FUSE daemon would hold every check until the timeout. Access modes `w` and `u` (read and write)
  * count as writers. Reported files are matched back to the candidates by device and inode, so lsof's own spelling
  * of the name (escaped characters, another mount of the same file) does not matter.
  *
@@ -77,8 +92,11 @@ export class LsofWriterCheck implements WriterCheck {
     this.stats.checks++;
     const aliases = await aliasNonUtf8(candidates.existingPaths);
     try {
+      const exempt = MountsThatHang.find(candidates, PROC_MOUNTINFO)
+        .avoided.map((m) => m.mountPoint)
+        .filter((point) => !point.includes("\uFFFD"));
       for (const chunk of chunkByBytes(aliases.paths, this.#maxArgumentBytes)) {
-        const output = await this.#run(chunk);
+        const output = await this.#run(chunk, exempt);
         for (const open of parseLsofFields(output)) {
           this.stats.openFiles++;
           if (!isLsofWriteAccess(open.access)) continue;
@@ -93,10 +111,11 @@ export class LsofWriterCheck implements WriterCheck {
     return result;
   }
 
-  #run(files: readonly string[]): Promise<string> {
+  #run(files: readonly string[], exempt: readonly string[]): Promise<string> {
     this.stats.runs++;
+    const exemptions = exempt.flatMap((point) => ["-e", point]);
     return new Promise((resolve, reject) => {
-      const child = spawn(this.#binary, ["-w", "-n", "-P", "-l", "-F", "pfaDin0", "--", ...files], {
+      const child = spawn(this.#binary, ["-w", "-n", "-P", "-l", ...exemptions, "-F", "pfaDin0", "--", ...files], {
         stdio: ["ignore", "pipe", "pipe"],
       });
       const stdout: Buffer[] = [];

@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { isErrno, messageOf, NativeError, numberKind, pathKind, PluginOptions } from "@rtbackup/core";
 import { CandidateIndex, type CandidateFile } from "./CandidateIndex.js";
+import { MountsThatHang } from "./MountsThatHang.js";
 import { TimeSlicer } from "./TimeSlicer.js";
 import type { WriterCheck } from "./WriterCheck.js";
 
@@ -30,6 +31,12 @@ export interface ProcfsScanCounters {
   raced: number;
   /** Descriptors whose fdinfo had no readable `flags:` line (counted as writers, to be safe). */
   unknownFlags: number;
+  /**
+   * Descriptors left alone because they lie on a network or FUSE mount that holds no candidate (a stat there would
+   * block while its server or daemon hangs); only processes of the agent's own mount namespace, whose descriptor
+   * paths name the agent's mounts.
+   */
+  avoided: number;
   /** Other errors on single processes or descriptors (skipped). */
   errors: number;
   /** Duration of the last scan (or total duration, cumulatively), in ms. */
@@ -48,6 +55,9 @@ const O_RDWR = 2;
  *
  * The agent's own process is scanned like any other: a file it holds open for writing is still being written.
  * The agent's reads (snapshots, uploads, fanotify event descriptors) are read-only and never count.
+ *
+ * A descriptor on a network or FUSE mount that holds no candidate is not stat'ed (see {@link MountsThatHang}): a stat
+ * follows the link to the open file, and on a dead NFS server or a wedged FUSE daemon it would block the agent.
  *
  * Processes and descriptors that vanish mid-scan and processes that may not be inspected are skipped and counted in
  * {@link stats}; without root, other users' files are invisible (see `denied`).
@@ -90,9 +100,11 @@ export class ProcfsWriterCheck implements WriterCheck {
     const counters = emptyCounters();
     counters.scans = 1;
     const found = new Set<CandidateFile>();
+    const scope: Scope = { candidates, found, counters, slicer, hang: MountsThatHang.find(candidates, `${this.#procRoot}/self/mountinfo`) };
+    if (scope.hang.avoided.length > 0) scope.namespace = readLink(`${this.#procRoot}/self/ns/mnt`);
     for (const pid of this.#listProcesses()) {
       if (slicer.due()) await slicer.yield();
-      await this.#scanProcess(pid, candidates, found, counters, slicer);
+      await this.#scanProcess(pid, scope);
       if (found.size === candidates.size) break;
     }
     for (const file of found) for (const path of file.paths) result.add(path);
@@ -113,7 +125,8 @@ export class ProcfsWriterCheck implements WriterCheck {
     return names.filter(isPid);
   }
 
-  async #scanProcess(pid: string, candidates: CandidateIndex, found: Set<CandidateFile>, counters: ProcfsScanCounters, slicer: TimeSlicer): Promise<void> {
+  async #scanProcess(pid: string, scope: Scope): Promise<void> {
+    const { candidates, found, counters, slicer } = scope;
     const base = `${this.#procRoot}/${pid}`;
     let fds: string[];
     try {
@@ -123,10 +136,16 @@ export class ProcfsWriterCheck implements WriterCheck {
       return;
     }
     counters.processes++;
+    // A descriptor's path names a mount of this namespace only for a process in it; others are stat'ed as before.
+    const avoiding = scope.namespace !== undefined && readLink(`${base}/ns/mnt`) === scope.namespace;
     for (let i = 0; i < fds.length; i++) {
       // Servers can hold tens of thousands of descriptors: keep slicing inside one process too.
       if ((i & 255) === 255 && slicer.due()) await slicer.yield();
       const fd = fds[i]!;
+      if (avoiding && scope.hang.holds(readLink(`${base}/fd/${fd}`) ?? "")) {
+        counters.avoided++;
+        continue;
+      }
       let st;
       try {
         st = statSync(`${base}/fd/${fd}`, { throwIfNoEntry: false });
@@ -226,6 +245,27 @@ function isPid(name: string): boolean {
   return true;
 }
 
+/** What one scan carries from process to process. */
+interface Scope {
+  readonly candidates: CandidateIndex;
+  readonly found: Set<CandidateFile>;
+  readonly counters: ProcfsScanCounters;
+  readonly slicer: TimeSlicer;
+  /** Mounts whose descriptors are left alone. */
+  readonly hang: MountsThatHang;
+  /** The agent's mount namespace (`mnt:[N]`), read only when some mount is avoided. */
+  namespace?: string | undefined;
+}
+
+/** readlink that gives undefined for a link that vanished or may not be read. It never blocks on the target. */
+function readLink(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function countError(err: unknown, counters: ProcfsScanCounters): void {
   if (isErrno(err, "ENOENT", "ESRCH")) counters.vanished++;
   else if (isErrno(err, "EACCES", "EPERM")) counters.denied++;
@@ -242,6 +282,7 @@ function emptyCounters(): ProcfsScanCounters {
     denied: 0,
     raced: 0,
     unknownFlags: 0,
+    avoided: 0,
     errors: 0,
     durationMs: 0,
   };

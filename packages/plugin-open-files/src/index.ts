@@ -3,6 +3,7 @@ export * from "./CandidateIndex.js";
 export * from "./TimeSlicer.js";
 export * from "./ProcfsWriterCheck.js";
 export * from "./LsofWriterCheck.js";
+export * from "./MountsThatHang.js";
 export * from "./parseLsofFields.js";
 export * from "./ProcfsStabilityPlugin.js";
 export * from "./LsofStabilityPlugin.js";

@@ -152,7 +152,7 @@ function isZfsFuseProcess(pid: number): boolean {
 }
 
 /** The PID of a running zfs-fuse daemon: its pidfile's, else found in /proc (`zfs-fuse -n` does not write one). */
-function runningDaemon(): number | undefined {
+export function runningDaemon(): number | undefined {
   try {
     const pid = Number(readFileSync(PIDFILE, "utf8").trim());
     if (Number.isInteger(pid) && isZfsFuseProcess(pid)) return pid;

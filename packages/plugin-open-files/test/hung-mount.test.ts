@@ -1,0 +1,94 @@
+// A FUSE mount whose daemon has stopped answering (a wedged zfs-fuse here; a dead NFS server does the same) must not
+// hold the writer checks: a process has a file open on it, and a stat of that descriptor, or of the mount point,
+// would block until the daemon answers. The checks run in a child process, so a check that blocks fails the test
+// within its time limit instead of hanging it.
+import { execFile } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mountOf, parseMountInfo } from "@rtbackup/core";
+import { canHang, deviceNumber } from "@rtbackup/plugin-open-files";
+import { createTestPool, ensureZfsFuse, releaseZfs, runningDaemon, sh, type TestPool, type ZfsFuse } from "../../plugin-zfs/test/helpers/zfsFuse.js";
+import { Holder } from "./helpers/Holder.js";
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+const CHECKS = `
+import { LsofWriterCheck, ProcfsWriterCheck } from "@rtbackup/plugin-open-files";
+const file = process.argv[1];
+const procfs = new ProcfsWriterCheck();
+const lsof = new LsofWriterCheck({ timeoutMs: 20000 });
+const out = {};
+let t = Date.now();
+out.procfs = { writers: [...(await procfs.writers([file]))], avoided: procfs.lastScan.avoided, ms: Date.now() - t };
+t = Date.now();
+out.lsof = { writers: [...(await lsof.writers([file]))], ms: Date.now() - t };
+process.stdout.write(JSON.stringify(out));
+`;
+
+/** Runs both checks on `file` in a child process, killed after `timeoutMs`. */
+function checksInChild(file: string, timeoutMs: number): Promise<{ procfs: { writers: string[]; avoided: number }; lsof: { writers: string[] } }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ["--input-type=module", "-e", CHECKS, file],
+      { cwd: packageDir, timeout: timeoutMs, killSignal: "SIGKILL" },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`the checks did not finish within ${timeoutMs} ms or failed: ${err.message} ${stderr}`));
+        else resolve(JSON.parse(stdout));
+      },
+    );
+  });
+}
+
+test("the device number of a mount table entry is the one stat gives", () => {
+  const mounts = parseMountInfo(readFileSync("/proc/self/mountinfo", "utf8"));
+  const proc = mountOf(mounts, "/proc")!;
+  assert.is(deviceNumber(proc.major, proc.minor), statSync("/proc", { bigint: true }).dev);
+  // Python's os.makedev(259, 1048577) and os.makedev(4097, 3): minor and major numbers past the old 8 and 12 bits.
+  assert.is(deviceNumber(259, 1048577), 4295033601n);
+  assert.is(deviceNumber(4097, 3), 17592186044675n);
+  assert.ok(canHang("fuse.zfs") && canHang("nfs4") && canHang("fuse.sshfs") && !canHang("ext4") && !canHang("zfs"));
+});
+
+test("a file open on a wedged FUSE mount does not hold the procfs or the lsof check", async () => {
+  let z: ZfsFuse | undefined;
+  let pool: TestPool | undefined;
+  let holder: Holder | undefined;
+  let stopped: number | undefined;
+  const local = await mkdtemp(join(tmpdir(), "rtb-hung-"));
+  try {
+    z = await ensureZfsFuse();
+    pool = await createTestPool(z, 64);
+    const remote = join(pool.mountpoint, "remote.txt");
+    const file = join(local, "local.txt");
+    await writeFile(remote, "on the FUSE mount");
+    await writeFile(file, "on the temp directory's filesystem");
+    holder = await Holder.start();
+    await holder.open(file, "a", 3);
+    await holder.open(remote, "a", 4);
+
+    stopped = runningDaemon();
+    assert.ok(stopped !== undefined, "the zfs-fuse daemon runs");
+    process.kill(stopped, "SIGSTOP");
+    // The mount is wedged once a stat of the open file no longer returns (cached attributes may answer at first).
+    let wedged = false;
+    for (let i = 0; i < 8 && !wedged; i++) wedged = (await sh("stat", [remote], undefined, 1_500)).code === 124;
+    assert.ok(wedged, "a stat on the mount of the stopped daemon blocks");
+
+    const result = await checksInChild(file, 25_000);
+    assert.equal(result.procfs.writers, [file], "procfs finds the writer of the local file");
+    assert.ok(result.procfs.avoided >= 1, `the descriptor on the wedged mount was left alone (${result.procfs.avoided})`);
+    assert.equal(result.lsof.writers, [file], "lsof finds it too");
+  } finally {
+    if (stopped !== undefined) process.kill(stopped, "SIGCONT");
+    await holder?.stop();
+    await releaseZfs(pool, z, () => rm(local, { recursive: true, force: true }));
+  }
+});
+
+test.run();
