@@ -102,6 +102,12 @@ export { Repository } from "./repository/Repository.js";
 
 // Reading the tree, restoring, checking
 export { contentOf, loadTree } from "./restore/loadTree.js";
+export { arraySource } from "./restore/RestoreSource.js";
+export type { RestoreSource } from "./restore/RestoreSource.js";
+export { selectFromSpill } from "./restore/spillSelection.js";
+export type { SpillSelection } from "./restore/spillSelection.js";
+export { spillTreeV2 } from "./restore/spillTree.js";
+export type { SpilledTree } from "./restore/spillTree.js";
 export type { ChunkSource, LoadTreeOptions, TreeView } from "./restore/loadTree.js";
 export { isV2, openRepository } from "./repository/openRepository.js";
 export type { RepositoryV2 } from "./repository/v2/RepositoryV2.js";

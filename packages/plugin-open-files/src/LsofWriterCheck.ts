@@ -96,7 +96,7 @@ export class LsofWriterCheck implements WriterCheck {
         .avoided.map((m) => m.mountPoint)
         .filter((point) => !point.includes("\uFFFD"));
       for (const chunk of chunkByBytes(aliases.paths, this.#maxArgumentBytes)) {
-        const output = await this.#run(chunk, exempt);
+        const output = await this.#runExempting(chunk, exempt);
         for (const open of parseLsofFields(output)) {
           this.stats.openFiles++;
           if (!isLsofWriteAccess(open.access)) continue;
@@ -109,6 +109,21 @@ export class LsofWriterCheck implements WriterCheck {
       this.stats.durationMs += performance.now() - started;
     }
     return result;
+  }
+
+  /**
+   * Runs lsof; a mount exempted with `-e` that is gone by the time lsof reads the table (a snapshot clone released
+   * meanwhile) makes lsof refuse the whole run, so it runs again without that one.
+   */
+  async #runExempting(files: readonly string[], exempt: string[]): Promise<string> {
+    for (;;) {
+      try {
+        return await this.#run(files, exempt);
+      } catch (err) {
+        if (!(err instanceof MountGone)) throw err;
+        exempt.splice(exempt.indexOf(err.point), 1);
+      }
+    }
   }
 
   #run(files: readonly string[], exempt: readonly string[]): Promise<string> {
@@ -155,11 +170,23 @@ export class LsofWriterCheck implements WriterCheck {
           finish(undefined, Buffer.concat(stdout).toString("utf8"));
           return;
         }
+        const gone = /^lsof: "-e (.*)" is not a mounted file system/m.exec(errText)?.[1];
+        if (gone !== undefined && exempt.includes(gone)) {
+          finish(new MountGone(gone));
+          return;
+        }
         const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
         const detail = unexpected.slice(0, 3).join(" | ");
         finish(new BackupError("PLUGIN_FAILED", `lsof (${this.#binary}) ${how}${detail ? `: ${detail}` : ""}`));
       });
     });
+  }
+}
+
+/** lsof refused a run because a mount given to `-e` is no longer mounted. */
+class MountGone extends Error {
+  constructor(readonly point: string) {
+    super(`${point} is no longer mounted`);
   }
 }
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mountOf, parseMountInfo } from "@rtbackup/core";
-import { canHang, deviceNumber } from "@rtbackup/plugin-open-files";
+import { canHang, deviceNumber, LsofWriterCheck } from "@rtbackup/plugin-open-files";
 import { createTestPool, ensureZfsFuse, releaseZfs, runningDaemon, sh, type TestPool, type ZfsFuse } from "../../plugin-zfs/test/helpers/zfsFuse.js";
 import { Holder } from "./helpers/Holder.js";
 
@@ -86,6 +86,48 @@ test("a file open on a wedged FUSE mount does not hold the procfs or the lsof ch
     assert.equal(result.lsof.writers, [file], "lsof finds it too");
   } finally {
     if (stopped !== undefined) process.kill(stopped, "SIGCONT");
+    await holder?.stop();
+    await releaseZfs(pool, z, () => rm(local, { recursive: true, force: true }));
+  }
+});
+
+test("a mount exempted with -e that is gone when lsof runs is dropped, and lsof runs again", async () => {
+  let z: ZfsFuse | undefined;
+  let pool: TestPool | undefined;
+  let holder: Holder | undefined;
+  const local = await mkdtemp(join(tmpdir(), "rtb-hung-"));
+  try {
+    z = await ensureZfsFuse();
+    pool = await createTestPool(z, 64);
+    const file = join(local, "local.txt");
+    await writeFile(file, "held for writing");
+    holder = await Holder.start();
+    await holder.open(file, "w", 3);
+    // An lsof that, the first time it is asked to exempt the pool, answers as lsof does for a mount just released.
+    const log = join(local, "lsof.log");
+    const wrapper = join(local, "lsof");
+    await writeFile(
+      wrapper,
+      `#!/bin/sh
+echo "$*" >> '${log}'
+if [ ! -e '${log}.once' ]; then
+  prev=
+  for a in "$@"; do
+    if [ "$prev" = "-e" ] && [ "$a" = '${pool.mountpoint}' ]; then touch '${log}.once'; printf 'lsof: "-e %s" is not a mounted file system.\\n' "$a" >&2; exit 1; fi
+    prev="$a"
+  done
+fi
+exec /usr/bin/lsof "$@"
+`,
+      { mode: 0o755 },
+    );
+    const check = new LsofWriterCheck({ lsofBinaryPath: wrapper });
+    assert.equal([...(await check.writers([file]))], [file]);
+    const runs = readFileSync(log, "utf8").trim().split("\n");
+    assert.is(runs.length, 2, runs.join("\n"));
+    assert.ok(runs[0]!.includes(`-e ${pool.mountpoint} `), "the pool's mount, holding no candidate, was exempted");
+    assert.not.ok(runs[1]!.includes(`-e ${pool.mountpoint} `), "and left out once lsof said it was gone");
+  } finally {
     await holder?.stop();
     await releaseZfs(pool, z, () => rm(local, { recursive: true, force: true }));
   }

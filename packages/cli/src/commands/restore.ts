@@ -1,6 +1,23 @@
+import { tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { Writable } from "node:stream";
-import { BackupError, Restorer, loadTree, type FileEntry, type RestoreEvent } from "@rtbackup/core";
+import {
+  BackupError,
+  Restorer,
+  arraySource,
+  cacheDirectoryOf,
+  isV2,
+  loadTree,
+  selectFromSpill,
+  spillTreeV2,
+  type AnyRepository,
+  type ChunkSource,
+  type FileEntry,
+  type IndexDamagedError,
+  type Parameters,
+  type RestoreEvent,
+  type RestoreSource,
+} from "@rtbackup/core";
 import { loadCliConfig, openRepositoryReadOnly, parseAt, type CommonOptions } from "../context.js";
 import { listEntries, type ListedEntry } from "../listing.js";
 import { outputGuard } from "../outputGuard.js";
@@ -29,16 +46,60 @@ async function openTree(options: RestoreOptions, command: string) {
   const { engine, repository } = await openRepositoryReadOnly(config);
   const at = parseAt(options.at);
   const tree = await loadTree(repository, { salvage: true, ...(at === undefined ? {} : { at }) });
-  for (const d of tree.damage) {
+  return { engine, tree, damaged: reportDamage(tree.damage, options, command) };
+}
+
+/** Names each damaged index object on stderr (`--json`: a `damage` event); the exit status the command ends with. */
+function reportDamage(damage: readonly IndexDamagedError[], options: RestoreOptions, command: string): number {
+  for (const d of damage) {
     if (options.json) process.stdout.write(`${JSON.stringify({ event: "damage", key: d.key ?? null, error: d.message })}\n`);
     else process.stderr.write(`rtb ${command}: index damage: ${terminalText(d.message)}\n`);
   }
-  if (tree.damage.length && !options.json) {
+  if (damage.length && !options.json) {
     process.stderr.write(
       `rtb ${command}: working from what could be read; entries the damaged objects changed may be missing or stale (rtb check tells more)\n`,
     );
   }
-  return { engine, tree, damaged: tree.damage.length ? EXIT_INDEX_DAMAGED : 0 };
+  return damage.length ? EXIT_INDEX_DAMAGED : 0;
+}
+
+/** What a restore restores, and from where; `close` removes what it made to read it. */
+interface RestorePlan {
+  source: RestoreSource;
+  missing: string[];
+  count: number;
+  bytes: number;
+  chunks: ChunkSource;
+  damaged: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The selection of a restore. From a v2 store, the tree is merged into a scratch tree on disk under the cache
+ * directory (IndexCachePath, else the temp directory) and the selection is streamed from it, so a restore of a million files holds a piece of
+ * them at a time, not the tree; from a v1 store, the tree is read into memory as before.
+ */
+async function planRestore(repository: AnyRepository, parameters: Parameters, paths: readonly string[], options: RestoreOptions): Promise<RestorePlan> {
+  const at = parseAt(options.at);
+  const loadOptions = { salvage: true, ...(at === undefined ? {} : { at }) };
+  const recursive = Boolean(options.recursive);
+  if (isV2(repository)) {
+    // The temp directory when the cache directory cannot be written (a read-only home).
+    const tree = await spillTreeV2(repository, [cacheDirectoryOf(parameters), tmpdir()], loadOptions);
+    try {
+      const damaged = reportDamage(tree.damage, options, "restore");
+      const selection = selectFromSpill(tree.spill, paths, recursive);
+      return { ...selection, chunks: tree.chunks, damaged, close: () => tree.close() };
+    } catch (err) {
+      await tree.close();
+      throw err;
+    }
+  }
+  const tree = await loadTree(repository, loadOptions);
+  const damaged = reportDamage(tree.damage, options, "restore");
+  const { entries, missing } = Restorer.select(tree.entries, paths, recursive);
+  const bytes = entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0);
+  return { source: arraySource(entries), missing, count: entries.length, bytes, chunks: tree.chunks, damaged, close: async () => undefined };
 }
 
 /** Paths on the command line resolve against the current directory, as `rtb backup`'s roots do. */
@@ -112,37 +173,38 @@ export async function listCommand(dirs: string[], options: RestoreOptions): Prom
  */
 export async function restoreCommand(paths: string[], options: RestoreOptions): Promise<number> {
   if (paths.length === 0) throw new BackupError("RESTORE_NOT_FOUND", "rtb restore: name at least one file or directory (/ for everything)");
-  const { engine, tree, damaged } = await openTree(options, "restore");
+  const config = await loadCliConfig(options, "restore");
+  const { engine, repository } = await openRepositoryReadOnly(config);
+  let plan: RestorePlan | undefined;
   try {
-    const selection = Restorer.select(tree.entries, absolute(paths), Boolean(options.recursive));
+    const selected = (plan = await planRestore(repository, engine.parameters, absolute(paths), options));
     const quiet = engine.parameters.verbosity === "Quiet";
     const onTerminal = Boolean(process.stdout.isTTY && process.stderr.isTTY);
     // Progress counts the bytes of every file dealt with, restored or not, so a failure does not hold the line below 100%.
-    const fileSizes = new Map(selection.entries.filter((e) => e.type === "file").map((e) => [e.path, e.size]));
-    const totalBytes = [...fileSizes.values()].reduce((n, size) => n + size, 0);
+    const totalBytes = selected.bytes;
     const done = { entries: 0, bytes: 0 };
     const label = { error: "FAILED", unsafe: "UNSAFE, skipped", incomplete: "INCOMPLETE" } as const;
     const report = (e: RestoreEvent) => {
       // An `incomplete` event follows its entry's `restored` event: not another entry done.
       if (e.event !== "incomplete") {
         done.entries++;
-        done.bytes += fileSizes.get(e.path) ?? 0;
+        done.bytes += e.event === "restored" ? (e.type === "file" ? e.size : 0) : (e.size ?? 0);
       }
       if (options.json) process.stdout.write(`${JSON.stringify({ ...e, ...exactNameFields(e.path) })}\n`);
       else if (e.event === "restored") {
         if (!quiet && !onTerminal) process.stdout.write(`restored ${terminalText(e.path)}\n`);
       } else process.stderr.write(`rtb restore: ${label[e.event]} ${terminalText(e.path)}: ${terminalText(e.error)}\n`);
     };
-    for (const m of selection.missing) reportMissing("restore", m, options.json);
+    for (const m of selected.missing) reportMissing("restore", m, options.json);
     const progress = new Progress(
       () => ({
         phase: "restoring",
-        counters: `${done.entries}/${selection.entries.length} entries`,
-        ...(totalBytes > 0 ? { done: done.bytes, total: totalBytes, unit: "bytes" as const } : { done: done.entries, total: selection.entries.length }),
+        counters: `${done.entries}/${selected.count} entries`,
+        ...(totalBytes > 0 ? { done: done.bytes, total: totalBytes, unit: "bytes" as const } : { done: done.entries, total: selected.count }),
       }),
       { enabled: onTerminal && !options.json && !quiet && options.progress !== false, plain: false },
     );
-    const restorer = new Restorer(tree.chunks, {
+    const restorer = new Restorer(selected.chunks, {
       onEvent: report,
       sparse: options.sparse !== false,
       xattrs: options.xattrs !== false,
@@ -150,18 +212,19 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
     });
     let result;
     try {
-      result = await restorer.restore(selection.entries, resolve(options.to ?? "."));
+      result = await restorer.restoreFrom(selected.source, resolve(options.to ?? "."));
     } finally {
       progress.done();
     }
-    if (options.json) process.stdout.write(`${JSON.stringify({ event: "summary", ...result, missing: selection.missing.length })}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify({ event: "summary", ...result, missing: selected.missing.length })}\n`);
     else
       process.stderr.write(
-        `restore done: ${result.restored} restored (${formatBytes(result.bytes)}), ${result.errors} failed, ${result.unsafe} unsafe, ${selection.missing.length} not found` +
+        `restore done: ${result.restored} restored (${formatBytes(result.bytes)}), ${result.errors} failed, ${result.unsafe} unsafe, ${selected.missing.length} not found` +
           `${result.incomplete ? `; ${result.incomplete} restored without some of their metadata (INCOMPLETE above)` : ""}\n`,
       );
-    return Math.max(result.errors || result.unsafe || selection.missing.length ? 1 : 0, outputStatus("restore"), damaged);
+    return Math.max(result.errors || result.unsafe || selected.missing.length ? 1 : 0, outputStatus("restore"), selected.damaged);
   } finally {
+    await plan?.close();
     await engine.stop();
   }
 }

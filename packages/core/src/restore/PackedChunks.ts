@@ -1,6 +1,6 @@
 import { openBlob } from "../repository/v2/pack.js";
 import { packKey, type StoredBlob } from "../repository/v2/PackStore.js";
-import { readBlobV2 } from "../repository/v2/readTreeV2.js";
+import { readBlobV2, type BlobLocations } from "../repository/v2/readTreeV2.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
 
 /** Blobs of one pack close enough together to be fetched by one ranged read. */
@@ -31,13 +31,13 @@ const HELD_BYTES = 128 * 1024 * 1024;
  */
 export class PackedChunks {
   readonly #repo: RepositoryV2;
-  readonly #blobs: ReadonlyMap<string, StoredBlob>;
+  readonly #blobs: BlobLocations;
   readonly #runOf = new Map<string, Run>();
   readonly #uses = new Map<string, number>();
   readonly #held: Run[] = [];
   #heldBytes = 0;
 
-  constructor(repo: RepositoryV2, blobs: ReadonlyMap<string, StoredBlob>) {
+  constructor(repo: RepositoryV2, blobs: BlobLocations) {
     this.#repo = repo;
     this.#blobs = blobs;
   }
@@ -83,7 +83,12 @@ export class PackedChunks {
     if (!data) return readBlobV2(this.#repo, { blobs: this.#blobs }, id);
     const left = (this.#uses.get(id) ?? 1) - 1;
     this.#uses.set(id, left);
-    if (left <= 0) got.delete(id);
+    if (left <= 0) {
+      // Taken as often as planned: forgotten, so a restore planned piece by piece holds only the pieces' blobs.
+      got.delete(id);
+      this.#uses.delete(id);
+      this.#runOf.delete(id);
+    }
     if (got.size === 0) this.#release(run);
     return data;
   }

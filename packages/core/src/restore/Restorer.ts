@@ -9,7 +9,7 @@ import type { FileEntry, SpecialType } from "../types.js";
 import { isSpecialType } from "../entryTypes.js";
 import { DirCache } from "./DirCache.js";
 import { OwnerNames } from "../owners/OwnerNames.js";
-import { linkGroups } from "./hardLinks.js";
+import { arraySource, groupLinks, linkedKeys, type Links, type RestoreSource } from "./RestoreSource.js";
 import { dataRuns } from "./holes.js";
 import { OpenDir, type Meta } from "./OpenDir.js";
 import { safeRelative, targetPathOf } from "./safePath.js";
@@ -21,8 +21,9 @@ import { backoffDelay, delay } from "../pipeline/retry.js";
 /** What a restore reports as it goes (streamed as JSON lines by the CLI). */
 export type RestoreEvent =
   | { event: "restored"; path: string; target: string; type: FileEntry["type"]; size: number }
-  | { event: "error"; path: string; error: string }
-  | { event: "unsafe"; path: string; error: string }
+  /** `size`: a file's, so progress can count what was dealt with. */
+  | { event: "error"; path: string; error: string; size?: number }
+  | { event: "unsafe"; path: string; error: string; size?: number }
   /** Restored, but some of its metadata could not be applied (after its `restored` event): `error` says what. */
   | { event: "incomplete"; path: string; target: string; error: string };
 
@@ -126,36 +127,49 @@ export class Restorer {
    * /proc (names are resolved relative to open directories through /proc/self/fd); fails before writing without it.
    */
   async restore(entries: readonly FileEntry[], target: string): Promise<RestoreResult> {
+    return this.restoreFrom(arraySource(entries), target);
+  }
+
+  /**
+   * Restores what `source` gives, as {@link restore} does, holding one of its pieces at a time: a selection streamed
+   * from a tree on disk restores in memory bounded by its piece size (and by the hard-linked files, grouped across
+   * pieces), not by the size of the tree.
+   */
+  async restoreFrom(source: RestoreSource, target: string): Promise<RestoreResult> {
     const root = resolve(target);
     await mkdir(fsPath(root), { recursive: true });
     const top = OpenDir.openTarget(root);
-    this.#repo.plan?.(entries.flatMap((e) => (e.type === "file" ? e.chunks : [])));
     const cache = new DirCache(top, root, this.#maxOpenDirs === undefined ? {} : { maxIdle: this.#maxOpenDirs });
     try {
-      return await this.#restoreInto(cache, entries, root);
+      return await this.#restoreInto(cache, source, root);
     } finally {
       cache.closeAll();
       top.close();
     }
   }
 
-  async #restoreInto(cache: DirCache, entries: readonly FileEntry[], root: string): Promise<RestoreResult> {
-    const result: RestoreResult = { restored: 0, bytes: 0, errors: 0, unsafe: 0, incomplete: 0 };
+  /**
+   * Places each entry under the target (one whose path could escape it is reported once, by `report`, and left out)
+   * and keeps those `keep` wants.
+   */
+  #place(entries: readonly FileEntry[], root: string, keep: (e: FileEntry) => boolean, report?: RestoreResult): Placed[] {
     const placed: Placed[] = [];
     for (const entry of entries) {
       const dest = targetPathOf(root, entry.path);
       const rel = dest === undefined ? undefined : safeRelative(entry.path);
       if (dest === undefined || rel === undefined) {
-        result.unsafe++;
-        this.#onEvent({ event: "unsafe", path: entry.path, error: "path would escape the restore target; skipped" });
+        if (!report) continue;
+        report.unsafe++;
+        this.#onEvent({ event: "unsafe", path: entry.path, error: "path would escape the restore target; skipped", ...sizeOf(entry) });
         continue;
       }
-      placed.push({ entry, segments: rel.split("/"), dest, problems: [] });
+      if (keep(entry)) placed.push({ entry, segments: rel.split("/"), dest, problems: [] });
     }
-    const dirs = placed.filter((p) => p.entry.type === "dir");
-    const files = placed.filter((p) => p.entry.type === "file");
-    const links = placed.filter((p) => p.entry.type === "symlink");
-    const nodes = placed.filter((p) => isSpecialType(p.entry.type));
+    return placed;
+  }
+
+  async #restoreInto(cache: DirCache, source: RestoreSource, root: string): Promise<RestoreResult> {
+    const result: RestoreResult = { restored: 0, bytes: 0, errors: 0, unsafe: 0, incomplete: 0 };
     const run = async (item: Placed, work: () => Promise<void>) => {
       try {
         await work();
@@ -170,40 +184,56 @@ export class Restorer {
         const unsafe = err instanceof BackupError && err.code === "RESTORE_UNSAFE_PATH";
         if (unsafe) result.unsafe++;
         else result.errors++;
-        this.#onEvent({ event: unsafe ? "unsafe" : "error", path: item.entry.path, error: messageOf(err) });
+        this.#onEvent({ event: unsafe ? "unsafe" : "error", path: item.entry.path, error: messageOf(err), ...sizeOf(item.entry) });
       }
     };
-    // Directories first (mode 0700 until the end); a failure here is reported below, by the entries it affects.
-    for (const d of dirs) {
-      try {
-        cache.acquire(d.segments);
-        cache.release(d.segments);
-      } catch {
-        // reported by each entry at or below it
+    const links: Links<Placed> = { keys: linkedKeys(source), leaders: new Map() };
+    for (const piece of source.pieces()) {
+      const placed = this.#place(piece, root, (e) => e.type !== "symlink", result);
+      // Directories first (mode 0700 until the end); a failure here is reported below, by the entries it affects.
+      for (const d of placed.filter((p) => p.entry.type === "dir")) {
+        try {
+          cache.acquire(d.segments);
+          cache.release(d.segments);
+        } catch {
+          // reported by each entry at or below it
+        }
       }
+      const files = placed.filter((p) => p.entry.type === "file");
+      this.#repo.plan?.(files.flatMap((p) => (p.entry.type === "file" ? p.entry.chunks : [])));
+      await this.#restoreFiles(cache, files, links, run);
+      for (const item of placed.filter((p) => isSpecialType(p.entry.type)))
+        await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), async (dir) => this.#restoreNode(dir, item)));
     }
-    await this.#restoreFiles(cache, files, run);
-    for (const item of nodes) await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), async (dir) => this.#restoreNode(dir, item)));
-    for (const item of links) await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), async (dir) => this.#restoreLink(dir, item)));
+    // Symlinks once every file and node is in place, so no restored link can redirect a later write.
+    for (const piece of source.pieces())
+      for (const item of this.#place(piece, root, (e) => e.type === "symlink"))
+        await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), async (dir) => this.#restoreLink(dir, item)));
     // Directory metadata last, deepest first, so writing into them does not disturb their mtime; parents stay 0700
     // (searchable by us) until their own turn.
-    const deepestFirst = [...dirs].sort((a, b) => b.segments.length - a.segments.length || (a.dest < b.dest ? 1 : a.dest > b.dest ? -1 : 0));
-    for (const item of deepestFirst) await run(item, () => this.#inDir(cache, item.segments, async (dir) => dir.applyMeta(this.#meta(item))));
+    for (const piece of source.directoriesDeepestFirst())
+      for (const item of this.#place(piece, root, () => true))
+        await run(item, () => this.#inDir(cache, item.segments, async (dir) => dir.applyMeta(this.#meta(item))));
     return result;
   }
 
   /**
-   * Regular files, `concurrency` at a time. Names of one inode (hard links): the first is restored as a file, the
-   * others become links to it afterwards.
+   * Regular files, `concurrency` at a time. Names of one inode (hard links, {@link linkedKeys}): the first met, in
+   * this piece or an earlier one, is restored as a file, the others become links to it afterwards.
    */
-  async #restoreFiles(cache: DirCache, files: readonly Placed[], run: (item: Placed, work: () => Promise<void>) => Promise<void>): Promise<void> {
-    const linkTo = linkGroups(files);
-    const inodes = new Map<Placed, number>();
+  async #restoreFiles(
+    cache: DirCache,
+    files: readonly Placed[],
+    links: Links<Placed>,
+    run: (item: Placed, work: () => Promise<void>) => Promise<void>,
+  ): Promise<void> {
+    const { firsts, followers, leaderOf } = groupLinks(files, links);
     const restoreFile = (item: Placed) =>
       this.#inDir(cache, item.segments.slice(0, -1), async (dir) => {
-        inodes.set(item, await this.#restoreFile(dir, item));
+        const inode = await this.#restoreFile(dir, item);
+        const leader = leaderOf.get(item);
+        if (leader) leader.inode = inode;
       });
-    const firsts = files.filter((f) => !linkTo.has(f));
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(this.#concurrency, firsts.length) }, async () => {
@@ -213,7 +243,7 @@ export class Restorer {
         }
       }),
     );
-    for (const [item, leader] of linkTo) await run(item, () => this.#restoreHardLink(cache, item, leader, inodes.get(leader), () => restoreFile(item)));
+    for (const [item, leader] of followers) await run(item, () => this.#restoreHardLink(cache, item, leader.item, leader.inode, () => restoreFile(item)));
   }
 
   /** Runs `work` with the open directory at `segments`, releasing it afterwards. */
@@ -360,6 +390,9 @@ export class Restorer {
     dir.placeLink(item.entry.target ?? "", temp, encodeName(item.segments.at(-1)!), meta, item.dest);
   }
 }
+
+/** A file's size, for the events of one that was not restored. */
+const sizeOf = (e: FileEntry) => (e.type === "file" ? { size: e.size } : {});
 
 /** The error for content whose verified chunks do not add up to the size the index records. */
 function sizeMismatch(entry: FileEntry, bytes: number): BackupError {

@@ -71,10 +71,7 @@ export async function loadTree(repo: AnyRepository, options: LoadTreeOptions = {
  */
 async function loadTreeV2(repo: RepositoryV2, options: LoadTreeOptions): Promise<TreeView> {
   const tree = await readTreeV2(repo, { ...(options.at === undefined ? {} : { at: options.at }), salvage: options.salvage === true });
-  const damage = [
-    ...tree.damage.map((d) => new IndexDamagedError(options.salvage ? `${d.message}; the rest of the lane is applied` : d.message)),
-    ...tree.broken.map((b) => new IndexDamagedError(`${b.message}; it is left out`)),
-  ];
+  const damage = treeDamage(tree.damage, tree.broken, options.salvage === true);
   if (damage.length > 0 && !options.salvage) throw damage[0];
   return {
     entries: tree.entries,
@@ -85,6 +82,14 @@ async function loadTreeV2(repo: RepositoryV2, options: LoadTreeOptions): Promise
     chunks: new PackedChunks(repo, tree.blobs),
     blobs: tree.blobs,
   };
+}
+
+/** A v2 tree's damage as errors: each lane's (the rest of the lane applied, with `salvage`), and each broken file. */
+export function treeDamage(lanes: readonly { message: string }[], broken: readonly { message: string }[], salvage: boolean): IndexDamagedError[] {
+  return [
+    ...lanes.map((d) => new IndexDamagedError(salvage ? `${d.message}; the rest of the lane is applied` : d.message)),
+    ...broken.map((b) => new IndexDamagedError(`${b.message}; it is left out`)),
+  ];
 }
 
 async function loadTreeV1(repo: Repository, options: LoadTreeOptions): Promise<TreeView> {

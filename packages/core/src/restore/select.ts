@@ -8,7 +8,8 @@ export interface Selection {
   missing: string[];
 }
 
-function normalize(path: string): string {
+/** A requested path as a tree names it: absolute, no trailing slash. */
+export function normalizeRequest(path: string): string {
   const p = resolve("/", path);
   return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
 }
@@ -22,7 +23,7 @@ export function selectEntries(tree: Map<string, FileEntry>, paths: readonly stri
   const missing: string[] = [];
   const all = [...tree.values()];
   for (const raw of paths) {
-    const path = normalize(raw);
+    const path = normalizeRequest(raw);
     if (path === "/" && recursive) {
       // Everything, including entries whose paths are malformed, so that restore reports them.
       for (const e of all) chosen.set(e.path, e);

@@ -226,8 +226,13 @@ export async function readFileV2(repo: RepositoryV2, tree: TreeV2, entry: FileEn
   return Buffer.concat(parts);
 }
 
+/** Where blobs are: a Map of a tree in memory, or a tree's blob table on disk. */
+export interface BlobLocations {
+  get(id: string): StoredBlob | undefined;
+}
+
 /** One blob of the tree, by a ranged read of its pack, verified; a blob the tree does not locate is an error. */
-export function readBlobV2(repo: RepositoryV2, tree: { readonly blobs: ReadonlyMap<string, StoredBlob> }, id: string): Promise<Buffer> {
+export function readBlobV2(repo: RepositoryV2, tree: { readonly blobs: BlobLocations }, id: string): Promise<Buffer> {
   const blob = tree.blobs.get(id);
   if (!blob) return Promise.reject(new BackupError("INDEX_DAMAGED", `blob ${id} is not located by any index batch`));
   return repo.packs.read(blob);

@@ -81,7 +81,7 @@ export class TreeSpill implements TreeSink {
           this.put({ ...single, path: record.to });
           return;
         }
-        const moved = [...(single ? [single] : []), ...this.#under(`${record.from}/`)];
+        const moved = [...(single ? [single] : []), ...this.under(`${record.from}/`)];
         this.#delete(record.to);
         for (const entry of moved) this.#entries.removeSync(keyOf(entry.path));
         for (const entry of moved) {
@@ -97,11 +97,11 @@ export class TreeSpill implements TreeSink {
     const existing = this.get(path);
     this.#entries.removeSync(keyOf(path));
     if (existing && existing.type !== "dir") return;
-    for (const entry of [...this.#under(`${path}/`)]) this.#entries.removeSync(keyOf(entry.path));
+    for (const entry of [...this.under(`${path}/`)]) this.#entries.removeSync(keyOf(entry.path));
   }
 
   /** The entries whose paths start with `prefix` (which ends in `/`): one key range, and the hash-keyed ones. */
-  *#under(prefix: string): Generator<FileEntry> {
+  *under(prefix: string): Generator<FileEntry> {
     const range = rangeUnder(prefix);
     if (range) yield* this.#entries.getRange({ ...range, snapshot: false }).map((e) => e.value);
     for (const { value } of this.#entries.getRange({ ...HASHED, snapshot: false })) if (value.path.startsWith(prefix)) yield value;
@@ -114,6 +114,24 @@ export class TreeSpill implements TreeSink {
   clear(): void {
     this.#entries.clearSync();
     this.#blobs.clear();
+  }
+
+  /** Removes the entry at `path` alone (not what is under it). */
+  drop(path: string): void {
+    this.#entries.removeSync(keyOf(path));
+  }
+
+  /** The entries keyed by a hash of their path (not UTF-8, or too long for a key): in no path order. */
+  *hashed(): Generator<FileEntry> {
+    for (const { value } of this.#entries.getRange({ ...HASHED, snapshot: false })) yield value;
+  }
+
+  /**
+   * The entries keyed by their path, in key order (a path's bytes: each directory before everything under it), or
+   * reversed (everything under a directory before it).
+   */
+  *byPath(reverse = false): Generator<FileEntry> {
+    for (const { key, value } of this.#entries.getRange({ reverse, snapshot: false })) if (key < HASHED.start || key >= HASHED.end) yield value;
   }
 
   /** Every entry, in key order. */
