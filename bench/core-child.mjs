@@ -1,9 +1,11 @@
 // One backup or restore through the engine in this process; prints a JSON line with its times and peak RSS.
 // Usage: node core-child.mjs backup <storage-json> <src> <state> | restore <storage-json> <out> | count <storage-json>
-//        (count: the files in the committed tree of a local store)
+//        (restore: streamed from a scratch tree on disk, as rtb restore does; restore-map: from the tree as a Map;
+//        count: the files in the committed tree of a local store)
 // <storage-json>: {"kind":"local","path":...} | {"kind":"s3","endpoint":...,"bucket":...,"prefix":...}
 import { join } from "node:path";
-import { Engine, LocalDirectoryStorage, Restorer, loadTree, openRepository, silentSink } from "@rtbackup/core";
+import { tmpdir } from "node:os";
+import { Engine, LocalDirectoryStorage, Restorer, isV2, loadTree, openRepository, selectFromSpill, silentSink, spillTreeV2 } from "@rtbackup/core";
 import { sampleRss } from "./lib.mjs";
 
 const S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
@@ -73,14 +75,26 @@ if (mode === "backup") {
     bytes: runtime.stats({ includeUploads: false }).totals.bytesRead,
   };
   await engine.stop();
-} else if (mode === "restore") {
+} else if (mode === "restore" || mode === "restore-map") {
   const backend =
     storage.kind === "local"
       ? new LocalDirectoryStorage({ path: storage.path })
       : new s3.S3Storage({ endpoint: storage.endpoint, bucket: storage.bucket, credentials: S3_CREDENTIALS });
   const repo = await openRepository(backend, storage.prefix ? { prefix: storage.prefix } : {});
-  const tree = await loadTree(repo);
-  const result = await new Restorer(tree.chunks, { restoreOwner: false }).restore(Restorer.select(tree.entries, ["/"], true).entries, a);
+  let result;
+  if (mode === "restore" && isV2(repo)) {
+    // As `rtb restore` does it: the tree merged into a scratch tree on disk, the selection streamed from it.
+    const tree = await spillTreeV2(repo, [tmpdir()]);
+    try {
+      result = await new Restorer(tree.chunks, { restoreOwner: false }).restoreFrom(selectFromSpill(tree.spill, ["/"], true).source, a);
+    } finally {
+      await tree.close();
+    }
+  } else {
+    // restore-map: the whole tree as a Map, the selection as one array (how every restore ran before).
+    const tree = await loadTree(repo);
+    result = await new Restorer(tree.chunks, { restoreOwner: false }).restore(Restorer.select(tree.entries, ["/"], true).entries, a);
+  }
   await backend.close?.();
   if (result.errors || result.unsafe) throw new Error(`restore had errors: ${JSON.stringify(result)}`);
   extra = { restored: result.restored, bytes: result.bytes };

@@ -174,6 +174,12 @@ function renderRealFiles(r) {
     `| start-up (engine start, state cache of every entry) | ${s(r.start_s)} | | | | | ≤ 5 s | ${verdict(r.start_s <= 5)} |`,
     `| unchanged rescan (the scan) | ${s(r.rescan_s)} | ${s(r.find_s)} | **${r.rescan_vs_find_ratio.toFixed(2)}** | ${mib(r.rescan_anon_MiB)} | ${mib(r.rescan_file_MiB)} | ≤ 2× find, anonymous ≤ 200 MiB | ${verdict(r.rescan_vs_find_ratio <= 2 && r.rescan_anon_MiB <= 200)} |`,
     `| unchanged rescan (whole process) | ${s(r.process_s)} | ${s(r.find_s)} | ${(r.process_s / r.find_s).toFixed(2)} | | | | |`,
+    ...(r.restore_s === undefined
+      ? []
+      : [
+          `| restore of every entry (${r.restored.toLocaleString("en")}), streamed from a scratch tree on disk, as \`rtb restore\` does | ${s(r.restore_s)} | | | ${mib(r.restore_anon_MiB)} | ${mib(r.restore_file_MiB)} | bounded: anonymous ≤ 300 MiB, as the initial backup | ${verdict(r.restore_anon_MiB <= 300)} |`,
+          `| the same restore from the tree as a Map (how every restore ran before) | ${s(r.restore_map_s)} | | | ${mib(r.restore_map_anon_MiB)} | ${mib(r.restore_map_file_MiB)} | | |`,
+        ]),
   ];
 }
 

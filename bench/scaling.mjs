@@ -66,6 +66,25 @@ function killedChild(script, args, env) {
   });
 }
 
+/**
+ * A restore of the whole store into a new directory beside the tree, as `rtb restore -r /` runs it (streamed from a
+ * scratch tree on disk), then as every restore ran before (the tree as a Map, the selection as one array).
+ */
+async function restoreBench({ say, engineChild, storage, dir, env }) {
+  const out = {};
+  for (const [mode, key] of [
+    ["restore", "restore"],
+    ["restore-map", "restore_map"],
+  ]) {
+    const target = join(dir, `out-${mode}`);
+    const r = await nodeChild(engineChild, [mode, storage, target], { env });
+    await rm(target, { recursive: true, force: true });
+    say(`${mode} of ${r.restored} entries: ${r.wallSeconds.toFixed(1)} s, peak anonymous ${r.anonMiB} MiB, file-backed ${r.fileMiB} MiB`);
+    Object.assign(out, { [`${key}_s`]: r.wallSeconds, [`${key}_anon_MiB`]: r.anonMiB, [`${key}_file_MiB`]: r.fileMiB, restored: r.restored });
+  }
+  return out;
+}
+
 /** Real (empty) files through the engine: an initial backup, then an unchanged rescan by a second process. */
 async function realFilesBench({ say, engineChild, targetFiles }) {
   const dir = await mkdtemp(join(tmpdir(), "rtb-bench-rescan-"));
@@ -100,7 +119,9 @@ async function realFilesBench({ say, engineChild, targetFiles }) {
     const floor = Math.min(find.seconds, findBefore.seconds, findAfter.seconds);
     const perM = 1e6 / r.seen;
     say(`rescan of ${r.seen} entries: ${(r.scanMs / 1000).toFixed(2)} s (find ${floor.toFixed(2)} s), peak anonymous ${r.anonMiB} MiB`);
+    const restores = await restoreBench({ say, engineChild, storage, dir, env });
     return {
+      ...restores,
       files: made.n,
       entries: r.seen,
       killed_after_s: killed.seconds,

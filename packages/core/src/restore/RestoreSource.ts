@@ -3,14 +3,16 @@ import type { FileEntry } from "../types.js";
 /**
  * What a restore restores, read as often as it needs, a piece at a time: a whole selection in memory
  * ({@link arraySource}), or one streamed from a tree on disk (`spillSelection`), so that memory holds a piece, not the
- * tree. The restore reads {@link pieces} three times (hard-linked names, then everything but symlinks, then symlinks)
- * and {@link directoriesDeepestFirst} once (their metadata, last).
+ * tree. The restore reads {@link pieces} two or three times (the hard-linked names unless `linked` gives them, then
+ * everything but symlinks, then symlinks) and {@link directoriesDeepestFirst} once (their metadata, last).
  */
 export interface RestoreSource {
   /** Every selected entry once, in pieces. Any order; parents before children where the order allows is cheapest. */
   pieces(): Iterable<readonly FileEntry[]>;
   /** Every selected directory once, each before every directory above it, in pieces. */
   directoriesDeepestFirst(): Iterable<readonly FileEntry[]>;
+  /** The {@link linkedKeys} of the selection, when the source knows them already (else a pass finds them). */
+  linked?: ReadonlySet<string>;
 }
 
 /** A selection held in memory as one piece; directories sorted deepest first (then by path, descending). */
@@ -41,15 +43,18 @@ export function linkKey(e: FileEntry): string | undefined {
  * one name recorded more than one link. (A name recorded before a link was made keeps `links` absent: the kernel
  * reports a new link as an event of the new name only, so it still joins its group.) Memory: the linked files only.
  */
-export function linkedKeys(source: RestoreSource): Set<string> {
+export function linkedKeys(source: RestoreSource): ReadonlySet<string> {
+  if (source.linked) return source.linked;
   const keys = new Set<string>();
-  for (const piece of source.pieces())
-    for (const e of piece) {
-      if ((e.links ?? 1) <= 1) continue;
-      const key = linkKey(e);
-      if (key !== undefined) keys.add(key);
-    }
+  for (const piece of source.pieces()) for (const e of piece) addLinked(keys, e);
   return keys;
+}
+
+/** Adds `e`'s {@link linkKey} to `keys` when it recorded more than one link. */
+export function addLinked(keys: Set<string>, e: FileEntry): void {
+  if ((e.links ?? 1) <= 1) return;
+  const key = linkKey(e);
+  if (key !== undefined) keys.add(key);
 }
 
 /** The hard-link groups of a restore: which keys are linked, and the name restored first of each (its inode once made). */

@@ -2,7 +2,7 @@ import { dirname } from "node:path";
 import { isUnder } from "../mounts/mountPaths.js";
 import type { TreeSpill } from "../repository/v2/treeSpill.js";
 import type { FileEntry } from "../types.js";
-import type { RestoreSource } from "./RestoreSource.js";
+import { addLinked, type RestoreSource } from "./RestoreSource.js";
 import { normalizeRequest } from "./select.js";
 
 /** A selection from a tree on disk: streamed, a piece at a time; and the requested paths that matched nothing. */
@@ -100,12 +100,14 @@ export function selectFromSpill(spill: TreeSpill, paths: readonly string[], recu
   const missing = requests.filter((r) => !someOf(candidates(spill, r), (e) => selects(r, e))).map((r) => r.raw);
   let count = 0;
   let bytes = 0;
+  const linked = new Set<string>();
   for (const piece of pieces())
     for (const e of piece) {
       count++;
       if (e.type === "file") bytes += e.size;
+      addLinked(linked, e);
     }
-  return { source: { pieces, directoriesDeepestFirst }, missing, count, bytes };
+  return { source: { pieces, directoriesDeepestFirst, linked }, missing, count, bytes };
 }
 
 function someOf<T>(items: Iterable<T>, test: (item: T) => boolean): boolean {
