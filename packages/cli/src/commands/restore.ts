@@ -1,5 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import {
   BackupError,
@@ -14,9 +15,12 @@ import {
   type ChunkSource,
   type FileEntry,
   type IndexDamagedError,
+  type LoadTreeOptions,
   type Parameters,
+  type RepositoryV2,
   type RestoreEvent,
   type RestoreSource,
+  type SpilledTree,
 } from "@rtbackup/core";
 import { loadCliConfig, openRepositoryReadOnly, parseAt, type CommonOptions } from "../context.js";
 import { listEntries, type ListedEntry } from "../listing.js";
@@ -75,6 +79,27 @@ interface RestorePlan {
 }
 
 /**
+ * The scratch tree of a restore: in the cache directory, else (a read-only home) in a new private directory in the
+ * temp directory, made with mkdtemp (not a name another user could have made first) and removed with it.
+ */
+async function spillFor(repository: RepositoryV2, parameters: Parameters, options: LoadTreeOptions): Promise<SpilledTree> {
+  try {
+    return await spillTreeV2(repository, [cacheDirectoryOf(parameters)], options);
+  } catch (err) {
+    if (!(err instanceof BackupError && err.code === "STATE_CACHE")) throw err;
+    const own = mkdtempSync(join(tmpdir(), "rtb-restore-"));
+    const remove = () => rmSync(own, { recursive: true, force: true });
+    try {
+      const tree = await spillTreeV2(repository, [own], options);
+      return { ...tree, close: () => tree.close().finally(remove) };
+    } catch (again) {
+      remove();
+      throw again;
+    }
+  }
+}
+
+/**
  * The selection of a restore. From a v2 store, the tree is merged into a scratch tree on disk under the cache
  * directory (IndexCachePath, else the temp directory) and the selection is streamed from it, so a restore of a million files holds a piece of
  * them at a time, not the tree; from a v1 store, the tree is read into memory as before.
@@ -84,8 +109,7 @@ async function planRestore(repository: AnyRepository, parameters: Parameters, pa
   const loadOptions = { salvage: true, ...(at === undefined ? {} : { at }) };
   const recursive = Boolean(options.recursive);
   if (isV2(repository)) {
-    // The temp directory when the cache directory cannot be written (a read-only home).
-    const tree = await spillTreeV2(repository, [cacheDirectoryOf(parameters), tmpdir()], loadOptions);
+    const tree = await spillFor(repository, parameters, loadOptions);
     try {
       const damaged = reportDamage(tree.damage, options, "restore");
       const selection = selectFromSpill(tree.spill, paths, recursive);
