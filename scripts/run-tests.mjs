@@ -163,13 +163,7 @@ function treeCheck(name, argv, hint) {
         failures.push(`${name} (${hint})`);
       }
       process.stdout.write(`${code === 0 ? "ok  " : "FAIL"} ${name} (${secs}s)\n`);
-      if (code !== 0)
-        process.stdout.write(
-          out
-            .split("\n")
-            .map((l) => `    ${l}`)
-            .join("\n") + "\n",
-        );
+      if (code !== 0) process.stdout.write(indent(out));
       resolveRun();
     });
   });

@@ -55,53 +55,54 @@ test("the device number of a mount table entry is the one stat gives", () => {
   assert.ok(canHang("fuse.zfs") && canHang("nfs4") && canHang("fuse.sshfs") && !canHang("ext4") && !canHang("zfs"));
 });
 
-test("a file open on a wedged FUSE mount does not hold the procfs or the lsof check", async () => {
+/** A zfs-fuse pool, a private temp directory and a process to hold files open, for `body`; all undone afterwards. */
+async function withPool(body: (pool: TestPool, local: string, holder: Holder) => Promise<void>): Promise<void> {
   let z: ZfsFuse | undefined;
   let pool: TestPool | undefined;
   let holder: Holder | undefined;
-  let stopped: number | undefined;
   const local = await mkdtemp(join(tmpdir(), "rtb-hung-"));
   try {
     z = await ensureZfsFuse();
     pool = await createTestPool(z, 64);
+    holder = await Holder.start();
+    await body(pool, local, holder);
+  } finally {
+    await holder?.stop();
+    await releaseZfs(pool, z, () => rm(local, { recursive: true, force: true }));
+  }
+}
+
+test("a file open on a wedged FUSE mount does not hold the procfs or the lsof check", () =>
+  withPool(async (pool, local, holder) => {
     const remote = join(pool.mountpoint, "remote.txt");
     const file = join(local, "local.txt");
     await writeFile(remote, "on the FUSE mount");
     await writeFile(file, "on the temp directory's filesystem");
-    holder = await Holder.start();
     await holder.open(file, "a", 3);
     await holder.open(remote, "a", 4);
 
-    stopped = runningDaemon();
+    const stopped = runningDaemon();
     assert.ok(stopped !== undefined, "the zfs-fuse daemon runs");
     process.kill(stopped, "SIGSTOP");
-    // The mount is wedged once a stat of the open file no longer returns (cached attributes may answer at first).
-    let wedged = false;
-    for (let i = 0; i < 8 && !wedged; i++) wedged = (await sh("stat", [remote], undefined, 1_500)).code === 124;
-    assert.ok(wedged, "a stat on the mount of the stopped daemon blocks");
+    try {
+      // The mount is wedged once a stat of the open file no longer returns (cached attributes may answer at first).
+      let wedged = false;
+      for (let i = 0; i < 8 && !wedged; i++) wedged = (await sh("stat", [remote], undefined, 1_500)).code === 124;
+      assert.ok(wedged, "a stat on the mount of the stopped daemon blocks");
 
-    const result = await checksInChild(file, 25_000);
-    assert.equal(result.procfs.writers, [file], "procfs finds the writer of the local file");
-    assert.ok(result.procfs.avoided >= 1, `the descriptor on the wedged mount was left alone (${result.procfs.avoided})`);
-    assert.equal(result.lsof.writers, [file], "lsof finds it too");
-  } finally {
-    if (stopped !== undefined) process.kill(stopped, "SIGCONT");
-    await holder?.stop();
-    await releaseZfs(pool, z, () => rm(local, { recursive: true, force: true }));
-  }
-});
+      const result = await checksInChild(file, 25_000);
+      assert.equal(result.procfs.writers, [file], "procfs finds the writer of the local file");
+      assert.ok(result.procfs.avoided >= 1, `the descriptor on the wedged mount was left alone (${result.procfs.avoided})`);
+      assert.equal(result.lsof.writers, [file], "lsof finds it too");
+    } finally {
+      process.kill(stopped, "SIGCONT");
+    }
+  }));
 
-test("a mount exempted with -e that is gone when lsof runs is dropped, and lsof runs again", async () => {
-  let z: ZfsFuse | undefined;
-  let pool: TestPool | undefined;
-  let holder: Holder | undefined;
-  const local = await mkdtemp(join(tmpdir(), "rtb-hung-"));
-  try {
-    z = await ensureZfsFuse();
-    pool = await createTestPool(z, 64);
+test("a mount exempted with -e that is gone when lsof runs is dropped, and lsof runs again", () =>
+  withPool(async (pool, local, holder) => {
     const file = join(local, "local.txt");
     await writeFile(file, "held for writing");
-    holder = await Holder.start();
     await holder.open(file, "w", 3);
     // An lsof that, the first time it is asked to exempt the pool, answers as lsof does for a mount just released.
     const log = join(local, "lsof.log");
@@ -127,10 +128,6 @@ exec /usr/bin/lsof "$@"
     assert.is(runs.length, 2, runs.join("\n"));
     assert.ok(runs[0]!.includes(`-e ${pool.mountpoint} `), "the pool's mount, holding no candidate, was exempted");
     assert.not.ok(runs[1]!.includes(`-e ${pool.mountpoint} `), "and left out once lsof said it was gone");
-  } finally {
-    await holder?.stop();
-    await releaseZfs(pool, z, () => rm(local, { recursive: true, force: true }));
-  }
-});
+  }));
 
 test.run();

@@ -100,9 +100,9 @@ async function spillFor(repository: RepositoryV2, parameters: Parameters, option
 }
 
 /**
- * The selection of a restore. From a v2 store, the tree is merged into a scratch tree on disk under the cache
- * directory (IndexCachePath, else the temp directory) and the selection is streamed from it, so a restore of a million files holds a piece of
- * them at a time, not the tree; from a v1 store, the tree is read into memory as before.
+ * The selection of a restore. From a v2 store, the tree is merged into a scratch tree on disk ({@link spillFor}) and
+ * the selection is streamed from it, so a restore of a million files holds a piece of them at a time, not the tree;
+ * from a v1 store, the tree is read into memory as before.
  */
 async function planRestore(repository: AnyRepository, parameters: Parameters, paths: readonly string[], options: RestoreOptions): Promise<RestorePlan> {
   const at = parseAt(options.at);

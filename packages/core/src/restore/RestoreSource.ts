@@ -79,16 +79,18 @@ export function groupLinks<T extends { readonly entry: FileEntry }>(items: reado
   const leaderOf = new Map<T, Leader<T>>();
   for (const item of items) {
     const key = linkKey(item.entry);
-    const leader = key === undefined || !links.keys.has(key) ? undefined : links.leaders.get(key);
-    if (leader) followers.push([item, leader]);
-    else {
-      if (key !== undefined && links.keys.has(key)) {
-        const mine: Leader<T> = { item, inode: undefined };
-        links.leaders.set(key, mine);
-        leaderOf.set(item, mine);
-      }
-      firsts.push(item);
+    const linked = key !== undefined && links.keys.has(key);
+    const leader = linked ? links.leaders.get(key) : undefined;
+    if (leader) {
+      followers.push([item, leader]);
+      continue;
     }
+    if (linked) {
+      const mine: Leader<T> = { item, inode: undefined };
+      links.leaders.set(key, mine);
+      leaderOf.set(item, mine);
+    }
+    firsts.push(item);
   }
   return { firsts, followers, leaderOf };
 }

@@ -148,11 +148,8 @@ export class Restorer {
     }
   }
 
-  /**
-   * Places each entry under the target (one whose path could escape it is reported once, by `report`, and left out)
-   * and keeps those `keep` wants.
-   */
-  #place(entries: readonly FileEntry[], root: string, keep: (e: FileEntry) => boolean, report?: RestoreResult): Placed[] {
+  /** Places each entry under the target; one whose path could escape it is left out (and reported, given `report`). */
+  #place(entries: readonly FileEntry[], root: string, report?: RestoreResult): Placed[] {
     const placed: Placed[] = [];
     for (const entry of entries) {
       const dest = targetPathOf(root, entry.path);
@@ -163,7 +160,7 @@ export class Restorer {
         this.#onEvent({ event: "unsafe", path: entry.path, error: "path would escape the restore target; skipped", ...sizeOf(entry) });
         continue;
       }
-      if (keep(entry)) placed.push({ entry, segments: rel.split("/"), dest, problems: [] });
+      placed.push({ entry, segments: rel.split("/"), dest, problems: [] });
     }
     return placed;
   }
@@ -189,7 +186,8 @@ export class Restorer {
     };
     const links: Links<Placed> = { keys: linkedKeys(source), leaders: new Map() };
     for (const piece of source.pieces()) {
-      const placed = this.#place(piece, root, (e) => e.type !== "symlink", result);
+      // Every entry is placed here, so each unsafe one is reported once; symlinks wait for their own pass.
+      const placed = this.#place(piece, root, result).filter((p) => !isSymlink(p.entry));
       // Directories first (mode 0700 until the end); a failure here is reported below, by the entries it affects.
       for (const d of placed.filter((p) => p.entry.type === "dir")) {
         try {
@@ -207,13 +205,12 @@ export class Restorer {
     }
     // Symlinks once every file and node is in place, so no restored link can redirect a later write.
     for (const piece of source.pieces())
-      for (const item of this.#place(piece, root, (e) => e.type === "symlink"))
+      for (const item of this.#place(piece.filter(isSymlink), root))
         await run(item, () => this.#inDir(cache, item.segments.slice(0, -1), async (dir) => this.#restoreLink(dir, item)));
     // Directory metadata last, deepest first, so writing into them does not disturb their mtime; parents stay 0700
     // (searchable by us) until their own turn.
     for (const piece of source.directoriesDeepestFirst())
-      for (const item of this.#place(piece, root, () => true))
-        await run(item, () => this.#inDir(cache, item.segments, async (dir) => dir.applyMeta(this.#meta(item))));
+      for (const item of this.#place(piece, root)) await run(item, () => this.#inDir(cache, item.segments, async (dir) => dir.applyMeta(this.#meta(item))));
     return result;
   }
 
@@ -390,6 +387,8 @@ export class Restorer {
     dir.placeLink(item.entry.target ?? "", temp, encodeName(item.segments.at(-1)!), meta, item.dest);
   }
 }
+
+const isSymlink = (e: FileEntry) => e.type === "symlink";
 
 /** A file's size, for the events of one that was not restored. */
 const sizeOf = (e: FileEntry) => (e.type === "file" ? { size: e.size } : {});

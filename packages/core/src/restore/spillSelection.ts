@@ -46,8 +46,7 @@ function selects(r: Request, e: FileEntry): boolean {
 /** The entries a request could select: one lookup, or the key range under its path (and the hash-keyed paths). */
 function* candidates(spill: TreeSpill, r: Request): Generator<FileEntry> {
   if (r.kind === "all") {
-    yield* spill.byPath();
-    yield* spill.hashed();
+    yield* spill.entryList();
     return;
   }
   const exact = spill.get(r.path);
@@ -66,48 +65,51 @@ function* candidates(spill: TreeSpill, r: Request): Generator<FileEntry> {
 export function selectFromSpill(spill: TreeSpill, paths: readonly string[], recursive: boolean, pieceSize = 4096): SpillSelection {
   const requests = paths.map((raw) => requestOf(spill, raw, recursive));
   const any = (e: FileEntry) => requests.some((r) => selects(r, e));
-  function* pieces(): Generator<FileEntry[]> {
-    let piece: FileEntry[] = [];
+  function* selected(): Generator<FileEntry> {
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i]!;
-      for (const e of candidates(spill, r)) {
-        if (!selects(r, e) || requests.slice(0, i).some((q) => selects(q, e))) continue;
-        piece.push(e);
-        if (piece.length >= pieceSize) {
-          yield piece;
-          piece = [];
-        }
-      }
+      const earlier = requests.slice(0, i);
+      for (const e of candidates(spill, r)) if (selects(r, e) && !earlier.some((q) => selects(q, e))) yield e;
     }
-    if (piece.length) yield piece;
   }
   function* directoriesDeepestFirst(): Generator<FileEntry[]> {
     const depth = (e: FileEntry) => e.path.split("/").length;
     const hashed: FileEntry[] = [];
     for (const e of spill.hashed()) if (e.type === "dir" && any(e)) hashed.push(e);
     if (hashed.length) yield hashed.sort((a, b) => depth(b) - depth(a));
-    let piece: FileEntry[] = [];
-    for (const e of spill.byPath(true)) {
-      if (e.type !== "dir" || !any(e)) continue;
-      piece.push(e);
-      if (piece.length >= pieceSize) {
-        yield piece;
-        piece = [];
-      }
-    }
-    if (piece.length) yield piece;
+    yield* inPieces(
+      filtered(spill.byPath(true), (e) => e.type === "dir" && any(e)),
+      pieceSize,
+    );
   }
+  const pieces = () => inPieces(selected(), pieceSize);
   const missing = requests.filter((r) => !someOf(candidates(spill, r), (e) => selects(r, e))).map((r) => r.raw);
   let count = 0;
   let bytes = 0;
   const linked = new Set<string>();
-  for (const piece of pieces())
-    for (const e of piece) {
-      count++;
-      if (e.type === "file") bytes += e.size;
-      addLinked(linked, e);
-    }
+  for (const e of selected()) {
+    count++;
+    if (e.type === "file") bytes += e.size;
+    addLinked(linked, e);
+  }
   return { source: { pieces, directoriesDeepestFirst, linked }, missing, count, bytes };
+}
+
+/** `items` as arrays of at most `size`. */
+function* inPieces<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  let piece: T[] = [];
+  for (const item of items) {
+    piece.push(item);
+    if (piece.length >= size) {
+      yield piece;
+      piece = [];
+    }
+  }
+  if (piece.length) yield piece;
+}
+
+function* filtered<T>(items: Iterable<T>, keep: (item: T) => boolean): Generator<T> {
+  for (const item of items) if (keep(item)) yield item;
 }
 
 function someOf<T>(items: Iterable<T>, test: (item: T) => boolean): boolean {

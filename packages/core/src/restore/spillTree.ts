@@ -21,8 +21,8 @@ export interface SpilledTree {
 
 /**
  * `loadTree` for a v2 repository without the tree in memory: the merge goes into a {@link TreeSpill} in a scratch
- * directory under the first of `directories` where one can be made (mode 0700: it holds decrypted index data; removed by `close`, or by the next spill
- * if this process is killed). Damage is handled as `loadTree` handles it: with `salvage` it is listed and the rest is
+ * directory under the first of `directories` where one can be made (mode 0700: it holds decrypted index data;
+ * removed by `close`, or by the next spill if this process is killed). Damage is handled as `loadTree` handles it: with `salvage` it is listed and the rest is
  * there, else the first is thrown (after the spill is removed).
  */
 export async function spillTreeV2(repo: RepositoryV2, directories: readonly string[], options: LoadTreeOptions = {}): Promise<SpilledTree> {

@@ -104,7 +104,7 @@ export class TreeSpill implements TreeSink {
   *under(prefix: string): Generator<FileEntry> {
     const range = rangeUnder(prefix);
     if (range) yield* this.#entries.getRange({ ...range, snapshot: false }).map((e) => e.value);
-    for (const { value } of this.#entries.getRange({ ...HASHED, snapshot: false })) if (value.path.startsWith(prefix)) yield value;
+    for (const entry of this.hashed()) if (entry.path.startsWith(prefix)) yield entry;
   }
 
   get(path: string): FileEntry | undefined {
