@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "dirstats.h"
 #include "errors.h"
 #include "xattrs.h"
 
@@ -259,6 +260,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("seek", Napi::Function::New(env, Seek, "seek"));
   exports.Set("dataExtents", Napi::Function::New(env, DataExtents, "dataExtents"));
   exports.Set("mknodAt", Napi::Function::New(env, MknodAt, "mknodAt"));
+  exports.Set("listStats", Napi::Function::New(env, linuxfs::ListStats, "listStats"));
   exports.Set("majorMinor", Napi::Function::New(env, MajorMinor, "majorMinor"));
   return exports;
 }

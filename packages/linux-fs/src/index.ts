@@ -2,6 +2,9 @@
 // or a path, SEEK_DATA/SEEK_HOLE, and mknodat. Errors are shaped like Node's own fs errors (`code`, `errno`,
 // `syscall`), so `err.code === "EPERM"` tests work the same.
 import { createRequire } from "node:module";
+import { DirectoryStats } from "./directoryStats.js";
+
+export { DirectoryStats, EntryStats, errnoError } from "./directoryStats.js";
 
 /** One extended attribute: its name and value, as bytes. */
 export interface Xattr {
@@ -20,6 +23,7 @@ interface Addon {
   dataExtents(fd: number, size: number, max: number, callback: (err: Error | null, flat: number[] | null) => void): void;
   mknodAt(dirfd: number, name: Buffer, mode: number, major: number, minor: number): void;
   majorMinor(rdev: number): [number, number];
+  listStats(dir: string | Buffer): [Buffer, Float64Array];
 }
 
 function load(): Addon {
@@ -120,4 +124,15 @@ export function mknodAt(dirfd: number, name: Buffer, mode: number, major = 0, mi
 export function majorMinor(rdev: number): { major: number; minor: number } {
   const [major, minor] = addon.majorMinor(rdev);
   return { major, minor };
+}
+
+/**
+ * Every name in directory `dir` but "." and "..", with each one's lstat, in one call: the directory is opened
+ * (`O_NOFOLLOW`: a symlink in its place is not followed, it fails with ENOTDIR), read, and each name stat'ed relative to it (`fstatat`,
+ * `AT_SYMLINK_NOFOLLOW`). Throws an fs-shaped error when the directory cannot be opened or read; an entry that cannot
+ * be stat'ed has its errno instead of its stats.
+ */
+export function listDirectoryStats(dir: string | Buffer): DirectoryStats {
+  const [names, stats] = addon.listStats(dir);
+  return new DirectoryStats(names, stats);
 }

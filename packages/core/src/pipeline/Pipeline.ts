@@ -1,4 +1,4 @@
-import type { Stats } from "node:fs";
+import type { EntryStats } from "@rtbackup/linux-fs";
 import { messageOf } from "../errors.js";
 import { observe } from "../hooks.js";
 import type { Logger } from "../logger.js";
@@ -178,12 +178,12 @@ export class Pipeline implements IntakeOutput, ScanOutput {
   }
 
   /** One name of a file with more than one link, met by a scan (see {@link LinkNames}). */
-  noteLink(path: string, stats: Stats): void {
+  noteLink(path: string, stats: EntryStats): void {
     this.uploader.links.note(path, stats);
   }
 
   /** A FIFO, device or socket met by a scan: recorded like a directory's metadata when the repository keeps it. */
-  admitSpecial(path: string, stats: Stats): void {
+  admitSpecial(path: string, stats: EntryStats): void {
     if (this.uploader.records(entryTypeOf(stats))) this.admitMetadata(path);
     else this.uploader.skipSpecial(path, stats);
   }

@@ -201,7 +201,7 @@ export class Uploader {
   }
 
   /** A socket (or, in format 1, a FIFO or device): counted by kind, and a warning the first time this process meets its path. */
-  skipSpecial(path: string, stats: import("node:fs").Stats): void {
+  skipSpecial(path: string, stats: import("@rtbackup/linux-fs").EntryStats): void {
     const kind = specialKind(stats);
     this.stats.skipped++;
     this.skippedByKind[kind]++;
@@ -279,6 +279,6 @@ export function specialKindName(kind: string): string {
 
 const SPECIAL_KINDS: Record<string, SpecialKind> = { fifo: "fifo", chardev: "character device", blockdev: "block device" };
 
-function specialKind(stats: import("node:fs").Stats): SpecialKind {
+function specialKind(stats: import("@rtbackup/linux-fs").EntryStats): SpecialKind {
   return SPECIAL_KINDS[entryTypeOf(stats)] ?? "socket";
 }

@@ -1,4 +1,4 @@
-import type { Stats } from "node:fs";
+import type { EntryStats } from "@rtbackup/linux-fs";
 import { isUnder } from "../mounts/mountPaths.js";
 import { StateCache, type CachedChild, type DiskIdentity } from "../state/StateCache.js";
 
@@ -30,7 +30,7 @@ export class GoneTracker {
    * An entry the scan took in (`name` in `dir`; `dir` undefined for the walk's root): it is present, and its cached
    * identity, to compare with its lstat, is returned.
    */
-  take(dir: string | undefined, name: string, path: string, stats: Stats): DiskIdentity | undefined {
+  take(dir: string | undefined, name: string, path: string, stats: EntryStats): DiskIdentity | undefined {
     const hashed = StateCache.isHashed(path);
     if (hashed) this.#seenHashed.add(path);
     if (dir === undefined) return this.#cache.identity(path);

@@ -1,7 +1,7 @@
 import { agentOwnPaths, isAgentOwnPath } from "../defaults/ownPaths.js";
 import { observe, syncBail } from "../hooks.js";
 import { isErrno, messageOf } from "../errors.js";
-import type { Stats } from "node:fs";
+import type { EntryStats } from "@rtbackup/linux-fs";
 import type { Logger } from "../logger.js";
 import { isUnder } from "../mounts/mountPaths.js";
 import type { StageContext } from "../pipeline/StageContext.js";
@@ -22,9 +22,9 @@ export interface ScanOutput {
   /** A tracked path the scan no longer found. */
   admitDelete(path: string): void;
   /** A FIFO, socket or device: recorded where the repository keeps it, else counted and warned about (never silently). */
-  admitSpecial(path: string, stats: Stats): void;
+  admitSpecial(path: string, stats: EntryStats): void;
   /** A file with more than one link: one of its names (see LinkNames). */
-  noteLink(path: string, stats: Stats): void;
+  noteLink(path: string, stats: EntryStats): void;
   /** Resolves when the pipeline has room again (back-pressure on the walk; a scan held here is not work in flight). */
   waitForRoom(): Promise<void>;
 }
