@@ -1,8 +1,10 @@
 // One backup or restore through the engine in this process; prints a JSON line with its times and peak RSS.
-// Usage: node core-child.mjs backup <storage-json> <src> <state> | restore <storage-json> <out> | count <storage-json>
+// Usage: node core-child.mjs backup <storage-json> <src> <state> | daemon <storage-json> <src> <state> [idle-seconds]
+//        | restore <storage-json> <out> | count <storage-json>
 //        (restore: streamed from a scratch tree on disk, as rtb restore does; restore-map: from the tree as a Map;
 //        count: the files in the committed tree of a local store)
 // <storage-json>: {"kind":"local","path":...} | {"kind":"s3","endpoint":...,"bucket":...,"prefix":...}
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { Engine, LocalDirectoryStorage, Restorer, isV2, loadTree, openRepository, selectFromSpill, silentSink, spillTreeV2 } from "@rtbackup/core";
@@ -73,6 +75,37 @@ if (mode === "backup") {
     changed: scan.changed,
     files: runtime.stats({ includeUploads: false }).totals.filesUploaded,
     bytes: runtime.stats({ includeUploads: false }).totals.bytesRead,
+  };
+  await engine.stop();
+} else if (mode === "daemon") {
+  // As `rtb run` runs: the fanotify source on the tree's mount and the procfs writer check, a catch-up scan at
+  // start, then idle. Anonymous memory is read at the end of the catch-up and after `idleSeconds` of idle (the figure
+  // a daemon that runs for months holds); the sampler gives the peak over both.
+  const { FanotifySourcePlugin } = await import("@rtbackup/plugin-fanotify");
+  const { ProcfsStabilityPlugin } = await import("@rtbackup/plugin-open-files");
+  const { execFileSync } = await import("node:child_process");
+  const mount = execFileSync("findmnt", ["-n", "-o", "TARGET", "-T", a], { encoding: "utf8" }).trim();
+  const idleSeconds = Number(process.argv[6] ?? 30);
+  const { parameters } = storageParameters();
+  const engine = new Engine({
+    parameters: { ...parameters, remoteFileStateCachePath: b, stagingDirectory: join(b, "staging"), backupRoots: [a], pathFilters: [] },
+    plugins: [new FanotifySourcePlugin({ mountPoints: [mount] }), new ProcfsStabilityPlugin()],
+    log: { sink: silentSink },
+  });
+  const runtime = await engine.start();
+  runtime.startPeriodicScans();
+  await runtime.scansIdle();
+  const caughtUp = runtime.scanStatus.last;
+  const anonNow = async () => Math.round(Number(/RssAnon:\s+(\d+)/.exec(await readFile("/proc/self/status", "utf8"))[1]) / 1024);
+  const afterCatchUp = await anonNow();
+  await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+  extra = {
+    seen: caughtUp.seen,
+    changed: caughtUp.changed,
+    catchUpMs: caughtUp.durationMs,
+    afterCatchUpAnonMiB: afterCatchUp,
+    idleAnonMiB: await anonNow(),
+    idleSeconds,
   };
   await engine.stop();
 } else if (mode === "restore" || mode === "restore-map") {

@@ -174,6 +174,11 @@ function renderRealFiles(r) {
     `| start-up (engine start, state cache of every entry) | ${s(r.start_s)} | | | | | ≤ 5 s | ${verdict(r.start_s <= 5)} |`,
     `| unchanged rescan (the scan) | ${s(r.rescan_s)} | ${s(r.find_s)} | **${r.rescan_vs_find_ratio.toFixed(2)}** | ${mib(r.rescan_anon_MiB)} | ${mib(r.rescan_file_MiB)} | ≤ 2× find, anonymous ≤ 200 MiB | ${verdict(r.rescan_vs_find_ratio <= 2 && r.rescan_anon_MiB <= 200)} |`,
     `| unchanged rescan (whole process) | ${s(r.process_s)} | ${s(r.find_s)} | ${(r.process_s / r.find_s).toFixed(2)} | | | | |`,
+    ...(r.daemon_idle_anon_MiB === undefined
+      ? []
+      : [
+          `| daemon as \`rtb run\` runs it (fanotify, procfs check): catch-up scan, then ${r.daemon_idle_s} s idle; anonymous at its end (after the catch-up: ${mib(r.daemon_after_catch_up_anon_MiB)}) | ${s(r.daemon_catch_up_s)} | | | ${mib(r.daemon_idle_anon_MiB)} (peak ${mib(r.daemon_peak_anon_MiB)}) | ${mib(r.daemon_peak_file_MiB)} | idle: anonymous ≤ 120 MiB | ${verdict(r.daemon_idle_anon_MiB <= 120)} |`,
+        ]),
     ...(r.restore_s === undefined
       ? []
       : [

@@ -85,6 +85,24 @@ async function restoreBench({ say, engineChild, storage, dir, env }) {
   return out;
 }
 
+/** The daemon of `rtb run` on the tree (fanotify, procfs check): its catch-up scan, then anonymous memory while idle. */
+async function daemonIdle({ say, engineChild, storage, tree, state, env }) {
+  const idleSeconds = 30;
+  const r = await nodeChild(engineChild, ["daemon", storage, tree, state, String(idleSeconds)], { env });
+  if (r.changed !== 0) throw new Error(`the daemon's catch-up scan queued ${r.changed} paths of an unchanged tree`);
+  say(
+    `daemon on ${r.seen} entries: catch-up ${(r.catchUpMs / 1000).toFixed(1)} s; anonymous ${r.afterCatchUpAnonMiB} MiB after it, ${r.idleAnonMiB} MiB after ${idleSeconds} s idle (peak ${r.anonMiB} MiB)`,
+  );
+  return {
+    daemon_catch_up_s: r.catchUpMs / 1000,
+    daemon_after_catch_up_anon_MiB: r.afterCatchUpAnonMiB,
+    daemon_idle_anon_MiB: r.idleAnonMiB,
+    daemon_idle_s: idleSeconds,
+    daemon_peak_anon_MiB: r.anonMiB,
+    daemon_peak_file_MiB: r.fileMiB,
+  };
+}
+
 /** Real (empty) files through the engine: an initial backup, then an unchanged rescan by a second process. */
 async function realFilesBench({ say, engineChild, targetFiles }) {
   const dir = await mkdtemp(join(tmpdir(), "rtb-bench-rescan-"));
@@ -119,8 +137,10 @@ async function realFilesBench({ say, engineChild, targetFiles }) {
     const floor = Math.min(find.seconds, findBefore.seconds, findAfter.seconds);
     const perM = 1e6 / r.seen;
     say(`rescan of ${r.seen} entries: ${(r.scanMs / 1000).toFixed(2)} s (find ${floor.toFixed(2)} s), peak anonymous ${r.anonMiB} MiB`);
+    const daemon = await daemonIdle({ say, engineChild, storage, tree, state: join(dir, "state"), env });
     const restores = await restoreBench({ say, engineChild, storage, dir, env });
     return {
+      ...daemon,
       ...restores,
       files: made.n,
       entries: r.seen,
