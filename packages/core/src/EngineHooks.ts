@@ -45,6 +45,11 @@ export function createEngineHooks() {
      */
     intake: new AsyncSeriesBailHook<[IntakeRequest], IntakeVerdict | undefined>(["request"], "intake"),
     /**
+     * Asked by a scan for each directory intake excluded. Bail: `true` (nothing under it is backed up either) and the
+     * scan does not walk into it. The path filters answer; an intake tap that includes what they exclude answers false.
+     */
+    excludesSubtree: new SyncBailHook<[string], boolean | undefined>(["path"], "excludesSubtree"),
+    /**
      * Stage 3: names the filesystem (snapshot unit) a path lives on. Bail: first non-undefined answer wins; core
      * falls back to the deepest mount point from the mount table.
      */

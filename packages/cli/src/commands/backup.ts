@@ -97,6 +97,7 @@ function report(scan: ScanResult, totals: AgentStats["totals"], gaveUp: readonly
   if (json) {
     const summary = {
       walked: scan.seen,
+      excludedDirectories: scan.excludedDirectories,
       changed: scan.changed,
       deleted: scan.deleted,
       filesRead: totals.filesUploaded,

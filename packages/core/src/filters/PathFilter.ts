@@ -60,6 +60,24 @@ export class PathFilter {
     return false;
   }
 
+  /**
+   * True when these rules exclude every path under directory `path` (its subtree, itself included), so that a walk
+   * need not enter it: the first rule that matches it is an Exclude that matches everything under it too (Prefix,
+   * Component), and no Include before that rule can match a path under it (a Prefix Include outside it; a Component
+   * or RegularExpression Include could, as could a RegularExpression Exclude fail to). False whenever unsure.
+   */
+  excludesSubtree(path: string): boolean {
+    this.#ruleRegExps ??= this.rules.map((rule) => new RegExp(rulePattern(rule, this.#homes), "s"));
+    const below = path === "/" ? "/" : `${path}/`;
+    for (const [i, rule] of this.rules.entries()) {
+      const matches = this.#ruleRegExps[i]!.test(path);
+      if (rule.action === "Exclude") {
+        if (matches) return rule.type !== "RegularExpression";
+      } else if (matches || rule.type !== "Prefix" || rule.value.replace(/\/+$/, "").startsWith(below)) return false;
+    }
+    return false;
+  }
+
   /** The rule that decides `path` (the first that matches), or `undefined` when none does (included). */
   match(path: string): PathFilterRule | undefined {
     this.#ruleRegExps ??= this.rules.map((rule) => new RegExp(rulePattern(rule, this.#homes), "s"));

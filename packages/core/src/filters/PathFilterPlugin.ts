@@ -33,6 +33,8 @@ export class PathFilterPlugin implements BackupPlugin {
     });
     // Synchronous: a scan then asks the intake hook without a promise per path (see syncBail).
     engine.hooks.intake.tap(PLUGIN_NAME, (request) => (this.#filterFor(engine).isExcluded(request.path) ? "exclude" : undefined));
+    // A scan then does not walk a directory whose whole subtree the rules exclude (.git, .cache, /var...).
+    engine.hooks.excludesSubtree.tap(PLUGIN_NAME, (path) => (this.#filterFor(engine).excludesSubtree(path) ? true : undefined));
   }
 
   #filterFor(engine: Engine): RootedPathFilter {

@@ -80,4 +80,12 @@ export class RootedPathFilter {
     for (const { root, filter } of this.#rooted) if (isUnder(path, root)) return filter.isExcluded(path);
     return this.#base.isExcluded(path);
   }
+
+  /** True when nothing under directory `path` is to be backed up (see {@link PathFilter.excludesSubtree}). */
+  excludesSubtree(path: string): boolean {
+    for (const { root, filter } of this.#rooted) if (isUnder(path, root)) return filter.excludesSubtree(path);
+    // A root with lifted rules under the directory is backed up: the directory's subtree is not wholly excluded.
+    if (this.#rooted.some(({ root }) => isUnder(root, path))) return false;
+    return this.#base.excludesSubtree(path);
+  }
 }

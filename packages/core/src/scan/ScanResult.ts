@@ -8,6 +8,11 @@ export interface ScanResult {
   seen: number;
   /** Paths queued for upload because they are new or changed. */
   changed: number;
+  /**
+   * Directories not walked because the filters exclude everything under them (the `excludesSubtree` hook): what the
+   * state cache tracks there is gone, as when each path was asked.
+   */
+  excludedDirectories: number;
   /** Paths in the state cache that are gone. */
   deleted: number;
   /**

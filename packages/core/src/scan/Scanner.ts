@@ -109,8 +109,8 @@ export class Scanner {
       this.#out.admitDelete(path);
       await this.#out.waitForRoom();
     }
-    const { seen, changed, unreadable, cancelled } = walked;
-    const result: ScanResult = { reason, roots: list, seen, changed, deleted, unreadable, cancelled, durationMs: clock.now() - started };
+    const { seen, changed, excludedDirectories, unreadable, cancelled } = walked;
+    const result: ScanResult = { reason, roots: list, seen, changed, excludedDirectories, deleted, unreadable, cancelled, durationMs: clock.now() - started };
     this.status = { running: false, walked: this.status.walked, queued: this.status.queued, last: result };
     observe(hooks.scan, { ...info, done: true, changed: changed + deleted }, this.#log);
     return result;
@@ -133,11 +133,13 @@ export class Scanner {
     for (const { root, error } of await checkRootMounts(this.#context.parameters.remoteFileStateCachePath, list)) onUnreadable(root, new Error(error));
     const walkable = list.filter((root) => !unreadable.some((u) => u.path === root));
     const signal = this.#abort?.signal;
-    const counts = { seen: 0, changed: 0 };
+    const counts = { seen: 0, changed: 0, excludedDirectories: 0 };
     const included = this.#intake();
+    const enter = this.#enterer(list, gone, counts);
     for (const root of walkable) {
       const slices = walkDirectories(root, {
         skip: (p) => isAgentOwnPath(p, own),
+        ...(enter ? { enter } : {}),
         onOtherFilesystem: (p) => otherFilesystems.push(p),
         ...(signal ? { signal } : {}),
         onUnreadable,
@@ -159,6 +161,31 @@ export class Scanner {
     // A filesystem mounted inside a root that is itself walked as a root was seen through that root.
     const unseen = [...otherFilesystems.filter((m) => !list.includes(m)), ...unreadable.map((u) => u.path)];
     return { ...counts, gone, unreadable, walkable, unseen, cancelled: signal?.aborted ?? false };
+  }
+
+  /**
+   * Whether the walk enters a directory: not when the intake hook excludes it (answered synchronously) and an
+   * `excludesSubtree` tap says everything under it is excluded too, and no root of the scan lies inside it. Undefined
+   * (every directory entered) when nothing taps that hook or an intake tap is async.
+   */
+  #enterer(roots: readonly string[], gone: GoneTracker, counts: { excludedDirectories: number }): ((path: string) => boolean) | undefined {
+    const { hooks, parameters } = this.#context;
+    const intake = hooks.intake.isUsed() ? syncBail(hooks.intake) : undefined;
+    if (!intake || !hooks.excludesSubtree.isUsed()) return undefined;
+    const nested = [...new Set([...roots, ...parameters.backupRoots])];
+    return (path) => {
+      try {
+        if (intake({ path, event: { type: "update", path } }) !== "exclude") return true;
+        if (nested.some((root) => root !== path && isUnder(root, path))) return true;
+        if (hooks.excludesSubtree.call(path) !== true) return true;
+      } catch {
+        // A tap that fails is asked again per path (where its error is reported), as if this hook were not tapped.
+        return true;
+      }
+      counts.excludedDirectories++;
+      gone.excludedSubtree(path);
+      return false;
+    };
   }
 
   /** One entry of the walk the intake included: counted, compared with the cache, queued when new or changed (then true). */
@@ -209,8 +236,9 @@ export class Scanner {
             roots.filter((r) => r.startsWith("/")),
           );
           const problems = result.unreadable.length ? `, ${result.unreadable.length} unreadable (kept, not deleted)` : "";
+          const pruned = result.excludedDirectories ? `, ${result.excludedDirectories} excluded directories not walked` : "";
           this.#log.info(
-            `${next.reason} scan: ${result.seen} paths, ${result.changed} changed, ${result.deleted} deleted${problems}, ${(result.durationMs / 1000).toFixed(1)} s`,
+            `${next.reason} scan: ${result.seen} paths, ${result.changed} changed, ${result.deleted} deleted${pruned}${problems}, ${(result.durationMs / 1000).toFixed(1)} s`,
           );
         } catch (err) {
           this.#log.error(`${next.reason} scan failed`, err);

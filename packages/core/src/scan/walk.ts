@@ -34,6 +34,11 @@ export interface WalkedSlice {
 export interface WalkOptions {
   /** Return true to skip a path (and, for a directory, everything under it). */
   skip?: (path: string, stats: EntryStats) => boolean | Promise<boolean>;
+  /**
+   * Asked for each directory yielded, before it is entered: false leaves it unlisted (what is under it is not
+   * walked). Default: every directory is entered.
+   */
+  enter?: (path: string) => boolean;
   /** Entries stat'ed between two yields to the event loop. Default 256. */
   concurrency?: number;
   /** Called for each directory not entered because another filesystem is mounted there. */
@@ -60,7 +65,7 @@ export async function* walk(root: string, options: WalkOptions = {}): AsyncGener
 /**
  * The walk of {@link walk}, a directory slice at a time: one promise per slice instead of one per entry, and each
  * directory's listing whole, so that a caller can compare it with what it knew of that directory (what is gone).
- * Every directory yielded in an entry is entered, whatever the caller does with the entry.
+ * Every directory yielded in an entry is entered (unless `enter` refused it), whatever the caller does with the entry.
  */
 export async function* walkDirectories(root: string, options: WalkOptions = {}): AsyncGenerator<WalkedSlice> {
   const concurrency = options.concurrency ?? 256;
@@ -110,7 +115,7 @@ export async function* walkDirectories(root: string, options: WalkOptions = {}):
         }
         if (options.skip && (await options.skip(path, st))) continue;
         slice.entries.push({ path, name, stats: st });
-        if (st.isDirectory()) subdirs.push(path);
+        if (st.isDirectory() && (options.enter?.(path) ?? true)) subdirs.push(path);
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (options.signal?.aborted) slice.complete = false;
