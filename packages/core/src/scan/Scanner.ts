@@ -136,7 +136,12 @@ export class Scanner {
     const counts = { seen: 0, changed: 0, excludedDirectories: 0 };
     const included = this.#intake();
     const enter = this.#enterer(list, gone, counts);
-    for (const root of walkable) {
+    // A root inside another is walked on its own only when the outer walk did not list it (another filesystem, an
+    // unreadable directory between them): each path is seen once. Outer roots come first in sorted order.
+    const roots = new Set(walkable);
+    const listed = new Set<string>();
+    for (const root of [...walkable].sort()) {
+      if (listed.has(root)) continue;
       const slices = walkDirectories(root, {
         skip: (p) => isAgentOwnPath(p, own),
         ...(enter ? { enter } : {}),
@@ -155,7 +160,10 @@ export class Scanner {
           if (signal?.aborted) break;
         }
         if (signal?.aborted) break;
-        if (slice.complete && slice.dir !== undefined) gone.complete(slice.dir);
+        if (slice.complete && slice.dir !== undefined) {
+          gone.complete(slice.dir);
+          if (roots.has(slice.dir)) listed.add(slice.dir);
+        }
       }
     }
     // A filesystem mounted inside a root that is itself walked as a root was seen through that root.
