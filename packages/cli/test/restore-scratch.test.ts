@@ -60,4 +60,34 @@ test("rtb restore's scratch tree: in the cache directory, else in a private temp
   }
 });
 
+test("rtb list (no argument) and rtb cat read from the scratch tree: path order, long paths among the rest, none left", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "rtb-scratch-"));
+  try {
+    const src = join(dir, "src");
+    // A path too long for a key is keyed by a hash in the scratch tree; the listing still puts it in path order.
+    const long = join("m", ..."stuvwxyz".split("").map((c) => c.repeat(250)));
+    await mkdir(join(src, long, ".."), { recursive: true });
+    for (const f of ["b.txt", "a.txt", "n.txt", "m/1.txt", "m/zz.txt", long]) await writeFile(join(src, f), `content of ${f}`);
+    const store = join(dir, "store");
+    const backup = await rtb(["backup", src, "--store", store, "--state", join(dir, "state"), "--no-progress"]);
+    assert.is(backup.code, 0, backup.stderr);
+    const cache = join(dir, "cache");
+    const list = await rtbWith({ XDG_CACHE_HOME: cache }, ["list", "--store", store]);
+    assert.is(list.code, 0, list.stderr);
+    const paths = list.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.slice(l.indexOf(src) + src.length));
+    assert.equal(paths, ["/a.txt", "/b.txt", "/m/1.txt", `/${long}`, "/m/zz.txt", "/n.txt"]);
+    const cat = await rtbWith({ XDG_CACHE_HOME: cache }, ["cat", join(src, long), "--store", store]);
+    assert.is(cat.code, 0, cat.stderr);
+    assert.is(cat.stdout, `content of ${long}`);
+    const missing = await rtbWith({ XDG_CACHE_HOME: cache }, ["cat", join(src, "nope"), "--store", store]);
+    assert.ok(missing.code !== 0 && missing.stderr.includes("not in the backup"), missing.stderr);
+    assert.equal(await readdir(join(cache, "rtb")), [], "no scratch tree is left");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

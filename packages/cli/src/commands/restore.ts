@@ -172,6 +172,7 @@ function outputStatus(command: string): number {
  * the parents of backed-up directories work. Reads the remote index only; stops early when stdout's reader goes away.
  */
 export async function listCommand(dirs: string[], options: RestoreOptions): Promise<number> {
+  if (dirs.length === 0) return listAll(options);
   const { engine, tree, damaged } = await openTree(options, "list");
   try {
     const selection: { entries: ListedEntry[]; missing: string[] } =
@@ -185,6 +186,75 @@ export async function listCommand(dirs: string[], options: RestoreOptions): Prom
     return Math.max(selection.missing.length ? 1 : 0, outputStatus("list"), damaged);
   } finally {
     await engine.stop();
+  }
+}
+
+/** The tree as `rtb list` (no argument) and `rtb cat` read it: every entry in path order, one by path, the content. */
+interface TreeView {
+  all(): Iterable<FileEntry>;
+  get(path: string): FileEntry | undefined;
+  chunks: ChunkSource;
+  /** The exit status the tree's damage gives (reported when it was opened). */
+  damaged: number;
+  /** Removes what was made to read it and stops the engine. */
+  close(): Promise<void>;
+}
+
+/**
+ * The tree of the store: from a v2 store merged into a scratch tree on disk ({@link spillFor}) and read from it, so
+ * that a million entries are never all in memory; from a v1 store read into memory.
+ */
+async function openTreeView(options: RestoreOptions, command: string): Promise<TreeView> {
+  const config = await loadCliConfig(options, "restore");
+  const { engine, repository } = await openRepositoryReadOnly(config);
+  try {
+    const at = parseAt(options.at);
+    const loadOptions = { salvage: true, ...(at === undefined ? {} : { at }) };
+    if (!isV2(repository)) {
+      const tree = await loadTree(repository, loadOptions);
+      const damaged = reportDamage(tree.damage, options, command);
+      return {
+        all: () => Restorer.select(tree.entries, ["/"], true).entries,
+        get: (p) => tree.entries.get(p),
+        chunks: tree.chunks,
+        damaged,
+        close: () => engine.stop(),
+      };
+    }
+    const { spill, chunks, damage, close } = await spillFor(repository, engine.parameters, loadOptions);
+    const damaged = reportDamage(damage, options, command);
+    return { all: () => inPathOrder(spill), get: (p) => spill.get(p), chunks, damaged, close: () => close().finally(() => engine.stop()) };
+  } catch (err) {
+    await engine.stop();
+    throw err;
+  }
+}
+
+/** Every entry of a spill in path order: the path-keyed ones as stored, the few hash-keyed ones sorted in among them. */
+function* inPathOrder(spill: SpilledTree["spill"]): Generator<FileEntry> {
+  const hashed = [...spill.hashed()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  let h = 0;
+  for (const entry of spill.byPath()) {
+    while (h < hashed.length && hashed[h]!.path < entry.path) yield hashed[h++]!;
+    yield entry;
+  }
+  yield* hashed.slice(h);
+}
+
+/** `rtb list` without arguments: every backed-up entry but directories, read as {@link openTreeView} reads the tree. */
+async function listAll(options: RestoreOptions): Promise<number> {
+  const tree = await openTreeView(options, "list");
+  try {
+    let any = false;
+    for (const entry of tree.all()) {
+      any = true;
+      if (outputGuard.stdoutLost()) break;
+      if (entry.type !== "dir") process.stdout.write(`${options.json ? jsonOf(entry) : line(entry)}\n`);
+    }
+    if (!any) reportMissing("list", "/", options.json);
+    return Math.max(any ? 0 : 1, outputStatus("list"), tree.damaged);
+  } finally {
+    await tree.close();
   }
 }
 
@@ -265,17 +335,17 @@ class StdoutSink extends Writable {
 
 /** `rtb cat <path>`: writes one file's content to stdout, each chunk verified before it is written. */
 export async function catCommand(path: string, options: RestoreOptions): Promise<number> {
-  const { engine, tree, damaged } = await openTree(options, "cat");
+  const tree = await openTreeView(options, "cat");
   try {
-    const entry = tree.entries.get(resolve(path));
+    const entry = tree.get(resolve(path));
     if (!entry) throw new BackupError("RESTORE_NOT_FOUND", `${path}: not in the backup`);
     try {
       await new Restorer(tree.chunks).cat(entry, new StdoutSink());
     } catch (err) {
       if (!outputGuard.stdoutLost()) throw err;
     }
-    return Math.max(outputStatus("cat"), damaged);
+    return Math.max(outputStatus("cat"), tree.damaged);
   } finally {
-    await engine.stop();
+    await tree.close();
   }
 }
