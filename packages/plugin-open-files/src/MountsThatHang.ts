@@ -45,11 +45,14 @@ export class MountsThatHang {
   readonly avoided: readonly MountInfo[];
   readonly #all: readonly MountInfo[];
   readonly #avoided: ReadonlySet<MountInfo>;
+  /** Devices of the candidates and of the mounts holding them: never avoided, in any mount namespace. */
+  readonly #keep: ReadonlySet<bigint>;
 
-  private constructor(all: readonly MountInfo[], avoided: readonly MountInfo[]) {
+  private constructor(all: readonly MountInfo[], avoided: readonly MountInfo[], keep: ReadonlySet<bigint>) {
     this.#all = all;
     this.avoided = avoided;
     this.#avoided = new Set(avoided);
+    this.#keep = keep;
   }
 
   /**
@@ -57,16 +60,24 @@ export class MountsThatHang {
    * avoid: every descriptor is then stat'ed, as before.
    */
   static find(candidates: CandidateIndex, mountinfo: string): MountsThatHang {
-    let all: MountInfo[];
-    try {
-      all = parseMountInfo(readFileSync(mountinfo, "utf8"));
-    } catch {
-      return new MountsThatHang([], []);
+    const all = readMounts(mountinfo);
+    if (!all) return new MountsThatHang([], [], new Set());
+    const keep = new Set(candidates.files.map((f) => f.dev));
+    for (const p of candidates.existingPaths) {
+      const holding = mountOf(all, p);
+      if (holding) keep.add(deviceNumber(holding.major, holding.minor));
     }
-    const devices = new Set(candidates.files.map((f) => f.dev));
-    const holding = new Set(candidates.existingPaths.map((p) => mountOf(all, p)));
-    const avoided = all.filter((m) => canHang(m.fsType) && !devices.has(deviceNumber(m.major, m.minor)) && !holding.has(m));
-    return new MountsThatHang(all, avoided);
+    return new MountsThatHang(all, avoidable(all, keep), keep);
+  }
+
+  /**
+   * The same for a process in another mount namespace, from its own table (`/proc/PID/mountinfo`), whose mount
+   * points its descriptors' paths name. Device numbers are the same in every namespace: a mount is left alone when it
+   * can hang and has the device of no candidate and of no mount that holds one here. None when it cannot be read.
+   */
+  inNamespace(mountinfo: string): MountsThatHang {
+    const all = readMounts(mountinfo);
+    return all ? new MountsThatHang(all, avoidable(all, this.#keep), this.#keep) : new MountsThatHang([], [], this.#keep);
   }
 
   /** True when `path` (an open file's path, as readlink of its descriptor gives it) lies on an avoided mount. */
@@ -75,4 +86,16 @@ export class MountsThatHang {
     const mount = mountOf(this.#all, path);
     return mount !== undefined && this.#avoided.has(mount);
   }
+}
+
+function readMounts(mountinfo: string): MountInfo[] | undefined {
+  try {
+    return parseMountInfo(readFileSync(mountinfo, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+function avoidable(all: readonly MountInfo[], keep: ReadonlySet<bigint>): MountInfo[] {
+  return all.filter((m) => canHang(m.fsType) && !keep.has(deviceNumber(m.major, m.minor)));
 }

@@ -33,8 +33,8 @@ export interface ProcfsScanCounters {
   unknownFlags: number;
   /**
    * Descriptors left alone because they lie on a network or FUSE mount that holds no candidate (a stat there would
-   * block while its server or daemon hangs); only processes of the agent's own mount namespace, whose descriptor
-   * paths name the agent's mounts.
+   * block while its server or daemon hangs). A process in another mount namespace (a container) is judged by its
+   * own mount table, whose mount points its descriptors' paths name.
    */
   avoided: number;
   /** Other errors on single processes or descriptors (skipped). */
@@ -57,7 +57,8 @@ const O_RDWR = 2;
  * The agent's reads (snapshots, uploads, fanotify event descriptors) are read-only and never count.
  *
  * A descriptor on a network or FUSE mount that holds no candidate is not stat'ed (see {@link MountsThatHang}): a stat
- * follows the link to the open file, and on a dead NFS server or a wedged FUSE daemon it would block the agent.
+ * follows the link to the open file, and on a dead NFS server or a wedged FUSE daemon it would block the agent. A
+ * process in another mount namespace is judged by that namespace's mount table, read once per check.
  *
  * Processes and descriptors that vanish mid-scan and processes that may not be inspected are skipped and counted in
  * {@link stats}; without root, other users' files are invisible (see `denied`).
@@ -100,8 +101,9 @@ export class ProcfsWriterCheck implements WriterCheck {
     const counters = emptyCounters();
     counters.scans = 1;
     const found = new Set<CandidateFile>();
-    const scope: Scope = { candidates, found, counters, slicer, hang: MountsThatHang.find(candidates, `${this.#procRoot}/self/mountinfo`) };
-    if (scope.hang.avoided.length > 0) scope.namespace = readLink(`${this.#procRoot}/self/ns/mnt`);
+    const own = MountsThatHang.find(candidates, `${this.#procRoot}/self/mountinfo`);
+    const namespace = readLink(`${this.#procRoot}/self/ns/mnt`);
+    const scope: Scope = { candidates, found, counters, slicer, own, byNamespace: new Map(namespace === undefined ? [] : [[namespace, own]]) };
     for (const pid of this.#listProcesses()) {
       if (slicer.due()) await slicer.yield();
       await this.#scanProcess(pid, scope);
@@ -136,13 +138,12 @@ export class ProcfsWriterCheck implements WriterCheck {
       return;
     }
     counters.processes++;
-    // A descriptor's path names a mount of this namespace only for a process in it; others are stat'ed as before.
-    const avoiding = scope.namespace !== undefined && readLink(`${base}/ns/mnt`) === scope.namespace;
+    const hang = this.#mountsThatHang(base, scope);
     for (let i = 0; i < fds.length; i++) {
       // Servers can hold tens of thousands of descriptors: keep slicing inside one process too.
       if ((i & 255) === 255 && slicer.due()) await slicer.yield();
       const fd = fds[i]!;
-      if (avoiding && scope.hang.holds(readLink(`${base}/fd/${fd}`) ?? "")) {
+      if (hang && hang.avoided.length > 0 && hang.holds(readLink(`${base}/fd/${fd}`) ?? "")) {
         counters.avoided++;
         continue;
       }
@@ -169,6 +170,19 @@ export class ProcfsWriterCheck implements WriterCheck {
       counters.matchedFds++;
       if (this.#isWriter(`${base}/fd/${fd}`, `${base}/fdinfo/${fd}`, file, candidates, counters)) found.add(file);
     }
+  }
+
+  /**
+   * The mounts to leave alone for the process at `base`: its descriptors' paths name mounts of its own mount
+   * namespace, so each namespace's table is read once per check (`/proc/PID/mountinfo`). Undefined when its namespace
+   * cannot be read: its descriptors are then stat'ed.
+   */
+  #mountsThatHang(base: string, scope: Scope): MountsThatHang | undefined {
+    const namespace = readLink(`${base}/ns/mnt`);
+    if (namespace === undefined) return undefined;
+    let hang = scope.byNamespace.get(namespace);
+    if (!hang) scope.byNamespace.set(namespace, (hang = scope.own.inNamespace(`${base}/mountinfo`)));
+    return hang;
   }
 
   #confirmExact(fdPath: string, candidates: CandidateIndex, counters: ProcfsScanCounters): CandidateFile | undefined {
@@ -251,10 +265,10 @@ interface Scope {
   readonly found: Set<CandidateFile>;
   readonly counters: ProcfsScanCounters;
   readonly slicer: TimeSlicer;
-  /** Mounts whose descriptors are left alone. */
-  readonly hang: MountsThatHang;
-  /** The agent's mount namespace (`mnt:[N]`), read only when some mount is avoided. */
-  namespace?: string | undefined;
+  /** Mounts whose descriptors are left alone in the agent's own mount namespace. */
+  readonly own: MountsThatHang;
+  /** The same for each mount namespace (`mnt:[N]`) met so far, the agent's included. */
+  readonly byNamespace: Map<string, MountsThatHang>;
 }
 
 /** readlink that gives undefined for a link that vanished or may not be read. It never blocks on the target. */

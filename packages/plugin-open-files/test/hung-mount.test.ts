@@ -3,7 +3,7 @@
 // would block until the daemon answers. The checks run in a child process, so a check that blocks fails the test
 // within its time limit instead of hanging it.
 import { execFile } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -24,18 +24,23 @@ const procfs = new ProcfsWriterCheck();
 const lsof = new LsofWriterCheck({ timeoutMs: 20000 });
 const out = {};
 let t = Date.now();
+const which = process.argv[2].split(" ");
 out.procfs = { writers: [...(await procfs.writers([file]))], avoided: procfs.lastScan.avoided, ms: Date.now() - t };
 t = Date.now();
-out.lsof = { writers: [...(await lsof.writers([file]))], ms: Date.now() - t };
+if (which.includes("lsof")) out.lsof = { writers: [...(await lsof.writers([file]))], ms: Date.now() - t };
 process.stdout.write(JSON.stringify(out));
 `;
 
-/** Runs both checks on `file` in a child process, killed after `timeoutMs`. */
-function checksInChild(file: string, timeoutMs: number): Promise<{ procfs: { writers: string[]; avoided: number }; lsof: { writers: string[] } }> {
+/** Runs the checks `which` names ("procfs lsof", or "procfs") on `file` in a child process, killed after `timeoutMs`. */
+function checksInChild(
+  file: string,
+  timeoutMs: number,
+  which: string,
+): Promise<{ procfs: { writers: string[]; avoided: number }; lsof?: { writers: string[] } }> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ["--input-type=module", "-e", CHECKS, file],
+      ["--input-type=module", "-e", CHECKS, file, which],
       { cwd: packageDir, timeout: timeoutMs, killSignal: "SIGKILL" },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`the checks did not finish within ${timeoutMs} ms or failed: ${err.message} ${stderr}`));
@@ -56,7 +61,7 @@ test("the device number of a mount table entry is the one stat gives", () => {
 });
 
 /** A zfs-fuse pool, a private temp directory and a process to hold files open, for `body`; all undone afterwards. */
-async function withPool(body: (pool: TestPool, local: string, holder: Holder) => Promise<void>): Promise<void> {
+async function withPool(body: (pool: TestPool, local: string, holder: Holder) => Promise<void>, options: { namespace?: boolean } = {}): Promise<void> {
   let z: ZfsFuse | undefined;
   let pool: TestPool | undefined;
   let holder: Holder | undefined;
@@ -64,7 +69,7 @@ async function withPool(body: (pool: TestPool, local: string, holder: Holder) =>
   try {
     z = await ensureZfsFuse();
     pool = await createTestPool(z, 64);
-    holder = await Holder.start();
+    holder = await Holder.start(undefined, options);
     await body(pool, local, holder);
   } finally {
     await holder?.stop();
@@ -72,32 +77,47 @@ async function withPool(body: (pool: TestPool, local: string, holder: Holder) =>
   }
 }
 
+/** The holder holds a local file and one on the pool for writing; the daemon is stopped; both checks run. */
+async function checksWithWedgedMount(pool: TestPool, local: string, holder: Holder, which: string) {
+  const remote = join(pool.mountpoint, "remote.txt");
+  const file = join(local, "local.txt");
+  await writeFile(remote, "on the FUSE mount");
+  await writeFile(file, "on the temp directory's filesystem");
+  await holder.open(file, "a", 3);
+  await holder.open(remote, "a", 4);
+  const stopped = runningDaemon();
+  assert.ok(stopped !== undefined, "the zfs-fuse daemon runs");
+  process.kill(stopped, "SIGSTOP");
+  try {
+    // The mount is wedged once a stat of the open file no longer returns (cached attributes may answer at first).
+    let wedged = false;
+    for (let i = 0; i < 8 && !wedged; i++) wedged = (await sh("stat", [remote], undefined, 1_500)).code === 124;
+    assert.ok(wedged, "a stat on the mount of the stopped daemon blocks");
+    return { file, result: await checksInChild(file, 25_000, which) };
+  } finally {
+    process.kill(stopped, "SIGCONT");
+  }
+}
+
 test("a file open on a wedged FUSE mount does not hold the procfs or the lsof check", () =>
   withPool(async (pool, local, holder) => {
-    const remote = join(pool.mountpoint, "remote.txt");
-    const file = join(local, "local.txt");
-    await writeFile(remote, "on the FUSE mount");
-    await writeFile(file, "on the temp directory's filesystem");
-    await holder.open(file, "a", 3);
-    await holder.open(remote, "a", 4);
+    const { file, result } = await checksWithWedgedMount(pool, local, holder, "procfs lsof");
+    assert.equal(result.procfs.writers, [file], "procfs finds the writer of the local file");
+    assert.ok(result.procfs.avoided >= 1, `the descriptor on the wedged mount was left alone (${result.procfs.avoided})`);
+    assert.equal(result.lsof?.writers, [file], "lsof finds it too");
+  }));
 
-    const stopped = runningDaemon();
-    assert.ok(stopped !== undefined, "the zfs-fuse daemon runs");
-    process.kill(stopped, "SIGSTOP");
-    try {
-      // The mount is wedged once a stat of the open file no longer returns (cached attributes may answer at first).
-      let wedged = false;
-      for (let i = 0; i < 8 && !wedged; i++) wedged = (await sh("stat", [remote], undefined, 1_500)).code === 124;
-      assert.ok(wedged, "a stat on the mount of the stopped daemon blocks");
-
-      const result = await checksInChild(file, 25_000);
+test("a process in another mount namespace with a file open on the wedged mount does not hold the procfs check", () =>
+  withPool(
+    async (pool, local, holder) => {
+      const own = readlinkSync("/proc/self/ns/mnt");
+      assert.is.not(readlinkSync(`/proc/${holder.pid}/ns/mnt`), own, "the holder runs in a mount namespace of its own");
+      const { file, result } = await checksWithWedgedMount(pool, local, holder, "procfs");
       assert.equal(result.procfs.writers, [file], "procfs finds the writer of the local file");
       assert.ok(result.procfs.avoided >= 1, `the descriptor on the wedged mount was left alone (${result.procfs.avoided})`);
-      assert.equal(result.lsof.writers, [file], "lsof finds it too");
-    } finally {
-      process.kill(stopped, "SIGCONT");
-    }
-  }));
+    },
+    { namespace: true },
+  ));
 
 test("a mount exempted with -e that is gone when lsof runs is dropped, and lsof runs again", () =>
   withPool(async (pool, local, holder) => {

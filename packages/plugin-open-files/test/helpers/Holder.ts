@@ -37,9 +37,15 @@ export class Holder {
     child.once("exit", () => (this.#exited = true));
   }
 
-  /** Starts a holder (as another user when `as` is given; needs root) and waits until it is ready. */
-  static async start(as?: { uid: number; gid: number }): Promise<Holder> {
-    const child = spawn("sh", ["-c", SCRIPT, "holder"], { stdio: ["pipe", "pipe", "pipe"], ...as });
+  /**
+   * Starts a holder (as another user when `as` is given; in a new mount namespace, a copy of this one, with
+   * `namespace`; both need root) and waits until it is ready.
+   */
+  static async start(as?: { uid: number; gid: number }, options: { namespace?: boolean } = {}): Promise<Holder> {
+    const [command, args] = options.namespace
+      ? ["unshare", ["--mount", "--propagation", "unchanged", "sh", "-c", SCRIPT, "holder"]]
+      : ["sh", ["-c", SCRIPT, "holder"]];
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], ...as });
     const holder = new Holder(child);
     try {
       await holder.#expect("ready");
