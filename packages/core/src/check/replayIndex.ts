@@ -1,7 +1,7 @@
 import { messageOf } from "../errors.js";
 import { isUnder } from "../mounts/mountPaths.js";
 import { sameEntry } from "../pipeline/identity.js";
-import { applyRecord, type IndexObjectName } from "../repository/format.js";
+import { applyRecord, isNoOpMove, type IndexObjectName } from "../repository/format.js";
 import type { Repository } from "../repository/Repository.js";
 import type { FileEntry, IndexRecord } from "../types.js";
 import { MAX_LISTED_PATHS, type CheckWarning, type Damage, type DependentVersion } from "./CheckReport.js";
@@ -110,7 +110,7 @@ function applyBatchRecord(state: ReplayState, record: IndexRecord, b: IndexObjec
   applyRecord(out.tree, record);
   if (state.damaged.size === 0) return;
   if (record.op === "put") addDependents(state, record, b);
-  else if (record.op === "move") {
+  else if (record.op === "move" && !isNoOpMove(record.from, record.to)) {
     const single = out.tree.get(record.to);
     const moved = single && single.type !== "dir" ? [single] : [...out.tree.values()].filter((e) => isUnder(e.path, record.to));
     for (const entry of moved) addDependents(state, entry, b);

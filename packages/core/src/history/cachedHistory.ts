@@ -1,4 +1,5 @@
 import type { IndexDamagedError } from "../errors.js";
+import { isNoOpMove } from "../repository/format.js";
 import { readIndexView } from "../repository/v2/indexView.js";
 import type { LaneBatchName } from "../repository/v2/lanes.js";
 import { readViewLanes } from "../repository/v2/readTreeV2.js";
@@ -116,7 +117,7 @@ export function commitsTouching(
     for (const r of structural) {
       add(r);
       const rec = r.record;
-      if (rec.op !== "move" || rec.from === rec.to || rec.to === "/" || options.follow === false) continue;
+      if (rec.op !== "move" || isNoOpMove(rec.from, rec.to) || options.follow === false) continue;
       const at = `${r.order}${r.index.toString(16).padStart(8, "0")}`;
       if (at >= source.before) continue;
       // What a move brings to `source` was, before it, at the same place under where it came from.

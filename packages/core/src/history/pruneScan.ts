@@ -5,6 +5,7 @@ import type { CheckpointName } from "../repository/v2/laneBatch.js";
 import { checkLane, mergeLanes, type LaneBatchName, type LaneDamage } from "../repository/v2/lanes.js";
 import type { RepositoryV2 } from "../repository/v2/RepositoryV2.js";
 import { afterProblem } from "../repository/v2/readTreeV2.js";
+import { isNoOpMove } from "../repository/format.js";
 import type { IndexRecord } from "../types.js";
 import { pathKey } from "./historyCache.js";
 import { putLast } from "./versions.js";
@@ -133,7 +134,7 @@ export class VersionTracker {
         this.#scratch.entries.putSync(id, entry, { append: true });
         this.#tree.set(r.path, { id, dir: r.type === "dir" });
       } else if (r.op === "delete") this.#remove(r.path, note);
-      else if (r.from !== r.to) this.#move(r.from, r.to, note, movedFrom);
+      else if (!isNoOpMove(r.from, r.to)) this.#move(r.from, r.to, note, movedFrom);
     }
     const suffix = Buffer.alloc(5);
     suffix.writeUInt32BE(commit, 1);

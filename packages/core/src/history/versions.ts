@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { applyRecord } from "../repository/format.js";
+import { applyRecord, isNoOpMove } from "../repository/format.js";
 import type { FileEntry, IndexRecord } from "../types.js";
 import type { Commit } from "./commits.js";
 
@@ -54,6 +54,7 @@ export function versionsOf(commits: Iterable<Commit>, root: string, options: { r
       if (selected(path) && !before.has(path)) before.set(path, tree.get(path));
     };
     for (const record of commit.records) {
+      if (record.op === "move" && isNoOpMove(record.from, record.to)) continue;
       if (!touches(record, root, recursive)) {
         apply(tree, record);
         continue;
@@ -61,7 +62,7 @@ export function versionsOf(commits: Iterable<Commit>, root: string, options: { r
       if (record.op === "put") note(record.path);
       else for (const path of tree.keys()) if (recordPaths(record).some((p) => isAtOrUnder(path, p))) note(path);
       apply(tree, record);
-      if (record.op === "move" && record.from !== record.to) {
+      if (record.op === "move") {
         for (const path of tree.keys()) {
           if (!isAtOrUnder(path, record.to)) continue;
           // What was at or under `to` before was noted above; anything else there now was not there before.

@@ -5,6 +5,7 @@ import { BackupError, StorageError } from "../errors.js";
 import type { FileEntry, IndexRecord } from "../types.js";
 import { xattrsProblem } from "../xattrs/xattrs.js";
 import { ENTRY_TYPES } from "../entryTypes.js";
+import { isUnder } from "../mounts/mountPaths.js";
 
 /** Repository format version written by this code. Readers refuse versions they do not know. */
 export const FORMAT_VERSION = 1;
@@ -269,6 +270,15 @@ export function putRecord(entry: FileEntry): IndexRecord {
 }
 
 /**
+ * True for a move that changes nothing: onto itself, or one that rename(2) refuses (a directory into its own subtree,
+ * or onto one of its ancestors, `/` included). The agent never records the last two; a hostile index may. Every
+ * reader of the index (the tree in memory or on disk, the state cache, versions, prune, check) ignores them alike.
+ */
+export function isNoOpMove(from: string, to: string): boolean {
+  return isUnder(to, from) || isUnder(from, to);
+}
+
+/**
  * Applies one record to an in-memory view of the tree. A move or delete of a directory takes its whole subtree.
  * This is the single definition of the index's semantics; restore, listing and state-cache rebuilds all use it.
  */
@@ -288,7 +298,7 @@ export function applyRecord(tree: Map<string, FileEntry>, record: IndexRecord): 
       return;
     }
     case "move": {
-      if (record.from === record.to) return;
+      if (isNoOpMove(record.from, record.to)) return;
       const single = tree.get(record.from);
       if (single && single.type !== "dir") {
         applyRecord(tree, { op: "delete", path: record.to });

@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { isUnder } from "../mounts/mountPaths.js";
+import { isNoOpMove } from "../repository/format.js";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { BackupError } from "../errors.js";
@@ -251,7 +252,7 @@ export class StateCache {
         for (const e of [...this.entriesUnder(record.path)]) this.#files.remove(keyOf(e.path));
         return;
       case "move": {
-        if (record.from === record.to) return;
+        if (isNoOpMove(record.from, record.to)) return;
         const moved = [...this.entriesUnder(record.from)];
         for (const e of [...this.entriesUnder(record.to)]) this.#files.remove(keyOf(e.path));
         for (const e of moved) this.#files.remove(keyOf(e.path));

@@ -4,6 +4,7 @@ import { open, type Database, type RootDatabase } from "lmdb";
 import { HASHED, keyOf, rangeUnder } from "../../state/storedEntry.js";
 import { openScratchDirectory } from "../../state/scratchDirectory.js";
 import type { FileEntry, IndexRecord } from "../../types.js";
+import { isNoOpMove } from "../format.js";
 import { BlobTable } from "./blobTable.js";
 import type { CheckpointSource } from "./laneBatch.js";
 import type { StoredBlob } from "./PackStore.js";
@@ -73,7 +74,7 @@ export class TreeSpill implements TreeSink {
         this.#delete(record.path);
         return;
       case "move": {
-        if (record.from === record.to) return;
+        if (isNoOpMove(record.from, record.to)) return;
         const single = this.get(record.from);
         if (single && single.type !== "dir") {
           this.#delete(record.to);
