@@ -6,30 +6,14 @@ import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Engine, LocalDirectoryStorage, PathFilter, PathFilterPlugin, loadTree, openRepository, silentSink, type PathFilterRule } from "@rtbackup/core";
-import { testParameters, workspace, type Workspace } from "./helpers/tree.js";
+import { PathFilter, PathFilterPlugin, type PathFilterRule } from "@rtbackup/core";
+import { backedUpFiles, backupOnce, workspace, type Workspace } from "./helpers/tree.js";
 
 const exclude = (type: PathFilterRule["type"], value: string): PathFilterRule => ({ type, value, action: "Exclude" });
 const include = (type: PathFilterRule["type"], value: string): PathFilterRule => ({ type, value, action: "Include" });
 
-async function scanWith(ws: Workspace, pathFilters: PathFilterRule[]) {
-  await new Promise((resolve) => setTimeout(resolve, 30));
-  const engine = new Engine({ parameters: testParameters(ws, { pathFilters }), plugins: [new PathFilterPlugin()], log: { sink: silentSink } });
-  await engine.start();
-  try {
-    return await engine.initialBackup();
-  } finally {
-    await engine.stop();
-  }
-}
-
-async function files(ws: Workspace): Promise<string[]> {
-  const tree = await loadTree(await openRepository(new LocalDirectoryStorage({ path: ws.store })));
-  return [...tree.entries.values()]
-    .filter((e) => e.type === "file")
-    .map((e) => e.path.slice(ws.src.length))
-    .sort();
-}
+/** One backup with the path filters `rules`, through core's PathFilterPlugin (the CLI adds it; a bare engine does not). */
+const withFilters = (ws: Workspace, rules: PathFilterRule[]) => backupOnce(ws, { pathFilters: rules }, undefined, [new PathFilterPlugin()]);
 
 /** A directory chain under `dir` whose full path is longer than PATH_MAX: listing it by path fails (ENAMETOOLONG). */
 function tooDeep(dir: string): void {
@@ -72,12 +56,12 @@ test("excluded subtrees are not walked; those a rule could reach into are, path 
       exclude("Component", ".git"),
       exclude("RegularExpression", "\\.tmp$"),
     ];
-    const result = await scanWith(ws, rules);
+    const result = await withFilters(ws, rules);
     assert.equal(result.unreadable, [], "nothing under an excluded subtree was listed");
     assert.is(result.excludedDirectories, 2, "proj/.git and cache/junk");
     // cache is walked (its keep is included); x.tmp is excluded itself but a regular expression says nothing of its
     // subtree, so inner.txt is asked and included, as before.
-    assert.equal(await files(ws), ["/cache/keep/k.txt", "/proj/main.c", "/top.txt", "/x.tmp/inner.txt"]);
+    assert.equal(await backedUpFiles(ws), ["/cache/keep/k.txt", "/proj/main.c", "/top.txt", "/x.tmp/inner.txt"]);
   } finally {
     execFileSync("rm", ["-rf", ws.dir]);
     await ws.cleanup();
@@ -91,11 +75,11 @@ test("what the cache tracked under a subtree that is now excluded is deleted, th
     for (const d of ["build/out", "old/deep"]) await mkdir(join(src, d), { recursive: true });
     for (const f of ["build/out/a.o", "build/b.o", "old/deep/x.txt", "old/y.txt", "keep.txt"]) await writeFile(join(src, f), f);
     // First `old` itself is excluded by a regular expression, its files are not: they are tracked, it is not.
-    await scanWith(ws, [exclude("RegularExpression", "/old$")]);
-    assert.equal(await files(ws), ["/build/b.o", "/build/out/a.o", "/keep.txt", "/old/deep/x.txt", "/old/y.txt"]);
-    const result = await scanWith(ws, [exclude("Prefix", join(src, "build")), exclude("Prefix", join(src, "old"))]);
+    await withFilters(ws, [exclude("RegularExpression", "/old$")]);
+    assert.equal(await backedUpFiles(ws), ["/build/b.o", "/build/out/a.o", "/keep.txt", "/old/deep/x.txt", "/old/y.txt"]);
+    const result = await withFilters(ws, [exclude("Prefix", join(src, "build")), exclude("Prefix", join(src, "old"))]);
     assert.is(result.excludedDirectories, 2);
-    assert.equal(await files(ws), ["/keep.txt"]);
+    assert.equal(await backedUpFiles(ws), ["/keep.txt"]);
   } finally {
     await ws.cleanup();
   }

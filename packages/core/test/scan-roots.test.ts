@@ -5,27 +5,7 @@ import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Engine, LocalDirectoryStorage, loadTree, openRepository, silentSink } from "@rtbackup/core";
-import { testParameters, workspace, type Workspace } from "./helpers/tree.js";
-
-async function scan(ws: Workspace, backupRoots: string[]) {
-  await new Promise((resolve) => setTimeout(resolve, 30));
-  const engine = new Engine({ parameters: testParameters(ws, { backupRoots }), log: { sink: silentSink } });
-  await engine.start();
-  try {
-    return await engine.initialBackup();
-  } finally {
-    await engine.stop();
-  }
-}
-
-async function files(ws: Workspace): Promise<string[]> {
-  const tree = await loadTree(await openRepository(new LocalDirectoryStorage({ path: ws.store })));
-  return [...tree.entries.values()]
-    .filter((e) => e.type === "file")
-    .map((e) => e.path.slice(ws.src.length))
-    .sort();
-}
+import { backedUpFiles, backupOnce, workspace } from "./helpers/tree.js";
 
 test("a root inside another is walked once: counts, changes and deletions are not doubled", async () => {
   const ws = await workspace();
@@ -33,16 +13,16 @@ test("a root inside another is walked once: counts, changes and deletions are no
     await mkdir(join(ws.src, "inner/deep"), { recursive: true });
     for (const f of ["top.txt", "inner/a.txt", "inner/deep/b.txt"]) await writeFile(join(ws.src, f), f);
     const roots = [join(ws.src, "inner"), ws.src, join(ws.src, "inner/deep")];
-    const first = await scan(ws, roots);
+    const first = await backupOnce(ws, { backupRoots: roots });
     // src, top.txt, inner, inner/a.txt, inner/deep, inner/deep/b.txt
     assert.is(first.seen, 6);
     assert.is(first.changed, 6);
     await rm(join(ws.src, "inner/deep/b.txt"));
     await writeFile(join(ws.src, "inner/a.txt"), "changed");
-    const second = await scan(ws, roots);
+    const second = await backupOnce(ws, { backupRoots: roots });
     // a.txt, and inner/deep (its mtime moved with the deletion).
     assert.equal([second.seen, second.changed, second.deleted], [5, 2, 1]);
-    assert.equal(await files(ws), ["/inner/a.txt", "/top.txt"]);
+    assert.equal(await backedUpFiles(ws), ["/inner/a.txt", "/top.txt"]);
   } finally {
     await ws.cleanup();
   }
@@ -56,9 +36,9 @@ test("an inner root on another filesystem is walked on its own", async () => {
   try {
     await writeFile(join(ws.src, "outer.txt"), "o");
     await writeFile(join(mount, "inner.txt"), "i");
-    const result = await scan(ws, [ws.src, mount]);
+    const result = await backupOnce(ws, { backupRoots: [ws.src, mount] });
     // src, outer.txt, mnt (the mount point, as the outer walk lists it but does not enter), mnt's root, inner.txt
-    assert.equal(await files(ws), ["/mnt/inner.txt", "/outer.txt"]);
+    assert.equal(await backedUpFiles(ws), ["/mnt/inner.txt", "/outer.txt"]);
     assert.is(result.deleted, 0);
   } finally {
     execFileSync("umount", ["-l", mount]);

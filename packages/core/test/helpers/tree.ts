@@ -10,6 +10,7 @@ import {
   loadTree,
   openRepository,
   silentSink,
+  type BackupPlugin,
   type Parameters,
   type RestorerOptions,
   type StorageBackend,
@@ -57,9 +58,9 @@ export function testParameters(ws: Workspace, extra: Partial<Parameters> = {}): 
  * than the racy window of a sub-second filesystem (20 ms, see `racyWindowMs`): a file read within it of its last
  * change is read again by the next scan, which would make that scan's counts depend on how fast this one started.
  */
-export async function backupOnce(ws: Workspace, extra: Partial<Parameters> = {}, wrap?: (b: StorageBackend) => StorageBackend) {
+export async function backupOnce(ws: Workspace, extra: Partial<Parameters> = {}, wrap?: (b: StorageBackend) => StorageBackend, plugins: BackupPlugin[] = []) {
   await delay(30);
-  const engine = new Engine({ parameters: testParameters(ws, extra), log: { sink: silentSink } });
+  const engine = new Engine({ parameters: testParameters(ws, extra), plugins, log: { sink: silentSink } });
   if (wrap) engine.hooks.wrapStorage.tap("test", wrap);
   await engine.start();
   try {
@@ -67,6 +68,15 @@ export async function backupOnce(ws: Workspace, extra: Partial<Parameters> = {},
   } finally {
     await engine.stop();
   }
+}
+
+/** The paths of the files the store's tree holds, relative to the workspace's src, sorted. */
+export async function backedUpFiles(ws: Workspace): Promise<string[]> {
+  const tree = await loadTree(await openRepository(new LocalDirectoryStorage({ path: ws.store })));
+  return [...tree.entries.values()]
+    .filter((e) => e.type === "file")
+    .map((e) => e.path.slice(ws.src.length))
+    .sort();
 }
 
 /** Restores everything (or the given paths) from the store into `out`, with `restorer` options if given. */
