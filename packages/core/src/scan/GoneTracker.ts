@@ -49,11 +49,11 @@ export class GoneTracker {
   /**
    * A directory the scan excluded with its whole subtree and did not walk. It was not taken, so it is gone from its
    * parent if the cache tracks it, and the deletion of a tracked directory covers its subtree; what the cache tracks
-   * under an untracked one is gone path by path.
+   * under an untracked one is gone path by path (the hash-keyed ones, never seen, are found gone by {@link finish}).
    */
   excludedSubtree(path: string): void {
     if (this.#cache.identity(path)?.type === "dir") return;
-    for (const entry of this.#cache.entriesUnder(path)) if (entry.path !== path) this.#gone.push(entry.path);
+    for (const entry of this.#cache.entriesUnder(path, { hashed: false })) if (entry.path !== path) this.#gone.push(entry.path);
   }
 
   /** `dir`'s listing is whole: what the cache tracks in it and the listing did not hold is gone. */

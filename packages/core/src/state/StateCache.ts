@@ -226,13 +226,14 @@ export class StateCache {
     for (const { key, value } of this.#files.getRange({ ...HASHED })) yield decode(key, value);
   }
 
-  /** Entries at or under `dir`. */
-  *entriesUnder(dir: string): Iterable<CachedEntry> {
+  /** Entries at or under `dir`; `hashed: false` leaves out those keyed by a hash (one read of all of them less). */
+  *entriesUnder(dir: string, options: { hashed?: boolean } = {}): Iterable<CachedEntry> {
     const self = this.get(dir);
     if (self) yield self;
     const range = rangeUnder(dir === "/" ? "/" : `${dir}/`);
     // Under a path that is not UTF-8 or too long every key is a hash (and the range's bounds could not be keys).
     if (range) for (const { key, value } of this.#files.getRange(range)) if (key !== dir) yield decode(key, value);
+    if (options.hashed === false) return;
     for (const { key, value } of this.#files.getRange({ ...HASHED })) {
       const entry = decode(key, value);
       if (isUnder(entry.path, dir)) yield entry;
