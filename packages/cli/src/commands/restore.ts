@@ -11,7 +11,6 @@ import {
   loadTree,
   selectFromSpill,
   spillTreeV2,
-  type AnyRepository,
   type ChunkSource,
   type FileEntry,
   type IndexDamagedError,
@@ -48,9 +47,14 @@ export interface RestoreOptions extends CommonOptions {
 async function openTree(options: RestoreOptions, command: string) {
   const config = await loadCliConfig(options, "restore");
   const { engine, repository } = await openRepositoryReadOnly(config);
-  const at = parseAt(options.at);
-  const tree = await loadTree(repository, { salvage: true, ...(at === undefined ? {} : { at }) });
+  const tree = await loadTree(repository, loadOptionsOf(options));
   return { engine, tree, damaged: reportDamage(tree.damage, options, command) };
+}
+
+/** What the commands read the tree as: salvaging, as of `--at`. */
+function loadOptionsOf(options: RestoreOptions): LoadTreeOptions {
+  const at = parseAt(options.at);
+  return { salvage: true, ...(at === undefined ? {} : { at }) };
 }
 
 /** Names each damaged index object on stderr (`--json`: a `damage` event); the exit status the command ends with. */
@@ -67,15 +71,12 @@ function reportDamage(damage: readonly IndexDamagedError[], options: RestoreOpti
   return damage.length ? EXIT_INDEX_DAMAGED : 0;
 }
 
-/** What a restore restores, and from where; `close` removes what it made to read it. */
-interface RestorePlan {
+/** What a restore restores: its entries as a source, the requests that matched nothing, how many and how much. */
+interface Selected {
   source: RestoreSource;
   missing: string[];
   count: number;
   bytes: number;
-  chunks: ChunkSource;
-  damaged: number;
-  close(): Promise<void>;
 }
 
 /**
@@ -97,33 +98,6 @@ async function spillFor(repository: RepositoryV2, parameters: Parameters, option
       throw again;
     }
   }
-}
-
-/**
- * The selection of a restore. From a v2 store, the tree is merged into a scratch tree on disk ({@link spillFor}) and
- * the selection is streamed from it, so a restore of a million files holds a piece of them at a time, not the tree;
- * from a v1 store, the tree is read into memory as before.
- */
-async function planRestore(repository: AnyRepository, parameters: Parameters, paths: readonly string[], options: RestoreOptions): Promise<RestorePlan> {
-  const at = parseAt(options.at);
-  const loadOptions = { salvage: true, ...(at === undefined ? {} : { at }) };
-  const recursive = Boolean(options.recursive);
-  if (isV2(repository)) {
-    const tree = await spillFor(repository, parameters, loadOptions);
-    try {
-      const damaged = reportDamage(tree.damage, options, "restore");
-      const selection = selectFromSpill(tree.spill, paths, recursive);
-      return { ...selection, chunks: tree.chunks, damaged, close: () => tree.close() };
-    } catch (err) {
-      await tree.close();
-      throw err;
-    }
-  }
-  const tree = await loadTree(repository, loadOptions);
-  const damaged = reportDamage(tree.damage, options, "restore");
-  const { entries, missing } = Restorer.select(tree.entries, paths, recursive);
-  const bytes = entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0);
-  return { source: arraySource(entries), missing, count: entries.length, bytes, chunks: tree.chunks, damaged, close: async () => undefined };
 }
 
 /** Paths on the command line resolve against the current directory, as `rtb backup`'s roots do. */
@@ -189,11 +163,16 @@ export async function listCommand(dirs: string[], options: RestoreOptions): Prom
   }
 }
 
-/** The tree as `rtb list` (no argument) and `rtb cat` read it: every entry in path order, one by path, the content. */
+/**
+ * The tree as `rtb restore`, `rtb list` (no argument) and `rtb cat` read it: a selection to restore, every entry in
+ * path order, one by path, and the content.
+ */
 interface TreeView {
+  select(paths: readonly string[], recursive: boolean): Selected;
   all(): Iterable<FileEntry>;
   get(path: string): FileEntry | undefined;
   chunks: ChunkSource;
+  parameters: Parameters;
   /** The exit status the tree's damage gives (reported when it was opened). */
   damaged: number;
   /** Removes what was made to read it and stops the engine. */
@@ -202,28 +181,36 @@ interface TreeView {
 
 /**
  * The tree of the store: from a v2 store merged into a scratch tree on disk ({@link spillFor}) and read from it, so
- * that a million entries are never all in memory; from a v1 store read into memory.
+ * that a million entries are never all in memory (a restore holds a piece of its selection at a time); from a v1
+ * store read into memory.
  */
 async function openTreeView(options: RestoreOptions, command: string): Promise<TreeView> {
   const config = await loadCliConfig(options, "restore");
   const { engine, repository } = await openRepositoryReadOnly(config);
+  const { parameters } = engine;
   try {
-    const at = parseAt(options.at);
-    const loadOptions = { salvage: true, ...(at === undefined ? {} : { at }) };
     if (!isV2(repository)) {
-      const tree = await loadTree(repository, loadOptions);
+      const tree = await loadTree(repository, loadOptionsOf(options));
       const damaged = reportDamage(tree.damage, options, command);
-      return {
-        all: () => Restorer.select(tree.entries, ["/"], true).entries,
-        get: (p) => tree.entries.get(p),
-        chunks: tree.chunks,
-        damaged,
-        close: () => engine.stop(),
+      const select = (paths: readonly string[], recursive: boolean): Selected => {
+        const { entries, missing } = Restorer.select(tree.entries, paths, recursive);
+        const bytes = entries.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0);
+        return { source: arraySource(entries), missing, count: entries.length, bytes };
       };
+      const all = () => Restorer.select(tree.entries, ["/"], true).entries;
+      return { select, all, get: (p) => tree.entries.get(p), chunks: tree.chunks, parameters, damaged, close: () => engine.stop() };
     }
-    const { spill, chunks, damage, close } = await spillFor(repository, engine.parameters, loadOptions);
+    const { spill, chunks, damage, close } = await spillFor(repository, parameters, loadOptionsOf(options));
     const damaged = reportDamage(damage, options, command);
-    return { all: () => inPathOrder(spill), get: (p) => spill.get(p), chunks, damaged, close: () => close().finally(() => engine.stop()) };
+    return {
+      select: (paths, recursive) => selectFromSpill(spill, paths, recursive),
+      all: () => inPathOrder(spill),
+      get: (p) => spill.get(p),
+      chunks,
+      parameters,
+      damaged,
+      close: () => close().finally(() => engine.stop()),
+    };
   } catch (err) {
     await engine.stop();
     throw err;
@@ -267,12 +254,10 @@ async function listAll(options: RestoreOptions): Promise<number> {
  */
 export async function restoreCommand(paths: string[], options: RestoreOptions): Promise<number> {
   if (paths.length === 0) throw new BackupError("RESTORE_NOT_FOUND", "rtb restore: name at least one file or directory (/ for everything)");
-  const config = await loadCliConfig(options, "restore");
-  const { engine, repository } = await openRepositoryReadOnly(config);
-  let plan: RestorePlan | undefined;
+  const tree = await openTreeView(options, "restore");
   try {
-    const selected = (plan = await planRestore(repository, engine.parameters, absolute(paths), options));
-    const quiet = engine.parameters.verbosity === "Quiet";
+    const selected = tree.select(absolute(paths), Boolean(options.recursive));
+    const quiet = tree.parameters.verbosity === "Quiet";
     const onTerminal = Boolean(process.stdout.isTTY && process.stderr.isTTY);
     // Progress counts the bytes of every file dealt with, restored or not, so a failure does not hold the line below 100%.
     const totalBytes = selected.bytes;
@@ -298,7 +283,7 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
       }),
       { enabled: onTerminal && !options.json && !quiet && options.progress !== false, plain: false },
     );
-    const restorer = new Restorer(selected.chunks, {
+    const restorer = new Restorer(tree.chunks, {
       onEvent: report,
       sparse: options.sparse !== false,
       xattrs: options.xattrs !== false,
@@ -316,10 +301,9 @@ export async function restoreCommand(paths: string[], options: RestoreOptions): 
         `restore done: ${result.restored} restored (${formatBytes(result.bytes)}), ${result.errors} failed, ${result.unsafe} unsafe, ${selected.missing.length} not found` +
           `${result.incomplete ? `; ${result.incomplete} restored without some of their metadata (INCOMPLETE above)` : ""}\n`,
       );
-    return Math.max(result.errors || result.unsafe || selected.missing.length ? 1 : 0, outputStatus("restore"), selected.damaged);
+    return Math.max(result.errors || result.unsafe || selected.missing.length ? 1 : 0, outputStatus("restore"), tree.damaged);
   } finally {
-    await plan?.close();
-    await engine.stop();
+    await tree.close();
   }
 }
 

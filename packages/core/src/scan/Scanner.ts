@@ -135,7 +135,9 @@ export class Scanner {
     const signal = this.#abort?.signal;
     const counts = { seen: 0, changed: 0, excludedDirectories: 0 };
     const included = this.#intake();
-    const enter = this.#enterer(list, gone, counts);
+    // Directories the intake excluded in the listing being handed on: the walk asks about each before entering it.
+    const excluded = new Set<string>();
+    const enter = this.#enterer(list, excluded, gone, counts);
     // A root inside another is walked on its own only when the outer walk did not list it (another filesystem, an
     // unreadable directory between them): each path is seen once. Outer roots come first in sorted order.
     const roots = new Set(walkable);
@@ -154,7 +156,10 @@ export class Scanner {
         for (const entry of slice.entries) {
           // One promise per slice, not per entry: the intake is awaited only when a tap is async.
           const verdict = included(entry.path);
-          if (!(verdict === true || (verdict !== false && (await verdict)))) continue;
+          if (!(verdict === true || (verdict !== false && (await verdict)))) {
+            if (enter && entry.stats.isDirectory()) excluded.add(entry.path);
+            continue;
+          }
           if (!this.#take(entry, slice.dir, gone, counts)) continue;
           await this.#out.waitForRoom();
           if (signal?.aborted) break;
@@ -172,22 +177,26 @@ export class Scanner {
   }
 
   /**
-   * Whether the walk enters a directory: not when the intake hook excludes it (answered synchronously) and an
-   * `excludesSubtree` tap says everything under it is excluded too, and no root of the scan lies inside it. Undefined
-   * (every directory entered) when nothing taps that hook or an intake tap is async.
+   * Whether the walk enters a directory: not when the intake hook excluded it (`excluded`, from the scan's own
+   * answer for its entry), an `excludesSubtree` tap says everything under it is excluded too, and no root of the scan
+   * lies inside it. Undefined (every directory entered) when nothing taps that hook.
    */
-  #enterer(roots: readonly string[], gone: GoneTracker, counts: { excludedDirectories: number }): ((path: string) => boolean) | undefined {
+  #enterer(
+    roots: readonly string[],
+    excluded: Set<string>,
+    gone: GoneTracker,
+    counts: { excludedDirectories: number },
+  ): ((path: string) => boolean) | undefined {
     const { hooks, parameters } = this.#context;
-    const intake = hooks.intake.isUsed() ? syncBail(hooks.intake) : undefined;
-    if (!intake || !hooks.excludesSubtree.isUsed()) return undefined;
+    if (!hooks.excludesSubtree.isUsed()) return undefined;
     const nested = [...new Set([...roots, ...parameters.backupRoots])];
     return (path) => {
+      if (!excluded.delete(path)) return true;
+      if (nested.some((root) => root !== path && isUnder(root, path))) return true;
       try {
-        if (intake({ path, event: { type: "update", path } }) !== "exclude") return true;
-        if (nested.some((root) => root !== path && isUnder(root, path))) return true;
         if (hooks.excludesSubtree.call(path) !== true) return true;
       } catch {
-        // A tap that fails is asked again per path (where its error is reported), as if this hook were not tapped.
+        // A tap that fails leaves the directory walked, each path asked, as if this hook were not tapped.
         return true;
       }
       counts.excludedDirectories++;

@@ -35,8 +35,8 @@ export interface WalkOptions {
   /** Return true to skip a path (and, for a directory, everything under it). */
   skip?: (path: string, stats: EntryStats) => boolean | Promise<boolean>;
   /**
-   * Asked for each directory yielded, before it is entered: false leaves it unlisted (what is under it is not
-   * walked). Default: every directory is entered.
+   * Asked for each directory yielded, once its parent's listing has been handed on whole (the caller has seen the
+   * directory's entry): false leaves it unlisted (what is under it is not walked). Default: every one is entered.
    */
   enter?: (path: string) => boolean;
   /** Entries stat'ed between two yields to the event loop. Default 256. */
@@ -115,14 +115,14 @@ export async function* walkDirectories(root: string, options: WalkOptions = {}):
         }
         if (options.skip && (await options.skip(path, st))) continue;
         slice.entries.push({ path, name, stats: st });
-        if (st.isDirectory() && (options.enter?.(path) ?? true)) subdirs.push(path);
+        if (st.isDirectory()) subdirs.push(path);
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (options.signal?.aborted) slice.complete = false;
       yield slice;
     } while (i < names.length);
     // Reverse so that the stack pops them in name order.
-    for (let k = subdirs.length - 1; k >= 0; k--) stack.push(subdirs[k]!);
+    for (let k = subdirs.length - 1; k >= 0; k--) if (options.enter?.(subdirs[k]!) ?? true) stack.push(subdirs[k]!);
   }
 }
 
